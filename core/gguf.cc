@@ -1,0 +1,401 @@
+// GGUF parsing with bounds checks on every read; see gguf.h.
+#include "core/gguf.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+namespace lazyllm::gguf {
+namespace {
+
+constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
+constexpr uint64_t kMaxKeyLength = 1 << 16;
+constexpr uint64_t kMaxTensorNameLength = 1 << 12;
+constexpr uint64_t kMaxAlignment = 1 << 20;
+constexpr uint32_t kMaxDims = 4;
+
+// Bounds-checked little-endian cursor over the mapped bytes.
+class Cursor {
+ public:
+  Cursor(const uint8_t* base, uint64_t size) : base_(base), size_(size) {}
+
+  uint64_t pos() const { return pos_; }
+  uint64_t remaining() const { return size_ - pos_; }
+
+  template <typename T>
+  bool Read(T* out) {
+    if (remaining() < sizeof(T)) return false;
+    std::memcpy(out, base_ + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+
+  bool ReadString(std::string_view* out, uint64_t max_len, uint64_t* len_out) {
+    uint64_t len = 0;
+    if (!Read(&len)) return false;
+    *len_out = len;
+    if (len > max_len || len > remaining()) return false;
+    *out = std::string_view(reinterpret_cast<const char*>(base_ + pos_), len);
+    pos_ += len;
+    return true;
+  }
+
+  const uint8_t* Here() const { return base_ + pos_; }
+  bool Skip(uint64_t n) {
+    if (n > remaining()) return false;
+    pos_ += n;
+    return true;
+  }
+
+ private:
+  const uint8_t* base_;
+  uint64_t size_;
+  uint64_t pos_ = 0;
+};
+
+uint64_t ScalarSize(ValueType t) {
+  switch (t) {
+    case ValueType::kU8: case ValueType::kI8: case ValueType::kBool: return 1;
+    case ValueType::kU16: case ValueType::kI16: return 2;
+    case ValueType::kU32: case ValueType::kI32: case ValueType::kF32: return 4;
+    case ValueType::kU64: case ValueType::kI64: case ValueType::kF64: return 8;
+    default: return 0;
+  }
+}
+
+bool KnownValueType(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::kF64); }
+
+// Reads one scalar (non-string, non-array) of type t at c into v.
+bool ReadScalar(Cursor& c, ValueType t, Value* v) {
+  switch (t) {
+    case ValueType::kU8: { uint8_t x; if (!c.Read(&x)) return false; v->u = x; v->i = x; return true; }
+    case ValueType::kI8: { int8_t x; if (!c.Read(&x)) return false; v->i = x; return true; }
+    case ValueType::kU16: { uint16_t x; if (!c.Read(&x)) return false; v->u = x; v->i = x; return true; }
+    case ValueType::kI16: { int16_t x; if (!c.Read(&x)) return false; v->i = x; return true; }
+    case ValueType::kU32: { uint32_t x; if (!c.Read(&x)) return false; v->u = x; v->i = x; return true; }
+    case ValueType::kI32: { int32_t x; if (!c.Read(&x)) return false; v->i = x; return true; }
+    case ValueType::kU64: { uint64_t x; if (!c.Read(&x)) return false; v->u = x; v->i = static_cast<int64_t>(x); return true; }
+    case ValueType::kI64: { int64_t x; if (!c.Read(&x)) return false; v->i = x; return true; }
+    case ValueType::kF32: { float x; if (!c.Read(&x)) return false; v->f = x; return true; }
+    case ValueType::kF64: { double x; if (!c.Read(&x)) return false; v->f = x; return true; }
+    case ValueType::kBool: { uint8_t x; if (!c.Read(&x)) return false; v->u = x; v->i = x; return x <= 1; }
+    default: return false;
+  }
+}
+
+const TensorTypeInfo kTensorTypes[] = {
+    {"F32", 1, 4},      {"F16", 1, 2},      {"Q4_0", 32, 18},   {"Q4_1", 32, 20}, {nullptr, 0, 0},
+    {nullptr, 0, 0},    {"Q5_0", 32, 22},   {"Q5_1", 32, 24},   {"Q8_0", 32, 34}, {"Q8_1", 32, 36},
+    {"Q2_K", 256, 84},  {"Q3_K", 256, 110}, {"Q4_K", 256, 144}, {"Q5_K", 256, 176},
+    {"Q6_K", 256, 210}, {"Q8_K", 256, 292},
+};
+
+}  // namespace
+
+std::string_view ValueTypeName(ValueType t) {
+  static const char* const kNames[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
+                                       "bool", "string", "array", "u64", "i64", "f64"};
+  const auto i = static_cast<uint32_t>(t);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
+}
+
+bool Value::IsInteger() const {
+  switch (type) {
+    case ValueType::kU8: case ValueType::kI8: case ValueType::kU16: case ValueType::kI16:
+    case ValueType::kU32: case ValueType::kI32: case ValueType::kU64: case ValueType::kI64:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const TensorTypeInfo* FindTensorType(uint32_t id) {
+  static const TensorTypeInfo kBF16 = {"BF16", 1, 2};
+  static const TensorTypeInfo kI8 = {"I8", 1, 1}, kI16 = {"I16", 1, 2}, kI32 = {"I32", 1, 4},
+                              kI64 = {"I64", 1, 8}, kF64 = {"F64", 1, 8};
+  if (id < std::size(kTensorTypes)) return kTensorTypes[id].name ? &kTensorTypes[id] : nullptr;
+  switch (id) {
+    case 24: return &kI8;
+    case 25: return &kI16;
+    case 26: return &kI32;
+    case 27: return &kI64;
+    case 28: return &kF64;
+    case 30: return &kBF16;
+    default: return nullptr;
+  }
+}
+
+File::~File() {
+  if (base_ != nullptr) munmap(const_cast<uint8_t*>(base_), size_);
+}
+
+StatusOr<std::unique_ptr<File>> File::Open(const std::string& path) {
+  std::unique_ptr<File> f(new File());
+  f->path_ = path;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NotFoundError(path + ": cannot open: " + std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return InvalidArgumentError(path + ": not a regular file");
+  }
+  f->size_ = static_cast<uint64_t>(st.st_size);
+  if (f->size_ < 4 + 4 + 8 + 8) {
+    ::close(fd);
+    return DataLossError(path + ": file too small to be GGUF (" + std::to_string(f->size_) + " bytes)");
+  }
+  void* p = mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) return InternalError(path + ": mmap failed: " + std::strerror(errno));
+  f->base_ = static_cast<const uint8_t*>(p);
+  LAZYLLM_RETURN_IF_ERROR(f->Parse());
+  return f;
+}
+
+Status File::Parse() {
+  Cursor c(base_, size_);
+  auto err = [&](const std::string& what) {
+    return DataLossError(path_ + ": " + what + " (at byte " + std::to_string(c.pos()) + ")");
+  };
+  uint32_t magic = 0;
+  (void)c.Read(&magic);
+  if (magic != kMagic) return DataLossError(path_ + ": not a GGUF file (bad magic)");
+  (void)c.Read(&version_);
+  if (version_ == 1) return UnimplementedError(path_ + ": unsupported GGUF version 1 (only 2 and 3 are read)");
+  if (version_ != 2 && version_ != 3)
+    return UnimplementedError(path_ + ": unsupported GGUF version " + std::to_string(version_));
+  uint64_t n_tensors = 0, n_kv = 0;
+  (void)c.Read(&n_tensors);
+  (void)c.Read(&n_kv);
+  // The smallest key/value is 8 (key length) + 4 (type) + 1 (u8 value) bytes; the smallest
+  // tensor entry is 8 + 4 + 4*1*8... at least 8 + 4 + 8 + 4 + 8 bytes. Counts above what the
+  // file can hold are rejected before anything is allocated.
+  if (n_kv > c.remaining() / 13) return err("metadata count " + std::to_string(n_kv) + " exceeds what the file can hold");
+  if (n_tensors > c.remaining() / 32)
+    return err("tensor count " + std::to_string(n_tensors) + " exceeds what the file can hold");
+
+  kv_.reserve(n_kv);
+  for (uint64_t k = 0; k < n_kv; ++k) {
+    const std::string idx = "metadata entry #" + std::to_string(k);
+    std::string_view key;
+    uint64_t len = 0;
+    if (!c.ReadString(&key, kMaxKeyLength, &len))
+      return err(idx + ": truncated or bad key length " + std::to_string(len));
+    const std::string where = idx + " ('" + std::string(key) + "')";
+    if (kv_index_.count(std::string(key))) return err(where + ": duplicate key");
+    uint32_t type_raw;
+    if (!c.Read(&type_raw)) return err(where + ": truncated before the value type");
+    if (!KnownValueType(type_raw)) return err(where + ": unknown value type " + std::to_string(type_raw));
+    Value v;
+    v.type = static_cast<ValueType>(type_raw);
+    if (v.type == ValueType::kString) {
+      if (!c.ReadString(&v.str, std::numeric_limits<uint64_t>::max(), &len))
+        return err(where + ": string length " + std::to_string(len) + " runs past the end of the file");
+    } else if (v.type == ValueType::kArray) {
+      uint32_t et;
+      if (!c.Read(&et) || !c.Read(&v.count)) return err(where + ": truncated array header");
+      if (!KnownValueType(et)) return err(where + ": unknown array element type " + std::to_string(et));
+      v.elem_type = static_cast<ValueType>(et);
+      if (v.elem_type == ValueType::kArray) return err(where + ": nested arrays are not supported");
+      if (v.elem_type == ValueType::kString) {
+        if (v.count > c.remaining() / 8)
+          return err(where + ": array count " + std::to_string(v.count) + " exceeds what the file can hold");
+        v.strings.resize(v.count);
+        for (uint64_t j = 0; j < v.count; ++j) {
+          if (!c.ReadString(&v.strings[j], std::numeric_limits<uint64_t>::max(), &len))
+            return err(where + ": string element " + std::to_string(j) + " of length " + std::to_string(len) +
+                       " runs past the end of the file");
+        }
+      } else {
+        const uint64_t es = ScalarSize(v.elem_type);
+        if (v.count > c.remaining() / es)
+          return err(where + ": array count " + std::to_string(v.count) + " exceeds what the file can hold");
+        v.elems = c.Here();
+        if (v.elem_type == ValueType::kBool) {
+          for (uint64_t j = 0; j < v.count; ++j)
+            if (v.elems[j] > 1) return err(where + ": bool element " + std::to_string(j) + " is not 0 or 1");
+        }
+        c.Skip(v.count * es);
+      }
+    } else if (!ReadScalar(c, v.type, &v)) {
+      return err(where + ": truncated or invalid " + std::string(ValueTypeName(v.type)) + " value");
+    }
+    kv_index_.emplace(std::string(key), kv_.size());
+    kv_.emplace_back(std::string(key), std::move(v));
+  }
+
+  if (const Value* a = Find("general.alignment")) {
+    if (a->type != ValueType::kU32) return DataLossError(path_ + ": general.alignment must be u32, got " +
+                                                          std::string(ValueTypeName(a->type)));
+    if (a->u == 0 || (a->u & (a->u - 1)) != 0 || a->u > kMaxAlignment)
+      return DataLossError(path_ + ": general.alignment " + std::to_string(a->u) + " is not a power of two up to " +
+                           std::to_string(kMaxAlignment));
+    alignment_ = a->u;
+  }
+
+  tensors_.reserve(n_tensors);
+  for (uint64_t t = 0; t < n_tensors; ++t) {
+    const std::string idx = "tensor #" + std::to_string(t);
+    TensorInfo ti;
+    std::string_view name;
+    uint64_t len = 0;
+    if (!c.ReadString(&name, kMaxTensorNameLength, &len))
+      return err(idx + ": truncated or bad name length " + std::to_string(len));
+    ti.name = std::string(name);
+    const std::string where = idx + " ('" + ti.name + "')";
+    if (tensor_index_.count(ti.name)) return err(where + ": duplicate tensor name");
+    if (!c.Read(&ti.n_dims)) return err(where + ": truncated before n_dims");
+    if (ti.n_dims == 0 || ti.n_dims > kMaxDims)
+      return err(where + ": n_dims " + std::to_string(ti.n_dims) + " is outside 1..4");
+    uint64_t elems = 1;
+    for (uint32_t d = 0; d < ti.n_dims; ++d) {
+      uint64_t ne;
+      if (!c.Read(&ne)) return err(where + ": truncated dimensions");
+      if (ne == 0 || ne > (uint64_t{1} << 40))
+        return err(where + ": dimension " + std::to_string(d) + " = " + std::to_string(ne) + " is out of range");
+      if (elems > (uint64_t{1} << 50) / ne) return err(where + ": element count overflows");
+      elems *= ne;
+      ti.ne[d] = static_cast<int64_t>(ne);
+    }
+    ti.num_elements = static_cast<int64_t>(elems);
+    if (!c.Read(&ti.type_id)) return err(where + ": truncated before the dtype");
+    const TensorTypeInfo* tt = FindTensorType(ti.type_id);
+    if (tt == nullptr) return err(where + ": unknown dtype id " + std::to_string(ti.type_id));
+    if (ti.ne[0] % tt->block_elems != 0)
+      return err(where + ": row length " + std::to_string(ti.ne[0]) + " is not a multiple of the " + tt->name +
+                 " block size " + std::to_string(tt->block_elems));
+    ti.num_bytes = static_cast<int64_t>(elems / static_cast<uint64_t>(tt->block_elems)) * tt->block_bytes;
+    if (!c.Read(&ti.offset)) return err(where + ": truncated before the data offset");
+    if (ti.offset % alignment_ != 0)
+      return err(where + ": data offset " + std::to_string(ti.offset) + " is not a multiple of the alignment " +
+                 std::to_string(alignment_));
+    tensor_index_.emplace(ti.name, tensors_.size());
+    tensors_.push_back(std::move(ti));
+  }
+
+  // The data section starts at the next multiple of the alignment after the tensor table.
+  const uint64_t data_start = (c.pos() + alignment_ - 1) / alignment_ * alignment_;
+  if (n_tensors > 0 && data_start > size_)
+    return DataLossError(path_ + ": data section starts at byte " + std::to_string(data_start) +
+                         ", past the end of the file (" + std::to_string(size_) + " bytes)");
+  const uint64_t data_size = n_tensors > 0 ? size_ - data_start : 0;
+  for (TensorInfo& ti : tensors_) {
+    const uint64_t bytes = static_cast<uint64_t>(ti.num_bytes);
+    if (ti.offset > data_size || bytes > data_size - ti.offset)
+      return DataLossError(path_ + ": tensor '" + ti.name + "' data [" + std::to_string(ti.offset) + ", +" +
+                           std::to_string(bytes) + ") runs past the end of the file (data section holds " +
+                           std::to_string(data_size) + " bytes)");
+    ti.data = base_ + data_start + ti.offset;
+  }
+  return OkStatus();
+}
+
+const Value* File::Find(std::string_view key) const {
+  auto it = kv_index_.find(std::string(key));
+  return it == kv_index_.end() ? nullptr : &kv_[it->second].second;
+}
+
+const TensorInfo* File::FindTensor(std::string_view name) const {
+  auto it = tensor_index_.find(std::string(name));
+  return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
+}
+
+std::string File::Where(std::string_view key) const { return path_ + ": metadata key '" + std::string(key) + "'"; }
+
+namespace {
+Status WrongType(const std::string& where, const Value& v, const char* expected) {
+  std::string got(ValueTypeName(v.type));
+  if (v.type == ValueType::kArray) got += " of " + std::string(ValueTypeName(v.elem_type));
+  return InvalidArgumentError(where + " has type " + got + ", expected " + expected);
+}
+}  // namespace
+
+StatusOr<int64_t> File::GetInt(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
+  if (!v->IsInteger()) return WrongType(Where(key), *v, "an integer");
+  if (v->type == ValueType::kU64 && v->u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return InvalidArgumentError(Where(key) + " value " + std::to_string(v->u) + " is out of range");
+  return v->i;
+}
+
+StatusOr<double> File::GetFloat(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
+  if (v->IsFloat()) return v->f;
+  if (v->IsInteger()) return static_cast<double>(v->i);
+  return WrongType(Where(key), *v, "a number");
+}
+
+StatusOr<bool> File::GetBool(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
+  if (v->type != ValueType::kBool) return WrongType(Where(key), *v, "bool");
+  return v->u != 0;
+}
+
+StatusOr<std::string_view> File::GetString(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
+  if (v->type != ValueType::kString) return WrongType(Where(key), *v, "string");
+  return v->str;
+}
+
+StatusOr<const std::vector<std::string_view>*> File::GetStringArray(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
+  if (v->type != ValueType::kArray || v->elem_type != ValueType::kString)
+    return WrongType(Where(key), *v, "array of string");
+  return &v->strings;
+}
+
+StatusOr<std::vector<float>> File::GetFloatArray(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
+  if (v->type != ValueType::kArray || (v->elem_type != ValueType::kF32 && v->elem_type != ValueType::kF64))
+    return WrongType(Where(key), *v, "array of f32");
+  std::vector<float> out(v->count);
+  for (uint64_t j = 0; j < v->count; ++j) {
+    if (v->elem_type == ValueType::kF32) {
+      std::memcpy(&out[j], v->elems + 4 * j, 4);
+    } else {
+      double d;
+      std::memcpy(&d, v->elems + 8 * j, 8);
+      out[j] = static_cast<float>(d);
+    }
+  }
+  return out;
+}
+
+StatusOr<std::vector<int64_t>> File::GetIntArray(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
+  Value probe;
+  probe.type = v->elem_type;
+  if (v->type != ValueType::kArray || !probe.IsInteger()) return WrongType(Where(key), *v, "array of integers");
+  std::vector<int64_t> out(v->count);
+  Cursor c(v->elems, v->count * ScalarSize(v->elem_type));
+  for (uint64_t j = 0; j < v->count; ++j) {
+    Value e;
+    ReadScalar(c, v->elem_type, &e);
+    out[j] = e.i;
+  }
+  return out;
+}
+
+StatusOr<int64_t> File::GetIntOr(std::string_view key, int64_t def) const {
+  return Find(key) ? GetInt(key) : StatusOr<int64_t>(def);
+}
+StatusOr<double> File::GetFloatOr(std::string_view key, double def) const {
+  return Find(key) ? GetFloat(key) : StatusOr<double>(def);
+}
+StatusOr<bool> File::GetBoolOr(std::string_view key, bool def) const {
+  return Find(key) ? GetBool(key) : StatusOr<bool>(def);
+}
+
+}  // namespace lazyllm::gguf

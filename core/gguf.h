@@ -1,0 +1,110 @@
+// GGUF (versions 2 and 3) reader: memory-mapped, strictly validated metadata and tensor table.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "lazyllm/status.h"
+
+namespace lazyllm::gguf {
+
+enum class ValueType : uint32_t {
+  kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
+  kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
+};
+std::string_view ValueTypeName(ValueType t);
+
+// One metadata value. Scalars are widened into u/i/f; strings and string arrays point into
+// the mapped file; numeric arrays keep a pointer to their little-endian elements.
+struct Value {
+  ValueType type = ValueType::kU8;
+  uint64_t u = 0;   // unsigned integers and bool
+  int64_t i = 0;    // signed integers
+  double f = 0.0;   // floats
+  std::string_view str;
+  // Arrays only.
+  ValueType elem_type = ValueType::kU8;
+  uint64_t count = 0;
+  const uint8_t* elems = nullptr;           // numeric element data (unaligned)
+  std::vector<std::string_view> strings;    // string elements
+
+  bool IsInteger() const;
+  bool IsFloat() const { return type == ValueType::kF32 || type == ValueType::kF64; }
+};
+
+// Size facts of a GGML tensor type id.
+struct TensorTypeInfo {
+  const char* name;
+  int64_t block_elems;
+  int64_t block_bytes;
+};
+// Known GGML type ids (supported for compute or not); nullptr for an unknown id.
+const TensorTypeInfo* FindTensorType(uint32_t type_id);
+
+struct TensorInfo {
+  std::string name;
+  uint32_t n_dims = 0;
+  int64_t ne[4] = {1, 1, 1, 1};  // ne[0] is the contiguous (row) dimension
+  uint32_t type_id = 0;
+  uint64_t offset = 0;           // relative to the start of the data section
+  int64_t num_elements = 0;
+  int64_t num_bytes = 0;
+  const uint8_t* data = nullptr;  // into the mapping
+};
+
+class File {
+ public:
+  // Maps and parses `path`. Every count, length, offset and type is checked against the file
+  // size and sane limits first; errors name the file, the item and the value.
+  static StatusOr<std::unique_ptr<File>> Open(const std::string& path);
+  ~File();
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  const std::string& path() const { return path_; }
+  uint32_t version() const { return version_; }
+  uint64_t file_size() const { return size_; }
+  uint64_t alignment() const { return alignment_; }
+
+  const std::vector<std::pair<std::string, Value>>& metadata() const { return kv_; }
+  const Value* Find(std::string_view key) const;
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const TensorInfo* FindTensor(std::string_view name) const;
+
+  // Typed getters: NotFound when missing, InvalidArgument naming the key and the actual type
+  // when the type does not fit.
+  StatusOr<int64_t> GetInt(std::string_view key) const;
+  StatusOr<double> GetFloat(std::string_view key) const;  // accepts integers too
+  StatusOr<bool> GetBool(std::string_view key) const;
+  StatusOr<std::string_view> GetString(std::string_view key) const;
+  StatusOr<const std::vector<std::string_view>*> GetStringArray(std::string_view key) const;
+  // Numeric arrays converted element-wise.
+  StatusOr<std::vector<float>> GetFloatArray(std::string_view key) const;
+  StatusOr<std::vector<int64_t>> GetIntArray(std::string_view key) const;
+
+  // Getters with a default for a missing key (a present key of the wrong type is still an error).
+  StatusOr<int64_t> GetIntOr(std::string_view key, int64_t def) const;
+  StatusOr<double> GetFloatOr(std::string_view key, double def) const;
+  StatusOr<bool> GetBoolOr(std::string_view key, bool def) const;
+
+ private:
+  File() = default;
+  Status Parse();
+  std::string Where(std::string_view key) const;
+
+  std::string path_;
+  const uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
+  uint32_t version_ = 0;
+  uint64_t alignment_ = 32;
+  std::vector<std::pair<std::string, Value>> kv_;
+  std::unordered_map<std::string, size_t> kv_index_;
+  std::vector<TensorInfo> tensors_;
+  std::unordered_map<std::string, size_t> tensor_index_;
+};
+
+}  // namespace lazyllm::gguf

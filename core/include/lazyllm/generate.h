@@ -1,0 +1,77 @@
+// Sampling and the generation loop over a Session.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "lazyllm/session.h"
+#include "lazyllm/status.h"
+
+namespace lazyllm {
+
+struct SamplingOptions {
+  // 0 means greedy (argmax; ties pick the lowest id). Default 0.8.
+  float temperature = 0.8f;
+  // Keep only the k most likely tokens; <= 0 disables. Default 40.
+  int top_k = 40;
+  // Keep the smallest set of most likely tokens whose probability reaches p; >= 1 disables.
+  // Default 0.95.
+  float top_p = 0.95f;
+  // Random seed for non-greedy sampling. Default 0xFFFFFFFF.
+  uint64_t seed = 0xFFFFFFFFu;
+};
+
+// Checks ranges (temperature >= 0, top_p in (0, 1]); names the field on error.
+Status Validate(const SamplingOptions& options);
+
+// Draws token ids from logits. Deterministic for a given seed and sequence of calls.
+class Sampler {
+ public:
+  explicit Sampler(const SamplingOptions& options);
+  int32_t Sample(std::span<const float> logits);
+
+ private:
+  SamplingOptions options_;
+  std::mt19937_64 rng_;
+  std::vector<std::pair<float, int32_t>> candidates_;
+};
+
+// Index of the largest logit (lowest index on ties).
+int32_t Argmax(std::span<const float> logits);
+
+struct Stats {
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  double load_ms = 0;
+  double ttft_ms = 0;  // prefill start to the first generated token's logits
+  double prefill_ms = 0;
+  double decode_ms = 0;
+  double prefill_tokens_per_s = 0;
+  double decode_tokens_per_s = 0;  // tokens whose decode step ran, per second
+};
+
+struct GenerationOptions {
+  // Tokens to generate after the prompt; 0 stops after the prefill. Default 64.
+  int max_new_tokens = 64;
+  SamplingOptions sampling;
+  // Stop when the tokenizer's end-of-generation token is sampled (it is kept in the output).
+  bool stop_at_eos = true;
+  // Called with each generated token as soon as it is chosen; return false to stop early.
+  std::function<bool(int32_t)> on_token;
+  // When set, receives the prefill's logits for every prompt position (n × vocab_size).
+  std::vector<float>* prompt_logits = nullptr;
+};
+
+struct GenerationResult {
+  std::vector<int32_t> tokens;  // generated ids
+  Stats stats;
+};
+
+// Prefills `prompt` (resetting the session), then samples up to max_new_tokens.
+StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> prompt,
+                                    const GenerationOptions& options);
+
+}  // namespace lazyllm

@@ -1,0 +1,8 @@
+// The lazyllm public API in one include.
+#pragma once
+
+#include "lazyllm/generate.h"
+#include "lazyllm/model.h"
+#include "lazyllm/session.h"
+#include "lazyllm/status.h"
+#include "lazyllm/tokenizer.h"

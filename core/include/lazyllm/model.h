@@ -1,0 +1,68 @@
+// Model: an immutable, shareable Llama-family model loaded from a memory-mapped GGUF file.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lazyllm/status.h"
+#include "lazyllm/tokenizer.h"
+
+namespace lazyllm {
+
+// Hyperparameters read from GGUF metadata (llama.* keys) and the tensor table.
+struct ModelConfig {
+  std::string architecture;  // general.architecture, "llama"
+  std::string name;          // general.name, may be empty
+  int64_t num_layers = 0;
+  int64_t dim = 0;           // embedding length
+  int64_t ffn_dim = 0;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t rope_dims = 0;     // rotated dimensions per head (even, <= head_dim)
+  int64_t vocab_size = 0;
+  int64_t context_length = 0;  // trained context (llama.context_length)
+  float rope_theta = 10000.0f;
+  float rms_eps = 1e-5f;
+  bool tied_output = false;   // no output.weight: the LM head reuses token_embd.weight
+};
+
+struct LoadOptions {
+  // Read only the metadata and the tokenizer (for vocab-only files and `tokenize`).
+  // Default: false, weights are mapped and checked.
+  bool vocab_only = false;
+};
+
+// One tensor of the file, for `inspect`.
+struct TensorSummary {
+  std::string name;
+  std::string dtype;           // "F32", "Q8_0", ...
+  std::vector<int64_t> shape;  // GGUF order: shape[0] is the contiguous dimension
+};
+
+// Cheap to copy (a shared handle); immutable and safe to use from many sessions and threads.
+class Model {
+ public:
+  // Maps `path` and validates it: GGUF structure, architecture, hyperparameters, every
+  // tensor's presence, dtype and shape. Errors name the file and the offending item.
+  static StatusOr<Model> Load(const std::string& path, const LoadOptions& options = {});
+
+  const ModelConfig& config() const;
+  const Tokenizer& tokenizer() const;
+  bool has_weights() const;
+  uint32_t gguf_version() const;
+  int64_t file_bytes() const;
+  double load_ms() const;  // wall time of Load
+  std::vector<TensorSummary> tensors() const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+};
+
+}  // namespace lazyllm

@@ -1,0 +1,52 @@
+// Session: one sequence's inference state (KV cache, activations) over a shared Model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "lazyllm/model.h"
+#include "lazyllm/status.h"
+
+namespace lazyllm {
+
+struct SessionOptions {
+  // Worker threads; 0 (default) uses every hardware thread available to the process.
+  int threads = 0;
+  // Maximum tokens in context (prompt + generated); 0 (default) means the model's
+  // trained context length. Activations and the KV cache are sized for it up front.
+  int64_t max_context = 0;
+};
+
+// Not thread-safe: one thread drives a session at a time (its kernels run on its own pool).
+class Session {
+ public:
+  static StatusOr<Session> Create(const Model& model, const SessionOptions& options = {});
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+
+  // Clears the context and runs `tokens` (ids in [0, vocab_size)) at positions 0..n-1 in one
+  // batched pass. Afterwards logits() holds the last position's logits. When all_logits is
+  // given it receives n × vocab_size logits, row i for position i.
+  Status Prefill(std::span<const int32_t> tokens, std::vector<float>* all_logits = nullptr);
+  // Runs one token at the next position; logits() then holds its logits.
+  Status DecodeStep(int32_t token);
+
+  // Logits of the most recent position, vocab_size floats; valid until the next call.
+  std::span<const float> logits() const;
+  // Tokens in context.
+  int64_t position() const;
+  int64_t max_context() const;
+  int threads() const;
+  const Model& model() const;
+
+  struct Impl;
+
+ private:
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lazyllm

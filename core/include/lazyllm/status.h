@@ -1,0 +1,83 @@
+// Status and StatusOr: how every fallible lazyllm call reports errors (the library never aborts on user input).
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace lazyllm {
+
+enum class StatusCode {
+  kOk = 0,
+  kInvalidArgument,  // a bad option, flag or input value
+  kNotFound,         // a missing file, key or tensor
+  kDataLoss,         // a malformed or truncated file
+  kUnimplemented,    // valid but unsupported (a GGUF version, a dtype, an architecture)
+  kOutOfRange,       // e.g. a prompt longer than the context
+  kInternal,         // an internal invariant failed
+};
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  // A human-readable message naming the file, field and value involved; empty when ok().
+  const std::string& message() const { return message_; }
+
+ private:
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+};
+
+inline Status OkStatus() { return Status(); }
+inline Status InvalidArgumentError(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status NotFoundError(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+inline Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
+inline Status UnimplementedError(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
+inline Status OutOfRangeError(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
+inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+
+// Either a value or a non-ok Status.
+template <typename T>
+class [[nodiscard]] StatusOr {
+ public:
+  StatusOr(Status status) : v_(std::move(status)) { assert(!std::get<Status>(v_).ok()); }
+  StatusOr(T value) : v_(std::move(value)) {}
+
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  Status status() const { return ok() ? OkStatus() : std::get<Status>(v_); }
+
+  // Preconditions: ok().
+  T& value() & { return std::get<T>(v_); }
+  const T& value() const& { return std::get<T>(v_); }
+  T&& value() && { return std::get<T>(std::move(v_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+ private:
+  std::variant<Status, T> v_;
+};
+
+}  // namespace lazyllm
+
+// Internal helpers for propagating errors.
+#define LAZYLLM_RETURN_IF_ERROR(expr)           \
+  do {                                          \
+    ::lazyllm::Status lazyllm_status_ = (expr); \
+    if (!lazyllm_status_.ok()) return lazyllm_status_; \
+  } while (0)
+
+#define LAZYLLM_CONCAT_INNER(a, b) a##b
+#define LAZYLLM_CONCAT(a, b) LAZYLLM_CONCAT_INNER(a, b)
+#define LAZYLLM_ASSIGN_OR_RETURN(lhs, expr) \
+  LAZYLLM_ASSIGN_OR_RETURN_IMPL(LAZYLLM_CONCAT(lazyllm_statusor_, __LINE__), lhs, expr)
+#define LAZYLLM_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                  \
+  if (!tmp.ok()) return tmp.status();                 \
+  lhs = std::move(tmp).value()

@@ -1,0 +1,56 @@
+// Tokenizer built from GGUF metadata: SentencePiece-style BPE ("llama") and byte-level BPE ("gpt2").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lazyllm/status.h"
+
+namespace lazyllm {
+
+namespace gguf {
+class File;
+}
+
+// Immutable after construction; every method is safe to call from several threads at once.
+class Tokenizer {
+ public:
+  enum class Kind { kSentencePiece, kByteLevelBpe };
+
+  // Reads tokenizer.ggml.* metadata. Errors name the key and the problem.
+  static StatusOr<Tokenizer> FromGguf(const gguf::File& file);
+
+  // Token ids of UTF-8 `text`. With add_special, BOS is prepended when the vocabulary asks for
+  // it (tokenizer.ggml.add_bos_token) and EOS appended when it asks for that. Special-token
+  // text inside `text` is not parsed: "<s>" is tokenized as the characters '<', 's', '>'.
+  std::vector<int32_t> Encode(std::string_view text, bool add_special) const;
+  // The inverse of Encode: control tokens (BOS, EOS, ...) are skipped, and the space that
+  // SentencePiece-style encoding put in front of the text is removed again.
+  std::string Decode(std::span<const int32_t> ids) const;
+  // The raw bytes one token stands for, for streaming output (control tokens give "").
+  // Bytes of a multi-byte UTF-8 character may be split across byte-fallback tokens.
+  std::string TokenBytes(int32_t id) const;
+
+  Kind kind() const;
+  std::string_view kind_name() const;       // "llama" or "gpt2", as in tokenizer.ggml.model
+  std::string_view pre_tokenizer() const;   // tokenizer.ggml.pre ("default" when absent)
+  int32_t vocab_size() const;
+  int32_t bos_id() const;  // -1 when the vocabulary has none
+  int32_t eos_id() const;  // -1 when the vocabulary has none
+  bool add_bos() const;
+  bool IsEndOfGeneration(int32_t id) const;
+  // The vocabulary entry of `id` as stored (e.g. "▁Once", "<0x0A>").
+  std::string_view TokenText(int32_t id) const;
+
+  struct Impl;
+
+ private:
+  explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+};
+
+}  // namespace lazyllm

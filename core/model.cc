@@ -1,0 +1,201 @@
+// Model loading: GGUF metadata -> ModelConfig, tensor lookup with dtype and shape validation.
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "core/model_impl.h"
+#include "simd/kernels.h"
+
+namespace lazyllm {
+namespace {
+
+constexpr int64_t kMaxDim = 1 << 20;
+
+bool SupportedDType(uint32_t id) {
+  switch (static_cast<simd::DType>(id)) {
+    case simd::DType::kF32: case simd::DType::kF16: case simd::DType::kBF16:
+    case simd::DType::kQ8_0: case simd::DType::kQ4_0:
+      return true;
+  }
+  return false;
+}
+
+std::string ShapeString(const gguf::TensorInfo& t) {
+  std::string s = "[";
+  for (uint32_t d = 0; d < t.n_dims; ++d) s += (d ? ", " : "") + std::to_string(t.ne[d]);
+  return s + "]";
+}
+
+class TensorLoader {
+ public:
+  explicit TensorLoader(const gguf::File& f) : f_(f) {}
+
+  StatusOr<const gguf::TensorInfo*> Find(const std::string& name, int64_t ne0, int64_t ne1) {
+    const gguf::TensorInfo* t = f_.FindTensor(name);
+    if (t == nullptr) return NotFoundError(f_.path() + ": tensor '" + name + "' is missing");
+    const bool is_vector = ne1 == 0;
+    const bool ok_shape = is_vector ? (t->n_dims == 1 && t->ne[0] == ne0)
+                                    : (t->n_dims == 2 && t->ne[0] == ne0 && t->ne[1] == ne1);
+    if (!ok_shape)
+      return InvalidArgumentError(f_.path() + ": tensor '" + name + "' has shape " + ShapeString(*t) +
+                                  ", expected [" + std::to_string(ne0) + (is_vector ? "" : ", " + std::to_string(ne1)) +
+                                  "]");
+    if (!SupportedDType(t->type_id)) {
+      const gguf::TensorTypeInfo* tt = gguf::FindTensorType(t->type_id);
+      return UnimplementedError(f_.path() + ": tensor '" + name + "' has unsupported dtype " +
+                                (tt ? tt->name : std::to_string(t->type_id)) + " (supported: F32, F16, BF16, Q8_0, Q4_0)");
+    }
+    return t;
+  }
+
+  StatusOr<WeightMatrix> Matrix(const std::string& name, int64_t cols, int64_t rows) {
+    LAZYLLM_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Find(name, cols, rows));
+    WeightMatrix m;
+    m.dtype = static_cast<simd::DType>(t->type_id);
+    m.data = t->data;
+    m.rows = rows;
+    m.cols = cols;
+    m.row_bytes = t->num_bytes / rows;
+    return m;
+  }
+
+  StatusOr<std::vector<float>> Vector(const std::string& name, int64_t n) {
+    LAZYLLM_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Find(name, n, 0));
+    std::vector<float> v(static_cast<size_t>(n));
+    const auto dtype = static_cast<simd::DType>(t->type_id);
+    if (dtype == simd::DType::kF32) std::memcpy(v.data(), t->data, static_cast<size_t>(n) * 4);
+    else simd::RefKernels().ToF32(dtype)(t->data, v.data(), n);
+    return v;
+  }
+
+ private:
+  const gguf::File& f_;
+};
+
+// Reads a positive integer hyperparameter within [1, max].
+Status ReadDim(const gguf::File& f, const std::string& key, int64_t max, int64_t* out) {
+  LAZYLLM_ASSIGN_OR_RETURN(*out, f.GetInt(key));
+  if (*out < 1 || *out > max)
+    return InvalidArgumentError(f.path() + ": metadata key '" + key + "' = " + std::to_string(*out) +
+                                " is outside 1.." + std::to_string(max));
+  return OkStatus();
+}
+
+Status ReadConfig(const gguf::File& f, ModelConfig* c) {
+  LAZYLLM_ASSIGN_OR_RETURN(std::string_view arch, f.GetString("general.architecture"));
+  c->architecture = std::string(arch);
+  if (c->architecture != "llama")
+    return UnimplementedError(f.path() + ": unsupported architecture '" + c->architecture + "' (supported: llama)");
+  if (f.Find("general.name")) {
+    LAZYLLM_ASSIGN_OR_RETURN(std::string_view name, f.GetString("general.name"));
+    c->name = std::string(name);
+  }
+  const std::string a = c->architecture + ".";
+  LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "block_count", 4096, &c->num_layers));
+  LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "embedding_length", kMaxDim, &c->dim));
+  LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "feed_forward_length", kMaxDim, &c->ffn_dim));
+  LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "attention.head_count", 4096, &c->num_heads));
+  LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "context_length", int64_t{1} << 24, &c->context_length));
+  c->num_kv_heads = c->num_heads;
+  if (f.Find(a + "attention.head_count_kv"))
+    LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "attention.head_count_kv", c->num_heads, &c->num_kv_heads));
+  if (c->num_heads % c->num_kv_heads != 0)
+    return InvalidArgumentError(f.path() + ": head_count " + std::to_string(c->num_heads) +
+                                " is not a multiple of head_count_kv " + std::to_string(c->num_kv_heads));
+  c->head_dim = c->dim / c->num_heads;
+  if (f.Find(a + "attention.key_length")) LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "attention.key_length", kMaxDim, &c->head_dim));
+  if (f.Find(a + "attention.value_length")) {
+    int64_t vl;
+    LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "attention.value_length", kMaxDim, &vl));
+    if (vl != c->head_dim)
+      return UnimplementedError(f.path() + ": attention.value_length " + std::to_string(vl) +
+                                " differs from key_length " + std::to_string(c->head_dim));
+  }
+  c->rope_dims = c->head_dim;
+  if (f.Find(a + "rope.dimension_count"))
+    LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "rope.dimension_count", c->head_dim, &c->rope_dims));
+  if (c->rope_dims % 2 != 0)
+    return InvalidArgumentError(f.path() + ": rope.dimension_count " + std::to_string(c->rope_dims) + " is odd");
+  LAZYLLM_ASSIGN_OR_RETURN(double theta, f.GetFloatOr(a + "rope.freq_base", 10000.0));
+  if (!(theta > 1.0 && theta < 1e12))
+    return InvalidArgumentError(f.path() + ": rope.freq_base " + std::to_string(theta) + " is out of range");
+  c->rope_theta = static_cast<float>(theta);
+  LAZYLLM_ASSIGN_OR_RETURN(double eps, f.GetFloatOr(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  if (!(eps > 0.0 && eps < 1.0))
+    return InvalidArgumentError(f.path() + ": layer_norm_rms_epsilon " + std::to_string(eps) + " is out of range");
+  c->rms_eps = static_cast<float>(eps);
+  return OkStatus();
+}
+
+Status LoadWeights(Model::Impl* m) {
+  const gguf::File& f = *m->file;
+  const ModelConfig& c = m->config;
+  TensorLoader t(f);
+  const int64_t q_dim = c.num_heads * c.head_dim;
+  const int64_t kv_dim = c.num_kv_heads * c.head_dim;
+  LAZYLLM_ASSIGN_OR_RETURN(m->token_embd, t.Matrix("token_embd.weight", c.dim, c.vocab_size));
+  LAZYLLM_ASSIGN_OR_RETURN(m->output_norm, t.Vector("output_norm.weight", c.dim));
+  if (f.FindTensor("output.weight") != nullptr) {
+    LAZYLLM_ASSIGN_OR_RETURN(m->output, t.Matrix("output.weight", c.dim, c.vocab_size));
+  } else {
+    m->output = m->token_embd;
+    m->config.tied_output = true;
+  }
+  if (f.FindTensor("rope_freqs.weight") != nullptr) {
+    LAZYLLM_ASSIGN_OR_RETURN(m->rope_freq_factors, t.Vector("rope_freqs.weight", c.rope_dims / 2));
+  }
+  m->layers.resize(static_cast<size_t>(c.num_layers));
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    LayerWeights& w = m->layers[static_cast<size_t>(l)];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    LAZYLLM_ASSIGN_OR_RETURN(w.attn_norm, t.Vector(p + "attn_norm.weight", c.dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w.wq, t.Matrix(p + "attn_q.weight", c.dim, q_dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w.wk, t.Matrix(p + "attn_k.weight", c.dim, kv_dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w.wv, t.Matrix(p + "attn_v.weight", c.dim, kv_dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w.wo, t.Matrix(p + "attn_output.weight", q_dim, c.dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w.ffn_norm, t.Vector(p + "ffn_norm.weight", c.dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w.w_gate, t.Matrix(p + "ffn_gate.weight", c.dim, c.ffn_dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w.w_up, t.Matrix(p + "ffn_up.weight", c.dim, c.ffn_dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w.w_down, t.Matrix(p + "ffn_down.weight", c.ffn_dim, c.dim));
+  }
+  m->has_weights = true;
+  return OkStatus();
+}
+
+}  // namespace
+
+StatusOr<Model> Model::Load(const std::string& path, const LoadOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  LAZYLLM_ASSIGN_OR_RETURN(std::unique_ptr<gguf::File> file, gguf::File::Open(path));
+  LAZYLLM_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::FromGguf(*file));
+  auto impl = std::make_shared<Impl>(std::move(tok));
+  impl->file = std::move(file);
+  impl->config.vocab_size = impl->tokenizer.vocab_size();
+  if (!options.vocab_only) {
+    LAZYLLM_RETURN_IF_ERROR(ReadConfig(*impl->file, &impl->config));
+    LAZYLLM_RETURN_IF_ERROR(LoadWeights(impl.get()));
+  } else if (impl->file->Find("general.architecture")) {
+    LAZYLLM_ASSIGN_OR_RETURN(std::string_view arch, impl->file->GetString("general.architecture"));
+    impl->config.architecture = std::string(arch);
+  }
+  impl->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return Model(std::move(impl));
+}
+
+const ModelConfig& Model::config() const { return impl_->config; }
+const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
+bool Model::has_weights() const { return impl_->has_weights; }
+uint32_t Model::gguf_version() const { return impl_->file->version(); }
+int64_t Model::file_bytes() const { return static_cast<int64_t>(impl_->file->file_size()); }
+double Model::load_ms() const { return impl_->load_ms; }
+
+std::vector<TensorSummary> Model::tensors() const {
+  std::vector<TensorSummary> out;
+  for (const gguf::TensorInfo& t : impl_->file->tensors()) {
+    const gguf::TensorTypeInfo* tt = gguf::FindTensorType(t.type_id);
+    out.push_back({t.name, tt ? tt->name : "?", std::vector<int64_t>(t.ne, t.ne + t.n_dims)});
+  }
+  return out;
+}
+
+}  // namespace lazyllm

@@ -1,0 +1,43 @@
+// Model internals: the mapped file and typed views of every weight tensor.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/gguf.h"
+#include "lazyllm/model.h"
+#include "simd/dtype.h"
+
+namespace lazyllm {
+
+// A weight matrix as stored: `rows` output rows of `cols` inputs each (GGUF ne = [cols, rows]).
+struct WeightMatrix {
+  simd::DType dtype = simd::DType::kF32;
+  const uint8_t* data = nullptr;
+  int64_t rows = 0, cols = 0;
+  int64_t row_bytes = 0;
+  const void* Row(int64_t r) const { return data + r * row_bytes; }
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm, ffn_norm;  // converted to fp32 at load (small)
+  WeightMatrix wq, wk, wv, wo;             // wq: [q_dim rows, dim], wo: [dim rows, q_dim]
+  WeightMatrix w_gate, w_up, w_down;       // gate/up: [ffn rows, dim], down: [dim rows, ffn]
+};
+
+struct Model::Impl {
+  std::unique_ptr<gguf::File> file;
+  ModelConfig config;
+  Tokenizer tokenizer;
+  bool has_weights = false;
+  double load_ms = 0;
+  WeightMatrix token_embd;  // [vocab rows, dim]
+  WeightMatrix output;      // [vocab rows, dim]; token_embd when tied
+  std::vector<float> output_norm;
+  std::vector<float> rope_freq_factors;  // empty, or rope_dims/2 divisors of the frequencies
+  std::vector<LayerWeights> layers;
+
+  explicit Impl(Tokenizer t) : tokenizer(std::move(t)) {}
+};
+
+}  // namespace lazyllm

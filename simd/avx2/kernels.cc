@@ -1,0 +1,281 @@
+// AVX2+FMA+F16C kernels; compiled with those ISA flags and only called after CPU detection.
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "simd/kernels.h"
+
+namespace lazyllm::simd {
+namespace {
+
+inline float HorizontalSum(__m256 v) {
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+inline float HorizontalMax(__m256 v) {
+  __m128 lo = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_max_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_max_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+// exp(x) with a degree-6 polynomial on [-ln2/2, ln2/2]; about 2 ulp over the float range.
+inline __m256 Exp(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.37626f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  // p * 2^n, split in two steps so that n = 128 (x near the top of the range) does not overflow.
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i half = _mm256_srai_epi32(ni, 1);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
+  const __m256 s2 = _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+float DotF32(const float* a, const float* b, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  float s = HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void Axpy(float a, const float* x, float* y, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+void Scale(float* x, float a, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(va, _mm256_loadu_ps(x + i)));
+  for (; i < n; ++i) x[i] *= a;
+}
+
+void Add(float* x, const float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(x + i, _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) x[i] += y[i];
+}
+
+void RmsNorm(const float* x, const float* w, float* out, int64_t n, float eps) {
+  const float ss = DotF32(x, x, n);
+  const float inv = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+  const __m256 vinv = _mm256_set1_ps(inv);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i,
+                     _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), _mm256_loadu_ps(w + i)));
+  for (; i < n; ++i) out[i] = x[i] * inv * w[i];
+}
+
+void Softmax(float* x, int64_t n) {
+  int64_t i = 0;
+  float mx = x[0];
+  if (n >= 8) {
+    __m256 vmx = _mm256_loadu_ps(x);
+    for (i = 8; i + 8 <= n; i += 8) vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(x + i));
+    mx = HorizontalMax(vmx);
+  }
+  for (; i < n; ++i) mx = std::fmax(mx, x[i]);
+  const __m256 vm = _mm256_set1_ps(mx);
+  __m256 vsum = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    const __m256 e = Exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    _mm256_storeu_ps(x + i, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  float sum = HorizontalSum(vsum);
+  for (; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  Scale(x, 1.0f / sum, n);
+}
+
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 sig = _mm256_div_ps(g, _mm256_add_ps(one, Exp(_mm256_sub_ps(zero, g))));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(sig, _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+inline __m256 LoadF16(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+inline __m256 LoadBF16(const uint16_t* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+inline __m256 Int8x8ToF32(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
+
+float DotF32W(const void* w, const float* x, int64_t n) {
+  return DotF32(static_cast<const float*>(w), x, n);
+}
+
+float DotF16(const void* w, const float* x, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(w);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(LoadF16(h + i), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(LoadF16(h + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(LoadF16(h + i), _mm256_loadu_ps(x + i), acc0);
+  float s = HorizontalSum(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i) s += F16ToF32(h[i]) * x[i];
+  return s;
+}
+
+float DotBF16(const void* w, const float* x, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(w);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(LoadBF16(h + i), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(LoadBF16(h + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(LoadBF16(h + i), _mm256_loadu_ps(x + i), acc0);
+  float s = HorizontalSum(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i) s += BF16ToF32(h[i]) * x[i];
+  return s;
+}
+
+// Q8_0 block: four groups of 8 int8 values, widened to fp32 and multiplied with x.
+float DotQ8_0(const void* w, const float* x, int64_t n) {
+  const auto* b = static_cast<const BlockQ8_0*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
+    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[blk].qs));
+    const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[blk].qs + 16));
+    __m256 s = _mm256_mul_ps(Int8x8ToF32(q0), _mm256_loadu_ps(x));
+    s = _mm256_fmadd_ps(Int8x8ToF32(_mm_srli_si128(q0, 8)), _mm256_loadu_ps(x + 8), s);
+    s = _mm256_fmadd_ps(Int8x8ToF32(q1), _mm256_loadu_ps(x + 16), s);
+    s = _mm256_fmadd_ps(Int8x8ToF32(_mm_srli_si128(q1, 8)), _mm256_loadu_ps(x + 24), s);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(F16ToF32(b[blk].d)), s, acc);
+  }
+  return HorizontalSum(acc);
+}
+
+// Splits a Q4_0 block into signed low (elements 0..15) and high (16..31) nibbles.
+inline void UnpackQ4_0(const BlockQ4_0& b, __m128i* lo, __m128i* hi) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+  const __m128i mask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+  *lo = _mm_sub_epi8(_mm_and_si128(q, mask), eight);
+  *hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight);
+}
+
+float DotQ4_0(const void* w, const float* x, int64_t n) {
+  const auto* b = static_cast<const BlockQ4_0*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
+    __m128i lo, hi;
+    UnpackQ4_0(b[blk], &lo, &hi);
+    __m256 s = _mm256_mul_ps(Int8x8ToF32(lo), _mm256_loadu_ps(x));
+    s = _mm256_fmadd_ps(Int8x8ToF32(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8), s);
+    s = _mm256_fmadd_ps(Int8x8ToF32(hi), _mm256_loadu_ps(x + 16), s);
+    s = _mm256_fmadd_ps(Int8x8ToF32(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), s);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(F16ToF32(b[blk].d)), s, acc);
+  }
+  return HorizontalSum(acc);
+}
+
+void ToF32F16(const void* src, float* dst, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(src);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, LoadF16(h + i));
+  for (; i < n; ++i) dst[i] = F16ToF32(h[i]);
+}
+
+void ToF32BF16(const void* src, float* dst, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(src);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, LoadBF16(h + i));
+  for (; i < n; ++i) dst[i] = BF16ToF32(h[i]);
+}
+
+void ToF32Q8_0(const void* src, float* dst, int64_t n) {
+  const auto* b = static_cast<const BlockQ8_0*>(src);
+  for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
+    const __m256 d = _mm256_set1_ps(F16ToF32(b[blk].d));
+    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[blk].qs));
+    const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[blk].qs + 16));
+    _mm256_storeu_ps(dst, _mm256_mul_ps(d, Int8x8ToF32(q0)));
+    _mm256_storeu_ps(dst + 8, _mm256_mul_ps(d, Int8x8ToF32(_mm_srli_si128(q0, 8))));
+    _mm256_storeu_ps(dst + 16, _mm256_mul_ps(d, Int8x8ToF32(q1)));
+    _mm256_storeu_ps(dst + 24, _mm256_mul_ps(d, Int8x8ToF32(_mm_srli_si128(q1, 8))));
+  }
+}
+
+void ToF32Q4_0(const void* src, float* dst, int64_t n) {
+  const auto* b = static_cast<const BlockQ4_0*>(src);
+  for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
+    const __m256 d = _mm256_set1_ps(F16ToF32(b[blk].d));
+    __m128i lo, hi;
+    UnpackQ4_0(b[blk], &lo, &hi);
+    _mm256_storeu_ps(dst, _mm256_mul_ps(d, Int8x8ToF32(lo)));
+    _mm256_storeu_ps(dst + 8, _mm256_mul_ps(d, Int8x8ToF32(_mm_srli_si128(lo, 8))));
+    _mm256_storeu_ps(dst + 16, _mm256_mul_ps(d, Int8x8ToF32(hi)));
+    _mm256_storeu_ps(dst + 24, _mm256_mul_ps(d, Int8x8ToF32(_mm_srli_si128(hi, 8))));
+  }
+}
+
+}  // namespace
+
+const Kernels& Avx2Kernels() {
+  static const Kernels k = {
+      .isa = Isa::kAvx2,
+      .dot_f32 = DotF32,
+      .axpy = Axpy,
+      .scale = Scale,
+      .add = Add,
+      .rms_norm = RmsNorm,
+      .softmax = Softmax,
+      .rope = RefKernels().rope,
+      .swiglu = SwiGlu,
+      .dot_f32w = DotF32W,
+      .dot_f16 = DotF16,
+      .dot_bf16 = DotBF16,
+      .dot_q8_0 = DotQ8_0,
+      .dot_q4_0 = DotQ4_0,
+      .to_f32_f16 = ToF32F16,
+      .to_f32_bf16 = ToF32BF16,
+      .to_f32_q8_0 = ToF32Q8_0,
+      .to_f32_q4_0 = ToF32Q4_0,
+  };
+  return k;
+}
+
+}  // namespace lazyllm::simd

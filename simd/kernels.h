@@ -1,0 +1,64 @@
+// The table of numeric kernels, one implementation per ISA, chosen once at start-up.
+//
+// Every kernel has a scalar twin in simd/ref/ (fallback and test oracle) with the same
+// signature. Pointers need no alignment; sizes are element counts. All kernels are pure
+// functions of their arguments and safe to call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "simd/dtype.h"
+
+namespace lazyllm::simd {
+
+enum class Isa { kRef, kAvx2, kAvx512 };
+
+// Dot product of a weight row stored in some dtype with an fp32 vector of n elements.
+// For block dtypes n is a multiple of the block size.
+using RowDotFn = float (*)(const void* w, const float* x, int64_t n);
+// Converts n elements of a stored row to fp32 (n a multiple of the block size).
+using ToF32Fn = void (*)(const void* src, float* dst, int64_t n);
+
+struct Kernels {
+  Isa isa;
+  // a·b over n fp32 elements.
+  float (*dot_f32)(const float* a, const float* b, int64_t n);
+  // y[i] += a * x[i].
+  void (*axpy)(float a, const float* x, float* y, int64_t n);
+  // x[i] *= a.
+  void (*scale)(float* x, float a, int64_t n);
+  // x[i] += y[i].
+  void (*add)(float* x, const float* y, int64_t n);
+  // out[i] = x[i] * w[i] / sqrt(mean(x²) + eps). out may alias x.
+  void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps);
+  // In-place numerically stable softmax over n >= 1 elements.
+  void (*softmax)(float* x, int64_t n);
+  // Rotates adjacent pairs (x[2i], x[2i+1]) by the angle whose cos/sin are cs[2i], cs[2i+1],
+  // for i < n_pairs. This is GGUF's rope layout (mode 0) for one head.
+  void (*rope)(float* x, const float* cs, int64_t n_pairs);
+  // out[i] = silu(gate[i]) * up[i]. out may alias gate.
+  void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
+  // Stored-dtype dot products and conversions, indexed through RowDot() / ToF32().
+  RowDotFn dot_f32w, dot_f16, dot_bf16, dot_q8_0, dot_q4_0;
+  ToF32Fn to_f32_f16, to_f32_bf16, to_f32_q8_0, to_f32_q4_0;
+
+  RowDotFn RowDot(DType t) const;
+  ToF32Fn ToF32(DType t) const;
+};
+
+// The scalar reference table (always available).
+const Kernels& RefKernels();
+// The AVX2+FMA+F16C table; only call when CpuSupports(Isa::kAvx2).
+const Kernels& Avx2Kernels();
+
+// Whether this CPU and OS can run kernels of the ISA.
+bool CpuSupports(Isa isa);
+// The best ISA this CPU supports, lowered by LAZYLLM_ISA=ref|avx2|avx512 when set.
+// Detected once; later calls return the cached answer.
+Isa SelectedIsa();
+// The table for an ISA; falls back to the best supported ISA below it.
+const Kernels& KernelsFor(Isa isa);
+std::string_view IsaName(Isa isa);
+
+}  // namespace lazyllm::simd

@@ -1,0 +1,160 @@
+// Scalar reference kernels: the portable fallback and the oracle the SIMD versions are tested against.
+#include <cmath>
+
+#include "simd/kernels.h"
+
+namespace lazyllm::simd {
+namespace {
+
+float DotF32(const float* a, const float* b, int64_t n) {
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void Axpy(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void Scale(float* x, float a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= a;
+}
+
+void Add(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void RmsNorm(const float* x, const float* w, float* out, int64_t n, float eps) {
+  float ss = 0.0f;
+  for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
+  const float inv = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * inv * w[i];
+}
+
+void Softmax(float* x, int64_t n) {
+  float mx = x[0];
+  for (int64_t i = 1; i < n; ++i) mx = std::fmax(mx, x[i]);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void Rope(float* x, const float* cs, int64_t n_pairs) {
+  for (int64_t i = 0; i < n_pairs; ++i) {
+    const float c = cs[2 * i], s = cs[2 * i + 1];
+    const float x0 = x[2 * i], x1 = x[2 * i + 1];
+    x[2 * i] = x0 * c - x1 * s;
+    x[2 * i + 1] = x0 * s + x1 * c;
+  }
+}
+
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+float DotF32W(const void* w, const float* x, int64_t n) {
+  return DotF32(static_cast<const float*>(w), x, n);
+}
+
+float DotF16(const void* w, const float* x, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(w);
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += F16ToF32(h[i]) * x[i];
+  return s;
+}
+
+float DotBF16(const void* w, const float* x, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(w);
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += BF16ToF32(h[i]) * x[i];
+  return s;
+}
+
+float DotQ8_0(const void* w, const float* x, int64_t n) {
+  const auto* b = static_cast<const BlockQ8_0*>(w);
+  float s = 0.0f;
+  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
+    float bs = 0.0f;
+    for (int j = 0; j < 32; ++j) bs += static_cast<float>(b[blk].qs[j]) * x[j];
+    s += F16ToF32(b[blk].d) * bs;
+  }
+  return s;
+}
+
+float DotQ4_0(const void* w, const float* x, int64_t n) {
+  const auto* b = static_cast<const BlockQ4_0*>(w);
+  float s = 0.0f;
+  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
+    float bs = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+      bs += static_cast<float>((b[blk].qs[j] & 0x0f) - 8) * x[j];
+      bs += static_cast<float>((b[blk].qs[j] >> 4) - 8) * x[j + 16];
+    }
+    s += F16ToF32(b[blk].d) * bs;
+  }
+  return s;
+}
+
+void ToF32F16(const void* src, float* dst, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(h[i]);
+}
+
+void ToF32BF16(const void* src, float* dst, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(h[i]);
+}
+
+void ToF32Q8_0(const void* src, float* dst, int64_t n) {
+  const auto* b = static_cast<const BlockQ8_0*>(src);
+  for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
+    const float d = F16ToF32(b[blk].d);
+    for (int j = 0; j < 32; ++j) dst[j] = d * static_cast<float>(b[blk].qs[j]);
+  }
+}
+
+void ToF32Q4_0(const void* src, float* dst, int64_t n) {
+  const auto* b = static_cast<const BlockQ4_0*>(src);
+  for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
+    const float d = F16ToF32(b[blk].d);
+    for (int j = 0; j < 16; ++j) {
+      dst[j] = d * static_cast<float>((b[blk].qs[j] & 0x0f) - 8);
+      dst[j + 16] = d * static_cast<float>((b[blk].qs[j] >> 4) - 8);
+    }
+  }
+}
+
+}  // namespace
+
+const Kernels& RefKernels() {
+  static const Kernels k = {
+      .isa = Isa::kRef,
+      .dot_f32 = DotF32,
+      .axpy = Axpy,
+      .scale = Scale,
+      .add = Add,
+      .rms_norm = RmsNorm,
+      .softmax = Softmax,
+      .rope = Rope,
+      .swiglu = SwiGlu,
+      .dot_f32w = DotF32W,
+      .dot_f16 = DotF16,
+      .dot_bf16 = DotBF16,
+      .dot_q8_0 = DotQ8_0,
+      .dot_q4_0 = DotQ4_0,
+      .to_f32_f16 = ToF32F16,
+      .to_f32_bf16 = ToF32BF16,
+      .to_f32_q8_0 = ToF32Q8_0,
+      .to_f32_q4_0 = ToF32Q4_0,
+  };
+  return k;
+}
+
+}  // namespace lazyllm::simd
