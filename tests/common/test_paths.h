@@ -1,0 +1,33 @@
+// Locations of test inputs: the repo's sample model and ../shared/reference (optional).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace lazyllm::testing {
+
+inline std::filesystem::path SourceDir() { return LAZYLLM_SOURCE_DIR; }
+inline std::filesystem::path SharedDir() { return SourceDir().parent_path() / "shared"; }
+inline std::filesystem::path ReferenceDir() { return SharedDir() / "reference"; }
+inline std::filesystem::path SampleModel() { return SourceDir() / "models/stories260K/stories260K-f32-gguf-v3.gguf"; }
+
+inline std::string ReadFile(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline nlohmann::json ReadJson(const std::filesystem::path& p) { return nlohmann::json::parse(ReadFile(p)); }
+
+// Skips the current test when ../shared/reference is absent.
+#define LAZYLLM_REQUIRE_REFERENCE()                                                        \
+  if (!std::filesystem::exists(::lazyllm::testing::ReferenceDir()))                       \
+  GTEST_SKIP() << "../shared/reference not found next to the repository; skipping"
+
+}  // namespace lazyllm::testing

@@ -1,0 +1,323 @@
+// GGUF reader tests: valid files, and a corpus of malformed files that must each give a clear error.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <random>
+
+#include "common/gguf_builder.h"
+#include "common/test_paths.h"
+#include "core/gguf.h"
+#include "lazyllm/model.h"
+
+namespace lazyllm {
+namespace {
+
+using testing::GgufBuilder;
+using testing::GgufBytes;
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("lazyllm_gguf_" + std::to_string(getpid()) + "_" + name)).string();
+}
+
+std::vector<float> RandomFloats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, 0.2f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+// A complete tiny Llama model (1 layer, dim 32, 2 heads, 1 KV head, ffn 64, vocab 4).
+GgufBuilder TinyLlama() {
+  GgufBuilder b;
+  b.KvStr("general.architecture", "llama");
+  b.KvU32("llama.block_count", 1);
+  b.KvU32("llama.embedding_length", 32);
+  b.KvU32("llama.feed_forward_length", 64);
+  b.KvU32("llama.attention.head_count", 2);
+  b.KvU32("llama.attention.head_count_kv", 1);
+  b.KvU32("llama.context_length", 64);
+  b.KvF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  b.KvStr("tokenizer.ggml.model", "llama");
+  b.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a"});
+  b.KvArray<float>("tokenizer.ggml.scores", 6, {0, 0, 0, -1});
+  b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {2, 3, 3, 1});
+  uint32_t seed = 1;
+  b.AddF32("token_embd.weight", {32, 4}, RandomFloats(128, seed++));
+  b.AddF32("output_norm.weight", {32}, std::vector<float>(32, 1.0f));
+  b.AddF32("blk.0.attn_norm.weight", {32}, std::vector<float>(32, 1.0f));
+  b.AddF32("blk.0.attn_q.weight", {32, 32}, RandomFloats(1024, seed++));
+  b.AddF32("blk.0.attn_k.weight", {32, 16}, RandomFloats(512, seed++));
+  b.AddF32("blk.0.attn_v.weight", {32, 16}, RandomFloats(512, seed++));
+  b.AddF32("blk.0.attn_output.weight", {32, 32}, RandomFloats(1024, seed++));
+  b.AddF32("blk.0.ffn_norm.weight", {32}, std::vector<float>(32, 1.0f));
+  b.AddF32("blk.0.ffn_gate.weight", {32, 64}, RandomFloats(2048, seed++));
+  b.AddF32("blk.0.ffn_up.weight", {32, 64}, RandomFloats(2048, seed++));
+  b.AddF32("blk.0.ffn_down.weight", {64, 32}, RandomFloats(2048, seed++));
+  return b;
+}
+
+// A small structurally valid file: string, array and scalar metadata plus an F32 and a Q8_0 tensor.
+GgufBuilder SmallFile() {
+  GgufBuilder b;
+  b.KvStr("general.architecture", "llama");
+  b.KvU32("general.alignment", 32);
+  b.KvStrArray("tokenizer.ggml.tokens", {"a", "bb", "ccc"});
+  b.KvArray<float>("some.floats", 6, {1.0f, 2.0f});
+  b.AddF32("a", {8, 2}, RandomFloats(16, 7));
+  std::vector<uint8_t> q8(34, 1);
+  b.AddTensor("b", {32}, 8, q8);
+  return b;
+}
+
+Status OpenBytes(const std::vector<uint8_t>& bytes, const std::string& name) {
+  const std::string path = TempPath(name);
+  testing::WriteBytes(path, bytes);
+  auto f = gguf::File::Open(path);
+  std::filesystem::remove(path);
+  return f.status();
+}
+
+Status LoadBytes(const std::vector<uint8_t>& bytes, const std::string& name) {
+  const std::string path = TempPath(name);
+  testing::WriteBytes(path, bytes);
+  auto m = Model::Load(path);
+  std::filesystem::remove(path);
+  return m.status();
+}
+
+template <typename T>
+void Poke(std::vector<uint8_t>& bytes, size_t at, T v) {
+  ASSERT_LE(at + sizeof(T), bytes.size());
+  std::memcpy(bytes.data() + at, &v, sizeof(T));
+}
+
+TEST(GgufTest, ReadsMetadataAndTensors) {
+  GgufBuilder b = SmallFile();
+  const std::string path = TempPath("small");
+  testing::WriteBytes(path, b.Build());
+  auto f = gguf::File::Open(path);
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  EXPECT_EQ((*f)->version(), 3u);
+  EXPECT_EQ(*(*f)->GetString("general.architecture"), "llama");
+  EXPECT_EQ((**(*f)->GetStringArray("tokenizer.ggml.tokens"))[1], "bb");
+  EXPECT_EQ((*(*f)->GetFloatArray("some.floats"))[1], 2.0f);
+  ASSERT_EQ((*f)->tensors().size(), 2u);
+  const gguf::TensorInfo* q = (*f)->FindTensor("b");
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q->num_bytes, 34);
+  EXPECT_EQ(q->data[0], 1);
+  EXPECT_FALSE((*f)->GetInt("general.architecture").ok());
+  EXPECT_EQ((*f)->GetInt("missing").status().code(), StatusCode::kNotFound);
+  std::filesystem::remove(path);
+}
+
+TEST(GgufTest, ReadsVersion2) {
+  GgufBuilder b = SmallFile();
+  b.version = 2;
+  EXPECT_TRUE(OpenBytes(b.Build(), "v2").ok());
+}
+
+TEST(GgufTest, LoadsHandBuiltModel) {
+  GgufBuilder b = TinyLlama();
+  const std::string path = TempPath("tiny");
+  testing::WriteBytes(path, b.Build());
+  auto m = Model::Load(path);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->config().num_kv_heads, 1);
+  EXPECT_EQ(m->config().head_dim, 16);
+  EXPECT_TRUE(m->config().tied_output);
+  std::filesystem::remove(path);
+}
+
+TEST(GgufTest, RejectsVersion1WithClearMessage) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  auto f = gguf::File::Open((testing::SharedDir() / "models/stories260K/tinyllamas-stories-260k-f32.gguf").string());
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("unsupported GGUF version 1"), std::string::npos) << f.status().message();
+}
+
+// Every proper prefix of a valid file is truncated somewhere (header, metadata, tensor table,
+// padding or data) and must be rejected.
+TEST(MalformedGgufTest, EveryTruncationIsRejected) {
+  GgufBuilder b = SmallFile();
+  const std::vector<uint8_t> full = b.Build();
+  ASSERT_TRUE(OpenBytes(full, "full").ok());
+  const std::string path = TempPath("trunc");
+  for (size_t len = 0; len < full.size(); ++len) {
+    testing::WriteBytes(path, std::vector<uint8_t>(full.begin(), full.begin() + static_cast<long>(len)));
+    auto f = gguf::File::Open(path);
+    ASSERT_FALSE(f.ok()) << "prefix of " << len << " bytes was accepted";
+    EXPECT_FALSE(f.status().message().empty());
+  }
+  std::filesystem::remove(path);
+}
+
+struct MalformedCase {
+  const char* name;
+  std::function<std::vector<uint8_t>()> make;
+  const char* expect;  // substring of the error message
+};
+
+std::vector<uint8_t> WithKv(const std::function<void(GgufBuilder&)>& add) {
+  GgufBuilder b;
+  add(b);
+  return b.Build();
+}
+
+std::vector<uint8_t> WithTensor(const std::string& name, std::vector<uint64_t> dims, uint32_t type, size_t bytes) {
+  GgufBuilder b;
+  b.AddTensor(name, std::move(dims), type, std::vector<uint8_t>(bytes, 0));
+  return b.Build();
+}
+
+// Overwrites the tensor-table fields of a one-tensor file built by WithTensor (name "t").
+constexpr size_t kDimsAt = 24 + 8 + 1 + 4;  // header, name length, "t", n_dims
+
+std::vector<MalformedCase> Cases() {
+  return {
+      {"bad_magic", [] { auto v = SmallFile().Build(); v[0] = 'X'; return v; }, "bad magic"},
+      {"version_1", [] { auto v = SmallFile().Build(); Poke<uint32_t>(v, 4, 1); return v; }, "unsupported GGUF version 1"},
+      {"version_99", [] { auto v = SmallFile().Build(); Poke<uint32_t>(v, 4, 99); return v; }, "unsupported GGUF version 99"},
+      {"absurd_kv_count", [] { auto v = SmallFile().Build(); Poke<uint64_t>(v, 16, uint64_t{1} << 60); return v; }, "metadata count"},
+      {"absurd_tensor_count", [] { auto v = SmallFile().Build(); Poke<uint64_t>(v, 8, uint64_t{1} << 62); return v; }, "tensor count"},
+      {"absurd_key_length", [] { GgufBuilder b = SmallFile(); auto v = b.Build(); Poke<uint64_t>(v, b.kv_start, uint64_t{1} << 63); return v; }, "key length"},
+      {"absurd_string_length", [] {
+         GgufBuilder b = SmallFile(); auto v = b.Build();
+         Poke<uint64_t>(v, b.kv_start + 8 + 20 + 4, uint64_t{1} << 50); return v; }, "string length"},
+      {"absurd_array_count", [] {
+         return WithKv([](GgufBuilder& b) {
+           GgufBytes p; p.Put<uint32_t>(4); p.Put<uint64_t>(uint64_t{1} << 61); b.Kv("x", 9, p.bytes); }); }, "array count"},
+      {"absurd_string_array_count", [] {
+         return WithKv([](GgufBuilder& b) {
+           GgufBytes p; p.Put<uint32_t>(8); p.Put<uint64_t>(uint64_t{1} << 40); b.Kv("x", 9, p.bytes); }); }, "array count"},
+      {"absurd_string_element_length", [] {
+         return WithKv([](GgufBuilder& b) {
+           GgufBytes p; p.Put<uint32_t>(8); p.Put<uint64_t>(2); p.Str("ok"); p.Put<uint64_t>(uint64_t{1} << 33);
+           b.Kv("x", 9, p.bytes); }); }, "string element 1"},
+      {"unknown_value_type", [] { return WithKv([](GgufBuilder& b) { b.Kv("x", 13, {0, 0, 0, 0}); }); }, "unknown value type 13"},
+      {"unknown_array_type", [] {
+         return WithKv([](GgufBuilder& b) {
+           GgufBytes p; p.Put<uint32_t>(77); p.Put<uint64_t>(1); b.Kv("x", 9, p.bytes); }); }, "unknown array element type 77"},
+      {"nested_array", [] {
+         return WithKv([](GgufBuilder& b) {
+           GgufBytes p; p.Put<uint32_t>(9); p.Put<uint64_t>(1); b.Kv("x", 9, p.bytes); }); }, "nested arrays"},
+      {"bad_bool", [] { return WithKv([](GgufBuilder& b) { b.Kv("x", 7, {7}); }); }, "invalid bool"},
+      {"duplicate_key", [] { return WithKv([](GgufBuilder& b) { b.KvU32("x", 1); b.KvU32("x", 2); }); }, "duplicate key"},
+      {"alignment_zero", [] { return WithKv([](GgufBuilder& b) { b.KvU32("general.alignment", 0); }); }, "general.alignment 0"},
+      {"alignment_not_pow2", [] { return WithKv([](GgufBuilder& b) { b.KvU32("general.alignment", 48); }); }, "not a power of two"},
+      {"alignment_huge", [] { return WithKv([](GgufBuilder& b) { b.KvU32("general.alignment", 1u << 31); }); }, "not a power of two"},
+      {"alignment_wrong_type", [] { return WithKv([](GgufBuilder& b) { b.KvStr("general.alignment", "32"); }); }, "must be u32"},
+      {"n_dims_5", [] { auto v = WithTensor("t", {1, 1, 1, 1, 1}, 0, 4); return v; }, "n_dims 5"},
+      {"n_dims_0", [] { auto v = WithTensor("t", {}, 0, 4); return v; }, "n_dims 0"},
+      {"zero_dimension", [] { auto v = WithTensor("t", {4, 1}, 0, 16); Poke<uint64_t>(v, kDimsAt + 8, 0); return v; }, "out of range"},
+      {"dimension_overflow", [] {
+         auto v = WithTensor("t", {4, 4, 4, 4}, 0, 1024);
+         for (int d = 0; d < 4; ++d) Poke<uint64_t>(v, kDimsAt + 8 * d, uint64_t{1} << 39);
+         return v; }, "element count overflows"},
+      {"unknown_dtype", [] { auto v = WithTensor("t", {4}, 99, 16); return v; }, "unknown dtype id 99"},
+      {"row_not_block_multiple", [] { auto v = WithTensor("t", {16}, 8, 34); return v; }, "not a multiple of the Q8_0 block size"},
+      {"misaligned_offset", [] { auto v = WithTensor("t", {4}, 0, 16); Poke<uint64_t>(v, kDimsAt + 8 + 4, 4); return v; }, "not a multiple of the alignment"},
+      {"offset_out_of_range", [] { auto v = WithTensor("t", {4}, 0, 16); Poke<uint64_t>(v, kDimsAt + 8 + 4, uint64_t{1} << 40); return v; }, "runs past the end"},
+      {"data_past_end", [] { auto v = WithTensor("t", {4}, 0, 16); v.resize(v.size() - 4); return v; }, "runs past the end"},
+      {"duplicate_tensor", [] {
+         GgufBuilder b; b.AddTensor("t", {4}, 0, std::vector<uint8_t>(16)); b.AddTensor("t", {4}, 0, std::vector<uint8_t>(16));
+         return b.Build(); }, "duplicate tensor name"},
+      {"absurd_tensor_name_length", [] { auto v = WithTensor("t", {4}, 0, 16); Poke<uint64_t>(v, 24, uint64_t{1} << 62); return v; }, "name length"},
+      {"empty_file", [] { return std::vector<uint8_t>(); }, "too small"},
+  };
+}
+
+TEST(MalformedGgufTest, EachCaseGivesANamedError) {
+  const auto cases = Cases();
+  ASSERT_GE(cases.size(), 20u);
+  for (const MalformedCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Status st = OpenBytes(c.make(), c.name);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find(c.expect), std::string::npos) << "message: " << st.message();
+    EXPECT_NE(st.message().find("lazyllm_gguf_"), std::string::npos) << "message does not name the file: " << st.message();
+    // The model loader reports the same problem, never crashes.
+    EXPECT_FALSE(LoadBytes(c.make(), c.name).ok());
+  }
+}
+
+// Model-level validation: required keys with the wrong type, bad shapes, unsupported dtypes.
+TEST(MalformedGgufTest, ModelRejectsWrongTypesAndShapes) {
+  struct ModelCase {
+    const char* name;
+    std::function<void(GgufBuilder&)> edit;
+    const char* expect;
+  };
+  const std::vector<ModelCase> cases = {
+      {"arch_is_number", [](GgufBuilder& b) { b = GgufBuilder(); b.KvU32("general.architecture", 1);
+         b.KvStr("tokenizer.ggml.model", "llama"); b.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"}); }, "has type u32, expected string"},
+      {"missing_tensor", [](GgufBuilder& b) {
+         GgufBuilder t; t.KvStr("general.architecture", "llama"); t.KvStr("tokenizer.ggml.model", "llama");
+         t.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"}); t.KvU32("llama.block_count", 1); t.KvU32("llama.embedding_length", 32);
+         t.KvU32("llama.feed_forward_length", 64); t.KvU32("llama.attention.head_count", 2); t.KvU32("llama.context_length", 8);
+         b = t; }, "tensor 'token_embd.weight' is missing"},
+      {"unknown_tokenizer", [](GgufBuilder& b) { b = GgufBuilder(); b.KvStr("general.architecture", "llama");
+         b.KvStr("tokenizer.ggml.model", "wordpiece"); b.KvStrArray("tokenizer.ggml.tokens", {"a"}); }, "unsupported tokenizer.ggml.model 'wordpiece'"},
+      {"tokens_wrong_type", [](GgufBuilder& b) { b = GgufBuilder(); b.KvStr("general.architecture", "llama");
+         b.KvStr("tokenizer.ggml.model", "llama"); b.KvU32("tokenizer.ggml.tokens", 3); }, "expected array of string"},
+  };
+  for (const ModelCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    GgufBuilder b;
+    c.edit(b);
+    const Status st = LoadBytes(b.Build(), c.name);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find(c.expect), std::string::npos) << st.message();
+  }
+}
+
+TEST(MalformedGgufTest, ModelRejectsBadHyperparameterTypeAndShape) {
+  // block_count stored as a string: rebuild the tiny model with that one key changed.
+  auto rebuild = [](const std::string& key, const std::function<void(GgufBuilder&)>& put) {
+    GgufBuilder src = TinyLlama();
+    GgufBuilder b;
+    b.KvStr("general.architecture", "llama");
+    for (const char* k : {"llama.block_count", "llama.embedding_length", "llama.feed_forward_length",
+                          "llama.attention.head_count", "llama.context_length"}) {
+      if (key == k) put(b);
+      else b.KvU32(k, std::string(k) == "llama.block_count" ? 1 : std::string(k) == "llama.embedding_length" ? 32
+                      : std::string(k) == "llama.feed_forward_length" ? 64 : std::string(k) == "llama.context_length" ? 64 : 2);
+    }
+    b.KvStr("tokenizer.ggml.model", "llama");
+    b.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "a"});
+    return b.Build();
+  };
+  Status st = LoadBytes(rebuild("llama.block_count", [](GgufBuilder& b) { b.KvStr("llama.block_count", "one"); }), "bc");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("'llama.block_count' has type string, expected an integer"), std::string::npos) << st.message();
+  st = LoadBytes(rebuild("llama.embedding_length", [](GgufBuilder& b) { b.KvU32("llama.embedding_length", 0); }), "dim0");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("llama.embedding_length' = 0"), std::string::npos) << st.message();
+
+  // A weight with the wrong shape.
+  GgufBuilder b = TinyLlama();
+  b.AddF32("output.weight", {16, 4}, std::vector<float>(64, 0.0f));
+  st = LoadBytes(b.Build(), "shape");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("tensor 'output.weight' has shape [16, 4], expected [32, 4]"), std::string::npos)
+      << st.message();
+
+  // A known but unsupported dtype (Q4_1).
+  GgufBuilder q = TinyLlama();
+  q.AddTensor("output.weight", {32, 4}, 3, std::vector<uint8_t>(4 * 20, 0));
+  st = LoadBytes(q.Build(), "q41");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("unsupported dtype Q4_1"), std::string::npos) << st.message();
+}
+
+TEST(MalformedGgufTest, MissingFileAndDirectory) {
+  auto f = gguf::File::Open("/nonexistent/model.gguf");
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("/nonexistent/model.gguf"), std::string::npos);
+  EXPECT_FALSE(gguf::File::Open(std::filesystem::temp_directory_path().string()).ok());
+}
+
+}  // namespace
+}  // namespace lazyllm

@@ -1,0 +1,146 @@
+// Parity of every ISA's kernels with the scalar twins: sizes 0..2·lanes+1 and misaligned pointers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "simd/dtype.h"
+#include "simd/kernels.h"
+
+namespace lazyllm::simd {
+namespace {
+
+std::vector<Isa> IsasToTest() {
+  std::vector<Isa> out;
+  if (CpuSupports(Isa::kAvx2)) out.push_back(Isa::kAvx2);
+  return out;
+}
+
+std::vector<float> Random(size_t n, uint32_t seed, float lo = -2.0f, float hi = 2.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+void ExpectClose(const float* a, const float* b, int64_t n, float tol, const std::string& what) {
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_NEAR(a[i], b[i], tol * (1.0f + std::fabs(b[i]))) << what << " at " << i << " of " << n;
+}
+
+constexpr int64_t kLanes = 8;
+constexpr int kOffset = 1;  // floats: makes every pointer misaligned for 32-byte vectors
+
+class KernelsTest : public ::testing::TestWithParam<Isa> {
+ protected:
+  const Kernels& ref = RefKernels();
+  const Kernels& k() { return KernelsFor(GetParam()); }
+};
+
+TEST_P(KernelsTest, ElementwiseAndReductions) {
+  ASSERT_EQ(k().isa, GetParam());
+  for (int64_t n = 0; n <= 4 * kLanes + 1; ++n) {
+    SCOPED_TRACE("n=" + std::to_string(n));
+    auto a = Random(n + kOffset, 1), b = Random(n + kOffset, 2), w = Random(n + kOffset, 3);
+    const float* pa = a.data() + kOffset;
+    const float* pb = b.data() + kOffset;
+    EXPECT_NEAR(k().dot_f32(pa, pb, n), ref.dot_f32(pa, pb, n), 1e-4f * (1 + n));
+    auto y1 = b, y2 = b;
+    k().axpy(0.7f, pa, y1.data() + kOffset, n);
+    ref.axpy(0.7f, pa, y2.data() + kOffset, n);
+    ExpectClose(y1.data(), y2.data(), n + kOffset, 1e-6f, "axpy");
+    y1 = a, y2 = a;
+    k().add(y1.data() + kOffset, pb, n);
+    ref.add(y2.data() + kOffset, pb, n);
+    ExpectClose(y1.data(), y2.data(), n + kOffset, 0, "add");
+    k().scale(y1.data() + kOffset, 1.5f, n);
+    ref.scale(y2.data() + kOffset, 1.5f, n);
+    ExpectClose(y1.data(), y2.data(), n + kOffset, 0, "scale");
+    if (n == 0) continue;
+    std::vector<float> o1(n), o2(n);
+    k().rms_norm(pa, w.data() + kOffset, o1.data(), n, 1e-5f);
+    ref.rms_norm(pa, w.data() + kOffset, o2.data(), n, 1e-5f);
+    ExpectClose(o1.data(), o2.data(), n, 1e-5f, "rms_norm");
+    auto s1 = Random(n, 4, -30.0f, 30.0f), s2 = s1;
+    k().softmax(s1.data(), n);
+    ref.softmax(s2.data(), n);
+    ExpectClose(s1.data(), s2.data(), n, 1e-6f, "softmax");
+    k().swiglu(pa, pb, o1.data(), n);
+    ref.swiglu(pa, pb, o2.data(), n);
+    ExpectClose(o1.data(), o2.data(), n, 1e-6f, "swiglu");
+  }
+}
+
+TEST_P(KernelsTest, StoredDtypeDotAndConversion) {
+  std::mt19937 rng(5);
+  for (int64_t blocks = 0; blocks <= 3; ++blocks) {
+    const int64_t n32 = blocks * 32;
+    auto x = Random(n32 + 2 * kLanes + 1 + kOffset, 6);
+    // F16 / BF16 rows of any length, misaligned by one element.
+    for (int64_t n = 0; n <= 2 * kLanes + 1 + n32; ++n) {
+      std::vector<uint16_t> h(n + 1), bf(n + 1);
+      auto src = Random(n + 1, 7 + static_cast<uint32_t>(n));
+      for (int64_t i = 0; i <= n; ++i) h[i] = F32ToF16(src[i]), bf[i] = F32ToBF16(src[i]);
+      const float* px = x.data() + kOffset;
+      EXPECT_NEAR(k().dot_f16(h.data() + 1, px, n), ref.dot_f16(h.data() + 1, px, n), 1e-4f * (1 + n));
+      EXPECT_NEAR(k().dot_bf16(bf.data() + 1, px, n), ref.dot_bf16(bf.data() + 1, px, n), 1e-4f * (1 + n));
+      std::vector<float> c1(n), c2(n);
+      k().to_f32_f16(h.data() + 1, c1.data(), n);
+      ref.to_f32_f16(h.data() + 1, c2.data(), n);
+      ExpectClose(c1.data(), c2.data(), n, 0, "f16");
+      k().to_f32_bf16(bf.data() + 1, c1.data(), n);
+      ref.to_f32_bf16(bf.data() + 1, c2.data(), n);
+      ExpectClose(c1.data(), c2.data(), n, 0, "bf16");
+    }
+    // Q8_0 / Q4_0 blocks with random payloads, starting at an odd address.
+    std::vector<uint8_t> q8(blocks * sizeof(BlockQ8_0) + 1), q4(blocks * sizeof(BlockQ4_0) + 1);
+    for (auto& b : q8) b = static_cast<uint8_t>(rng());
+    for (auto& b : q4) b = static_cast<uint8_t>(rng());
+    for (int64_t b = 0; b < blocks; ++b) {  // sane scales (random bits could be inf/NaN)
+      const uint16_t d = F32ToF16(0.01f * static_cast<float>(b + 1));
+      std::memcpy(&q8[1 + b * sizeof(BlockQ8_0)], &d, 2);
+      std::memcpy(&q4[1 + b * sizeof(BlockQ4_0)], &d, 2);
+    }
+    const float* px = x.data() + kOffset;
+    EXPECT_NEAR(k().dot_q8_0(q8.data() + 1, px, n32), ref.dot_q8_0(q8.data() + 1, px, n32), 1e-4f * (1 + n32));
+    EXPECT_NEAR(k().dot_q4_0(q4.data() + 1, px, n32), ref.dot_q4_0(q4.data() + 1, px, n32), 1e-4f * (1 + n32));
+    std::vector<float> c1(n32), c2(n32);
+    k().to_f32_q8_0(q8.data() + 1, c1.data(), n32);
+    ref.to_f32_q8_0(q8.data() + 1, c2.data(), n32);
+    ExpectClose(c1.data(), c2.data(), n32, 0, "q8_0");
+    k().to_f32_q4_0(q4.data() + 1, c1.data(), n32);
+    ref.to_f32_q4_0(q4.data() + 1, c2.data(), n32);
+    ExpectClose(c1.data(), c2.data(), n32, 0, "q4_0");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(IsasToTest()),
+                         [](const auto& info) { return std::string(IsaName(info.param)); });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(KernelsTest);
+
+// The scalar twins themselves, against independent closed forms.
+TEST(RefKernelsTest, DtypeConversionsAreExact) {
+  EXPECT_EQ(F16ToF32(0x3c00), 1.0f);
+  EXPECT_EQ(F16ToF32(0xc000), -2.0f);
+  EXPECT_EQ(F16ToF32(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
+  EXPECT_EQ(F16ToF32(0x7bff), 65504.0f);
+  EXPECT_TRUE(std::isinf(F16ToF32(0x7c00)));
+  for (uint32_t h = 0; h < 0x7c00; ++h) EXPECT_EQ(F32ToF16(F16ToF32(static_cast<uint16_t>(h))), h);
+  EXPECT_EQ(BF16ToF32(0x3f80), 1.0f);
+  BlockQ4_0 b{F32ToF16(0.5f), {}};
+  b.qs[0] = 0x9f;  // element 0: 15-8 = 7, element 16: 9-8 = 1
+  float out[32];
+  RefKernels().to_f32_q4_0(&b, out, 32);
+  EXPECT_EQ(out[0], 3.5f);
+  EXPECT_EQ(out[16], 0.5f);
+  EXPECT_EQ(out[1], -4.0f);
+  float cs[2] = {0.0f, 1.0f};  // rotate by 90 degrees
+  float v[2] = {1.0f, 2.0f};
+  RefKernels().rope(v, cs, 1);
+  EXPECT_FLOAT_EQ(v[0], -2.0f);
+  EXPECT_FLOAT_EQ(v[1], 1.0f);
+}
+
+}  // namespace
+}  // namespace lazyllm::simd

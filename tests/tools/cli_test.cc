@@ -1,0 +1,98 @@
+// Runs the lazyllm binary: JSON output against references, and clear errors for bad flags and files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+
+#include "common/test_paths.h"
+
+namespace lazyllm {
+namespace {
+
+struct Result {
+  int exit_code;
+  std::string out, err;
+};
+
+Result RunCli(const std::string& args) {
+  const std::string err_path = ::testing::TempDir() + "/lazyllm_cli_err.txt";
+  const std::string cmd = std::string(LAZYLLM_CLI) + " " + args + " 2>" + err_path;
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  r.err = testing::ReadFile(err_path);
+  return r;
+}
+
+std::string Model() { return testing::SampleModel().string(); }
+
+TEST(CliTest, RunJsonMatchesFloat64Reference) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  const auto ref = testing::ReadJson(testing::ReferenceDir() / "float64/stories260K.short.json");
+  const Result r = RunCli("run -m " + Model() + " -f " + (testing::ReferenceDir() / "prompts/short.txt").string() +
+                          " -n 64 --temp 0 --json --logits -t 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["prompt_tokens"], ref["prompt_tokens"]);
+  EXPECT_EQ(j["argmax_per_position"], ref["argmax_per_position"]);
+  std::vector<int> tokens = j["tokens"], want = ref["greedy_tokens"];
+  EXPECT_EQ(tokens, want);
+  EXPECT_EQ(j["last_logits"].size(), 512u);
+  EXPECT_EQ(j["stats"]["prompt_tokens"], ref["prompt_tokens"].size());
+  EXPECT_EQ(j["stats"]["generated_tokens"], 64);
+  for (const char* k : {"load_ms", "ttft_ms", "prefill_tokens_per_s", "decode_tokens_per_s"})
+    EXPECT_GT(j["stats"][k].get<double>(), 0.0) << k;
+}
+
+TEST(CliTest, PrintsTextAndStopsAfterPrefillWithNZero) {
+  Result r = RunCli("run -m " + Model() + " -p 'Once upon a time' -n 12 --temp 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 26), ", there was a little girl ");
+  r = RunCli("run -m " + Model() + " -p 'Once upon a time' -n 0 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out)["tokens"].empty());
+}
+
+TEST(CliTest, TokenizeAndInspect) {
+  Result r = RunCli("tokenize -m " + Model() + " -p 'Once upon a time' --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["tokens"], nlohmann::json({1, 403, 407, 261, 378}));
+  r = RunCli("tokenize -m " + Model() + " -p 'Once upon a time' --no-bos");
+  EXPECT_EQ(r.out, "403 407 261 378\n");
+  r = RunCli("inspect -m " + Model() + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["num_layers"], 5);
+  EXPECT_EQ(j["num_kv_heads"], 4);
+  EXPECT_EQ(j["tensor_count"], 48);
+  EXPECT_EQ(j["tokenizer"]["model"], "llama");
+}
+
+TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"run -m " + Model() + " -p hi --bogus", "unknown flag '--bogus'"},
+      {"run -m " + Model() + " -p hi -n abc", "'abc' is not a valid number"},
+      {"run -m " + Model() + " -p hi -n -3", "out of range"},
+      {"run -m " + Model() + " -p hi --top-p 2", "out of range"},
+      {"run -m " + Model() + " -p hi -t", "needs a value"},
+      {"run -m " + Model(), "give exactly one of -p TEXT or -f FILE"},
+      {"run -m /nonexistent.gguf -p hi", "/nonexistent.gguf: cannot open"},
+      {"run -m " + Model() + " -f /nonexistent.txt", "cannot read prompt file"},
+      {"run -m " + Model() + " -p 'a b c d e f g h i j k l' -c 4", "exceeds the context of 4 tokens"},
+      {"frobnicate", "unknown command 'frobnicate'"},
+  };
+  for (const auto& [args, expect] : cases) {
+    SCOPED_TRACE(args);
+    const Result r = RunCli(args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find(expect), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace lazyllm

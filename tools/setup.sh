@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs lazyllm's Debian build dependencies (when run as root and missing) and builds build/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PKGS=(build-essential cmake pkg-config git libtbb-dev libhwloc-dev libopenblas-dev libpcre2-dev
+      nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)"
