@@ -222,6 +222,7 @@ int Run(int argc, char** argv) {
   const lazyllm::Stats& st = result->stats;
   if (!as_json) {
     std::printf("\n");
+    std::fflush(stdout);
     std::fprintf(stderr, "prompt %lld tokens, generated %lld; load %.1f ms, TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s\n",
                  static_cast<long long>(st.prompt_tokens), static_cast<long long>(st.generated_tokens), st.load_ms,
                  st.ttft_ms, st.prefill_tokens_per_s, st.decode_tokens_per_s);

@@ -83,7 +83,9 @@ TEST(SessionTest, MatchesFloat64Reference) {
     const Comparison c = Compare(e.path());
     EXPECT_LE(c.rel_diff, 1e-4);
     EXPECT_GE(c.argmax_agreement, 0.999);
-    if (IsF32(e.path().filename().string())) EXPECT_EQ(c.greedy_equal_prefix, c.greedy_len);
+    if (IsF32(e.path().filename().string())) {
+      EXPECT_EQ(c.greedy_equal_prefix, c.greedy_len);
+    }
     std::printf("  float64 %-32s rel %.2e argmax %.4f greedy %zu/%zu\n", e.path().filename().c_str(), c.rel_diff,
                 c.argmax_agreement, c.greedy_equal_prefix, c.greedy_len);
     ++files;
