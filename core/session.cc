@@ -210,7 +210,8 @@ struct Session::Impl {
 StatusOr<Session> Session::Create(const Model& model, const SessionOptions& options) {
   if (!model.has_weights()) return InvalidArgumentError("model was loaded vocab-only; a session needs its weights");
   const int64_t trained = model.config().context_length;
-  const int64_t ctx = options.max_context == 0 ? trained : options.max_context;
+  const int64_t ctx =
+      options.max_context == 0 ? std::min(trained, SessionOptions::kDefaultMaxContext) : options.max_context;
   if (ctx < 1 || ctx > (int64_t{1} << 22))
     return InvalidArgumentError("max_context " + std::to_string(options.max_context) + " is out of range 1..4194304");
   if (options.threads < 0 || options.threads > 4096)

@@ -10,7 +10,8 @@ namespace lazyllm::threading {
 int AvailableHardwareThreads() { return std::max(1, tbb::info::default_concurrency()); }
 
 ThreadPool::ThreadPool(int num_threads)
-    : num_threads_(num_threads > 0 ? num_threads : AvailableHardwareThreads()), arena_(num_threads_) {}
+    : num_threads_(num_threads > 0 ? std::min(num_threads, AvailableHardwareThreads()) : AvailableHardwareThreads()),
+      arena_(num_threads_) {}
 
 int ThreadPool::CurrentWorker() {
   const int idx = tbb::this_task_arena::current_thread_index();

@@ -14,7 +14,8 @@ namespace lazyllm::threading {
 // joins as one of them). Thread-safe: several threads may submit loops; each loop blocks its caller.
 class ThreadPool {
  public:
-  // num_threads <= 0 means every hardware thread the process may use.
+  // num_threads <= 0 means every hardware thread the process may use; larger counts are
+  // capped at that number.
   explicit ThreadPool(int num_threads);
 
   int num_threads() const { return num_threads_; }

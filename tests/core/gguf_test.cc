@@ -9,6 +9,7 @@
 #include "common/test_paths.h"
 #include "core/gguf.h"
 #include "lazyllm/model.h"
+#include "lazyllm/session.h"
 
 namespace lazyllm {
 namespace {
@@ -29,7 +30,7 @@ std::vector<float> RandomFloats(size_t n, uint32_t seed) {
 }
 
 // A complete tiny Llama model (1 layer, dim 32, 2 heads, 1 KV head, ffn 64, vocab 4).
-GgufBuilder TinyLlama() {
+GgufBuilder TinyLlama(uint32_t context_length = 64) {
   GgufBuilder b;
   b.KvStr("general.architecture", "llama");
   b.KvU32("llama.block_count", 1);
@@ -37,7 +38,7 @@ GgufBuilder TinyLlama() {
   b.KvU32("llama.feed_forward_length", 64);
   b.KvU32("llama.attention.head_count", 2);
   b.KvU32("llama.attention.head_count_kv", 1);
-  b.KvU32("llama.context_length", 64);
+  b.KvU32("llama.context_length", context_length);
   b.KvF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
   b.KvStr("tokenizer.ggml.model", "llama");
   b.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a"});
@@ -129,6 +130,22 @@ TEST(GgufTest, LoadsHandBuiltModel) {
   EXPECT_EQ(m->config().head_dim, 16);
   EXPECT_TRUE(m->config().tied_output);
   std::filesystem::remove(path);
+}
+
+TEST(GgufTest, SessionContextDefaultsToTrainedContextCappedAt4096) {
+  for (uint32_t trained : {64u, 1u << 20}) {
+    const std::string path = TempPath("ctx");
+    testing::WriteBytes(path, TinyLlama(trained).Build());
+    auto m = Model::Load(path);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    auto s = Session::Create(*m, {.threads = 1});
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->max_context(), std::min<int64_t>(trained, 4096));
+    auto big = Session::Create(*m, {.threads = 1, .max_context = 5000});
+    ASSERT_TRUE(big.ok());
+    EXPECT_EQ(big->max_context(), 5000);
+    std::filesystem::remove(path);
+  }
 }
 
 TEST(GgufTest, RejectsVersion1WithClearMessage) {

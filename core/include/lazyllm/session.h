@@ -13,10 +13,14 @@ namespace lazyllm {
 
 struct SessionOptions {
   // Worker threads; 0 (default) uses every hardware thread available to the process.
+  // Larger values are capped at that number (oneTBB never runs more workers than it).
   int threads = 0;
-  // Maximum tokens in context (prompt + generated); 0 (default) means the model's
-  // trained context length. Activations and the KV cache are sized for it up front.
+  // Maximum tokens in context (prompt + generated); 0 (default) means the model's trained
+  // context length, capped at kDefaultMaxContext (as llama.cpp's default context). The KV
+  // cache and the activations are sized for it up front, so a model trained for 128K tokens
+  // does not reserve tens of GB unless asked to.
   int64_t max_context = 0;
+  static constexpr int64_t kDefaultMaxContext = 4096;
 };
 
 // Not thread-safe: one thread drives a session at a time (its kernels run on its own pool).
