@@ -3,6 +3,7 @@
 
 #include "lazyllm/generate.h"
 #include "lazyllm/model.h"
+#include "lazyllm/pruning.h"
 #include "lazyllm/session.h"
 #include "lazyllm/status.h"
 #include "lazyllm/tokenizer.h"

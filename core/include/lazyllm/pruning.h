@@ -1,0 +1,45 @@
+// LazyLLM pruning schedules: parsing and resolution of `--prune` specs against a model's depth.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lazyllm/status.h"
+
+namespace lazyllm {
+
+struct PruningOptions {
+  enum class Method {
+    kOff,     // no pruning: the baseline path
+    kLazy,    // LazyLLM: progressive prefill pruning, decode re-selection, Aux Cache revival
+    kStatic,  // prune once in the prefill at one layer, never revive
+    kRandom,  // drop a fraction of prompt tokens uniformly at random before layer 0 (seeded)
+  };
+  struct Step {
+    int64_t layer;  // selection happens at this layer's input, from layer-1's scores
+    double k;       // fraction of the current candidates dropped there, in [0, 1)
+  };
+
+  Method method = Method::kOff;
+  std::vector<Step> steps;  // kLazy: sorted by layer, unique; kStatic: one step; else empty
+  double random_k = 0.0;    // kRandom only
+  uint64_t seed = 0;        // kRandom only
+
+  // Parses `spec` for a model of num_layers layers:
+  //   off | paper | L:k[,L:k...] | static:L:k | random:k
+  // `paper` places k = 0.3 at floor(f·L + 0.5) for f = 9/32, 19/32, 28/32, clamped to 1..L-1,
+  // duplicates merged. Errors name the offending part: a layer outside 1..L-1, k outside
+  // [0, 1), a duplicate layer, or text that is not a schedule.
+  static StatusOr<PruningOptions> Parse(std::string_view spec, int64_t num_layers, uint64_t seed = 0);
+
+  // The schedule written back in the `L:k,...` form (e.g. "9:0.3,19:0.3,28:0.3").
+  std::string ToString() const;
+
+  // Fraction of the baseline's prompt token-layer work this schedule computes in the prefill
+  // for a prompt of n tokens (the drop arithmetic is exact: floor(k·|S|) per step).
+  double PrefillWorkFraction(int64_t num_layers, int64_t n) const;
+};
+
+}  // namespace lazyllm

@@ -1,0 +1,122 @@
+// Parsing and arithmetic of pruning schedules.
+#include "lazyllm/pruning.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace lazyllm {
+namespace {
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t at; (at = s.find(sep, start)) != std::string_view::npos; start = at + 1) out.push_back(s.substr(start, at - start));
+  out.push_back(s.substr(start));
+  return out;
+}
+
+bool ParseInt(std::string_view s, int64_t* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+}
+
+bool ParseFraction(std::string_view s, double* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return !s.empty() && ec == std::errc() && p == s.data() + s.size() && std::isfinite(*out);
+}
+
+Status Bad(std::string_view spec, const std::string& why) {
+  return InvalidArgumentError("pruning schedule '" + std::string(spec) + "': " + why);
+}
+
+// Parses "L:k" with L in 1..num_layers-1 and k in [0, 1).
+Status ParseStep(std::string_view spec, std::string_view item, int64_t num_layers, PruningOptions::Step* step) {
+  const auto parts = Split(item, ':');
+  if (parts.size() != 2) return Bad(spec, std::string("'").append(item).append("' is not LAYER:FRACTION"));
+  if (!ParseInt(parts[0], &step->layer)) return Bad(spec, "layer '" + std::string(parts[0]) + "' is not an integer");
+  if (!ParseFraction(parts[1], &step->k)) return Bad(spec, "fraction '" + std::string(parts[1]) + "' is not a number");
+  if (step->layer < 1 || step->layer >= num_layers)
+    return Bad(spec, "layer " + std::to_string(step->layer) + " is outside 1.." + std::to_string(num_layers - 1) +
+                         " (selection at a layer's input uses the previous layer's scores)");
+  if (!(step->k >= 0.0 && step->k < 1.0)) return Bad(spec, "fraction " + std::string(parts[1]) + " is outside [0, 1)");
+  return OkStatus();
+}
+
+}  // namespace
+
+StatusOr<PruningOptions> PruningOptions::Parse(std::string_view spec, int64_t num_layers, uint64_t seed) {
+  PruningOptions o;
+  o.seed = seed;
+  if (spec == "off") return o;
+  if (num_layers < 2) return Bad(spec, "a model of " + std::to_string(num_layers) + " layer(s) cannot be pruned");
+  if (spec == "paper") {
+    o.method = Method::kLazy;
+    for (const double f : {9.0 / 32, 19.0 / 32, 28.0 / 32}) {
+      const auto layer = std::clamp<int64_t>(static_cast<int64_t>(std::floor(f * num_layers + 0.5)), 1, num_layers - 1);
+      if (o.steps.empty() || o.steps.back().layer != layer) o.steps.push_back({layer, 0.3});
+    }
+    return o;
+  }
+  if (spec.rfind("random:", 0) == 0) {
+    o.method = Method::kRandom;
+    const std::string_view k = spec.substr(7);
+    if (!ParseFraction(k, &o.random_k)) return Bad(spec, "fraction '" + std::string(k) + "' is not a number");
+    if (!(o.random_k >= 0.0 && o.random_k < 1.0)) return Bad(spec, "fraction " + std::string(k) + " is outside [0, 1)");
+    return o;
+  }
+  if (spec.rfind("static:", 0) == 0) {
+    o.method = Method::kStatic;
+    Step s;
+    LAZYLLM_RETURN_IF_ERROR(ParseStep(spec, spec.substr(7), num_layers, &s));
+    o.steps.push_back(s);
+    return o;
+  }
+  if (spec.empty()) return Bad(spec, "empty (use off, paper, L:k,..., static:L:k or random:k)");
+  o.method = Method::kLazy;
+  for (std::string_view item : Split(spec, ',')) {
+    Step s;
+    LAZYLLM_RETURN_IF_ERROR(ParseStep(spec, item, num_layers, &s));
+    for (const Step& prev : o.steps)
+      if (prev.layer == s.layer) return Bad(spec, "layer " + std::to_string(s.layer) + " appears twice");
+    o.steps.push_back(s);
+  }
+  std::sort(o.steps.begin(), o.steps.end(), [](const Step& a, const Step& b) { return a.layer < b.layer; });
+  return o;
+}
+
+std::string PruningOptions::ToString() const {
+  char buf[64];
+  switch (method) {
+    case Method::kOff: return "off";
+    case Method::kRandom: std::snprintf(buf, sizeof buf, "random:%g", random_k); return buf;
+    case Method::kStatic: std::snprintf(buf, sizeof buf, "static:%lld:%g", static_cast<long long>(steps[0].layer), steps[0].k); return buf;
+    case Method::kLazy: break;
+  }
+  std::string s;
+  for (const Step& st : steps) {
+    std::snprintf(buf, sizeof buf, "%s%lld:%g", s.empty() ? "" : ",", static_cast<long long>(st.layer), st.k);
+    s += buf;
+  }
+  return s;
+}
+
+double PruningOptions::PrefillWorkFraction(int64_t num_layers, int64_t n) const {
+  if (n <= 0 || num_layers <= 0) return 1.0;
+  int64_t live = n;
+  if (method == Method::kRandom) live = n - std::min<int64_t>(static_cast<int64_t>(std::floor(random_k * n)), n - 1);
+  int64_t work = 0;
+  size_t next = 0;
+  for (int64_t l = 0; l < num_layers; ++l) {
+    if (next < steps.size() && steps[next].layer == l) {
+      // The last token is never dropped.
+      live -= std::min<int64_t>(static_cast<int64_t>(std::floor(steps[next].k * live)), live - 1);
+      ++next;
+    }
+    work += live;
+  }
+  return static_cast<double>(work) / static_cast<double>(num_layers * n);
+}
+
+}  // namespace lazyllm

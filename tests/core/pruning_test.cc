@@ -1,0 +1,82 @@
+// Pruning schedule parsing, `paper` resolution and work-fraction arithmetic.
+#include <gtest/gtest.h>
+
+#include "common/test_paths.h"
+#include "lazyllm/pruning.h"
+
+namespace lazyllm {
+namespace {
+
+std::vector<int64_t> Layers(const PruningOptions& o) {
+  std::vector<int64_t> v;
+  for (const auto& s : o.steps) v.push_back(s.layer);
+  return v;
+}
+
+TEST(PruningTest, PaperPresetPerDepth) {
+  // DESIGN.md §3: Llama 2 7B (32 layers) -> 9, 19, 28; 30 layers -> 8, 18, 26.
+  EXPECT_EQ(Layers(*PruningOptions::Parse("paper", 32)), (std::vector<int64_t>{9, 19, 28}));
+  EXPECT_EQ(Layers(*PruningOptions::Parse("paper", 30)), (std::vector<int64_t>{8, 18, 26}));
+  // ../shared/reference/README.md: 5 layers -> 1, 3, 4; 2 layers -> 1.
+  EXPECT_EQ(Layers(*PruningOptions::Parse("paper", 5)), (std::vector<int64_t>{1, 3, 4}));
+  EXPECT_EQ(Layers(*PruningOptions::Parse("paper", 2)), (std::vector<int64_t>{1}));
+  EXPECT_EQ(PruningOptions::Parse("paper", 32)->ToString(), "9:0.3,19:0.3,28:0.3");
+  // "computes about 68% of the baseline's token-layer work" for Llama 2 7B.
+  EXPECT_NEAR(PruningOptions::Parse("paper", 32)->PrefillWorkFraction(32, 100000), 0.68, 0.01);
+}
+
+TEST(PruningTest, ParsesListsAndBaselines) {
+  auto o = PruningOptions::Parse("19:0.5,8:0.25", 32);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->method, PruningOptions::Method::kLazy);
+  EXPECT_EQ(Layers(*o), (std::vector<int64_t>{8, 19}));
+  EXPECT_EQ(o->steps[0].k, 0.25);
+  EXPECT_EQ(PruningOptions::Parse("off", 32)->method, PruningOptions::Method::kOff);
+  auto s = PruningOptions::Parse("static:3:0.5", 5);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->method, PruningOptions::Method::kStatic);
+  EXPECT_EQ(s->steps[0].layer, 3);
+  auto r = PruningOptions::Parse("random:0.4", 5, 7);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->method, PruningOptions::Method::kRandom);
+  EXPECT_EQ(r->random_k, 0.4);
+  EXPECT_EQ(r->seed, 7u);
+}
+
+TEST(PruningTest, ErrorsNameTheProblem) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"0:0.3", "layer 0 is outside 1..4"},       {"5:0.3", "layer 5 is outside 1..4"},
+      {"2:1.0", "fraction 1.0 is outside [0, 1)"}, {"2:-0.1", "outside [0, 1)"},
+      {"2:0.3,2:0.1", "layer 2 appears twice"},    {"banana", "is not LAYER:FRACTION"},
+      {"x:0.3", "layer 'x' is not an integer"},    {"2:abc", "fraction 'abc' is not a number"},
+      {"", "empty"},                               {"2:0.3,", "is not LAYER:FRACTION"},
+      {"random:1.5", "outside [0, 1)"},            {"static:9:0.5", "layer 9 is outside"},
+  };
+  for (const auto& [spec, expect] : cases) {
+    auto o = PruningOptions::Parse(spec, 5);
+    ASSERT_FALSE(o.ok()) << spec;
+    EXPECT_NE(o.status().message().find(expect), std::string::npos) << spec << ": " << o.status().message();
+  }
+}
+
+TEST(PruningTest, WorkFractionMatchesIndependentReference) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(testing::ReferenceDir() / "lazyllm")) {
+    SCOPED_TRACE(e.path().filename().string());
+    const auto ref = testing::ReadJson(e.path());
+    const auto kept = ref["kept_per_layer"].get<std::vector<int64_t>>();
+    const auto n = static_cast<int64_t>(ref["prompt_tokens"].size());
+    auto o = PruningOptions::Parse(ref["schedule"].get<std::string>(), static_cast<int64_t>(kept.size()));
+    ASSERT_TRUE(o.ok()) << o.status().message();
+    EXPECT_EQ(o->steps.size(), ref["pruning_layers"].size());
+    for (const auto& s : o->steps) EXPECT_DOUBLE_EQ(ref["pruning_layers"][std::to_string(s.layer)].get<double>(), s.k);
+    EXPECT_NEAR(100.0 * o->PrefillWorkFraction(static_cast<int64_t>(kept.size()), n),
+                ref["prompt_tokens_computed_pct_prefill"].get<double>(), 1e-3);
+    ++files;
+  }
+  EXPECT_GE(files, 6);
+}
+
+}  // namespace
+}  // namespace lazyllm
