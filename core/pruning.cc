@@ -102,16 +102,21 @@ std::string PruningOptions::ToString() const {
   return s;
 }
 
+int64_t PruningOptions::NumDropped(double k, int64_t candidates) {
+  if (candidates <= 1) return 0;
+  return std::min<int64_t>(static_cast<int64_t>(std::floor(k * static_cast<double>(candidates))), candidates - 1);
+}
+
 double PruningOptions::PrefillWorkFraction(int64_t num_layers, int64_t n) const {
   if (n <= 0 || num_layers <= 0) return 1.0;
   int64_t live = n;
-  if (method == Method::kRandom) live = n - std::min<int64_t>(static_cast<int64_t>(std::floor(random_k * n)), n - 1);
+  if (method == Method::kRandom) live = n - NumDropped(random_k, n);
   int64_t work = 0;
   size_t next = 0;
   for (int64_t l = 0; l < num_layers; ++l) {
     if (next < steps.size() && steps[next].layer == l) {
       // The last token is never dropped.
-      live -= std::min<int64_t>(static_cast<int64_t>(std::floor(steps[next].k * live)), live - 1);
+      live -= NumDropped(steps[next].k, live);
       ++next;
     }
     work += live;

@@ -1,9 +1,13 @@
-// The Llama forward pass: batched prefill (GEMMs over all prompt rows) and single-token decode.
+// The Llama forward pass with the LazyLLM scheduler: batched prefill over live rows only, with
+// progressive pruning between layers, and decode steps that re-select and revive tokens.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
+#include <random>
 
 #include "cache/kv_cache.h"
+#include "cache/token_state.h"
 #include "core/model_impl.h"
 #include "lazyllm/session.h"
 #include "simd/gemm.h"
@@ -18,6 +22,30 @@ constexpr int64_t kPanelRows = 64;
 // Query rows per attention task.
 constexpr int64_t kAttnRowBlock = 16;
 
+using Method = PruningOptions::Method;
+
+// Layers whose output the Aux Cache keeps: l where l+1 is a LazyLLM selection layer.
+std::vector<bool> AuxLayers(const PruningOptions& p, int64_t num_layers) {
+  std::vector<bool> aux(static_cast<size_t>(num_layers), false);
+  if (p.method == Method::kLazy)
+    for (const auto& s : p.steps) aux[s.layer - 1] = true;
+  return aux;
+}
+
+// Indices into `scores` (aligned with candidate positions `pos`, sorted ascending) of the
+// num_drop lowest scores; ties drop the lower position first; the last candidate is never dropped.
+std::vector<uint8_t> SelectDropped(const std::vector<float>& scores, const std::vector<int64_t>& pos, int64_t num_drop) {
+  const auto n = static_cast<int64_t>(pos.size());
+  std::vector<uint8_t> drop(static_cast<size_t>(n), 0);
+  if (num_drop <= 0) return drop;
+  std::vector<int64_t> idx(static_cast<size_t>(n - 1));
+  std::iota(idx.begin(), idx.end(), 0);
+  auto lower = [&](int64_t a, int64_t b) { return scores[a] < scores[b] || (scores[a] == scores[b] && pos[a] < pos[b]); };
+  std::nth_element(idx.begin(), idx.begin() + (num_drop - 1), idx.end(), lower);
+  for (int64_t i = 0; i < num_drop; ++i) drop[idx[i]] = 1;
+  return drop;
+}
+
 }  // namespace
 
 struct Session::Impl {
@@ -28,17 +56,27 @@ struct Session::Impl {
   threading::ThreadPool pool;
   int64_t max_ctx;
   int64_t q_dim, kv_dim;
+  PruningOptions pruning;
+  std::vector<double> step_k;  // per layer: the selection fraction, or -1 when not a selection layer
   cache::KvCache kv;
+  cache::TokenState tokens;
   int64_t pos = 0;  // tokens in context
+  int64_t prompt_len = 0;
+  PruningStats stats;
 
+  // Computed rows of the current pass (positions, ascending; x row i holds rows[i]) and the
+  // live key set of the current layer (positions, ascending).
+  std::vector<int64_t> rows, live, next_rows;
   // Activations, sized for max_ctx rows up front.
   std::vector<float> x, xn, q, kbuf, vbuf, attn, gate, up, logits;
+  std::vector<float> head_probs;     // [num_heads][max_ctx]: last row's attention probabilities
+  std::vector<float> scores;         // [max_ctx]: importance of each live key for the next selection
   std::vector<float> rope_cs;        // [max_ctx][rope_dims]: cos, sin per pair
   std::vector<float> panel_scratch;  // [threads][kPanelRows * max_cols]
   std::vector<float> score_scratch;  // [threads][max_ctx]
   int64_t max_cols;
 
-  Impl(const Model& model_in, int threads, int64_t max_context)
+  Impl(const Model& model_in, int threads, int64_t max_context, const PruningOptions& p)
       : model(model_in),
         m(model.impl()),
         c(m.config),
@@ -47,21 +85,25 @@ struct Session::Impl {
         max_ctx(max_context),
         q_dim(c.num_heads * c.head_dim),
         kv_dim(c.num_kv_heads * c.head_dim),
-        kv(c.num_layers, max_context, kv_dim) {
-    const auto rows = static_cast<size_t>(max_ctx);
-    x.resize(rows * c.dim);
-    xn.resize(rows * c.dim);
-    q.resize(rows * q_dim);
-    kbuf.resize(rows * kv_dim);
-    vbuf.resize(rows * kv_dim);
-    attn.resize(rows * q_dim);
-    gate.resize(rows * c.ffn_dim);
-    up.resize(rows * c.ffn_dim);
+        pruning(p),
+        step_k(static_cast<size_t>(c.num_layers), -1.0),
+        kv(c.num_layers, max_context, kv_dim),
+        tokens(c.num_layers, max_context, c.dim, AuxLayers(p, c.num_layers)) {
+    if (p.method == Method::kLazy || p.method == Method::kStatic)
+      for (const auto& s : p.steps) step_k[s.layer] = s.k;
+    const auto n = static_cast<size_t>(max_ctx);
+    for (auto* v : {&x, &xn}) v->resize(n * c.dim);
+    for (auto* v : {&q, &attn}) v->resize(n * q_dim);
+    for (auto* v : {&kbuf, &vbuf}) v->resize(n * kv_dim);
+    for (auto* v : {&gate, &up}) v->resize(n * c.ffn_dim);
+    for (auto* v : {&rows, &live, &next_rows}) v->reserve(n);
     logits.resize(static_cast<size_t>(c.vocab_size));
+    head_probs.resize(static_cast<size_t>(c.num_heads) * n);
+    scores.resize(n);
     max_cols = std::max({c.dim, q_dim, c.ffn_dim});
     const auto nt = static_cast<size_t>(pool.num_threads());
     panel_scratch.resize(nt * kPanelRows * max_cols);
-    score_scratch.resize(nt * rows);
+    score_scratch.resize(nt * n);
     BuildRopeTable();
   }
 
@@ -80,6 +122,8 @@ struct Session::Impl {
       }
     }
   }
+
+  bool IsSelectionLayer(int64_t l) const { return l < c.num_layers && step_k[l] >= 0.0; }
 
   // y[n, w.rows] = x[n, w.cols] · wᵀ. One row: GEMV on the stored dtype. More rows: panels of
   // output rows converted to fp32 in per-thread scratch, then OpenBLAS sgemm.
@@ -110,10 +154,11 @@ struct Session::Impl {
     });
   }
 
-  void Embed(std::span<const int32_t> tokens) {
+  // x row i = embedding of ids[rows[i]].
+  void Embed(std::span<const int32_t> ids, int64_t first_pos) {
     const simd::ToF32Fn convert = k.ToF32(m.token_embd.dtype);
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      const void* row = m.token_embd.Row(tokens[i]);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const void* row = m.token_embd.Row(ids[rows[i] - first_pos]);
       float* dst = &x[i * c.dim];
       if (convert == nullptr) std::memcpy(dst, row, static_cast<size_t>(c.dim) * sizeof(float));
       else convert(row, dst, c.dim);
@@ -126,62 +171,74 @@ struct Session::Impl {
     });
   }
 
-  // Causal attention of n query rows at positions start..start+n-1 over the layer's cached
-  // keys and values at slots 0..position; parallel over (head, block of query rows).
-  void Attention(int64_t layer, int64_t start, int64_t n) {
+  // Causal attention of the computed rows over the live keys of `layer` (cached K/V by slot);
+  // each query attends to live keys at positions <= its own. Parallel over (head, row block).
+  // With want_scores, the last row's probabilities are averaged over heads into scores[].
+  void Attention(int64_t layer, bool want_scores) {
+    const auto n = static_cast<int64_t>(rows.size());
     const int64_t group = c.num_heads / c.num_kv_heads;
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
     const int64_t blocks = (n + kAttnRowBlock - 1) / kAttnRowBlock;
     pool.ParallelFor(c.num_heads * blocks, 1, [&](int64_t t0, int64_t t1) {
-      float* scores = &score_scratch[threading::ThreadPool::CurrentWorker() * max_ctx];
+      float* s = &score_scratch[threading::ThreadPool::CurrentWorker() * max_ctx];
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t h = t / blocks, b = t % blocks;
         const int64_t kvh = h / group;
         for (int64_t i = b * kAttnRowBlock; i < std::min(n, (b + 1) * kAttnRowBlock); ++i) {
-          const int64_t p = start + i;
+          const int64_t nk = std::upper_bound(live.begin(), live.end(), rows[i]) - live.begin();
           const float* qi = &q[i * q_dim + h * c.head_dim];
-          for (int64_t j = 0; j <= p; ++j) scores[j] = k.dot_f32(qi, kv.K(layer, j) + kvh * c.head_dim, c.head_dim) * scale;
-          k.softmax(scores, p + 1);
+          for (int64_t j = 0; j < nk; ++j)
+            s[j] = k.dot_f32(qi, kv.K(layer, live[j]) + kvh * c.head_dim, c.head_dim) * scale;
+          k.softmax(s, nk);
           float* out = &attn[i * q_dim + h * c.head_dim];
           std::fill(out, out + c.head_dim, 0.0f);
-          for (int64_t j = 0; j <= p; ++j) k.axpy(scores[j], kv.V(layer, j) + kvh * c.head_dim, out, c.head_dim);
+          for (int64_t j = 0; j < nk; ++j) k.axpy(s[j], kv.V(layer, live[j]) + kvh * c.head_dim, out, c.head_dim);
+          if (want_scores && i == n - 1) std::copy_n(s, nk, &head_probs[h * max_ctx]);
         }
       }
     });
+    if (!want_scores) return;
+    // Importance = mean over query heads of the last row's probabilities (the last row is the
+    // newest position, so it sees every live key).
+    const auto nk = static_cast<int64_t>(live.size());
+    std::fill_n(scores.begin(), nk, 0.0f);
+    for (int64_t h = 0; h < c.num_heads; ++h) k.axpy(1.0f, &head_probs[h * max_ctx], scores.data(), nk);
+    k.scale(scores.data(), 1.0f / static_cast<float>(c.num_heads), nk);
   }
 
-  // Runs n rows (already embedded in x) at positions start..start+n-1 through every layer.
-  void Forward(int64_t start, int64_t n) {
+  // One transformer layer over the computed rows.
+  void Layer(int64_t l) {
+    const LayerWeights& w = m.layers[l];
+    const auto n = static_cast<int64_t>(rows.size());
     const int64_t pairs = c.rope_dims / 2;
-    for (int64_t l = 0; l < c.num_layers; ++l) {
-      const LayerWeights& w = m.layers[l];
-      // Attention block: normalise, project, rotate, cache K/V, attend, project back, add.
-      RmsNormRows(x.data(), w.attn_norm, xn.data(), n);
-      MatMul(xn.data(), n, w.wq, q.data());
-      MatMul(xn.data(), n, w.wk, kbuf.data());
-      MatMul(xn.data(), n, w.wv, vbuf.data());
-      pool.ParallelFor(n, 8, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const float* cs = &rope_cs[(start + r) * c.rope_dims];
-          for (int64_t h = 0; h < c.num_heads; ++h) k.rope(&q[r * q_dim + h * c.head_dim], cs, pairs);
-          for (int64_t h = 0; h < c.num_kv_heads; ++h) k.rope(&kbuf[r * kv_dim + h * c.head_dim], cs, pairs);
-          std::memcpy(kv.K(l, start + r), &kbuf[r * kv_dim], kv_dim * sizeof(float));
-          std::memcpy(kv.V(l, start + r), &vbuf[r * kv_dim], kv_dim * sizeof(float));
-        }
-      });
-      Attention(l, start, n);
-      MatMul(attn.data(), n, w.wo, xn.data());
-      AddRows(xn.data(), n);
-      // MLP block: normalise, gate and up projections, SwiGLU, down projection, add.
-      RmsNormRows(x.data(), w.ffn_norm, xn.data(), n);
-      MatMul(xn.data(), n, w.w_gate, gate.data());
-      MatMul(xn.data(), n, w.w_up, up.data());
-      pool.ParallelFor(n, 8, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) k.swiglu(&gate[r * c.ffn_dim], &up[r * c.ffn_dim], &gate[r * c.ffn_dim], c.ffn_dim);
-      });
-      MatMul(gate.data(), n, w.w_down, xn.data());
-      AddRows(xn.data(), n);
-    }
+    // Attention block: normalise, project, rotate at original positions, cache K/V by slot,
+    // attend over the live keys, project back, add.
+    RmsNormRows(x.data(), w.attn_norm, xn.data(), n);
+    MatMul(xn.data(), n, w.wq, q.data());
+    MatMul(xn.data(), n, w.wk, kbuf.data());
+    MatMul(xn.data(), n, w.wv, vbuf.data());
+    pool.ParallelFor(n, 8, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* cs = &rope_cs[rows[r] * c.rope_dims];
+        for (int64_t h = 0; h < c.num_heads; ++h) k.rope(&q[r * q_dim + h * c.head_dim], cs, pairs);
+        for (int64_t h = 0; h < c.num_kv_heads; ++h) k.rope(&kbuf[r * kv_dim + h * c.head_dim], cs, pairs);
+        std::memcpy(kv.K(l, rows[r]), &kbuf[r * kv_dim], kv_dim * sizeof(float));
+        std::memcpy(kv.V(l, rows[r]), &vbuf[r * kv_dim], kv_dim * sizeof(float));
+      }
+    });
+    for (int64_t r : rows) tokens.MarkComputed(l, r);
+    Attention(l, IsSelectionLayer(l + 1));
+    MatMul(attn.data(), n, w.wo, xn.data());
+    AddRows(xn.data(), n);
+    // MLP block: normalise, gate and up projections, SwiGLU, down projection, add.
+    RmsNormRows(x.data(), w.ffn_norm, xn.data(), n);
+    MatMul(xn.data(), n, w.w_gate, gate.data());
+    MatMul(xn.data(), n, w.w_up, up.data());
+    pool.ParallelFor(n, 8, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) k.swiglu(&gate[r * c.ffn_dim], &up[r * c.ffn_dim], &gate[r * c.ffn_dim], c.ffn_dim);
+    });
+    MatMul(gate.data(), n, w.w_down, xn.data());
+    AddRows(xn.data(), n);
   }
 
   // x[0:n] += delta[0:n] row-wise.
@@ -191,18 +248,142 @@ struct Session::Impl {
     });
   }
 
-  // LM head over `rows` rows of x starting at `first`, into out [rows, vocab].
-  void Logits(int64_t first, int64_t rows, float* out) {
-    RmsNormRows(&x[first * c.dim], m.output_norm, xn.data(), rows);
-    MatMul(xn.data(), rows, m.output, out);
+  // Selection at the input of layer l over the live keys of layer l-1 (scores[] aligned with
+  // `live`). Computed rows that are dropped are stashed in Aux[l-1]; in a decode step, selected
+  // tokens without K/V at layer l are revived from Aux[l-1]. Rows are compacted into x.
+  Status Select(int64_t l, bool decode) {
+    const std::vector<uint8_t> drop = SelectDropped(scores, live, PruningOptions::NumDropped(step_k[l], live.size()));
+    next_rows.clear();
+    float* out = xn.data();  // the compacted rows are gathered here, then swapped into x
+    size_t r = 0;            // cursor into the current rows (a subsequence of live)
+    for (size_t j = 0; j < live.size(); ++j) {
+      const int64_t t = live[j];
+      const bool computed = r < rows.size() && rows[r] == t;
+      const float* src = computed ? &x[r * c.dim] : nullptr;
+      if (computed) ++r;
+      if (drop[j]) {
+        if (computed && tokens.IsAuxLayer(l - 1)) {
+          std::memcpy(tokens.Aux(l - 1, t), src, c.dim * sizeof(float));
+          tokens.MarkAux(l - 1, t);
+        }
+        continue;
+      }
+      if (!computed) {
+        if (!decode || tokens.HasKv(l, t)) continue;  // attended through the cache
+        if (!tokens.HasAux(l - 1, t))
+          return InternalError("LazyLLM invariant broken: token " + std::to_string(t) + " has K/V at layer " +
+                               std::to_string(l - 1) + " but neither K/V at layer " + std::to_string(l) +
+                               " nor an Aux Cache entry");
+        src = tokens.Aux(l - 1, t);  // revival: the stored output of layer l-1
+        ++stats.revived_tokens;
+      }
+      std::memcpy(out + next_rows.size() * c.dim, src, c.dim * sizeof(float));
+      next_rows.push_back(t);
+    }
+    std::swap(x, xn);
+    rows.swap(next_rows);
+    // The live set shrinks to the selected tokens.
+    size_t w = 0;
+    for (size_t j = 0; j < live.size(); ++j)
+      if (!drop[j]) live[w++] = live[j];
+    live.resize(w);
+    return OkStatus();
   }
 
-  Status CheckTokens(std::span<const int32_t> tokens) const {
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      if (tokens[i] < 0 || tokens[i] >= c.vocab_size)
-        return InvalidArgumentError("token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+  // Live keys of layer l when there is no re-selection (static/random decode): every token
+  // with K/V at l, plus the rows computed now.
+  void LiveFromCache(int64_t l) {
+    live.clear();
+    for (int64_t t = 0; t < pos; ++t)
+      if (tokens.HasKv(l, t)) live.push_back(t);
+    for (int64_t t : rows)
+      if (t >= pos) live.push_back(t);
+  }
+
+  double ComputedPct() const {
+    if (prompt_len == 0) return 100.0;
+    int64_t sum = 0;
+    for (int64_t l = 0; l < c.num_layers; ++l) sum += tokens.CountKv(l, prompt_len);
+    return 100.0 * static_cast<double>(sum) / static_cast<double>(c.num_layers * prompt_len);
+  }
+
+  // LM head over the last computed row.
+  void LastLogits() {
+    const int64_t last = static_cast<int64_t>(rows.size()) - 1;
+    RmsNormRows(&x[last * c.dim], m.output_norm, xn.data(), 1);
+    MatMul(xn.data(), 1, m.output, logits.data());
+  }
+
+  Status CheckTokens(std::span<const int32_t> ids) const {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] < 0 || ids[i] >= c.vocab_size)
+        return InvalidArgumentError("token id " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
                                     " is outside the vocabulary of " + std::to_string(c.vocab_size));
     }
+    return OkStatus();
+  }
+
+  Status Prefill(std::span<const int32_t> ids, std::vector<float>* all_logits) {
+    const auto n = static_cast<int64_t>(ids.size());
+    pos = 0;
+    prompt_len = n;
+    tokens.Clear();
+    stats = PruningStats();
+    // Rows: every prompt token, less the random baseline's drops (never the last token).
+    rows.resize(static_cast<size_t>(n));
+    std::iota(rows.begin(), rows.end(), 0);
+    if (pruning.method == Method::kRandom) {
+      std::vector<int64_t> cand(rows.begin(), rows.end() - 1);
+      std::mt19937_64 rng(pruning.seed);
+      std::shuffle(cand.begin(), cand.end(), rng);
+      cand.resize(static_cast<size_t>(PruningOptions::NumDropped(pruning.random_k, n)));
+      std::vector<uint8_t> dropped(static_cast<size_t>(n), 0);
+      for (int64_t t : cand) dropped[t] = 1;
+      rows.erase(std::remove_if(rows.begin(), rows.end(), [&](int64_t t) { return dropped[t] != 0; }), rows.end());
+    }
+    live = rows;
+    Embed(ids, 0);
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+      if (IsSelectionLayer(l)) {
+        LAZYLLM_RETURN_IF_ERROR(Select(l, /*decode=*/false));
+        stats.kept_positions.push_back(live);
+      }
+      stats.kept_per_layer.push_back(static_cast<int64_t>(rows.size()));
+      Layer(l);
+    }
+    if (all_logits != nullptr) {
+      // Logits at every prompt position need every row at the last layer: only without pruning.
+      if (static_cast<int64_t>(rows.size()) != n)
+        return InvalidArgumentError("logits at every prompt position need pruning off");
+      all_logits->resize(static_cast<size_t>(n * c.vocab_size));
+      RmsNormRows(x.data(), m.output_norm, xn.data(), n);
+      MatMul(xn.data(), n, m.output, all_logits->data());
+      std::copy_n(all_logits->data() + (n - 1) * c.vocab_size, c.vocab_size, logits.begin());
+    } else {
+      LastLogits();
+    }
+    pos = n;
+    stats.prompt_tokens_computed_pct_prefill = stats.prompt_tokens_computed_pct = ComputedPct();
+    return OkStatus();
+  }
+
+  Status DecodeStep(int32_t id) {
+    rows.assign(1, pos);
+    const int32_t one[1] = {id};
+    Embed(one, pos);
+    const bool reselect = pruning.method == Method::kLazy;
+    if (reselect) {
+      // Layer 0 attends over the full context; selection layers narrow it.
+      LiveFromCache(0);
+    }
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+      if (reselect && IsSelectionLayer(l)) LAZYLLM_RETURN_IF_ERROR(Select(l, /*decode=*/true));
+      if (!reselect) LiveFromCache(l);
+      Layer(l);
+    }
+    LastLogits();
+    ++pos;
+    stats.prompt_tokens_computed_pct = ComputedPct();
     return OkStatus();
   }
 };
@@ -216,7 +397,12 @@ StatusOr<Session> Session::Create(const Model& model, const SessionOptions& opti
     return InvalidArgumentError("max_context " + std::to_string(options.max_context) + " is out of range 1..4194304");
   if (options.threads < 0 || options.threads > 4096)
     return InvalidArgumentError("threads " + std::to_string(options.threads) + " is out of range 0..4096");
-  return Session(std::make_unique<Impl>(model, options.threads, ctx));
+  for (const auto& s : options.pruning.steps) {
+    if (s.layer < 1 || s.layer >= model.config().num_layers || !(s.k >= 0.0 && s.k < 1.0))
+      return InvalidArgumentError("pruning step " + std::to_string(s.layer) + ":" + std::to_string(s.k) +
+                                  " does not fit a model of " + std::to_string(model.config().num_layers) + " layers");
+  }
+  return Session(std::make_unique<Impl>(model, options.threads, ctx, options.pruning));
 }
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -224,40 +410,23 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
-Status Session::Prefill(std::span<const int32_t> tokens, std::vector<float>* all_logits) {
+Status Session::Prefill(std::span<const int32_t> ids, std::vector<float>* all_logits) {
   Impl& s = *impl_;
-  if (tokens.empty()) return InvalidArgumentError("prompt is empty: prefill needs at least one token");
-  if (static_cast<int64_t>(tokens.size()) > s.max_ctx)
-    return OutOfRangeError("prompt of " + std::to_string(tokens.size()) + " tokens exceeds the context of " +
+  if (ids.empty()) return InvalidArgumentError("prompt is empty: prefill needs at least one token");
+  if (static_cast<int64_t>(ids.size()) > s.max_ctx)
+    return OutOfRangeError("prompt of " + std::to_string(ids.size()) + " tokens exceeds the context of " +
                            std::to_string(s.max_ctx) + " tokens");
-  LAZYLLM_RETURN_IF_ERROR(s.CheckTokens(tokens));
-  const auto n = static_cast<int64_t>(tokens.size());
-  s.pos = 0;
-  s.Embed(tokens);
-  s.Forward(0, n);
-  if (all_logits != nullptr) {
-    all_logits->resize(static_cast<size_t>(n * s.c.vocab_size));
-    s.Logits(0, n, all_logits->data());
-    std::copy_n(all_logits->data() + (n - 1) * s.c.vocab_size, s.c.vocab_size, s.logits.begin());
-  } else {
-    s.Logits(n - 1, 1, s.logits.data());
-  }
-  s.pos = n;
-  return OkStatus();
+  LAZYLLM_RETURN_IF_ERROR(s.CheckTokens(ids));
+  return s.Prefill(ids, all_logits);
 }
 
 Status Session::DecodeStep(int32_t token) {
   Impl& s = *impl_;
   if (s.pos == 0) return InvalidArgumentError("DecodeStep before Prefill: the context is empty");
-  if (s.pos >= s.max_ctx)
-    return OutOfRangeError("context is full: " + std::to_string(s.max_ctx) + " tokens");
+  if (s.pos >= s.max_ctx) return OutOfRangeError("context is full: " + std::to_string(s.max_ctx) + " tokens");
   const int32_t tok[1] = {token};
   LAZYLLM_RETURN_IF_ERROR(s.CheckTokens(tok));
-  s.Embed(tok);
-  s.Forward(s.pos, 1);
-  s.Logits(0, 1, s.logits.data());
-  ++s.pos;
-  return OkStatus();
+  return s.DecodeStep(token);
 }
 
 std::span<const float> Session::logits() const { return impl_->logits; }
@@ -265,5 +434,13 @@ int64_t Session::position() const { return impl_->pos; }
 int64_t Session::max_context() const { return impl_->max_ctx; }
 int Session::threads() const { return impl_->pool.num_threads(); }
 const Model& Session::model() const { return impl_->model; }
+const PruningOptions& Session::pruning() const { return impl_->pruning; }
+
+PruningStats Session::pruning_stats() const {
+  PruningStats st = impl_->stats;
+  st.computed_pairs = impl_->tokens.computed_pairs();
+  st.recomputed_pairs = impl_->tokens.recomputed_pairs();
+  return st;
+}
 
 }  // namespace lazyllm

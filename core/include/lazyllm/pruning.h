@@ -37,6 +37,10 @@ struct PruningOptions {
   // The schedule written back in the `L:k,...` form (e.g. "9:0.3,19:0.3,28:0.3").
   std::string ToString() const;
 
+  // Tokens dropped from a candidate set of `candidates` tokens at fraction k: floor(k·|S|),
+  // never the last token.
+  static int64_t NumDropped(double k, int64_t candidates);
+
   // Fraction of the baseline's prompt token-layer work this schedule computes in the prefill
   // for a prompt of n tokens (the drop arithmetic is exact: floor(k·|S|) per step).
   double PrefillWorkFraction(int64_t num_layers, int64_t n) const;

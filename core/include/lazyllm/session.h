@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lazyllm/model.h"
+#include "lazyllm/pruning.h"
 #include "lazyllm/status.h"
 
 namespace lazyllm {
@@ -21,6 +22,25 @@ struct SessionOptions {
   // does not reserve tens of GB unless asked to.
   int64_t max_context = 0;
   static constexpr int64_t kDefaultMaxContext = 4096;
+  // Token pruning; default off (the baseline path). Build it with PruningOptions::Parse.
+  PruningOptions pruning;
+};
+
+// What pruning did in this session (all zero-drop / 100% with pruning off).
+struct PruningStats {
+  // Live rows entering each layer in the last prefill.
+  std::vector<int64_t> kept_per_layer;
+  // For each selection step of the last prefill: the positions kept at its input.
+  std::vector<std::vector<int64_t>> kept_positions;
+  // Revivals from the Aux Cache since the last prefill (one per token and layer revived at).
+  int64_t revived_tokens = 0;
+  // 100 · Σ_l |has_kv[l] ∩ prompt| / (L · N_prompt), after the prefill and now.
+  double prompt_tokens_computed_pct_prefill = 100.0;
+  double prompt_tokens_computed_pct = 100.0;
+  // (token, layer) pairs computed since the prefill began, and pairs computed a second time
+  // (always 0: LazyLLM computes each pair at most once).
+  int64_t computed_pairs = 0;
+  int64_t recomputed_pairs = 0;
 };
 
 // Not thread-safe: one thread drives a session at a time (its kernels run on its own pool).
@@ -44,6 +64,9 @@ class Session {
   int64_t position() const;
   int64_t max_context() const;
   int threads() const;
+  const PruningOptions& pruning() const;
+  // Up to date after every Prefill and DecodeStep.
+  PruningStats pruning_stats() const;
   const Model& model() const;
 
   struct Impl;

@@ -1,0 +1,166 @@
+// LazyLLM pruning against the independent float64 implementation (../shared/reference/lazyllm)
+// and the guarantees of DESIGN.md §3.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "common/test_paths.h"
+#include "lazyllm/lazyllm.h"
+
+namespace lazyllm {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path ModelPathFor(const std::string& file) {
+  if (file.rfind("stories260K", 0) == 0) return testing::SampleModel();
+  return testing::ReferenceDir() / "models" / file;
+}
+
+StatusOr<Session> MakeSession(const Model& model, const std::string& spec, uint64_t seed = 0) {
+  auto p = PruningOptions::Parse(spec, model.config().num_layers, seed);
+  if (!p.ok()) return p.status();
+  return Session::Create(model, {.threads = 2, .pruning = *p});
+}
+
+// Greedy generation of n tokens; returns the tokens.
+std::vector<int32_t> Greedy(Session& s, const std::vector<int32_t>& prompt, int n) {
+  GenerationOptions gen;
+  gen.sampling.temperature = 0;
+  gen.max_new_tokens = n;
+  gen.stop_at_eos = false;
+  auto r = Generate(s, prompt, gen);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? r->tokens : std::vector<int32_t>{};
+}
+
+TEST(LazyLlmTest, MatchesIndependentReference) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(testing::ReferenceDir() / "lazyllm")) {
+    SCOPED_TRACE(e.path().filename().string());
+    const auto ref = testing::ReadJson(e.path());
+    auto model = Model::Load(ModelPathFor(ref["model"]).string());
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    auto s = MakeSession(*model, ref["schedule"]);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    const auto prompt = ref["prompt_tokens"].get<std::vector<int32_t>>();
+    const auto ref_greedy = ref["greedy_tokens"].get<std::vector<int32_t>>();
+    const auto tokens = Greedy(*s, prompt, static_cast<int>(ref_greedy.size()));
+    const PruningStats st = s->pruning_stats();
+    EXPECT_EQ(st.kept_per_layer, ref["kept_per_layer"].get<std::vector<int64_t>>());
+    EXPECT_NEAR(st.prompt_tokens_computed_pct_prefill, ref["prompt_tokens_computed_pct_prefill"].get<double>(), 1e-3);
+    // Kept sets: equal up to selection-boundary near-ties (at most 2 positions differ).
+    const auto& ref_kept = ref["kept_positions_prefill"];
+    ASSERT_EQ(st.kept_positions.size(), ref_kept.size());
+    bool all_equal = true;
+    size_t step = 0;
+    for (auto it = ref_kept.begin(); it != ref_kept.end(); ++it, ++step) {
+      const auto want = it.value().get<std::vector<int64_t>>();
+      const auto& got = st.kept_positions[step];
+      std::vector<int64_t> diff;
+      std::set_symmetric_difference(want.begin(), want.end(), got.begin(), got.end(), std::back_inserter(diff));
+      EXPECT_LE(diff.size(), 4u) << "pruning step " << step;  // 2 positions swapped = 4 in the symmetric difference
+      all_equal = all_equal && diff.empty();
+    }
+    // Last-position logits where the kept sets are equal (re-run the prefill alone).
+    if (all_equal) {
+      ASSERT_TRUE(s->Prefill(prompt).ok());
+      const auto ref_last = ref["last_logits"].get<std::vector<float>>();
+      double max_ref = 0, max_diff = 0;
+      for (size_t i = 0; i < ref_last.size(); ++i) {
+        max_ref = std::max(max_ref, std::fabs(static_cast<double>(ref_last[i])));
+        max_diff = std::max(max_diff, std::fabs(static_cast<double>(s->logits()[i]) - ref_last[i]));
+      }
+      EXPECT_LE(max_diff / max_ref, 1e-3);
+    }
+    ASSERT_GE(tokens.size(), 4u);
+    EXPECT_EQ(std::vector<int32_t>(tokens.begin(), tokens.begin() + 4),
+              std::vector<int32_t>(ref_greedy.begin(), ref_greedy.begin() + 4));
+    size_t same = 0;
+    while (same < tokens.size() && tokens[same] == ref_greedy[same]) ++same;
+    std::printf("  %-36s kept sets %s, greedy prefix %zu/%zu, revived %lld (ref %lld), final %.2f%% (ref %.2f%%)\n",
+                e.path().filename().c_str(), all_equal ? "equal" : "near", same, ref_greedy.size(),
+                static_cast<long long>(st.revived_tokens), ref["revived_tokens"].get<long long>(),
+                st.prompt_tokens_computed_pct, ref["prompt_tokens_computed_pct_final"].get<double>());
+    EXPECT_EQ(st.recomputed_pairs, 0);
+    ++files;
+  }
+  EXPECT_GE(files, 6);
+}
+
+// Schedule off and any all-zero schedule: logits bit-identical to the baseline, prefill and decode.
+TEST(LazyLlmTest, ZeroFractionsAreBitIdenticalToBaseline) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const auto prompt = model->tokenizer().Encode("Tom and Sue went to the park. They played with a ball and a kite.", true);
+  auto base = Session::Create(*model, {.threads = 2});
+  auto zero = MakeSession(*model, "1:0,3:0,4:0");
+  auto off = MakeSession(*model, "off");
+  ASSERT_TRUE(base.ok() && zero.ok() && off.ok());
+  for (Session* s : {&*base, &*zero, &*off}) ASSERT_TRUE(s->Prefill(prompt).ok());
+  auto same = [](std::span<const float> a, std::span<const float> b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  EXPECT_TRUE(same(base->logits(), zero->logits()));
+  EXPECT_TRUE(same(base->logits(), off->logits()));
+  for (int i = 0; i < 16; ++i) {
+    const int32_t next = Argmax(base->logits());
+    for (Session* s : {&*base, &*zero, &*off}) ASSERT_TRUE(s->DecodeStep(next).ok());
+    EXPECT_TRUE(same(base->logits(), zero->logits())) << "decode step " << i;
+    EXPECT_TRUE(same(base->logits(), off->logits())) << "decode step " << i;
+  }
+  EXPECT_EQ(zero->pruning_stats().revived_tokens, 0);
+  EXPECT_DOUBLE_EQ(zero->pruning_stats().prompt_tokens_computed_pct, 100.0);
+}
+
+// Over 64+ decode steps: tokens dropped in the prefill are revived; no (token, layer) pair is
+// computed twice; the total work never exceeds the baseline's.
+TEST(LazyLlmTest, DecodeRevivesWithoutRecomputation) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const auto prompt = model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true);
+  auto s = MakeSession(*model, "paper");
+  ASSERT_TRUE(s.ok());
+  const int n = 72;
+  Greedy(*s, prompt, n);
+  const PruningStats st = s->pruning_stats();
+  EXPECT_GT(st.revived_tokens, 0);
+  EXPECT_EQ(st.recomputed_pairs, 0);
+  const int64_t baseline_pairs = model->config().num_layers * (static_cast<int64_t>(prompt.size()) + n - 1);
+  EXPECT_LE(st.computed_pairs, baseline_pairs);
+  EXPECT_GT(st.prompt_tokens_computed_pct, st.prompt_tokens_computed_pct_prefill);
+  EXPECT_LE(st.prompt_tokens_computed_pct, 100.0);
+}
+
+TEST(LazyLlmTest, StaticAndRandomBaselines) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const auto prompt = model->tokenizer().Encode("Lily had a red ball. She played with it every day in the sun.", true);
+  const auto n = static_cast<int64_t>(prompt.size());
+  auto st = MakeSession(*model, "static:2:0.5");
+  ASSERT_TRUE(st.ok());
+  Greedy(*st, prompt, 16);
+  const PruningStats ss = st->pruning_stats();
+  const int64_t kept = n - n / 2;
+  EXPECT_EQ(ss.kept_per_layer, (std::vector<int64_t>{n, n, kept, kept, kept}));
+  EXPECT_EQ(ss.revived_tokens, 0);
+  EXPECT_DOUBLE_EQ(ss.prompt_tokens_computed_pct, ss.prompt_tokens_computed_pct_prefill);  // never revived
+  EXPECT_EQ(ss.kept_positions[0].back(), n - 1);
+
+  auto r1 = MakeSession(*model, "random:0.4", 11), r2 = MakeSession(*model, "random:0.4", 11),
+       r3 = MakeSession(*model, "random:0.4", 12);
+  ASSERT_TRUE(r1.ok() && r2.ok() && r3.ok());
+  const auto t1 = Greedy(*r1, prompt, 8), t2 = Greedy(*r2, prompt, 8);
+  Greedy(*r3, prompt, 8);
+  EXPECT_EQ(t1, t2);  // seeded
+  const PruningStats rs = r1->pruning_stats();
+  const int64_t live = n - static_cast<int64_t>(std::floor(0.4 * n));
+  EXPECT_EQ(rs.kept_per_layer, std::vector<int64_t>(5, live));
+  EXPECT_NEAR(rs.prompt_tokens_computed_pct_prefill, 100.0 * live / n, 1e-9);
+  EXPECT_EQ(rs.revived_tokens, 0);
+}
+
+}  // namespace
+}  // namespace lazyllm
