@@ -12,6 +12,7 @@
 #include "lazyllm/session.h"
 #include "simd/gemm.h"
 #include "simd/kernels.h"
+#include "simd/select.h"
 #include "threading/thread_pool.h"
 
 namespace lazyllm {
@@ -30,20 +31,6 @@ std::vector<bool> AuxLayers(const PruningOptions& p, int64_t num_layers) {
   if (p.method == Method::kLazy)
     for (const auto& s : p.steps) aux[s.layer - 1] = true;
   return aux;
-}
-
-// Indices into `scores` (aligned with candidate positions `pos`, sorted ascending) of the
-// num_drop lowest scores; ties drop the lower position first; the last candidate is never dropped.
-std::vector<uint8_t> SelectDropped(const std::vector<float>& scores, const std::vector<int64_t>& pos, int64_t num_drop) {
-  const auto n = static_cast<int64_t>(pos.size());
-  std::vector<uint8_t> drop(static_cast<size_t>(n), 0);
-  if (num_drop <= 0) return drop;
-  std::vector<int64_t> idx(static_cast<size_t>(n - 1));
-  std::iota(idx.begin(), idx.end(), 0);
-  auto lower = [&](int64_t a, int64_t b) { return scores[a] < scores[b] || (scores[a] == scores[b] && pos[a] < pos[b]); };
-  std::nth_element(idx.begin(), idx.begin() + (num_drop - 1), idx.end(), lower);
-  for (int64_t i = 0; i < num_drop; ++i) drop[idx[i]] = 1;
-  return drop;
 }
 
 }  // namespace
@@ -66,7 +53,8 @@ struct Session::Impl {
 
   // Computed rows of the current pass (positions, ascending; x row i holds rows[i]) and the
   // live key set of the current layer (positions, ascending).
-  std::vector<int64_t> rows, live, next_rows;
+  std::vector<int64_t> rows, live, next_rows, select_scratch;
+  std::vector<uint8_t> drop;  // per live key: dropped at the current selection
   // Activations, sized for max_ctx rows up front.
   std::vector<float> x, xn, q, kbuf, vbuf, attn, gate, up, logits;
   std::vector<float> head_probs;     // [num_heads][max_ctx]: last row's attention probabilities
@@ -97,6 +85,8 @@ struct Session::Impl {
     for (auto* v : {&kbuf, &vbuf}) v->resize(n * kv_dim);
     for (auto* v : {&gate, &up}) v->resize(n * c.ffn_dim);
     for (auto* v : {&rows, &live, &next_rows}) v->reserve(n);
+    select_scratch.resize(n);
+    drop.resize(n);
     logits.resize(static_cast<size_t>(c.vocab_size));
     head_probs.resize(static_cast<size_t>(c.num_heads) * n);
     scores.resize(n);
@@ -252,7 +242,9 @@ struct Session::Impl {
   // `live`). Computed rows that are dropped are stashed in Aux[l-1]; in a decode step, selected
   // tokens without K/V at layer l are revived from Aux[l-1]. Rows are compacted into x.
   Status Select(int64_t l, bool decode) {
-    const std::vector<uint8_t> drop = SelectDropped(scores, live, PruningOptions::NumDropped(step_k[l], live.size()));
+    const auto n_live = static_cast<int64_t>(live.size());
+    simd::SelectLowest(scores.data(), live.data(), n_live, PruningOptions::NumDropped(step_k[l], n_live),
+                       select_scratch.data(), drop.data());
     next_rows.clear();
     float* out = xn.data();  // the compacted rows are gathered here, then swapped into x
     size_t r = 0;            // cursor into the current rows (a subsequence of live)
