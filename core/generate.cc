@@ -99,6 +99,11 @@ StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> p
   st.decode_ms = ms(Clock::now() - d0);
   st.generated_tokens = static_cast<int64_t>(result.tokens.size());
   st.decode_tokens_per_s = decode_steps > 0 ? decode_steps / (st.decode_ms / 1000.0) : 0.0;
+  const PruningStats ps = session.pruning_stats();
+  st.kept_per_layer = ps.kept_per_layer;
+  st.revived_tokens = ps.revived_tokens;
+  st.prompt_tokens_computed_pct_prefill = ps.prompt_tokens_computed_pct_prefill;
+  st.prompt_tokens_computed_pct_final = ps.prompt_tokens_computed_pct;
   return result;
 }
 

@@ -20,13 +20,21 @@ constexpr const char* kUsage = R"(usage: lazyllm COMMAND [flags]
 
 commands:
   run       -m MODEL (-p TEXT | -f FILE) [-n N] [-t THREADS] [-c CTX] [--temp T] [--top-k K]
-            [--top-p P] [--seed S] [--no-bos] [--json] [--logits]
+            [--top-p P] [--seed S] [--no-bos] [--json] [--logits] [--prune SPEC] [--compare]
   tokenize  -m MODEL (-p TEXT | -f FILE) [--no-bos] [--json]
   inspect   -m MODEL [--json]
 
 run prints the generated text (or, with --json, one JSON object with the prompt and generated
 ids, the text and timing stats; --logits adds the last prompt position's logits and the argmax
-at every prompt position). -n 0 stops after the prefill. --temp 0 is greedy decoding.
+at every prompt position; it needs --prune off). -n 0 stops after the prefill. --temp 0 is
+greedy decoding.
+
+--prune SPEC  LazyLLM token pruning (default: paper):
+                off | paper | LAYER:FRACTION[,LAYER:FRACTION...]   e.g. 8:0.5,15:0.5,23:0.5
+                static:LAYER:FRACTION (prune once in the prefill, never revive)
+                random:FRACTION (drop prompt tokens at random before layer 0, seeded by --seed)
+--compare     run the prompt with pruning off and with SPEC; print both outputs, each TTFT,
+              the speedup, % of prompt tokens computed and how far the outputs agree.
 )";
 
 // A user-facing error: printed as one line on stderr, exit status 1.
@@ -177,11 +185,86 @@ int Inspect(int argc, char** argv) {
   return 0;
 }
 
+json StatsJson(const lazyllm::Stats& st, int threads) {
+  return {{"prompt_tokens", st.prompt_tokens},
+          {"generated_tokens", st.generated_tokens},
+          {"load_ms", st.load_ms},
+          {"ttft_ms", st.ttft_ms},
+          {"prefill_tokens_per_s", st.prefill_tokens_per_s},
+          {"decode_tokens_per_s", st.decode_tokens_per_s},
+          {"threads", threads},
+          {"kept_per_layer", st.kept_per_layer},
+          {"revived_tokens", st.revived_tokens},
+          {"prompt_tokens_computed_pct_prefill", st.prompt_tokens_computed_pct_prefill},
+          {"prompt_tokens_computed_pct_final", st.prompt_tokens_computed_pct_final}};
+}
+
+// The text of generated tokens, without the end-of-generation token.
+std::string GeneratedText(const lazyllm::Tokenizer& tok, const std::vector<int32_t>& ids) {
+  std::string text;
+  for (int32_t id : ids)
+    if (!tok.IsEndOfGeneration(id)) text += tok.TokenBytes(id);
+  return text;
+}
+
+// `run --compare`: the same prompt with pruning off and with the chosen schedule.
+int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, const std::vector<int32_t>& prompt,
+            const lazyllm::GenerationOptions& gen, bool as_json) {
+  lazyllm::SessionOptions base_opts = sopts;
+  base_opts.pruning = lazyllm::PruningOptions();
+  struct Side {
+    lazyllm::SessionOptions opts;
+    lazyllm::GenerationResult result;
+  } sides[2] = {{base_opts, {}}, {sopts, {}}};
+  for (Side& side : sides) {
+    auto session = lazyllm::Session::Create(model, side.opts);
+    if (!session.ok()) throw CliError{session.status().message()};
+    // One untimed prefill first, so that neither side pays for first-touch page faults.
+    if (auto st = session->Prefill(prompt); !st.ok()) throw CliError{st.message()};
+    auto r = lazyllm::Generate(*session, prompt, gen);
+    if (!r.ok()) throw CliError{r.status().message()};
+    side.result = std::move(r).value();
+  }
+  const auto& a = sides[0].result;
+  const auto& b = sides[1].result;
+  size_t agree = 0;
+  while (agree < a.tokens.size() && agree < b.tokens.size() && a.tokens[agree] == b.tokens[agree]) ++agree;
+  const bool all_agree = a.tokens == b.tokens;
+  const double speedup = a.stats.ttft_ms / b.stats.ttft_ms;
+  const double ideal = 1.0 / sopts.pruning.PrefillWorkFraction(model.config().num_layers, static_cast<int64_t>(prompt.size()));
+  const lazyllm::Tokenizer& tok = model.tokenizer();
+  if (as_json) {
+    json j = {{"prompt_tokens", prompt},
+              {"baseline", {{"prune", "off"}, {"tokens", a.tokens}, {"text", GeneratedText(tok, a.tokens)}, {"stats", StatsJson(a.stats, 0)}}},
+              {"pruned", {{"prune", sopts.pruning.ToString()}, {"tokens", b.tokens}, {"text", GeneratedText(tok, b.tokens)},
+                          {"stats", StatsJson(b.stats, 0)}}},
+              {"ttft_speedup", speedup},
+              {"ideal_speedup", ideal},
+              {"agreeing_prefix_tokens", agree},
+              {"outputs_agree", all_agree}};
+    std::cout << Dump(j) << "\n";
+    return 0;
+  }
+  std::printf("prompt: %zu tokens\n\n", prompt.size());
+  std::printf("--- baseline (prune off) ---\n%s\n\n", GeneratedText(tok, a.tokens).c_str());
+  std::printf("--- LazyLLM (prune %s) ---\n%s\n\n", sopts.pruning.ToString().c_str(), GeneratedText(tok, b.tokens).c_str());
+  std::printf("TTFT            %.2f ms baseline, %.2f ms pruned: %.2fx speedup (ideal from work fraction %.2fx)\n",
+              a.stats.ttft_ms, b.stats.ttft_ms, speedup, ideal);
+  std::printf("prompt tokens   %.1f%% computed in the prefill, %.1f%% by the end (%lld revived)\n",
+              b.stats.prompt_tokens_computed_pct_prefill, b.stats.prompt_tokens_computed_pct_final,
+              static_cast<long long>(b.stats.revived_tokens));
+  std::printf("kept per layer ");
+  for (int64_t k : b.stats.kept_per_layer) std::printf(" %lld", static_cast<long long>(k));
+  std::printf("\ngreedy outputs  %s (first %zu of %zu tokens agree)\n", all_agree ? "agree" : "differ", agree,
+              a.tokens.size());
+  return 0;
+}
+
 int Run(int argc, char** argv) {
   Flags flags(argc, argv, 2,
               {{"-m", true}, {"-p", true}, {"-f", true}, {"-n", true}, {"-t", true}, {"-c", true},
                {"--temp", true}, {"--top-k", true}, {"--top-p", true}, {"--seed", true}, {"--no-bos", false},
-               {"--json", false}, {"--logits", false}});
+               {"--json", false}, {"--logits", false}, {"--prune", true}, {"--compare", false}});
   const std::string text = ReadPrompt(flags);
   lazyllm::GenerationOptions gen;
   gen.max_new_tokens = flags.Number<int>("-n", 64, 0, 1 << 24);
@@ -197,6 +280,12 @@ int Run(int argc, char** argv) {
 
   lazyllm::Model model = LoadModel(flags, /*vocab_only=*/false);
   const lazyllm::Tokenizer& tok = model.tokenizer();
+  auto pruning = lazyllm::PruningOptions::Parse(flags.Get("--prune").value_or("paper"), model.config().num_layers,
+                                                gen.sampling.seed);
+  if (!pruning.ok()) throw CliError{pruning.status().message()};
+  sopts.pruning = *pruning;
+  if (flags.Has("--logits") && pruning->method != lazyllm::PruningOptions::Method::kOff)
+    throw CliError{"--logits needs --prune off (pruned prompt positions have no logits)"};
   const std::vector<int32_t> prompt = tok.Encode(text, !flags.Has("--no-bos"));
   if (prompt.empty()) throw CliError{"the prompt tokenizes to nothing (empty text with --no-bos)"};
   auto session = lazyllm::Session::Create(model, sopts);
@@ -204,6 +293,7 @@ int Run(int argc, char** argv) {
   if (static_cast<int64_t>(prompt.size()) > session->max_context())
     throw CliError{"prompt of " + std::to_string(prompt.size()) + " tokens exceeds the context of " +
                    std::to_string(session->max_context()) + " tokens (-c)"};
+  if (flags.Has("--compare")) return Compare(model, sopts, prompt, gen, as_json);
 
   std::vector<float> prompt_logits;
   if (flags.Has("--logits")) gen.prompt_logits = &prompt_logits;
@@ -223,23 +313,22 @@ int Run(int argc, char** argv) {
   if (!as_json) {
     std::printf("\n");
     std::fflush(stdout);
-    std::fprintf(stderr, "prompt %lld tokens, generated %lld; load %.1f ms, TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s\n",
+    std::fprintf(stderr,
+                 "prompt %lld tokens, generated %lld; load %.1f ms, TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s; "
+                 "prune %s: %.1f%% of prompt tokens computed (%.1f%% at the end), %lld revived\n",
                  static_cast<long long>(st.prompt_tokens), static_cast<long long>(st.generated_tokens), st.load_ms,
-                 st.ttft_ms, st.prefill_tokens_per_s, st.decode_tokens_per_s);
+                 st.ttft_ms, st.prefill_tokens_per_s, st.decode_tokens_per_s, sopts.pruning.ToString().c_str(),
+                 st.prompt_tokens_computed_pct_prefill, st.prompt_tokens_computed_pct_final,
+                 static_cast<long long>(st.revived_tokens));
     return 0;
   }
-  std::vector<int32_t> shown;
-  for (int32_t id : result->tokens)
-    if (!tok.IsEndOfGeneration(id)) shown.push_back(id);
-  std::string out_text;
-  for (int32_t id : shown) out_text += tok.TokenBytes(id);
+  const std::string out_text = GeneratedText(tok, result->tokens);
   json j = {
       {"prompt_tokens", prompt},
       {"tokens", result->tokens},
       {"text", out_text},
-      {"stats", {{"prompt_tokens", st.prompt_tokens}, {"generated_tokens", st.generated_tokens},
-                 {"load_ms", st.load_ms}, {"ttft_ms", st.ttft_ms}, {"prefill_tokens_per_s", st.prefill_tokens_per_s},
-                 {"decode_tokens_per_s", st.decode_tokens_per_s}, {"threads", session->threads()}}},
+      {"prune", sopts.pruning.ToString()},
+      {"stats", StatsJson(st, session->threads())},
   };
   if (flags.Has("--logits")) {
     const int64_t vocab = model.config().vocab_size;

@@ -34,7 +34,7 @@ TEST(CliTest, RunJsonMatchesFloat64Reference) {
   LAZYLLM_REQUIRE_REFERENCE();
   const auto ref = testing::ReadJson(testing::ReferenceDir() / "float64/stories260K.short.json");
   const Result r = RunCli("run -m " + Model() + " -f " + (testing::ReferenceDir() / "prompts/short.txt").string() +
-                          " -n 64 --temp 0 --json --logits -t 2");
+                          " -n 64 --temp 0 --json --logits -t 2 --prune off");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["prompt_tokens"], ref["prompt_tokens"]);
@@ -49,12 +49,41 @@ TEST(CliTest, RunJsonMatchesFloat64Reference) {
 }
 
 TEST(CliTest, PrintsTextAndStopsAfterPrefillWithNZero) {
-  Result r = RunCli("run -m " + Model() + " -p 'Once upon a time' -n 12 --temp 0");
+  Result r = RunCli("run -m " + Model() + " -p 'Once upon a time' -n 12 --temp 0 --prune off");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, 26), ", there was a little girl ");
   r = RunCli("run -m " + Model() + " -p 'Once upon a time' -n 0 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(nlohmann::json::parse(r.out)["tokens"].empty());
+}
+
+TEST(CliTest, PruneStatsAndCompareAgainstReference) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  const auto ref = testing::ReadJson(testing::ReferenceDir() / "lazyllm/stories260K.long.paper.json");
+  const std::string prompt = (testing::ReferenceDir() / "prompts/long.txt").string();
+  Result r = RunCli("run -m " + Model() + " -f " + prompt + " -n 64 --temp 0 --json");  // default: paper
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["prune"], "1:0.3,3:0.3,4:0.3");
+  EXPECT_EQ(j["stats"]["kept_per_layer"], ref["kept_per_layer"]);
+  EXPECT_NEAR(j["stats"]["prompt_tokens_computed_pct_prefill"].get<double>(),
+              ref["prompt_tokens_computed_pct_prefill"].get<double>(), 1e-3);
+  EXPECT_EQ(j["tokens"], ref["greedy_tokens"]);
+  EXPECT_EQ(j["stats"]["revived_tokens"], ref["revived_tokens"]);
+
+  r = RunCli("run -m " + Model() + " -f " + prompt + " -n 16 --temp 0 --json --compare --prune 2:0.5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  const auto base = testing::ReadJson(testing::ReferenceDir() / "float64/stories260K.long.json");
+  EXPECT_EQ(j["baseline"]["tokens"], std::vector<int>(base["greedy_tokens"].begin(), base["greedy_tokens"].begin() + 16));
+  EXPECT_EQ(j["pruned"]["stats"]["kept_per_layer"], (std::vector<int>{396, 396, 198, 198, 198}));
+  EXPECT_GT(j["ttft_speedup"].get<double>(), 0.0);
+  EXPECT_NEAR(j["ideal_speedup"].get<double>(), 1.0 / 0.7, 1e-9);
+  const auto a = j["baseline"]["tokens"].get<std::vector<int>>(), b = j["pruned"]["tokens"].get<std::vector<int>>();
+  size_t agree = 0;
+  while (agree < a.size() && agree < b.size() && a[agree] == b[agree]) ++agree;
+  EXPECT_EQ(j["agreeing_prefix_tokens"], agree);
+  EXPECT_EQ(j["outputs_agree"], a == b);
 }
 
 TEST(CliTest, TokenizeAndInspect) {
@@ -84,6 +113,11 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"run -m " + Model() + " -f /nonexistent.txt", "cannot read prompt file"},
       {"run -m " + Model() + " -p 'a b c d e f g h i j k l' -c 4", "exceeds the context of 4 tokens"},
       {"frobnicate", "unknown command 'frobnicate'"},
+      {"run -m " + Model() + " -p hi --prune 9:0.3", "layer 9 is outside 1..4"},
+      {"run -m " + Model() + " -p hi --prune 2:1.5", "outside [0, 1)"},
+      {"run -m " + Model() + " -p hi --prune 2:0.3,2:0.2", "appears twice"},
+      {"run -m " + Model() + " -p hi --prune junk", "not LAYER:FRACTION"},
+      {"run -m " + Model() + " -p hi --json --logits", "--logits needs --prune off"},
   };
   for (const auto& [args, expect] : cases) {
     SCOPED_TRACE(args);

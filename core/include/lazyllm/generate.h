@@ -51,6 +51,12 @@ struct Stats {
   double decode_ms = 0;
   double prefill_tokens_per_s = 0;
   double decode_tokens_per_s = 0;  // tokens whose decode step ran, per second
+  // Token pruning (see PruningStats): live rows entering each layer in the prefill, Aux Cache
+  // revivals, and % of prompt token-layer pairs computed after the prefill and at the end.
+  std::vector<int64_t> kept_per_layer;
+  int64_t revived_tokens = 0;
+  double prompt_tokens_computed_pct_prefill = 100.0;
+  double prompt_tokens_computed_pct_final = 100.0;
 };
 
 struct GenerationOptions {
