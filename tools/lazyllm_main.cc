@@ -1,5 +1,7 @@
 // The lazyllm command-line tool: run, tokenize and inspect GGUF models (public API only).
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -20,7 +22,7 @@ constexpr const char* kUsage = R"(usage: lazyllm COMMAND [flags]
 
 commands:
   run       -m MODEL (-p TEXT | -f FILE) [-n N] [-t THREADS] [-c CTX] [--temp T] [--top-k K]
-            [--top-p P] [--seed S] [--no-bos] [--json] [--logits] [--prune SPEC] [--compare]
+            [--top-p P] [--seed S] [--no-bos] [--json] [--logits] [--prune SPEC] [--compare [-r N]]
   tokenize  -m MODEL (-p TEXT | -f FILE) [--no-bos] [--json]
   inspect   -m MODEL [--json]
 
@@ -34,7 +36,8 @@ greedy decoding.
                 static:LAYER:FRACTION (prune once in the prefill, never revive)
                 random:FRACTION (drop prompt tokens at random before layer 0, seeded by --seed)
 --compare     run the prompt with pruning off and with SPEC; print both outputs, each TTFT,
-              the speedup, % of prompt tokens computed and how far the outputs agree.
+              the speedup, % of prompt tokens computed and how far the outputs agree. TTFT is
+              the median of N prefills per side (-r, default 5), interleaved.
 )";
 
 // A user-facing error: printed as one line on stderr, exit status 1.
@@ -209,21 +212,36 @@ std::string GeneratedText(const lazyllm::Tokenizer& tok, const std::vector<int32
 
 // `run --compare`: the same prompt with pruning off and with the chosen schedule.
 int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, const std::vector<int32_t>& prompt,
-            const lazyllm::GenerationOptions& gen, bool as_json) {
+            const lazyllm::GenerationOptions& gen, bool as_json, int reps) {
   lazyllm::SessionOptions base_opts = sopts;
   base_opts.pruning = lazyllm::PruningOptions();
   struct Side {
     lazyllm::SessionOptions opts;
     lazyllm::GenerationResult result;
   } sides[2] = {{base_opts, {}}, {sopts, {}}};
+  // TTFT: the median of `reps` prefills per side, interleaved so that both sides see the same
+  // machine noise; one untimed prefill first pays for first-touch page faults.
+  std::vector<lazyllm::Session> sessions;
   for (Side& side : sides) {
     auto session = lazyllm::Session::Create(model, side.opts);
     if (!session.ok()) throw CliError{session.status().message()};
-    // One untimed prefill first, so that neither side pays for first-touch page faults.
     if (auto st = session->Prefill(prompt); !st.ok()) throw CliError{st.message()};
-    auto r = lazyllm::Generate(*session, prompt, gen);
+    sessions.push_back(std::move(session).value());
+  }
+  std::vector<double> ttft[2];
+  for (int rep = 0; rep < reps; ++rep) {
+    for (int i = 0; i < 2; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (auto st = sessions[i].Prefill(prompt); !st.ok()) throw CliError{st.message()};
+      ttft[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto r = lazyllm::Generate(sessions[i], prompt, gen);
     if (!r.ok()) throw CliError{r.status().message()};
-    side.result = std::move(r).value();
+    sides[i].result = std::move(r).value();
+    std::sort(ttft[i].begin(), ttft[i].end());
+    sides[i].result.stats.ttft_ms = ttft[i][ttft[i].size() / 2];
   }
   const auto& a = sides[0].result;
   const auto& b = sides[1].result;
@@ -264,7 +282,7 @@ int Run(int argc, char** argv) {
   Flags flags(argc, argv, 2,
               {{"-m", true}, {"-p", true}, {"-f", true}, {"-n", true}, {"-t", true}, {"-c", true},
                {"--temp", true}, {"--top-k", true}, {"--top-p", true}, {"--seed", true}, {"--no-bos", false},
-               {"--json", false}, {"--logits", false}, {"--prune", true}, {"--compare", false}});
+               {"--json", false}, {"--logits", false}, {"--prune", true}, {"--compare", false}, {"-r", true}});
   const std::string text = ReadPrompt(flags);
   lazyllm::GenerationOptions gen;
   gen.max_new_tokens = flags.Number<int>("-n", 64, 0, 1 << 24);
@@ -293,7 +311,8 @@ int Run(int argc, char** argv) {
   if (static_cast<int64_t>(prompt.size()) > session->max_context())
     throw CliError{"prompt of " + std::to_string(prompt.size()) + " tokens exceeds the context of " +
                    std::to_string(session->max_context()) + " tokens (-c)"};
-  if (flags.Has("--compare")) return Compare(model, sopts, prompt, gen, as_json);
+  if (flags.Has("--compare")) return Compare(model, sopts, prompt, gen, as_json, flags.Number<int>("-r", 5, 1, 1000));
+  if (flags.Has("-r")) throw CliError{"-r is a flag of --compare"};
 
   std::vector<float> prompt_logits;
   if (flags.Has("--logits")) gen.prompt_logits = &prompt_logits;
