@@ -118,6 +118,8 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"run -m " + Model() + " -p hi --prune 2:0.3,2:0.2", "appears twice"},
       {"run -m " + Model() + " -p hi --prune junk", "not LAYER:FRACTION"},
       {"run -m " + Model() + " -p hi --json --logits", "--logits needs --prune off"},
+      {"run -m " + Model() + " -p hi -r 3", "-r is a flag of --compare"},
+      {"run -m " + Model() + " -p hi --compare -r 0", "out of range"},
   };
   for (const auto& [args, expect] : cases) {
     SCOPED_TRACE(args);
