@@ -50,8 +50,8 @@ StatusOr<PruningOptions> PruningOptions::Parse(std::string_view spec, int64_t nu
   PruningOptions o;
   o.seed = seed;
   if (spec == "off") return o;
-  if (num_layers < 2) return Bad(spec, "a model of " + std::to_string(num_layers) + " layer(s) cannot be pruned");
   if (spec == "paper") {
+    if (num_layers < 2) return Bad(spec, "a model of " + std::to_string(num_layers) + " layer cannot be pruned by layer");
     o.method = Method::kLazy;
     for (const double f : {9.0 / 32, 19.0 / 32, 28.0 / 32}) {
       const auto layer = std::clamp<int64_t>(static_cast<int64_t>(std::floor(f * num_layers + 0.5)), 1, num_layers - 1);

@@ -334,6 +334,7 @@ struct Session::Impl {
       rows.erase(std::remove_if(rows.begin(), rows.end(), [&](int64_t t) { return dropped[t] != 0; }), rows.end());
     }
     live = rows;
+    if (pruning.method == Method::kRandom) stats.kept_positions.push_back(live);
     Embed(ids, 0);
     for (int64_t l = 0; l < c.num_layers; ++l) {
       if (IsSelectionLayer(l)) {

@@ -58,6 +58,8 @@ TEST(LazyLlmTest, MatchesIndependentReference) {
     for (auto it = ref_kept.begin(); it != ref_kept.end(); ++it, ++step) {
       const auto want = it.value().get<std::vector<int64_t>>();
       const auto& got = st.kept_positions[step];
+      ASSERT_FALSE(got.empty());
+      EXPECT_EQ(got.back(), static_cast<int64_t>(prompt.size()) - 1) << "the last token must always be kept";
       std::vector<int64_t> diff;
       std::set_symmetric_difference(want.begin(), want.end(), got.begin(), got.end(), std::back_inserter(diff));
       EXPECT_LE(diff.size(), 4u) << "pruning step " << step;  // 2 positions swapped = 4 in the symmetric difference

@@ -30,7 +30,8 @@ struct SessionOptions {
 struct PruningStats {
   // Live rows entering each layer in the last prefill.
   std::vector<int64_t> kept_per_layer;
-  // For each selection step of the last prefill: the positions kept at its input.
+  // For each selection step of the last prefill: the positions kept at its input (for the
+  // random baseline: one entry, the positions kept before layer 0).
   std::vector<std::vector<int64_t>> kept_positions;
   // Revivals from the Aux Cache since the last prefill (one per token and layer revived at).
   int64_t revived_tokens = 0;
