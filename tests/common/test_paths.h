@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -15,6 +17,23 @@ inline std::filesystem::path SourceDir() { return LAZYLLM_SOURCE_DIR; }
 inline std::filesystem::path SharedDir() { return SourceDir().parent_path() / "shared"; }
 inline std::filesystem::path ReferenceDir() { return SharedDir() / "reference"; }
 inline std::filesystem::path SampleModel() { return SourceDir() / "models/stories260K/stories260K-f32-gguf-v3.gguf"; }
+
+// The GGUF file a reference dump names: the bundled sample model, or ../shared/reference/models/.
+inline std::filesystem::path ReferenceModelPath(const std::string& file) {
+  if (file.rfind("stories260K", 0) == 0) return SampleModel();
+  return ReferenceDir() / "models" / file;
+}
+
+// max |got - want| / max |want|: the distance measure of ../shared/reference/README.md.
+template <typename Got, typename Want>
+double MaxRelDiff(const Got& got, const Want& want) {
+  double mx = 0, diff = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    mx = std::max(mx, std::abs(static_cast<double>(want[i])));
+    diff = std::max(diff, std::abs(static_cast<double>(got[i]) - static_cast<double>(want[i])));
+  }
+  return diff / mx;
+}
 
 inline std::string ReadFile(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);

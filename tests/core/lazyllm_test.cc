@@ -12,11 +12,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path ModelPathFor(const std::string& file) {
-  if (file.rfind("stories260K", 0) == 0) return testing::SampleModel();
-  return testing::ReferenceDir() / "models" / file;
-}
-
 StatusOr<Session> MakeSession(const Model& model, const std::string& spec, uint64_t seed = 0) {
   auto p = PruningOptions::Parse(spec, model.config().num_layers, seed);
   if (!p.ok()) return p.status();
@@ -40,7 +35,7 @@ TEST(LazyLlmTest, MatchesIndependentReference) {
   for (const auto& e : fs::directory_iterator(testing::ReferenceDir() / "lazyllm")) {
     SCOPED_TRACE(e.path().filename().string());
     const auto ref = testing::ReadJson(e.path());
-    auto model = Model::Load(ModelPathFor(ref["model"]).string());
+    auto model = Model::Load(testing::ReferenceModelPath(ref["model"]).string());
     ASSERT_TRUE(model.ok()) << model.status().message();
     auto s = MakeSession(*model, ref["schedule"]);
     ASSERT_TRUE(s.ok()) << s.status().message();
@@ -69,12 +64,7 @@ TEST(LazyLlmTest, MatchesIndependentReference) {
     if (all_equal) {
       ASSERT_TRUE(s->Prefill(prompt).ok());
       const auto ref_last = ref["last_logits"].get<std::vector<float>>();
-      double max_ref = 0, max_diff = 0;
-      for (size_t i = 0; i < ref_last.size(); ++i) {
-        max_ref = std::max(max_ref, std::fabs(static_cast<double>(ref_last[i])));
-        max_diff = std::max(max_diff, std::fabs(static_cast<double>(s->logits()[i]) - ref_last[i]));
-      }
-      EXPECT_LE(max_diff / max_ref, 1e-3);
+      EXPECT_LE(testing::MaxRelDiff(s->logits(), ref_last), 1e-3);
     }
     ASSERT_GE(tokens.size(), 4u);
     EXPECT_EQ(std::vector<int32_t>(tokens.begin(), tokens.begin() + 4),

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "common/test_paths.h"
 #include "common/tiny_model.h"
 #include "core/gguf.h"
 #include "lazyllm/lazyllm.h"
@@ -97,15 +98,6 @@ class Float64TinyLlama {
   const gguf::File& f_;
 };
 
-double RelDiff(std::span<const float> got, const std::vector<double>& want) {
-  double mx = 0, diff = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    mx = std::max(mx, std::fabs(want[i]));
-    diff = std::max(diff, std::fabs(got[i] - want[i]));
-  }
-  return diff / mx;
-}
-
 TEST(PositionsTest, PrunedRowsKeepOriginalPositionsForRopeAndCausalMask) {
   const std::string path = (std::filesystem::temp_directory_path() / ("lazyllm_positions_" + std::to_string(getpid()))).string();
   testing::WriteBytes(path, testing::TinyLlama().Build());
@@ -120,7 +112,7 @@ TEST(PositionsTest, PrunedRowsKeepOriginalPositionsForRopeAndCausalMask) {
   std::iota(all.begin(), all.end(), 0);
   auto base = Session::Create(*model, {.threads = 2});
   ASSERT_TRUE(base.ok() && base->Prefill(prompt).ok());
-  EXPECT_LE(RelDiff(base->logits(), ref.LastLogits(prompt, all)), 1e-5);
+  EXPECT_LE(testing::MaxRelDiff(base->logits(), ref.LastLogits(prompt, all)), 1e-5);
 
   for (uint64_t seed : {1u, 2u, 3u}) {
     SCOPED_TRACE("seed " + std::to_string(seed));
@@ -134,12 +126,12 @@ TEST(PositionsTest, PrunedRowsKeepOriginalPositionsForRopeAndCausalMask) {
     std::vector<int32_t> kept_ids;
     for (int64_t t : kept) kept_ids.push_back(prompt[t]);
     // Expected: the live rows at their original positions (gaps where tokens were dropped).
-    EXPECT_LE(RelDiff(s->logits(), ref.LastLogits(kept_ids, kept)), 1e-5);
+    EXPECT_LE(testing::MaxRelDiff(s->logits(), ref.LastLogits(kept_ids, kept)), 1e-5);
     // Renumbering the survivors 0..m-1 gives a measurably different answer, so the check above
     // does tell original positions from compacted ones.
     std::vector<int64_t> renumbered(kept.size());
     std::iota(renumbered.begin(), renumbered.end(), 0);
-    EXPECT_GT(RelDiff(s->logits(), ref.LastLogits(kept_ids, renumbered)), 1e-3);
+    EXPECT_GT(testing::MaxRelDiff(s->logits(), ref.LastLogits(kept_ids, renumbered)), 1e-3);
   }
   std::filesystem::remove(path);
 }

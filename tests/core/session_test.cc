@@ -11,11 +11,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path ModelPathFor(const std::string& file) {
-  if (file.rfind("stories260K", 0) == 0) return testing::SampleModel();
-  return testing::ReferenceDir() / "models" / file;
-}
-
 struct Comparison {
   double rel_diff = 0;          // max |Δ last logit| / max |reference logit|
   double argmax_agreement = 0;  // fraction of prompt positions with equal argmax
@@ -27,7 +22,7 @@ struct Comparison {
 Comparison Compare(const fs::path& ref_path) {
   const nlohmann::json ref = testing::ReadJson(ref_path);
   const std::string file = ref["model"];
-  auto model = Model::Load(ModelPathFor(file).string());
+  auto model = Model::Load(testing::ReferenceModelPath(file).string());
   EXPECT_TRUE(model.ok()) << model.status().message();
   if (!model.ok()) return {};
   // The prompt text tokenizes to the reference's ids.
@@ -54,13 +49,7 @@ Comparison Compare(const fs::path& ref_path) {
   const int64_t vocab = model->config().vocab_size;
   const std::vector<float> ref_last = ref["last_logits"].get<std::vector<float>>();
   EXPECT_EQ(static_cast<int64_t>(ref_last.size()), vocab);
-  double max_ref = 0, max_diff = 0;
-  const float* last = logits.data() + (ref_prompt.size() - 1) * vocab;
-  for (int64_t i = 0; i < vocab; ++i) {
-    max_ref = std::max(max_ref, std::fabs(static_cast<double>(ref_last[i])));
-    max_diff = std::max(max_diff, std::fabs(static_cast<double>(last[i]) - ref_last[i]));
-  }
-  c.rel_diff = max_diff / max_ref;
+  c.rel_diff = testing::MaxRelDiff(std::span<const float>(logits.data() + (ref_prompt.size() - 1) * vocab, vocab), ref_last);
   const auto ref_argmax = ref["argmax_per_position"].get<std::vector<int32_t>>();
   size_t agree = 0;
   for (size_t p = 0; p < ref_argmax.size(); ++p)
