@@ -9,6 +9,7 @@
 #include "cache/kv_cache.h"
 #include "cache/token_state.h"
 #include "core/model_impl.h"
+#include "core/session_hooks.h"
 #include "lazyllm/session.h"
 #include "simd/gemm.h"
 #include "simd/kernels.h"
@@ -50,6 +51,7 @@ struct Session::Impl {
   int64_t pos = 0;  // tokens in context
   int64_t prompt_len = 0;
   PruningStats stats;
+  internal::SessionHooks hooks;
 
   // Computed rows of the current pass (positions, ascending; x row i holds rows[i]) and the
   // live key set of the current layer (positions, ascending).
@@ -257,6 +259,7 @@ struct Session::Impl {
         if (computed && tokens.IsAuxLayer(l - 1)) {
           std::memcpy(tokens.Aux(l - 1, t), src, c.dim * sizeof(float));
           tokens.MarkAux(l - 1, t);
+          if (hooks.on_stash) hooks.on_stash(l - 1, t, {src, static_cast<size_t>(c.dim)});
         }
         continue;
       }
@@ -269,7 +272,9 @@ struct Session::Impl {
         src = tokens.Aux(l - 1, t);  // revival: the stored output of layer l-1
         ++stats.revived_tokens;
       }
-      std::memcpy(out + next_rows.size() * c.dim, src, c.dim * sizeof(float));
+      float* dst = out + next_rows.size() * c.dim;
+      std::memcpy(dst, src, c.dim * sizeof(float));
+      if (!computed && hooks.on_revive) hooks.on_revive(l, t, {dst, static_cast<size_t>(c.dim)});
       next_rows.push_back(t);
     }
     std::swap(x, xn);
@@ -436,4 +441,22 @@ PruningStats Session::pruning_stats() const {
   return st;
 }
 
+namespace internal {
+
+struct SessionAccess {
+  static Session::Impl& Get(const Session& s) { return *s.impl_; }
+};
+
+SessionHooks& Hooks(Session& session) { return SessionAccess::Get(session).hooks; }
+
+bool HasKv(const Session& session, int64_t layer, int64_t slot) {
+  return SessionAccess::Get(session).tokens.HasKv(layer, slot);
+}
+
+std::span<const float> CachedK(const Session& session, int64_t layer, int64_t slot) {
+  const Session::Impl& s = SessionAccess::Get(session);
+  return {s.kv.K(layer, slot), static_cast<size_t>(s.kv_dim)};
+}
+
+}  // namespace internal
 }  // namespace lazyllm

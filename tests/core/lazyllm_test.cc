@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "common/test_paths.h"
+#include "core/session_hooks.h"
 #include "lazyllm/lazyllm.h"
 
 namespace lazyllm {
@@ -124,6 +126,39 @@ TEST(LazyLlmTest, DecodeRevivesWithoutRecomputation) {
   EXPECT_LE(st.computed_pairs, baseline_pairs);
   EXPECT_GT(st.prompt_tokens_computed_pct, st.prompt_tokens_computed_pct_prefill);
   EXPECT_LE(st.prompt_tokens_computed_pct, 100.0);
+}
+
+// Guarantee (3): a revived token's layer input is exactly the hidden state stored when it was
+// dropped, and its new K/V land in its own slot.
+TEST(LazyLlmTest, RevivedRowEqualsStashedHiddenStateAndFillsItsSlot) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const auto prompt = model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true);
+  auto s = MakeSession(*model, "paper");
+  ASSERT_TRUE(s.ok());
+  std::map<std::pair<int64_t, int64_t>, std::vector<float>> stashed;  // (layer, slot) -> row
+  std::vector<std::pair<int64_t, int64_t>> revived;                   // (selection layer, slot)
+  int mismatches = 0;
+  auto& hooks = internal::Hooks(*s);
+  hooks.on_stash = [&](int64_t layer, int64_t slot, std::span<const float> row) {
+    stashed[{layer, slot}].assign(row.begin(), row.end());
+  };
+  hooks.on_revive = [&](int64_t layer, int64_t slot, std::span<const float> row) {
+    EXPECT_FALSE(internal::HasKv(*s, layer, slot)) << "revived a token that already has K/V";
+    auto it = stashed.find({layer - 1, slot});
+    if (it == stashed.end() || !std::equal(row.begin(), row.end(), it->second.begin())) ++mismatches;
+    revived.emplace_back(layer, slot);
+  };
+  Greedy(*s, prompt, 64);
+  EXPECT_FALSE(revived.empty());
+  EXPECT_EQ(mismatches, 0);
+  for (const auto& [layer, slot] : revived) {
+    EXPECT_TRUE(internal::HasKv(*s, layer, slot));
+    const auto k = internal::CachedK(*s, layer, slot);
+    EXPECT_TRUE(std::any_of(k.begin(), k.end(), [](float v) { return v != 0.0f; }));
+  }
+  EXPECT_EQ(static_cast<int64_t>(revived.size()), s->pruning_stats().revived_tokens);
 }
 
 TEST(LazyLlmTest, StaticAndRandomBaselines) {

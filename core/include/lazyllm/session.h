@@ -12,6 +12,10 @@
 
 namespace lazyllm {
 
+namespace internal {
+struct SessionAccess;
+}
+
 struct SessionOptions {
   // Worker threads; 0 (default) uses every hardware thread available to the process.
   // Larger values are capped at that number (oneTBB never runs more workers than it).
@@ -73,6 +77,7 @@ class Session {
   struct Impl;
 
  private:
+  friend struct internal::SessionAccess;
   explicit Session(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
