@@ -1,22 +1,16 @@
-// The lazyllm command-line tool: run, tokenize and inspect GGUF models (public API only).
+// The lazyllm command-line tool: run, bench, synth, tokenize and inspect GGUF models (public API only).
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <map>
-#include <nlohmann/json.hpp>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "lazyllm/lazyllm.h"
+#include "tools/cli.h"
 
+namespace lazyllm::cli {
 namespace {
-
-using nlohmann::json;
 
 constexpr const char* kUsage = R"(usage: lazyllm COMMAND [flags]
 
@@ -25,6 +19,9 @@ commands:
             [--top-p P] [--seed S] [--no-bos] [--json] [--logits] [--prune SPEC] [--compare [-r N]]
   tokenize  -m MODEL (-p TEXT | -f FILE) [--no-bos] [--json]
   inspect   -m MODEL [--json]
+  bench     -m MODEL [-p 512,2048] [-n 0,32] [-t 1,2] [--numa on,off] [--prune off,paper]
+            [-r N] [-o md|csv|json] [-f FILE] [--seed S]
+  synth     --preset NAME --dtype f32|f16|bf16|q8_0|q4_0 -o OUT.gguf [--layers N] [--seed S]
 
 run prints the generated text (or, with --json, one JSON object with the prompt and generated
 ids, the text and timing stats; --logits adds the last prompt position's logits and the argmax
@@ -35,82 +32,20 @@ greedy decoding.
                 off | paper | LAYER:FRACTION[,LAYER:FRACTION...]   e.g. 8:0.5,15:0.5,23:0.5
                 static:LAYER:FRACTION (prune once in the prefill, never revive)
                 random:FRACTION (drop prompt tokens at random before layer 0, seeded by --seed)
+--numa on|off NUMA placement (default on; only matters on a machine with several NUMA nodes).
 --compare     run the prompt with pruning off and with SPEC; print both outputs, each TTFT,
               the speedup, % of prompt tokens computed and how far the outputs agree. TTFT is
               the median of N prefills per side (-r, default 5), interleaved.
+
+bench runs every combination of the comma-separated values (prune specs may be separated by
+';' when a spec has commas of its own) and prints, per case, the mean ± standard deviation over
+-r repetitions (after one warm-up) of prefill tokens/s, TTFT, decode tokens/s and the % of
+prompt token-layer pairs computed. The prompt is BOS plus random vocabulary ids (or -f FILE's
+tokens repeated to length); load time is excluded; progress goes to stderr.
+
+synth writes a Llama GGUF with random weights in a preset's shape (tiny-gqa, smollm2-135m,
+llama3.2-1b, llama2-7b) and the 512-token stories260K vocabulary.
 )";
-
-// A user-facing error: printed as one line on stderr, exit status 1.
-struct CliError {
-  std::string message;
-};
-
-// Flags of one command: "--name" -> value ("" for switches), checked against the allowed set.
-class Flags {
- public:
-  Flags(int argc, char** argv, int first, const std::map<std::string, bool>& allowed) {
-    for (int i = first; i < argc; ++i) {
-      std::string a = argv[i];
-      auto it = allowed.find(a);
-      if (it == allowed.end()) throw CliError{"unknown flag '" + a + "'"};
-      if (values_.count(a)) throw CliError{"flag '" + a + "' given twice"};
-      if (it->second) {
-        if (i + 1 >= argc) throw CliError{"flag '" + a + "' needs a value"};
-        values_[a] = argv[++i];
-      } else {
-        values_[a] = "";
-      }
-    }
-  }
-
-  bool Has(const std::string& f) const { return values_.count(f) > 0; }
-  std::optional<std::string> Get(const std::string& f) const {
-    auto it = values_.find(f);
-    if (it == values_.end()) return std::nullopt;
-    return it->second;
-  }
-
-  template <typename T>
-  T Number(const std::string& f, T def, T lo, T hi) const {
-    auto v = Get(f);
-    if (!v) return def;
-    T out{};
-    const char* b = v->data();
-    const char* e = b + v->size();
-    auto [p, ec] = std::from_chars(b, e, out);
-    if (ec != std::errc() || p != e || v->empty()) throw CliError{"flag '" + f + "': '" + *v + "' is not a valid number"};
-    if (out < lo || out > hi)
-      throw CliError{"flag '" + f + "': " + *v + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"};
-    return out;
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-};
-
-std::string ReadPrompt(const Flags& flags) {
-  const bool has_p = flags.Has("-p"), has_f = flags.Has("-f");
-  if (has_p == has_f) throw CliError{"give exactly one of -p TEXT or -f FILE"};
-  if (has_p) return *flags.Get("-p");
-  const std::string path = *flags.Get("-f");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CliError{"cannot read prompt file '" + path + "'"};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-lazyllm::Model LoadModel(const Flags& flags, bool vocab_only) {
-  auto path = flags.Get("-m");
-  if (!path) throw CliError{"missing -m MODEL"};
-  lazyllm::LoadOptions opts;
-  opts.vocab_only = vocab_only;
-  auto model = lazyllm::Model::Load(*path, opts);
-  if (!model.ok()) throw CliError{model.status().message()};
-  return std::move(model).value();
-}
-
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 int Tokenize(int argc, char** argv) {
   Flags flags(argc, argv, 2, {{"-m", true}, {"-p", true}, {"-f", true}, {"--no-bos", false}, {"--json", false}});
@@ -282,7 +217,8 @@ int Run(int argc, char** argv) {
   Flags flags(argc, argv, 2,
               {{"-m", true}, {"-p", true}, {"-f", true}, {"-n", true}, {"-t", true}, {"-c", true},
                {"--temp", true}, {"--top-k", true}, {"--top-p", true}, {"--seed", true}, {"--no-bos", false},
-               {"--json", false}, {"--logits", false}, {"--prune", true}, {"--compare", false}, {"-r", true}});
+               {"--json", false}, {"--logits", false}, {"--prune", true}, {"--compare", false}, {"-r", true},
+               {"--numa", true}});
   const std::string text = ReadPrompt(flags);
   lazyllm::GenerationOptions gen;
   gen.max_new_tokens = flags.Number<int>("-n", 64, 0, 1 << 24);
@@ -293,6 +229,7 @@ int Run(int argc, char** argv) {
   lazyllm::SessionOptions sopts;
   sopts.threads = flags.Number<int>("-t", 0, 0, 4096);
   sopts.max_context = flags.Number<int64_t>("-c", 0, 0, int64_t{1} << 22);
+  sopts.numa = ParseOnOff(flags, "--numa", true);
   const bool as_json = flags.Has("--json");
   if (flags.Has("--logits") && !as_json) throw CliError{"--logits needs --json"};
 
@@ -363,24 +300,28 @@ int Run(int argc, char** argv) {
 }
 
 }  // namespace
+}  // namespace lazyllm::cli
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs(kUsage, stderr);
+    std::fputs(lazyllm::cli::kUsage, stderr);
     return 2;
   }
   const std::string cmd = argv[1];
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
-    std::fputs(kUsage, stdout);
+    std::fputs(lazyllm::cli::kUsage, stdout);
     return 0;
   }
   try {
+    using namespace lazyllm::cli;
     if (cmd == "run") return Run(argc, argv);
+    if (cmd == "bench") return Bench(argc, argv);
+    if (cmd == "synth") return Synth(argc, argv);
     if (cmd == "tokenize") return Tokenize(argc, argv);
     if (cmd == "inspect") return Inspect(argc, argv);
-    std::fprintf(stderr, "lazyllm: error: unknown command '%s' (run, tokenize, inspect; see lazyllm --help)\n", cmd.c_str());
+    std::fprintf(stderr, "lazyllm: error: unknown command '%s' (run, bench, synth, tokenize, inspect; see lazyllm --help)\n", cmd.c_str());
     return 2;
-  } catch (const CliError& e) {
+  } catch (const lazyllm::cli::CliError& e) {
     std::fprintf(stderr, "lazyllm %s: error: %s\n", cmd.c_str(), e.message.c_str());
     return 1;
   } catch (const std::exception& e) {

@@ -6,4 +6,5 @@
 #include "lazyllm/pruning.h"
 #include "lazyllm/session.h"
 #include "lazyllm/status.h"
+#include "lazyllm/synth.h"
 #include "lazyllm/tokenizer.h"

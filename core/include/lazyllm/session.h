@@ -20,6 +20,10 @@ struct SessionOptions {
   // Worker threads; 0 (default) uses every hardware thread available to the process.
   // Larger values are capped at that number (oneTBB never runs more workers than it).
   int threads = 0;
+  // NUMA placement (default on): on a machine with several NUMA nodes, one worker arena per
+  // node with its threads pinned there, and each weight matrix split by output rows into
+  // node-local slices that the node's arena computes. With one node (or off): one arena.
+  bool numa = true;
   // Maximum tokens in context (prompt + generated); 0 (default) means the model's trained
   // context length, capped at kDefaultMaxContext (as llama.cpp's default context). The KV
   // cache and the activations are sized for it up front, so a model trained for 128K tokens

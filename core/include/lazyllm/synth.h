@@ -1,0 +1,42 @@
+// Synthetic models: Llama-architecture GGUF files with random weights in a real model's shape,
+// for benchmarks and tests. They carry a small real tokenizer (the 512-token SentencePiece
+// vocabulary of the bundled stories260K model), so any GGUF reader can load them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lazyllm/status.h"
+
+namespace lazyllm {
+
+// The shape of a synthetic model.
+struct SynthShape {
+  std::string name;
+  int64_t layers = 0;
+  int64_t dim = 0;
+  int64_t ffn_dim = 0;
+  int64_t heads = 0;
+  int64_t kv_heads = 0;
+  int64_t context = 0;
+  float rope_theta = 10000.0f;
+  bool tied_output = true;  // no output.weight: the LM head reuses token_embd.weight
+};
+
+// The built-in presets: tiny-gqa, smollm2-135m, llama3.2-1b, llama2-7b.
+const std::vector<SynthShape>& SynthPresets();
+StatusOr<SynthShape> FindSynthPreset(const std::string& name);
+
+struct SynthOptions {
+  std::string preset = "tiny-gqa";
+  std::string dtype = "f32";  // f32 | f16 | bf16 | q8_0 | q4_0 (norm weights stay F32)
+  int64_t layers = 0;         // 0: the preset's
+  uint64_t seed = 0;
+};
+
+// Writes the model to `path`. Weights are uniform with variance 1/fan_in (so activations stay
+// near unit scale through RMSNorm); norm weights are 1.
+Status Synthesize(const SynthOptions& options, const std::string& path);
+
+}  // namespace lazyllm

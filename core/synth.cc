@@ -1,0 +1,222 @@
+// `lazyllm synth`: random-weight Llama GGUF files in real models' shapes.
+#include "lazyllm/synth.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "simd/quantize.h"
+
+namespace lazyllm {
+namespace {
+
+struct VocabEntry {
+  const char* text;
+  float score;
+  int32_t type;
+};
+constexpr VocabEntry kVocab[] = {
+#include "core/data/synth_vocab.inc"
+};
+constexpr int64_t kVocabSize = sizeof(kVocab) / sizeof(kVocab[0]);
+
+// Little-endian GGUF v3 serialisation into a byte buffer (the header; tensor data is streamed).
+struct Bytes {
+  std::vector<uint8_t> b;
+  template <typename T>
+  void Put(T v) {
+    const auto* p = reinterpret_cast<const uint8_t*>(&v);
+    b.insert(b.end(), p, p + sizeof(T));
+  }
+  void Str(std::string_view s) {
+    Put<uint64_t>(s.size());
+    b.insert(b.end(), s.begin(), s.end());
+  }
+  // GGUF metadata value type ids.
+  enum : uint32_t { kU32 = 4, kI32 = 5, kF32 = 6, kString = 8, kArray = 9 };
+  uint64_t entries = 0;  // metadata entries written
+  void Key(std::string_view k, uint32_t type) {
+    Str(k);
+    Put(type);
+    ++entries;
+  }
+  void KvU32(std::string_view k, uint32_t v) { Key(k, kU32), Put(v); }
+  void KvF32(std::string_view k, float v) { Key(k, kF32), Put(v); }
+  void KvStr(std::string_view k, std::string_view v) { Key(k, kString), Str(v); }
+  void ArrayHeader(std::string_view k, uint32_t elem, uint64_t n) { Key(k, kArray), Put(elem), Put(n); }
+};
+
+struct TensorPlan {
+  std::string name;
+  int64_t cols, rows;  // ne[0], ne[1] (rows = 1 for vectors)
+  simd::DType dtype;
+  enum class Init { kOnes, kRandom } init;
+  uint64_t offset = 0;
+  int64_t bytes = 0;
+};
+
+// splitmix64: a fast, well-mixed stream; uniform floats in [-a, a].
+struct Rng {
+  uint64_t s;
+  uint64_t Next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  float Uniform(float a) { return (static_cast<float>(Next() >> 40) * (2.0f / 16777216.0f) - 1.0f) * a; }
+};
+
+StatusOr<simd::DType> ParseDType(const std::string& s) {
+  if (s == "f32") return simd::DType::kF32;
+  if (s == "f16") return simd::DType::kF16;
+  if (s == "bf16") return simd::DType::kBF16;
+  if (s == "q8_0") return simd::DType::kQ8_0;
+  if (s == "q4_0") return simd::DType::kQ4_0;
+  return InvalidArgumentError("unknown dtype '" + s + "' (expected f32, f16, bf16, q8_0 or q4_0)");
+}
+
+// general.file_type (llama_ftype) of an all-`t` model.
+uint32_t FileType(simd::DType t) {
+  switch (t) {
+    case simd::DType::kF32: return 0;
+    case simd::DType::kF16: return 1;
+    case simd::DType::kQ4_0: return 2;
+    case simd::DType::kQ8_0: return 7;
+    case simd::DType::kBF16: return 32;
+  }
+  return 0;
+}
+
+}  // namespace
+
+const std::vector<SynthShape>& SynthPresets() {
+  static const std::vector<SynthShape> presets = {
+      {"tiny-gqa", 4, 256, 768, 8, 2, 2048, 10000.0f, false},
+      {"smollm2-135m", 30, 576, 1536, 9, 3, 8192, 100000.0f, true},
+      {"llama3.2-1b", 16, 2048, 8192, 32, 8, 8192, 500000.0f, true},
+      {"llama2-7b", 32, 4096, 11008, 32, 32, 4096, 10000.0f, false},
+  };
+  return presets;
+}
+
+StatusOr<SynthShape> FindSynthPreset(const std::string& name) {
+  std::string names;
+  for (const auto& p : SynthPresets()) {
+    if (p.name == name) return p;
+    names += (names.empty() ? "" : ", ") + p.name;
+  }
+  return InvalidArgumentError("unknown preset '" + name + "' (presets: " + names + ")");
+}
+
+Status Synthesize(const SynthOptions& options, const std::string& path) {
+  LAZYLLM_ASSIGN_OR_RETURN(SynthShape shape, FindSynthPreset(options.preset));
+  LAZYLLM_ASSIGN_OR_RETURN(simd::DType dtype, ParseDType(options.dtype));
+  if (options.layers < 0 || options.layers > 1024)
+    return InvalidArgumentError("--layers " + std::to_string(options.layers) + " is out of range 1..1024");
+  if (options.layers > 0) shape.layers = options.layers;
+  const int64_t head_dim = shape.dim / shape.heads;
+  const int64_t q_dim = shape.heads * head_dim, kv_dim = shape.kv_heads * head_dim;
+
+  // Tensor table, in llama.cpp's order.
+  std::vector<TensorPlan> plan;
+  using Init = TensorPlan::Init;
+  const auto F32 = simd::DType::kF32;
+  plan.push_back({"token_embd.weight", shape.dim, kVocabSize, dtype, Init::kRandom});
+  plan.push_back({"output_norm.weight", shape.dim, 1, F32, Init::kOnes});
+  if (!shape.tied_output) plan.push_back({"output.weight", shape.dim, kVocabSize, dtype, Init::kRandom});
+  for (int64_t l = 0; l < shape.layers; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    plan.push_back({b + "attn_norm.weight", shape.dim, 1, F32, Init::kOnes});
+    plan.push_back({b + "attn_q.weight", shape.dim, q_dim, dtype, Init::kRandom});
+    plan.push_back({b + "attn_k.weight", shape.dim, kv_dim, dtype, Init::kRandom});
+    plan.push_back({b + "attn_v.weight", shape.dim, kv_dim, dtype, Init::kRandom});
+    plan.push_back({b + "attn_output.weight", q_dim, shape.dim, dtype, Init::kRandom});
+    plan.push_back({b + "ffn_norm.weight", shape.dim, 1, F32, Init::kOnes});
+    plan.push_back({b + "ffn_gate.weight", shape.dim, shape.ffn_dim, dtype, Init::kRandom});
+    plan.push_back({b + "ffn_up.weight", shape.dim, shape.ffn_dim, dtype, Init::kRandom});
+    plan.push_back({b + "ffn_down.weight", shape.ffn_dim, shape.dim, dtype, Init::kRandom});
+  }
+  constexpr uint64_t kAlign = 32;
+  uint64_t offset = 0;
+  for (auto& t : plan) {
+    t.offset = offset;
+    t.bytes = t.rows * simd::RowBytes(t.dtype, t.cols);
+    offset += (static_cast<uint64_t>(t.bytes) + kAlign - 1) / kAlign * kAlign;
+  }
+
+  Bytes h;  // metadata and tensor table; the fixed header goes in front at the end
+  h.KvStr("general.architecture", "llama");
+  h.KvStr("general.name", "lazyllm-synth " + shape.name);
+  h.KvU32("general.file_type", FileType(dtype));
+  h.KvU32("llama.block_count", static_cast<uint32_t>(shape.layers));
+  h.KvU32("llama.context_length", static_cast<uint32_t>(shape.context));
+  h.KvU32("llama.embedding_length", static_cast<uint32_t>(shape.dim));
+  h.KvU32("llama.feed_forward_length", static_cast<uint32_t>(shape.ffn_dim));
+  h.KvU32("llama.attention.head_count", static_cast<uint32_t>(shape.heads));
+  h.KvU32("llama.attention.head_count_kv", static_cast<uint32_t>(shape.kv_heads));
+  h.KvU32("llama.rope.dimension_count", static_cast<uint32_t>(head_dim));
+  h.KvF32("llama.rope.freq_base", shape.rope_theta);
+  h.KvF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  h.KvU32("llama.vocab_size", static_cast<uint32_t>(kVocabSize));
+  h.KvStr("tokenizer.ggml.model", "llama");
+  h.KvStr("tokenizer.ggml.pre", "default");
+  h.ArrayHeader("tokenizer.ggml.tokens", Bytes::kString, kVocabSize);
+  for (const auto& v : kVocab) h.Str(v.text);
+  h.ArrayHeader("tokenizer.ggml.scores", Bytes::kF32, kVocabSize);
+  for (const auto& v : kVocab) h.Put(v.score);
+  h.ArrayHeader("tokenizer.ggml.token_type", Bytes::kI32, kVocabSize);
+  for (const auto& v : kVocab) h.Put(v.type);
+  h.KvU32("tokenizer.ggml.bos_token_id", 1);
+  h.KvU32("tokenizer.ggml.eos_token_id", 2);
+  h.KvU32("tokenizer.ggml.unknown_token_id", 0);
+  for (const auto& t : plan) {
+    h.Str(t.name);
+    h.Put<uint32_t>(t.rows == 1 ? 1 : 2);
+    h.Put<uint64_t>(static_cast<uint64_t>(t.cols));
+    if (t.rows != 1) h.Put<uint64_t>(static_cast<uint64_t>(t.rows));
+    h.Put<uint32_t>(static_cast<uint32_t>(t.dtype));
+    h.Put<uint64_t>(t.offset);
+  }
+  Bytes head;
+  head.Put<uint32_t>(0x46554747);  // "GGUF"
+  head.Put<uint32_t>(3);
+  head.Put<uint64_t>(plan.size());
+  head.Put<uint64_t>(h.entries);
+  h.b.insert(h.b.begin(), head.b.begin(), head.b.end());
+  while (h.b.size() % kAlign) h.b.push_back(0);
+
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
+  if (!f) return InvalidArgumentError("cannot create '" + path + "': " + std::strerror(errno));
+  auto write = [&](const void* p, size_t n) { return std::fwrite(p, 1, n, f.get()) == n; };
+  bool ok = write(h.b.data(), h.b.size());
+  std::vector<float> row;
+  std::vector<uint8_t> encoded;
+  uint64_t written = 0;
+  for (size_t i = 0; i < plan.size() && ok; ++i) {
+    const TensorPlan& t = plan[i];
+    Rng rng{options.seed * 0x100000001b3ull + i};
+    const float a = std::sqrt(3.0f / static_cast<float>(t.cols));  // uniform with variance 1/cols
+    row.resize(static_cast<size_t>(t.cols));
+    encoded.resize(static_cast<size_t>(simd::RowBytes(t.dtype, t.cols)));
+    for (int64_t r = 0; r < t.rows && ok; ++r) {
+      for (auto& v : row) v = t.init == Init::kOnes ? 1.0f : rng.Uniform(a);
+      simd::QuantizeRow(t.dtype, row.data(), encoded.data(), t.cols);
+      ok = write(encoded.data(), encoded.size());
+    }
+    written += static_cast<uint64_t>(t.bytes);
+    static const uint8_t zeros[kAlign] = {};
+    if (i + 1 < plan.size()) {
+      const uint64_t pad = (kAlign - written % kAlign) % kAlign;
+      ok = ok && write(zeros, pad);
+      written += pad;
+    }
+  }
+  if (!ok || std::fflush(f.get()) != 0)
+    return DataLossError("writing '" + path + "' failed: " + std::strerror(errno));
+  return OkStatus();
+}
+
+}  // namespace lazyllm

@@ -1,0 +1,229 @@
+// `lazyllm bench`: a llama-bench-style matrix of prefill and decode runs.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <vector>
+
+#include "tools/cli.h"
+
+namespace lazyllm::cli {
+namespace {
+
+// "512,2048" -> {512, 2048}, each in [lo, hi].
+std::vector<int64_t> NumberList(const Flags& flags, const std::string& f, const std::string& def, int64_t lo, int64_t hi) {
+  const std::string s = flags.Get(f).value_or(def);
+  std::vector<int64_t> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = std::min(s.find(',', start), s.size());
+    const std::string item = s.substr(start, comma - start);
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || p != item.data() + item.size())
+      throw CliError{"flag '" + f + "': '" + item + "' is not a valid number"};
+    if (v < lo || v > hi)
+      throw CliError{"flag '" + f + "': " + item + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"};
+    out.push_back(v);
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Pruning specs are separated by ';' or by ',' between specs; a spec itself may contain commas
+// (8:0.5,15:0.5), so "off,paper" splits on commas that start a new spec word.
+std::vector<std::string> PruneList(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  auto starts_spec = [](const std::string& rest) {
+    for (const char* w : {"off", "paper", "static:", "random:"})
+      if (rest.rfind(w, 0) == 0) return true;
+    return false;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
+    if (ch == ';' || (ch == ',' && starts_spec(s.substr(i + 1)))) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+struct Summary {
+  double mean = 0, stddev = 0;
+};
+Summary Summarize(const std::vector<double>& v) {
+  Summary s;
+  if (v.empty()) return s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  if (v.size() > 1) {
+    double ss = 0;
+    for (double x : v) ss += (x - s.mean) * (x - s.mean);
+    s.stddev = std::sqrt(ss / static_cast<double>(v.size() - 1));
+  }
+  return s;
+}
+
+struct Case {
+  int64_t prompt, gen;
+  int threads;
+  std::string numa;
+  std::string prune;
+  std::vector<double> prefill_tps, ttft_ms, decode_tps, computed_pct;
+};
+
+std::string PlusMinus(const Summary& s, int prec) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f ± %.*f", prec, s.mean, prec, s.stddev);
+  return buf;
+}
+
+}  // namespace
+
+int Bench(int argc, char** argv) {
+  Flags flags(argc, argv, 2,
+              {{"-m", true}, {"-p", true}, {"-n", true}, {"-t", true}, {"--numa", true}, {"--prune", true},
+               {"-r", true}, {"-o", true}, {"-f", true}, {"--seed", true}});
+  const std::vector<int64_t> prompts = NumberList(flags, "-p", "512", 1, int64_t{1} << 22);
+  const std::vector<int64_t> gens = NumberList(flags, "-n", "32", 0, 1 << 20);
+  const std::vector<int64_t> threads = NumberList(flags, "-t", "0", 0, 4096);
+  const std::vector<std::string> numas = PruneList(flags.Get("--numa").value_or("on"));
+  const int reps = flags.Number<int>("-r", 3, 1, 1000);
+  const std::string format = flags.Get("-o").value_or("md");
+  if (format != "md" && format != "csv" && format != "json") throw CliError{"flag '-o': expected md, csv or json, got '" + format + "'"};
+  for (const auto& n : numas)
+    if (n != "on" && n != "off") throw CliError{"flag '--numa': expected on or off, got '" + n + "'"};
+  const uint64_t seed = flags.Number<uint64_t>("--seed", 42, 0, UINT64_MAX);
+
+  Model model = LoadModel(flags, /*vocab_only=*/false);
+  const ModelConfig& c = model.config();
+  std::vector<PruningOptions> prunings;
+  for (const std::string& spec : PruneList(flags.Get("--prune").value_or("off"))) {
+    auto p = PruningOptions::Parse(spec, c.num_layers, seed);
+    if (!p.ok()) throw CliError{"flag '--prune': " + p.status().message()};
+    prunings.push_back(*p);
+  }
+  int64_t max_prompt = 0, max_gen = 0;
+  for (int64_t p : prompts) max_prompt = std::max(max_prompt, p);
+  for (int64_t g : gens) max_gen = std::max(max_gen, g);
+  if (max_prompt + max_gen > c.context_length)
+    throw CliError{"-p " + std::to_string(max_prompt) + " plus -n " + std::to_string(max_gen) +
+                   " exceeds the model's context of " + std::to_string(c.context_length) + " tokens"};
+
+  // The prompt: BOS then random vocabulary ids (as llama-bench does), or a text file's tokens
+  // repeated to length.
+  std::vector<int32_t> base;
+  const Tokenizer& tok = model.tokenizer();
+  if (flags.Has("-f")) {
+    base = tok.Encode(ReadPrompt(flags), /*add_bos=*/false);
+    if (base.empty()) throw CliError{"the -f prompt tokenizes to nothing"};
+  } else {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(c.vocab_size - 1));
+    for (int i = 0; i < 4096; ++i) base.push_back(pick(rng));
+  }
+  auto prompt_of = [&](int64_t n) {
+    std::vector<int32_t> ids;
+    if (tok.bos_id() >= 0) ids.push_back(tok.bos_id());
+    while (static_cast<int64_t>(ids.size()) < n) ids.push_back(base[(ids.size() - 1) % base.size()]);
+    ids.resize(static_cast<size_t>(n));
+    return ids;
+  };
+
+  std::vector<Case> cases;
+  for (int64_t t : threads)
+    for (const auto& numa : numas)
+      for (const auto& pr : prunings)
+        for (int64_t p : prompts)
+          for (int64_t g : gens) cases.push_back({p, g, static_cast<int>(t), numa, pr.ToString(), {}, {}, {}, {}});
+  size_t done = 0;
+  for (int64_t t : threads) {
+    for (const auto& numa : numas) {
+      for (const auto& pr : prunings) {
+        SessionOptions so;
+        so.threads = static_cast<int>(t);
+        so.numa = numa == "on";
+        so.max_context = max_prompt + max_gen;
+        so.pruning = pr;
+        auto session = Session::Create(model, so);
+        if (!session.ok()) throw CliError{session.status().message()};
+        for (Case& cs : cases) {
+          if (cs.threads != t || cs.numa != numa || cs.prune != pr.ToString()) continue;
+          const std::vector<int32_t> prompt = prompt_of(cs.prompt);
+          GenerationOptions gen;
+          gen.max_new_tokens = static_cast<int>(cs.gen);
+          gen.sampling.temperature = 0;
+          gen.stop_at_eos = false;
+          ++done;
+          for (int rep = 0; rep <= reps; ++rep) {  // rep 0 warms up (page faults, caches)
+            std::fprintf(stderr, "\rbench: case %zu/%zu  p=%lld n=%lld t=%d numa=%s prune=%s  %s %d/%d   ", done,
+                         cases.size(), static_cast<long long>(cs.prompt), static_cast<long long>(cs.gen),
+                         session->threads(), numa.c_str(), cs.prune.c_str(), rep == 0 ? "warm-up" : "rep", rep, reps);
+            auto r = Generate(*session, prompt, gen);
+            if (!r.ok()) throw CliError{r.status().message()};
+            if (rep == 0) continue;
+            cs.prefill_tps.push_back(r->stats.prefill_tokens_per_s);
+            cs.ttft_ms.push_back(r->stats.ttft_ms);
+            if (cs.gen > 0) cs.decode_tps.push_back(r->stats.decode_tokens_per_s);
+            cs.computed_pct.push_back(r->stats.prompt_tokens_computed_pct_final);
+          }
+          cs.threads = session->threads();
+        }
+      }
+    }
+  }
+  std::fprintf(stderr, "\n");
+
+  const std::string model_name = c.name.empty() ? *flags.Get("-m") : c.name;
+  const double size_gib = static_cast<double>(model.file_bytes()) / (1024.0 * 1024.0 * 1024.0);
+  if (format == "json") {
+    json all = json::array();
+    for (const Case& cs : cases) {
+      json j = {{"model", model_name}, {"file_bytes", model.file_bytes()}, {"threads", cs.threads},
+                {"numa", cs.numa}, {"prune", cs.prune}, {"n_prompt", cs.prompt}, {"n_gen", cs.gen},
+                {"repetitions", reps}};
+      auto add = [&](const char* name, const std::vector<double>& v) {
+        if (v.empty()) return;
+        const Summary s = Summarize(v);
+        j[name] = {{"mean", s.mean}, {"stddev", s.stddev}, {"samples", v}};
+      };
+      add("prefill_tokens_per_s", cs.prefill_tps);
+      add("ttft_ms", cs.ttft_ms);
+      add("decode_tokens_per_s", cs.decode_tps);
+      add("prompt_tokens_computed_pct", cs.computed_pct);
+      all.push_back(j);
+    }
+    std::cout << Dump(all) << "\n";
+    return 0;
+  }
+  if (format == "csv") {
+    std::printf("model,file_bytes,threads,numa,prune,n_prompt,n_gen,prefill_tps_mean,prefill_tps_sd,ttft_ms_mean,"
+                "ttft_ms_sd,decode_tps_mean,decode_tps_sd,computed_pct_mean\n");
+    for (const Case& cs : cases) {
+      const Summary pf = Summarize(cs.prefill_tps), tt = Summarize(cs.ttft_ms), dc = Summarize(cs.decode_tps),
+                    pc = Summarize(cs.computed_pct);
+      std::printf("\"%s\",%lld,%d,%s,\"%s\",%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.2f\n", model_name.c_str(),
+                  static_cast<long long>(model.file_bytes()), cs.threads, cs.numa.c_str(), cs.prune.c_str(),
+                  static_cast<long long>(cs.prompt), static_cast<long long>(cs.gen), pf.mean, pf.stddev, tt.mean,
+                  tt.stddev, dc.mean, dc.stddev, pc.mean);
+    }
+    return 0;
+  }
+  std::printf("| model | size | threads | numa | prune | prompt | gen | prefill t/s | TTFT ms | decode t/s | prompt computed %% |\n");
+  std::printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  for (const Case& cs : cases) {
+    std::printf("| %s | %.2f GiB | %d | %s | %s | %lld | %lld | %s | %s | %s | %.1f |\n", model_name.c_str(), size_gib,
+                cs.threads, cs.numa.c_str(), cs.prune.c_str(), static_cast<long long>(cs.prompt),
+                static_cast<long long>(cs.gen), PlusMinus(Summarize(cs.prefill_tps), 1).c_str(),
+                PlusMinus(Summarize(cs.ttft_ms), 1).c_str(),
+                cs.decode_tps.empty() ? "-" : PlusMinus(Summarize(cs.decode_tps), 2).c_str(), Summarize(cs.computed_pct).mean);
+  }
+  return 0;
+}
+
+}  // namespace lazyllm::cli

@@ -1,0 +1,103 @@
+// Shared pieces of the lazyllm CLI commands: flag parsing, user-facing errors, model loading.
+#pragma once
+
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "lazyllm/lazyllm.h"
+
+namespace lazyllm::cli {
+
+using nlohmann::json;
+
+// A user-facing error: printed as one line on stderr, exit status 1.
+struct CliError {
+  std::string message;
+};
+
+// Flags of one command: "--name" -> value ("" for switches), checked against the allowed set.
+class Flags {
+ public:
+  Flags(int argc, char** argv, int first, const std::map<std::string, bool>& allowed) {
+    for (int i = first; i < argc; ++i) {
+      std::string a = argv[i];
+      auto it = allowed.find(a);
+      if (it == allowed.end()) throw CliError{"unknown flag '" + a + "'"};
+      if (values_.count(a)) throw CliError{"flag '" + a + "' given twice"};
+      if (it->second) {
+        if (i + 1 >= argc) throw CliError{"flag '" + a + "' needs a value"};
+        values_[a] = argv[++i];
+      } else {
+        values_[a] = "";
+      }
+    }
+  }
+
+  bool Has(const std::string& f) const { return values_.count(f) > 0; }
+  std::optional<std::string> Get(const std::string& f) const {
+    auto it = values_.find(f);
+    if (it == values_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  template <typename T>
+  T Number(const std::string& f, T def, T lo, T hi) const {
+    auto v = Get(f);
+    if (!v) return def;
+    T out{};
+    const char* b = v->data();
+    const char* e = b + v->size();
+    auto [p, ec] = std::from_chars(b, e, out);
+    if (ec != std::errc() || p != e || v->empty()) throw CliError{"flag '" + f + "': '" + *v + "' is not a valid number"};
+    if (out < lo || out > hi)
+      throw CliError{"flag '" + f + "': " + *v + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"};
+    return out;
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+inline std::string ReadPrompt(const Flags& flags) {
+  const bool has_p = flags.Has("-p"), has_f = flags.Has("-f");
+  if (has_p == has_f) throw CliError{"give exactly one of -p TEXT or -f FILE"};
+  if (has_p) return *flags.Get("-p");
+  const std::string path = *flags.Get("-f");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CliError{"cannot read prompt file '" + path + "'"};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline lazyllm::Model LoadModel(const Flags& flags, bool vocab_only) {
+  auto path = flags.Get("-m");
+  if (!path) throw CliError{"missing -m MODEL"};
+  lazyllm::LoadOptions opts;
+  opts.vocab_only = vocab_only;
+  auto model = lazyllm::Model::Load(*path, opts);
+  if (!model.ok()) throw CliError{model.status().message()};
+  return std::move(model).value();
+}
+
+inline std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// An on|off flag.
+inline bool ParseOnOff(const Flags& flags, const std::string& f, bool def) {
+  auto v = flags.Get(f);
+  if (!v) return def;
+  if (*v == "on") return true;
+  if (*v == "off") return false;
+  throw CliError{"flag '" + f + "': expected on or off, got '" + *v + "'"};
+}
+
+// Commands in their own files.
+int Synth(int argc, char** argv);
+int Bench(int argc, char** argv);
+
+}  // namespace lazyllm::cli
