@@ -8,6 +8,7 @@
 
 #include "cache/kv_cache.h"
 #include "cache/token_state.h"
+#include "core/attention.h"
 #include "core/model_impl.h"
 #include "core/session_hooks.h"
 #include "lazyllm/session.h"
@@ -21,8 +22,6 @@ namespace {
 
 // Output rows of a weight matrix converted and multiplied per task in the prefill GEMM.
 constexpr int64_t kPanelRows = 64;
-// Query rows per attention task.
-constexpr int64_t kAttnRowBlock = 16;
 
 using Method = PruningOptions::Method;
 
@@ -59,11 +58,12 @@ struct Session::Impl {
   std::vector<uint8_t> drop;  // per live key: dropped at the current selection
   // Activations, sized for max_ctx rows up front.
   std::vector<float> x, xn, q, kbuf, vbuf, attn, gate, up, logits;
-  std::vector<float> head_probs;     // [num_heads][max_ctx]: last row's attention probabilities
   std::vector<float> scores;         // [max_ctx]: importance of each live key for the next selection
   std::vector<float> rope_cs;        // [max_ctx][rope_dims]: cos, sin per pair
   std::vector<float> panel_scratch;  // [threads][kPanelRows * max_cols]
-  std::vector<float> score_scratch;  // [threads][max_ctx]
+  std::vector<int64_t> key_count;    // per computed row: live keys it attends to
+  std::vector<float> kc, vc;         // compacted live K/V when the live slots have gaps
+  Attention attention;
   int64_t max_cols;
 
   Impl(const Model& model_in, int threads, int64_t max_context, const PruningOptions& p)
@@ -78,7 +78,8 @@ struct Session::Impl {
         pruning(p),
         step_k(static_cast<size_t>(c.num_layers), -1.0),
         kv(c.num_layers, max_context, kv_dim),
-        tokens(c.num_layers, max_context, c.dim, AuxLayers(p, c.num_layers)) {
+        tokens(c.num_layers, max_context, c.dim, AuxLayers(p, c.num_layers)),
+        attention(k, {c.num_heads, c.num_kv_heads, c.head_dim}, pool.num_threads()) {
     if (p.method == Method::kLazy || p.method == Method::kStatic)
       for (const auto& s : p.steps) step_k[s.layer] = s.k;
     const auto n = static_cast<size_t>(max_ctx);
@@ -90,12 +91,10 @@ struct Session::Impl {
     select_scratch.resize(n);
     drop.resize(n);
     logits.resize(static_cast<size_t>(c.vocab_size));
-    head_probs.resize(static_cast<size_t>(c.num_heads) * n);
     scores.resize(n);
     max_cols = std::max({c.dim, q_dim, c.ffn_dim});
     const auto nt = static_cast<size_t>(pool.num_threads());
     panel_scratch.resize(nt * kPanelRows * max_cols);
-    score_scratch.resize(nt * n);
     BuildRopeTable();
   }
 
@@ -163,39 +162,40 @@ struct Session::Impl {
     });
   }
 
-  // Causal attention of the computed rows over the live keys of `layer` (cached K/V by slot);
-  // each query attends to live keys at positions <= its own. Parallel over (head, row block).
-  // With want_scores, the last row's probabilities are averaged over heads into scores[].
-  void Attention(int64_t layer, bool want_scores) {
-    const auto n = static_cast<int64_t>(rows.size());
-    const int64_t group = c.num_heads / c.num_kv_heads;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-    const int64_t blocks = (n + kAttnRowBlock - 1) / kAttnRowBlock;
-    pool.ParallelFor(c.num_heads * blocks, 1, [&](int64_t t0, int64_t t1) {
-      float* s = &score_scratch[threading::ThreadPool::CurrentWorker() * max_ctx];
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t h = t / blocks, b = t % blocks;
-        const int64_t kvh = h / group;
-        for (int64_t i = b * kAttnRowBlock; i < std::min(n, (b + 1) * kAttnRowBlock); ++i) {
-          const int64_t nk = std::upper_bound(live.begin(), live.end(), rows[i]) - live.begin();
-          const float* qi = &q[i * q_dim + h * c.head_dim];
-          for (int64_t j = 0; j < nk; ++j)
-            s[j] = k.dot_f32(qi, kv.K(layer, live[j]) + kvh * c.head_dim, c.head_dim) * scale;
-          k.softmax(s, nk);
-          float* out = &attn[i * q_dim + h * c.head_dim];
-          std::fill(out, out + c.head_dim, 0.0f);
-          for (int64_t j = 0; j < nk; ++j) k.axpy(s[j], kv.V(layer, live[j]) + kvh * c.head_dim, out, c.head_dim);
-          if (want_scores && i == n - 1) std::copy_n(s, nk, &head_probs[h * max_ctx]);
-        }
+  // The live keys of `layer` as K/V matrices: the cache itself when they are consecutive slots,
+  // otherwise a compacted copy (live keys are ascending, so the copy keeps their order).
+  KeyMatrix LiveKeys(int64_t layer) {
+    const auto nk = static_cast<int64_t>(live.size());
+    if (live.back() - live.front() + 1 == nk) return {kv.K(layer, live.front()), kv.V(layer, live.front()), kv_dim};
+    if (static_cast<int64_t>(kc.size()) < nk * kv_dim) {
+      kc.resize(static_cast<size_t>(nk * kv_dim));
+      vc.resize(static_cast<size_t>(nk * kv_dim));
+    }
+    pool.ParallelFor(nk, 64, [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) {
+        std::memcpy(&kc[j * kv_dim], kv.K(layer, live[j]), kv_dim * sizeof(float));
+        std::memcpy(&vc[j * kv_dim], kv.V(layer, live[j]), kv_dim * sizeof(float));
       }
     });
-    if (!want_scores) return;
-    // Importance = mean over query heads of the last row's probabilities (the last row is the
-    // newest position, so it sees every live key).
-    const auto nk = static_cast<int64_t>(live.size());
-    std::fill_n(scores.begin(), nk, 0.0f);
-    for (int64_t h = 0; h < c.num_heads; ++h) k.axpy(1.0f, &head_probs[h * max_ctx], scores.data(), nk);
-    k.scale(scores.data(), 1.0f / static_cast<float>(c.num_heads), nk);
+    return {kc.data(), vc.data(), kv_dim};
+  }
+
+  // Causal attention of the computed rows over the live keys of `layer` (cached K/V by slot):
+  // each query attends to the live keys at positions <= its own. With want_scores, the last
+  // row's probabilities averaged over heads go to scores[] (aligned with `live`).
+  void Attend(int64_t layer, bool want_scores) {
+    const auto n = static_cast<int64_t>(rows.size());
+    // Rows and live keys are both ascending: one merge gives each row's visible key count.
+    key_count.resize(static_cast<size_t>(n));
+    size_t j = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      while (j < live.size() && live[j] <= rows[i]) ++j;
+      key_count[i] = static_cast<int64_t>(j);
+    }
+    const KeyMatrix keys = LiveKeys(layer);
+    attention.Run(pool, q.data(), n, key_count.data(), keys, attn.data());
+    // The last row is the newest position, so it sees every live key.
+    if (want_scores) attention.MeanHeadProbs(pool, &q[(n - 1) * q_dim], key_count[n - 1], keys, scores.data());
   }
 
   // One transformer layer over the computed rows.
@@ -219,7 +219,7 @@ struct Session::Impl {
       }
     });
     for (int64_t r : rows) tokens.MarkComputed(l, r);
-    Attention(l, IsSelectionLayer(l + 1));
+    Attend(l, IsSelectionLayer(l + 1));
     MatMul(attn.data(), n, w.wo, xn.data());
     AddRows(xn.data(), n);
     // MLP block: normalise, gate and up projections, SwiGLU, down projection, add.

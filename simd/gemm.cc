@@ -13,15 +13,25 @@ void EnsureSingleThreadedBlas() {
   std::call_once(once, [] { openblas_set_num_threads(1); });
 }
 
+void Sgemm(CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+           int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+  if (m == 0 || n == 0) return;
+  EnsureSingleThreadedBlas();
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, static_cast<blasint>(m), static_cast<blasint>(n),
+              static_cast<blasint>(k), 1.0f, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb),
+              accumulate ? 1.0f : 0.0f, c, static_cast<blasint>(ldc));
+}
+
 }  // namespace
 
 void SgemmNT(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
              int64_t ldb, float* c, int64_t ldc, bool accumulate) {
-  if (m == 0 || n == 0) return;
-  EnsureSingleThreadedBlas();
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m), static_cast<blasint>(n),
-              static_cast<blasint>(k), 1.0f, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb),
-              accumulate ? 1.0f : 0.0f, c, static_cast<blasint>(ldc));
+  Sgemm(CblasTrans, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+
+void SgemmNN(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+             int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+  Sgemm(CblasNoTrans, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 }
 
 }  // namespace lazyllm::simd

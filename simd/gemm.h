@@ -11,4 +11,8 @@ namespace lazyllm::simd {
 void SgemmNT(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
              int64_t ldb, float* c, int64_t ldc, bool accumulate = false);
 
+// C[m, n] = A[m, k] · B[k, n] (+ C when accumulate), same conventions as SgemmNT.
+void SgemmNN(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+             int64_t ldb, float* c, int64_t ldc, bool accumulate = false);
+
 }  // namespace lazyllm::simd

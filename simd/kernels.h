@@ -34,6 +34,12 @@ struct Kernels {
   void (*rms_norm)(const float* x, const float* w, float* out, int64_t n, float eps);
   // In-place numerically stable softmax over n >= 1 elements.
   void (*softmax)(float* x, int64_t n);
+  // One step of an online (streaming) softmax over a tile of n >= 1 scores, for attention
+  // processed key tile by key tile. With the running max *m (-inf before the first tile) and
+  // running sum *l: m' = max(*m, max s), s[i] = exp(s[i] - m'), *l = *l·c + Σ s[i] with
+  // c = exp(*m - m') (0 for the first tile), *m = m'. Returns c, the factor by which the
+  // caller rescales its running weighted sum of values.
+  float (*online_softmax)(float* s, int64_t n, float* m, float* l);
   // Rotates adjacent pairs (x[2i], x[2i+1]) by the angle whose cos/sin are cs[2i], cs[2i+1],
   // for i < n_pairs. This is GGUF's rope layout (mode 0) for one head.
   void (*rope)(float* x, const float* cs, int64_t n_pairs);

@@ -118,6 +118,33 @@ void Softmax(float* x, int64_t n) {
   Scale(x, 1.0f / sum, n);
 }
 
+float OnlineSoftmax(float* s, int64_t n, float* m, float* l) {
+  int64_t i = 0;
+  float mx = *m;
+  if (n >= 8) {
+    __m256 vmx = _mm256_loadu_ps(s);
+    for (i = 8; i + 8 <= n; i += 8) vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(s + i));
+    mx = std::fmax(mx, HorizontalMax(vmx));
+  }
+  for (; i < n; ++i) mx = std::fmax(mx, s[i]);
+  const __m256 vm = _mm256_set1_ps(mx);
+  __m256 vsum = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    const __m256 e = Exp(_mm256_sub_ps(_mm256_loadu_ps(s + i), vm));
+    _mm256_storeu_ps(s + i, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  float sum = HorizontalSum(vsum);
+  for (; i < n; ++i) {
+    s[i] = std::exp(s[i] - mx);
+    sum += s[i];
+  }
+  const float c = std::isinf(*m) ? 0.0f : std::exp(*m - mx);
+  *l = *l * c + sum;
+  *m = mx;
+  return c;
+}
+
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 zero = _mm256_setzero_ps();
@@ -263,6 +290,7 @@ const Kernels& Avx2Kernels() {
       .add = Add,
       .rms_norm = RmsNorm,
       .softmax = Softmax,
+      .online_softmax = OnlineSoftmax,
       .rope = RefKernels().rope,
       .swiglu = SwiGlu,
       .dot_f32w = DotF32W,

@@ -43,6 +43,20 @@ void Softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+float OnlineSoftmax(float* s, int64_t n, float* m, float* l) {
+  float mx = *m;
+  for (int64_t i = 0; i < n; ++i) mx = std::fmax(mx, s[i]);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    s[i] = std::exp(s[i] - mx);
+    sum += s[i];
+  }
+  const float c = std::isinf(*m) ? 0.0f : std::exp(*m - mx);
+  *l = *l * c + sum;
+  *m = mx;
+  return c;
+}
+
 void Rope(float* x, const float* cs, int64_t n_pairs) {
   for (int64_t i = 0; i < n_pairs; ++i) {
     const float c = cs[2 * i], s = cs[2 * i + 1];
@@ -142,6 +156,7 @@ const Kernels& RefKernels() {
       .add = Add,
       .rms_norm = RmsNorm,
       .softmax = Softmax,
+      .online_softmax = OnlineSoftmax,
       .rope = Rope,
       .swiglu = SwiGlu,
       .dot_f32w = DotF32W,

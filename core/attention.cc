@@ -1,0 +1,122 @@
+#include "core/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "simd/gemm.h"
+
+namespace lazyllm {
+
+Attention::Attention(const simd::Kernels& kernels, AttentionShape shape, int threads)
+    : k_(kernels),
+      s_(shape),
+      group_(shape.heads / shape.kv_heads),
+      // About 256 packed query rows (rows × heads of the group) per task.
+      query_block_(std::clamp<int64_t>(256 / (shape.heads / shape.kv_heads), 8, 64)),
+      scale_(1.0f / std::sqrt(static_cast<float>(shape.head_dim))),
+      scratch_(static_cast<size_t>(threads)) {}
+
+float* Attention::Scratch(int64_t floats) {
+  auto& buf = scratch_[static_cast<size_t>(threading::ThreadPool::CurrentWorker())];
+  if (static_cast<int64_t>(buf.size()) < floats) buf.resize(static_cast<size_t>(floats));
+  return buf.data();
+}
+
+void Attention::Run(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
+                    float* out) {
+  if (n >= kTiledMinRows) Tiled(pool, q, n, key_count, keys, out);
+  else Direct(pool, q, n, key_count, keys, out);
+}
+
+void Attention::Tiled(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count,
+                      KeyMatrix keys, float* out) {
+  const int64_t hd = s_.head_dim, q_stride = s_.heads * hd;
+  const int64_t blocks = (n + query_block_ - 1) / query_block_;
+  const int64_t max_m = query_block_ * group_;
+  // Tasks in zigzag block order (0, last, 1, last-1, ...), so that any run of consecutive tasks
+  // (what a static partition hands one worker) mixes cheap early blocks with costly late ones.
+  pool.ParallelFor(blocks * s_.kv_heads, 1, [&](int64_t t0, int64_t t1) {
+    float* qp = Scratch(max_m * (2 * hd + kKeyTile + 2));
+    float* o = qp + max_m * hd;
+    float* sc = o + max_m * hd;
+    float* mx = sc + max_m * kKeyTile;
+    float* sum = mx + max_m;
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t ord = t / s_.kv_heads, kvh = t % s_.kv_heads;
+      const int64_t b = ord % 2 == 0 ? ord / 2 : blocks - 1 - ord / 2;
+      const int64_t i0 = b * query_block_, i1 = std::min(n, i0 + query_block_);
+      const int64_t m = (i1 - i0) * group_;  // packed row r = (i - i0)·group + g
+      for (int64_t i = i0; i < i1; ++i) {
+        for (int64_t g = 0; g < group_; ++g) {
+          float* dst = qp + ((i - i0) * group_ + g) * hd;
+          std::memcpy(dst, q + i * q_stride + (kvh * group_ + g) * hd, static_cast<size_t>(hd) * sizeof(float));
+          k_.scale(dst, scale_, hd);
+        }
+      }
+      std::fill_n(o, m * hd, 0.0f);
+      std::fill_n(mx, m, -std::numeric_limits<float>::infinity());
+      std::fill_n(sum, m, 0.0f);
+      const int64_t nk = key_count[i1 - 1];
+      for (int64_t j0 = 0; j0 < nk; j0 += kKeyTile) {
+        const int64_t w = std::min(kKeyTile, nk - j0);
+        simd::SgemmNT(m, w, hd, qp, hd, keys.k + j0 * keys.ld + kvh * hd, keys.ld, sc, kKeyTile);
+        for (int64_t r = 0; r < m; ++r) {
+          float* srow = sc + r * kKeyTile;
+          const int64_t valid = std::clamp<int64_t>(key_count[i0 + r / group_] - j0, 0, w);
+          std::fill(srow + valid, srow + w, 0.0f);  // keys after the row's position
+          if (valid == 0) continue;
+          const float c = k_.online_softmax(srow, valid, &mx[r], &sum[r]);
+          if (c != 1.0f) k_.scale(o + r * hd, c, hd);
+        }
+        simd::SgemmNN(m, hd, w, sc, kKeyTile, keys.v + j0 * keys.ld + kvh * hd, keys.ld, o, hd, /*accumulate=*/true);
+      }
+      for (int64_t r = 0; r < m; ++r) {
+        const int64_t i = i0 + r / group_, g = r % group_;
+        float* dst = out + i * q_stride + (kvh * group_ + g) * hd;
+        std::memcpy(dst, o + r * hd, static_cast<size_t>(hd) * sizeof(float));
+        k_.scale(dst, 1.0f / sum[r], hd);
+      }
+    }
+  });
+}
+
+void Attention::Direct(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count,
+                       KeyMatrix keys, float* out) {
+  const int64_t hd = s_.head_dim, q_stride = s_.heads * hd;
+  pool.ParallelFor(s_.heads * n, 1, [&](int64_t t0, int64_t t1) {
+    float* s = Scratch(key_count[n - 1]);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t h = t / n, i = t % n, kvh = h / group_;
+      const int64_t nk = key_count[i];
+      const float* qi = q + i * q_stride + h * hd;
+      for (int64_t j = 0; j < nk; ++j) s[j] = k_.dot_f32(qi, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
+      k_.softmax(s, nk);
+      float* o = out + i * q_stride + h * hd;
+      std::fill_n(o, hd, 0.0f);
+      for (int64_t j = 0; j < nk; ++j) k_.axpy(s[j], keys.v + j * keys.ld + kvh * hd, o, hd);
+    }
+  });
+}
+
+void Attention::MeanHeadProbs(threading::ThreadPool& pool, const float* q_row, int64_t nk, KeyMatrix keys,
+                              float* scores) {
+  const int64_t hd = s_.head_dim;
+  // Each head's probabilities get their own row; the rows are then summed in head order, so the
+  // result is the same for any thread count.
+  if (static_cast<int64_t>(head_probs_.size()) < s_.heads * nk) head_probs_.resize(static_cast<size_t>(s_.heads * nk));
+  pool.ParallelFor(s_.heads, 1, [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h) {
+      float* s = &head_probs_[h * nk];
+      const int64_t kvh = h / group_;
+      for (int64_t j = 0; j < nk; ++j) s[j] = k_.dot_f32(q_row + h * hd, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
+      k_.softmax(s, nk);
+    }
+  });
+  std::fill_n(scores, nk, 0.0f);
+  for (int64_t h = 0; h < s_.heads; ++h) k_.add(scores, &head_probs_[h * nk], nk);
+  k_.scale(scores, 1.0f / static_cast<float>(s_.heads), nk);
+}
+
+}  // namespace lazyllm

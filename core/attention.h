@@ -1,0 +1,65 @@
+// Causal multi-head attention with grouped KV heads over a set of keys, in two forms:
+//  - tiled (prefill): per (KV head, query block) task, the block's query rows of every head in
+//    the group are packed into one matrix; key tiles stream through S = Q·Kᵀ and O += P·V as
+//    sgemm calls with an online softmax between them, so the full n×n score matrix never
+//    exists and key tiles past the block's causal limit are skipped;
+//  - direct (decode, a few rows): per (head, row), dot products over the keys, softmax, and an
+//    accumulation of value rows.
+// Keys are given as row-major K and V matrices (row j = key j, KV head h at columns h·hd), which
+// the caller points at the KV cache when the live keys are consecutive slots and otherwise at a
+// compacted copy. Query row i sees keys [0, key_count[i]); key_count is non-decreasing.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "simd/kernels.h"
+#include "threading/thread_pool.h"
+
+namespace lazyllm {
+
+struct AttentionShape {
+  int64_t heads = 0, kv_heads = 0, head_dim = 0;
+};
+
+struct KeyMatrix {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  int64_t ld = 0;  // floats between consecutive keys
+};
+
+class Attention {
+ public:
+  Attention(const simd::Kernels& kernels, AttentionShape shape, int threads);
+
+  // out[i, h·hd : (h+1)·hd] = softmax_j(q_i,h · k_j / sqrt(hd)) · v_j over j < key_count[i],
+  // for n query rows of q (row stride heads·hd) and every head h.
+  void Run(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
+           float* out);
+
+  // Attention probabilities of one query row (q_row: heads·hd) over keys [0, nk), averaged over
+  // heads into scores[0, nk): the importance used by LazyLLM's selection.
+  void MeanHeadProbs(threading::ThreadPool& pool, const float* q_row, int64_t nk, KeyMatrix keys, float* scores);
+
+  // Query rows per tiled task and keys per tile.
+  int64_t query_block() const { return query_block_; }
+  static constexpr int64_t kKeyTile = 256;
+  // Below this many query rows the direct form runs.
+  static constexpr int64_t kTiledMinRows = 8;
+
+ private:
+  void Tiled(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
+             float* out);
+  void Direct(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
+              float* out);
+  float* Scratch(int64_t floats);
+
+  const simd::Kernels& k_;
+  AttentionShape s_;
+  int64_t group_, query_block_;
+  float scale_;
+  std::vector<std::vector<float>> scratch_;  // per worker
+  std::vector<float> head_probs_;            // [heads][nk] for MeanHeadProbs
+};
+
+}  // namespace lazyllm
