@@ -9,17 +9,16 @@
 
 namespace lazyllm {
 
-Attention::Attention(const simd::Kernels& kernels, AttentionShape shape, int threads)
+Attention::Attention(const simd::Kernels& kernels, AttentionShape shape)
     : k_(kernels),
       s_(shape),
       group_(shape.heads / shape.kv_heads),
       // About 256 packed query rows (rows × heads of the group) per task.
       query_block_(std::clamp<int64_t>(256 / (shape.heads / shape.kv_heads), 8, 64)),
-      scale_(1.0f / std::sqrt(static_cast<float>(shape.head_dim))),
-      scratch_(static_cast<size_t>(threads)) {}
+      scale_(1.0f / std::sqrt(static_cast<float>(shape.head_dim))) {}
 
 float* Attention::Scratch(int64_t floats) {
-  auto& buf = scratch_[static_cast<size_t>(threading::ThreadPool::CurrentWorker())];
+  auto& buf = scratch_.local();
   if (static_cast<int64_t>(buf.size()) < floats) buf.resize(static_cast<size_t>(floats));
   return buf.data();
 }

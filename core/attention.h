@@ -10,6 +10,8 @@
 // compacted copy. Query row i sees keys [0, key_count[i]); key_count is non-decreasing.
 #pragma once
 
+#include <oneapi/tbb/enumerable_thread_specific.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -30,7 +32,7 @@ struct KeyMatrix {
 
 class Attention {
  public:
-  Attention(const simd::Kernels& kernels, AttentionShape shape, int threads);
+  Attention(const simd::Kernels& kernels, AttentionShape shape);
 
   // out[i, h·hd : (h+1)·hd] = softmax_j(q_i,h · k_j / sqrt(hd)) · v_j over j < key_count[i],
   // for n query rows of q (row stride heads·hd) and every head h.
@@ -58,7 +60,7 @@ class Attention {
   AttentionShape s_;
   int64_t group_, query_block_;
   float scale_;
-  std::vector<std::vector<float>> scratch_;  // per worker
+  tbb::enumerable_thread_specific<std::vector<float>> scratch_;  // per thread
   std::vector<float> head_probs_;            // [heads][nk] for MeanHeadProbs
 };
 

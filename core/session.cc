@@ -5,6 +5,10 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <sys/mman.h>
+#include <unordered_map>
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
 
 #include "cache/kv_cache.h"
 #include "cache/token_state.h"
@@ -16,6 +20,7 @@
 #include "simd/kernels.h"
 #include "simd/select.h"
 #include "threading/thread_pool.h"
+#include "threading/topology.h"
 
 namespace lazyllm {
 namespace {
@@ -33,6 +38,36 @@ std::vector<bool> AuxLayers(const PruningOptions& p, int64_t num_layers) {
   return aux;
 }
 
+// Anonymous memory, mapped untouched so that the first thread to write a page places it (Linux's
+// default first-touch policy): the copy into it runs on the owning node's pinned workers.
+struct NodeBuffer {
+  void* p = MAP_FAILED;
+  size_t bytes = 0;
+  explicit NodeBuffer(size_t n) : bytes(std::max<size_t>(n, 1)) {
+    p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
+  ~NodeBuffer() {
+    if (p != MAP_FAILED) munmap(p, bytes);
+  }
+  NodeBuffer(const NodeBuffer&) = delete;
+  NodeBuffer& operator=(const NodeBuffer&) = delete;
+};
+
+// Arenas for the options: one per NUMA node with workers when NUMA placement is on and hwloc
+// sees several nodes; otherwise none (the single-arena pool).
+std::vector<threading::ArenaPlan> PlanFor(const SessionOptions& o, const threading::Topology* topo) {
+  if (!o.numa) return {};
+  static const StatusOr<threading::Topology> machine = threading::Topology::Detect();
+  if (topo == nullptr) {
+    if (!machine.ok()) return {};
+    topo = &*machine;
+  }
+  if (topo->nodes().size() < 2) return {};
+  auto plan = threading::PlanArenas(*topo, o.threads, /*numa=*/true);
+  if (plan.size() < 2) return {};
+  return plan;
+}
+
 }  // namespace
 
 struct Session::Impl {
@@ -40,7 +75,8 @@ struct Session::Impl {
   const Model::Impl& m;
   const ModelConfig& c;
   const simd::Kernels& k;
-  threading::ThreadPool pool;
+  std::unique_ptr<threading::ThreadPool> pool_owner;
+  threading::ThreadPool& pool;
   int64_t max_ctx;
   int64_t q_dim, kv_dim;
   PruningOptions pruning;
@@ -60,28 +96,40 @@ struct Session::Impl {
   std::vector<float> x, xn, q, kbuf, vbuf, attn, gate, up, logits;
   std::vector<float> scores;         // [max_ctx]: importance of each live key for the next selection
   std::vector<float> rope_cs;        // [max_ctx][rope_dims]: cos, sin per pair
-  std::vector<float> panel_scratch;  // [threads][kPanelRows * max_cols]
+  tbb::enumerable_thread_specific<std::vector<float>> panel_scratch;  // per thread: kPanelRows × max_cols
   std::vector<int64_t> key_count;    // per computed row: live keys it attends to
   std::vector<float> kc, vc;         // compacted live K/V when the live slots have gaps
   Attention attention;
   int64_t max_cols;
 
-  Impl(const Model& model_in, int threads, int64_t max_context, const PruningOptions& p)
+  // A weight matrix's rows [begin, end), as computed by one arena; data points at row `begin`.
+  struct Slice {
+    int64_t begin, end;
+    const uint8_t* data;
+    int toucher = -1;  // arena whose worker first wrote a node-local copy (-1: the mapped file itself)
+  };
+  std::unordered_map<const WeightMatrix*, std::vector<Slice>> slices;
+  std::vector<std::unique_ptr<NodeBuffer>> node_buffers;
+
+  Impl(const Model& model_in, const SessionOptions& o, int64_t max_context,
+       const std::vector<threading::ArenaPlan>& plan)
       : model(model_in),
         m(model.impl()),
         c(m.config),
         k(simd::KernelsFor(simd::SelectedIsa())),
-        pool(threads),
+        pool_owner(plan.empty() ? std::make_unique<threading::ThreadPool>(o.threads)
+                                : std::make_unique<threading::ThreadPool>(plan)),
+        pool(*pool_owner),
         max_ctx(max_context),
         q_dim(c.num_heads * c.head_dim),
         kv_dim(c.num_kv_heads * c.head_dim),
-        pruning(p),
+        pruning(o.pruning),
         step_k(static_cast<size_t>(c.num_layers), -1.0),
         kv(c.num_layers, max_context, kv_dim),
-        tokens(c.num_layers, max_context, c.dim, AuxLayers(p, c.num_layers)),
-        attention(k, {c.num_heads, c.num_kv_heads, c.head_dim}, pool.num_threads()) {
-    if (p.method == Method::kLazy || p.method == Method::kStatic)
-      for (const auto& s : p.steps) step_k[s.layer] = s.k;
+        tokens(c.num_layers, max_context, c.dim, AuxLayers(o.pruning, c.num_layers)),
+        attention(k, {c.num_heads, c.num_kv_heads, c.head_dim}) {
+    if (pruning.method == Method::kLazy || pruning.method == Method::kStatic)
+      for (const auto& s : pruning.steps) step_k[s.layer] = s.k;
     const auto n = static_cast<size_t>(max_ctx);
     for (auto* v : {&x, &xn}) v->resize(n * c.dim);
     for (auto* v : {&q, &attn}) v->resize(n * q_dim);
@@ -93,9 +141,50 @@ struct Session::Impl {
     logits.resize(static_cast<size_t>(c.vocab_size));
     scores.resize(n);
     max_cols = std::max({c.dim, q_dim, c.ffn_dim});
-    const auto nt = static_cast<size_t>(pool.num_threads());
-    panel_scratch.resize(nt * kPanelRows * max_cols);
+    panel_scratch = tbb::enumerable_thread_specific<std::vector<float>>(static_cast<size_t>(kPanelRows * max_cols));
     BuildRopeTable();
+    PlaceWeights(plan);
+  }
+
+  // Splits every projection matrix by output rows into one slice per arena. With several
+  // arenas, each slice is copied into memory first written by that arena's pinned workers, so
+  // it lives on their node, and the mapped file's pages are released; with one arena the slice
+  // is the whole mapped matrix.
+  void PlaceWeights(const std::vector<threading::ArenaPlan>& plan) {
+    std::vector<const WeightMatrix*> all = {&m.output};
+    for (const LayerWeights& lw : m.layers)
+      for (const WeightMatrix* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down}) all.push_back(w);
+    for (const WeightMatrix* w : all) {
+      if (slices.count(w)) continue;  // tied output shares token_embd; listed once
+      std::vector<Slice>& out = slices[w];
+      if (pool.num_arenas() == 1) {
+        out.push_back({0, w->rows, w->data});
+        continue;
+      }
+      for (const auto& [begin, end] : threading::SplitRows(w->rows, plan, kPanelRows)) {
+        const size_t bytes = static_cast<size_t>((end - begin) * w->row_bytes);
+        node_buffers.push_back(std::make_unique<NodeBuffer>(bytes));
+        NodeBuffer& buf = *node_buffers.back();
+        const uint8_t* src = w->data + begin * w->row_bytes;
+        if (buf.p == MAP_FAILED) {  // no memory for a copy: compute from the mapped file
+          out.push_back({begin, end, src});
+          continue;
+        }
+        auto* dst = static_cast<uint8_t*>(buf.p);
+        const int a = static_cast<int>(out.size());
+        int toucher = -1;
+        pool.ParallelForIn(a, 0, end - begin, 16, [&](int64_t r0, int64_t r1) {
+          if (r0 == 0) toucher = threading::ThreadPool::CurrentArena();
+          std::memcpy(dst + r0 * w->row_bytes, src + r0 * w->row_bytes, static_cast<size_t>((r1 - r0) * w->row_bytes));
+        });
+        out.push_back({begin, end, dst, toucher});
+      }
+      // The copies replace the mapped pages (which stay valid and re-read on demand).
+      const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+      const auto lo = (reinterpret_cast<uintptr_t>(w->data) + page - 1) / page * page;
+      const auto hi = (reinterpret_cast<uintptr_t>(w->data) + static_cast<uintptr_t>(w->rows * w->row_bytes)) / page * page;
+      if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+    }
   }
 
   // cos/sin of pos·θ_i with θ_i = theta^(-2i/rope_dims) (divided by rope_freqs when present),
@@ -116,32 +205,37 @@ struct Session::Impl {
 
   bool IsSelectionLayer(int64_t l) const { return l < c.num_layers && step_k[l] >= 0.0; }
 
-  // y[n, w.rows] = x[n, w.cols] · wᵀ. One row: GEMV on the stored dtype. More rows: panels of
-  // output rows converted to fp32 in per-thread scratch, then OpenBLAS sgemm.
+  // y[n, w.rows] = x[n, w.cols] · wᵀ. Each arena computes its slice of output rows. One row:
+  // GEMV on the stored dtype. More rows: panels of output rows converted to fp32 in per-thread
+  // scratch, then OpenBLAS sgemm.
   void MatMul(const float* xin, int64_t n, const WeightMatrix& w, float* y) {
-    if (n == 1) {
-      const simd::RowDotFn dot = k.RowDot(w.dtype);
-      pool.ParallelFor(w.rows, 32, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) y[r] = dot(w.Row(r), xin, w.cols);
-      });
-      return;
-    }
-    const int64_t panels = (w.rows + kPanelRows - 1) / kPanelRows;
+    const std::vector<Slice>& sl = slices.at(&w);
+    const simd::RowDotFn dot = k.RowDot(w.dtype);
     const simd::ToF32Fn convert = k.ToF32(w.dtype);
-    pool.ParallelFor(panels, 1, [&](int64_t p0, int64_t p1) {
-      float* scratch = &panel_scratch[threading::ThreadPool::CurrentWorker() * kPanelRows * max_cols];
-      for (int64_t p = p0; p < p1; ++p) {
-        const int64_t r0 = p * kPanelRows;
-        const int64_t nr = std::min(kPanelRows, w.rows - r0);
-        const float* panel;
-        if (convert == nullptr) {
-          panel = static_cast<const float*>(w.Row(r0));
-        } else {
-          for (int64_t r = 0; r < nr; ++r) convert(w.Row(r0 + r), scratch + r * w.cols, w.cols);
-          panel = scratch;
-        }
-        simd::SgemmNT(n, nr, w.cols, xin, w.cols, panel, w.cols, y + r0, w.rows);
+    pool.ForEachArena([&](int a) {
+      const Slice& s = sl[a];
+      const int64_t rows = s.end - s.begin;
+      float* ys = y + s.begin;
+      if (n == 1) {
+        pool.ParallelForIn(a, 0, rows, 32, [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r) ys[r] = dot(s.data + r * w.row_bytes, xin, w.cols);
+        });
+        return;
       }
+      pool.ParallelForIn(a, 0, (rows + kPanelRows - 1) / kPanelRows, 1, [&](int64_t p0, int64_t p1) {
+        float* scratch = panel_scratch.local().data();
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t r0 = p * kPanelRows;
+          const int64_t nr = std::min(kPanelRows, rows - r0);
+          const uint8_t* src = s.data + r0 * w.row_bytes;
+          const float* panel = reinterpret_cast<const float*>(src);
+          if (convert != nullptr) {
+            for (int64_t r = 0; r < nr; ++r) convert(src + r * w.row_bytes, scratch + r * w.cols, w.cols);
+            panel = scratch;
+          }
+          simd::SgemmNT(n, nr, w.cols, xin, w.cols, panel, w.cols, ys + r0, w.rows);
+        }
+      });
     });
   }
 
@@ -386,7 +480,21 @@ struct Session::Impl {
   }
 };
 
+namespace internal {
+
+struct SessionAccess {
+  static Session::Impl& Get(const Session& s) { return *s.impl_; }
+  static Session Make(std::unique_ptr<Session::Impl> impl) { return Session(std::move(impl)); }
+};
+
+}  // namespace internal
+
 StatusOr<Session> Session::Create(const Model& model, const SessionOptions& options) {
+  return internal::CreateSession(model, options, nullptr);
+}
+
+namespace internal {
+StatusOr<Session> CreateSession(const Model& model, const SessionOptions& options, const threading::Topology* topo) {
   if (!model.has_weights()) return InvalidArgumentError("model was loaded vocab-only; a session needs its weights");
   const int64_t trained = model.config().context_length;
   const int64_t ctx =
@@ -400,8 +508,9 @@ StatusOr<Session> Session::Create(const Model& model, const SessionOptions& opti
       return InvalidArgumentError("pruning step " + std::to_string(s.layer) + ":" + std::to_string(s.k) +
                                   " does not fit a model of " + std::to_string(model.config().num_layers) + " layers");
   }
-  return Session(std::make_unique<Impl>(model, options.threads, ctx, options.pruning));
+  return SessionAccess::Make(std::make_unique<Session::Impl>(model, options, ctx, PlanFor(options, topo)));
 }
+}  // namespace internal
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::Session(Session&&) noexcept = default;
@@ -443,10 +552,6 @@ PruningStats Session::pruning_stats() const {
 
 namespace internal {
 
-struct SessionAccess {
-  static Session::Impl& Get(const Session& s) { return *s.impl_; }
-};
-
 SessionHooks& Hooks(Session& session) { return SessionAccess::Get(session).hooks; }
 
 bool HasKv(const Session& session, int64_t layer, int64_t slot) {
@@ -456,6 +561,22 @@ bool HasKv(const Session& session, int64_t layer, int64_t slot) {
 std::span<const float> CachedK(const Session& session, int64_t layer, int64_t slot) {
   const Session::Impl& s = SessionAccess::Get(session);
   return {s.kv.K(layer, slot), static_cast<size_t>(s.kv_dim)};
+}
+
+Placement WeightPlacement(const Session& session) {
+  const Session::Impl& s = SessionAccess::Get(session);
+  Placement p;
+  for (int a = 0; a < s.pool.num_arenas(); ++a) p.arena_threads.push_back(s.pool.arena_threads(a));
+  const auto& lw = s.m.layers[0];
+  for (const WeightMatrix* w : {&lw.wq, &lw.w_down, &s.m.output}) {
+    std::vector<Placement::Slice> out;
+    for (const auto& sl : s.slices.at(w))
+      out.push_back({sl.begin, sl.end, sl.data != w->data + sl.begin * w->row_bytes, sl.toucher,
+                     std::memcmp(sl.data, w->data + sl.begin * w->row_bytes,
+                                 static_cast<size_t>((sl.end - sl.begin) * w->row_bytes)) == 0});
+    p.matrices.push_back(std::move(out));
+  }
+  return p;
 }
 
 }  // namespace internal

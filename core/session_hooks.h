@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "lazyllm/session.h"
+#include "threading/topology.h"
 
 namespace lazyllm::internal {
 
@@ -22,5 +24,24 @@ SessionHooks& Hooks(Session& session);
 // Whether (layer, slot) has K/V, and that slot's cached K row (kv_dim floats).
 bool HasKv(const Session& session, int64_t layer, int64_t slot);
 std::span<const float> CachedK(const Session& session, int64_t layer, int64_t slot);
+
+// Session::Create on a given machine topology (e.g. an hwloc synthetic one) instead of the
+// detected one.
+StatusOr<Session> CreateSession(const Model& model, const SessionOptions& options, const threading::Topology* topo);
+
+// How the weights were placed: threads per arena, and for three matrices (layer 0's wq and
+// w_down, the LM head) each arena's row slice, whether it is a node-local copy, which worker
+// first wrote it, and whether its bytes equal the file's.
+struct Placement {
+  struct Slice {
+    int64_t begin, end;
+    bool copied;
+    int toucher;
+    bool equal;
+  };
+  std::vector<int> arena_threads;
+  std::vector<std::vector<Slice>> matrices;
+};
+Placement WeightPlacement(const Session& session);
 
 }  // namespace lazyllm::internal

@@ -1,50 +1,118 @@
-// A fixed-size worker pool on a oneTBB task arena, with parallel-for helpers.
+// Worker pools on oneTBB task arenas: one arena (the default), or one arena per NUMA node with
+// its workers pinned to that node's cores.
 #pragma once
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
+#include <oneapi/tbb/task_scheduler_observer.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "threading/topology.h"
 
 namespace lazyllm::threading {
 
-// Runs parallel loops on its own oneTBB arena of num_threads() workers (the calling thread
-// joins as one of them). Thread-safe: several threads may submit loops; each loop blocks its caller.
+// Runs parallel loops on its arenas (the calling thread joins arena 0 as one of its workers).
+// Thread-safe: several threads may submit loops; each loop blocks its caller.
 class ThreadPool {
  public:
-  // num_threads <= 0 means every hardware thread the process may use; larger counts are
-  // capped at that number.
+  // One arena of num_threads workers, not pinned. num_threads <= 0 means every hardware thread
+  // the process may use; larger counts are capped at that number.
   explicit ThreadPool(int num_threads);
+  // One arena per plan entry. With more than one, each arena's workers are pinned to its PUs
+  // when they enter it (a PU this machine lacks, as in a synthetic topology, is skipped).
+  explicit ThreadPool(const std::vector<ArenaPlan>& plan);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
 
   int num_threads() const { return num_threads_; }
+  int num_arenas() const { return static_cast<int>(arenas_.size()); }
+  int arena_threads(int a) const { return arenas_[a].threads; }
+  // Successful pinnings of workers entering their arena (0 with one arena).
+  int pin_count() const;
 
-  // Calls fn(begin, end) on disjoint chunks covering [0, n), each at least `grain` long
-  // (except possibly the last). Small loops run inline on the caller.
+  // Calls fn(begin, end) on disjoint chunks covering [0, n), each at least `grain` long (except
+  // possibly the last), spread over all arenas in proportion to their workers. Small loops run
+  // inline on the caller.
   template <typename Fn>
   void ParallelFor(int64_t n, int64_t grain, Fn&& fn) {
     if (n <= 0) return;
-    if (grain < 1) grain = 1;
+    grain = std::max<int64_t>(grain, 1);
     if (num_threads_ == 1 || n <= grain) {
-      fn(int64_t{0}, n);
+      InlineRun(fn, n);
       return;
     }
-    arena_.execute([&] {
+    if (arenas_.size() == 1) {
+      ParallelForIn(0, 0, n, grain, fn);
+      return;
+    }
+    ForEachArena([&](int a) {
+      const int64_t begin = n * arenas_[a].first_worker / num_threads_;
+      const int64_t end = n * (arenas_[a].first_worker + arenas_[a].threads) / num_threads_;
+      ParallelForIn(a, begin, end, grain, fn);
+    });
+  }
+
+  // Calls fn(begin, end) on chunks of [begin, end) with the workers of arena a only.
+  template <typename Fn>
+  void ParallelForIn(int a, int64_t begin, int64_t end, int64_t grain, Fn&& fn) {
+    if (begin >= end) return;
+    Arena& ar = arenas_[a];
+    ar.arena->execute([&] {
       tbb::parallel_for(
-          tbb::blocked_range<int64_t>(0, n, grain),
-          [&](const tbb::blocked_range<int64_t>& r) { fn(r.begin(), r.end()); },
+          tbb::blocked_range<int64_t>(begin, end, std::max<int64_t>(grain, 1)),
+          [&](const tbb::blocked_range<int64_t>& r) {
+            current_arena_ = a;
+            fn(r.begin(), r.end());
+          },
           tbb::static_partitioner());
     });
   }
 
-  // Index of the calling worker inside the pool's arena, in [0, num_threads()); 0 outside it.
-  // Use it to pick per-thread scratch inside ParallelFor bodies.
-  static int CurrentWorker();
+  // Calls fn(a) for every arena a at once, each inside its own arena; returns when all are done.
+  template <typename Fn>
+  void ForEachArena(Fn&& fn) {
+    if (arenas_.size() == 1) {
+      fn(0);
+      return;
+    }
+    std::vector<tbb::task_group> groups(arenas_.size());
+    for (size_t a = 1; a < arenas_.size(); ++a)
+      arenas_[a].arena->execute([&, a] { groups[a].run([&, a] { fn(static_cast<int>(a)); }); });
+    arenas_[0].arena->execute([&] { fn(0); });
+    for (size_t a = 1; a < arenas_.size(); ++a) arenas_[a].arena->execute([&, a] { groups[a].wait(); });
+  }
+
+  // The arena running the calling ParallelFor body (0 on the caller's inline path). Per-thread
+  // scratch belongs in tbb::enumerable_thread_specific: oneTBB's slot indices are not bounded
+  // by an arena's worker count.
+  static int CurrentArena() { return current_arena_; }
 
  private:
-  int num_threads_;
-  tbb::task_arena arena_;
+  struct Pinner;
+  struct Arena {
+    int threads = 0;
+    int first_worker = 0;  // workers of the arenas before it
+    std::unique_ptr<tbb::task_arena> arena;
+    std::unique_ptr<Pinner> pinner;
+  };
+
+  template <typename Fn>
+  void InlineRun(Fn& fn, int64_t n) {
+    current_arena_ = 0;
+    fn(int64_t{0}, n);
+  }
+
+  static thread_local int current_arena_;
+  int num_threads_ = 0;
+  std::vector<Arena> arenas_;
 };
 
 // Hardware threads available to this process (its CPU affinity mask).

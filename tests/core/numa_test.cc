@@ -1,0 +1,118 @@
+// NUMA placement on hwloc synthetic topologies: arenas per node, weight row slices copied by
+// their node's workers, and results bit-identical to a single-arena run.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "core/session_hooks.h"
+#include "lazyllm/lazyllm.h"
+#include "threading/topology.h"
+
+namespace lazyllm {
+namespace {
+
+// A 2-layer tiny-gqa model (dim 256, 8 heads over 2 KV heads, ffn 768, vocab 512).
+const Model& TinyGqa() {
+  static const Model model = [] {
+    const auto path = std::filesystem::temp_directory_path() / "lazyllm_numa_test_tiny_gqa.gguf";
+    SynthOptions o;
+    o.preset = "tiny-gqa";
+    o.layers = 2;
+    o.seed = 7;
+    EXPECT_TRUE(Synthesize(o, path.string()).ok());
+    auto m = Model::Load(path.string());
+    EXPECT_TRUE(m.ok()) << m.status().message();
+    return *m;
+  }();
+  return model;
+}
+
+threading::Topology Synthetic(const char* desc) {
+  auto t = threading::Topology::Synthetic(desc);
+  EXPECT_TRUE(t.ok()) << t.status().message();
+  return *t;
+}
+
+// Logits after the prefill and after each of `steps` greedy decode steps.
+std::vector<std::vector<float>> Trace(Session& s, const std::vector<int32_t>& prompt, int steps) {
+  std::vector<std::vector<float>> out;
+  EXPECT_TRUE(s.Prefill(prompt).ok());
+  for (int i = 0;; ++i) {
+    out.emplace_back(s.logits().begin(), s.logits().end());
+    if (i == steps) break;
+    EXPECT_TRUE(s.DecodeStep(Argmax(s.logits())).ok());
+  }
+  return out;
+}
+
+std::vector<int32_t> Prompt(int n) {
+  std::vector<int32_t> ids = {1};
+  for (int i = 1; i < n; ++i) ids.push_back(static_cast<int32_t>((i * 37 + 11) % 500 + 3));
+  return ids;
+}
+
+TEST(NumaTest, PlacesSlicesPerNodeAndMatchesSingleArena) {
+  const Model& model = TinyGqa();
+  const auto topo = Synthetic("pack:2 numa:2 core:4 pu:2");  // 4 NUMA nodes
+  for (const char* prune : {"off", "1:0.5"}) {
+    SessionOptions single;
+    single.threads = 2;
+    single.numa = false;
+    single.pruning = *PruningOptions::Parse(prune, 2, 0);
+    auto base = Session::Create(model, single);
+    ASSERT_TRUE(base.ok());
+    const auto want = Trace(*base, Prompt(100), 6);
+
+    for (int threads : {2, 4}) {
+      SessionOptions numa = single;
+      numa.threads = threads;
+      numa.numa = true;
+      auto s = internal::CreateSession(model, numa, &topo);
+      ASSERT_TRUE(s.ok()) << s.status().message();
+      const internal::Placement p = internal::WeightPlacement(*s);
+      // Round-robin over nodes: one worker on each of `threads` nodes.
+      EXPECT_EQ(p.arena_threads, std::vector<int>(static_cast<size_t>(threads), 1));
+      for (const auto& matrix : p.matrices) {
+        ASSERT_EQ(matrix.size(), static_cast<size_t>(threads));
+        for (size_t a = 0; a < matrix.size(); ++a) {
+          const auto& sl = matrix[a];
+          EXPECT_EQ(sl.begin % 64, 0) << "slices start on panel boundaries";
+          if (a > 0) {
+            EXPECT_EQ(sl.begin, matrix[a - 1].end);
+          }
+          EXPECT_TRUE(sl.copied) << "each slice is a node-local copy";
+          EXPECT_TRUE(sl.equal) << "the copy holds the file's bytes";
+          if (sl.end > sl.begin) {
+            EXPECT_EQ(sl.toucher, static_cast<int>(a)) << "slice " << a << " was first written by another arena's worker";
+          }
+        }
+        EXPECT_EQ(matrix.front().begin, 0);
+      }
+      const auto got = Trace(*s, Prompt(100), 6);
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_EQ(std::memcmp(got[i].data(), want[i].data(), want[i].size() * sizeof(float)), 0)
+            << "prune " << prune << ", " << threads << " arenas: logits differ from the single-arena run at step " << i;
+    }
+  }
+}
+
+TEST(NumaTest, SingleNodeOrNumaOffUsesOneArena) {
+  const Model& model = TinyGqa();
+  const auto one_node = Synthetic("pack:1 core:4 pu:1");
+  SessionOptions o;
+  o.threads = 2;
+  auto s = internal::CreateSession(model, o, &one_node);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(internal::WeightPlacement(*s).arena_threads, std::vector<int>{2});
+  EXPECT_FALSE(internal::WeightPlacement(*s).matrices[0][0].copied) << "one arena computes from the mapped file";
+  const auto four_nodes = Synthetic("pack:2 numa:2 core:4 pu:2");
+  o.numa = false;
+  auto off = internal::CreateSession(model, o, &four_nodes);
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(internal::WeightPlacement(*off).arena_threads, std::vector<int>{2});
+}
+
+}  // namespace
+}  // namespace lazyllm
