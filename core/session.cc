@@ -27,6 +27,8 @@ namespace {
 
 // Output rows of a weight matrix converted and multiplied per task in the prefill GEMM.
 constexpr int64_t kPanelRows = 64;
+// Rows per pass through the MLP block, which bounds the gate/up buffers (ffn_dim wide).
+constexpr int64_t kFfnChunk = 512;
 
 using Method = PruningOptions::Method;
 
@@ -92,7 +94,8 @@ struct Session::Impl {
   // live key set of the current layer (positions, ascending).
   std::vector<int64_t> rows, live, next_rows, select_scratch;
   std::vector<uint8_t> drop;  // per live key: dropped at the current selection
-  // Activations, sized for max_ctx rows up front.
+  // Activations, grown on demand to the most rows computed at once (row_cap), at most max_ctx;
+  // gate/up hold at most kFfnChunk rows.
   std::vector<float> x, xn, q, kbuf, vbuf, attn, gate, up, logits;
   std::vector<float> scores;         // [max_ctx]: importance of each live key for the next selection
   std::vector<float> rope_cs;        // [max_ctx][rope_dims]: cos, sin per pair
@@ -131,10 +134,6 @@ struct Session::Impl {
     if (pruning.method == Method::kLazy || pruning.method == Method::kStatic)
       for (const auto& s : pruning.steps) step_k[s.layer] = s.k;
     const auto n = static_cast<size_t>(max_ctx);
-    for (auto* v : {&x, &xn}) v->resize(n * c.dim);
-    for (auto* v : {&q, &attn}) v->resize(n * q_dim);
-    for (auto* v : {&kbuf, &vbuf}) v->resize(n * kv_dim);
-    for (auto* v : {&gate, &up}) v->resize(n * c.ffn_dim);
     for (auto* v : {&rows, &live, &next_rows}) v->reserve(n);
     select_scratch.resize(n);
     drop.resize(n);
@@ -201,6 +200,17 @@ struct Session::Impl {
         rope_cs[p * c.rope_dims + 2 * i + 1] = static_cast<float>(std::sin(angle));
       }
     }
+  }
+
+  int64_t row_cap = 0;
+  void EnsureRows(int64_t n) {
+    if (n <= row_cap) return;
+    row_cap = n;
+    const auto r = static_cast<size_t>(n);
+    for (auto* v : {&x, &xn}) v->resize(r * c.dim);
+    for (auto* v : {&q, &attn}) v->resize(r * q_dim);
+    for (auto* v : {&kbuf, &vbuf}) v->resize(r * kv_dim);
+    for (auto* v : {&gate, &up}) v->resize(static_cast<size_t>(std::min(n, kFfnChunk) * c.ffn_dim));
   }
 
   bool IsSelectionLayer(int64_t l) const { return l < c.num_layers && step_k[l] >= 0.0; }
@@ -316,14 +326,19 @@ struct Session::Impl {
     Attend(l, IsSelectionLayer(l + 1));
     MatMul(attn.data(), n, w.wo, xn.data());
     AddRows(xn.data(), n);
-    // MLP block: normalise, gate and up projections, SwiGLU, down projection, add.
+    // MLP block: normalise, gate and up projections, SwiGLU, down projection, add; in chunks of
+    // rows, each chunk's output overwriting its own (consumed) normalised rows.
     RmsNormRows(x.data(), w.ffn_norm, xn.data(), n);
-    MatMul(xn.data(), n, w.w_gate, gate.data());
-    MatMul(xn.data(), n, w.w_up, up.data());
-    pool.ParallelFor(n, 8, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) k.swiglu(&gate[r * c.ffn_dim], &up[r * c.ffn_dim], &gate[r * c.ffn_dim], c.ffn_dim);
-    });
-    MatMul(gate.data(), n, w.w_down, xn.data());
+    for (int64_t c0 = 0; c0 < n; c0 += kFfnChunk) {
+      const int64_t nc = std::min(kFfnChunk, n - c0);
+      float* chunk = &xn[c0 * c.dim];
+      MatMul(chunk, nc, w.w_gate, gate.data());
+      MatMul(chunk, nc, w.w_up, up.data());
+      pool.ParallelFor(nc, 8, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) k.swiglu(&gate[r * c.ffn_dim], &up[r * c.ffn_dim], &gate[r * c.ffn_dim], c.ffn_dim);
+      });
+      MatMul(gate.data(), nc, w.w_down, chunk);
+    }
     AddRows(xn.data(), n);
   }
 
@@ -339,6 +354,7 @@ struct Session::Impl {
   // tokens without K/V at layer l are revived from Aux[l-1]. Rows are compacted into x.
   Status Select(int64_t l, bool decode) {
     const auto n_live = static_cast<int64_t>(live.size());
+    EnsureRows(n_live);  // revivals can make more rows than the pass started with
     simd::SelectLowest(scores.data(), live.data(), n_live, PruningOptions::NumDropped(step_k[l], n_live),
                        select_scratch.data(), drop.data());
     next_rows.clear();
@@ -434,6 +450,7 @@ struct Session::Impl {
     }
     live = rows;
     if (pruning.method == Method::kRandom) stats.kept_positions.push_back(live);
+    EnsureRows(n);
     Embed(ids, 0);
     for (int64_t l = 0; l < c.num_layers; ++l) {
       if (IsSelectionLayer(l)) {
@@ -460,6 +477,7 @@ struct Session::Impl {
   }
 
   Status DecodeStep(int32_t id) {
+    EnsureRows(1);
     rows.assign(1, pos);
     const int32_t one[1] = {id};
     Embed(one, pos);
