@@ -13,6 +13,7 @@
 #include "cache/kv_cache.h"
 #include "cache/token_state.h"
 #include "core/attention.h"
+#include "core/matmul.h"
 #include "core/model_impl.h"
 #include "core/session_hooks.h"
 #include "lazyllm/session.h"
@@ -25,8 +26,6 @@
 namespace lazyllm {
 namespace {
 
-// Output rows of a weight matrix converted and multiplied per task in the prefill GEMM.
-constexpr int64_t kPanelRows = 64;
 // Rows per pass through the MLP block, which bounds the gate/up buffers (ffn_dim wide).
 constexpr int64_t kFfnChunk = 512;
 
@@ -99,18 +98,12 @@ struct Session::Impl {
   std::vector<float> x, xn, q, kbuf, vbuf, attn, gate, up, logits;
   std::vector<float> scores;         // [max_ctx]: importance of each live key for the next selection
   std::vector<float> rope_cs;        // [max_ctx][rope_dims]: cos, sin per pair
-  tbb::enumerable_thread_specific<std::vector<float>> panel_scratch;  // per thread: kPanelRows × max_cols
+  MatMulScratch panel_scratch;
   std::vector<int64_t> key_count;    // per computed row: live keys it attends to
   std::vector<float> kc, vc;         // compacted live K/V when the live slots have gaps
   Attention attention;
-  int64_t max_cols;
 
-  // A weight matrix's rows [begin, end), as computed by one arena; data points at row `begin`.
-  struct Slice {
-    int64_t begin, end;
-    const uint8_t* data;
-    int toucher = -1;  // arena whose worker first wrote a node-local copy (-1: the mapped file itself)
-  };
+  using Slice = WeightSlice;
   std::unordered_map<const WeightMatrix*, std::vector<Slice>> slices;
   std::vector<std::unique_ptr<NodeBuffer>> node_buffers;
 
@@ -139,8 +132,6 @@ struct Session::Impl {
     drop.resize(n);
     logits.resize(static_cast<size_t>(c.vocab_size));
     scores.resize(n);
-    max_cols = std::max({c.dim, q_dim, c.ffn_dim});
-    panel_scratch = tbb::enumerable_thread_specific<std::vector<float>>(static_cast<size_t>(kPanelRows * max_cols));
     BuildRopeTable();
     PlaceWeights(plan);
   }
@@ -215,38 +206,8 @@ struct Session::Impl {
 
   bool IsSelectionLayer(int64_t l) const { return l < c.num_layers && step_k[l] >= 0.0; }
 
-  // y[n, w.rows] = x[n, w.cols] · wᵀ. Each arena computes its slice of output rows. One row:
-  // GEMV on the stored dtype. More rows: panels of output rows converted to fp32 in per-thread
-  // scratch, then OpenBLAS sgemm.
   void MatMul(const float* xin, int64_t n, const WeightMatrix& w, float* y) {
-    const std::vector<Slice>& sl = slices.at(&w);
-    const simd::RowDotFn dot = k.RowDot(w.dtype);
-    const simd::ToF32Fn convert = k.ToF32(w.dtype);
-    pool.ForEachArena([&](int a) {
-      const Slice& s = sl[a];
-      const int64_t rows = s.end - s.begin;
-      float* ys = y + s.begin;
-      if (n == 1) {
-        pool.ParallelForIn(a, 0, rows, 32, [&](int64_t r0, int64_t r1) {
-          for (int64_t r = r0; r < r1; ++r) ys[r] = dot(s.data + r * w.row_bytes, xin, w.cols);
-        });
-        return;
-      }
-      pool.ParallelForIn(a, 0, (rows + kPanelRows - 1) / kPanelRows, 1, [&](int64_t p0, int64_t p1) {
-        float* scratch = panel_scratch.local().data();
-        for (int64_t p = p0; p < p1; ++p) {
-          const int64_t r0 = p * kPanelRows;
-          const int64_t nr = std::min(kPanelRows, rows - r0);
-          const uint8_t* src = s.data + r0 * w.row_bytes;
-          const float* panel = reinterpret_cast<const float*>(src);
-          if (convert != nullptr) {
-            for (int64_t r = 0; r < nr; ++r) convert(src + r * w.row_bytes, scratch + r * w.cols, w.cols);
-            panel = scratch;
-          }
-          simd::SgemmNT(n, nr, w.cols, xin, w.cols, panel, w.cols, ys + r0, w.rows);
-        }
-      });
-    });
+    lazyllm::MatMul(pool, k, w, slices.at(&w), xin, n, y, panel_scratch);
   }
 
   // x row i = embedding of ids[rows[i]].

@@ -67,7 +67,7 @@ Isa SelectedIsa() {
 }
 
 const Kernels& KernelsFor(Isa isa) {
-  // No AVX-512 table yet: AVX-512 machines run the AVX2 kernels.
+  if (isa == Isa::kAvx512 && CpuSupports(Isa::kAvx512)) return Avx512Kernels();
   if (isa != Isa::kRef && CpuSupports(Isa::kAvx2)) return Avx2Kernels();
   return RefKernels();
 }

@@ -58,6 +58,10 @@ const Kernels& RefKernels();
 // The AVX2+FMA+F16C table; only call when CpuSupports(Isa::kAvx2).
 const Kernels& Avx2Kernels();
 
+// AVX2 plus AVX-512 (F, BW, VL) versions of the decode GEMV dots; only call when
+// CpuSupports(Isa::kAvx512).
+const Kernels& Avx512Kernels();
+
 // Whether this CPU and OS can run kernels of the ISA.
 bool CpuSupports(Isa isa);
 // The best ISA this CPU supports, lowered by LAZYLLM_ISA=ref|avx2|avx512 when set.

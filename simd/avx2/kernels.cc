@@ -118,6 +118,26 @@ void Softmax(float* x, int64_t n) {
   Scale(x, 1.0f / sum, n);
 }
 
+// Adjacent pairs: out = (x0·c - x1·s, x1·c + x0·s). With x = [x0 x1 ...], the pair-swapped
+// [x1 x0 ...] and cs duplicated into c = [c c ...] and s = [s s ...], fmaddsub gives
+// x·c ∓ swapped·s on even/odd lanes.
+void Rope(float* x, const float* cs, int64_t n_pairs) {
+  int64_t i = 0;
+  for (; i + 4 <= n_pairs; i += 4) {
+    const __m256 v = _mm256_loadu_ps(x + 2 * i);
+    const __m256 t = _mm256_loadu_ps(cs + 2 * i);
+    const __m256 c = _mm256_moveldup_ps(t), s = _mm256_movehdup_ps(t);
+    const __m256 swapped = _mm256_permute_ps(v, 0xB1);
+    _mm256_storeu_ps(x + 2 * i, _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(swapped, s)));
+  }
+  for (; i < n_pairs; ++i) {
+    const float c = cs[2 * i], s = cs[2 * i + 1];
+    const float x0 = x[2 * i], x1 = x[2 * i + 1];
+    x[2 * i] = x0 * c - x1 * s;
+    x[2 * i + 1] = x0 * s + x1 * c;
+  }
+}
+
 float OnlineSoftmax(float* s, int64_t n, float* m, float* l) {
   int64_t i = 0;
   float mx = *m;
@@ -200,20 +220,21 @@ float DotBF16(const void* w, const float* x, int64_t n) {
   return s;
 }
 
-// Q8_0 block: four groups of 8 int8 values, widened to fp32 and multiplied with x.
-float DotQ8_0(const void* w, const float* x, int64_t n) {
-  const auto* b = static_cast<const BlockQ8_0*>(w);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
-    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[blk].qs));
-    const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[blk].qs + 16));
-    __m256 s = _mm256_mul_ps(Int8x8ToF32(q0), _mm256_loadu_ps(x));
-    s = _mm256_fmadd_ps(Int8x8ToF32(_mm_srli_si128(q0, 8)), _mm256_loadu_ps(x + 8), s);
-    s = _mm256_fmadd_ps(Int8x8ToF32(q1), _mm256_loadu_ps(x + 16), s);
-    s = _mm256_fmadd_ps(Int8x8ToF32(_mm_srli_si128(q1, 8)), _mm256_loadu_ps(x + 24), s);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(F16ToF32(b[blk].d)), s, acc);
-  }
-  return HorizontalSum(acc);
+inline __m256 BlockScale(uint16_t d) { return _mm256_set1_ps(_cvtsh_ss(d)); }
+
+// Σ q·x over one block of 32 int8 values (lo: elements 0..15, hi: 16..31), as two short
+// independent chains so that consecutive blocks overlap in the pipeline.
+inline __m256 Int8BlockDot(__m128i lo, __m128i hi, const float* x) {
+  const __m256 p0 = _mm256_mul_ps(Int8x8ToF32(lo), _mm256_loadu_ps(x));
+  const __m256 p1 = _mm256_mul_ps(Int8x8ToF32(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8));
+  const __m256 p2 = _mm256_fmadd_ps(Int8x8ToF32(hi), _mm256_loadu_ps(x + 16), p0);
+  const __m256 p3 = _mm256_fmadd_ps(Int8x8ToF32(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), p1);
+  return _mm256_add_ps(p2, p3);
+}
+
+inline __m256 Q8Block(const BlockQ8_0& b, const float* x) {
+  return Int8BlockDot(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)),
+                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16)), x);
 }
 
 // Splits a Q4_0 block into signed low (elements 0..15) and high (16..31) nibbles.
@@ -224,20 +245,29 @@ inline void UnpackQ4_0(const BlockQ4_0& b, __m128i* lo, __m128i* hi) {
   *hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight);
 }
 
-float DotQ4_0(const void* w, const float* x, int64_t n) {
-  const auto* b = static_cast<const BlockQ4_0*>(w);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
-    __m128i lo, hi;
-    UnpackQ4_0(b[blk], &lo, &hi);
-    __m256 s = _mm256_mul_ps(Int8x8ToF32(lo), _mm256_loadu_ps(x));
-    s = _mm256_fmadd_ps(Int8x8ToF32(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8), s);
-    s = _mm256_fmadd_ps(Int8x8ToF32(hi), _mm256_loadu_ps(x + 16), s);
-    s = _mm256_fmadd_ps(Int8x8ToF32(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), s);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(F16ToF32(b[blk].d)), s, acc);
-  }
-  return HorizontalSum(acc);
+inline __m256 Q4Block(const BlockQ4_0& b, const float* x) {
+  __m128i lo, hi;
+  UnpackQ4_0(b, &lo, &hi);
+  return Int8BlockDot(lo, hi, x);
 }
+
+// Blocks in pairs with one accumulator each: scale · block sum.
+template <typename Block, __m256 (*BlockDot)(const Block&, const float*)>
+float BlockRowDot(const void* w, const float* x, int64_t n) {
+  const auto* b = static_cast<const Block*>(w);
+  const int64_t blocks = n / 32;
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 <= blocks; i += 2) {
+    acc0 = _mm256_fmadd_ps(BlockScale(b[i].d), BlockDot(b[i], x + 32 * i), acc0);
+    acc1 = _mm256_fmadd_ps(BlockScale(b[i + 1].d), BlockDot(b[i + 1], x + 32 * i + 32), acc1);
+  }
+  if (i < blocks) acc0 = _mm256_fmadd_ps(BlockScale(b[i].d), BlockDot(b[i], x + 32 * i), acc0);
+  return HorizontalSum(_mm256_add_ps(acc0, acc1));
+}
+
+float DotQ8_0(const void* w, const float* x, int64_t n) { return BlockRowDot<BlockQ8_0, Q8Block>(w, x, n); }
+float DotQ4_0(const void* w, const float* x, int64_t n) { return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n); }
 
 void ToF32F16(const void* src, float* dst, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(src);
@@ -256,7 +286,7 @@ void ToF32BF16(const void* src, float* dst, int64_t n) {
 void ToF32Q8_0(const void* src, float* dst, int64_t n) {
   const auto* b = static_cast<const BlockQ8_0*>(src);
   for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
-    const __m256 d = _mm256_set1_ps(F16ToF32(b[blk].d));
+    const __m256 d = BlockScale(b[blk].d);
     const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[blk].qs));
     const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[blk].qs + 16));
     _mm256_storeu_ps(dst, _mm256_mul_ps(d, Int8x8ToF32(q0)));
@@ -269,7 +299,7 @@ void ToF32Q8_0(const void* src, float* dst, int64_t n) {
 void ToF32Q4_0(const void* src, float* dst, int64_t n) {
   const auto* b = static_cast<const BlockQ4_0*>(src);
   for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
-    const __m256 d = _mm256_set1_ps(F16ToF32(b[blk].d));
+    const __m256 d = BlockScale(b[blk].d);
     __m128i lo, hi;
     UnpackQ4_0(b[blk], &lo, &hi);
     _mm256_storeu_ps(dst, _mm256_mul_ps(d, Int8x8ToF32(lo)));
@@ -291,7 +321,7 @@ const Kernels& Avx2Kernels() {
       .rms_norm = RmsNorm,
       .softmax = Softmax,
       .online_softmax = OnlineSoftmax,
-      .rope = RefKernels().rope,
+      .rope = Rope,
       .swiglu = SwiGlu,
       .dot_f32w = DotF32W,
       .dot_f16 = DotF16,

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 
 #include "simd/dtype.h"
@@ -13,6 +15,7 @@ namespace {
 std::vector<Isa> IsasToTest() {
   std::vector<Isa> out;
   if (CpuSupports(Isa::kAvx2)) out.push_back(Isa::kAvx2);
+  if (CpuSupports(Isa::kAvx512)) out.push_back(Isa::kAvx512);
   return out;
 }
 
@@ -69,6 +72,27 @@ TEST_P(KernelsTest, ElementwiseAndReductions) {
     k().swiglu(pa, pb, o1.data(), n);
     ref.swiglu(pa, pb, o2.data(), n);
     ExpectClose(o1.data(), o2.data(), n, 1e-6f, "swiglu");
+    // Online softmax: a first tile, then a second one that raises the running max.
+    for (float first_max : {-std::numeric_limits<float>::infinity(), 3.0f}) {
+      auto t1 = Random(n, 8, -10.0f, 10.0f), t2 = t1;
+      float m1 = first_max, m2 = first_max, l1 = 2.0f, l2 = 2.0f;
+      const float c1 = k().online_softmax(t1.data(), n, &m1, &l1);
+      const float c2 = ref.online_softmax(t2.data(), n, &m2, &l2);
+      ExpectClose(t1.data(), t2.data(), n, 1e-6f, "online_softmax");
+      EXPECT_EQ(m1, m2);
+      EXPECT_NEAR(l1, l2, 1e-5f * l2);
+      EXPECT_NEAR(c1, c2, 1e-6f);
+    }
+  }
+}
+
+TEST_P(KernelsTest, Rope) {
+  for (int64_t pairs = 0; pairs <= 2 * kLanes + 1; ++pairs) {
+    auto x1 = Random(2 * pairs + kOffset, 9), x2 = x1;
+    auto cs = Random(2 * pairs + kOffset, 10, -1.0f, 1.0f);
+    k().rope(x1.data() + kOffset, cs.data() + kOffset, pairs);
+    ref.rope(x2.data() + kOffset, cs.data() + kOffset, pairs);
+    ExpectClose(x1.data(), x2.data(), 2 * pairs + kOffset, 1e-6f, "rope, pairs=" + std::to_string(pairs));
   }
 }
 
@@ -140,6 +164,31 @@ TEST(RefKernelsTest, DtypeConversionsAreExact) {
   RefKernels().rope(v, cs, 1);
   EXPECT_FLOAT_EQ(v[0], -2.0f);
   EXPECT_FLOAT_EQ(v[1], 1.0f);
+}
+
+// Streaming a row through the online softmax tile by tile gives the plain softmax.
+TEST(RefKernelsTest, OnlineSoftmaxEqualsSoftmax) {
+  const Kernels& ref = RefKernels();
+  auto row = Random(37, 11, -20.0f, 20.0f);
+  std::vector<double> want(row.size());
+  double mx = -1e30, sum = 0;
+  for (float v : row) mx = std::max(mx, static_cast<double>(v));
+  for (size_t i = 0; i < row.size(); ++i) sum += want[i] = std::exp(row[i] - mx);
+  // Tiles of 10, 10, 17; the running weighted sum of a value per key checks the rescaling.
+  float m = -std::numeric_limits<float>::infinity(), l = 0.0f;
+  double acc = 0;
+  for (size_t j0 = 0; j0 < row.size(); j0 += 10) {
+    const size_t w = std::min<size_t>(j0 < 20 ? 10 : 17, row.size() - j0);
+    std::vector<float> tile(row.begin() + j0, row.begin() + j0 + w);
+    const float c = ref.online_softmax(tile.data(), static_cast<int64_t>(w), &m, &l);
+    acc *= c;
+    for (size_t i = 0; i < w; ++i) acc += tile[i] * static_cast<double>(j0 + i);
+    if (j0 >= 20) break;
+  }
+  double want_acc = 0;
+  for (size_t i = 0; i < row.size(); ++i) want_acc += want[i] / sum * static_cast<double>(i);
+  EXPECT_NEAR(acc / l, want_acc, 1e-4 * want_acc);
+  EXPECT_FLOAT_EQ(m, static_cast<float>(mx));
 }
 
 }  // namespace

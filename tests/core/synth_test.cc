@@ -1,0 +1,111 @@
+// lazyllm synth: the files load, carry the preset's shape and the stories260K tokenizer, and the
+// quantized files encode the same random weights as the F32 file within each format's step.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "common/test_paths.h"
+#include "core/model_impl.h"
+#include "lazyllm/lazyllm.h"
+#include "simd/kernels.h"
+
+namespace lazyllm {
+namespace {
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("lazyllm_synth_test_" + name + ".gguf")).string();
+}
+
+Model Make(const std::string& preset, const std::string& dtype, int64_t layers, uint64_t seed = 3) {
+  SynthOptions o{preset, dtype, layers, seed};
+  const std::string path = TempPath(preset + "_" + dtype);
+  const Status st = Synthesize(o, path);
+  EXPECT_TRUE(st.ok()) << st.message();
+  auto m = Model::Load(path);
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  return *m;
+}
+
+TEST(SynthTest, PresetsHaveTheRealModelsShapes) {
+  // The shapes the issue lists (layers, dim, ffn, heads, kv heads, context, theta).
+  struct Want {
+    const char* name;
+    int64_t layers, dim, ffn, heads, kv, ctx;
+    float theta;
+  };
+  for (const Want& w : {Want{"smollm2-135m", 30, 576, 1536, 9, 3, 8192, 100000.0f},
+                        Want{"llama3.2-1b", 16, 2048, 8192, 32, 8, 8192, 500000.0f},
+                        Want{"llama2-7b", 32, 4096, 11008, 32, 32, 4096, 10000.0f}}) {
+    auto p = FindSynthPreset(w.name);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->layers, w.layers);
+    EXPECT_EQ(p->dim, w.dim);
+    EXPECT_EQ(p->ffn_dim, w.ffn);
+    EXPECT_EQ(p->heads, w.heads);
+    EXPECT_EQ(p->kv_heads, w.kv);
+    EXPECT_EQ(p->context, w.ctx);
+    EXPECT_EQ(p->rope_theta, w.theta);
+  }
+  const Model m = Make("smollm2-135m", "f32", 2);
+  const ModelConfig& c = m.config();
+  EXPECT_EQ(c.num_layers, 2);
+  EXPECT_EQ(c.dim, 576);
+  EXPECT_EQ(c.ffn_dim, 1536);
+  EXPECT_EQ(c.num_heads, 9);
+  EXPECT_EQ(c.num_kv_heads, 3);
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_EQ(c.context_length, 8192);
+  EXPECT_EQ(c.rope_theta, 100000.0f);
+  EXPECT_TRUE(c.tied_output);
+}
+
+TEST(SynthTest, CarriesTheSampleModelsTokenizer) {
+  const Model m = Make("tiny-gqa", "f32", 1);
+  auto sample = Model::Load(testing::SampleModel().string(), {.vocab_only = true});
+  ASSERT_TRUE(sample.ok());
+  for (const char* text : {"Once upon a time, there was a little dog.", "Lily said: \"Hi!\" 123"})
+    EXPECT_EQ(m.tokenizer().Encode(text, true), sample->tokenizer().Encode(text, true)) << text;
+  EXPECT_EQ(m.config().vocab_size, sample->config().vocab_size);
+}
+
+TEST(SynthTest, WeightsHaveUnitFanInVarianceAndQuantizeWithinOneStep) {
+  const Model f32 = Make("tiny-gqa", "f32", 1);
+  const WeightMatrix& w = f32.impl().layers[0].w_gate;
+  double ss = 0;
+  const auto* v = reinterpret_cast<const float*>(w.data);
+  for (int64_t i = 0; i < w.rows * w.cols; ++i) ss += static_cast<double>(v[i]) * v[i];
+  EXPECT_NEAR(ss / static_cast<double>(w.rows * w.cols) * static_cast<double>(w.cols), 1.0, 0.03);
+  const simd::Kernels& ref = simd::RefKernels();
+  for (const char* dtype : {"f16", "bf16", "q8_0", "q4_0"}) {
+    SCOPED_TRACE(dtype);
+    const Model q = Make("tiny-gqa", dtype, 1);
+    const WeightMatrix& wq = q.impl().layers[0].w_gate;
+    ASSERT_EQ(wq.rows, w.rows);
+    std::vector<float> row(static_cast<size_t>(w.cols));
+    for (int64_t r = 0; r < w.rows; r += 37) {
+      ref.ToF32(wq.dtype)(wq.Row(r), row.data(), w.cols);
+      const float* want = v + r * w.cols;
+      for (int64_t b = 0; b < w.cols; b += 32) {
+        float amax = 0;
+        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(want[b + i]));
+        // Q8_0: half a step d plus the fp16 rounding of d times the largest level
+        // (127·2⁻¹¹·d ≈ 0.062·d). Q4_0: one step, since the extreme maps to -8 and values near
+        // the opposite extreme clamp at +7. F16/BF16: the format's relative precision.
+        const std::string d = dtype;
+        const float tol = d == "q8_0" ? amax / 127 * 0.57f : d == "q4_0" ? amax / 8 * 1.01f : d == "f16" ? amax * 1e-3f : amax * 8e-3f;
+        for (int i = 0; i < 32; ++i) ASSERT_NEAR(row[b + i], want[b + i], tol) << "row " << r << " col " << b + i;
+      }
+    }
+  }
+}
+
+TEST(SynthTest, RejectsBadOptions) {
+  EXPECT_NE(Synthesize({"gpt-5", "f32", 0, 0}, TempPath("bad")).message().find("unknown preset 'gpt-5'"), std::string::npos);
+  EXPECT_NE(Synthesize({"tiny-gqa", "q5_k", 0, 0}, TempPath("bad")).message().find("unknown dtype 'q5_k'"), std::string::npos);
+  EXPECT_NE(Synthesize({"tiny-gqa", "f32", 0, 0}, "/nonexistent-dir/x.gguf").message().find("cannot create"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace lazyllm
