@@ -5,12 +5,6 @@
 #include "simd/gemm.h"
 
 namespace lazyllm {
-namespace {
-
-constexpr int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-}  // namespace
-
 void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMatrix& w,
             const std::vector<WeightSlice>& sl, const float* xin, int64_t n, float* y, MatMulScratch& panel_scratch) {
   const simd::RowDotFn dot = k.RowDot(w.dtype);
@@ -27,8 +21,7 @@ void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMat
       });
       return;
     }
-    const int64_t panel = convert == nullptr ? RoundUp((rows + pool.arena_threads(a) - 1) / pool.arena_threads(a), kPanelRows)
-                                             : kPanelRows;
+    const int64_t panel = convert == nullptr ? kF32PanelRows : kPanelRows;
     pool.ParallelForIn(a, 0, (rows + panel - 1) / panel, 1, [&](int64_t p0, int64_t p1) {
       float* scratch = nullptr;
       if (convert != nullptr) {

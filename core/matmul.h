@@ -13,9 +13,14 @@
 
 namespace lazyllm {
 
-// Output rows of a weight matrix converted and multiplied per task in the prefill GEMM; NUMA
-// slices start on multiples of it.
+// Output rows per sgemm call in the prefill: converted weights go through per-thread fp32
+// scratch of kPanelRows rows; F32 weights are read in place, kF32PanelRows at a time. The panel
+// sizes never depend on the thread count, and NUMA slices start on multiples of both, so every
+// output element is computed by the same call shape however the rows are shared out: results
+// do not change with -t or --numa.
 constexpr int64_t kPanelRows = 64;
+constexpr int64_t kF32PanelRows = 256;
+constexpr int64_t kSliceAlign = kF32PanelRows;
 // Below this many input rows, matmuls run as GEMV on the stored dtype.
 constexpr int64_t kGemvMaxRows = 4;
 
@@ -31,7 +36,7 @@ using MatMulScratch = tbb::enumerable_thread_specific<std::vector<float>>;
 
 //  - Few rows (decode, short prompts): GEMV on the stored dtype, each weight row read once for
 //    all input rows.
-//  - F32 weights: one sgemm per worker over its share of the slice, read in place.
+//  - F32 weights: sgemm on panels of kF32PanelRows rows, read in place.
 //  - Other dtypes: panels of kPanelRows output rows converted to fp32 in per-thread scratch,
 //    then sgemm: the resident model stays at its file dtype.
 // slices[a] is computed by arena a.

@@ -151,7 +151,7 @@ struct Session::Impl {
         out.push_back({0, w->rows, w->data});
         continue;
       }
-      for (const auto& [begin, end] : threading::SplitRows(w->rows, plan, kPanelRows)) {
+      for (const auto& [begin, end] : threading::SplitRows(w->rows, plan, kSliceAlign)) {
         const size_t bytes = static_cast<size_t>((end - begin) * w->row_bytes);
         node_buffers.push_back(std::make_unique<NodeBuffer>(bytes));
         NodeBuffer& buf = *node_buffers.back();
