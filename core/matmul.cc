@@ -6,14 +6,35 @@
 
 namespace lazyllm {
 void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMatrix& w,
-            const std::vector<WeightSlice>& sl, const float* xin, int64_t n, float* y, MatMulScratch& panel_scratch) {
+            const std::vector<WeightSlice>& sl, const float* xin, int64_t n, float* y, MatMulScratch& scratch,
+            bool int8_activations) {
   const simd::RowDotFn dot = k.RowDot(w.dtype);
   const simd::ToF32Fn convert = k.ToF32(w.dtype);
+  // Int8 GEMV: the input rows as Q8_0 blocks, quantized once for all arenas.
+  float (*int8_dot)(const void*, const void*, int64_t) = nullptr;
+  int64_t xq_row_bytes = 0;
+  if (int8_activations && n < kGemvMaxRows) {
+    if (w.dtype == simd::DType::kQ8_0) int8_dot = k.dot_q8_0_q8;
+    if (w.dtype == simd::DType::kQ4_0) int8_dot = k.dot_q4_0_q8;
+  }
+  if (int8_dot != nullptr) {
+    xq_row_bytes = w.cols / 32 * static_cast<int64_t>(sizeof(simd::BlockQ8_0));
+    scratch.xq.resize(static_cast<size_t>(n * xq_row_bytes));
+    for (int64_t i = 0; i < n; ++i) k.quantize_q8_0(xin + i * w.cols, &scratch.xq[i * xq_row_bytes], w.cols);
+  }
   pool.ForEachArena([&](int a) {
     const WeightSlice& s = sl[a];
     const int64_t rows = s.end - s.begin;
     float* ys = y + s.begin;
     if (rows == 0) return;
+    if (int8_dot != nullptr) {
+      pool.ParallelForIn(a, 0, rows, 32, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t i = 0; i < n; ++i)
+            ys[i * w.rows + r] = int8_dot(s.data + r * w.row_bytes, &scratch.xq[i * xq_row_bytes], w.cols);
+      });
+      return;
+    }
     if (n < kGemvMaxRows) {
       pool.ParallelForIn(a, 0, rows, 32, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r)
@@ -23,11 +44,11 @@ void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMat
     }
     const int64_t panel = convert == nullptr ? kF32PanelRows : kPanelRows;
     pool.ParallelForIn(a, 0, (rows + panel - 1) / panel, 1, [&](int64_t p0, int64_t p1) {
-      float* scratch = nullptr;
+      float* panel_f32 = nullptr;
       if (convert != nullptr) {
-        auto& buf = panel_scratch.local();
+        auto& buf = scratch.panels.local();
         if (static_cast<int64_t>(buf.size()) < kPanelRows * w.cols) buf.resize(static_cast<size_t>(kPanelRows * w.cols));
-        scratch = buf.data();
+        panel_f32 = buf.data();
       }
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t r0 = p * panel;
@@ -35,8 +56,8 @@ void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMat
         const uint8_t* src = s.data + r0 * w.row_bytes;
         const float* b = reinterpret_cast<const float*>(src);
         if (convert != nullptr) {
-          for (int64_t r = 0; r < nr; ++r) convert(src + r * w.row_bytes, scratch + r * w.cols, w.cols);
-          b = scratch;
+          for (int64_t r = 0; r < nr; ++r) convert(src + r * w.row_bytes, panel_f32 + r * w.cols, w.cols);
+          b = panel_f32;
         }
         simd::SgemmNT(n, nr, w.cols, xin, w.cols, b, w.cols, ys + r0, w.rows);
       }

@@ -31,16 +31,22 @@ struct WeightSlice {
   int toucher = -1;  // arena whose worker first wrote a node-local copy (-1: the mapped file itself)
 };
 
-// Per-thread fp32 panels for converted weights (grown on first use).
-using MatMulScratch = tbb::enumerable_thread_specific<std::vector<float>>;
+// Per-thread fp32 panels for converted weights (grown on first use), and the input rows
+// quantized to Q8_0 blocks for the int8-activation GEMV.
+struct MatMulScratch {
+  tbb::enumerable_thread_specific<std::vector<float>> panels;
+  std::vector<uint8_t> xq;
+};
 
 //  - Few rows (decode, short prompts): GEMV on the stored dtype, each weight row read once for
-//    all input rows.
+//    all input rows. With int8_activations and Q8_0/Q4_0 weights, the rows are first
+//    quantized to Q8_0 and the dots are integer ones.
 //  - F32 weights: sgemm on panels of kF32PanelRows rows, read in place.
 //  - Other dtypes: panels of kPanelRows output rows converted to fp32 in per-thread scratch,
 //    then sgemm: the resident model stays at its file dtype.
 // slices[a] is computed by arena a.
 void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMatrix& w,
-            const std::vector<WeightSlice>& slices, const float* x, int64_t n, float* y, MatMulScratch& scratch);
+            const std::vector<WeightSlice>& slices, const float* x, int64_t n, float* y, MatMulScratch& scratch,
+            bool int8_activations = false);
 
 }  // namespace lazyllm

@@ -81,6 +81,7 @@ struct Session::Impl {
   int64_t max_ctx;
   int64_t q_dim, kv_dim;
   PruningOptions pruning;
+  bool int8_activations;
   std::vector<double> step_k;  // per layer: the selection fraction, or -1 when not a selection layer
   cache::KvCache kv;
   cache::TokenState tokens;
@@ -120,6 +121,7 @@ struct Session::Impl {
         q_dim(c.num_heads * c.head_dim),
         kv_dim(c.num_kv_heads * c.head_dim),
         pruning(o.pruning),
+        int8_activations(o.int8_activations),
         step_k(static_cast<size_t>(c.num_layers), -1.0),
         kv(c.num_layers, max_context, kv_dim),
         tokens(c.num_layers, max_context, c.dim, AuxLayers(o.pruning, c.num_layers)),
@@ -207,7 +209,7 @@ struct Session::Impl {
   bool IsSelectionLayer(int64_t l) const { return l < c.num_layers && step_k[l] >= 0.0; }
 
   void MatMul(const float* xin, int64_t n, const WeightMatrix& w, float* y) {
-    lazyllm::MatMul(pool, k, w, slices.at(&w), xin, n, y, panel_scratch);
+    lazyllm::MatMul(pool, k, w, slices.at(&w), xin, n, y, panel_scratch, int8_activations);
   }
 
   // x row i = embedding of ids[rows[i]].

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <memory>
 
+#include <unistd.h>
+
 #include "simd/quantize.h"
 
 namespace lazyllm {
@@ -188,7 +190,10 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
   h.b.insert(h.b.begin(), head.b.begin(), head.b.end());
   while (h.b.size() % kAlign) h.b.push_back(0);
 
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
+  // Written under a temporary name and renamed into place, so that a reader never maps a
+  // half-written file (and one that has the old file mapped keeps its inode).
+  const std::string tmp = path + ".tmp" + std::to_string(getpid());
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
   if (!f) return InvalidArgumentError("cannot create '" + path + "': " + std::strerror(errno));
   auto write = [&](const void* p, size_t n) { return std::fwrite(p, 1, n, f.get()) == n; };
   bool ok = write(h.b.data(), h.b.size());
@@ -214,8 +219,14 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
       written += pad;
     }
   }
-  if (!ok || std::fflush(f.get()) != 0)
-    return DataLossError("writing '" + path + "' failed: " + std::strerror(errno));
+  ok = ok && std::fflush(f.get()) == 0;
+  const int err = errno;
+  f.reset();
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(ok ? errno : err);
+    std::remove(tmp.c_str());
+    return DataLossError("writing '" + path + "' failed: " + why);
+  }
   return OkStatus();
 }
 

@@ -45,6 +45,12 @@ struct Kernels {
   void (*rope)(float* x, const float* cs, int64_t n_pairs);
   // out[i] = silu(gate[i]) * up[i]. out may alias gate.
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
+  // Int8 activations (opt-in decode path, as llama.cpp computes): x quantized to Q8_0 blocks
+  // (scale amax/127 stored as fp16, values rounded to nearest even), and dot products of Q8_0
+  // / Q4_0 weight rows with such a row: exact integer sums per block, scaled by both fp16 scales.
+  void (*quantize_q8_0)(const float* x, void* out, int64_t n);
+  float (*dot_q8_0_q8)(const void* w, const void* xq, int64_t n);
+  float (*dot_q4_0_q8)(const void* w, const void* xq, int64_t n);
   // Stored-dtype dot products and conversions, indexed through RowDot() / ToF32().
   RowDotFn dot_f32w, dot_f16, dot_bf16, dot_q8_0, dot_q4_0;
   ToF32Fn to_f32_f16, to_f32_bf16, to_f32_q8_0, to_f32_q4_0;

@@ -1,22 +1,13 @@
 #include "simd/quantize.h"
 
+#include "simd/kernels.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 namespace lazyllm::simd {
 namespace {
-
-void QuantizeQ8_0(const float* x, BlockQ8_0* out, int64_t blocks) {
-  for (int64_t b = 0; b < blocks; ++b, x += 32) {
-    float amax = 0.0f;
-    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
-    const float d = amax / 127.0f;
-    const float inv = d != 0.0f ? 1.0f / d : 0.0f;
-    out[b].d = F32ToF16(d);
-    for (int i = 0; i < 32; ++i) out[b].qs[i] = static_cast<int8_t>(std::lround(x[i] * inv));
-  }
-}
 
 void QuantizeQ4_0(const float* x, BlockQ4_0* out, int64_t blocks) {
   for (int64_t b = 0; b < blocks; ++b, x += 32) {
@@ -42,7 +33,7 @@ void QuantizeRow(DType t, const float* x, void* out, int64_t n) {
     case DType::kBF16:
       for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(out)[i] = F32ToBF16(x[i]);
       return;
-    case DType::kQ8_0: QuantizeQ8_0(x, static_cast<BlockQ8_0*>(out), n / 32); return;
+    case DType::kQ8_0: RefKernels().quantize_q8_0(x, out, n); return;
     case DType::kQ4_0: QuantizeQ4_0(x, static_cast<BlockQ4_0*>(out), n / 32); return;
   }
 }

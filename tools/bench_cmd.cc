@@ -88,7 +88,8 @@ std::string PlusMinus(const Summary& s, int prec) {
 int Bench(int argc, char** argv) {
   Flags flags(argc, argv, 2,
               {{"-m", true}, {"-p", true}, {"-n", true}, {"-t", true}, {"--numa", true}, {"--prune", true},
-               {"-r", true}, {"-o", true}, {"-f", true}, {"--seed", true}});
+               {"-r", true}, {"-o", true}, {"-f", true}, {"--seed", true},
+               {"--int8-act", false}});
   const std::vector<int64_t> prompts = NumberList(flags, "-p", "512", 1, int64_t{1} << 22);
   const std::vector<int64_t> gens = NumberList(flags, "-n", "32", 0, 1 << 20);
   const std::vector<int64_t> threads = NumberList(flags, "-t", "0", 0, 4096);
@@ -150,6 +151,7 @@ int Bench(int argc, char** argv) {
         so.numa = numa == "on";
         so.max_context = max_prompt + max_gen;
         so.pruning = pr;
+        so.int8_activations = flags.Has("--int8-act");
         auto session = Session::Create(model, so);
         if (!session.ok()) throw CliError{session.status().message()};
         for (Case& cs : cases) {

@@ -17,10 +17,11 @@ constexpr const char* kUsage = R"(usage: lazyllm COMMAND [flags]
 commands:
   run       -m MODEL (-p TEXT | -f FILE) [-n N] [-t THREADS] [-c CTX] [--temp T] [--top-k K]
             [--top-p P] [--seed S] [--no-bos] [--json] [--logits] [--prune SPEC] [--compare [-r N]]
+            [--numa on|off] [--int8-act]
   tokenize  -m MODEL (-p TEXT | -f FILE) [--no-bos] [--json]
   inspect   -m MODEL [--json]
   bench     -m MODEL [-p 512,2048] [-n 0,32] [-t 1,2] [--numa on,off] [--prune off,paper]
-            [-r N] [-o md|csv|json] [-f FILE] [--seed S]
+            [-r N] [-o md|csv|json] [-f FILE] [--seed S] [--int8-act]
   synth     --preset NAME --dtype f32|f16|bf16|q8_0|q4_0 -o OUT.gguf [--layers N] [--seed S]
 
 run prints the generated text (or, with --json, one JSON object with the prompt and generated
@@ -33,6 +34,8 @@ greedy decoding.
                 static:LAYER:FRACTION (prune once in the prefill, never revive)
                 random:FRACTION (drop prompt tokens at random before layer 0, seeded by --seed)
 --numa on|off NUMA placement (default on; only matters on a machine with several NUMA nodes).
+--int8-act    decode matmuls on Q8_0/Q4_0 weights round the activations to Q8_0 and use integer
+              dot products (llama.cpp's arithmetic; faster, no longer exact fp32 activations).
 --compare     run the prompt with pruning off and with SPEC; print both outputs, each TTFT,
               the speedup, % of prompt tokens computed and how far the outputs agree. TTFT is
               the median of N prefills per side (-r, default 5), interleaved.
@@ -218,7 +221,7 @@ int Run(int argc, char** argv) {
               {{"-m", true}, {"-p", true}, {"-f", true}, {"-n", true}, {"-t", true}, {"-c", true},
                {"--temp", true}, {"--top-k", true}, {"--top-p", true}, {"--seed", true}, {"--no-bos", false},
                {"--json", false}, {"--logits", false}, {"--prune", true}, {"--compare", false}, {"-r", true},
-               {"--numa", true}});
+               {"--numa", true}, {"--int8-act", false}});
   const std::string text = ReadPrompt(flags);
   lazyllm::GenerationOptions gen;
   gen.max_new_tokens = flags.Number<int>("-n", 64, 0, 1 << 24);
@@ -230,6 +233,7 @@ int Run(int argc, char** argv) {
   sopts.threads = flags.Number<int>("-t", 0, 0, 4096);
   sopts.max_context = flags.Number<int64_t>("-c", 0, 0, int64_t{1} << 22);
   sopts.numa = ParseOnOff(flags, "--numa", true);
+  sopts.int8_activations = flags.Has("--int8-act");
   const bool as_json = flags.Has("--json");
   if (flags.Has("--logits") && !as_json) throw CliError{"--logits needs --json"};
 

@@ -269,6 +269,67 @@ float BlockRowDot(const void* w, const float* x, int64_t n) {
 float DotQ8_0(const void* w, const float* x, int64_t n) { return BlockRowDot<BlockQ8_0, Q8Block>(w, x, n); }
 float DotQ4_0(const void* w, const float* x, int64_t n) { return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n); }
 
+void QuantizeQ8_0(const float* x, void* out, int64_t n) {
+  auto* b = static_cast<BlockQ8_0*>(out);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                                   _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    const float d = HorizontalMax(m) / 127.0f;
+    const __m256 inv = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+    b[blk].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    // cvtps rounds to nearest even (the default MXCSR mode); the packs saturate, but |x·inv| <= 127.
+    const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, inv)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, inv));
+    const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, inv)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, inv));
+    const __m256i w01 = _mm256_packs_epi32(i0, i1), w23 = _mm256_packs_epi32(i2, i3);  // lane-interleaved
+    const __m256i bytes = _mm256_packs_epi16(w01, w23);
+    // Undo the per-128-bit-lane interleave of the two packs: dword order 0 4 1 5 2 6 3 7.
+    const __m256i ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(b[blk].qs), ordered);
+  }
+}
+
+// Σ w·x over 32 int8 pairs as 8 int32 lane sums: |w| (unsigned) times x with w's sign, through
+// the u8×s8 multiply-add; no overflow for |x| <= 127 (2·128·127 < 2¹⁵).
+inline __m256i Int8PairDot(__m256i w, __m256i x) {
+  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+inline __m256i LoadQ4_0Int8(const BlockQ4_0& b) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  const __m256i both = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask));
+  return _mm256_sub_epi8(both, _mm256_set1_epi8(8));
+}
+
+template <typename Block, __m256i (*Load)(const Block&)>
+float Int8RowDot(const void* w, const void* xq, int64_t n) {
+  const auto* b = static_cast<const Block*>(w);
+  const auto* x = static_cast<const BlockQ8_0*>(xq);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  const int64_t blocks = n / 32;
+  int64_t i = 0;
+  auto step = [&](int64_t j, __m256 acc) {
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j].qs));
+    const __m256 sums = _mm256_cvtepi32_ps(Int8PairDot(Load(b[j]), xv));
+    return _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[j].d) * _cvtsh_ss(x[j].d)), sums, acc);
+  };
+  for (; i + 2 <= blocks; i += 2) {
+    acc0 = step(i, acc0);
+    acc1 = step(i + 1, acc1);
+  }
+  if (i < blocks) acc0 = step(i, acc0);
+  return HorizontalSum(_mm256_add_ps(acc0, acc1));
+}
+
+inline __m256i LoadQ8_0Int8(const BlockQ8_0& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
+
+float DotQ8_0Q8(const void* w, const void* xq, int64_t n) { return Int8RowDot<BlockQ8_0, LoadQ8_0Int8>(w, xq, n); }
+float DotQ4_0Q8(const void* w, const void* xq, int64_t n) { return Int8RowDot<BlockQ4_0, LoadQ4_0Int8>(w, xq, n); }
+
 void ToF32F16(const void* src, float* dst, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(src);
   int64_t i = 0;
@@ -323,6 +384,9 @@ const Kernels& Avx2Kernels() {
       .online_softmax = OnlineSoftmax,
       .rope = Rope,
       .swiglu = SwiGlu,
+      .quantize_q8_0 = QuantizeQ8_0,
+      .dot_q8_0_q8 = DotQ8_0Q8,
+      .dot_q4_0_q8 = DotQ4_0Q8,
       .dot_f32w = DotF32W,
       .dot_f16 = DotF16,
       .dot_bf16 = DotBF16,

@@ -102,6 +102,45 @@ float DotQ8_0(const void* w, const float* x, int64_t n) {
   return s;
 }
 
+void QuantizeQ8_0(const float* x, void* out, int64_t n) {
+  auto* b = static_cast<BlockQ8_0*>(out);
+  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f;
+    const float inv = d != 0.0f ? 1.0f / d : 0.0f;
+    b[blk].d = F32ToF16(d);
+    for (int j = 0; j < 32; ++j) b[blk].qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * inv));
+  }
+}
+
+float DotQ8_0Q8(const void* w, const void* xq, int64_t n) {
+  const auto* b = static_cast<const BlockQ8_0*>(w);
+  const auto* x = static_cast<const BlockQ8_0*>(xq);
+  float s = 0.0f;
+  for (int64_t blk = 0; blk < n / 32; ++blk) {
+    int32_t isum = 0;
+    for (int j = 0; j < 32; ++j) isum += b[blk].qs[j] * x[blk].qs[j];
+    s += F16ToF32(b[blk].d) * F16ToF32(x[blk].d) * static_cast<float>(isum);
+  }
+  return s;
+}
+
+float DotQ4_0Q8(const void* w, const void* xq, int64_t n) {
+  const auto* b = static_cast<const BlockQ4_0*>(w);
+  const auto* x = static_cast<const BlockQ8_0*>(xq);
+  float s = 0.0f;
+  for (int64_t blk = 0; blk < n / 32; ++blk) {
+    int32_t isum = 0;
+    for (int j = 0; j < 16; ++j) {
+      isum += ((b[blk].qs[j] & 0x0f) - 8) * x[blk].qs[j];
+      isum += ((b[blk].qs[j] >> 4) - 8) * x[blk].qs[j + 16];
+    }
+    s += F16ToF32(b[blk].d) * F16ToF32(x[blk].d) * static_cast<float>(isum);
+  }
+  return s;
+}
+
 float DotQ4_0(const void* w, const float* x, int64_t n) {
   const auto* b = static_cast<const BlockQ4_0*>(w);
   float s = 0.0f;
@@ -159,6 +198,9 @@ const Kernels& RefKernels() {
       .online_softmax = OnlineSoftmax,
       .rope = Rope,
       .swiglu = SwiGlu,
+      .quantize_q8_0 = QuantizeQ8_0,
+      .dot_q8_0_q8 = DotQ8_0Q8,
+      .dot_q4_0_q8 = DotQ4_0Q8,
       .dot_f32w = DotF32W,
       .dot_f16 = DotF16,
       .dot_bf16 = DotBF16,

@@ -19,7 +19,7 @@ struct Comparison {
 };
 
 // Runs the reference file's prompt through lazyllm and compares every field.
-Comparison Compare(const fs::path& ref_path) {
+Comparison Compare(const fs::path& ref_path, bool int8_activations = false) {
   const nlohmann::json ref = testing::ReadJson(ref_path);
   const std::string file = ref["model"];
   auto model = Model::Load(testing::ReferenceModelPath(file).string());
@@ -32,7 +32,10 @@ Comparison Compare(const fs::path& ref_path) {
   const std::vector<int32_t> ref_prompt = ref["prompt_tokens"].get<std::vector<int32_t>>();
   EXPECT_EQ(model->tokenizer().Encode(text, true), ref_prompt) << "prompt ids differ for " << ref_path;
 
-  auto session = Session::Create(*model, {.threads = 2});
+  SessionOptions so;
+  so.threads = 2;
+  so.int8_activations = int8_activations;
+  auto session = Session::Create(*model, so);
   EXPECT_TRUE(session.ok());
   GenerationOptions gen;
   gen.sampling.temperature = 0;
@@ -111,6 +114,26 @@ TEST(SessionTest, MatchesLlamaCppWithinPublishedDistances) {
     ++files;
   }
   EXPECT_GE(files, 13);
+}
+
+// The opt-in int8-activation decode computes as llama.cpp does, so on Q8_0/Q4_0 files its greedy
+// tokens must still agree with llama.cpp's within the published limits (the prefill, and so the
+// last logits, stay exact fp32).
+TEST(SessionTest, Int8ActivationDecodeTracksLlamaCpp) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(testing::ReferenceDir() / "llama.cpp")) {
+    const std::string name = e.path().filename().string();
+    const bool q8 = name.find("-q8_0.") != std::string::npos, q4 = name.find("-q4_0.") != std::string::npos;
+    if (!q8 && !q4) continue;
+    SCOPED_TRACE(name);
+    const Comparison c = Compare(e.path(), /*int8_activations=*/true);
+    EXPECT_LE(c.rel_diff, q8 ? 1.3e-2 : 2.2e-2);
+    EXPECT_GE(c.greedy_equal_prefix, q8 ? 32u : 7u);
+    std::printf("  int8 decode vs llama.cpp %-20s greedy %zu/%zu\n", name.c_str(), c.greedy_equal_prefix, c.greedy_len);
+    ++files;
+  }
+  EXPECT_GE(files, 2);
 }
 
 TEST(SessionTest, SampleModelGoldenContinuation) {

@@ -139,6 +139,51 @@ TEST_P(KernelsTest, StoredDtypeDotAndConversion) {
   }
 }
 
+TEST_P(KernelsTest, Int8Activations) {
+  std::mt19937 rng(12);
+  for (int64_t blocks = 0; blocks <= 5; ++blocks) {
+    const int64_t n = blocks * 32;
+    auto x = Random(n + kOffset, 13, -3.0f, 3.0f);
+    if (n > 0) x[kOffset + 5] = 0.0f, x[kOffset + 7] = -3.5f;  // a zero and a block extreme
+    std::vector<uint8_t> q1(blocks * sizeof(BlockQ8_0) + 1), q2 = q1;
+    k().quantize_q8_0(x.data() + kOffset, q1.data() + 1, n);
+    ref.quantize_q8_0(x.data() + kOffset, q2.data() + 1, n);
+    EXPECT_EQ(q1, q2) << "quantized bytes differ, n=" << n;
+    // Weight rows with random payloads and sane scales, at odd addresses.
+    std::vector<uint8_t> w8(blocks * sizeof(BlockQ8_0) + 1), w4(blocks * sizeof(BlockQ4_0) + 1);
+    for (auto& b : w8) b = static_cast<uint8_t>(rng());
+    for (auto& b : w4) b = static_cast<uint8_t>(rng());
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint16_t d = F32ToF16(0.02f * static_cast<float>(b + 1));
+      std::memcpy(&w8[1 + b * sizeof(BlockQ8_0)], &d, 2);
+      std::memcpy(&w4[1 + b * sizeof(BlockQ4_0)], &d, 2);
+      w8[1 + b * sizeof(BlockQ8_0) + 2] = 0x80;  // -128, the one value outside ±127
+    }
+    const float r8 = ref.dot_q8_0_q8(w8.data() + 1, q2.data() + 1, n);
+    const float r4 = ref.dot_q4_0_q8(w4.data() + 1, q2.data() + 1, n);
+    EXPECT_NEAR(k().dot_q8_0_q8(w8.data() + 1, q1.data() + 1, n), r8, 1e-5f * (1 + std::fabs(r8)));
+    EXPECT_NEAR(k().dot_q4_0_q8(w4.data() + 1, q1.data() + 1, n), r4, 1e-5f * (1 + std::fabs(r4)));
+    // Against the float path: the difference is exactly Σ w·(dequantized x - x), and each
+    // dequantized element is within half a step (plus the fp16 rounding of the scale) of x.
+    if (n == 0) continue;
+    const float exact = ref.dot_q8_0(w8.data() + 1, x.data() + kOffset, n);
+    double want_diff = 0, magnitude = 0;
+    for (int64_t b = 0; b < blocks; ++b) {
+      BlockQ8_0 wb, xb;
+      std::memcpy(&wb, &w8[1 + b * sizeof(BlockQ8_0)], sizeof wb);
+      std::memcpy(&xb, &q2[1 + b * sizeof(BlockQ8_0)], sizeof xb);
+      const double step = F16ToF32(xb.d);
+      for (int j = 0; j < 32; ++j) {
+        const double xj = x[kOffset + b * 32 + j], dq = step * xb.qs[j], wj = F16ToF32(wb.d) * wb.qs[j];
+        ASSERT_LE(std::fabs(dq - xj), step * (0.5 + 127.0 / 2048)) << "element " << b * 32 + j;
+        want_diff += wj * (dq - xj);
+        magnitude += std::fabs(wj * xj);
+      }
+    }
+    EXPECT_NEAR(r8 - exact, want_diff, 1e-5 * magnitude);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(IsasToTest()),
                          [](const auto& info) { return std::string(IsaName(info.param)); });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(KernelsTest);

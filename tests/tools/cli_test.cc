@@ -1,6 +1,7 @@
 // Runs the lazyllm binary: JSON output against references, and clear errors for bad flags and files.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -16,7 +17,8 @@ struct Result {
 };
 
 Result RunCli(const std::string& args) {
-  const std::string err_path = ::testing::TempDir() + "/lazyllm_cli_err.txt";
+  // One file per test process: ctest runs tests in parallel processes.
+  const std::string err_path = ::testing::TempDir() + "/lazyllm_cli_err." + std::to_string(getpid()) + ".txt";
   const std::string cmd = std::string(LAZYLLM_CLI) + " " + args + " 2>" + err_path;
   Result r;
   FILE* p = popen(cmd.c_str(), "r");
