@@ -11,6 +11,7 @@
 set -euo pipefail
 LLAMA_BENCH=$1 MODEL=$2 PROMPTS=${3:-512} GEN=${4:-32} THREADS=${5:-2} REPS=${6:-3}
 LAZYLLM=${LAZYLLM:-$(dirname "$0")/../build/bin/lazyllm}
+LAZYLLM_FLAGS=${LAZYLLM_FLAGS:-}  # extra lazyllm bench flags, e.g. --int8-act
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -34,11 +35,11 @@ echo "| --- | ---: | ---: | ---: |"
 IFS=, read -ra ps <<<"$PROMPTS"
 for p in "${ps[@]}"; do
   "$LLAMA_BENCH" -m "$MODEL" -p "$p" -n 0 -t "$THREADS" -r "$REPS" -o json >"$tmp/theirs.json" 2>/dev/null
-  "$LAZYLLM" bench -m "$MODEL" -p "$p" -n 0 -t "$THREADS" -r "$REPS" --prune off -o json >"$tmp/ours.json" 2>/dev/null
+  "$LAZYLLM" bench -m "$MODEL" -p "$p" -n 0 -t "$THREADS" -r "$REPS" --prune off $LAZYLLM_FLAGS -o json >"$tmp/ours.json" 2>/dev/null
   summarise pp "$p" "$tmp/ours.json" "$tmp/theirs.json"
 done
 if [ "$GEN" != 0 ]; then
   "$LLAMA_BENCH" -m "$MODEL" -p 0 -n "$GEN" -t "$THREADS" -r "$REPS" -o json >"$tmp/theirs.json" 2>/dev/null
-  "$LAZYLLM" bench -m "$MODEL" -p 1 -n "$GEN" -t "$THREADS" -r "$REPS" --prune off -o json >"$tmp/ours.json" 2>/dev/null
+  "$LAZYLLM" bench -m "$MODEL" -p 1 -n "$GEN" -t "$THREADS" -r "$REPS" --prune off $LAZYLLM_FLAGS -o json >"$tmp/ours.json" 2>/dev/null
   summarise tg "$GEN" "$tmp/ours.json" "$tmp/theirs.json"
 fi

@@ -1,10 +1,14 @@
-// Microbenchmarks of the stored-dtype GEMV row kernels and the fp32 dot product, per ISA.
+// Microbenchmarks of every kernel of the table per ISA: stored-dtype GEMV row dots, elementwise
+// kernels, conversions, int8 activations, and the LazyLLM selection.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "simd/kernels.h"
+#include "simd/select.h"
 
 namespace lazyllm::simd {
 namespace {
@@ -41,6 +45,90 @@ LAZYLLM_ROWDOT(kAvx512, kQ8_0);
 LAZYLLM_ROWDOT(kRef, kQ4_0);
 LAZYLLM_ROWDOT(kAvx2, kQ4_0);
 LAZYLLM_ROWDOT(kAvx512, kQ4_0);
+
+}  // namespace
+}  // namespace lazyllm::simd
+
+// Every other kernel of the table, per ISA, on one transformer-sized row (bytes touched per second).
+namespace lazyllm::simd {
+namespace {
+
+enum class Op { kDot, kAxpy, kRmsNorm, kSoftmax, kOnlineSoftmax, kRope, kSwiGlu, kQuantizeQ8, kDotQ8Q8, kToF32Q8, kToF32Q4, kToF32F16 };
+
+void BM_Kernel(benchmark::State& state, Isa isa, Op op) {
+  if (!CpuSupports(isa)) {
+    state.SkipWithError("ISA not supported by this CPU");
+    return;
+  }
+  const Kernels& k = KernelsFor(isa);
+  const int64_t n = state.range(0);
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> a(n), b(n), c(n);
+  for (int64_t i = 0; i < n; ++i) a[i] = d(rng), b[i] = d(rng), c[i] = d(rng);
+  std::vector<uint8_t> q8(n / 32 * sizeof(BlockQ8_0)), xq(q8.size()), q4(n / 32 * sizeof(BlockQ4_0), 0x37);
+  k.quantize_q8_0(a.data(), q8.data(), n);
+  k.quantize_q8_0(b.data(), xq.data(), n);
+  for (size_t i = 0; i + 1 < q4.size(); i += sizeof(BlockQ4_0)) std::memcpy(&q4[i], &q8[0], 2);
+  std::vector<uint16_t> h(n, 0x3c00);
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    switch (op) {
+      case Op::kDot: benchmark::DoNotOptimize(k.dot_f32(a.data(), b.data(), n)); bytes = 8 * n; break;
+      case Op::kAxpy: k.axpy(1e-3f, a.data(), c.data(), n); bytes = 12 * n; break;
+      case Op::kRmsNorm: k.rms_norm(a.data(), b.data(), c.data(), n, 1e-5f); bytes = 12 * n; break;
+      case Op::kSoftmax: std::copy(a.begin(), a.end(), c.begin()); k.softmax(c.data(), n); bytes = 12 * n; break;
+      case Op::kOnlineSoftmax: {
+        std::copy(a.begin(), a.end(), c.begin());
+        float m = 0.5f, l = 1.0f;
+        benchmark::DoNotOptimize(k.online_softmax(c.data(), n, &m, &l));
+        bytes = 12 * n;
+        break;
+      }
+      case Op::kRope: k.rope(c.data(), b.data(), n / 2); bytes = 12 * n; break;
+      case Op::kSwiGlu: k.swiglu(a.data(), b.data(), c.data(), n); bytes = 12 * n; break;
+      case Op::kQuantizeQ8: k.quantize_q8_0(a.data(), q8.data(), n); bytes = 4 * n; break;
+      case Op::kDotQ8Q8: benchmark::DoNotOptimize(k.dot_q8_0_q8(q8.data(), xq.data(), n)); bytes = static_cast<int64_t>(q8.size()); break;
+      case Op::kToF32Q8: k.to_f32_q8_0(q8.data(), c.data(), n); bytes = 4 * n; break;
+      case Op::kToF32Q4: k.to_f32_q4_0(q4.data(), c.data(), n); bytes = 4 * n; break;
+      case Op::kToF32F16: k.to_f32_f16(h.data(), c.data(), n); bytes = 4 * n; break;
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * bytes);
+}
+
+#define LAZYLLM_KERNEL(op)                                                                        \
+  BENCHMARK_CAPTURE(BM_Kernel, kRef_##op, Isa::kRef, Op::op)->Arg(2048);                          \
+  BENCHMARK_CAPTURE(BM_Kernel, kAvx2_##op, Isa::kAvx2, Op::op)->Arg(2048);                        \
+  BENCHMARK_CAPTURE(BM_Kernel, kAvx512_##op, Isa::kAvx512, Op::op)->Arg(2048)
+
+LAZYLLM_KERNEL(kDot);
+LAZYLLM_KERNEL(kAxpy);
+LAZYLLM_KERNEL(kRmsNorm);
+LAZYLLM_KERNEL(kSoftmax);
+LAZYLLM_KERNEL(kOnlineSoftmax);
+LAZYLLM_KERNEL(kRope);
+LAZYLLM_KERNEL(kSwiGlu);
+LAZYLLM_KERNEL(kQuantizeQ8);
+LAZYLLM_KERNEL(kDotQ8Q8);
+LAZYLLM_KERNEL(kToF32Q8);
+LAZYLLM_KERNEL(kToF32Q4);
+LAZYLLM_KERNEL(kToF32F16);
+
+// LazyLLM's selection of the k lowest scores (candidates per second).
+void BM_SelectLowest(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> s(n);
+  std::vector<int64_t> pos(n), scratch(n);
+  std::vector<uint8_t> drop(n);
+  for (int64_t i = 0; i < n; ++i) s[i] = d(rng), pos[i] = i;
+  for (auto _ : state) SelectLowest(s.data(), pos.data(), n, n / 2, scratch.data(), drop.data());
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_SelectLowest)->Arg(4096);
 
 }  // namespace
 }  // namespace lazyllm::simd

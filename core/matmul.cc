@@ -42,24 +42,32 @@ void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMat
       });
       return;
     }
-    const int64_t panel = convert == nullptr ? kF32PanelRows : kPanelRows;
+    if (convert == nullptr) {
+      // F32: a fixed grid of (weight panel × block of input rows) sgemm calls, read in place;
+      // tasks of one panel are adjacent, so a worker reuses the panel from cache.
+      const int64_t panels = (rows + kF32PanelRows - 1) / kF32PanelRows;
+      const int64_t blocks = (n + kF32RowBlock - 1) / kF32RowBlock;
+      pool.ParallelForIn(a, 0, panels * blocks, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t r0 = t / blocks * kF32PanelRows, i0 = t % blocks * kF32RowBlock;
+          const int64_t nr = std::min(kF32PanelRows, rows - r0), ni = std::min(kF32RowBlock, n - i0);
+          simd::SgemmNT(ni, nr, w.cols, xin + i0 * w.cols, w.cols, reinterpret_cast<const float*>(s.data + r0 * w.row_bytes),
+                        w.cols, ys + i0 * w.rows + r0, w.rows);
+        }
+      });
+      return;
+    }
+    const int64_t panel = kPanelRows;
     pool.ParallelForIn(a, 0, (rows + panel - 1) / panel, 1, [&](int64_t p0, int64_t p1) {
-      float* panel_f32 = nullptr;
-      if (convert != nullptr) {
-        auto& buf = scratch.panels.local();
-        if (static_cast<int64_t>(buf.size()) < kPanelRows * w.cols) buf.resize(static_cast<size_t>(kPanelRows * w.cols));
-        panel_f32 = buf.data();
-      }
+      auto& buf = scratch.panels.local();
+      if (static_cast<int64_t>(buf.size()) < kPanelRows * w.cols) buf.resize(static_cast<size_t>(kPanelRows * w.cols));
+      float* panel_f32 = buf.data();
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t r0 = p * panel;
         const int64_t nr = std::min(panel, rows - r0);
         const uint8_t* src = s.data + r0 * w.row_bytes;
-        const float* b = reinterpret_cast<const float*>(src);
-        if (convert != nullptr) {
-          for (int64_t r = 0; r < nr; ++r) convert(src + r * w.row_bytes, panel_f32 + r * w.cols, w.cols);
-          b = panel_f32;
-        }
-        simd::SgemmNT(n, nr, w.cols, xin, w.cols, b, w.cols, ys + r0, w.rows);
+        for (int64_t r = 0; r < nr; ++r) convert(src + r * w.row_bytes, panel_f32 + r * w.cols, w.cols);
+        simd::SgemmNT(n, nr, w.cols, xin, w.cols, panel_f32, w.cols, ys + r0, w.rows);
       }
     });
   });

@@ -13,13 +13,15 @@
 
 namespace lazyllm {
 
-// Output rows per sgemm call in the prefill: converted weights go through per-thread fp32
-// scratch of kPanelRows rows; F32 weights are read in place, kF32PanelRows at a time. The panel
-// sizes never depend on the thread count, and NUMA slices start on multiples of both, so every
-// output element is computed by the same call shape however the rows are shared out: results
-// do not change with -t or --numa.
+// Prefill sgemm calls: converted weights go through per-thread fp32 scratch of kPanelRows
+// weight rows, times all input rows; F32 weights are read in place on a grid of kF32PanelRows
+// weight rows × kF32RowBlock input rows (enough tasks to balance small matrices). The grid never
+// depends on the thread count, and NUMA slices start on multiples of the panels, so every
+// output element is computed by the same call shape however the work is shared out: results do
+// not change with -t or --numa.
 constexpr int64_t kPanelRows = 64;
-constexpr int64_t kF32PanelRows = 256;
+constexpr int64_t kF32PanelRows = 128;
+constexpr int64_t kF32RowBlock = 256;
 constexpr int64_t kSliceAlign = kF32PanelRows;
 // Below this many input rows, matmuls run as GEMV on the stored dtype.
 constexpr int64_t kGemvMaxRows = 4;
@@ -41,7 +43,7 @@ struct MatMulScratch {
 //  - Few rows (decode, short prompts): GEMV on the stored dtype, each weight row read once for
 //    all input rows. With int8_activations and Q8_0/Q4_0 weights, the rows are first
 //    quantized to Q8_0 and the dots are integer ones.
-//  - F32 weights: sgemm on panels of kF32PanelRows rows, read in place.
+//  - F32 weights: sgemm on the fixed grid of weight panels × input row blocks, read in place.
 //  - Other dtypes: panels of kPanelRows output rows converted to fp32 in per-thread scratch,
 //    then sgemm: the resident model stays at its file dtype.
 // slices[a] is computed by arena a.

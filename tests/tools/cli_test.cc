@@ -103,6 +103,35 @@ TEST(CliTest, TokenizeAndInspect) {
   EXPECT_EQ(j["tokenizer"]["model"], "llama");
 }
 
+// bench: one row per case of the matrix, every statistic present, and % computed matching the
+// schedule (100% with pruning off, less with paper); synth output loads and bench runs on it.
+TEST(CliTest, BenchMatrixAndSynth) {
+  const std::string out = ::testing::TempDir() + "/lazyllm_cli_synth." + std::to_string(getpid()) + ".gguf";
+  const Result synth = RunCli("synth --preset tiny-gqa --dtype q8_0 --layers 2 -o " + out);
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  const Result r = RunCli("bench -m " + out + " -p 64,128 -n 0,4 -t 1 --prune 'off;1:0.5' -r 2 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 8u);  // 2 prompts × 2 gens × 2 schedules
+  for (const auto& c : j) {
+    EXPECT_EQ(c["threads"], 1);
+    EXPECT_EQ(c["prefill_tokens_per_s"]["samples"].size(), 2u);
+    EXPECT_GT(c["ttft_ms"]["mean"].get<double>(), 0.0);
+    EXPECT_EQ(c.contains("decode_tokens_per_s"), c["n_gen"].get<int>() > 0);
+    const double pct = c["prompt_tokens_computed_pct"]["mean"];
+    if (c["prune"] == "off") {
+      EXPECT_EQ(pct, 100.0);
+    } else {
+      EXPECT_LT(pct, 100.0);
+    }
+  }
+  const Result md = RunCli("bench -m " + out + " -p 32 -n 2 -t 1 -r 1");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_EQ(std::count(md.out.begin(), md.out.end(), '\n'), 3) << md.out;  // header, rule, one case
+  EXPECT_NE(md.err.find("bench: case 1/1"), std::string::npos) << "progress on stderr";
+  std::remove(out.c_str());
+}
+
 TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"run -m " + Model() + " -p hi --bogus", "unknown flag '--bogus'"},
@@ -122,6 +151,15 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"run -m " + Model() + " -p hi --json --logits", "--logits needs --prune off"},
       {"run -m " + Model() + " -p hi -r 3", "-r is a flag of --compare"},
       {"run -m " + Model() + " -p hi --compare -r 0", "out of range"},
+      {"run -m " + Model() + " -p hi --numa maybe", "expected on or off"},
+      {"bench -m " + Model() + " -p 12x", "'12x' is not a valid number"},
+      {"bench -m " + Model() + " -p 500 -n 100", "exceeds the model's context of 512 tokens"},
+      {"bench -m " + Model() + " -o xml", "expected md, csv or json"},
+      {"bench -m " + Model() + " --prune off,bogus", "flag '--prune'"},
+      {"synth --dtype f32 -o /tmp/x.gguf", "missing --preset NAME"},
+      {"synth --preset gpt-5 -o /tmp/x.gguf", "unknown preset 'gpt-5'"},
+      {"synth --preset tiny-gqa --dtype q3_k -o /tmp/x.gguf", "unknown dtype 'q3_k'"},
+      {"synth --preset tiny-gqa -o /nonexistent-dir/x.gguf", "cannot create"},
   };
   for (const auto& [args, expect] : cases) {
     SCOPED_TRACE(args);
