@@ -104,8 +104,7 @@ struct Session::Impl {
   std::vector<float> kc, vc;         // compacted live K/V when the live slots have gaps
   Attention attention;
 
-  using Slice = WeightSlice;
-  std::unordered_map<const WeightMatrix*, std::vector<Slice>> slices;
+  std::unordered_map<const WeightMatrix*, std::vector<WeightSlice>> slices;
   std::vector<std::unique_ptr<NodeBuffer>> node_buffers;
 
   Impl(const Model& model_in, const SessionOptions& o, int64_t max_context,
@@ -148,7 +147,7 @@ struct Session::Impl {
       for (const WeightMatrix* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down}) all.push_back(w);
     for (const WeightMatrix* w : all) {
       if (slices.count(w)) continue;  // tied output shares token_embd; listed once
-      std::vector<Slice>& out = slices[w];
+      std::vector<WeightSlice>& out = slices[w];
       if (pool.num_arenas() == 1) {
         out.push_back({0, w->rows, w->data});
         continue;
@@ -317,9 +316,11 @@ struct Session::Impl {
   // tokens without K/V at layer l are revived from Aux[l-1]. Rows are compacted into x.
   Status Select(int64_t l, bool decode) {
     const auto n_live = static_cast<int64_t>(live.size());
+    const int64_t num_drop = PruningOptions::NumDropped(step_k[l], n_live);
+    // A prefill selection that drops nothing leaves rows and live keys as they are.
+    if (!decode && num_drop == 0 && rows.size() == live.size()) return OkStatus();
     EnsureRows(n_live);  // revivals can make more rows than the pass started with
-    simd::SelectLowest(scores.data(), live.data(), n_live, PruningOptions::NumDropped(step_k[l], n_live),
-                       select_scratch.data(), drop.data());
+    simd::SelectLowest(scores.data(), live.data(), n_live, num_drop, select_scratch.data(), drop.data());
     next_rows.clear();
     float* out = xn.data();  // the compacted rows are gathered here, then swapped into x
     size_t r = 0;            // cursor into the current rows (a subsequence of live)
