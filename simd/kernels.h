@@ -1,7 +1,8 @@
 // The table of numeric kernels, one implementation per ISA, chosen once at start-up.
 //
 // Every kernel has a scalar twin in simd/ref/ (fallback and test oracle) with the same
-// signature. Pointers need no alignment; sizes are element counts. All kernels are pure
+// signature. Pointers need no alignment, except that Q8_0/Q4_0 block rows start 2-byte aligned
+// (their fp16 scales; true of every GGUF tensor); sizes are element counts. All kernels are pure
 // functions of their arguments and safe to call from any thread.
 #pragma once
 

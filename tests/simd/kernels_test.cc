@@ -34,6 +34,9 @@ void ExpectClose(const float* a, const float* b, int64_t n, float tol, const std
 
 constexpr int64_t kLanes = 8;
 constexpr int kOffset = 1;  // floats: makes every pointer misaligned for 32-byte vectors
+// Bytes: Q8_0/Q4_0 rows start 2-byte aligned (their fp16 scales; GGUF data is 32-byte aligned
+// and blocks are 34 or 18 bytes), but not vector-aligned.
+constexpr int kBlockOffset = 2;
 
 class KernelsTest : public ::testing::TestWithParam<Isa> {
  protected:
@@ -117,24 +120,24 @@ TEST_P(KernelsTest, StoredDtypeDotAndConversion) {
       ref.to_f32_bf16(bf.data() + 1, c2.data(), n);
       ExpectClose(c1.data(), c2.data(), n, 0, "bf16");
     }
-    // Q8_0 / Q4_0 blocks with random payloads, starting at an odd address.
-    std::vector<uint8_t> q8(blocks * sizeof(BlockQ8_0) + 1), q4(blocks * sizeof(BlockQ4_0) + 1);
+    // Q8_0 / Q4_0 blocks with random payloads, not vector-aligned.
+    std::vector<uint8_t> q8(blocks * sizeof(BlockQ8_0) + kBlockOffset), q4(blocks * sizeof(BlockQ4_0) + kBlockOffset);
     for (auto& b : q8) b = static_cast<uint8_t>(rng());
     for (auto& b : q4) b = static_cast<uint8_t>(rng());
     for (int64_t b = 0; b < blocks; ++b) {  // sane scales (random bits could be inf/NaN)
       const uint16_t d = F32ToF16(0.01f * static_cast<float>(b + 1));
-      std::memcpy(&q8[1 + b * sizeof(BlockQ8_0)], &d, 2);
-      std::memcpy(&q4[1 + b * sizeof(BlockQ4_0)], &d, 2);
+      std::memcpy(&q8[kBlockOffset + b * sizeof(BlockQ8_0)], &d, 2);
+      std::memcpy(&q4[kBlockOffset + b * sizeof(BlockQ4_0)], &d, 2);
     }
     const float* px = x.data() + kOffset;
-    EXPECT_NEAR(k().dot_q8_0(q8.data() + 1, px, n32), ref.dot_q8_0(q8.data() + 1, px, n32), 1e-4f * (1 + n32));
-    EXPECT_NEAR(k().dot_q4_0(q4.data() + 1, px, n32), ref.dot_q4_0(q4.data() + 1, px, n32), 1e-4f * (1 + n32));
+    EXPECT_NEAR(k().dot_q8_0(q8.data() + kBlockOffset, px, n32), ref.dot_q8_0(q8.data() + kBlockOffset, px, n32), 1e-4f * (1 + n32));
+    EXPECT_NEAR(k().dot_q4_0(q4.data() + kBlockOffset, px, n32), ref.dot_q4_0(q4.data() + kBlockOffset, px, n32), 1e-4f * (1 + n32));
     std::vector<float> c1(n32), c2(n32);
-    k().to_f32_q8_0(q8.data() + 1, c1.data(), n32);
-    ref.to_f32_q8_0(q8.data() + 1, c2.data(), n32);
+    k().to_f32_q8_0(q8.data() + kBlockOffset, c1.data(), n32);
+    ref.to_f32_q8_0(q8.data() + kBlockOffset, c2.data(), n32);
     ExpectClose(c1.data(), c2.data(), n32, 0, "q8_0");
-    k().to_f32_q4_0(q4.data() + 1, c1.data(), n32);
-    ref.to_f32_q4_0(q4.data() + 1, c2.data(), n32);
+    k().to_f32_q4_0(q4.data() + kBlockOffset, c1.data(), n32);
+    ref.to_f32_q4_0(q4.data() + kBlockOffset, c2.data(), n32);
     ExpectClose(c1.data(), c2.data(), n32, 0, "q4_0");
   }
 }
@@ -145,33 +148,33 @@ TEST_P(KernelsTest, Int8Activations) {
     const int64_t n = blocks * 32;
     auto x = Random(n + kOffset, 13, -3.0f, 3.0f);
     if (n > 0) x[kOffset + 5] = 0.0f, x[kOffset + 7] = -3.5f;  // a zero and a block extreme
-    std::vector<uint8_t> q1(blocks * sizeof(BlockQ8_0) + 1), q2 = q1;
-    k().quantize_q8_0(x.data() + kOffset, q1.data() + 1, n);
-    ref.quantize_q8_0(x.data() + kOffset, q2.data() + 1, n);
+    std::vector<uint8_t> q1(blocks * sizeof(BlockQ8_0) + kBlockOffset), q2 = q1;
+    k().quantize_q8_0(x.data() + kOffset, q1.data() + kBlockOffset, n);
+    ref.quantize_q8_0(x.data() + kOffset, q2.data() + kBlockOffset, n);
     EXPECT_EQ(q1, q2) << "quantized bytes differ, n=" << n;
-    // Weight rows with random payloads and sane scales, at odd addresses.
-    std::vector<uint8_t> w8(blocks * sizeof(BlockQ8_0) + 1), w4(blocks * sizeof(BlockQ4_0) + 1);
+    // Weight rows with random payloads and sane scales, not vector-aligned.
+    std::vector<uint8_t> w8(blocks * sizeof(BlockQ8_0) + kBlockOffset), w4(blocks * sizeof(BlockQ4_0) + kBlockOffset);
     for (auto& b : w8) b = static_cast<uint8_t>(rng());
     for (auto& b : w4) b = static_cast<uint8_t>(rng());
     for (int64_t b = 0; b < blocks; ++b) {
       const uint16_t d = F32ToF16(0.02f * static_cast<float>(b + 1));
-      std::memcpy(&w8[1 + b * sizeof(BlockQ8_0)], &d, 2);
-      std::memcpy(&w4[1 + b * sizeof(BlockQ4_0)], &d, 2);
-      w8[1 + b * sizeof(BlockQ8_0) + 2] = 0x80;  // -128, the one value outside ±127
+      std::memcpy(&w8[kBlockOffset + b * sizeof(BlockQ8_0)], &d, 2);
+      std::memcpy(&w4[kBlockOffset + b * sizeof(BlockQ4_0)], &d, 2);
+      w8[kBlockOffset + b * sizeof(BlockQ8_0) + 2] = 0x80;  // -128, the one value outside ±127
     }
-    const float r8 = ref.dot_q8_0_q8(w8.data() + 1, q2.data() + 1, n);
-    const float r4 = ref.dot_q4_0_q8(w4.data() + 1, q2.data() + 1, n);
-    EXPECT_NEAR(k().dot_q8_0_q8(w8.data() + 1, q1.data() + 1, n), r8, 1e-5f * (1 + std::fabs(r8)));
-    EXPECT_NEAR(k().dot_q4_0_q8(w4.data() + 1, q1.data() + 1, n), r4, 1e-5f * (1 + std::fabs(r4)));
+    const float r8 = ref.dot_q8_0_q8(w8.data() + kBlockOffset, q2.data() + kBlockOffset, n);
+    const float r4 = ref.dot_q4_0_q8(w4.data() + kBlockOffset, q2.data() + kBlockOffset, n);
+    EXPECT_NEAR(k().dot_q8_0_q8(w8.data() + kBlockOffset, q1.data() + kBlockOffset, n), r8, 1e-5f * (1 + std::fabs(r8)));
+    EXPECT_NEAR(k().dot_q4_0_q8(w4.data() + kBlockOffset, q1.data() + kBlockOffset, n), r4, 1e-5f * (1 + std::fabs(r4)));
     // Against the float path: the difference is exactly Σ w·(dequantized x - x), and each
     // dequantized element is within half a step (plus the fp16 rounding of the scale) of x.
     if (n == 0) continue;
-    const float exact = ref.dot_q8_0(w8.data() + 1, x.data() + kOffset, n);
+    const float exact = ref.dot_q8_0(w8.data() + kBlockOffset, x.data() + kOffset, n);
     double want_diff = 0, magnitude = 0;
     for (int64_t b = 0; b < blocks; ++b) {
       BlockQ8_0 wb, xb;
-      std::memcpy(&wb, &w8[1 + b * sizeof(BlockQ8_0)], sizeof wb);
-      std::memcpy(&xb, &q2[1 + b * sizeof(BlockQ8_0)], sizeof xb);
+      std::memcpy(&wb, &w8[kBlockOffset + b * sizeof(BlockQ8_0)], sizeof wb);
+      std::memcpy(&xb, &q2[kBlockOffset + b * sizeof(BlockQ8_0)], sizeof xb);
       const double step = F16ToF32(xb.d);
       for (int j = 0; j < 32; ++j) {
         const double xj = x[kOffset + b * 32 + j], dq = step * xb.qs[j], wj = F16ToF32(wb.d) * wb.qs[j];
