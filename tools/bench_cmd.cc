@@ -1,8 +1,10 @@
 // `lazyllm bench`: a llama-bench-style matrix of prefill and decode runs.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <random>
+#include <sstream>
 #include <vector>
 
 #include "tools/cli.h"
@@ -53,6 +55,15 @@ std::vector<std::string> PruneList(const std::string& s) {
   return out;
 }
 
+// Drops repeated values, keeping the first of each (a repeated value would be one case twice).
+template <typename T>
+std::vector<T> Unique(std::vector<T> v) {
+  std::vector<T> out;
+  for (T& x : v)
+    if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(std::move(x));
+  return out;
+}
+
 struct Summary {
   double mean = 0, stddev = 0;
 };
@@ -71,7 +82,8 @@ Summary Summarize(const std::vector<double>& v) {
 
 struct Case {
   int64_t prompt, gen;
-  int threads;
+  int requested_threads;
+  int threads;  // as the session ran them (0 requests every hardware thread)
   std::string numa;
   std::string prune;
   std::vector<double> prefill_tps, ttft_ms, decode_tps, computed_pct;
@@ -90,10 +102,13 @@ int Bench(int argc, char** argv) {
               {{"-m", true}, {"-p", true}, {"-n", true}, {"-t", true}, {"--numa", true}, {"--prune", true},
                {"-r", true}, {"-o", true}, {"-f", true}, {"--seed", true},
                {"--int8-act", false}});
-  const std::vector<int64_t> prompts = NumberList(flags, "-p", "512", 1, int64_t{1} << 22);
-  const std::vector<int64_t> gens = NumberList(flags, "-n", "32", 0, 1 << 20);
-  const std::vector<int64_t> threads = NumberList(flags, "-t", "0", 0, 4096);
-  const std::vector<std::string> numas = PruneList(flags.Get("--numa").value_or("on"));
+  const std::vector<int64_t> prompts = Unique(NumberList(flags, "-p", "512", 1, int64_t{1} << 22));
+  const std::vector<int64_t> gens = Unique(NumberList(flags, "-n", "32", 0, 1 << 20));
+  const std::vector<int64_t> threads = Unique(NumberList(flags, "-t", "0", 0, 4096));
+  std::vector<std::string> numas;
+  std::stringstream numa_list(flags.Get("--numa").value_or("on"));
+  for (std::string v; std::getline(numa_list, v, ',');) numas.push_back(v);
+  numas = Unique(numas);
   const int reps = flags.Number<int>("-r", 3, 1, 1000);
   const std::string format = flags.Get("-o").value_or("md");
   if (format != "md" && format != "csv" && format != "json") throw CliError{"flag '-o': expected md, csv or json, got '" + format + "'"};
@@ -107,7 +122,9 @@ int Bench(int argc, char** argv) {
   for (const std::string& spec : PruneList(flags.Get("--prune").value_or("off"))) {
     auto p = PruningOptions::Parse(spec, c.num_layers, seed);
     if (!p.ok()) throw CliError{"flag '--prune': " + p.status().message()};
-    prunings.push_back(*p);
+    const bool seen = std::any_of(prunings.begin(), prunings.end(),
+                                  [&](const PruningOptions& q) { return q.ToString() == p->ToString(); });
+    if (!seen) prunings.push_back(*p);
   }
   int64_t max_prompt = 0, max_gen = 0;
   for (int64_t p : prompts) max_prompt = std::max(max_prompt, p);
@@ -141,7 +158,7 @@ int Bench(int argc, char** argv) {
     for (const auto& numa : numas)
       for (const auto& pr : prunings)
         for (int64_t p : prompts)
-          for (int64_t g : gens) cases.push_back({p, g, static_cast<int>(t), numa, pr.ToString(), {}, {}, {}, {}});
+          for (int64_t g : gens) cases.push_back({p, g, static_cast<int>(t), static_cast<int>(t), numa, pr.ToString(), {}, {}, {}, {}});
   size_t done = 0;
   for (int64_t t : threads) {
     for (const auto& numa : numas) {
@@ -155,7 +172,7 @@ int Bench(int argc, char** argv) {
         auto session = Session::Create(model, so);
         if (!session.ok()) throw CliError{session.status().message()};
         for (Case& cs : cases) {
-          if (cs.threads != t || cs.numa != numa || cs.prune != pr.ToString()) continue;
+          if (cs.requested_threads != t || cs.numa != numa || cs.prune != pr.ToString()) continue;
           const std::vector<int32_t> prompt = prompt_of(cs.prompt);
           GenerationOptions gen;
           gen.max_new_tokens = static_cast<int>(cs.gen);

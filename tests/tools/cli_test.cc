@@ -125,9 +125,11 @@ TEST(CliTest, BenchMatrixAndSynth) {
       EXPECT_LT(pct, 100.0);
     }
   }
-  const Result md = RunCli("bench -m " + out + " -p 32 -n 2 -t 1 -r 1");
+  // Repeated values are one case; --numa takes a plain list.
+  const Result md = RunCli("bench -m " + out + " -p 32,32 -n 2 -t 1 -r 1 --numa off,off");
   ASSERT_EQ(md.exit_code, 0) << md.err;
   EXPECT_EQ(std::count(md.out.begin(), md.out.end(), '\n'), 3) << md.out;  // header, rule, one case
+  EXPECT_NE(md.out.find("| off | off |"), std::string::npos) << md.out;
   EXPECT_NE(md.err.find("bench: case 1/1"), std::string::npos) << "progress on stderr";
   std::remove(out.c_str());
 }
