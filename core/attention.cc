@@ -1,3 +1,4 @@
+// Tiled (prefill) and direct (decode) causal attention, and the last-row score reduction.
 #include "core/attention.h"
 
 #include <algorithm>

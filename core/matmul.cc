@@ -1,3 +1,4 @@
+// Prefill and decode weight matmuls per arena slice: GEMV, in-place F32 sgemm grid, converted panels.
 #include "core/matmul.h"
 
 #include <algorithm>

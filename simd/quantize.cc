@@ -1,3 +1,4 @@
+// Scalar fp32 -> F16/BF16/Q8_0/Q4_0 row encoders (Q8_0 shares the reference kernel).
 #include "simd/quantize.h"
 
 #include "simd/kernels.h"
