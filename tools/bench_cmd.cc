@@ -32,29 +32,6 @@ std::vector<int64_t> NumberList(const Flags& flags, const std::string& f, const 
   return out;
 }
 
-// Pruning specs are separated by ';' or by ',' between specs; a spec itself may contain commas
-// (8:0.5,15:0.5), so "off,paper" splits on commas that start a new spec word.
-std::vector<std::string> PruneList(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  auto starts_spec = [](const std::string& rest) {
-    for (const char* w : {"off", "paper", "static:", "random:"})
-      if (rest.rfind(w, 0) == 0) return true;
-    return false;
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char ch = s[i];
-    if (ch == ';' || (ch == ',' && starts_spec(s.substr(i + 1)))) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += ch;
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
-
 // Drops repeated values, keeping the first of each (a repeated value would be one case twice).
 template <typename T>
 std::vector<T> Unique(std::vector<T> v) {

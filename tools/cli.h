@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "lazyllm/lazyllm.h"
 
@@ -96,8 +97,32 @@ inline bool ParseOnOff(const Flags& flags, const std::string& f, bool def) {
   throw CliError{"flag '" + f + "': expected on or off, got '" + *v + "'"};
 }
 
+// Pruning specs are separated by ';' or by ',' between specs; a spec itself may contain commas
+// (8:0.5,15:0.5), so "off,paper" splits on commas that start a new spec word.
+inline std::vector<std::string> PruneList(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  auto starts_spec = [](const std::string& rest) {
+    for (const char* w : {"off", "paper", "static:", "random:"})
+      if (rest.rfind(w, 0) == 0) return true;
+    return false;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
+    if (ch == ';' || (ch == ',' && starts_spec(s.substr(i + 1)))) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
 // Commands in their own files.
 int Synth(int argc, char** argv);
 int Bench(int argc, char** argv);
+int Eval(int argc, char** argv);
 
 }  // namespace lazyllm::cli

@@ -23,6 +23,8 @@ commands:
   bench     -m MODEL [-p 512,2048] [-n 0,32] [-t 1,2] [--numa on,off] [--prune off,paper]
             [-r N] [-o md|csv|json] [-f FILE] [--seed S] [--int8-act]
   synth     --preset NAME --dtype f32|f16|bf16|q8_0|q4_0 -o OUT.gguf [--layers N] [--seed S]
+  eval      -m MODEL --set FILE|DIR [--prune 'paper;1:0.5'] [-n N] [-o md|csv|json] [-t T]
+            [--seed S] [--no-match]
 
 run prints the generated text (or, with --json, one JSON object with the prompt and generated
 ids, the text and timing stats; --logits adds the last prompt position's logits and the argmax
@@ -45,6 +47,13 @@ bench runs every combination of the comma-separated values (prune specs may be s
 -r repetitions (after one warm-up) of prefill tokens/s, TTFT, decode tokens/s and the % of
 prompt token-layer pairs computed. The prompt is BOS plus random vocabulary ids (or -f FILE's
 tokens repeated to length); load time is excluded; progress goes to stderr.
+
+eval runs every prompt of a JSONL eval set (lines with "prompt" or "prompt_file", optional
+"continuation", "answers" and "metric": exact|contains|f1) with pruning off and with each
+schedule, plus static and random pruning at each LazyLLM schedule's prefill budget (unless
+--no-match), and reports per method, against the baseline on the same prompt: first-token KL
+divergence and top-1 agreement, greedy-token agreement over -n tokens, continuation perplexity
+(teacher forced), task score, TTFT speedup and % of prompt tokens computed, as mean ± 95% interval.
 
 synth writes a Llama GGUF with random weights in a preset's shape (tiny-gqa, smollm2-135m,
 llama3.2-1b, llama2-7b) and the 512-token stories260K vocabulary.
@@ -321,9 +330,10 @@ int main(int argc, char** argv) {
     if (cmd == "run") return Run(argc, argv);
     if (cmd == "bench") return Bench(argc, argv);
     if (cmd == "synth") return Synth(argc, argv);
+    if (cmd == "eval") return Eval(argc, argv);
     if (cmd == "tokenize") return Tokenize(argc, argv);
     if (cmd == "inspect") return Inspect(argc, argv);
-    std::fprintf(stderr, "lazyllm: error: unknown command '%s' (run, bench, synth, tokenize, inspect; see lazyllm --help)\n", cmd.c_str());
+    std::fprintf(stderr, "lazyllm: error: unknown command '%s' (run, bench, synth, eval, tokenize, inspect; see lazyllm --help)\n", cmd.c_str());
     return 2;
   } catch (const lazyllm::cli::CliError& e) {
     std::fprintf(stderr, "lazyllm %s: error: %s\n", cmd.c_str(), e.message.c_str());

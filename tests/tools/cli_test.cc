@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 
 #include "common/test_paths.h"
 
@@ -31,6 +32,15 @@ Result RunCli(const std::string& args) {
 }
 
 std::string Model() { return testing::SampleModel().string(); }
+
+// A one-record eval set file with the given line (per test process).
+std::string BadSet(const std::string& line) {
+  static int counter = 0;
+  const std::string path = ::testing::TempDir() + "/lazyllm_bad_set." + std::to_string(getpid()) + "." +
+                           std::to_string(counter++) + ".jsonl";
+  std::ofstream(path) << line << "\n";
+  return path;
+}
 
 TEST(CliTest, RunJsonMatchesFloat64Reference) {
   LAZYLLM_REQUIRE_REFERENCE();
@@ -134,6 +144,39 @@ TEST(CliTest, BenchMatrixAndSynth) {
   std::remove(out.c_str());
 }
 
+// eval on the built-in sets: the baseline is exactly faithful to itself, the matched static and
+// random baselines compute the same prefill share as LazyLLM, and every metric is present.
+TEST(CliTest, EvalBuiltInSets) {
+  const Result r = RunCli("eval -m " + Model() + " --set " + (testing::SourceDir() / "models/stories260K/eval").string() +
+                          " -n 8 -t 2 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 4u);  // baseline, paper, static and random at paper's budget
+  EXPECT_EQ(j[0]["prune"], "off");
+  EXPECT_EQ(j[0]["first_token_kl"]["mean"].get<double>(), 0.0);
+  EXPECT_EQ(j[0]["first_token_top1"]["mean"].get<double>(), 1.0);
+  EXPECT_EQ(j[0]["greedy_equal_fraction"]["mean"].get<double>(), 1.0);
+  EXPECT_EQ(j[0]["greedy_common_prefix"]["mean"].get<double>(), 8.0);
+  EXPECT_EQ(j[0]["perplexity_ratio"]["mean"].get<double>(), 1.0);
+  EXPECT_EQ(j[0]["records"], 6);
+  EXPECT_EQ(j[1]["method"], "LazyLLM");
+  EXPECT_EQ(j[2]["method"], "static");
+  EXPECT_EQ(j[3]["method"], "random");
+  const double lazy_pct = j[1]["prompt_computed_pct_prefill"]["mean"];
+  for (int m : {2, 3}) {
+    EXPECT_NEAR(j[m]["prompt_computed_pct_prefill"]["mean"].get<double>(), lazy_pct, 1.0) << j[m]["prune"];
+    EXPECT_EQ(j[m]["revived_tokens"]["mean"].get<double>(), 0.0) << "static and random never revive";
+  }
+  for (const auto& m : j)
+    for (const char* k : {"first_token_kl", "perplexity", "task_score", "ttft_speedup", "prompt_computed_pct_final"})
+      EXPECT_TRUE(m.contains(k)) << m["prune"] << " lacks " << k;
+  const Result md = RunCli("eval -m " + Model() + " --set " +
+                           (testing::SourceDir() / "models/stories260K/eval/continuation.jsonl").string() + " -n 4 --no-match");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("| baseline | off | 0.0000 ± 0.0000 | 100.0 ± 0.0 |"), std::string::npos) << md.out;
+  EXPECT_EQ(md.out.find("| static |"), std::string::npos) << "--no-match adds no baselines";
+}
+
 TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"run -m " + Model() + " -p hi --bogus", "unknown flag '--bogus'"},
@@ -162,6 +205,11 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"synth --preset gpt-5 -o /tmp/x.gguf", "unknown preset 'gpt-5'"},
       {"synth --preset tiny-gqa --dtype q3_k -o /tmp/x.gguf", "unknown dtype 'q3_k'"},
       {"synth --preset tiny-gqa -o /nonexistent-dir/x.gguf", "cannot create"},
+      {"eval -m " + Model(), "missing --set FILE|DIR"},
+      {"eval -m " + Model() + " --set /nonexistent.jsonl", "does not exist"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\", \"metric\": \"bleu\"}"), "metric 'bleu'"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\""), "not valid JSON"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"continuation\": \"x\"}"), "exactly one of"},
   };
   for (const auto& [args, expect] : cases) {
     SCOPED_TRACE(args);
