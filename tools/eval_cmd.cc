@@ -103,10 +103,12 @@ double TimedPrefill(Session& s, const std::vector<int32_t>& prompt) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-Outcome RunRecord(Session& s, const Record& r, int n) {
+Outcome RunRecord(Session& s, const Record& r, int n, int reps) {
   Outcome o;
-  // Greedy generation after the prompt.
+  // TTFT: the fastest of `reps` prefills (the first also warms the caches). Then greedy
+  // generation after the prompt.
   o.ttft_ms = TimedPrefill(s, r.prompt);
+  for (int i = 1; i < reps; ++i) o.ttft_ms = std::min(o.ttft_ms, TimedPrefill(s, r.prompt));
   o.first_logits.assign(s.logits().begin(), s.logits().end());
   o.pct_prefill = s.pruning_stats().prompt_tokens_computed_pct_prefill;
   for (int i = 0; i < n && s.position() < s.max_context(); ++i) {
@@ -119,8 +121,8 @@ Outcome RunRecord(Session& s, const Record& r, int n) {
   const PruningStats st = s.pruning_stats();
   o.pct_final = st.prompt_tokens_computed_pct;
   o.revived = st.revived_tokens;
-  // Teacher forcing of the continuation, pruning applied to the prompt as above. The second
-  // prefill also gives a second TTFT sample; the smaller one is kept.
+  // Teacher forcing of the continuation, pruning applied to the prompt as above (one more TTFT
+  // sample).
   if (!r.continuation.empty()) {
     o.ttft_ms = std::min(o.ttft_ms, TimedPrefill(s, r.prompt));
     for (size_t i = 0; i < r.continuation.size() && s.position() < s.max_context(); ++i) {
@@ -162,6 +164,92 @@ std::vector<PruningOptions> MatchedBaselines(const PruningOptions& lazy, int64_t
   return out;
 }
 
+// Prefill work fractions of the sweep, and its schedules: for each, LazyLLM with one k at the
+// `paper` layers (solved by bisection on the longest prompt), then static and random matched.
+constexpr double kSweepBudgets[] = {0.9, 0.8, 0.7, 0.6, 0.5};
+
+std::vector<PruningOptions> SweepMethods(int64_t layers, int64_t n, uint64_t seed) {
+  const auto paper = PruningOptions::Parse("paper", layers, seed);
+  if (!paper.ok() || paper->steps.empty()) return {};
+  auto lazy_at = [&](double k) {
+    std::string spec;
+    char buf[32];
+    for (const auto& st : paper->steps) {
+      std::snprintf(buf, sizeof buf, "%s%lld:%.4f", spec.empty() ? "" : ",", static_cast<long long>(st.layer), k);
+      spec += buf;
+    }
+    return PruningOptions::Parse(spec, layers, seed);
+  };
+  std::vector<PruningOptions> out;
+  for (double f : kSweepBudgets) {
+    double lo = 0.0, hi = 0.99;  // the work fraction falls as k grows
+    for (int it = 0; it < 40; ++it) {
+      const double mid = (lo + hi) / 2;
+      auto p = lazy_at(mid);
+      if (p.ok() && p->PrefillWorkFraction(layers, n) > f) lo = mid;
+      else hi = mid;
+    }
+    auto lazy = lazy_at(hi);
+    if (!lazy.ok()) continue;
+    out.push_back(*lazy);
+    for (const PruningOptions& b : MatchedBaselines(*lazy, layers, n, seed)) out.push_back(b);
+  }
+  return out;
+}
+
+// Score against TTFT speedup, one line per method, as an SVG a person can read at a glance.
+struct Point {
+  double x, y;
+  double budget;  // % of prompt work computed in the prefill: the order along a method's line
+};
+void WriteSvg(const std::string& path, const std::map<std::string, std::vector<Point>>& series, const std::string& y_label,
+              const std::string& title) {
+  double x_max = 1.0, y_min = 100.0;
+  for (const auto& [name, pts] : series)
+    for (const Point& p : pts) x_max = std::max(x_max, p.x), y_min = std::min(y_min, p.y);
+  x_max = std::ceil(x_max * 2) / 2 + 0.25;
+  y_min = std::max(0.0, std::floor(y_min / 10) * 10 - 10);
+  const double W = 640, H = 420, L = 70, R = 160, T = 40, B = 60;
+  auto X = [&](double v) { return L + (v - 1.0) / (x_max - 1.0) * (W - L - R); };
+  auto Y = [&](double v) { return T + (100.0 - v) / (100.0 - y_min) * (H - T - B); };
+  std::ofstream out(path);
+  if (!out) throw CliError{"cannot write plot '" + path + "'"};
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  out << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">" << title << "</text>\n";
+  for (double v = 1.0; v <= x_max + 1e-9; v += 0.25) {
+    out << "<line x1=\"" << X(v) << "\" y1=\"" << T << "\" x2=\"" << X(v) << "\" y2=\"" << H - B
+        << "\" stroke=\"#eee\"/>\n<text x=\"" << X(v) << "\" y=\"" << H - B + 18 << "\" text-anchor=\"middle\">" << v
+        << "×</text>\n";
+  }
+  for (double v = y_min; v <= 100.0 + 1e-9; v += 10) {
+    out << "<line x1=\"" << L << "\" y1=\"" << Y(v) << "\" x2=\"" << W - R << "\" y2=\"" << Y(v)
+        << "\" stroke=\"#eee\"/>\n<text x=\"" << L - 8 << "\" y=\"" << Y(v) + 4 << "\" text-anchor=\"end\">" << v
+        << "</text>\n";
+  }
+  out << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 18 << "\" text-anchor=\"middle\">TTFT speedup over the baseline</text>\n";
+  out << "<text transform=\"translate(18," << (T + H - B) / 2 << ") rotate(-90)\" text-anchor=\"middle\">" << y_label
+      << "</text>\n";
+  const std::map<std::string, std::string> colors = {
+      {"baseline", "#000000"}, {"LazyLLM", "#d62728"}, {"static", "#1f77b4"}, {"random", "#7f7f7f"}};
+  int legend = 0;
+  for (const auto& [name, pts] : series) {
+    const std::string col = colors.count(name) ? colors.at(name) : "#2ca02c";
+    std::vector<Point> sorted = pts;
+    std::sort(sorted.begin(), sorted.end(), [](const Point& a, const Point& b) { return a.budget > b.budget; });
+    out << "<polyline fill=\"none\" stroke=\"" << col << "\" stroke-width=\"2\" points=\"";
+    for (const Point& p : sorted) out << X(p.x) << "," << Y(p.y) << " ";
+    out << "\"/>\n";
+    for (const Point& p : sorted)
+      out << "<circle cx=\"" << X(p.x) << "\" cy=\"" << Y(p.y) << "\" r=\"4\" fill=\"" << col << "\"/>\n";
+    const double ly = T + 10 + 20 * legend++;
+    out << "<line x1=\"" << W - R + 15 << "\" y1=\"" << ly << "\" x2=\"" << W - R + 40 << "\" y2=\"" << ly
+        << "\" stroke=\"" << col << "\" stroke-width=\"2\"/>\n<text x=\"" << W - R + 46 << "\" y=\"" << ly + 4 << "\">"
+        << name << "</text>\n";
+  }
+  out << "</svg>\n";
+}
+
 std::string Ci(const std::vector<double>& v, int prec, double scale = 1.0) {
   if (v.empty()) return "-";
   const eval::Interval i = eval::MeanCi95(v);
@@ -185,13 +273,14 @@ const char* MethodName(const PruningOptions& p) {
 int Eval(int argc, char** argv) {
   Flags flags(argc, argv, 2,
               {{"-m", true}, {"--set", true}, {"--prune", true}, {"-n", true}, {"-o", true}, {"-t", true},
-               {"--seed", true}, {"--no-match", false}});
+               {"--seed", true}, {"--no-match", false}, {"--sweep", false}, {"--plot", true}, {"-r", true}});
   if (!flags.Has("--set")) throw CliError{"missing --set FILE|DIR"};
   const int n = flags.Number<int>("-n", 16, 1, 1 << 16);
   const std::string format = flags.Get("-o").value_or("md");
   if (format != "md" && format != "csv" && format != "json") throw CliError{"flag '-o': expected md, csv or json, got '" + format + "'"};
   const uint64_t seed = flags.Number<uint64_t>("--seed", 1, 0, UINT64_MAX);
   const int threads = flags.Number<int>("-t", 0, 0, 4096);
+  const int reps = flags.Number<int>("-r", 3, 1, 100);
   Model model = LoadModel(flags, /*vocab_only=*/false);
   const ModelConfig& c = model.config();
   const int64_t ctx = std::min<int64_t>(c.context_length, SessionOptions::kDefaultMaxContext);
@@ -211,6 +300,8 @@ int Eval(int argc, char** argv) {
     if (!p.ok()) throw CliError{"flag '--prune': " + p.status().message()};
     add(*p);
   }
+  if (flags.Has("--sweep"))
+    for (const PruningOptions& p : SweepMethods(c.num_layers, longest, seed)) add(p);
   if (!flags.Has("--no-match")) {
     const std::vector<PruningOptions> listed = methods;
     for (const PruningOptions& p : listed)
@@ -229,7 +320,7 @@ int Eval(int argc, char** argv) {
     for (size_t ri = 0; ri < records.size(); ++ri) {
       std::fprintf(stderr, "\reval: method %zu/%zu (%s), record %zu/%zu   ", mi + 1, methods.size(),
                    methods[mi].ToString().c_str(), ri + 1, records.size());
-      outcomes[mi].push_back(RunRecord(*session, records[ri], n));
+      outcomes[mi].push_back(RunRecord(*session, records[ri], n, reps));
     }
   }
   std::fprintf(stderr, "\n");
@@ -262,6 +353,17 @@ int Eval(int argc, char** argv) {
       row.pct_final.push_back(o.pct_final);
       row.revived.push_back(static_cast<double>(o.revived));
     }
+  }
+
+  if (auto plot = flags.Get("--plot")) {
+    // Greedy-token agreement with the baseline against TTFT speedup, per method family.
+    std::map<std::string, std::vector<Point>> series;
+    for (size_t mi = 0; mi < methods.size(); ++mi)
+      series[MethodName(methods[mi])].push_back(
+          {eval::MeanCi95(rows[mi].speedup).mean, 100.0 * eval::MeanCi95(rows[mi].equal).mean,
+           eval::MeanCi95(rows[mi].pct_prefill).mean});
+    WriteSvg(*plot, series, "greedy tokens equal to the baseline's (%)",
+             "Fidelity against TTFT speedup (" + std::to_string(records.size()) + " prompts)");
   }
 
   if (format == "json") {

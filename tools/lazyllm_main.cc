@@ -23,8 +23,8 @@ commands:
   bench     -m MODEL [-p 512,2048] [-n 0,32] [-t 1,2] [--numa on,off] [--prune off,paper]
             [-r N] [-o md|csv|json] [-f FILE] [--seed S] [--int8-act]
   synth     --preset NAME --dtype f32|f16|bf16|q8_0|q4_0 -o OUT.gguf [--layers N] [--seed S]
-  eval      -m MODEL --set FILE|DIR [--prune 'paper;1:0.5'] [-n N] [-o md|csv|json] [-t T]
-            [--seed S] [--no-match]
+  eval      -m MODEL --set FILE|DIR [--prune 'paper;1:0.5'] [--sweep] [--plot OUT.svg] [-n N]
+            [-o md|csv|json] [-t T] [-r N] [--seed S] [--no-match]
 
 run prints the generated text (or, with --json, one JSON object with the prompt and generated
 ids, the text and timing stats; --logits adds the last prompt position's logits and the argmax
@@ -54,6 +54,9 @@ schedule, plus static and random pruning at each LazyLLM schedule's prefill budg
 --no-match), and reports per method, against the baseline on the same prompt: first-token KL
 divergence and top-1 agreement, greedy-token agreement over -n tokens, continuation perplexity
 (teacher forced), task score, TTFT speedup and % of prompt tokens computed, as mean ± 95% interval.
+TTFT is the fastest of -r prefills per prompt (default 3).
+--sweep adds LazyLLM (one k at the paper layers), static and random at 90/80/70/60/50% of the
+prefill work; --plot writes greedy-token agreement against TTFT speedup per method as SVG.
 
 synth writes a Llama GGUF with random weights in a preset's shape (tiny-gqa, smollm2-135m,
 llama3.2-1b, llama2-7b) and the 512-token stories260K vocabulary.

@@ -158,7 +158,12 @@ TEST(CliTest, EvalBuiltInSets) {
   EXPECT_EQ(j[0]["greedy_equal_fraction"]["mean"].get<double>(), 1.0);
   EXPECT_EQ(j[0]["greedy_common_prefix"]["mean"].get<double>(), 8.0);
   EXPECT_EQ(j[0]["perplexity_ratio"]["mean"].get<double>(), 1.0);
-  EXPECT_EQ(j[0]["records"], 6);
+  size_t records = 0;  // one per non-empty line of the set's files
+  for (const auto& e : std::filesystem::directory_iterator(testing::SourceDir() / "models/stories260K/eval")) {
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);) records += !line.empty();
+  }
+  EXPECT_EQ(j[0]["records"], records);
   EXPECT_EQ(j[1]["method"], "LazyLLM");
   EXPECT_EQ(j[2]["method"], "static");
   EXPECT_EQ(j[3]["method"], "random");
@@ -175,6 +180,34 @@ TEST(CliTest, EvalBuiltInSets) {
   ASSERT_EQ(md.exit_code, 0) << md.err;
   EXPECT_NE(md.out.find("| baseline | off | 0.0000 ± 0.0000 | 100.0 ± 0.0 |"), std::string::npos) << md.out;
   EXPECT_EQ(md.out.find("| static |"), std::string::npos) << "--no-match adds no baselines";
+}
+
+// --sweep: LazyLLM, static and random at five matched prefill budgets; --plot: an SVG with one
+// line per method.
+TEST(CliTest, EvalSweepAndPlot) {
+  const std::string svg = ::testing::TempDir() + "/lazyllm_eval_plot." + std::to_string(getpid()) + ".svg";
+  const Result r = RunCli("eval -m " + Model() + " --set " +
+                          (testing::SourceDir() / "models/stories260K/eval/continuation.jsonl").string() +
+                          " -n 4 -t 2 --sweep --plot " + svg + " -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 19u);  // baseline, paper and its matched pair, 5 budgets × 3 methods
+  // Sweep entries come in (LazyLLM, static, random) triples at one budget each: 90% .. 50%.
+  for (size_t t = 0; t < 5; ++t) {
+    const auto& lazy = j[2 + 3 * t];
+    ASSERT_EQ(lazy["method"], "LazyLLM") << t;
+    const double pct = lazy["prompt_computed_pct_prefill"]["mean"];
+    EXPECT_NEAR(pct, 90.0 - 10.0 * static_cast<double>(t), 2.0) << lazy["prune"];
+    for (size_t m = 1; m <= 2; ++m)
+      EXPECT_NEAR(j[2 + 3 * t + m]["prompt_computed_pct_prefill"]["mean"].get<double>(), pct, 1.5) << j[2 + 3 * t + m]["prune"];
+  }
+  const std::string plot = testing::ReadFile(svg);
+  EXPECT_EQ(plot.rfind("<svg", 0), 0u);
+  size_t lines = 0;
+  for (size_t at = 0; (at = plot.find("<polyline", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 4u) << "baseline, LazyLLM, static and random";
+  for (const char* name : {">LazyLLM<", ">static<", ">random<", ">baseline<"}) EXPECT_NE(plot.find(name), std::string::npos) << name;
+  std::remove(svg.c_str());
 }
 
 TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
