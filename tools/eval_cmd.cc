@@ -54,7 +54,7 @@ std::vector<Record> LoadSet(const std::string& set, const Tokenizer& tok, int64_
       if (!j.is_object()) throw CliError{where + ": a record must be a JSON object"};
       Record r;
       r.id = j.contains("id") ? j["id"].get<std::string>() : file.stem().string() + ":" + std::to_string(line_no);
-      std::string prompt;
+      std::string prompt, continuation;
       if (j.contains("prompt") == j.contains("prompt_file"))
         throw CliError{where + ": give exactly one of \"prompt\" or \"prompt_file\""};
       try {
@@ -68,7 +68,7 @@ std::vector<Record> LoadSet(const std::string& set, const Tokenizer& tok, int64_
           ss << pin.rdbuf();
           prompt = ss.str();
         }
-        if (j.contains("continuation")) r.continuation = tok.Encode(j["continuation"].get<std::string>(), false);
+        if (j.contains("continuation")) continuation = j["continuation"].get<std::string>();
         if (j.contains("answers")) r.answers = j["answers"].get<std::vector<std::string>>();
         r.metric = j.contains("metric") ? j["metric"].get<std::string>() : "contains";
       } catch (const json::exception& e) {
@@ -77,6 +77,16 @@ std::vector<Record> LoadSet(const std::string& set, const Tokenizer& tok, int64_
       if (r.metric != "exact" && r.metric != "contains" && r.metric != "f1")
         throw CliError{where + ": metric '" + r.metric + "' is not exact, contains or f1"};
       r.prompt = tok.Encode(prompt, true);
+      // The continuation's tokens as they follow the prompt: taken from the joint encoding when
+      // the prompt's tokens are its prefix (a separate encoding would give a SentencePiece
+      // tokenizer's space prefix a token of its own), else encoded alone.
+      if (!continuation.empty()) {
+        const std::vector<int32_t> joint = tok.Encode(prompt + continuation, true);
+        if (joint.size() > r.prompt.size() && std::equal(r.prompt.begin(), r.prompt.end(), joint.begin()))
+          r.continuation.assign(joint.begin() + static_cast<std::ptrdiff_t>(r.prompt.size()), joint.end());
+        else
+          r.continuation = tok.Encode(continuation, false);
+      }
       if (static_cast<int64_t>(r.prompt.size()) > max_prompt)
         throw CliError{where + ": prompt of " + std::to_string(r.prompt.size()) +
                        " tokens leaves no room in the context of " + std::to_string(max_prompt) + " tokens"};
