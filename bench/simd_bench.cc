@@ -19,13 +19,14 @@ void BM_RowDot(benchmark::State& state, Isa isa, DType dtype) {
     return;
   }
   const int64_t n = state.range(0);
-  const DTypeTraits t = TraitsOf(dtype);
-  std::vector<uint8_t> w(static_cast<size_t>(n / t.block_elems * t.block_bytes));
+  std::vector<uint8_t> w(static_cast<size_t>(RowBytes(dtype, n)));
   std::mt19937 rng(1);
   for (auto& b : w) b = static_cast<uint8_t>(rng() & 0x3f);  // small finite values in every dtype
   std::vector<float> x(static_cast<size_t>(n), 0.5f);
-  const RowDotFn dot = KernelsFor(isa).RowDot(dtype);
-  for (auto _ : state) benchmark::DoNotOptimize(dot(w.data(), x.data(), n));
+  std::vector<float> xsum(static_cast<size_t>(n / 16));
+  GroupSums16(x.data(), xsum.data(), n);
+  const RowDotFn dot = KernelsFor(isa).Row(dtype).dot;
+  for (auto _ : state) benchmark::DoNotOptimize(dot(w.data(), x.data(), xsum.data(), n));
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
 }
 
@@ -88,10 +89,10 @@ void BM_Kernel(benchmark::State& state, Isa isa, Op op) {
       case Op::kRope: k.rope(c.data(), b.data(), n / 2); bytes = 12 * n; break;
       case Op::kSwiGlu: k.swiglu(a.data(), b.data(), c.data(), n); bytes = 12 * n; break;
       case Op::kQuantizeQ8: k.quantize_q8_0(a.data(), q8.data(), n); bytes = 4 * n; break;
-      case Op::kDotQ8Q8: benchmark::DoNotOptimize(k.dot_q8_0_q8(q8.data(), xq.data(), n)); bytes = static_cast<int64_t>(q8.size()); break;
-      case Op::kToF32Q8: k.to_f32_q8_0(q8.data(), c.data(), n); bytes = 4 * n; break;
-      case Op::kToF32Q4: k.to_f32_q4_0(q4.data(), c.data(), n); bytes = 4 * n; break;
-      case Op::kToF32F16: k.to_f32_f16(h.data(), c.data(), n); bytes = 4 * n; break;
+      case Op::kDotQ8Q8: benchmark::DoNotOptimize(k.Row(DType::kQ8_0).int8_dot(q8.data(), xq.data(), n)); bytes = static_cast<int64_t>(q8.size()); break;
+      case Op::kToF32Q8: k.Row(DType::kQ8_0).to_f32(q8.data(), c.data(), n); bytes = 4 * n; break;
+      case Op::kToF32Q4: k.Row(DType::kQ4_0).to_f32(q4.data(), c.data(), n); bytes = 4 * n; break;
+      case Op::kToF32F16: k.Row(DType::kF16).to_f32(h.data(), c.data(), n); bytes = 4 * n; break;
     }
     benchmark::ClobberMemory();
   }

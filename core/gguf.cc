@@ -1,6 +1,8 @@
 // GGUF parsing with bounds checks on every read; see gguf.h.
 #include "core/gguf.h"
 
+#include "simd/dtype.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -88,13 +90,6 @@ bool ReadScalar(Cursor& c, ValueType t, Value* v) {
   }
 }
 
-const TensorTypeInfo kTensorTypes[] = {
-    {"F32", 1, 4},      {"F16", 1, 2},      {"Q4_0", 32, 18},   {"Q4_1", 32, 20}, {nullptr, 0, 0},
-    {nullptr, 0, 0},    {"Q5_0", 32, 22},   {"Q5_1", 32, 24},   {"Q8_0", 32, 34}, {"Q8_1", 32, 36},
-    {"Q2_K", 256, 84},  {"Q3_K", 256, 110}, {"Q4_K", 256, 144}, {"Q5_K", 256, 176},
-    {"Q6_K", 256, 210}, {"Q8_K", 256, 292},
-};
-
 }  // namespace
 
 std::string_view ValueTypeName(ValueType t) {
@@ -111,22 +106,6 @@ bool Value::IsInteger() const {
       return true;
     default:
       return false;
-  }
-}
-
-const TensorTypeInfo* FindTensorType(uint32_t id) {
-  static const TensorTypeInfo kBF16 = {"BF16", 1, 2};
-  static const TensorTypeInfo kI8 = {"I8", 1, 1}, kI16 = {"I16", 1, 2}, kI32 = {"I32", 1, 4},
-                              kI64 = {"I64", 1, 8}, kF64 = {"F64", 1, 8};
-  if (id < std::size(kTensorTypes)) return kTensorTypes[id].name ? &kTensorTypes[id] : nullptr;
-  switch (id) {
-    case 24: return &kI8;
-    case 25: return &kI16;
-    case 26: return &kI32;
-    case 27: return &kI64;
-    case 28: return &kF64;
-    case 30: return &kBF16;
-    default: return nullptr;
   }
 }
 
@@ -264,7 +243,7 @@ Status File::Parse() {
     }
     ti.num_elements = static_cast<int64_t>(elems);
     if (!c.Read(&ti.type_id)) return err(where + ": truncated before the dtype");
-    const TensorTypeInfo* tt = FindTensorType(ti.type_id);
+    const simd::DTypeInfo* tt = simd::FindDType(ti.type_id);
     if (tt == nullptr) return err(where + ": unknown dtype id " + std::to_string(ti.type_id));
     if (ti.ne[0] % tt->block_elems != 0)
       return err(where + ": row length " + std::to_string(ti.ne[0]) + " is not a multiple of the " + tt->name +

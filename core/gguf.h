@@ -36,15 +36,6 @@ struct Value {
   bool IsFloat() const { return type == ValueType::kF32 || type == ValueType::kF64; }
 };
 
-// Size facts of a GGML tensor type id.
-struct TensorTypeInfo {
-  const char* name;
-  int64_t block_elems;
-  int64_t block_bytes;
-};
-// Known GGML type ids (supported for compute or not); nullptr for an unknown id.
-const TensorTypeInfo* FindTensorType(uint32_t type_id);
-
 struct TensorInfo {
   std::string name;
   uint32_t n_dims = 0;

@@ -9,19 +9,21 @@ namespace lazyllm {
 void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMatrix& w,
             const std::vector<WeightSlice>& sl, const float* xin, int64_t n, float* y, MatMulScratch& scratch,
             bool int8_activations) {
-  const simd::RowDotFn dot = k.RowDot(w.dtype);
-  const simd::ToF32Fn convert = k.ToF32(w.dtype);
-  // Int8 GEMV: the input rows as Q8_0 blocks, quantized once for all arenas.
-  float (*int8_dot)(const void*, const void*, int64_t) = nullptr;
+  const simd::DTypeKernels& kern = k.Row(w.dtype);
+  const simd::RowDotFn dot = kern.dot;
+  const simd::ToF32Fn convert = w.dtype == simd::DType::kF32 ? nullptr : kern.to_f32;
+  // GEMV inputs prepared once for all arenas: per-16 sums of each input row (for dtypes with
+  // mins), or with int8 activations the rows quantized to the dtype's activation format.
+  const simd::Int8DotFn int8_dot = int8_activations && n < kGemvMaxRows ? kern.int8_dot : nullptr;
   int64_t xq_row_bytes = 0;
-  if (int8_activations && n < kGemvMaxRows) {
-    if (w.dtype == simd::DType::kQ8_0) int8_dot = k.dot_q8_0_q8;
-    if (w.dtype == simd::DType::kQ4_0) int8_dot = k.dot_q4_0_q8;
-  }
   if (int8_dot != nullptr) {
-    xq_row_bytes = w.cols / 32 * static_cast<int64_t>(sizeof(simd::BlockQ8_0));
+    xq_row_bytes = simd::ActRowBytes(kern.int8_act, w.cols);
     scratch.xq.resize(static_cast<size_t>(n * xq_row_bytes));
-    for (int64_t i = 0; i < n; ++i) k.quantize_q8_0(xin + i * w.cols, &scratch.xq[i * xq_row_bytes], w.cols);
+    const simd::QuantizeActFn quantize = k.QuantizeAct(kern.int8_act);
+    for (int64_t i = 0; i < n; ++i) quantize(xin + i * w.cols, &scratch.xq[i * xq_row_bytes], w.cols);
+  } else if (n < kGemvMaxRows) {
+    scratch.xsum.resize(static_cast<size_t>(n * (w.cols / 16)));
+    for (int64_t i = 0; i < n; ++i) simd::GroupSums16(xin + i * w.cols, scratch.xsum.data() + i * (w.cols / 16), w.cols);
   }
   pool.ForEachArena([&](int a) {
     const WeightSlice& s = sl[a];
@@ -39,7 +41,8 @@ void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMat
     if (n < kGemvMaxRows) {
       pool.ParallelForIn(a, 0, rows, 32, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r)
-          for (int64_t i = 0; i < n; ++i) ys[i * w.rows + r] = dot(s.data + r * w.row_bytes, xin + i * w.cols, w.cols);
+          for (int64_t i = 0; i < n; ++i)
+            ys[i * w.rows + r] = dot(s.data + r * w.row_bytes, xin + i * w.cols, scratch.xsum.data() + i * (w.cols / 16), w.cols);
       });
       return;
     }

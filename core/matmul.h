@@ -33,16 +33,17 @@ struct WeightSlice {
   int toucher = -1;  // arena whose worker first wrote a node-local copy (-1: the mapped file itself)
 };
 
-// Per-thread fp32 panels for converted weights (grown on first use), and the input rows
-// quantized to Q8_0 blocks for the int8-activation GEMV.
+// Per-thread fp32 panels for converted weights (grown on first use); for the GEMV, the input
+// rows' per-16 sums, or the rows quantized to the int8 activation format.
 struct MatMulScratch {
   tbb::enumerable_thread_specific<std::vector<float>> panels;
+  std::vector<float> xsum;
   std::vector<uint8_t> xq;
 };
 
 //  - Few rows (decode, short prompts): GEMV on the stored dtype, each weight row read once for
-//    all input rows. With int8_activations and Q8_0/Q4_0 weights, the rows are first
-//    quantized to Q8_0 and the dots are integer ones.
+//    all input rows. With int8_activations and a dtype that has an int8 dot, the rows are
+//    first quantized to its activation format (Q8_0 or Q8_K) and the dots are integer ones.
 //  - F32 weights: sgemm on the fixed grid of weight panels × input row blocks, read in place.
 //  - Other dtypes: panels of kPanelRows output rows converted to fp32 in per-thread scratch,
 //    then sgemm: the resident model stays at its file dtype.

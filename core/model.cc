@@ -11,15 +11,6 @@ namespace {
 
 constexpr int64_t kMaxDim = 1 << 20;
 
-bool SupportedDType(uint32_t id) {
-  switch (static_cast<simd::DType>(id)) {
-    case simd::DType::kF32: case simd::DType::kF16: case simd::DType::kBF16:
-    case simd::DType::kQ8_0: case simd::DType::kQ4_0:
-      return true;
-  }
-  return false;
-}
-
 std::string ShapeString(const gguf::TensorInfo& t) {
   std::string s = "[";
   for (uint32_t d = 0; d < t.n_dims; ++d) s += (d ? ", " : "") + std::to_string(t.ne[d]);
@@ -40,11 +31,11 @@ class TensorLoader {
       return InvalidArgumentError(f_.path() + ": tensor '" + name + "' has shape " + ShapeString(*t) +
                                   ", expected [" + std::to_string(ne0) + (is_vector ? "" : ", " + std::to_string(ne1)) +
                                   "]");
-    if (!SupportedDType(t->type_id)) {
-      const gguf::TensorTypeInfo* tt = gguf::FindTensorType(t->type_id);
-      return UnimplementedError(f_.path() + ": tensor '" + name + "' has unsupported dtype " +
-                                (tt ? tt->name : std::to_string(t->type_id)) + " (supported: F32, F16, BF16, Q8_0, Q4_0)");
-    }
+    // The parser only admits listed type ids, so the registry row exists.
+    const simd::DTypeInfo& info = *simd::FindDType(t->type_id);
+    if (!simd::RefKernels().Computes(info.id))
+      return UnimplementedError(f_.path() + ": unsupported dtype " + info.name + " in tensor '" + name +
+                                "' (supported: " + simd::WeightDTypeNames() + ")");
     return t;
   }
 
@@ -63,8 +54,7 @@ class TensorLoader {
     LAZYLLM_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Find(name, n, 0));
     std::vector<float> v(static_cast<size_t>(n));
     const auto dtype = static_cast<simd::DType>(t->type_id);
-    if (dtype == simd::DType::kF32) std::memcpy(v.data(), t->data, static_cast<size_t>(n) * 4);
-    else simd::RefKernels().ToF32(dtype)(t->data, v.data(), n);
+    simd::RefKernels().Row(dtype).to_f32(t->data, v.data(), n);
     return v;
   }
 
@@ -192,8 +182,7 @@ double Model::load_ms() const { return impl_->load_ms; }
 std::vector<TensorSummary> Model::tensors() const {
   std::vector<TensorSummary> out;
   for (const gguf::TensorInfo& t : impl_->file->tensors()) {
-    const gguf::TensorTypeInfo* tt = gguf::FindTensorType(t.type_id);
-    out.push_back({t.name, tt ? tt->name : "?", std::vector<int64_t>(t.ne, t.ne + t.n_dims)});
+    out.push_back({t.name, simd::FindDType(t.type_id)->name, std::vector<int64_t>(t.ne, t.ne + t.n_dims)});
   }
   return out;
 }

@@ -213,13 +213,8 @@ struct Session::Impl {
 
   // x row i = embedding of ids[rows[i]].
   void Embed(std::span<const int32_t> ids, int64_t first_pos) {
-    const simd::ToF32Fn convert = k.ToF32(m.token_embd.dtype);
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const void* row = m.token_embd.Row(ids[rows[i] - first_pos]);
-      float* dst = &x[i * c.dim];
-      if (convert == nullptr) std::memcpy(dst, row, static_cast<size_t>(c.dim) * sizeof(float));
-      else convert(row, dst, c.dim);
-    }
+    const simd::ToF32Fn convert = k.Row(m.token_embd.dtype).to_f32;
+    for (size_t i = 0; i < rows.size(); ++i) convert(m.token_embd.Row(ids[rows[i] - first_pos]), &x[i * c.dim], c.dim);
   }
 
   void RmsNormRows(const float* in, const std::vector<float>& w, float* out, int64_t n) {

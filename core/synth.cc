@@ -72,12 +72,10 @@ struct Rng {
 };
 
 StatusOr<simd::DType> ParseDType(const std::string& s) {
-  if (s == "f32") return simd::DType::kF32;
-  if (s == "f16") return simd::DType::kF16;
-  if (s == "bf16") return simd::DType::kBF16;
-  if (s == "q8_0") return simd::DType::kQ8_0;
-  if (s == "q4_0") return simd::DType::kQ4_0;
-  return InvalidArgumentError("unknown dtype '" + s + "' (expected f32, f16, bf16, q8_0 or q4_0)");
+  const simd::DTypeInfo* d = simd::FindDTypeByName(s);
+  if (d == nullptr || !simd::CanQuantize(d->id))
+    return InvalidArgumentError("unknown dtype '" + s + "' (expected one of " + simd::QuantizableDTypeNames() + ")");
+  return d->id;
 }
 
 // general.file_type (llama_ftype) of an all-`t` model.
@@ -88,8 +86,8 @@ uint32_t FileType(simd::DType t) {
     case simd::DType::kQ4_0: return 2;
     case simd::DType::kQ8_0: return 7;
     case simd::DType::kBF16: return 32;
+    default: return 0;
   }
-  return 0;
 }
 
 }  // namespace

@@ -6,26 +6,27 @@
 
 namespace lazyllm::simd {
 
-RowDotFn Kernels::RowDot(DType t) const {
-  switch (t) {
-    case DType::kF32: return dot_f32w;
-    case DType::kF16: return dot_f16;
-    case DType::kBF16: return dot_bf16;
-    case DType::kQ8_0: return dot_q8_0;
-    case DType::kQ4_0: return dot_q4_0;
-  }
-  return nullptr;
+QuantizeActFn Kernels::QuantizeAct(DType format) const {
+  return format == DType::kQ8_0 ? quantize_q8_0 : nullptr;
 }
 
-ToF32Fn Kernels::ToF32(DType t) const {
-  switch (t) {
-    case DType::kF32: return nullptr;  // already fp32: use the data in place
-    case DType::kF16: return to_f32_f16;
-    case DType::kBF16: return to_f32_bf16;
-    case DType::kQ8_0: return to_f32_q8_0;
-    case DType::kQ4_0: return to_f32_q4_0;
+void GroupSums16(const float* x, float* out, int64_t n) {
+  for (int64_t g = 0; g < n / 16; ++g, x += 16) {
+    float s = 0.0f;
+    for (int j = 0; j < 16; ++j) s += x[j];
+    out[g] = s;
   }
-  return nullptr;
+}
+
+int64_t ActRowBytes(DType format, int64_t n) { return RowBytes(format, n); }
+
+std::string WeightDTypeNames() {
+  std::string s;
+  size_t count;
+  const DTypeInfo* all = AllDTypes(&count);
+  for (size_t i = 0; i < count; ++i)
+    if (RefKernels().Computes(all[i].id)) s += (s.empty() ? "" : ", ") + std::string(all[i].name);
+  return s;
 }
 
 bool CpuSupports(Isa isa) {

@@ -1,52 +1,53 @@
-// Stored weight dtypes (GGML type ids) and exact scalar conversions of their elements to fp32.
+// The dtype registry (GGML type ids, names, block geometry) and exact scalar fp16/bf16 conversions.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
+
+#include "simd/blocks.h"
 
 namespace lazyllm::simd {
 
-// Values equal the GGML type ids used in GGUF tensor tables.
+// Every GGML tensor type id a GGUF file can name. Values equal the ids in GGUF tensor tables.
+// Ids 4, 5, 31..33 and 36..38 were retired by ggml and are not listed.
 enum class DType : uint32_t {
-  kF32 = 0,
-  kF16 = 1,
-  kQ4_0 = 2,
-  kQ8_0 = 8,
-  kBF16 = 30,
+  kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ5_0 = 6, kQ5_1 = 7, kQ8_0 = 8, kQ8_1 = 9,
+  kQ2_K = 10, kQ3_K = 11, kQ4_K = 12, kQ5_K = 13, kQ6_K = 14, kQ8_K = 15,
+  kIQ2_XXS = 16, kIQ2_XS = 17, kIQ3_XXS = 18, kIQ1_S = 19, kIQ4_NL = 20, kIQ3_S = 21, kIQ2_S = 22,
+  kIQ4_XS = 23, kI8 = 24, kI16 = 25, kI32 = 26, kI64 = 27, kF64 = 28, kIQ1_M = 29, kBF16 = 30,
+  kTQ1_0 = 34, kTQ2_0 = 35,
+};
+// One past the largest id: tables indexed by id have this many slots.
+constexpr uint32_t kDTypeSlots = 36;
+
+// The registry row of a dtype: its name and block geometry. Every listed id's geometry is known,
+// so a file holding a type lazyllm cannot compute still parses, and loading it names the type.
+// Whether lazyllm computes with a dtype is a property of the kernel tables (simd/kernels.h:
+// Kernels::Row(t).to_f32 set), so adding a weight type is a block layout plus its kernels.
+struct DTypeInfo {
+  DType id;
+  const char* name;     // GGML's spelling, upper case: "Q4_K", "IQ4_NL", "BF16"
+  int64_t block_elems;  // elements per block (1 for plain numbers)
+  int64_t block_bytes;  // bytes per block
 };
 
-// Elements per block and bytes per block of a dtype (1 element per "block" for plain floats).
-struct DTypeTraits {
-  int64_t block_elems;
-  int64_t block_bytes;
-  const char* name;
-};
+// The row for a raw GGUF type id; nullptr when the id is unknown.
+const DTypeInfo* FindDType(uint32_t id);
+// The row for a dtype by name, case-insensitive ("q4_k_m" is a file type, not a dtype); nullptr
+// when unknown.
+const DTypeInfo* FindDTypeByName(std::string_view name);
+// The row of a listed dtype.
+const DTypeInfo& InfoOf(DType t);
+// Every listed dtype, in id order.
+const DTypeInfo* AllDTypes(size_t* count);
 
-constexpr DTypeTraits TraitsOf(DType t) {
-  switch (t) {
-    case DType::kF32: return {1, 4, "F32"};
-    case DType::kF16: return {1, 2, "F16"};
-    case DType::kBF16: return {1, 2, "BF16"};
-    case DType::kQ8_0: return {32, 34, "Q8_0"};
-    case DType::kQ4_0: return {32, 18, "Q4_0"};
-  }
-  return {1, 4, "?"};
+// Bytes that n elements take in dtype t (n a multiple of the block size).
+inline int64_t RowBytes(DType t, int64_t n) {
+  const DTypeInfo& i = InfoOf(t);
+  return n / i.block_elems * i.block_bytes;
 }
-
-// Q8_0: 32 int8 values sharing one fp16 scale. Value i = d * qs[i].
-struct BlockQ8_0 {
-  uint16_t d;
-  int8_t qs[32];
-};
-static_assert(sizeof(BlockQ8_0) == 34);
-
-// Q4_0: 32 4-bit values sharing one fp16 scale. Byte j holds element j (low nibble) and
-// element j+16 (high nibble); value = d * (nibble - 8).
-struct BlockQ4_0 {
-  uint16_t d;
-  uint8_t qs[16];
-};
-static_assert(sizeof(BlockQ4_0) == 18);
 
 inline float F32FromBits(uint32_t bits) {
   float f;

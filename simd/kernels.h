@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "simd/dtype.h"
@@ -15,11 +16,27 @@ namespace lazyllm::simd {
 
 enum class Isa { kRef, kAvx2, kAvx512 };
 
-// Dot product of a weight row stored in some dtype with an fp32 vector of n elements.
-// For block dtypes n is a multiple of the block size.
-using RowDotFn = float (*)(const void* w, const float* x, int64_t n);
+// Dot product of a weight row of n elements stored in some dtype (n a multiple of its block)
+// with an fp32 vector x. xsum16[i] = x[16i] + ... + x[16i + 15] (GroupSums16, n/16 values),
+// computed once per activation row and reused across weight rows: dtypes with an offset or a
+// min per (sub-)block (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) compute Σ (d·q + m)·x as d·Σ q·x + m·Σ x.
+// The other dtypes ignore it (it may then be nullptr).
+using RowDotFn = float (*)(const void* w, const float* x, const float* xsum16, int64_t n);
 // Converts n elements of a stored row to fp32 (n a multiple of the block size).
 using ToF32Fn = void (*)(const void* src, float* dst, int64_t n);
+// Dot product of a stored weight row with an activation row quantized to the dtype's int8
+// activation format (DTypeKernels::int8_act).
+using Int8DotFn = float (*)(const void* w, const void* xq, int64_t n);
+// Encodes n fp32 activations as int8 blocks (Q8_0 or Q8_K).
+using QuantizeActFn = void (*)(const float* x, void* out, int64_t n);
+
+// The kernels of one weight dtype: one row of the table, indexed by the dtype's GGML id.
+struct DTypeKernels {
+  ToF32Fn to_f32 = nullptr;    // exact dequantization; nullptr: lazyllm cannot compute with this dtype
+  RowDotFn dot = nullptr;      // exact fp32-activation GEMV dot
+  Int8DotFn int8_dot = nullptr;  // opt-in int8-activation dot (nullptr: none)
+  DType int8_act = DType::kQ8_0;  // the activation format int8_dot reads (kQ8_0 or kQ8_K)
+};
 
 struct Kernels {
   Isa isa;
@@ -49,16 +66,23 @@ struct Kernels {
   // Int8 activations (opt-in decode path, as llama.cpp computes): x quantized to Q8_0 blocks
   // (scale amax/127 stored as fp16, values rounded to nearest even), and dot products of Q8_0
   // / Q4_0 weight rows with such a row: exact integer sums per block, scaled by both fp16 scales.
-  void (*quantize_q8_0)(const float* x, void* out, int64_t n);
-  float (*dot_q8_0_q8)(const void* w, const void* xq, int64_t n);
-  float (*dot_q4_0_q8)(const void* w, const void* xq, int64_t n);
-  // Stored-dtype dot products and conversions, indexed through RowDot() / ToF32().
-  RowDotFn dot_f32w, dot_f16, dot_bf16, dot_q8_0, dot_q4_0;
-  ToF32Fn to_f32_f16, to_f32_bf16, to_f32_q8_0, to_f32_q4_0;
+  QuantizeActFn quantize_q8_0;
+  // One row per GGML type id; see DTypeKernels. Rows of dtypes lazyllm does not compute are empty.
+  DTypeKernels dtypes[kDTypeSlots];
 
-  RowDotFn RowDot(DType t) const;
-  ToF32Fn ToF32(DType t) const;
+  const DTypeKernels& Row(DType t) const { return dtypes[static_cast<uint32_t>(t)]; }
+  // Whether weights of dtype t can be computed with.
+  bool Computes(DType t) const { return Row(t).to_f32 != nullptr; }
+  QuantizeActFn QuantizeAct(DType format) const;
 };
+
+// out[i] = x[16i] + ... + x[16i + 15] for i < n/16 (n a multiple of 16): the xsum16 argument of
+// RowDotFn.
+void GroupSums16(const float* x, float* out, int64_t n);
+// Int8 activation bytes of n elements in format (Q8_0: n/32 blocks, Q8_K: n/256 blocks).
+int64_t ActRowBytes(DType format, int64_t n);
+// The weight dtypes lazyllm computes with, comma-separated (for error messages).
+std::string WeightDTypeNames();
 
 // The scalar reference table (always available).
 const Kernels& RefKernels();

@@ -4,6 +4,7 @@
 #include "simd/kernels.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 
@@ -36,7 +37,30 @@ void QuantizeRow(DType t, const float* x, void* out, int64_t n) {
       return;
     case DType::kQ8_0: RefKernels().quantize_q8_0(x, out, n); return;
     case DType::kQ4_0: QuantizeQ4_0(x, static_cast<BlockQ4_0*>(out), n / 32); return;
+    default: return;
   }
+}
+
+bool CanQuantize(DType t) {
+  switch (t) {
+    case DType::kF32: case DType::kF16: case DType::kBF16: case DType::kQ8_0: case DType::kQ4_0:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string QuantizableDTypeNames() {
+  std::string s;
+  size_t count;
+  const DTypeInfo* all = AllDTypes(&count);
+  for (size_t i = 0; i < count; ++i) {
+    if (!CanQuantize(all[i].id)) continue;
+    std::string name = all[i].name;
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    s += (s.empty() ? "" : ", ") + name;
+  }
+  return s;
 }
 
 }  // namespace lazyllm::simd

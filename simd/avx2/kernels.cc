@@ -188,11 +188,11 @@ inline __m256 LoadBF16(const uint16_t* p) {
 
 inline __m256 Int8x8ToF32(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
 
-float DotF32W(const void* w, const float* x, int64_t n) {
+float DotF32W(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   return DotF32(static_cast<const float*>(w), x, n);
 }
 
-float DotF16(const void* w, const float* x, int64_t n) {
+float DotF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(w);
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t i = 0;
@@ -206,7 +206,7 @@ float DotF16(const void* w, const float* x, int64_t n) {
   return s;
 }
 
-float DotBF16(const void* w, const float* x, int64_t n) {
+float DotBF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(w);
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t i = 0;
@@ -266,8 +266,8 @@ float BlockRowDot(const void* w, const float* x, int64_t n) {
   return HorizontalSum(_mm256_add_ps(acc0, acc1));
 }
 
-float DotQ8_0(const void* w, const float* x, int64_t n) { return BlockRowDot<BlockQ8_0, Q8Block>(w, x, n); }
-float DotQ4_0(const void* w, const float* x, int64_t n) { return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n); }
+float DotQ8_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) { return BlockRowDot<BlockQ8_0, Q8Block>(w, x, n); }
+float DotQ4_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) { return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n); }
 
 void QuantizeQ8_0(const float* x, void* out, int64_t n) {
   auto* b = static_cast<BlockQ8_0*>(out);
@@ -373,30 +373,27 @@ void ToF32Q4_0(const void* src, float* dst, int64_t n) {
 }  // namespace
 
 const Kernels& Avx2Kernels() {
-  static const Kernels k = {
-      .isa = Isa::kAvx2,
-      .dot_f32 = DotF32,
-      .axpy = Axpy,
-      .scale = Scale,
-      .add = Add,
-      .rms_norm = RmsNorm,
-      .softmax = Softmax,
-      .online_softmax = OnlineSoftmax,
-      .rope = Rope,
-      .swiglu = SwiGlu,
-      .quantize_q8_0 = QuantizeQ8_0,
-      .dot_q8_0_q8 = DotQ8_0Q8,
-      .dot_q4_0_q8 = DotQ4_0Q8,
-      .dot_f32w = DotF32W,
-      .dot_f16 = DotF16,
-      .dot_bf16 = DotBF16,
-      .dot_q8_0 = DotQ8_0,
-      .dot_q4_0 = DotQ4_0,
-      .to_f32_f16 = ToF32F16,
-      .to_f32_bf16 = ToF32BF16,
-      .to_f32_q8_0 = ToF32Q8_0,
-      .to_f32_q4_0 = ToF32Q4_0,
-  };
+  static const Kernels k = [] {
+    Kernels t = RefKernels();
+    t.isa = Isa::kAvx2;
+    t.dot_f32 = DotF32;
+    t.axpy = Axpy;
+    t.scale = Scale;
+    t.add = Add;
+    t.rms_norm = RmsNorm;
+    t.softmax = Softmax;
+    t.online_softmax = OnlineSoftmax;
+    t.rope = Rope;
+    t.swiglu = SwiGlu;
+    t.quantize_q8_0 = QuantizeQ8_0;
+    auto row = [&t](DType d) -> DTypeKernels& { return t.dtypes[static_cast<uint32_t>(d)]; };
+    row(DType::kF32).dot = DotF32W;
+    row(DType::kF16) = {ToF32F16, DotF16};
+    row(DType::kBF16) = {ToF32BF16, DotBF16};
+    row(DType::kQ8_0) = {ToF32Q8_0, DotQ8_0, DotQ8_0Q8, DType::kQ8_0};
+    row(DType::kQ4_0) = {ToF32Q4_0, DotQ4_0, DotQ4_0Q8, DType::kQ8_0};
+    return t;
+  }();
   return k;
 }
 

@@ -41,11 +41,11 @@ float BlockRowDot(const void* w, const float* x, int64_t n) {
   return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-float DotQ8_0(const void* w, const float* x, int64_t n) { return BlockRowDot<BlockQ8_0, Q8Block>(w, x, n); }
-float DotQ4_0(const void* w, const float* x, int64_t n) { return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n); }
+float DotQ8_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) { return BlockRowDot<BlockQ8_0, Q8Block>(w, x, n); }
+float DotQ4_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) { return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n); }
 
 // F16 rows: 16 halves per step, masked tail (no scalar loop).
-float DotF16(const void* w, const float* x, int64_t n) {
+float DotF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(w);
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   int64_t i = 0;
@@ -68,9 +68,9 @@ const Kernels& Avx512Kernels() {
   static const Kernels k = [] {
     Kernels t = Avx2Kernels();
     t.isa = Isa::kAvx512;
-    t.dot_q8_0 = DotQ8_0;
-    t.dot_q4_0 = DotQ4_0;
-    t.dot_f16 = DotF16;
+    t.dtypes[static_cast<uint32_t>(DType::kQ8_0)].dot = DotQ8_0;
+    t.dtypes[static_cast<uint32_t>(DType::kQ4_0)].dot = DotQ4_0;
+    t.dtypes[static_cast<uint32_t>(DType::kF16)].dot = DotF16;
     return t;
   }();
   return k;

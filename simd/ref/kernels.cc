@@ -1,5 +1,6 @@
 // Scalar reference kernels: the portable fallback and the oracle the SIMD versions are tested against.
 #include <cmath>
+#include <cstring>
 
 #include "simd/kernels.h"
 
@@ -73,25 +74,25 @@ void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
-float DotF32W(const void* w, const float* x, int64_t n) {
+float DotF32W(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   return DotF32(static_cast<const float*>(w), x, n);
 }
 
-float DotF16(const void* w, const float* x, int64_t n) {
+float DotF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(w);
   float s = 0.0f;
   for (int64_t i = 0; i < n; ++i) s += F16ToF32(h[i]) * x[i];
   return s;
 }
 
-float DotBF16(const void* w, const float* x, int64_t n) {
+float DotBF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(w);
   float s = 0.0f;
   for (int64_t i = 0; i < n; ++i) s += BF16ToF32(h[i]) * x[i];
   return s;
 }
 
-float DotQ8_0(const void* w, const float* x, int64_t n) {
+float DotQ8_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   const auto* b = static_cast<const BlockQ8_0*>(w);
   float s = 0.0f;
   for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
@@ -141,7 +142,7 @@ float DotQ4_0Q8(const void* w, const void* xq, int64_t n) {
   return s;
 }
 
-float DotQ4_0(const void* w, const float* x, int64_t n) {
+float DotQ4_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   const auto* b = static_cast<const BlockQ4_0*>(w);
   float s = 0.0f;
   for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
@@ -154,6 +155,8 @@ float DotQ4_0(const void* w, const float* x, int64_t n) {
   }
   return s;
 }
+
+void ToF32F32(const void* src, float* dst, int64_t n) { std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); }
 
 void ToF32F16(const void* src, float* dst, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(src);
@@ -187,30 +190,27 @@ void ToF32Q4_0(const void* src, float* dst, int64_t n) {
 }  // namespace
 
 const Kernels& RefKernels() {
-  static const Kernels k = {
-      .isa = Isa::kRef,
-      .dot_f32 = DotF32,
-      .axpy = Axpy,
-      .scale = Scale,
-      .add = Add,
-      .rms_norm = RmsNorm,
-      .softmax = Softmax,
-      .online_softmax = OnlineSoftmax,
-      .rope = Rope,
-      .swiglu = SwiGlu,
-      .quantize_q8_0 = QuantizeQ8_0,
-      .dot_q8_0_q8 = DotQ8_0Q8,
-      .dot_q4_0_q8 = DotQ4_0Q8,
-      .dot_f32w = DotF32W,
-      .dot_f16 = DotF16,
-      .dot_bf16 = DotBF16,
-      .dot_q8_0 = DotQ8_0,
-      .dot_q4_0 = DotQ4_0,
-      .to_f32_f16 = ToF32F16,
-      .to_f32_bf16 = ToF32BF16,
-      .to_f32_q8_0 = ToF32Q8_0,
-      .to_f32_q4_0 = ToF32Q4_0,
-  };
+  static const Kernels k = [] {
+    Kernels t{};
+    t.isa = Isa::kRef;
+    t.dot_f32 = DotF32;
+    t.axpy = Axpy;
+    t.scale = Scale;
+    t.add = Add;
+    t.rms_norm = RmsNorm;
+    t.softmax = Softmax;
+    t.online_softmax = OnlineSoftmax;
+    t.rope = Rope;
+    t.swiglu = SwiGlu;
+    t.quantize_q8_0 = QuantizeQ8_0;
+    auto row = [&t](DType d) -> DTypeKernels& { return t.dtypes[static_cast<uint32_t>(d)]; };
+    row(DType::kF32) = {ToF32F32, DotF32W};
+    row(DType::kF16) = {ToF32F16, DotF16};
+    row(DType::kBF16) = {ToF32BF16, DotBF16};
+    row(DType::kQ8_0) = {ToF32Q8_0, DotQ8_0, DotQ8_0Q8, DType::kQ8_0};
+    row(DType::kQ4_0) = {ToF32Q4_0, DotQ4_0, DotQ4_0Q8, DType::kQ8_0};
+    return t;
+  }();
   return k;
 }
 

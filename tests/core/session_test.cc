@@ -67,11 +67,21 @@ Comparison Compare(const fs::path& ref_path, bool int8_activations = false) {
 
 bool IsF32(const std::string& name) { return name.find("f32") != std::string::npos || name.rfind("stories", 0) == 0; }
 
+// Reference files of architectures other than llama (qwen2, qwen3, phi3, gemma2, gemma3): their
+// forward pass is issue 10's work; until then they are listed as skipped, not silently dropped.
+bool OtherArchitecture(const std::string& name) {
+  return name.rfind("tiny-", 0) == 0 && name.rfind("tiny-gqa", 0) != 0;
+}
+
 TEST(SessionTest, MatchesFloat64Reference) {
   LAZYLLM_REQUIRE_REFERENCE();
   int files = 0;
   for (const auto& e : fs::directory_iterator(testing::ReferenceDir() / "float64")) {
     SCOPED_TRACE(e.path().filename().string());
+    if (OtherArchitecture(e.path().filename().string())) {
+      std::printf("  float64 %-32s skipped: architecture not yet supported\n", e.path().filename().c_str());
+      continue;
+    }
     const Comparison c = Compare(e.path());
     EXPECT_LE(c.rel_diff, 1e-4);
     EXPECT_GE(c.argmax_agreement, 0.999);
@@ -97,6 +107,10 @@ TEST(SessionTest, MatchesLlamaCppWithinPublishedDistances) {
   for (const auto& e : fs::directory_iterator(testing::ReferenceDir() / "llama.cpp")) {
     const std::string name = e.path().filename().string();
     SCOPED_TRACE(name);
+    if (OtherArchitecture(name)) {
+      std::printf("  llama.cpp %-30s skipped: architecture not yet supported\n", name.c_str());
+      continue;
+    }
     const Comparison c = Compare(e.path());
     if (IsF32(name)) {
       EXPECT_LE(c.rel_diff, 1e-4);

@@ -84,7 +84,7 @@ TEST(SynthTest, WeightsHaveUnitFanInVarianceAndQuantizeWithinOneStep) {
     ASSERT_EQ(wq.rows, w.rows);
     std::vector<float> row(static_cast<size_t>(w.cols));
     for (int64_t r = 0; r < w.rows; r += 37) {
-      ref.ToF32(wq.dtype)(wq.Row(r), row.data(), w.cols);
+      ref.Row(wq.dtype).to_f32(wq.Row(r), row.data(), w.cols);
       const float* want = v + r * w.cols;
       for (int64_t b = 0; b < w.cols; b += 32) {
         float amax = 0;

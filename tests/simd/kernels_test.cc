@@ -110,14 +110,14 @@ TEST_P(KernelsTest, StoredDtypeDotAndConversion) {
       auto src = Random(n + 1, 7 + static_cast<uint32_t>(n));
       for (int64_t i = 0; i <= n; ++i) h[i] = F32ToF16(src[i]), bf[i] = F32ToBF16(src[i]);
       const float* px = x.data() + kOffset;
-      EXPECT_NEAR(k().dot_f16(h.data() + 1, px, n), ref.dot_f16(h.data() + 1, px, n), 1e-4f * (1 + n));
-      EXPECT_NEAR(k().dot_bf16(bf.data() + 1, px, n), ref.dot_bf16(bf.data() + 1, px, n), 1e-4f * (1 + n));
+      EXPECT_NEAR(k().Row(DType::kF16).dot(h.data() + 1, px, nullptr, n), ref.Row(DType::kF16).dot(h.data() + 1, px, nullptr, n), 1e-4f * (1 + n));
+      EXPECT_NEAR(k().Row(DType::kBF16).dot(bf.data() + 1, px, nullptr, n), ref.Row(DType::kBF16).dot(bf.data() + 1, px, nullptr, n), 1e-4f * (1 + n));
       std::vector<float> c1(n), c2(n);
-      k().to_f32_f16(h.data() + 1, c1.data(), n);
-      ref.to_f32_f16(h.data() + 1, c2.data(), n);
+      k().Row(DType::kF16).to_f32(h.data() + 1, c1.data(), n);
+      ref.Row(DType::kF16).to_f32(h.data() + 1, c2.data(), n);
       ExpectClose(c1.data(), c2.data(), n, 0, "f16");
-      k().to_f32_bf16(bf.data() + 1, c1.data(), n);
-      ref.to_f32_bf16(bf.data() + 1, c2.data(), n);
+      k().Row(DType::kBF16).to_f32(bf.data() + 1, c1.data(), n);
+      ref.Row(DType::kBF16).to_f32(bf.data() + 1, c2.data(), n);
       ExpectClose(c1.data(), c2.data(), n, 0, "bf16");
     }
     // Q8_0 / Q4_0 blocks with random payloads, not vector-aligned.
@@ -130,14 +130,14 @@ TEST_P(KernelsTest, StoredDtypeDotAndConversion) {
       std::memcpy(&q4[kBlockOffset + b * sizeof(BlockQ4_0)], &d, 2);
     }
     const float* px = x.data() + kOffset;
-    EXPECT_NEAR(k().dot_q8_0(q8.data() + kBlockOffset, px, n32), ref.dot_q8_0(q8.data() + kBlockOffset, px, n32), 1e-4f * (1 + n32));
-    EXPECT_NEAR(k().dot_q4_0(q4.data() + kBlockOffset, px, n32), ref.dot_q4_0(q4.data() + kBlockOffset, px, n32), 1e-4f * (1 + n32));
+    EXPECT_NEAR(k().Row(DType::kQ8_0).dot(q8.data() + kBlockOffset, px, nullptr, n32), ref.Row(DType::kQ8_0).dot(q8.data() + kBlockOffset, px, nullptr, n32), 1e-4f * (1 + n32));
+    EXPECT_NEAR(k().Row(DType::kQ4_0).dot(q4.data() + kBlockOffset, px, nullptr, n32), ref.Row(DType::kQ4_0).dot(q4.data() + kBlockOffset, px, nullptr, n32), 1e-4f * (1 + n32));
     std::vector<float> c1(n32), c2(n32);
-    k().to_f32_q8_0(q8.data() + kBlockOffset, c1.data(), n32);
-    ref.to_f32_q8_0(q8.data() + kBlockOffset, c2.data(), n32);
+    k().Row(DType::kQ8_0).to_f32(q8.data() + kBlockOffset, c1.data(), n32);
+    ref.Row(DType::kQ8_0).to_f32(q8.data() + kBlockOffset, c2.data(), n32);
     ExpectClose(c1.data(), c2.data(), n32, 0, "q8_0");
-    k().to_f32_q4_0(q4.data() + kBlockOffset, c1.data(), n32);
-    ref.to_f32_q4_0(q4.data() + kBlockOffset, c2.data(), n32);
+    k().Row(DType::kQ4_0).to_f32(q4.data() + kBlockOffset, c1.data(), n32);
+    ref.Row(DType::kQ4_0).to_f32(q4.data() + kBlockOffset, c2.data(), n32);
     ExpectClose(c1.data(), c2.data(), n32, 0, "q4_0");
   }
 }
@@ -162,14 +162,14 @@ TEST_P(KernelsTest, Int8Activations) {
       std::memcpy(&w4[kBlockOffset + b * sizeof(BlockQ4_0)], &d, 2);
       w8[kBlockOffset + b * sizeof(BlockQ8_0) + 2] = 0x80;  // -128, the one value outside ±127
     }
-    const float r8 = ref.dot_q8_0_q8(w8.data() + kBlockOffset, q2.data() + kBlockOffset, n);
-    const float r4 = ref.dot_q4_0_q8(w4.data() + kBlockOffset, q2.data() + kBlockOffset, n);
-    EXPECT_NEAR(k().dot_q8_0_q8(w8.data() + kBlockOffset, q1.data() + kBlockOffset, n), r8, 1e-5f * (1 + std::fabs(r8)));
-    EXPECT_NEAR(k().dot_q4_0_q8(w4.data() + kBlockOffset, q1.data() + kBlockOffset, n), r4, 1e-5f * (1 + std::fabs(r4)));
+    const float r8 = ref.Row(DType::kQ8_0).int8_dot(w8.data() + kBlockOffset, q2.data() + kBlockOffset, n);
+    const float r4 = ref.Row(DType::kQ4_0).int8_dot(w4.data() + kBlockOffset, q2.data() + kBlockOffset, n);
+    EXPECT_NEAR(k().Row(DType::kQ8_0).int8_dot(w8.data() + kBlockOffset, q1.data() + kBlockOffset, n), r8, 1e-5f * (1 + std::fabs(r8)));
+    EXPECT_NEAR(k().Row(DType::kQ4_0).int8_dot(w4.data() + kBlockOffset, q1.data() + kBlockOffset, n), r4, 1e-5f * (1 + std::fabs(r4)));
     // Against the float path: the difference is exactly Σ w·(dequantized x - x), and each
     // dequantized element is within half a step (plus the fp16 rounding of the scale) of x.
     if (n == 0) continue;
-    const float exact = ref.dot_q8_0(w8.data() + kBlockOffset, x.data() + kOffset, n);
+    const float exact = ref.Row(DType::kQ8_0).dot(w8.data() + kBlockOffset, x.data() + kOffset, nullptr, n);
     double want_diff = 0, magnitude = 0;
     for (int64_t b = 0; b < blocks; ++b) {
       BlockQ8_0 wb, xb;
@@ -203,7 +203,7 @@ TEST(RefKernelsTest, DtypeConversionsAreExact) {
   BlockQ4_0 b{F32ToF16(0.5f), {}};
   b.qs[0] = 0x9f;  // element 0: 15-8 = 7, element 16: 9-8 = 1
   float out[32];
-  RefKernels().to_f32_q4_0(&b, out, 32);
+  RefKernels().Row(DType::kQ4_0).to_f32(&b, out, 32);
   EXPECT_EQ(out[0], 3.5f);
   EXPECT_EQ(out[16], 0.5f);
   EXPECT_EQ(out[1], -4.0f);
