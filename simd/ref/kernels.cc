@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "simd/kernels.h"
+#include "simd/quant_kernels.h"
 
 namespace lazyllm::simd {
 namespace {
@@ -209,6 +210,7 @@ const Kernels& RefKernels() {
     row(DType::kBF16) = {ToF32BF16, DotBF16};
     row(DType::kQ8_0) = {ToF32Q8_0, DotQ8_0, DotQ8_0Q8, DType::kQ8_0};
     row(DType::kQ4_0) = {ToF32Q4_0, DotQ4_0, DotQ4_0Q8, DType::kQ8_0};
+    InstallRefQuantKernels(t);
     return t;
   }();
   return k;

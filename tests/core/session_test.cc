@@ -116,12 +116,14 @@ TEST(SessionTest, MatchesLlamaCppWithinPublishedDistances) {
       EXPECT_LE(c.rel_diff, 1e-4);
       EXPECT_EQ(c.greedy_equal_prefix, c.greedy_len);
     } else {
-      for (const auto& [dtype, t] : tols) {
-        if (name.find("-" + dtype + ".") == std::string::npos) continue;
-        EXPECT_LE(c.rel_diff, t.rel);
-        EXPECT_GE(c.argmax_agreement, t.argmax);
-        EXPECT_GE(c.greedy_equal_prefix, t.min_greedy);
-      }
+      // The other quantized types (K-quants, Q4_1, Q5_x, IQ4_NL): llama.cpp rounds activations to
+      // 8 bits, 1-3% relative from the exact result (reference README); greedy paths diverge.
+      Tol t = {4e-2, 0.92, 0};
+      for (const auto& [dtype, tol] : tols)
+        if (name.find("-" + dtype + ".") != std::string::npos) t = tol;
+      EXPECT_LE(c.rel_diff, t.rel);
+      EXPECT_GE(c.argmax_agreement, t.argmax);
+      EXPECT_GE(c.greedy_equal_prefix, t.min_greedy);
     }
     std::printf("  llama.cpp %-30s rel %.2e argmax %.4f greedy %zu/%zu\n", name.c_str(), c.rel_diff, c.argmax_agreement,
                 c.greedy_equal_prefix, c.greedy_len);

@@ -1,0 +1,231 @@
+// Scalar decoders of the quantized weight dtypes, read straight off the block layouts in
+// simd/blocks.h, and the scalar to_f32 / GEMV dot drivers built on them.
+#include <cstring>
+
+#include "simd/quant_kernels.h"
+
+namespace lazyllm::simd {
+namespace {
+
+// Q4_0-style nibbles: byte j holds element j (low) and j + 16 (high).
+void Nibbles16(const uint8_t* qs, int8_t* q) {
+  for (int j = 0; j < 16; ++j) {
+    q[j] = static_cast<int8_t>(qs[j] & 0xF);
+    q[j + 16] = static_cast<int8_t>(qs[j] >> 4);
+  }
+}
+
+// Adds bit j of qh (little-endian u32) as bit 4 of element j.
+void FifthBits(const uint8_t* qh_bytes, int8_t* q) {
+  uint32_t qh;
+  std::memcpy(&qh, qh_bytes, 4);
+  for (int j = 0; j < 32; ++j) q[j] = static_cast<int8_t>(q[j] | ((qh >> j) & 1) << 4);
+}
+
+struct Q4_1 {
+  using Block = BlockQ4_1;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    Nibbles16(b.qs, o->q);
+    o->scale[0] = F16ToF32(b.d);
+    o->offset[0] = F16ToF32(b.m);
+  }
+};
+
+struct Q5_0 {
+  using Block = BlockQ5_0;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    Nibbles16(b.qs, o->q);
+    FifthBits(b.qh, o->q);
+    for (int j = 0; j < 32; ++j) o->q[j] = static_cast<int8_t>(o->q[j] - 16);
+    o->scale[0] = F16ToF32(b.d);
+    o->offset[0] = 0.0f;
+  }
+};
+
+struct Q5_1 {
+  using Block = BlockQ5_1;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    Nibbles16(b.qs, o->q);
+    FifthBits(b.qh, o->q);
+    o->scale[0] = F16ToF32(b.d);
+    o->offset[0] = F16ToF32(b.m);
+  }
+};
+
+struct IQ4_NL {
+  using Block = BlockIQ4_NL;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    Nibbles16(b.qs, o->q);
+    for (int j = 0; j < 32; ++j) o->q[j] = kIq4nlValues[o->q[j]];
+    o->scale[0] = F16ToF32(b.d);
+    o->offset[0] = 0.0f;
+  }
+};
+
+// Q2_K and Q3_K share the 2-bit layout: element 128h + 32s + l (l < 32) is bits 2s..2s+1 of
+// qs[32h + l].
+void TwoBitLevels(const uint8_t* qs, int8_t* q) {
+  for (int h = 0; h < 2; ++h)
+    for (int s = 0; s < 4; ++s)
+      for (int l = 0; l < 32; ++l) q[128 * h + 32 * s + l] = static_cast<int8_t>((qs[32 * h + l] >> (2 * s)) & 3);
+}
+
+struct Q2_K {
+  using Block = BlockQ2_K;
+  static constexpr int kElems = 256, kGroup = 16;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    TwoBitLevels(b.qs, o->q);
+    const float d = F16ToF32(b.d), dmin = F16ToF32(b.dmin);
+    for (int g = 0; g < 16; ++g) {
+      o->scale[g] = d * static_cast<float>(b.scales[g] & 0xF);
+      o->offset[g] = -(dmin * static_cast<float>(b.scales[g] >> 4));
+    }
+  }
+};
+
+struct Q3_K {
+  using Block = BlockQ3_K;
+  static constexpr int kElems = 256, kGroup = 16;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    TwoBitLevels(b.qs, o->q);
+    for (int i = 0; i < 256; ++i)  // element 32k + l: high bit k of hmask[l]
+      if (!((b.hmask[i % 32] >> (i / 32)) & 1)) o->q[i] = static_cast<int8_t>(o->q[i] - 4);
+    int8_t sc[16];
+    ScalesQ3K(b.scales, sc);
+    const float d = F16ToF32(b.d);
+    for (int g = 0; g < 16; ++g) {
+      o->scale[g] = d * static_cast<float>(sc[g]);
+      o->offset[g] = 0.0f;
+    }
+  }
+};
+
+// Q4_K/Q5_K scales: group g is d·scale_g, offset -dmin·min_g.
+void ScalesK4(const uint8_t* packed, uint16_t d_bits, uint16_t dmin_bits, DecodedBlock* o) {
+  const float d = F16ToF32(d_bits), dmin = F16ToF32(dmin_bits);
+  for (int g = 0; g < 8; ++g) {
+    uint8_t sc, m;
+    ScaleMinK4(g, packed, &sc, &m);
+    o->scale[g] = d * static_cast<float>(sc);
+    o->offset[g] = -(dmin * static_cast<float>(m));
+  }
+}
+
+struct Q4_K {
+  using Block = BlockQ4_K;
+  static constexpr int kElems = 256, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l) {
+        o->q[64 * c + l] = static_cast<int8_t>(b.qs[32 * c + l] & 0xF);
+        o->q[64 * c + 32 + l] = static_cast<int8_t>(b.qs[32 * c + l] >> 4);
+      }
+    ScalesK4(b.scales, b.d, b.dmin, o);
+  }
+};
+
+struct Q5_K {
+  using Block = BlockQ5_K;
+  static constexpr int kElems = 256, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l) {
+        o->q[64 * c + l] = static_cast<int8_t>((b.qs[32 * c + l] & 0xF) | ((b.qh[l] >> (2 * c)) & 1) << 4);
+        o->q[64 * c + 32 + l] = static_cast<int8_t>((b.qs[32 * c + l] >> 4) | ((b.qh[l] >> (2 * c + 1)) & 1) << 4);
+      }
+    ScalesK4(b.scales, b.d, b.dmin, o);
+  }
+};
+
+struct Q6_K {
+  using Block = BlockQ6_K;
+  static constexpr int kElems = 256, kGroup = 16;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    for (int h = 0; h < 2; ++h)
+      for (int k = 0; k < 4; ++k)
+        for (int l = 0; l < 32; ++l) {
+          const uint8_t low = b.ql[64 * h + l + 32 * (k & 1)];
+          const int nibble = k < 2 ? low & 0xF : low >> 4;
+          const int high = (b.qh[32 * h + l] >> (2 * k)) & 3;
+          o->q[128 * h + 32 * k + l] = static_cast<int8_t>((nibble | high << 4) - 32);
+        }
+    const float d = F16ToF32(b.d);
+    for (int g = 0; g < 16; ++g) {
+      o->scale[g] = d * static_cast<float>(b.scales[g]);
+      o->offset[g] = 0.0f;
+    }
+  }
+};
+
+struct IQ4_XS {
+  using Block = BlockIQ4_XS;
+  static constexpr int kElems = 256, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    const float d = F16ToF32(b.d);
+    for (int g = 0; g < 8; ++g) {
+      Nibbles16(b.qs + 16 * g, o->q + 32 * g);
+      for (int j = 0; j < 32; ++j) o->q[32 * g + j] = kIq4nlValues[o->q[32 * g + j]];
+      const int ls = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 0xF) | ((b.scales_h >> (2 * g)) & 3) << 4;
+      o->scale[g] = d * static_cast<float>(ls - 32);
+      o->offset[g] = 0.0f;
+    }
+  }
+};
+
+template <class T>
+void ToF32(const void* src, float* dst, int64_t n) {
+  const auto* b = static_cast<const typename T::Block*>(src);
+  DecodedBlock o;
+  for (int64_t blk = 0; blk < n / T::kElems; ++blk, dst += T::kElems) {
+    T::Decode(b[blk], &o);
+    for (int i = 0; i < T::kElems; ++i) dst[i] = o.scale[i / T::kGroup] * static_cast<float>(o.q[i]) + o.offset[i / T::kGroup];
+  }
+}
+
+// Σ over groups of scale·Σ q·x + offset·Σ x, the group sums of x taken from xsum16.
+template <class T>
+float Dot(const void* w, const float* x, const float* xsum16, int64_t n) {
+  const auto* b = static_cast<const typename T::Block*>(w);
+  DecodedBlock o;
+  float s = 0.0f;
+  for (int64_t blk = 0; blk < n / T::kElems; ++blk) {
+    T::Decode(b[blk], &o);
+    for (int g = 0; g < T::kElems / T::kGroup; ++g) {
+      const float* xg = x + blk * T::kElems + g * T::kGroup;
+      float qx = 0.0f;
+      for (int j = 0; j < T::kGroup; ++j) qx += static_cast<float>(o.q[g * T::kGroup + j]) * xg[j];
+      s += o.scale[g] * qx;
+      if (o.offset[g] != 0.0f) {
+        const float* xs = xsum16 + (blk * T::kElems + g * T::kGroup) / 16;
+        s += o.offset[g] * (T::kGroup == 32 ? xs[0] + xs[1] : xs[0]);
+      }
+    }
+  }
+  return s;
+}
+
+template <class T>
+void Install(Kernels& t, DType d) {
+  t.dtypes[static_cast<uint32_t>(d)] = {ToF32<T>, Dot<T>};
+}
+
+}  // namespace
+
+void InstallRefQuantKernels(Kernels& t) {
+  Install<Q4_1>(t, DType::kQ4_1);
+  Install<Q5_0>(t, DType::kQ5_0);
+  Install<Q5_1>(t, DType::kQ5_1);
+  Install<IQ4_NL>(t, DType::kIQ4_NL);
+  Install<Q2_K>(t, DType::kQ2_K);
+  Install<Q3_K>(t, DType::kQ3_K);
+  Install<Q4_K>(t, DType::kQ4_K);
+  Install<Q5_K>(t, DType::kQ5_K);
+  Install<Q6_K>(t, DType::kQ6_K);
+  Install<IQ4_XS>(t, DType::kIQ4_XS);
+}
+
+}  // namespace lazyllm::simd
