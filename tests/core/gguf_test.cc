@@ -200,6 +200,7 @@ std::vector<MalformedCase> Cases() {
          return v; }, "element count overflows"},
       {"unknown_dtype", [] { auto v = WithTensor("t", {4}, 99, 16); return v; }, "unknown dtype id 99"},
       {"row_not_block_multiple", [] { auto v = WithTensor("t", {16}, 8, 34); return v; }, "not a multiple of the Q8_0 block size"},
+      {"row_not_superblock_multiple", [] { auto v = WithTensor("t", {128}, 12, 144); return v; }, "not a multiple of the Q4_K block size 256"},
       {"misaligned_offset", [] { auto v = WithTensor("t", {4}, 0, 16); Poke<uint64_t>(v, kDimsAt + 8 + 4, 4); return v; }, "not a multiple of the alignment"},
       {"offset_out_of_range", [] { auto v = WithTensor("t", {4}, 0, 16); Poke<uint64_t>(v, kDimsAt + 8 + 4, uint64_t{1} << 40); return v; }, "runs past the end"},
       {"data_past_end", [] { auto v = WithTensor("t", {4}, 0, 16); v.resize(v.size() - 4); return v; }, "runs past the end"},
@@ -286,12 +287,12 @@ TEST(MalformedGgufTest, ModelRejectsBadHyperparameterTypeAndShape) {
   EXPECT_NE(st.message().find("tensor 'output.weight' has shape [16, 4], expected [32, 4]"), std::string::npos)
       << st.message();
 
-  // A known but unsupported dtype (Q4_1).
+  // A known but not computable dtype (I8): the message names the dtype and the tensor.
   GgufBuilder q = TinyLlama();
-  q.AddTensor("output.weight", {32, 4}, 3, std::vector<uint8_t>(4 * 20, 0));
-  st = LoadBytes(q.Build(), "q41");
+  q.AddTensor("output.weight", {32, 4}, 24, std::vector<uint8_t>(4 * 32, 0));
+  st = LoadBytes(q.Build(), "i8");
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("unsupported dtype Q4_1"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("unsupported dtype I8 in tensor 'output.weight'"), std::string::npos) << st.message();
 }
 
 TEST(MalformedGgufTest, MissingFileAndDirectory) {

@@ -1,0 +1,311 @@
+// Block-level tests of the quantized dtypes: hand-made blocks (every level, scales at their
+// extremes) decoded by each ISA's to_f32 and dot, against values derived in the test from the
+// block layouts (ggml's dequantize_row_* definitions), not from the decoders under test.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "simd/dtype.h"
+#include "simd/kernels.h"
+
+namespace lazyllm::simd {
+namespace {
+
+constexpr uint16_t kHalfOne = 0x3c00, kHalfTwo = 0x4000, kHalfHalf = 0x3800, kHalfMinusOne = 0xbc00;
+
+std::vector<Isa> AllIsas() {
+  std::vector<Isa> out = {Isa::kRef};
+  if (CpuSupports(Isa::kAvx2)) out.push_back(Isa::kAvx2);
+  if (CpuSupports(Isa::kAvx512)) out.push_back(Isa::kAvx512);
+  return out;
+}
+
+template <typename Block>
+std::vector<uint8_t> Bytes(const std::vector<Block>& blocks, size_t lead) {
+  std::vector<uint8_t> out(lead + blocks.size() * sizeof(Block));
+  std::memcpy(out.data() + lead, blocks.data(), blocks.size() * sizeof(Block));
+  return out;
+}
+
+// Checks to_f32 (exactly) and the GEMV dot (against a float64 sum) of `blocks` for every ISA,
+// with the row starting 2 bytes past a vector boundary and x misaligned.
+template <typename Block>
+void CheckDecodes(DType t, const std::vector<Block>& blocks, const std::vector<float>& want) {
+  const int64_t n = static_cast<int64_t>(want.size());
+  ASSERT_EQ(n, static_cast<int64_t>(blocks.size()) * InfoOf(t).block_elems);
+  const std::vector<uint8_t> bytes = Bytes(blocks, 2);
+  std::vector<float> xbuf(static_cast<size_t>(n) + 1), xsum(static_cast<size_t>(n / 16));
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (auto& v : xbuf) v = u(rng);
+  const float* x = xbuf.data() + 1;
+  GroupSums16(x, xsum.data(), n);
+  double want_dot = 0, magnitude = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    want_dot += static_cast<double>(want[i]) * x[i];
+    magnitude += std::fabs(static_cast<double>(want[i]) * x[i]);
+  }
+  for (Isa isa : AllIsas()) {
+    SCOPED_TRACE(std::string(InfoOf(t).name) + " on " + std::string(IsaName(isa)));
+    const DTypeKernels& k = KernelsFor(isa).Row(t);
+    ASSERT_NE(k.to_f32, nullptr);
+    std::vector<float> got(static_cast<size_t>(n));
+    k.to_f32(bytes.data() + 2, got.data(), n);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i], want[i]) << "element " << i;
+    EXPECT_NEAR(k.dot(bytes.data() + 2, x, xsum.data(), n), want_dot, 1e-5 * (1 + magnitude));
+  }
+}
+
+TEST(QuantsTest, Q4_1EveryNibbleWithOffset) {
+  BlockQ4_1 b{};
+  b.d = kHalfTwo;
+  b.m = kHalfMinusOne;
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(j | (15 - j) << 4);
+  std::vector<float> want(32);
+  for (int j = 0; j < 16; ++j) want[j] = 2.0f * j - 1.0f, want[j + 16] = 2.0f * (15 - j) - 1.0f;
+  EXPECT_EQ(want[0], -1.0f);   // nibble 0
+  EXPECT_EQ(want[16], 29.0f);  // nibble 15: 2·15 - 1
+  CheckDecodes(DType::kQ4_1, std::vector<BlockQ4_1>{b}, want);
+}
+
+TEST(QuantsTest, Q5_0AndQ5_1FifthBit) {
+  BlockQ5_0 b{};
+  BlockQ5_1 b1{};
+  b.d = b1.d = kHalfHalf;
+  b1.m = kHalfOne;
+  const uint32_t qh = 0xA5A5F00Fu;  // bit j: bit 4 of element j
+  std::memcpy(b.qh, &qh, 4);
+  std::memcpy(b1.qh, &qh, 4);
+  for (int j = 0; j < 16; ++j) b.qs[j] = b1.qs[j] = static_cast<uint8_t>(j | j << 4);
+  std::vector<float> want0(32), want1(32);
+  for (int i = 0; i < 32; ++i) {
+    const int q = (i % 16) | static_cast<int>((qh >> i) & 1) << 4;
+    want0[i] = 0.5f * static_cast<float>(q - 16);
+    want1[i] = 0.5f * static_cast<float>(q) + 1.0f;
+  }
+  EXPECT_EQ(want0[0], 0.0f);     // nibble 0, bit 0 set: 16 - 16
+  EXPECT_EQ(want0[4], -6.0f);    // nibble 4, bit 4 clear: (4 - 16) / 2
+  EXPECT_EQ(want0[31], 7.5f);    // nibble 15, bit 31 set: (31 - 16) / 2
+  EXPECT_EQ(want1[31], 16.5f);   // 31 / 2 + 1
+  CheckDecodes(DType::kQ5_0, std::vector<BlockQ5_0>{b}, want0);
+  CheckDecodes(DType::kQ5_1, std::vector<BlockQ5_1>{b1}, want1);
+}
+
+TEST(QuantsTest, IQ4_NLTable) {
+  BlockIQ4_NL b{};
+  b.d = kHalfTwo;
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(j | (15 - j) << 4);
+  const float table[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  std::vector<float> want(32);
+  for (int j = 0; j < 16; ++j) want[j] = 2.0f * table[j], want[j + 16] = 2.0f * table[15 - j];
+  EXPECT_EQ(want[0], -254.0f);
+  EXPECT_EQ(want[16], 226.0f);
+  CheckDecodes(DType::kIQ4_NL, std::vector<BlockIQ4_NL>{b}, want);
+}
+
+// The 2-bit level of element e of a Q2_K/Q3_K super-block, written as ggml's loop walks it:
+// halves of 128, four shifts, two runs of 16 per shift.
+int TwoBit(const uint8_t* qs, int e) {
+  const int half = e / 128, shift = (e % 128) / 32, l = e % 32;
+  return (qs[32 * half + l] >> (2 * shift)) & 3;
+}
+
+TEST(QuantsTest, Q2_KScalesAndMinsAtExtremes) {
+  BlockQ2_K b{};
+  b.d = kHalfHalf;
+  b.dmin = kHalfOne;
+  for (int s = 0; s < 16; ++s) b.scales[s] = static_cast<uint8_t>((s % 2 ? 15 : s) | (s % 3 == 0 ? 15 : s / 2) << 4);
+  for (int i = 0; i < 64; ++i) b.qs[i] = static_cast<uint8_t>(i * 37 + 11);
+  std::vector<float> want(256);
+  for (int e = 0; e < 256; ++e) {
+    const int s = e / 16, sc = b.scales[s] & 0xF, m = b.scales[s] >> 4;
+    want[e] = 0.5f * sc * TwoBit(b.qs, e) - 1.0f * m;
+  }
+  // Element 0: qs[0] = 11 = 0b1011, low 2 bits 3; sub-block 0 has scale 0 and min 15.
+  EXPECT_EQ(want[0], -15.0f);
+  // Element 16 + 0: qs[16] = 16·37 + 11 = 603 mod 256 = 91 = 0b1011011, low bits 3; scale 15, min 0.
+  EXPECT_EQ(want[16], 0.5f * 15 * 3 - 0.0f);
+  CheckDecodes(DType::kQ2_K, std::vector<BlockQ2_K>{b}, want);
+}
+
+// Packs 16 signed 6-bit Q3_K scales (-32..31) as ggml stores them.
+void PackQ3Scales(const int* sc, uint8_t* out) {
+  std::memset(out, 0, 12);
+  for (int s = 0; s < 16; ++s) {
+    const int v = sc[s] + 32;
+    if (s < 8) out[s] |= static_cast<uint8_t>(v & 0xF);
+    else out[s - 8] |= static_cast<uint8_t>((v & 0xF) << 4);
+    out[8 + s % 4] |= static_cast<uint8_t>((v >> 4) << (2 * (s / 4)));
+  }
+}
+
+TEST(QuantsTest, Q3_KSignedScalesAndHighBits) {
+  BlockQ3_K b{};
+  b.d = kHalfTwo;
+  const int sc[16] = {-32, 31, 0, -1, 1, 17, -17, 5, 30, -31, 2, -2, 9, -9, 15, -16};
+  PackQ3Scales(sc, b.scales);
+  for (int i = 0; i < 64; ++i) b.qs[i] = static_cast<uint8_t>(i * 29 + 3);
+  for (int i = 0; i < 32; ++i) b.hmask[i] = static_cast<uint8_t>(i * 53 + 7);
+  std::vector<float> want(256);
+  for (int e = 0; e < 256; ++e) {
+    const bool high = (b.hmask[e % 32] >> (e / 32)) & 1;
+    want[e] = 2.0f * sc[e / 16] * (TwoBit(b.qs, e) - (high ? 0 : 4));
+  }
+  // Element 0: qs[0] = 3 -> level 3; hmask[0] = 7, bit 0 set -> no -4; scale -32: 2·-32·3.
+  EXPECT_EQ(want[0], -192.0f);
+  CheckDecodes(DType::kQ3_K, std::vector<BlockQ3_K>{b}, want);
+}
+
+// Packs 8 six-bit scales and mins of a Q4_K/Q5_K super-block.
+void PackK4(const int* sc, const int* mn, uint8_t* q) {
+  std::memset(q, 0, 12);
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      q[j] = static_cast<uint8_t>(sc[j]);
+      q[j + 4] = static_cast<uint8_t>(mn[j]);
+    } else {
+      q[j + 4] = static_cast<uint8_t>((sc[j] & 0xF) | (mn[j] & 0xF) << 4);
+      q[j - 4] |= static_cast<uint8_t>((sc[j] >> 4) << 6);
+      q[j] |= static_cast<uint8_t>((mn[j] >> 4) << 6);
+    }
+  }
+}
+
+TEST(QuantsTest, Q4_KAndQ5_KSixBitScalesAtExtremes) {
+  const int sc[8] = {0, 63, 1, 62, 63, 0, 33, 47}, mn[8] = {63, 0, 5, 1, 0, 63, 32, 31};
+  BlockQ4_K b4{};
+  BlockQ5_K b5{};
+  b4.d = b5.d = kHalfHalf;
+  b4.dmin = b5.dmin = kHalfTwo;
+  PackK4(sc, mn, b4.scales);
+  PackK4(sc, mn, b5.scales);
+  for (int i = 0; i < 128; ++i) b4.qs[i] = b5.qs[i] = static_cast<uint8_t>(i * 17 + 5);
+  for (int i = 0; i < 32; ++i) b5.qh[i] = static_cast<uint8_t>(i * 71 + 13);
+  std::vector<float> want4(256), want5(256);
+  for (int e = 0; e < 256; ++e) {
+    const int chunk = e / 64, l = e % 32, high_nibble = (e % 64) / 32, sub = e / 32;
+    const int nib = high_nibble ? b4.qs[32 * chunk + l] >> 4 : b4.qs[32 * chunk + l] & 0xF;
+    const int bit5 = (b5.qh[l] >> sub) & 1;
+    want4[e] = 0.5f * sc[sub] * nib - 2.0f * mn[sub];
+    want5[e] = 0.5f * sc[sub] * (nib + 16 * bit5) - 2.0f * mn[sub];
+  }
+  // Element 0: qs[0] = 5, low nibble 5; sub-block 0 has scale 0, min 63: -2·63.
+  EXPECT_EQ(want4[0], -126.0f);
+  // Element 32: qs[0] high nibble 0; sub-block 1 scale 63, min 0: 0. With qh[0] = 13 = 0b1101,
+  // bit 1 clear: Q5_K also 0.
+  EXPECT_EQ(want4[32], 0.0f);
+  EXPECT_EQ(want5[32], 0.0f);
+  CheckDecodes(DType::kQ4_K, std::vector<BlockQ4_K>{b4}, want4);
+  CheckDecodes(DType::kQ5_K, std::vector<BlockQ5_K>{b5}, want5);
+}
+
+TEST(QuantsTest, Q6_KInt8ScalesAtExtremes) {
+  BlockQ6_K b{};
+  b.d = kHalfHalf;
+  const int8_t sc[16] = {-128, 127, 0, 1, -1, 64, -64, 3, 100, -100, 7, -7, 32, -32, 11, -11};
+  std::memcpy(b.scales, sc, 16);
+  for (int i = 0; i < 128; ++i) b.ql[i] = static_cast<uint8_t>(i * 19 + 1);
+  for (int i = 0; i < 64; ++i) b.qh[i] = static_cast<uint8_t>(i * 43 + 9);
+  std::vector<float> want(256);
+  for (int e = 0; e < 256; ++e) {  // ggml: 128-element halves, 4 runs of 32 per half
+    const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+    const uint8_t low = b.ql[64 * h + l + (k % 2) * 32];
+    const int q = ((k < 2 ? low & 0xF : low >> 4) | ((b.qh[32 * h + l] >> (2 * k)) & 3) << 4) - 32;
+    want[e] = 0.5f * sc[e / 16] * q;
+  }
+  // Element 0: ql[0] = 1, qh[0] = 9 -> low 2 bits 1: q = 1 | 16 = 17, -32 -> -15; scale -128.
+  EXPECT_EQ(want[0], 0.5f * -128 * -15);
+  CheckDecodes(DType::kQ6_K, std::vector<BlockQ6_K>{b}, want);
+}
+
+TEST(QuantsTest, IQ4_XSScales) {
+  BlockIQ4_XS b{};
+  b.d = kHalfOne;
+  const int ls[8] = {0, 63, 32, 31, 33, 1, 62, 16};  // stored; the scale is ls - 32
+  b.scales_h = 0;
+  for (int g = 0; g < 8; ++g) {
+    b.scales_l[g / 2] |= static_cast<uint8_t>((ls[g] & 0xF) << (4 * (g % 2)));
+    b.scales_h |= static_cast<uint16_t>((ls[g] >> 4) << (2 * g));
+  }
+  for (int i = 0; i < 128; ++i) b.qs[i] = static_cast<uint8_t>(i * 23 + 4);
+  const float table[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  std::vector<float> want(256);
+  for (int e = 0; e < 256; ++e) {
+    const int g = e / 32, j = e % 32;
+    const uint8_t byte = b.qs[16 * g + j % 16];
+    want[e] = static_cast<float>(ls[g] - 32) * table[j < 16 ? byte & 0xF : byte >> 4];
+  }
+  // Element 0: qs[0] = 4 -> table[4] = -49; scale 0 - 32: 1568.
+  EXPECT_EQ(want[0], 1568.0f);
+  CheckDecodes(DType::kIQ4_XS, std::vector<BlockIQ4_XS>{b}, want);
+}
+
+// Rows of several random blocks (sane fp16 scales): every ISA agrees with the scalar twin, on
+// to_f32 exactly and on the dot within rounding, for 0..5 blocks.
+TEST(QuantsTest, RandomRowsMatchScalarTwins) {
+  const DType types[] = {DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K,
+                         DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,  DType::kIQ4_XS};
+  std::mt19937 rng(3);
+  for (DType t : types) {
+    const DTypeInfo& info = InfoOf(t);
+    for (int blocks = 0; blocks <= 5; ++blocks) {
+      const int64_t n = blocks * info.block_elems;
+      std::vector<uint8_t> w(2 + static_cast<size_t>(blocks * info.block_bytes));
+      for (auto& b : w) b = static_cast<uint8_t>(rng());
+      // Overwrite every fp16 field with a sane value: scales live at fixed offsets per type.
+      for (int b = 0; b < blocks; ++b) {
+        uint8_t* blk = w.data() + 2 + b * info.block_bytes;
+        auto put = [&](int64_t off) {
+          const uint16_t h = F32ToF16(0.01f * static_cast<float>(1 + rng() % 50) * (rng() % 2 ? 1 : -1));
+          std::memcpy(blk + off, &h, 2);
+        };
+        switch (t) {
+          case DType::kQ4_1: case DType::kQ5_1: case DType::kQ4_K: case DType::kQ5_K: put(0), put(2); break;
+          case DType::kQ5_0: case DType::kIQ4_NL: case DType::kIQ4_XS: put(0); break;
+          case DType::kQ2_K: put(80), put(82); break;
+          case DType::kQ3_K: put(108); break;
+          case DType::kQ6_K: put(208); break;
+          default: break;
+        }
+      }
+      std::vector<float> x(static_cast<size_t>(n) + 1), xsum(static_cast<size_t>(n / 16));
+      for (auto& v : x) v = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 500.0f;
+      GroupSums16(x.data() + 1, xsum.data(), n);
+      std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+      RefKernels().Row(t).to_f32(w.data() + 2, want.data(), n);
+      double magnitude = 0;
+      for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(want[i] * x[1 + i]);
+      const float want_dot = RefKernels().Row(t).dot(w.data() + 2, x.data() + 1, xsum.data(), n);
+      for (Isa isa : AllIsas()) {
+        SCOPED_TRACE(std::string(info.name) + " on " + std::string(IsaName(isa)) + ", blocks " + std::to_string(blocks));
+        const DTypeKernels& k = KernelsFor(isa).Row(t);
+        k.to_f32(w.data() + 2, got.data(), n);
+        EXPECT_EQ(got, want);
+        EXPECT_NEAR(k.dot(w.data() + 2, x.data() + 1, xsum.data(), n), want_dot, 1e-5 * (1 + magnitude));
+      }
+    }
+  }
+}
+
+TEST(QuantsTest, RegistryKnowsEveryGgmlType) {
+  // Geometry from ggml-common.h's block structs; the computable set is the kernel table's.
+  EXPECT_EQ(InfoOf(DType::kQ2_K).block_bytes, 84);
+  EXPECT_EQ(InfoOf(DType::kQ3_K).block_bytes, 110);
+  EXPECT_EQ(InfoOf(DType::kQ4_K).block_bytes, 144);
+  EXPECT_EQ(InfoOf(DType::kQ5_K).block_bytes, 176);
+  EXPECT_EQ(InfoOf(DType::kQ6_K).block_bytes, 210);
+  EXPECT_EQ(InfoOf(DType::kIQ4_XS).block_bytes, 136);
+  EXPECT_EQ(InfoOf(DType::kIQ2_XXS).block_bytes, 66);
+  EXPECT_EQ(InfoOf(DType::kTQ1_0).block_bytes, 54);
+  EXPECT_EQ(FindDType(4), nullptr);  // retired Q4_2
+  EXPECT_EQ(FindDType(99), nullptr);
+  EXPECT_EQ(FindDTypeByName("iq4_nl")->id, DType::kIQ4_NL);
+  EXPECT_FALSE(RefKernels().Computes(DType::kIQ2_XXS));
+  EXPECT_TRUE(RefKernels().Computes(DType::kQ4_K));
+}
+
+}  // namespace
+}  // namespace lazyllm::simd
