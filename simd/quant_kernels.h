@@ -18,6 +18,54 @@ struct DecodedBlock {
   float offset[16];
 };
 
+// The per-group scales and offsets of a block, shared by every ISA's decoder (a handful of scalar
+// operations per 256 elements).
+inline void GroupScalesQ2K(const BlockQ2_K& b, DecodedBlock* o) {
+  const float d = F16ToF32(b.d), dmin = F16ToF32(b.dmin);
+  for (int g = 0; g < 16; ++g) {
+    o->scale[g] = d * static_cast<float>(b.scales[g] & 0xF);
+    o->offset[g] = -(dmin * static_cast<float>(b.scales[g] >> 4));
+  }
+}
+
+inline void GroupScalesQ3K(const BlockQ3_K& b, DecodedBlock* o) {
+  int8_t sc[16];
+  ScalesQ3K(b.scales, sc);
+  const float d = F16ToF32(b.d);
+  for (int g = 0; g < 16; ++g) {
+    o->scale[g] = d * static_cast<float>(sc[g]);
+    o->offset[g] = 0.0f;
+  }
+}
+
+// Q4_K and Q5_K: group g is d·scale_g, offset -dmin·min_g.
+inline void GroupScalesK4(const uint8_t* packed, uint16_t d_bits, uint16_t dmin_bits, DecodedBlock* o) {
+  const float d = F16ToF32(d_bits), dmin = F16ToF32(dmin_bits);
+  for (int g = 0; g < 8; ++g) {
+    uint8_t sc, m;
+    ScaleMinK4(g, packed, &sc, &m);
+    o->scale[g] = d * static_cast<float>(sc);
+    o->offset[g] = -(dmin * static_cast<float>(m));
+  }
+}
+
+inline void GroupScalesQ6K(const BlockQ6_K& b, DecodedBlock* o) {
+  const float d = F16ToF32(b.d);
+  for (int g = 0; g < 16; ++g) {
+    o->scale[g] = d * static_cast<float>(b.scales[g]);
+    o->offset[g] = 0.0f;
+  }
+}
+
+inline void GroupScalesIQ4XS(const BlockIQ4_XS& b, DecodedBlock* o) {
+  const float d = F16ToF32(b.d);
+  for (int g = 0; g < 8; ++g) {
+    const int ls = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 0xF) | ((b.scales_h >> (2 * g)) & 3) << 4;
+    o->scale[g] = d * static_cast<float>(ls - 32);
+    o->offset[g] = 0.0f;
+  }
+}
+
 // The scalar twins (fallback and test oracle).
 void InstallRefQuantKernels(Kernels& table);
 // AVX2 decoders and drivers; only for the AVX2 (and AVX-512) tables.

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "simd/kernels.h"
+#include "simd/quant_kernels.h"
 
 namespace lazyllm::simd {
 namespace {
@@ -392,6 +393,7 @@ const Kernels& Avx2Kernels() {
     row(DType::kBF16) = {ToF32BF16, DotBF16};
     row(DType::kQ8_0) = {ToF32Q8_0, DotQ8_0, DotQ8_0Q8, DType::kQ8_0};
     row(DType::kQ4_0) = {ToF32Q4_0, DotQ4_0, DotQ4_0Q8, DType::kQ8_0};
+    InstallAvx2QuantKernels(t);
     return t;
   }();
   return k;

@@ -79,11 +79,7 @@ struct Q2_K {
   static constexpr int kElems = 256, kGroup = 16;
   static void Decode(const Block& b, DecodedBlock* o) {
     TwoBitLevels(b.qs, o->q);
-    const float d = F16ToF32(b.d), dmin = F16ToF32(b.dmin);
-    for (int g = 0; g < 16; ++g) {
-      o->scale[g] = d * static_cast<float>(b.scales[g] & 0xF);
-      o->offset[g] = -(dmin * static_cast<float>(b.scales[g] >> 4));
-    }
+    GroupScalesQ2K(b, o);
   }
 };
 
@@ -94,26 +90,9 @@ struct Q3_K {
     TwoBitLevels(b.qs, o->q);
     for (int i = 0; i < 256; ++i)  // element 32k + l: high bit k of hmask[l]
       if (!((b.hmask[i % 32] >> (i / 32)) & 1)) o->q[i] = static_cast<int8_t>(o->q[i] - 4);
-    int8_t sc[16];
-    ScalesQ3K(b.scales, sc);
-    const float d = F16ToF32(b.d);
-    for (int g = 0; g < 16; ++g) {
-      o->scale[g] = d * static_cast<float>(sc[g]);
-      o->offset[g] = 0.0f;
-    }
+    GroupScalesQ3K(b, o);
   }
 };
-
-// Q4_K/Q5_K scales: group g is d·scale_g, offset -dmin·min_g.
-void ScalesK4(const uint8_t* packed, uint16_t d_bits, uint16_t dmin_bits, DecodedBlock* o) {
-  const float d = F16ToF32(d_bits), dmin = F16ToF32(dmin_bits);
-  for (int g = 0; g < 8; ++g) {
-    uint8_t sc, m;
-    ScaleMinK4(g, packed, &sc, &m);
-    o->scale[g] = d * static_cast<float>(sc);
-    o->offset[g] = -(dmin * static_cast<float>(m));
-  }
-}
 
 struct Q4_K {
   using Block = BlockQ4_K;
@@ -124,7 +103,7 @@ struct Q4_K {
         o->q[64 * c + l] = static_cast<int8_t>(b.qs[32 * c + l] & 0xF);
         o->q[64 * c + 32 + l] = static_cast<int8_t>(b.qs[32 * c + l] >> 4);
       }
-    ScalesK4(b.scales, b.d, b.dmin, o);
+    GroupScalesK4(b.scales, b.d, b.dmin, o);
   }
 };
 
@@ -137,7 +116,7 @@ struct Q5_K {
         o->q[64 * c + l] = static_cast<int8_t>((b.qs[32 * c + l] & 0xF) | ((b.qh[l] >> (2 * c)) & 1) << 4);
         o->q[64 * c + 32 + l] = static_cast<int8_t>((b.qs[32 * c + l] >> 4) | ((b.qh[l] >> (2 * c + 1)) & 1) << 4);
       }
-    ScalesK4(b.scales, b.d, b.dmin, o);
+    GroupScalesK4(b.scales, b.d, b.dmin, o);
   }
 };
 
@@ -153,11 +132,7 @@ struct Q6_K {
           const int high = (b.qh[32 * h + l] >> (2 * k)) & 3;
           o->q[128 * h + 32 * k + l] = static_cast<int8_t>((nibble | high << 4) - 32);
         }
-    const float d = F16ToF32(b.d);
-    for (int g = 0; g < 16; ++g) {
-      o->scale[g] = d * static_cast<float>(b.scales[g]);
-      o->offset[g] = 0.0f;
-    }
+    GroupScalesQ6K(b, o);
   }
 };
 
@@ -165,14 +140,11 @@ struct IQ4_XS {
   using Block = BlockIQ4_XS;
   static constexpr int kElems = 256, kGroup = 32;
   static void Decode(const Block& b, DecodedBlock* o) {
-    const float d = F16ToF32(b.d);
     for (int g = 0; g < 8; ++g) {
       Nibbles16(b.qs + 16 * g, o->q + 32 * g);
       for (int j = 0; j < 32; ++j) o->q[32 * g + j] = kIq4nlValues[o->q[32 * g + j]];
-      const int ls = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 0xF) | ((b.scales_h >> (2 * g)) & 3) << 4;
-      o->scale[g] = d * static_cast<float>(ls - 32);
-      o->offset[g] = 0.0f;
     }
+    GroupScalesIQ4XS(b, o);
   }
 };
 
