@@ -172,6 +172,7 @@ Status File::Parse() {
     if (!KnownValueType(type_raw)) return err(where + ": unknown value type " + std::to_string(type_raw));
     Value v;
     v.type = static_cast<ValueType>(type_raw);
+    const uint64_t value_start = c.pos();
     if (v.type == ValueType::kString) {
       if (!c.ReadString(&v.str, std::numeric_limits<uint64_t>::max(), &len))
         return err(where + ": string length " + std::to_string(len) + " runs past the end of the file");
@@ -204,6 +205,7 @@ Status File::Parse() {
     } else if (!ReadScalar(c, v.type, &v)) {
       return err(where + ": truncated or invalid " + std::string(ValueTypeName(v.type)) + " value");
     }
+    v.raw = std::string_view(reinterpret_cast<const char*>(base_ + value_start), c.pos() - value_start);
     kv_index_.emplace(std::string(key), kv_.size());
     kv_.emplace_back(std::string(key), std::move(v));
   }

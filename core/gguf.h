@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +32,8 @@ struct Value {
   uint64_t count = 0;
   const uint8_t* elems = nullptr;           // numeric element data (unaligned)
   std::vector<std::string_view> strings;    // string elements
+  // The value's bytes as stored after its type id (for copying a value into another file).
+  std::string_view raw;
 
   bool IsInteger() const;
   bool IsFloat() const { return type == ValueType::kF32 || type == ValueType::kF64; }
@@ -45,6 +48,42 @@ struct TensorInfo {
   int64_t num_elements = 0;
   int64_t num_bytes = 0;
   const uint8_t* data = nullptr;  // into the mapping
+};
+
+// A GGUF v3 file written from metadata and tensors, tensor data aligned to 32 bytes. Tensor data
+// is produced row block by row block by a callback, so a model larger than memory streams through.
+class Writer {
+ public:
+  // Metadata, in order. CopyValue copies a value parsed from another file as it is.
+  void CopyValue(std::string_view key, const Value& v);
+  void SetU32(std::string_view key, uint32_t v);
+  void SetString(std::string_view key, std::string_view v);
+  // Drops a key set or copied before (no-op when absent).
+  void Remove(std::string_view key);
+
+  // A tensor of `dims` (ne[0] first) in GGML type `type_id`, `bytes` long; `fill(out)` writes its
+  // bytes when the file is written and returns false (with a message in *error) on failure.
+  using Fill = std::function<bool(uint8_t* out, std::string* error)>;
+  void AddTensor(std::string name, std::vector<int64_t> dims, uint32_t type_id, int64_t bytes, Fill fill);
+
+  // Writes the file under a temporary name and renames it into place; errors name the path.
+  Status Write(const std::string& path) const;
+
+ private:
+  struct Kv {
+    std::string key;
+    uint32_t type;
+    std::string payload;
+  };
+  struct Tensor {
+    std::string name;
+    std::vector<int64_t> dims;
+    uint32_t type_id;
+    int64_t bytes;
+    Fill fill;
+  };
+  std::vector<Kv> kvs_;
+  std::vector<Tensor> tensors_;
 };
 
 class File {

@@ -1,5 +1,6 @@
 // Model loading: GGUF metadata -> ModelConfig, tensor lookup with dtype and shape validation.
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -19,11 +20,20 @@ std::string ShapeString(const gguf::TensorInfo& t) {
 
 class TensorLoader {
  public:
-  explicit TensorLoader(const gguf::File& f) : f_(f) {}
+  explicit TensorLoader(const std::vector<std::unique_ptr<gguf::File>>& files) : files_(files), f_(*files.front()) {}
+
+  // The tensor in whichever part of the model holds it.
+  const gguf::TensorInfo* Lookup(const std::string& name) const {
+    for (const auto& f : files_)
+      if (const gguf::TensorInfo* t = f->FindTensor(name)) return t;
+    return nullptr;
+  }
 
   StatusOr<const gguf::TensorInfo*> Find(const std::string& name, int64_t ne0, int64_t ne1) {
-    const gguf::TensorInfo* t = f_.FindTensor(name);
-    if (t == nullptr) return NotFoundError(f_.path() + ": tensor '" + name + "' is missing");
+    const gguf::TensorInfo* t = Lookup(name);
+    if (t == nullptr)
+      return NotFoundError(f_.path() + (files_.size() > 1 ? " (all " + std::to_string(files_.size()) + " parts)" : "") +
+                           ": tensor '" + name + "' is missing");
     const bool is_vector = ne1 == 0;
     const bool ok_shape = is_vector ? (t->n_dims == 1 && t->ne[0] == ne0)
                                     : (t->n_dims == 2 && t->ne[0] == ne0 && t->ne[1] == ne1);
@@ -59,6 +69,7 @@ class TensorLoader {
   }
 
  private:
+  const std::vector<std::unique_ptr<gguf::File>>& files_;
   const gguf::File& f_;
 };
 
@@ -118,20 +129,19 @@ Status ReadConfig(const gguf::File& f, ModelConfig* c) {
 }
 
 Status LoadWeights(Model::Impl* m) {
-  const gguf::File& f = *m->file;
   const ModelConfig& c = m->config;
-  TensorLoader t(f);
+  TensorLoader t(m->files);
   const int64_t q_dim = c.num_heads * c.head_dim;
   const int64_t kv_dim = c.num_kv_heads * c.head_dim;
   LAZYLLM_ASSIGN_OR_RETURN(m->token_embd, t.Matrix("token_embd.weight", c.dim, c.vocab_size));
   LAZYLLM_ASSIGN_OR_RETURN(m->output_norm, t.Vector("output_norm.weight", c.dim));
-  if (f.FindTensor("output.weight") != nullptr) {
+  if (t.Lookup("output.weight") != nullptr) {
     LAZYLLM_ASSIGN_OR_RETURN(m->output, t.Matrix("output.weight", c.dim, c.vocab_size));
   } else {
     m->output = m->token_embd;
     m->config.tied_output = true;
   }
-  if (f.FindTensor("rope_freqs.weight") != nullptr) {
+  if (t.Lookup("rope_freqs.weight") != nullptr) {
     LAZYLLM_ASSIGN_OR_RETURN(m->rope_freq_factors, t.Vector("rope_freqs.weight", c.rope_dims / 2));
   }
   m->layers.resize(static_cast<size_t>(c.num_layers));
@@ -152,20 +162,76 @@ Status LoadWeights(Model::Impl* m) {
   return OkStatus();
 }
 
+// The path of part `no` (1-based) of a split model whose first part is `first`, named as
+// llama.cpp's gguf-split names them: PREFIX-00001-of-00003.gguf.
+StatusOr<std::string> SplitPartPath(const std::string& first, int64_t count, int64_t no) {
+  char tail[40];
+  std::snprintf(tail, sizeof tail, "-%05lld-of-%05lld.gguf", 1LL, static_cast<long long>(count));
+  if (first.size() <= std::strlen(tail) || first.compare(first.size() - std::strlen(tail), std::string::npos, tail) != 0)
+    return InvalidArgumentError(first + ": split.count is " + std::to_string(count) + " but the file is not named PREFIX" +
+                                tail + "; open the first part of a split model");
+  std::snprintf(tail, sizeof tail, "-%05lld-of-%05lld.gguf", static_cast<long long>(no), static_cast<long long>(count));
+  return first.substr(0, first.size() - std::strlen(tail)) + tail;
+}
+
+// A later part of a split model holds no metadata: say so before anything else is read.
+Status CheckFirstPart(const gguf::File& f) {
+  LAZYLLM_ASSIGN_OR_RETURN(int64_t no, f.GetIntOr("split.no", 0));
+  if (no == 0) return OkStatus();
+  LAZYLLM_ASSIGN_OR_RETURN(int64_t count, f.GetIntOr("split.count", 1));
+  return InvalidArgumentError(f.path() + ": this is part " + std::to_string(no + 1) + " of a " + std::to_string(count) +
+                              "-part model; open the first part (PREFIX-00001-of-...)");
+}
+
+// A model split by gguf-split: the first part has split.count = N and split.no = 0; the other
+// parts are opened beside it and checked to be parts 1..N-1 of the same split.
+Status OpenSplitParts(const std::string& path, std::vector<std::unique_ptr<gguf::File>>* files) {
+  const gguf::File& first = *files->front();
+  LAZYLLM_ASSIGN_OR_RETURN(int64_t count, first.GetIntOr("split.count", 1));
+  if (count == 1) return OkStatus();
+  if (count < 1 || count > 9999) return InvalidArgumentError(path + ": split.count " + std::to_string(count) + " is outside 1..9999");
+  int64_t tensors = static_cast<int64_t>(first.tensors().size());
+  for (int64_t i = 1; i < count; ++i) {
+    LAZYLLM_ASSIGN_OR_RETURN(std::string part_path, SplitPartPath(path, count, i + 1));
+    LAZYLLM_ASSIGN_OR_RETURN(std::unique_ptr<gguf::File> part, gguf::File::Open(part_path));
+    LAZYLLM_ASSIGN_OR_RETURN(int64_t part_count, part->GetIntOr("split.count", 1));
+    LAZYLLM_ASSIGN_OR_RETURN(int64_t part_no, part->GetIntOr("split.no", -1));
+    if (part_count != count || part_no != i)
+      return InvalidArgumentError(part_path + ": split.no " + std::to_string(part_no) + " of split.count " +
+                                  std::to_string(part_count) + ", expected part " + std::to_string(i) + " of " +
+                                  std::to_string(count));
+    for (const gguf::TensorInfo& t : part->tensors())
+      for (const auto& f : *files)
+        if (f->FindTensor(t.name) != nullptr)
+          return InvalidArgumentError(part_path + ": tensor '" + t.name + "' is also in " + f->path());
+    tensors += static_cast<int64_t>(part->tensors().size());
+    files->push_back(std::move(part));
+  }
+  if (first.Find("split.tensors.count")) {
+    LAZYLLM_ASSIGN_OR_RETURN(int64_t want, first.GetInt("split.tensors.count"));
+    if (want != tensors)
+      return InvalidArgumentError(path + ": split.tensors.count is " + std::to_string(want) + " but the " +
+                                  std::to_string(count) + " parts hold " + std::to_string(tensors) + " tensors");
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 StatusOr<Model> Model::Load(const std::string& path, const LoadOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   LAZYLLM_ASSIGN_OR_RETURN(std::unique_ptr<gguf::File> file, gguf::File::Open(path));
+  LAZYLLM_RETURN_IF_ERROR(CheckFirstPart(*file));
   LAZYLLM_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::FromGguf(*file));
   auto impl = std::make_shared<Impl>(std::move(tok));
-  impl->file = std::move(file);
+  impl->files.push_back(std::move(file));
   impl->config.vocab_size = impl->tokenizer.vocab_size();
   if (!options.vocab_only) {
-    LAZYLLM_RETURN_IF_ERROR(ReadConfig(*impl->file, &impl->config));
+    LAZYLLM_RETURN_IF_ERROR(OpenSplitParts(path, &impl->files));
+    LAZYLLM_RETURN_IF_ERROR(ReadConfig(impl->meta(), &impl->config));
     LAZYLLM_RETURN_IF_ERROR(LoadWeights(impl.get()));
-  } else if (impl->file->Find("general.architecture")) {
-    LAZYLLM_ASSIGN_OR_RETURN(std::string_view arch, impl->file->GetString("general.architecture"));
+  } else if (impl->meta().Find("general.architecture")) {
+    LAZYLLM_ASSIGN_OR_RETURN(std::string_view arch, impl->meta().GetString("general.architecture"));
     impl->config.architecture = std::string(arch);
   }
   impl->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -175,15 +241,19 @@ StatusOr<Model> Model::Load(const std::string& path, const LoadOptions& options)
 const ModelConfig& Model::config() const { return impl_->config; }
 const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
 bool Model::has_weights() const { return impl_->has_weights; }
-uint32_t Model::gguf_version() const { return impl_->file->version(); }
-int64_t Model::file_bytes() const { return static_cast<int64_t>(impl_->file->file_size()); }
+uint32_t Model::gguf_version() const { return impl_->meta().version(); }
+int64_t Model::file_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& f : impl_->files) bytes += static_cast<int64_t>(f->file_size());
+  return bytes;
+}
 double Model::load_ms() const { return impl_->load_ms; }
 
 std::vector<TensorSummary> Model::tensors() const {
   std::vector<TensorSummary> out;
-  for (const gguf::TensorInfo& t : impl_->file->tensors()) {
-    out.push_back({t.name, simd::FindDType(t.type_id)->name, std::vector<int64_t>(t.ne, t.ne + t.n_dims)});
-  }
+  for (const auto& f : impl_->files)
+    for (const gguf::TensorInfo& t : f->tensors())
+      out.push_back({t.name, simd::FindDType(t.type_id)->name, std::vector<int64_t>(t.ne, t.ne + t.n_dims)});
   return out;
 }
 

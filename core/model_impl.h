@@ -26,7 +26,9 @@ struct LayerWeights {
 };
 
 struct Model::Impl {
-  std::unique_ptr<gguf::File> file;
+  // The mapped file; for a split model, every part in order (metadata lives in the first).
+  std::vector<std::unique_ptr<gguf::File>> files;
+  const gguf::File& meta() const { return *files.front(); }
   ModelConfig config;
   Tokenizer tokenizer;
   bool has_weights = false;

@@ -1,0 +1,108 @@
+// GGUF v3 writer: metadata copied or set by key, tensor data streamed from callbacks, written
+// under a temporary name and renamed into place.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "core/gguf.h"
+
+namespace lazyllm::gguf {
+namespace {
+
+constexpr uint64_t kAlign = 32;
+
+template <typename T>
+void Put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+void PutString(std::string& out, std::string_view s) {
+  Put<uint64_t>(out, s.size());
+  out.append(s);
+}
+
+}  // namespace
+
+void Writer::Remove(std::string_view key) {
+  std::erase_if(kvs_, [&](const Kv& kv) { return kv.key == key; });
+}
+
+void Writer::CopyValue(std::string_view key, const Value& v) {
+  Remove(key);
+  kvs_.push_back({std::string(key), static_cast<uint32_t>(v.type), std::string(v.raw)});
+}
+
+void Writer::SetU32(std::string_view key, uint32_t v) {
+  Remove(key);
+  std::string payload;
+  Put(payload, v);
+  kvs_.push_back({std::string(key), static_cast<uint32_t>(ValueType::kU32), payload});
+}
+
+void Writer::SetString(std::string_view key, std::string_view v) {
+  Remove(key);
+  std::string payload;
+  PutString(payload, v);
+  kvs_.push_back({std::string(key), static_cast<uint32_t>(ValueType::kString), payload});
+}
+
+void Writer::AddTensor(std::string name, std::vector<int64_t> dims, uint32_t type_id, int64_t bytes, Fill fill) {
+  tensors_.push_back({std::move(name), std::move(dims), type_id, bytes, std::move(fill)});
+}
+
+Status Writer::Write(const std::string& path) const {
+  std::string head;
+  Put<uint32_t>(head, 0x46554747);  // "GGUF"
+  Put<uint32_t>(head, 3);
+  Put<uint64_t>(head, tensors_.size());
+  Put<uint64_t>(head, kvs_.size());
+  for (const Kv& kv : kvs_) {
+    PutString(head, kv.key);
+    Put<uint32_t>(head, kv.type);
+    head.append(kv.payload);
+  }
+  uint64_t offset = 0;
+  for (const Tensor& t : tensors_) {
+    PutString(head, t.name);
+    Put<uint32_t>(head, static_cast<uint32_t>(t.dims.size()));
+    for (int64_t d : t.dims) Put<uint64_t>(head, static_cast<uint64_t>(d));
+    Put<uint32_t>(head, t.type_id);
+    Put<uint64_t>(head, offset);
+    offset += (static_cast<uint64_t>(t.bytes) + kAlign - 1) / kAlign * kAlign;
+  }
+  head.resize((head.size() + kAlign - 1) / kAlign * kAlign, '\0');
+
+  const std::string tmp = path + ".tmp" + std::to_string(getpid());
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
+  if (!f) return InvalidArgumentError("cannot create '" + path + "': " + std::strerror(errno));
+  auto fail = [&](const std::string& why) {
+    f.reset();
+    std::remove(tmp.c_str());
+    return DataLossError("writing '" + path + "' failed: " + why);
+  };
+  if (std::fwrite(head.data(), 1, head.size(), f.get()) != head.size()) return fail(std::strerror(errno));
+  std::vector<uint8_t> data;
+  static const uint8_t kZeros[kAlign] = {};
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const Tensor& t = tensors_[i];
+    data.resize(static_cast<size_t>(t.bytes));
+    std::string error;
+    if (!t.fill(data.data(), &error)) return fail("tensor '" + t.name + "': " + error);
+    if (std::fwrite(data.data(), 1, data.size(), f.get()) != data.size()) return fail(std::strerror(errno));
+    const uint64_t pad = (kAlign - static_cast<uint64_t>(t.bytes) % kAlign) % kAlign;
+    if (i + 1 < tensors_.size() && std::fwrite(kZeros, 1, pad, f.get()) != pad) return fail(std::strerror(errno));
+  }
+  if (std::fflush(f.get()) != 0) return fail(std::strerror(errno));
+  f.reset();
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return DataLossError("writing '" + path + "' failed: " + why);
+  }
+  return OkStatus();
+}
+
+}  // namespace lazyllm::gguf
