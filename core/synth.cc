@@ -86,6 +86,16 @@ uint32_t FileType(simd::DType t) {
     case simd::DType::kQ4_0: return 2;
     case simd::DType::kQ8_0: return 7;
     case simd::DType::kBF16: return 32;
+    case simd::DType::kQ4_1: return 3;
+    case simd::DType::kQ5_0: return 8;
+    case simd::DType::kQ5_1: return 9;
+    case simd::DType::kQ2_K: return 10;
+    case simd::DType::kQ3_K: return 11;
+    case simd::DType::kQ4_K: return 14;
+    case simd::DType::kQ5_K: return 16;
+    case simd::DType::kQ6_K: return 18;
+    case simd::DType::kIQ4_NL: return 25;
+    case simd::DType::kIQ4_XS: return 30;
     default: return 0;
   }
 }
@@ -142,6 +152,7 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
   constexpr uint64_t kAlign = 32;
   uint64_t offset = 0;
   for (auto& t : plan) {
+    t.dtype = simd::FallbackFor(t.dtype, t.cols);  // e.g. Q4_K rows of 576 become Q5_0, as llama.cpp does
     t.offset = offset;
     t.bytes = t.rows * simd::RowBytes(t.dtype, t.cols);
     offset += (static_cast<uint64_t>(t.bytes) + kAlign - 1) / kAlign * kAlign;

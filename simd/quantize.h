@@ -14,6 +14,11 @@ namespace lazyllm::simd {
 // t must be one that CanQuantize.
 void QuantizeRow(DType t, const float* x, void* out, int64_t n);
 
+// The dtype a row of `cols` elements takes when t's block does not divide it, as llama.cpp's
+// quantizer falls back: Q2_K, Q3_K, IQ4_XS -> IQ4_NL; Q4_K -> Q5_0; Q5_K -> Q5_1; Q6_K -> Q8_0;
+// then F16 when even the fallback's 32-element block does not divide it. t itself when it fits.
+DType FallbackFor(DType t, int64_t cols);
+
 // Whether QuantizeRow encodes dtype t.
 bool CanQuantize(DType t);
 // Those dtypes' names, lower case, comma-separated (for messages).

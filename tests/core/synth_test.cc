@@ -100,9 +100,32 @@ TEST(SynthTest, WeightsHaveUnitFanInVarianceAndQuantizeWithinOneStep) {
   }
 }
 
+// Every weight dtype synthesizes a loadable model; rows that a 256-element block does not divide
+// take llama.cpp's fallback type (smollm2's dim 576: Q4_K -> Q5_0, Q6_K -> Q8_0, Q2_K -> IQ4_NL).
+TEST(SynthTest, EveryWeightDTypeWithLlamaCppFallbacks) {
+  const struct { const char* dtype; simd::DType full, fallback; } cases[] = {
+      {"q4_1", simd::DType::kQ4_1, simd::DType::kQ4_1},   {"q5_0", simd::DType::kQ5_0, simd::DType::kQ5_0},
+      {"q5_1", simd::DType::kQ5_1, simd::DType::kQ5_1},   {"iq4_nl", simd::DType::kIQ4_NL, simd::DType::kIQ4_NL},
+      {"q2_k", simd::DType::kQ2_K, simd::DType::kIQ4_NL}, {"q3_k", simd::DType::kQ3_K, simd::DType::kIQ4_NL},
+      {"q4_k", simd::DType::kQ4_K, simd::DType::kQ5_0},   {"q5_k", simd::DType::kQ5_K, simd::DType::kQ5_1},
+      {"q6_k", simd::DType::kQ6_K, simd::DType::kQ8_0},   {"iq4_xs", simd::DType::kIQ4_XS, simd::DType::kIQ4_NL}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.dtype);
+    const Model m = Make("smollm2-135m", c.dtype, 1);
+    const LayerWeights& l = m.impl().layers[0];
+    EXPECT_EQ(l.w_down.dtype, c.full);      // rows of ffn 1536 = 6·256
+    EXPECT_EQ(l.wq.dtype, c.fallback);      // rows of dim 576
+    EXPECT_EQ(l.w_gate.dtype, c.fallback);
+    auto session = Session::Create(m, {});
+    ASSERT_TRUE(session.ok());
+    ASSERT_TRUE(session->Prefill(m.tokenizer().Encode("Once upon a time", true)).ok());
+    for (float v : session->logits()) ASSERT_TRUE(std::isfinite(v));
+  }
+}
+
 TEST(SynthTest, RejectsBadOptions) {
   EXPECT_NE(Synthesize({"gpt-5", "f32", 0, 0}, TempPath("bad")).message().find("unknown preset 'gpt-5'"), std::string::npos);
-  EXPECT_NE(Synthesize({"tiny-gqa", "q5_k", 0, 0}, TempPath("bad")).message().find("unknown dtype 'q5_k'"), std::string::npos);
+  EXPECT_NE(Synthesize({"tiny-gqa", "q7_k", 0, 0}, TempPath("bad")).message().find("unknown dtype 'q7_k'"), std::string::npos);
   EXPECT_NE(Synthesize({"tiny-gqa", "f32", 0, 0}, "/nonexistent-dir/x.gguf").message().find("cannot create"),
             std::string::npos);
 }

@@ -10,6 +10,7 @@
 
 #include "simd/dtype.h"
 #include "simd/kernels.h"
+#include "simd/quantize.h"
 
 namespace lazyllm::simd {
 namespace {
@@ -287,6 +288,43 @@ TEST(QuantsTest, RandomRowsMatchScalarTwins) {
         EXPECT_NEAR(k.dot(w.data() + 2, x.data() + 1, xsum.data(), n), want_dot, 1e-5 * (1 + magnitude));
       }
     }
+  }
+}
+
+// The encoders (synth, quantize) round-trip through the scalar decoder within the error that
+// their level spacing allows: for data uniform on [-1, 1], rounding to L evenly spaced levels over
+// a group's range leaves an RMS error of about 1/(L-1) of the data's RMS (step/sqrt(12) against
+// 1/sqrt(3)); the bounds add room for the quantized group scales.
+TEST(QuantsTest, EncodersRoundTripWithinTheirLevelSpacing) {
+  const struct { DType t; double bound; } cases[] = {
+      {DType::kQ8_0, 0.01},  {DType::kQ6_K, 0.03}, {DType::kQ5_0, 0.06}, {DType::kQ5_1, 0.05},
+      {DType::kQ5_K, 0.05},  {DType::kQ4_0, 0.12}, {DType::kQ4_1, 0.1},  {DType::kQ4_K, 0.1},
+      {DType::kIQ4_NL, 0.12}, {DType::kIQ4_XS, 0.12}, {DType::kQ3_K, 0.2}, {DType::kQ2_K, 0.45}};
+  const int64_t n = 4 * 256;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x(n), back(n);
+  for (auto& v : x) v = u(rng);
+  x[5] = 0.0f, x[300] = 3.0f, x[301] = -3.0f;  // an outlier pair inside one group
+  for (const auto& c : cases) {
+    SCOPED_TRACE(InfoOf(c.t).name);
+    ASSERT_TRUE(CanQuantize(c.t));
+    std::vector<uint8_t> q(static_cast<size_t>(RowBytes(c.t, n)));
+    QuantizeRow(c.t, x.data(), q.data(), n);
+    RefKernels().Row(c.t).to_f32(q.data(), back.data(), n);
+    double err = 0, ref = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_TRUE(std::isfinite(back[i]));
+      err += (back[i] - x[i]) * (back[i] - x[i]);
+      ref += x[i] * x[i];
+    }
+    EXPECT_LT(std::sqrt(err / ref), c.bound);
+    std::printf("  %-7s relative RMS error %.4f (bound %.2f)\n", InfoOf(c.t).name, std::sqrt(err / ref), c.bound);
+    // An all-zero row encodes to zeros (no division by a zero scale).
+    std::vector<float> zeros(n, 0.0f);
+    QuantizeRow(c.t, zeros.data(), q.data(), n);
+    RefKernels().Row(c.t).to_f32(q.data(), back.data(), n);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(back[i], 0.0f);
   }
 }
 

@@ -236,7 +236,7 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"bench -m " + Model() + " --prune off,bogus", "flag '--prune'"},
       {"synth --dtype f32 -o /tmp/x.gguf", "missing --preset NAME"},
       {"synth --preset gpt-5 -o /tmp/x.gguf", "unknown preset 'gpt-5'"},
-      {"synth --preset tiny-gqa --dtype q3_k -o /tmp/x.gguf", "unknown dtype 'q3_k'"},
+      {"synth --preset tiny-gqa --dtype q7_k -o /tmp/x.gguf", "unknown dtype 'q7_k'"},
       {"synth --preset tiny-gqa -o /nonexistent-dir/x.gguf", "cannot create"},
       {"eval -m " + Model(), "missing --set FILE|DIR"},
       {"eval -m " + Model() + " --set /nonexistent.jsonl", "does not exist"},

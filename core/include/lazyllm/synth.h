@@ -30,7 +30,10 @@ StatusOr<SynthShape> FindSynthPreset(const std::string& name);
 
 struct SynthOptions {
   std::string preset = "tiny-gqa";
-  std::string dtype = "f32";  // f32 | f16 | bf16 | q8_0 | q4_0 (norm weights stay F32)
+  // Any weight dtype: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q2_k q3_k q4_k q5_k q6_k iq4_xs.
+  // Norm weights stay F32; rows that the dtype's block does not divide fall back as llama.cpp's
+  // quantizer does (Q4_K -> Q5_0, ...).
+  std::string dtype = "f32";
   int64_t layers = 0;         // 0: the preset's
   uint64_t seed = 0;
 };
