@@ -21,13 +21,18 @@ struct CliError {
   std::string message;
 };
 
-// Flags of one command: "--name" -> value ("" for switches), checked against the allowed set.
+// Flags of one command: "--name" -> value ("" for switches), checked against the allowed set; up
+// to max_positional plain arguments (not starting with '-') are kept in order.
 class Flags {
  public:
-  Flags(int argc, char** argv, int first, const std::map<std::string, bool>& allowed) {
+  Flags(int argc, char** argv, int first, const std::map<std::string, bool>& allowed, size_t max_positional = 0) {
     for (int i = first; i < argc; ++i) {
       std::string a = argv[i];
       auto it = allowed.find(a);
+      if (it == allowed.end() && !a.empty() && a[0] != '-' && positional_.size() < max_positional) {
+        positional_.push_back(a);
+        continue;
+      }
       if (it == allowed.end()) throw CliError{"unknown flag '" + a + "'"};
       if (values_.count(a)) throw CliError{"flag '" + a + "' given twice"};
       if (it->second) {
@@ -40,6 +45,7 @@ class Flags {
   }
 
   bool Has(const std::string& f) const { return values_.count(f) > 0; }
+  const std::vector<std::string>& Positional() const { return positional_; }
   std::optional<std::string> Get(const std::string& f) const {
     auto it = values_.find(f);
     if (it == values_.end()) return std::nullopt;
@@ -62,7 +68,14 @@ class Flags {
 
  private:
   std::map<std::string, std::string> values_;
+  std::vector<std::string> positional_;
 };
+
+inline std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
 
 inline std::string ReadPrompt(const Flags& flags) {
   const bool has_p = flags.Has("-p"), has_f = flags.Has("-f");
@@ -122,6 +135,7 @@ inline std::vector<std::string> PruneList(const std::string& s) {
 
 // Commands in their own files.
 int Synth(int argc, char** argv);
+int Quantize(int argc, char** argv);
 int Bench(int argc, char** argv);
 int Eval(int argc, char** argv);
 

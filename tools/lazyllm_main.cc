@@ -22,7 +22,8 @@ commands:
   inspect   -m MODEL [--json]
   bench     -m MODEL [-p 512,2048] [-n 0,32] [-t 1,2] [--numa on,off] [--prune off,paper]
             [-r N] [-o md|csv|json] [-f FILE] [--seed S] [--int8-act]
-  synth     --preset NAME --dtype f32|f16|bf16|q8_0|q4_0 -o OUT.gguf [--layers N] [--seed S]
+  synth     --preset NAME [--dtype DTYPE] -o OUT.gguf [--layers N] [--seed S]
+  quantize  IN.gguf OUT.gguf TYPE [-t THREADS] [-v]
   eval      -m MODEL --set FILE|DIR [--prune 'paper;1:0.5'] [--sweep] [--plot OUT.svg] [-n N]
             [-o md|csv|json] [-t T] [-r N] [--seed S] [--no-match]
 
@@ -36,8 +37,9 @@ greedy decoding.
                 static:LAYER:FRACTION (prune once in the prefill, never revive)
                 random:FRACTION (drop prompt tokens at random before layer 0, seeded by --seed)
 --numa on|off NUMA placement (default on; only matters on a machine with several NUMA nodes).
---int8-act    decode matmuls on Q8_0/Q4_0 weights round the activations to Q8_0 and use integer
-              dot products (llama.cpp's arithmetic; faster, no longer exact fp32 activations).
+--int8-act    decode matmuls on quantized weights round the activations to 8 bits (Q8_0 blocks;
+              Q8_K for the K-quants and IQ4_XS) and use integer dot products (llama.cpp's
+              arithmetic; faster, no longer exact fp32 activations).
 --compare     run the prompt with pruning off and with SPEC; print both outputs, each TTFT,
               the speedup, % of prompt tokens computed and how far the outputs agree. TTFT is
               the median of N prefills per side (-r, default 5), interleaved.
@@ -59,7 +61,14 @@ TTFT is the fastest of -r prefills per prompt (default 3).
 prefill work; --plot writes greedy-token agreement against TTFT speedup per method as SVG.
 
 synth writes a Llama GGUF with random weights in a preset's shape (tiny-gqa, smollm2-135m,
-llama3.2-1b, llama2-7b) and the 512-token stories260K vocabulary.
+llama3.2-1b, llama2-7b) and the 512-token stories260K vocabulary. DTYPE is any weight dtype: f32
+(default), f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs;
+rows its block does not divide take llama.cpp's fallback type.
+
+quantize rewrites an F32/F16/BF16 model as TYPE (q8_0, q4_0, q4_k_m, q4_k_s, q5_k_m, q5_k_s, q6_k,
+q3_k_m, q2_k) with llama.cpp's per-tensor mix: output.weight (or a tied token_embd) Q6_K, attn_v
+and ffn_down one step up on the "more bits" layers of *_m types, fallbacks for rows a 256-element
+block does not divide. -v lists every tensor's type.
 )";
 
 int Tokenize(int argc, char** argv) {
@@ -333,10 +342,11 @@ int main(int argc, char** argv) {
     if (cmd == "run") return Run(argc, argv);
     if (cmd == "bench") return Bench(argc, argv);
     if (cmd == "synth") return Synth(argc, argv);
+    if (cmd == "quantize") return Quantize(argc, argv);
     if (cmd == "eval") return Eval(argc, argv);
     if (cmd == "tokenize") return Tokenize(argc, argv);
     if (cmd == "inspect") return Inspect(argc, argv);
-    std::fprintf(stderr, "lazyllm: error: unknown command '%s' (run, bench, synth, eval, tokenize, inspect; see lazyllm --help)\n", cmd.c_str());
+    std::fprintf(stderr, "lazyllm: error: unknown command '%s' (run, bench, synth, quantize, eval, tokenize, inspect; see lazyllm --help)\n", cmd.c_str());
     return 2;
   } catch (const lazyllm::cli::CliError& e) {
     std::fprintf(stderr, "lazyllm %s: error: %s\n", cmd.c_str(), e.message.c_str());

@@ -4,6 +4,7 @@
 #include "lazyllm/generate.h"
 #include "lazyllm/model.h"
 #include "lazyllm/pruning.h"
+#include "lazyllm/quantize.h"
 #include "lazyllm/session.h"
 #include "lazyllm/status.h"
 #include "lazyllm/synth.h"
