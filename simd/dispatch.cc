@@ -7,7 +7,9 @@
 namespace lazyllm::simd {
 
 QuantizeActFn Kernels::QuantizeAct(DType format) const {
-  return format == DType::kQ8_0 ? quantize_q8_0 : nullptr;
+  if (format == DType::kQ8_0) return quantize_q8_0;
+  if (format == DType::kQ8_K) return quantize_q8_k;
+  return nullptr;
 }
 
 void GroupSums16(const float* x, float* out, int64_t n) {

@@ -64,9 +64,11 @@ struct Kernels {
   // out[i] = silu(gate[i]) * up[i]. out may alias gate.
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
   // Int8 activations (opt-in decode path, as llama.cpp computes): x quantized to Q8_0 blocks
-  // (scale amax/127 stored as fp16, values rounded to nearest even), and dot products of Q8_0
-  // / Q4_0 weight rows with such a row: exact integer sums per block, scaled by both fp16 scales.
+  // (scale amax/127 stored as fp16, values rounded to nearest even) or Q8_K blocks (see
+  // QuantizeQ8K in simd/quant_kernels.h); DTypeKernels::int8_dot multiplies a weight row with such
+  // a row: exact integer sums per group, scaled by the weight's and the activation's scales.
   QuantizeActFn quantize_q8_0;
+  QuantizeActFn quantize_q8_k;
   // One row per GGML type id; see DTypeKernels. Rows of dtypes lazyllm does not compute are empty.
   DTypeKernels dtypes[kDTypeSlots];
 

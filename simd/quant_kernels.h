@@ -66,6 +66,15 @@ inline void GroupScalesIQ4XS(const BlockIQ4_XS& b, DecodedBlock* o) {
   }
 }
 
+// Q8_K activation rows (ggml's quantize_row_q8_K): per 256 values, the value of largest
+// magnitude maps to -127 (d = -max/127, so d carries the opposite sign of that value), the others
+// round to nearest even and clamp to 127; bsums[i] = Σ of the 16 levels of group i.
+void QuantizeQ8K(const float* x, void* out, int64_t n);
+
+// The activation block format of a weight dtype's int8 dot: Q8_K for 256-element types, Q8_0
+// for 32-element ones.
+constexpr DType Int8ActFormat(int block_elems) { return block_elems == kSuperBlock ? DType::kQ8_K : DType::kQ8_0; }
+
 // The scalar twins (fallback and test oracle).
 void InstallRefQuantKernels(Kernels& table);
 // AVX2 decoders and drivers; only for the AVX2 (and AVX-512) tables.

@@ -220,10 +220,69 @@ float Dot(const void* w, const float* x, const float* xsum16, int64_t n) {
   return HorizontalSum(_mm256_add_ps(acc0, acc1)) + offsets;
 }
 
+// Byte products of signed w and x summed in fours into 8 int32 lanes (lanes 0-3: bytes 0-15):
+// maddubs on |w| and x carrying w's sign; |w|, |x| <= 127 keeps the pair sums inside int16.
+inline __m256i DotI8(__m256i w, __m256i x) {
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+inline int32_t HorizontalSumI32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// The twin of the scalar Int8Dot: per weight block, dx · Σ groups (scale · Σ q·qx + offset · Σ qx).
+template <class T>
+float Int8Dot(const void* w, const void* xq, int64_t n) {
+  const auto* b = static_cast<const typename T::Block*>(w);
+  DecodedBlock o;
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  for (int64_t blk = 0; blk < n / T::kElems; ++blk) {
+    T::Decode(b[blk], &o);
+    float dx;
+    const int8_t* qx;
+    const int16_t* bsums = nullptr;
+    if constexpr (T::kElems == kSuperBlock) {
+      const BlockQ8_K& a = static_cast<const BlockQ8_K*>(xq)[blk];
+      dx = a.d, qx = a.qs, bsums = a.bsums;
+    } else {
+      const BlockQ8_0& a = static_cast<const BlockQ8_0*>(xq)[blk];
+      dx = F16ToF32(a.d), qx = a.qs;
+    }
+    __m256 block = _mm256_setzero_ps();
+    float block_offsets = 0.0f;
+    for (int j = 0; j < T::kElems; j += 32) {
+      const __m256i x = Load32(qx + j);
+      const __m256 isum = _mm256_cvtepi32_ps(DotI8(Load32(o.q + j), x));
+      if constexpr (T::kGroup == 32) {
+        block = _mm256_fmadd_ps(_mm256_set1_ps(o.scale[j / 32]), isum, block);
+      } else {
+        const int g = j / 16;
+        block = _mm256_fmadd_ps(_mm256_setr_m128(_mm_set1_ps(o.scale[g]), _mm_set1_ps(o.scale[g + 1])), isum, block);
+      }
+      for (int g = j / T::kGroup; g < (j + 32) / T::kGroup; ++g) {
+        if (o.offset[g] == 0.0f) continue;
+        int32_t xsum;
+        if (bsums != nullptr) xsum = T::kGroup == 32 ? bsums[2 * g] + bsums[2 * g + 1] : bsums[g];
+        else xsum = HorizontalSumI32(_mm256_madd_epi16(_mm256_maddubs_epi16(Bytes(1), x), _mm256_set1_epi16(1)));
+        block_offsets += o.offset[g] * static_cast<float>(xsum);
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dx), block, acc);
+    offsets += dx * block_offsets;
+  }
+  return HorizontalSum(acc) + offsets;
+}
+
 template <class T>
 void Install(Kernels& t, DType d) {
   t.dtypes[static_cast<uint32_t>(d)].to_f32 = ToF32<T>;
   t.dtypes[static_cast<uint32_t>(d)].dot = Dot<T>;
+  t.dtypes[static_cast<uint32_t>(d)].int8_dot = Int8Dot<T>;
 }
 
 }  // namespace

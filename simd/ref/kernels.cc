@@ -204,6 +204,7 @@ const Kernels& RefKernels() {
     t.rope = Rope;
     t.swiglu = SwiGlu;
     t.quantize_q8_0 = QuantizeQ8_0;
+    t.quantize_q8_k = QuantizeQ8K;
     auto row = [&t](DType d) -> DTypeKernels& { return t.dtypes[static_cast<uint32_t>(d)]; };
     row(DType::kF32) = {ToF32F32, DotF32W};
     row(DType::kF16) = {ToF32F16, DotF16};

@@ -1,5 +1,7 @@
 // Scalar decoders of the quantized weight dtypes, read straight off the block layouts in
 // simd/blocks.h, and the scalar to_f32 / GEMV dot drivers built on them.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "simd/quant_kernels.h"
@@ -180,12 +182,82 @@ float Dot(const void* w, const float* x, const float* xsum16, int64_t n) {
   return s;
 }
 
+// The activation block under a weight block: its scale, its levels and the sum of the levels of
+// each group of 16.
+struct ActBlock {
+  float d;
+  const int8_t* q;
+  int32_t sum16[16];
+};
+
+ActBlock ActAt(const void* xq, int64_t blk, int elems) {
+  ActBlock a;
+  if (elems == kSuperBlock) {
+    const auto& b = static_cast<const BlockQ8_K*>(xq)[blk];
+    a.d = b.d;
+    a.q = b.qs;
+    for (int g = 0; g < 16; ++g) a.sum16[g] = b.bsums[g];
+  } else {
+    const auto& b = static_cast<const BlockQ8_0*>(xq)[blk];
+    a.d = F16ToF32(b.d);
+    a.q = b.qs;
+    for (int g = 0; g < 2; ++g) {
+      a.sum16[g] = 0;
+      for (int j = 0; j < 16; ++j) a.sum16[g] += b.qs[16 * g + j];
+    }
+  }
+  return a;
+}
+
+// Σ over blocks of dx · Σ over groups of (scale · Σ q·qx + offset · Σ qx), the inner sums exact
+// integers.
+template <class T>
+float Int8Dot(const void* w, const void* xq, int64_t n) {
+  const auto* b = static_cast<const typename T::Block*>(w);
+  DecodedBlock o;
+  float s = 0.0f;
+  for (int64_t blk = 0; blk < n / T::kElems; ++blk) {
+    T::Decode(b[blk], &o);
+    const ActBlock a = ActAt(xq, blk, T::kElems);
+    float bs = 0.0f;
+    for (int g = 0; g < T::kElems / T::kGroup; ++g) {
+      int32_t isum = 0;
+      for (int j = g * T::kGroup; j < (g + 1) * T::kGroup; ++j) isum += o.q[j] * a.q[j];
+      const int32_t xsum = T::kGroup == 32 ? a.sum16[2 * g] + a.sum16[2 * g + 1] : a.sum16[g];
+      bs += o.scale[g] * static_cast<float>(isum) + o.offset[g] * static_cast<float>(xsum);
+    }
+    s += a.d * bs;
+  }
+  return s;
+}
+
 template <class T>
 void Install(Kernels& t, DType d) {
-  t.dtypes[static_cast<uint32_t>(d)] = {ToF32<T>, Dot<T>};
+  t.dtypes[static_cast<uint32_t>(d)] = {ToF32<T>, Dot<T>, Int8Dot<T>, Int8ActFormat(T::kElems)};
 }
 
 }  // namespace
+
+void QuantizeQ8K(const float* x, void* out, int64_t n) {
+  auto* b = static_cast<BlockQ8_K*>(out);
+  for (int64_t blk = 0; blk < n / kSuperBlock; ++blk, x += kSuperBlock) {
+    float max = 0.0f, amax = 0.0f;
+    for (int j = 0; j < kSuperBlock; ++j)
+      if (std::fabs(x[j]) > amax) amax = std::fabs(x[j]), max = x[j];
+    if (amax == 0.0f) {
+      std::memset(&b[blk], 0, sizeof(BlockQ8_K));
+      continue;
+    }
+    const float iscale = -127.0f / max;
+    for (int j = 0; j < kSuperBlock; ++j) b[blk].qs[j] = static_cast<int8_t>(std::min(127.0f, std::nearbyint(iscale * x[j])));
+    for (int g = 0; g < 16; ++g) {
+      int sum = 0;
+      for (int j = 0; j < 16; ++j) sum += b[blk].qs[16 * g + j];
+      b[blk].bsums[g] = static_cast<int16_t>(sum);
+    }
+    b[blk].d = 1.0f / iscale;
+  }
+}
 
 void InstallRefQuantKernels(Kernels& t) {
   Install<Q4_1>(t, DType::kQ4_1);

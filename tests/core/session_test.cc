@@ -152,6 +152,35 @@ TEST(SessionTest, Int8ActivationDecodeTracksLlamaCpp) {
   EXPECT_GE(files, 2);
 }
 
+// The other quantized types: with --int8-act the decode matmuls round activations to 8 bits
+// (Q8_K or Q8_0) as llama.cpp does, so teacher-forced decode logits move from the exact ones by
+// about what llama.cpp's own rounding moves them (1-3% relative, reference README), and no more.
+TEST(SessionTest, Int8ActivationDecodeOnEveryQuantizedType) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  for (const char* type : {"q4_k_m", "q5_k_m", "q6_k", "q3_k_m", "q2_k", "q4_1", "q5_0", "q5_1", "iq4_nl"}) {
+    SCOPED_TRACE(type);
+    const nlohmann::json ref = testing::ReadJson(testing::ReferenceDir() / ("llama.cpp/tiny-gqa-" + std::string(type) + ".medium.json"));
+    auto model = Model::Load(testing::ReferenceModelPath(ref["model"]).string());
+    ASSERT_TRUE(model.ok());
+    const auto prompt = ref["prompt_tokens"].get<std::vector<int32_t>>();
+    const auto forced = ref["greedy_tokens"].get<std::vector<int32_t>>();
+    auto exact = Session::Create(*model, {.threads = 2});
+    auto int8 = Session::Create(*model, {.threads = 2, .int8_activations = true});
+    ASSERT_TRUE(exact.ok() && int8.ok());
+    ASSERT_TRUE(exact->Prefill(prompt).ok());
+    ASSERT_TRUE(int8->Prefill(prompt).ok());
+    double worst = 0;
+    for (size_t i = 0; i < 8; ++i) {
+      ASSERT_TRUE(exact->DecodeStep(forced[i]).ok());
+      ASSERT_TRUE(int8->DecodeStep(forced[i]).ok());
+      worst = std::max(worst, testing::MaxRelDiff(int8->logits(), exact->logits()));
+    }
+    std::printf("  int8 decode %-7s max relative change of the logits over 8 steps %.2e\n", type, worst);
+    EXPECT_GT(worst, 0.0);  // the int8 path ran
+    EXPECT_LT(worst, 4e-2);
+  }
+}
+
 TEST(SessionTest, SampleModelGoldenContinuation) {
   // Golden output from the model's provenance note (a float64 run of llama2.c weights).
   auto model = Model::Load(testing::SampleModel().string());

@@ -328,6 +328,71 @@ TEST(QuantsTest, EncodersRoundTripWithinTheirLevelSpacing) {
   }
 }
 
+TEST(QuantsTest, Q8KActivationsAsGgmlDefinesThem) {
+  std::vector<float> x(512);
+  for (int j = 0; j < 512; ++j) x[j] = static_cast<float>(j % 256 - 100) / 50.0f;  // largest |x|: 3.1 at 255
+  x[300] = 0.0f;
+  std::vector<BlockQ8_K> q(2);
+  for (Isa isa : AllIsas()) {
+    KernelsFor(isa).QuantizeAct(DType::kQ8_K)(x.data(), q.data(), 512);
+    for (int blk = 0; blk < 2; ++blk) {
+      const float max = 3.1f, iscale = -127.0f / max;  // the largest maps to -127
+      EXPECT_FLOAT_EQ(q[blk].d, 1.0f / iscale);
+      EXPECT_EQ(q[blk].qs[255], -127);
+      EXPECT_EQ(q[blk].qs[100], 0);  // x = 0
+      for (int j = 0; j < 256; ++j) ASSERT_EQ(q[blk].qs[j], static_cast<int8_t>(std::nearbyint(iscale * x[256 * blk + j])));
+      for (int g = 0; g < 16; ++g) {
+        int sum = 0;
+        for (int j = 0; j < 16; ++j) sum += q[blk].qs[16 * g + j];
+        EXPECT_EQ(q[blk].bsums[g], sum);
+      }
+    }
+  }
+  std::vector<float> zeros(256, 0.0f);
+  KernelsFor(SelectedIsa()).QuantizeAct(DType::kQ8_K)(zeros.data(), q.data(), 256);
+  EXPECT_EQ(q[0].d, 0.0f);
+}
+
+// The int8 dot of every dtype, on every ISA, equals Σ w·x over the dequantized weights and the
+// dequantized activations (dx·qx), computed in float64 here: the integer path changes only the
+// rounding of the activations, never the arithmetic.
+TEST(QuantsTest, Int8DotsEqualDequantizedProducts) {
+  const DType types[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL,
+                         DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS};
+  const int64_t n = 3 * 256;
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> w(n), x(n), wd(n), xd(n);
+  for (auto& v : w) v = u(rng);
+  for (auto& v : x) v = u(rng) * 4.0f;
+  for (DType t : types) {
+    const DTypeKernels& ref = RefKernels().Row(t);
+    ASSERT_NE(ref.int8_dot, nullptr) << InfoOf(t).name;
+    std::vector<uint8_t> wq(static_cast<size_t>(RowBytes(t, n)) + 2);
+    QuantizeRow(t, w.data(), wq.data() + 2, n);
+    ref.to_f32(wq.data() + 2, wd.data(), n);
+    std::vector<uint8_t> xq(static_cast<size_t>(ActRowBytes(ref.int8_act, n)) + 4);
+    RefKernels().QuantizeAct(ref.int8_act)(x.data(), xq.data() + 4, n);
+    if (ref.int8_act == DType::kQ8_K) {
+      for (int64_t b = 0; b < n / 256; ++b) {
+        BlockQ8_K blk;
+        std::memcpy(&blk, xq.data() + 4 + b * sizeof(BlockQ8_K), sizeof blk);
+        for (int j = 0; j < 256; ++j) xd[b * 256 + j] = blk.d * blk.qs[j];
+      }
+    } else {
+      RefKernels().Row(DType::kQ8_0).to_f32(xq.data() + 4, xd.data(), n);
+    }
+    double want = 0, magnitude = 0;
+    for (int64_t i = 0; i < n; ++i) want += static_cast<double>(wd[i]) * xd[i], magnitude += std::fabs(wd[i] * xd[i]);
+    for (Isa isa : AllIsas()) {
+      SCOPED_TRACE(std::string(InfoOf(t).name) + " on " + std::string(IsaName(isa)));
+      const DTypeKernels& k = KernelsFor(isa).Row(t);
+      EXPECT_EQ(k.int8_act, ref.int8_act);
+      EXPECT_NEAR(k.int8_dot(wq.data() + 2, xq.data() + 4, n), want, 2e-6 * magnitude);
+    }
+  }
+}
+
 TEST(QuantsTest, RegistryKnowsEveryGgmlType) {
   // Geometry from ggml-common.h's block structs; the computable set is the kernel table's.
   EXPECT_EQ(InfoOf(DType::kQ2_K).block_bytes, 84);
