@@ -6,7 +6,9 @@
 #include <map>
 
 #include "common/test_paths.h"
+#include "core/gguf.h"
 #include "core/session_hooks.h"
+#include "simd/kernels.h"
 #include "lazyllm/lazyllm.h"
 
 namespace lazyllm {
@@ -81,6 +83,48 @@ TEST(LazyLlmTest, MatchesIndependentReference) {
     ++files;
   }
   EXPECT_GE(files, 6);
+}
+
+// LazyLLM works on the quantized dtypes unchanged: a paper-schedule run on Q4_K_M selects the same
+// tokens as on the same model with its weights dequantized to F32 (written here), and decodes the
+// same tokens with the same revivals.
+TEST(LazyLlmTest, QuantizedModelKeepsTheDequantizedModelsSets) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  const fs::path q4km = testing::ReferenceDir() / "models/tiny-gqa-q4_k_m.gguf";
+  const std::string f32_path = (fs::temp_directory_path() / ("lazyllm_deq_" + std::to_string(getpid()) + ".gguf")).string();
+  {
+    auto file = gguf::File::Open(q4km.string());
+    ASSERT_TRUE(file.ok());
+    gguf::Writer w;
+    for (const auto& [key, value] : (*file)->metadata()) w.CopyValue(key, value);
+    for (const gguf::TensorInfo& t : (*file)->tensors()) {
+      w.AddTensor(t.name, std::vector<int64_t>(t.ne, t.ne + t.n_dims), 0, t.num_elements * 4, [&t](uint8_t* out, std::string*) {
+        const int64_t cols = t.ne[0], rows = t.num_elements / cols;
+        for (int64_t r = 0; r < rows; ++r)
+          simd::RefKernels().Row(static_cast<simd::DType>(t.type_id)).to_f32(t.data + r * (t.num_bytes / rows),
+                                                                            reinterpret_cast<float*>(out) + r * cols, cols);
+        return true;
+      });
+    }
+    ASSERT_TRUE(w.Write(f32_path).ok());
+  }
+  auto quantized = Model::Load(q4km.string());
+  auto dequantized = Model::Load(f32_path);
+  ASSERT_TRUE(quantized.ok() && dequantized.ok());
+  const auto prompt = testing::ReadJson(testing::ReferenceDir() / "lazyllm/tiny-gqa-f32.long_x2.paper.json")["prompt_tokens"]
+                          .get<std::vector<int32_t>>();
+  auto a = MakeSession(*quantized, "paper");
+  auto b = MakeSession(*dequantized, "paper");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(Greedy(*a, prompt, 16), Greedy(*b, prompt, 16));
+  const PruningStats sa = a->pruning_stats(), sb = b->pruning_stats();
+  EXPECT_EQ(sa.kept_per_layer, sb.kept_per_layer);
+  EXPECT_EQ(sa.kept_positions, sb.kept_positions);
+  EXPECT_EQ(sa.revived_tokens, sb.revived_tokens);
+  EXPECT_EQ(sa.recomputed_pairs, 0);
+  std::printf("  Q4_K_M vs dequantized F32, paper schedule: kept %s, revived %lld\n",
+              sa.kept_positions == sb.kept_positions ? "identical" : "different", static_cast<long long>(sa.revived_tokens));
+  fs::remove(f32_path);
 }
 
 // Schedule off and any all-zero schedule: logits bit-identical to the baseline, prefill and decode.
