@@ -30,6 +30,37 @@ void BM_RowDot(benchmark::State& state, Isa isa, DType dtype) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
 }
 
+// Int8-activation row dot (the --int8-act decode path): weight row times a quantized activation row.
+void BM_Int8RowDot(benchmark::State& state, Isa isa, DType dtype) {
+  if (!CpuSupports(isa)) {
+    state.SkipWithError("ISA not supported by this CPU");
+    return;
+  }
+  const int64_t n = state.range(0);
+  std::vector<uint8_t> w(static_cast<size_t>(RowBytes(dtype, n)));
+  std::mt19937 rng(1);
+  for (auto& b : w) b = static_cast<uint8_t>(rng() & 0x3f);
+  std::vector<float> x(static_cast<size_t>(n), 0.5f);
+  const DTypeKernels& k = KernelsFor(isa).Row(dtype);
+  std::vector<uint8_t> xq(static_cast<size_t>(ActRowBytes(k.int8_act, n)));
+  KernelsFor(isa).QuantizeAct(k.int8_act)(x.data(), xq.data(), n);
+  for (auto _ : state) benchmark::DoNotOptimize(k.int8_dot(w.data(), xq.data(), n));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
+}
+
+#define LAZYLLM_INT8DOT(isa, dtype) \
+  BENCHMARK_CAPTURE(BM_Int8RowDot, isa##_##dtype, Isa::isa, DType::dtype)->Arg(4096)->Arg(11008 / 256 * 256)
+
+LAZYLLM_INT8DOT(kAvx2, kQ8_0);
+LAZYLLM_INT8DOT(kAvx2, kQ4_0);
+LAZYLLM_INT8DOT(kAvx2, kQ4_K);
+LAZYLLM_INT8DOT(kAvx2, kQ5_K);
+LAZYLLM_INT8DOT(kAvx2, kQ6_K);
+LAZYLLM_INT8DOT(kAvx2, kQ3_K);
+LAZYLLM_INT8DOT(kAvx2, kQ2_K);
+LAZYLLM_INT8DOT(kAvx2, kIQ4_XS);
+LAZYLLM_INT8DOT(kAvx2, kQ5_0);
+
 #define LAZYLLM_ROWDOT(isa, dtype)                                                        \
   BENCHMARK_CAPTURE(BM_RowDot, isa##_##dtype, Isa::isa, DType::dtype)->Arg(4096)->Arg(11008)
 

@@ -19,19 +19,22 @@ struct DecodedBlock {
 };
 
 // The per-group scales and offsets of a block, shared by every ISA's decoder (a handful of scalar
-// operations per 256 elements).
+// operations per 256 elements); Half converts the fp16 scales (the exact software conversion by
+// default, F16C in the AVX2 decoders: both exact).
+template <float (*Half)(uint16_t) = F16ToF32>
 inline void GroupScalesQ2K(const BlockQ2_K& b, DecodedBlock* o) {
-  const float d = F16ToF32(b.d), dmin = F16ToF32(b.dmin);
+  const float d = Half(b.d), dmin = Half(b.dmin);
   for (int g = 0; g < 16; ++g) {
     o->scale[g] = d * static_cast<float>(b.scales[g] & 0xF);
     o->offset[g] = -(dmin * static_cast<float>(b.scales[g] >> 4));
   }
 }
 
+template <float (*Half)(uint16_t) = F16ToF32>
 inline void GroupScalesQ3K(const BlockQ3_K& b, DecodedBlock* o) {
   int8_t sc[16];
   ScalesQ3K(b.scales, sc);
-  const float d = F16ToF32(b.d);
+  const float d = Half(b.d);
   for (int g = 0; g < 16; ++g) {
     o->scale[g] = d * static_cast<float>(sc[g]);
     o->offset[g] = 0.0f;
@@ -39,8 +42,9 @@ inline void GroupScalesQ3K(const BlockQ3_K& b, DecodedBlock* o) {
 }
 
 // Q4_K and Q5_K: group g is d·scale_g, offset -dmin·min_g.
+template <float (*Half)(uint16_t) = F16ToF32>
 inline void GroupScalesK4(const uint8_t* packed, uint16_t d_bits, uint16_t dmin_bits, DecodedBlock* o) {
-  const float d = F16ToF32(d_bits), dmin = F16ToF32(dmin_bits);
+  const float d = Half(d_bits), dmin = Half(dmin_bits);
   for (int g = 0; g < 8; ++g) {
     uint8_t sc, m;
     ScaleMinK4(g, packed, &sc, &m);
@@ -49,16 +53,18 @@ inline void GroupScalesK4(const uint8_t* packed, uint16_t d_bits, uint16_t dmin_
   }
 }
 
+template <float (*Half)(uint16_t) = F16ToF32>
 inline void GroupScalesQ6K(const BlockQ6_K& b, DecodedBlock* o) {
-  const float d = F16ToF32(b.d);
+  const float d = Half(b.d);
   for (int g = 0; g < 16; ++g) {
     o->scale[g] = d * static_cast<float>(b.scales[g]);
     o->offset[g] = 0.0f;
   }
 }
 
+template <float (*Half)(uint16_t) = F16ToF32>
 inline void GroupScalesIQ4XS(const BlockIQ4_XS& b, DecodedBlock* o) {
-  const float d = F16ToF32(b.d);
+  const float d = Half(b.d);
   for (int g = 0; g < 8; ++g) {
     const int ls = ((b.scales_l[g / 2] >> (4 * (g % 2))) & 0xF) | ((b.scales_h >> (2 * g)) & 3) << 4;
     o->scale[g] = d * static_cast<float>(ls - 32);
@@ -79,5 +85,7 @@ constexpr DType Int8ActFormat(int block_elems) { return block_elems == kSuperBlo
 void InstallRefQuantKernels(Kernels& table);
 // AVX2 decoders and drivers; only for the AVX2 (and AVX-512) tables.
 void InstallAvx2QuantKernels(Kernels& table);
+// The AVX-512 GEMV dots over the AVX2 decoders; only for the AVX-512 table.
+void InstallAvx512QuantKernels(Kernels& table);
 
 }  // namespace lazyllm::simd

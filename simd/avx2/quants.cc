@@ -1,169 +1,15 @@
-// AVX2 decoders of the quantized weight dtypes (bit unpacking into int8 levels, 32 at a time)
-// and the to_f32 / GEMV dot drivers: levels widened to fp32 and multiplied into the activations
-// with FMA, one scale per group.
+// AVX2 drivers of the quantized weight dtypes over the decoders of quant_decoders.h: to_f32 and
+// the GEMV dot (levels widened to fp32 and multiplied into the activations with FMA, one scale
+// per group), the generic int8 dot, and fused int8 dots for Q4_K, Q5_K and Q6_K.
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
-#include "simd/quant_kernels.h"
+#include "simd/avx2/quant_decoders.h"
 
 namespace lazyllm::simd {
 namespace {
-
-inline __m256i Load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-inline void Store32(int8_t* p, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); }
-inline __m256i Bytes(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
-
-// Bits k..k+1 (or k alone with mask 1) of every byte: 16-bit shifts never carry a bit across a
-// byte boundary once masked.
-inline __m256i BitsOf(__m256i v, int k, int mask) { return _mm256_and_si256(_mm256_srli_epi16(v, k), Bytes(mask)); }
-
-// Q4_0-style nibbles of 16 bytes: [low nibbles of bytes 0..15, high nibbles of bytes 0..15].
-inline __m256i Nibbles16(const uint8_t* qs) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i m = _mm_set1_epi8(0x0F);
-  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
-}
-
-// Byte j = 0x10 when bit j of the little-endian u32 at p is set, else 0.
-inline __m256i FifthBits(const uint8_t* p) {
-  uint32_t bits;
-  std::memcpy(&bits, p, 4);
-  // Byte j takes byte j/8 of the word, then keeps bit j%8.
-  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
-                                             _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
-  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), Bytes(0x10));
-}
-
-inline __m256i Iq4nlTable() {
-  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
-}
-
-struct Q4_1 {
-  using Block = BlockQ4_1;
-  static constexpr int kElems = 32, kGroup = 32;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    Store32(o->q, Nibbles16(b.qs));
-    o->scale[0] = F16ToF32(b.d);
-    o->offset[0] = F16ToF32(b.m);
-  }
-};
-
-struct Q5_0 {
-  using Block = BlockQ5_0;
-  static constexpr int kElems = 32, kGroup = 32;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    Store32(o->q, _mm256_sub_epi8(_mm256_or_si256(Nibbles16(b.qs), FifthBits(b.qh)), Bytes(16)));
-    o->scale[0] = F16ToF32(b.d);
-    o->offset[0] = 0.0f;
-  }
-};
-
-struct Q5_1 {
-  using Block = BlockQ5_1;
-  static constexpr int kElems = 32, kGroup = 32;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    Store32(o->q, _mm256_or_si256(Nibbles16(b.qs), FifthBits(b.qh)));
-    o->scale[0] = F16ToF32(b.d);
-    o->offset[0] = F16ToF32(b.m);
-  }
-};
-
-struct IQ4_NL {
-  using Block = BlockIQ4_NL;
-  static constexpr int kElems = 32, kGroup = 32;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    Store32(o->q, _mm256_shuffle_epi8(Iq4nlTable(), Nibbles16(b.qs)));
-    o->scale[0] = F16ToF32(b.d);
-    o->offset[0] = 0.0f;
-  }
-};
-
-struct Q2_K {
-  using Block = BlockQ2_K;
-  static constexpr int kElems = 256, kGroup = 16;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    for (int h = 0; h < 2; ++h) {
-      const __m256i q = Load32(b.qs + 32 * h);
-      for (int s = 0; s < 4; ++s) Store32(o->q + 128 * h + 32 * s, BitsOf(q, 2 * s, 3));
-    }
-    GroupScalesQ2K(b, o);
-  }
-};
-
-struct Q3_K {
-  using Block = BlockQ3_K;
-  static constexpr int kElems = 256, kGroup = 16;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    const __m256i hm = Load32(b.hmask);
-    for (int h = 0; h < 2; ++h) {
-      const __m256i q = Load32(b.qs + 32 * h);
-      for (int s = 0; s < 4; ++s) {
-        // level - 4 + 4·(high bit)
-        const __m256i high = _mm256_slli_epi16(BitsOf(hm, 4 * h + s, 1), 2);
-        Store32(o->q + 128 * h + 32 * s, _mm256_add_epi8(_mm256_sub_epi8(BitsOf(q, 2 * s, 3), Bytes(4)), high));
-      }
-    }
-    GroupScalesQ3K(b, o);
-  }
-};
-
-struct Q4_K {
-  using Block = BlockQ4_K;
-  static constexpr int kElems = 256, kGroup = 32;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    for (int c = 0; c < 4; ++c) {
-      const __m256i q = Load32(b.qs + 32 * c);
-      Store32(o->q + 64 * c, _mm256_and_si256(q, Bytes(0x0F)));
-      Store32(o->q + 64 * c + 32, BitsOf(q, 4, 0x0F));
-    }
-    GroupScalesK4(b.scales, b.d, b.dmin, o);
-  }
-};
-
-struct Q5_K {
-  using Block = BlockQ5_K;
-  static constexpr int kElems = 256, kGroup = 32;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    const __m256i qh = Load32(b.qh);
-    for (int c = 0; c < 4; ++c) {
-      const __m256i q = Load32(b.qs + 32 * c);
-      const __m256i lo = _mm256_and_si256(q, Bytes(0x0F)), hi = BitsOf(q, 4, 0x0F);
-      Store32(o->q + 64 * c, _mm256_or_si256(lo, _mm256_slli_epi16(BitsOf(qh, 2 * c, 1), 4)));
-      Store32(o->q + 64 * c + 32, _mm256_or_si256(hi, _mm256_slli_epi16(BitsOf(qh, 2 * c + 1, 1), 4)));
-    }
-    GroupScalesK4(b.scales, b.d, b.dmin, o);
-  }
-};
-
-struct Q6_K {
-  using Block = BlockQ6_K;
-  static constexpr int kElems = 256, kGroup = 16;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = Load32(b.ql + 64 * h), ql1 = Load32(b.ql + 64 * h + 32), qh = Load32(b.qh + 32 * h);
-      const __m256i low[4] = {_mm256_and_si256(ql0, Bytes(0x0F)), _mm256_and_si256(ql1, Bytes(0x0F)),
-                              BitsOf(ql0, 4, 0x0F), BitsOf(ql1, 4, 0x0F)};
-      for (int k = 0; k < 4; ++k) {
-        const __m256i q = _mm256_or_si256(low[k], _mm256_slli_epi16(BitsOf(qh, 2 * k, 3), 4));
-        Store32(o->q + 128 * h + 32 * k, _mm256_sub_epi8(q, Bytes(32)));
-      }
-    }
-    GroupScalesQ6K(b, o);
-  }
-};
-
-struct IQ4_XS {
-  using Block = BlockIQ4_XS;
-  static constexpr int kElems = 256, kGroup = 32;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    const __m256i table = Iq4nlTable();
-    for (int g = 0; g < 8; ++g) Store32(o->q + 32 * g, _mm256_shuffle_epi8(table, Nibbles16(b.qs + 16 * g)));
-    GroupScalesIQ4XS(b, o);
-  }
-};
-
 inline __m256 Levels8(const int8_t* q) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q))));
 }
@@ -190,16 +36,17 @@ void ToF32(const void* src, float* dst, int64_t n) {
   }
 }
 
-// Σ over groups of scale·(Σ q·x) + offset·(Σ x), the group sums of x taken from xsum16; two
-// accumulator chains.
+// Σ over groups of scale·(Σ q·x) + offset·(Σ x), the group sums of x taken from xsum16. Group g
+// accumulates into acc[g % 4], so the groups' FMAs do not wait on each other.
 template <class T>
 float Dot(const void* w, const float* x, const float* xsum16, int64_t n) {
   const auto* b = static_cast<const typename T::Block*>(w);
   DecodedBlock o;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   float offsets = 0.0f;
   for (int64_t blk = 0; blk < n / T::kElems; ++blk, x += T::kElems) {
     T::Decode(b[blk], &o);
+#pragma GCC unroll 16
     for (int g = 0; g < T::kElems / T::kGroup; ++g) {
       const int j = g * T::kGroup;
       __m256 s0 = _mm256_mul_ps(Levels8(o.q + j), _mm256_loadu_ps(x + j));
@@ -208,16 +55,14 @@ float Dot(const void* w, const float* x, const float* xsum16, int64_t n) {
         s0 = _mm256_fmadd_ps(Levels8(o.q + j + 16), _mm256_loadu_ps(x + j + 16), s0);
         s1 = _mm256_fmadd_ps(Levels8(o.q + j + 24), _mm256_loadu_ps(x + j + 24), s1);
       }
-      const __m256 scale = _mm256_set1_ps(o.scale[g]);
-      acc0 = _mm256_fmadd_ps(scale, s0, acc0);
-      acc1 = _mm256_fmadd_ps(scale, s1, acc1);
+      acc[g & 3] = _mm256_fmadd_ps(_mm256_set1_ps(o.scale[g]), _mm256_add_ps(s0, s1), acc[g & 3]);
       if (o.offset[g] != 0.0f) {
         const float* xs = xsum16 + (blk * T::kElems + j) / 16;
         offsets += o.offset[g] * (T::kGroup == 32 ? xs[0] + xs[1] : xs[0]);
       }
     }
   }
-  return HorizontalSum(_mm256_add_ps(acc0, acc1)) + offsets;
+  return HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + offsets;
 }
 
 // Byte products of signed w and x summed in fours into 8 int32 lanes (lanes 0-3: bytes 0-15):
@@ -251,7 +96,7 @@ float Int8Dot(const void* w, const void* xq, int64_t n) {
       dx = a.d, qx = a.qs, bsums = a.bsums;
     } else {
       const BlockQ8_0& a = static_cast<const BlockQ8_0*>(xq)[blk];
-      dx = F16ToF32(a.d), qx = a.qs;
+      dx = Half(a.d), qx = a.qs;
     }
     __m256 block = _mm256_setzero_ps();
     float block_offsets = 0.0f;
@@ -278,6 +123,101 @@ float Int8Dot(const void* w, const void* xq, int64_t n) {
   return HorizontalSum(acc) + offsets;
 }
 
+// Fused int8 dots of the K-quants most files use: levels unpacked in registers, products of the
+// unsigned levels with the activations by maddubs, the integer sub-block scales applied by
+// madd_epi16, one conversion to float per 256 elements. Offsets (Q4_K/Q5_K mins, Q6_K's -32) come
+// from the activation's per-16 sums. Bounds: maddubs pairs <= 63·127·2 < 2^15; with scales <= 127
+// every int32 lane stays below 2^23.
+
+// The 8 six-bit scales and mins of a Q4_K/Q5_K super-block (ScaleMinK4 for all j at once), with
+// the 12 bytes read as words a, b, c: scales 0-3 are a's low 6 bits per byte, mins 0-3 b's; scales
+// 4-7 take c's low nibbles and a's top 2 bits, mins 4-7 c's high nibbles and b's top 2 bits.
+inline void UnpackScaleMinK4(const uint8_t* packed, uint8_t* scales, uint8_t* mins) {
+  uint32_t a, b, c;
+  std::memcpy(&a, packed, 4);
+  std::memcpy(&b, packed + 4, 4);
+  std::memcpy(&c, packed + 8, 4);
+  const uint32_t s[2] = {a & 0x3f3f3f3fu, (c & 0x0f0f0f0fu) | ((a >> 6) & 0x03030303u) << 4};
+  const uint32_t m[2] = {b & 0x3f3f3f3fu, ((c >> 4) & 0x0f0f0f0fu) | ((b >> 6) & 0x03030303u) << 4};
+  std::memcpy(scales, s, 8);
+  std::memcpy(mins, m, 8);
+}
+
+
+// Σ over 8 groups of 32 of mins[g]·(bsums[2g] + bsums[2g+1]).
+inline int32_t MinsDotBsums(const uint8_t* mins, const int16_t* bsums) {
+  const __m128i b = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums)),
+                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8)));  // 8 group sums
+  const __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins)));
+  __m128i p = _mm_madd_epi16(m, b);
+  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4E));
+  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
+  return _mm_cvtsi128_si32(p);
+}
+
+// Q4_K (bits = 4) and Q5_K (bits = 5) against Q8_K.
+template <int kBits>
+float Int8DotK4(const void* w, const void* xq, int64_t n) {
+  using Block = std::conditional_t<kBits == 4, BlockQ4_K, BlockQ5_K>;
+  const auto* b = static_cast<const Block*>(w);
+  const auto* a = static_cast<const BlockQ8_K*>(xq);
+  __m256 acc = _mm256_setzero_ps();
+  float mins_total = 0.0f;
+  for (int64_t blk = 0; blk < n / kSuperBlock; ++blk) {
+    const Block& wb = b[blk];
+    const BlockQ8_K& xb = a[blk];
+    alignas(16) uint8_t scales[8], mins[8];
+    UnpackScaleMinK4(wb.scales, scales, mins);
+    mins_total += xb.d * Half(wb.dmin) * static_cast<float>(MinsDotBsums(mins, xb.bsums));
+    __m256i hbits;
+    if constexpr (kBits == 5) hbits = Load32(wb.qh);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = Load32(wb.qs + 32 * c);
+      __m256i lo = _mm256_and_si256(q, Bytes(0x0F)), hi = BitsOf(q, 4, 0x0F);
+      if constexpr (kBits == 5) {
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(BitsOf(hbits, 2 * c, 1), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(BitsOf(hbits, 2 * c + 1, 1), 4));
+      }
+      const __m256i plo = _mm256_maddubs_epi16(lo, Load32(xb.qs + 64 * c));
+      const __m256i phi = _mm256_maddubs_epi16(hi, Load32(xb.qs + 64 * c + 32));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16(scales[2 * c])));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16(scales[2 * c + 1])));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(xb.d * Half(wb.d)), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return HorizontalSum(acc) - mins_total;
+}
+
+// Q6_K against Q8_K: Σ sc·(q - 32)·qx = Σ sc·q·qx - 32·Σ sc·bsum, q in 0..63.
+float Int8DotQ6K(const void* w, const void* xq, int64_t n) {
+  const auto* b = static_cast<const BlockQ6_K*>(w);
+  const auto* a = static_cast<const BlockQ8_K*>(xq);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t blk = 0; blk < n / kSuperBlock; ++blk) {
+    const BlockQ6_K& wb = b[blk];
+    const BlockQ8_K& xb = a[blk];
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.scales)));
+    // 32·Σ sc·bsum over the 16 groups.
+    const __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.bsums)));
+    __m256i sumi = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = Load32(wb.ql + 64 * h), ql1 = Load32(wb.ql + 64 * h + 32), qh = Load32(wb.qh + 32 * h);
+      const __m256i low[4] = {_mm256_and_si256(ql0, Bytes(0x0F)), _mm256_and_si256(ql1, Bytes(0x0F)),
+                              BitsOf(ql0, 4, 0x0F), BitsOf(ql1, 4, 0x0F)};
+      for (int k = 0; k < 4; ++k) {
+        const __m256i q = _mm256_or_si256(low[k], _mm256_slli_epi16(BitsOf(qh, 2 * k, 3), 4));
+        const __m256i p = _mm256_maddubs_epi16(q, Load32(xb.qs + 128 * h + 32 * k));
+        const int g = 8 * h + 2 * k;  // bytes 0..15 are group g, 16..31 group g + 1
+        const __m256i s = _mm256_set_m128i(_mm_set1_epi16(wb.scales[g + 1]), _mm_set1_epi16(wb.scales[g]));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(xb.d * Half(wb.d)), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return HorizontalSum(acc);
+}
+
 template <class T>
 void Install(Kernels& t, DType d) {
   t.dtypes[static_cast<uint32_t>(d)].to_f32 = ToF32<T>;
@@ -298,6 +238,9 @@ void InstallAvx2QuantKernels(Kernels& t) {
   Install<Q5_K>(t, DType::kQ5_K);
   Install<Q6_K>(t, DType::kQ6_K);
   Install<IQ4_XS>(t, DType::kIQ4_XS);
+  t.dtypes[static_cast<uint32_t>(DType::kQ4_K)].int8_dot = Int8DotK4<4>;
+  t.dtypes[static_cast<uint32_t>(DType::kQ5_K)].int8_dot = Int8DotK4<5>;
+  t.dtypes[static_cast<uint32_t>(DType::kQ6_K)].int8_dot = Int8DotQ6K;
 }
 
 }  // namespace lazyllm::simd

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "simd/kernels.h"
+#include "simd/quant_kernels.h"
 
 namespace lazyllm::simd {
 namespace {
@@ -71,6 +72,7 @@ const Kernels& Avx512Kernels() {
     t.dtypes[static_cast<uint32_t>(DType::kQ8_0)].dot = DotQ8_0;
     t.dtypes[static_cast<uint32_t>(DType::kQ4_0)].dot = DotQ4_0;
     t.dtypes[static_cast<uint32_t>(DType::kF16)].dot = DotF16;
+    InstallAvx512QuantKernels(t);
     return t;
   }();
   return k;

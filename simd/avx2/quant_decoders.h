@@ -1,0 +1,172 @@
+// AVX2 decoders of the quantized weight dtypes: one block's bit fields unpacked into int8 levels,
+// 32 per vector operation, plus its group scales. Shared by the AVX2 and AVX-512 drivers; the
+// including file must be compiled with AVX2 and F16C enabled. Everything here is local to the
+// including translation unit.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "simd/quant_kernels.h"
+
+namespace lazyllm::simd {
+namespace {
+
+inline __m256i Load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline void Store32(int8_t* p, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); }
+inline float Half(uint16_t h) { return _cvtsh_ss(h); }
+inline __m256i Bytes(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
+
+// Bits k..k+1 (or k alone with mask 1) of every byte: 16-bit shifts never carry a bit across a
+// byte boundary once masked.
+inline __m256i BitsOf(__m256i v, int k, int mask) { return _mm256_and_si256(_mm256_srli_epi16(v, k), Bytes(mask)); }
+
+// Q4_0-style nibbles of 16 bytes: [low nibbles of bytes 0..15, high nibbles of bytes 0..15].
+inline __m256i Nibbles16(const uint8_t* qs) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i m = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+}
+
+// Byte j = 0x10 when bit j of the little-endian u32 at p is set, else 0.
+inline __m256i FifthBits(const uint8_t* p) {
+  uint32_t bits;
+  std::memcpy(&bits, p, 4);
+  // Byte j takes byte j/8 of the word, then keeps bit j%8.
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
+                                             _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), Bytes(0x10));
+}
+
+inline __m256i Iq4nlTable() {
+  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
+}
+
+struct Q4_1 {
+  using Block = BlockQ4_1;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    Store32(o->q, Nibbles16(b.qs));
+    o->scale[0] = Half(b.d);
+    o->offset[0] = Half(b.m);
+  }
+};
+
+struct Q5_0 {
+  using Block = BlockQ5_0;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    Store32(o->q, _mm256_sub_epi8(_mm256_or_si256(Nibbles16(b.qs), FifthBits(b.qh)), Bytes(16)));
+    o->scale[0] = Half(b.d);
+    o->offset[0] = 0.0f;
+  }
+};
+
+struct Q5_1 {
+  using Block = BlockQ5_1;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    Store32(o->q, _mm256_or_si256(Nibbles16(b.qs), FifthBits(b.qh)));
+    o->scale[0] = Half(b.d);
+    o->offset[0] = Half(b.m);
+  }
+};
+
+struct IQ4_NL {
+  using Block = BlockIQ4_NL;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    Store32(o->q, _mm256_shuffle_epi8(Iq4nlTable(), Nibbles16(b.qs)));
+    o->scale[0] = Half(b.d);
+    o->offset[0] = 0.0f;
+  }
+};
+
+struct Q2_K {
+  using Block = BlockQ2_K;
+  static constexpr int kElems = 256, kGroup = 16;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    for (int h = 0; h < 2; ++h) {
+      const __m256i q = Load32(b.qs + 32 * h);
+      for (int s = 0; s < 4; ++s) Store32(o->q + 128 * h + 32 * s, BitsOf(q, 2 * s, 3));
+    }
+    GroupScalesQ2K<Half>(b, o);
+  }
+};
+
+struct Q3_K {
+  using Block = BlockQ3_K;
+  static constexpr int kElems = 256, kGroup = 16;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    const __m256i hm = Load32(b.hmask);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i q = Load32(b.qs + 32 * h);
+      for (int s = 0; s < 4; ++s) {
+        // level - 4 + 4·(high bit)
+        const __m256i high = _mm256_slli_epi16(BitsOf(hm, 4 * h + s, 1), 2);
+        Store32(o->q + 128 * h + 32 * s, _mm256_add_epi8(_mm256_sub_epi8(BitsOf(q, 2 * s, 3), Bytes(4)), high));
+      }
+    }
+    GroupScalesQ3K<Half>(b, o);
+  }
+};
+
+struct Q4_K {
+  using Block = BlockQ4_K;
+  static constexpr int kElems = 256, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = Load32(b.qs + 32 * c);
+      Store32(o->q + 64 * c, _mm256_and_si256(q, Bytes(0x0F)));
+      Store32(o->q + 64 * c + 32, BitsOf(q, 4, 0x0F));
+    }
+    GroupScalesK4<Half>(b.scales, b.d, b.dmin, o);
+  }
+};
+
+struct Q5_K {
+  using Block = BlockQ5_K;
+  static constexpr int kElems = 256, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    const __m256i qh = Load32(b.qh);
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = Load32(b.qs + 32 * c);
+      const __m256i lo = _mm256_and_si256(q, Bytes(0x0F)), hi = BitsOf(q, 4, 0x0F);
+      Store32(o->q + 64 * c, _mm256_or_si256(lo, _mm256_slli_epi16(BitsOf(qh, 2 * c, 1), 4)));
+      Store32(o->q + 64 * c + 32, _mm256_or_si256(hi, _mm256_slli_epi16(BitsOf(qh, 2 * c + 1, 1), 4)));
+    }
+    GroupScalesK4<Half>(b.scales, b.d, b.dmin, o);
+  }
+};
+
+struct Q6_K {
+  using Block = BlockQ6_K;
+  static constexpr int kElems = 256, kGroup = 16;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = Load32(b.ql + 64 * h), ql1 = Load32(b.ql + 64 * h + 32), qh = Load32(b.qh + 32 * h);
+      const __m256i low[4] = {_mm256_and_si256(ql0, Bytes(0x0F)), _mm256_and_si256(ql1, Bytes(0x0F)),
+                              BitsOf(ql0, 4, 0x0F), BitsOf(ql1, 4, 0x0F)};
+      for (int k = 0; k < 4; ++k) {
+        const __m256i q = _mm256_or_si256(low[k], _mm256_slli_epi16(BitsOf(qh, 2 * k, 3), 4));
+        Store32(o->q + 128 * h + 32 * k, _mm256_sub_epi8(q, Bytes(32)));
+      }
+    }
+    GroupScalesQ6K<Half>(b, o);
+  }
+};
+
+struct IQ4_XS {
+  using Block = BlockIQ4_XS;
+  static constexpr int kElems = 256, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    const __m256i table = Iq4nlTable();
+    for (int g = 0; g < 8; ++g) Store32(o->q + 32 * g, _mm256_shuffle_epi8(table, Nibbles16(b.qs + 16 * g)));
+    GroupScalesIQ4XS<Half>(b, o);
+  }
+};
+
+}  // namespace
+}  // namespace lazyllm::simd
