@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "core/attention.h"
@@ -97,6 +98,29 @@ void BM_Layer(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));  // items = prompt tokens
 }
 BENCHMARK(BM_Layer)->Arg(512)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Memory read bandwidth, the ceiling of decode (which streams every weight once per token):
+// `threads` threads each sum their slice of a 1 GiB buffer (far beyond the caches). Arg: threads.
+void BM_MemoryRead(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const size_t n = (size_t{1} << 30) / sizeof(uint64_t);
+  std::vector<uint64_t> buf(n, 1);  // written once: every page is resident
+  std::vector<uint64_t> sums(static_cast<size_t>(threads));
+  for (auto _ : state) {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        const size_t begin = n * t / threads, end = n * (t + 1) / threads;
+        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (size_t i = begin; i + 4 <= end; i += 4) s0 += buf[i], s1 += buf[i + 1], s2 += buf[i + 2], s3 += buf[i + 3];
+        sums[t] = s0 + s1 + s2 + s3;
+      });
+    for (auto& th : pool) th.join();
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n * sizeof(uint64_t)));
+}
+BENCHMARK(BM_MemoryRead)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace lazyllm

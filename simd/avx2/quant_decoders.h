@@ -16,6 +16,20 @@ namespace {
 inline __m256i Load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline void Store32(int8_t* p, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); }
 inline float Half(uint16_t h) { return _cvtsh_ss(h); }
+
+// The 8 six-bit scales and mins of a Q4_K/Q5_K super-block (ScaleMinK4 for all j at once), with
+// the 12 bytes read as words a, b, c: scales 0-3 are a's low 6 bits per byte, mins 0-3 b's; scales
+// 4-7 take c's low nibbles and a's top 2 bits, mins 4-7 c's high nibbles and b's top 2 bits.
+inline void UnpackScaleMinK4(const uint8_t* packed, uint8_t* scales, uint8_t* mins) {
+  uint32_t a, b, c;
+  std::memcpy(&a, packed, 4);
+  std::memcpy(&b, packed + 4, 4);
+  std::memcpy(&c, packed + 8, 4);
+  const uint32_t s[2] = {a & 0x3f3f3f3fu, (c & 0x0f0f0f0fu) | ((a >> 6) & 0x03030303u) << 4};
+  const uint32_t m[2] = {b & 0x3f3f3f3fu, ((c >> 4) & 0x0f0f0f0fu) | ((b >> 6) & 0x03030303u) << 4};
+  std::memcpy(scales, s, 8);
+  std::memcpy(mins, m, 8);
+}
 inline __m256i Bytes(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
 
 // Bits k..k+1 (or k alone with mask 1) of every byte: 16-bit shifts never carry a bit across a

@@ -129,21 +129,6 @@ float Int8Dot(const void* w, const void* xq, int64_t n) {
 // from the activation's per-16 sums. Bounds: maddubs pairs <= 63·127·2 < 2^15; with scales <= 127
 // every int32 lane stays below 2^23.
 
-// The 8 six-bit scales and mins of a Q4_K/Q5_K super-block (ScaleMinK4 for all j at once), with
-// the 12 bytes read as words a, b, c: scales 0-3 are a's low 6 bits per byte, mins 0-3 b's; scales
-// 4-7 take c's low nibbles and a's top 2 bits, mins 4-7 c's high nibbles and b's top 2 bits.
-inline void UnpackScaleMinK4(const uint8_t* packed, uint8_t* scales, uint8_t* mins) {
-  uint32_t a, b, c;
-  std::memcpy(&a, packed, 4);
-  std::memcpy(&b, packed + 4, 4);
-  std::memcpy(&c, packed + 8, 4);
-  const uint32_t s[2] = {a & 0x3f3f3f3fu, (c & 0x0f0f0f0fu) | ((a >> 6) & 0x03030303u) << 4};
-  const uint32_t m[2] = {b & 0x3f3f3f3fu, ((c >> 4) & 0x0f0f0f0fu) | ((b >> 6) & 0x03030303u) << 4};
-  std::memcpy(scales, s, 8);
-  std::memcpy(mins, m, 8);
-}
-
-
 // Σ over 8 groups of 32 of mins[g]·(bsums[2g] + bsums[2g+1]).
 inline int32_t MinsDotBsums(const uint8_t* mins, const int16_t* bsums) {
   const __m128i b = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums)),
