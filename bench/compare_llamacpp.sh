@@ -6,7 +6,7 @@
 #   bench/compare_llamacpp.sh LLAMA_BENCH MODEL.gguf [PROMPTS] [GEN] [THREADS] [REPS]
 #   e.g. bench/compare_llamacpp.sh ~/llama.cpp/build/bin/llama-bench m.gguf 512,2048 32 2 3
 #
-# PROMPTS: prefill sizes (pruning off); GEN: decode tokens (0 to skip). llama.cpp is built
+# PROMPTS: prefill sizes (pruning off; 0 to skip); GEN: decode tokens (0 to skip). llama.cpp is built
 # outside this repository (see docs/performance.md). Needs python3 to read the JSON.
 set -euo pipefail
 LLAMA_BENCH=$1 MODEL=$2 PROMPTS=${3:-512} GEN=${4:-32} THREADS=${5:-2} REPS=${6:-3}
@@ -33,6 +33,7 @@ echo
 echo "| test | lazyllm t/s | llama.cpp t/s | ratio |"
 echo "| --- | ---: | ---: | ---: |"
 IFS=, read -ra ps <<<"$PROMPTS"
+[ "$PROMPTS" = 0 ] && ps=()
 for p in "${ps[@]}"; do
   "$LLAMA_BENCH" -m "$MODEL" -p "$p" -n 0 -t "$THREADS" -r "$REPS" -o json >"$tmp/theirs.json" 2>/dev/null
   "$LAZYLLM" bench -m "$MODEL" -p "$p" -n 0 -t "$THREADS" -r "$REPS" --prune off $LAZYLLM_FLAGS -o json >"$tmp/ours.json" 2>/dev/null
