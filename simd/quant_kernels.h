@@ -81,6 +81,20 @@ void QuantizeQ8K(const float* x, void* out, int64_t n);
 // for 32-element ones.
 constexpr DType Int8ActFormat(int block_elems) { return block_elems == kSuperBlock ? DType::kQ8_K : DType::kQ8_0; }
 
+// The dtypes with a decoder, as X(DecoderName, DType enumerator): every ISA file defines a decoder
+// struct of each name and installs them through this one list.
+#define LAZYLLM_DECODED_DTYPES(X) \
+  X(Q4_1, kQ4_1)                  \
+  X(Q5_0, kQ5_0)                  \
+  X(Q5_1, kQ5_1)                  \
+  X(IQ4_NL, kIQ4_NL)              \
+  X(Q2_K, kQ2_K)                  \
+  X(Q3_K, kQ3_K)                  \
+  X(Q4_K, kQ4_K)                  \
+  X(Q5_K, kQ5_K)                  \
+  X(Q6_K, kQ6_K)                  \
+  X(IQ4_XS, kIQ4_XS)
+
 // The scalar twins (fallback and test oracle).
 void InstallRefQuantKernels(Kernels& table);
 // AVX2 decoders and drivers; only for the AVX2 (and AVX-512) tables.

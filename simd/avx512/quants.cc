@@ -76,16 +76,9 @@ void Install(Kernels& t, DType d) {
 }  // namespace
 
 void InstallAvx512QuantKernels(Kernels& t) {
-  Install<Q4_1>(t, DType::kQ4_1);
-  Install<Q5_0>(t, DType::kQ5_0);
-  Install<Q5_1>(t, DType::kQ5_1);
-  Install<IQ4_NL>(t, DType::kIQ4_NL);
-  Install<Q2_K>(t, DType::kQ2_K);
-  Install<Q3_K>(t, DType::kQ3_K);
-  Install<Q4_K>(t, DType::kQ4_K);
-  Install<Q5_K>(t, DType::kQ5_K);
-  Install<Q6_K>(t, DType::kQ6_K);
-  Install<IQ4_XS>(t, DType::kIQ4_XS);
+#define LAZYLLM_INSTALL(decoder, dtype) Install<decoder>(t, DType::dtype);
+  LAZYLLM_DECODED_DTYPES(LAZYLLM_INSTALL)
+#undef LAZYLLM_INSTALL
   t.dtypes[static_cast<uint32_t>(DType::kQ4_K)].dot = DotQ4K;
 }
 

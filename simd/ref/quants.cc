@@ -260,16 +260,9 @@ void QuantizeQ8K(const float* x, void* out, int64_t n) {
 }
 
 void InstallRefQuantKernels(Kernels& t) {
-  Install<Q4_1>(t, DType::kQ4_1);
-  Install<Q5_0>(t, DType::kQ5_0);
-  Install<Q5_1>(t, DType::kQ5_1);
-  Install<IQ4_NL>(t, DType::kIQ4_NL);
-  Install<Q2_K>(t, DType::kQ2_K);
-  Install<Q3_K>(t, DType::kQ3_K);
-  Install<Q4_K>(t, DType::kQ4_K);
-  Install<Q5_K>(t, DType::kQ5_K);
-  Install<Q6_K>(t, DType::kQ6_K);
-  Install<IQ4_XS>(t, DType::kIQ4_XS);
+#define LAZYLLM_INSTALL(decoder, dtype) Install<decoder>(t, DType::dtype);
+  LAZYLLM_DECODED_DTYPES(LAZYLLM_INSTALL)
+#undef LAZYLLM_INSTALL
 }
 
 }  // namespace lazyllm::simd

@@ -22,8 +22,9 @@ std::string WriteSplit(const std::string& src, const fs::path& dir, int count, i
   std::string first;
   for (int p = 0; p < count; ++p) {
     gguf::Writer w;
-    if (p == 0)
+    if (p == 0) {
       for (const auto& [key, value] : (*file)->metadata()) w.CopyValue(key, value);
+    }
     w.SetU32("split.no", static_cast<uint32_t>(p));
     w.SetU32("split.count", static_cast<uint32_t>(count));
     w.SetU32("split.tensors.count", static_cast<uint32_t>(tensors.size()));
@@ -38,7 +39,9 @@ std::string WriteSplit(const std::string& src, const fs::path& dir, int count, i
     char name[64];
     std::snprintf(name, sizeof name, "model-%05d-of-%05d.gguf", p + 1, count);
     if (p == 0) first = (dir / name).string();
-    if (p != skip_part) EXPECT_TRUE(w.Write((dir / name).string()).ok());
+    if (p != skip_part) {
+      EXPECT_TRUE(w.Write((dir / name).string()).ok());
+    }
   }
   return first;
 }
