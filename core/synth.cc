@@ -2,6 +2,7 @@
 #include "lazyllm/synth.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -78,28 +79,6 @@ StatusOr<simd::DType> ParseDType(const std::string& s) {
   return d->id;
 }
 
-// general.file_type (llama_ftype) of an all-`t` model.
-uint32_t FileType(simd::DType t) {
-  switch (t) {
-    case simd::DType::kF32: return 0;
-    case simd::DType::kF16: return 1;
-    case simd::DType::kQ4_0: return 2;
-    case simd::DType::kQ8_0: return 7;
-    case simd::DType::kBF16: return 32;
-    case simd::DType::kQ4_1: return 3;
-    case simd::DType::kQ5_0: return 8;
-    case simd::DType::kQ5_1: return 9;
-    case simd::DType::kQ2_K: return 10;
-    case simd::DType::kQ3_K: return 11;
-    case simd::DType::kQ4_K: return 14;
-    case simd::DType::kQ5_K: return 16;
-    case simd::DType::kQ6_K: return 18;
-    case simd::DType::kIQ4_NL: return 25;
-    case simd::DType::kIQ4_XS: return 30;
-    default: return 0;
-  }
-}
-
 }  // namespace
 
 const std::vector<SynthShape>& SynthPresets() {
@@ -161,7 +140,7 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
   Bytes h;  // metadata and tensor table; the fixed header goes in front at the end
   h.KvStr("general.architecture", "llama");
   h.KvStr("general.name", "lazyllm-synth " + shape.name);
-  h.KvU32("general.file_type", FileType(dtype));
+  h.KvU32("general.file_type", static_cast<uint32_t>(std::max(0, simd::InfoOf(dtype).file_type)));
   h.KvU32("llama.block_count", static_cast<uint32_t>(shape.layers));
   h.KvU32("llama.context_length", static_cast<uint32_t>(shape.context));
   h.KvU32("llama.embedding_length", static_cast<uint32_t>(shape.dim));

@@ -31,6 +31,9 @@ struct DTypeInfo {
   const char* name;     // GGML's spelling, upper case: "Q4_K", "IQ4_NL", "BF16"
   int64_t block_elems;  // elements per block (1 for plain numbers)
   int64_t block_bytes;  // bytes per block
+  // general.file_type (llama.cpp's llama_ftype) of a file whose weights are all of this dtype;
+  // -1 when llama.cpp names no such file type.
+  int32_t file_type;
 };
 
 // The row for a raw GGUF type id; nullptr when the id is unknown.

@@ -267,31 +267,48 @@ void QuantizeIQ4_XS(const float* x, BlockIQ4_XS* out, int64_t blocks) {
   }
 }
 
+// One encoder per dtype; nullptr for dtypes lazyllm does not write.
+using EncodeFn = void (*)(const float* x, void* out, int64_t n);
+
+template <typename Block, void (*Encode)(const float*, Block*, int64_t), int kElems>
+void Blocks(const float* x, void* out, int64_t n) {
+  Encode(x, static_cast<Block*>(out), n / kElems);
+}
+
+void CopyF32(const float* x, void* out, int64_t n) { std::memcpy(out, x, static_cast<size_t>(n) * sizeof(float)); }
+void EncodeF16(const float* x, void* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(out)[i] = F32ToF16(x[i]);
+}
+void EncodeBF16(const float* x, void* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(out)[i] = F32ToBF16(x[i]);
+}
+void EncodeQ8_0(const float* x, void* out, int64_t n) { RefKernels().quantize_q8_0(x, out, n); }
+
+EncodeFn EncoderFor(DType t) {
+  switch (t) {
+    case DType::kF32: return CopyF32;
+    case DType::kF16: return EncodeF16;
+    case DType::kBF16: return EncodeBF16;
+    case DType::kQ8_0: return EncodeQ8_0;
+    case DType::kQ4_0: return Blocks<BlockQ4_0, QuantizeQ4_0, 32>;
+    case DType::kQ4_1: return Blocks<BlockQ4_1, QuantizeQ4_1, 32>;
+    case DType::kQ5_0: return Blocks<BlockQ5_0, QuantizeQ5_0, 32>;
+    case DType::kQ5_1: return Blocks<BlockQ5_1, QuantizeQ5_1, 32>;
+    case DType::kIQ4_NL: return Blocks<BlockIQ4_NL, QuantizeIQ4_NL, 32>;
+    case DType::kQ2_K: return Blocks<BlockQ2_K, QuantizeQ2_K, 256>;
+    case DType::kQ3_K: return Blocks<BlockQ3_K, QuantizeQ3_K, 256>;
+    case DType::kQ4_K: return Blocks<BlockQ4_K, QuantizeQ4_K, 256>;
+    case DType::kQ5_K: return Blocks<BlockQ5_K, QuantizeQ5_K, 256>;
+    case DType::kQ6_K: return Blocks<BlockQ6_K, QuantizeQ6_K, 256>;
+    case DType::kIQ4_XS: return Blocks<BlockIQ4_XS, QuantizeIQ4_XS, 256>;
+    default: return nullptr;
+  }
+}
+
 }  // namespace
 
 void QuantizeRow(DType t, const float* x, void* out, int64_t n) {
-  switch (t) {
-    case DType::kF32: std::memcpy(out, x, static_cast<size_t>(n) * sizeof(float)); return;
-    case DType::kF16:
-      for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(out)[i] = F32ToF16(x[i]);
-      return;
-    case DType::kBF16:
-      for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(out)[i] = F32ToBF16(x[i]);
-      return;
-    case DType::kQ8_0: RefKernels().quantize_q8_0(x, out, n); return;
-    case DType::kQ4_0: QuantizeQ4_0(x, static_cast<BlockQ4_0*>(out), n / 32); return;
-    case DType::kQ4_1: QuantizeQ4_1(x, static_cast<BlockQ4_1*>(out), n / 32); return;
-    case DType::kQ5_0: QuantizeQ5_0(x, static_cast<BlockQ5_0*>(out), n / 32); return;
-    case DType::kQ5_1: QuantizeQ5_1(x, static_cast<BlockQ5_1*>(out), n / 32); return;
-    case DType::kIQ4_NL: QuantizeIQ4_NL(x, static_cast<BlockIQ4_NL*>(out), n / 32); return;
-    case DType::kQ2_K: QuantizeQ2_K(x, static_cast<BlockQ2_K*>(out), n / 256); return;
-    case DType::kQ3_K: QuantizeQ3_K(x, static_cast<BlockQ3_K*>(out), n / 256); return;
-    case DType::kQ4_K: QuantizeQ4_K(x, static_cast<BlockQ4_K*>(out), n / 256); return;
-    case DType::kQ5_K: QuantizeQ5_K(x, static_cast<BlockQ5_K*>(out), n / 256); return;
-    case DType::kQ6_K: QuantizeQ6_K(x, static_cast<BlockQ6_K*>(out), n / 256); return;
-    case DType::kIQ4_XS: QuantizeIQ4_XS(x, static_cast<BlockIQ4_XS*>(out), n / 256); return;
-    default: return;
-  }
+  if (EncodeFn encode = EncoderFor(t)) encode(x, out, n);
 }
 
 DType FallbackFor(DType t, int64_t cols) {
@@ -307,16 +324,7 @@ DType FallbackFor(DType t, int64_t cols) {
   return cols % InfoOf(f).block_elems == 0 ? f : DType::kF16;
 }
 
-bool CanQuantize(DType t) {
-  switch (t) {
-    case DType::kF32: case DType::kF16: case DType::kBF16: case DType::kQ8_0: case DType::kQ4_0:
-    case DType::kQ4_1: case DType::kQ5_0: case DType::kQ5_1: case DType::kIQ4_NL: case DType::kQ2_K:
-    case DType::kQ3_K: case DType::kQ4_K: case DType::kQ5_K: case DType::kQ6_K: case DType::kIQ4_XS:
-      return true;
-    default:
-      return false;
-  }
-}
+bool CanQuantize(DType t) { return EncoderFor(t) != nullptr; }
 
 std::string QuantizableDTypeNames() {
   std::string s;
