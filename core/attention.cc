@@ -16,7 +16,13 @@ Attention::Attention(const simd::Kernels& kernels, AttentionShape shape)
       group_(shape.heads / shape.kv_heads),
       // About 256 packed query rows (rows × heads of the group) per task.
       query_block_(std::clamp<int64_t>(256 / (shape.heads / shape.kv_heads), 8, 64)),
-      scale_(1.0f / std::sqrt(static_cast<float>(shape.head_dim))) {}
+      scale_(shape.scale > 0 ? shape.scale : 1.0f / std::sqrt(static_cast<float>(shape.head_dim))),
+      softcap_(shape.softcap) {}
+
+void Attention::SoftCap(float* s, int64_t n) const {
+  if (softcap_ <= 0) return;
+  for (int64_t j = 0; j < n; ++j) s[j] = softcap_ * std::tanh(s[j] / softcap_);
+}
 
 float* Attention::Scratch(int64_t floats) {
   auto& buf = scratch_.local();
@@ -25,13 +31,13 @@ float* Attention::Scratch(int64_t floats) {
 }
 
 void Attention::Run(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
-                    float* out) {
-  if (n >= kTiledMinRows) Tiled(pool, q, n, key_count, keys, out);
-  else Direct(pool, q, n, key_count, keys, out);
+                    float* out, const int64_t* key_begin) {
+  if (n >= kTiledMinRows) Tiled(pool, q, n, key_count, key_begin, keys, out);
+  else Direct(pool, q, n, key_count, key_begin, keys, out);
 }
 
 void Attention::Tiled(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count,
-                      KeyMatrix keys, float* out) {
+                      const int64_t* key_begin, KeyMatrix keys, float* out) {
   const int64_t hd = s_.head_dim, q_stride = s_.heads * hd;
   const int64_t blocks = (n + query_block_ - 1) / query_block_;
   const int64_t max_m = query_block_ * group_;
@@ -59,15 +65,21 @@ void Attention::Tiled(threading::ThreadPool& pool, const float* q, int64_t n, co
       std::fill_n(mx, m, -std::numeric_limits<float>::infinity());
       std::fill_n(sum, m, 0.0f);
       const int64_t nk = key_count[i1 - 1];
-      for (int64_t j0 = 0; j0 < nk; j0 += kKeyTile) {
+      // Tiles start at the block's first visible key (sliding windows skip the ones before).
+      const int64_t first = key_begin ? key_begin[i0] / kKeyTile * kKeyTile : 0;
+      for (int64_t j0 = first; j0 < nk; j0 += kKeyTile) {
         const int64_t w = std::min(kKeyTile, nk - j0);
         simd::SgemmNT(m, w, hd, qp, hd, keys.k + j0 * keys.ld + kvh * hd, keys.ld, sc, kKeyTile);
         for (int64_t r = 0; r < m; ++r) {
           float* srow = sc + r * kKeyTile;
-          const int64_t valid = std::clamp<int64_t>(key_count[i0 + r / group_] - j0, 0, w);
+          const int64_t row = i0 + r / group_;
+          const int64_t valid = std::clamp<int64_t>(key_count[row] - j0, 0, w);
+          const int64_t lo = key_begin ? std::clamp<int64_t>(key_begin[row] - j0, 0, valid) : 0;
           std::fill(srow + valid, srow + w, 0.0f);  // keys after the row's position
-          if (valid == 0) continue;
-          const float c = k_.online_softmax(srow, valid, &mx[r], &sum[r]);
+          std::fill(srow, srow + lo, 0.0f);         // keys before its window
+          if (valid == lo) continue;
+          SoftCap(srow + lo, valid - lo);
+          const float c = k_.online_softmax(srow + lo, valid - lo, &mx[r], &sum[r]);
           if (c != 1.0f) k_.scale(o + r * hd, c, hd);
         }
         simd::SgemmNN(m, hd, w, sc, kKeyTile, keys.v + j0 * keys.ld + kvh * hd, keys.ld, o, hd, /*accumulate=*/true);
@@ -83,25 +95,26 @@ void Attention::Tiled(threading::ThreadPool& pool, const float* q, int64_t n, co
 }
 
 void Attention::Direct(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count,
-                       KeyMatrix keys, float* out) {
+                       const int64_t* key_begin, KeyMatrix keys, float* out) {
   const int64_t hd = s_.head_dim, q_stride = s_.heads * hd;
   pool.ParallelFor(s_.heads * n, 1, [&](int64_t t0, int64_t t1) {
     float* s = Scratch(key_count[n - 1]);
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t h = t / n, i = t % n, kvh = h / group_;
-      const int64_t nk = key_count[i];
+      const int64_t nk = key_count[i], j0 = key_begin ? key_begin[i] : 0;
       const float* qi = q + i * q_stride + h * hd;
-      for (int64_t j = 0; j < nk; ++j) s[j] = k_.dot_f32(qi, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
-      k_.softmax(s, nk);
+      for (int64_t j = j0; j < nk; ++j) s[j] = k_.dot_f32(qi, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
+      SoftCap(s + j0, nk - j0);
+      k_.softmax(s + j0, nk - j0);
       float* o = out + i * q_stride + h * hd;
       std::fill_n(o, hd, 0.0f);
-      for (int64_t j = 0; j < nk; ++j) k_.axpy(s[j], keys.v + j * keys.ld + kvh * hd, o, hd);
+      for (int64_t j = j0; j < nk; ++j) k_.axpy(s[j], keys.v + j * keys.ld + kvh * hd, o, hd);
     }
   });
 }
 
 void Attention::MeanHeadProbs(threading::ThreadPool& pool, const float* q_row, int64_t nk, KeyMatrix keys,
-                              float* scores) {
+                              float* scores, int64_t begin) {
   const int64_t hd = s_.head_dim;
   // Each head's probabilities get their own row; the rows are then summed in head order, so the
   // result is the same for any thread count.
@@ -110,8 +123,10 @@ void Attention::MeanHeadProbs(threading::ThreadPool& pool, const float* q_row, i
     for (int64_t h = h0; h < h1; ++h) {
       float* s = &head_probs_[h * nk];
       const int64_t kvh = h / group_;
-      for (int64_t j = 0; j < nk; ++j) s[j] = k_.dot_f32(q_row + h * hd, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
-      k_.softmax(s, nk);
+      std::fill_n(s, begin, 0.0f);  // outside the window: probability 0
+      for (int64_t j = begin; j < nk; ++j) s[j] = k_.dot_f32(q_row + h * hd, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
+      SoftCap(s + begin, nk - begin);
+      k_.softmax(s + begin, nk - begin);
     }
   });
   std::fill_n(scores, nk, 0.0f);

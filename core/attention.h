@@ -7,7 +7,9 @@
 //    accumulation of value rows.
 // Keys are given as row-major K and V matrices (row j = key j, KV head h at columns h·hd), which
 // the caller points at the KV cache when the live keys are consecutive slots and otherwise at a
-// compacted copy. Query row i sees keys [0, key_count[i]); key_count is non-decreasing.
+// compacted copy. Query row i sees keys [key_begin[i], key_count[i]) (key_begin null: from 0);
+// key_count and key_begin are non-decreasing. Logits are q·k·scale, soft-capped to
+// softcap·tanh(logit/softcap) when softcap > 0, then softmaxed.
 #pragma once
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
@@ -22,6 +24,8 @@ namespace lazyllm {
 
 struct AttentionShape {
   int64_t heads = 0, kv_heads = 0, head_dim = 0;
+  float scale = 0.0f;    // 0: 1/sqrt(head_dim)
+  float softcap = 0.0f;  // 0: none
 };
 
 struct KeyMatrix {
@@ -34,14 +38,16 @@ class Attention {
  public:
   Attention(const simd::Kernels& kernels, AttentionShape shape);
 
-  // out[i, h·hd : (h+1)·hd] = softmax_j(q_i,h · k_j / sqrt(hd)) · v_j over j < key_count[i],
-  // for n query rows of q (row stride heads·hd) and every head h.
+  // out[i, h·hd : (h+1)·hd] = softmax_j(logit(q_i,h, k_j)) · v_j over key_begin[i] <= j <
+  // key_count[i], for n query rows of q (row stride heads·hd) and every head h.
   void Run(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
-           float* out);
+           float* out, const int64_t* key_begin = nullptr);
 
-  // Attention probabilities of one query row (q_row: heads·hd) over keys [0, nk), averaged over
-  // heads into scores[0, nk): the importance used by LazyLLM's selection.
-  void MeanHeadProbs(threading::ThreadPool& pool, const float* q_row, int64_t nk, KeyMatrix keys, float* scores);
+  // Attention probabilities of one query row (q_row: heads·hd) over keys [begin, nk), averaged
+  // over heads into scores[0, nk) (keys before begin score 0): the importance used by LazyLLM's
+  // selection.
+  void MeanHeadProbs(threading::ThreadPool& pool, const float* q_row, int64_t nk, KeyMatrix keys, float* scores,
+                     int64_t begin = 0);
 
   // Query rows per tiled task and keys per tile.
   int64_t query_block() const { return query_block_; }
@@ -50,16 +56,18 @@ class Attention {
   static constexpr int64_t kTiledMinRows = 8;
 
  private:
-  void Tiled(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
-             float* out);
-  void Direct(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
-              float* out);
+  void Tiled(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, const int64_t* key_begin,
+             KeyMatrix keys, float* out);
+  void Direct(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count,
+              const int64_t* key_begin, KeyMatrix keys, float* out);
+  // Soft-caps n logits in place (no-op without a cap).
+  void SoftCap(float* s, int64_t n) const;
   float* Scratch(int64_t floats);
 
   const simd::Kernels& k_;
   AttentionShape s_;
   int64_t group_, query_block_;
-  float scale_;
+  float scale_, softcap_;
   tbb::enumerable_thread_specific<std::vector<float>> scratch_;  // per thread
   std::vector<float> head_probs_;            // [heads][nk] for MeanHeadProbs
 };

@@ -1,9 +1,11 @@
 // Model loading: GGUF metadata -> ModelConfig, tensor lookup with dtype and shape validation.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "core/arch.h"
 #include "core/model_impl.h"
 #include "simd/kernels.h"
 
@@ -73,6 +75,14 @@ class TensorLoader {
   const gguf::File& f_;
 };
 
+// Rows [first, first + rows) of a matrix, sharing its bytes.
+WeightMatrix RowView(const WeightMatrix& m, int64_t first, int64_t rows) {
+  WeightMatrix v = m;
+  v.data = m.data + first * m.row_bytes;
+  v.rows = rows;
+  return v;
+}
+
 // Reads a positive integer hyperparameter within [1, max].
 Status ReadDim(const gguf::File& f, const std::string& key, int64_t max, int64_t* out) {
   LAZYLLM_ASSIGN_OR_RETURN(*out, f.GetInt(key));
@@ -82,11 +92,67 @@ Status ReadDim(const gguf::File& f, const std::string& key, int64_t max, int64_t
   return OkStatus();
 }
 
+// The family's features, and the keys that refine them: RoPE scaling, soft-caps, the sliding
+// window. What lazyllm does not implement (MoE, YaRN, LongRoPE) is refused by name.
+Status ReadArchFeatures(const gguf::File& f, const ArchDesc& d, ModelConfig* c) {
+  const std::string a = c->architecture + ".";
+  LAZYLLM_ASSIGN_OR_RETURN(int64_t experts, f.GetIntOr(a + "expert_count", 0));
+  if (experts > 0)
+    return UnimplementedError(f.path() + ": mixture-of-experts models (" + a + "expert_count = " +
+                              std::to_string(experts) + ") are not supported");
+  c->rope_neox = d.rope == RopeStyle::kNeox;
+  if (f.Find(a + "rope.scaling.type")) {
+    LAZYLLM_ASSIGN_OR_RETURN(std::string_view type, f.GetString(a + "rope.scaling.type"));
+    if (type == "linear") {
+      LAZYLLM_ASSIGN_OR_RETURN(double factor, f.GetFloat(a + "rope.scaling.factor"));
+      if (!(factor >= 1.0 && factor < 1e6))
+        return InvalidArgumentError(f.path() + ": rope.scaling.factor " + std::to_string(factor) + " is out of range");
+      c->rope_freq_scale = static_cast<float>(1.0 / factor);
+    } else if (type != "none") {
+      return UnimplementedError(f.path() + ": RoPE scaling '" + std::string(type) + "' (" + a +
+                                "rope.scaling.type) is not supported (supported: none, linear)");
+    }
+  } else if (f.Find(a + "rope.scale_linear")) {
+    LAZYLLM_ASSIGN_OR_RETURN(double factor, f.GetFloat(a + "rope.scale_linear"));
+    if (factor > 0) c->rope_freq_scale = static_cast<float>(1.0 / factor);
+  }
+  c->qkv_bias = d.qkv_bias;
+  c->qk_norm = d.qk_norm;
+  c->post_norms = d.post_norms;
+  c->gelu = d.activation == FfnActivation::kGeluTanh;
+  if (d.embed_scale) c->embed_scale = std::sqrt(static_cast<float>(c->dim));
+  c->attn_scale = 1.0f / std::sqrt(static_cast<float>(c->head_dim));
+  // Gemma 2 27B (46 layers) scales queries by 1/sqrt(dim/heads), as llama.cpp does.
+  if (c->architecture == "gemma2" && c->num_layers == 46)
+    c->attn_scale = 1.0f / std::sqrt(static_cast<float>(c->dim / c->num_heads));
+  if (d.softcaps) {
+    LAZYLLM_ASSIGN_OR_RETURN(double attn, f.GetFloatOr(a + "attn_logit_softcapping", 50.0));
+    LAZYLLM_ASSIGN_OR_RETURN(double final_cap, f.GetFloatOr(a + "final_logit_softcapping", 30.0));
+    if (!(attn >= 0 && final_cap >= 0))
+      return InvalidArgumentError(f.path() + ": negative logit soft-capping " + std::to_string(attn) + " / " +
+                                  std::to_string(final_cap));
+    c->attn_softcap = static_cast<float>(attn);
+    c->final_softcap = static_cast<float>(final_cap);
+  }
+  c->sliding_layers.assign(static_cast<size_t>(c->num_layers), false);
+  if (d.sliding != SlidingLayers::kNone) {
+    LAZYLLM_ASSIGN_OR_RETURN(c->sliding_window, f.GetIntOr(a + "attention.sliding_window", 0));
+    if (c->sliding_window < 0)
+      return InvalidArgumentError(f.path() + ": attention.sliding_window " + std::to_string(c->sliding_window) + " is negative");
+    for (int64_t l = 0; l < c->num_layers && c->sliding_window > 0; ++l)
+      c->sliding_layers[l] = d.sliding == SlidingLayers::kAll || (d.sliding == SlidingLayers::kEven && l % 2 == 0) ||
+                             (d.sliding == SlidingLayers::kFiveOfSix && l % 6 != 5);
+  }
+  return OkStatus();
+}
+
 Status ReadConfig(const gguf::File& f, ModelConfig* c) {
   LAZYLLM_ASSIGN_OR_RETURN(std::string_view arch, f.GetString("general.architecture"));
   c->architecture = std::string(arch);
-  if (c->architecture != "llama")
-    return UnimplementedError(f.path() + ": unsupported architecture '" + c->architecture + "' (supported: llama)");
+  const ArchDesc* desc = FindArch(c->architecture);
+  if (desc == nullptr)
+    return UnimplementedError(f.path() + ": unsupported architecture '" + c->architecture + "' (supported: " +
+                              SupportedArchNames() + ")");
   if (f.Find("general.name")) {
     LAZYLLM_ASSIGN_OR_RETURN(std::string_view name, f.GetString("general.name"));
     c->name = std::string(name);
@@ -125,11 +191,12 @@ Status ReadConfig(const gguf::File& f, ModelConfig* c) {
   if (!(eps > 0.0 && eps < 1.0))
     return InvalidArgumentError(f.path() + ": layer_norm_rms_epsilon " + std::to_string(eps) + " is out of range");
   c->rms_eps = static_cast<float>(eps);
-  return OkStatus();
+  return ReadArchFeatures(f, *desc, c);
 }
 
 Status LoadWeights(Model::Impl* m) {
   const ModelConfig& c = m->config;
+  const gguf::File& f0 = m->meta();
   TensorLoader t(m->files);
   const int64_t q_dim = c.num_heads * c.head_dim;
   const int64_t kv_dim = c.num_kv_heads * c.head_dim;
@@ -144,19 +211,53 @@ Status LoadWeights(Model::Impl* m) {
   if (t.Lookup("rope_freqs.weight") != nullptr) {
     LAZYLLM_ASSIGN_OR_RETURN(m->rope_freq_factors, t.Vector("rope_freqs.weight", c.rope_dims / 2));
   }
+  if (t.Lookup("rope_factors_long.weight") != nullptr || t.Lookup("rope_factors_short.weight") != nullptr)
+    return UnimplementedError(f0.path() + ": LongRoPE (rope_factors_long/short) is not supported");
+  const ArchDesc& d = *FindArch(c.architecture);
+  // RoPE tables: the file's base and scaling; gemma3's sliding layers use base 10000 unscaled.
+  m->rope_variants = {{c.rope_theta, c.rope_freq_scale}};
+  if (d.sliding_local_rope) m->rope_variants.push_back({10000.0f, 1.0f});
   m->layers.resize(static_cast<size_t>(c.num_layers));
   for (int64_t l = 0; l < c.num_layers; ++l) {
     LayerWeights& w = m->layers[static_cast<size_t>(l)];
     const std::string p = "blk." + std::to_string(l) + ".";
+    w.rope_table = d.sliding_local_rope && c.sliding_layers[l] ? 1 : 0;
     LAZYLLM_ASSIGN_OR_RETURN(w.attn_norm, t.Vector(p + "attn_norm.weight", c.dim));
-    LAZYLLM_ASSIGN_OR_RETURN(w.wq, t.Matrix(p + "attn_q.weight", c.dim, q_dim));
-    LAZYLLM_ASSIGN_OR_RETURN(w.wk, t.Matrix(p + "attn_k.weight", c.dim, kv_dim));
-    LAZYLLM_ASSIGN_OR_RETURN(w.wv, t.Matrix(p + "attn_v.weight", c.dim, kv_dim));
+    if (d.fused_qkv) {
+      // Q, K and V are row ranges of one matrix: views, no copy.
+      LAZYLLM_ASSIGN_OR_RETURN(WeightMatrix qkv, t.Matrix(p + "attn_qkv.weight", c.dim, q_dim + 2 * kv_dim));
+      w.wq = RowView(qkv, 0, q_dim);
+      w.wk = RowView(qkv, q_dim, kv_dim);
+      w.wv = RowView(qkv, q_dim + kv_dim, kv_dim);
+    } else {
+      LAZYLLM_ASSIGN_OR_RETURN(w.wq, t.Matrix(p + "attn_q.weight", c.dim, q_dim));
+      LAZYLLM_ASSIGN_OR_RETURN(w.wk, t.Matrix(p + "attn_k.weight", c.dim, kv_dim));
+      LAZYLLM_ASSIGN_OR_RETURN(w.wv, t.Matrix(p + "attn_v.weight", c.dim, kv_dim));
+    }
+    if (d.qkv_bias) {
+      LAZYLLM_ASSIGN_OR_RETURN(w.bq, t.Vector(p + "attn_q.bias", q_dim));
+      LAZYLLM_ASSIGN_OR_RETURN(w.bk, t.Vector(p + "attn_k.bias", kv_dim));
+      LAZYLLM_ASSIGN_OR_RETURN(w.bv, t.Vector(p + "attn_v.bias", kv_dim));
+    }
+    if (d.qk_norm) {
+      LAZYLLM_ASSIGN_OR_RETURN(w.q_norm, t.Vector(p + "attn_q_norm.weight", c.head_dim));
+      LAZYLLM_ASSIGN_OR_RETURN(w.k_norm, t.Vector(p + "attn_k_norm.weight", c.head_dim));
+    }
     LAZYLLM_ASSIGN_OR_RETURN(w.wo, t.Matrix(p + "attn_output.weight", q_dim, c.dim));
     LAZYLLM_ASSIGN_OR_RETURN(w.ffn_norm, t.Vector(p + "ffn_norm.weight", c.dim));
-    LAZYLLM_ASSIGN_OR_RETURN(w.w_gate, t.Matrix(p + "ffn_gate.weight", c.dim, c.ffn_dim));
-    LAZYLLM_ASSIGN_OR_RETURN(w.w_up, t.Matrix(p + "ffn_up.weight", c.dim, c.ffn_dim));
+    if (d.fused_gate_up) {
+      LAZYLLM_ASSIGN_OR_RETURN(WeightMatrix gate_up, t.Matrix(p + "ffn_up.weight", c.dim, 2 * c.ffn_dim));
+      w.w_gate = RowView(gate_up, 0, c.ffn_dim);
+      w.w_up = RowView(gate_up, c.ffn_dim, c.ffn_dim);
+    } else {
+      LAZYLLM_ASSIGN_OR_RETURN(w.w_gate, t.Matrix(p + "ffn_gate.weight", c.dim, c.ffn_dim));
+      LAZYLLM_ASSIGN_OR_RETURN(w.w_up, t.Matrix(p + "ffn_up.weight", c.dim, c.ffn_dim));
+    }
     LAZYLLM_ASSIGN_OR_RETURN(w.w_down, t.Matrix(p + "ffn_down.weight", c.ffn_dim, c.dim));
+    if (d.post_norms) {
+      LAZYLLM_ASSIGN_OR_RETURN(w.post_attn_norm, t.Vector(p + "post_attention_norm.weight", c.dim));
+      LAZYLLM_ASSIGN_OR_RETURN(w.post_ffn_norm, t.Vector(p + "post_ffw_norm.weight", c.dim));
+    }
   }
   m->has_weights = true;
   return OkStatus();

@@ -23,6 +23,11 @@ struct LayerWeights {
   std::vector<float> attn_norm, ffn_norm;  // converted to fp32 at load (small)
   WeightMatrix wq, wk, wv, wo;             // wq: [q_dim rows, dim], wo: [dim rows, q_dim]
   WeightMatrix w_gate, w_up, w_down;       // gate/up: [ffn rows, dim], down: [dim rows, ffn]
+  // Optional per architecture (empty when absent):
+  std::vector<float> bq, bk, bv;                       // [q_dim], [kv_dim], [kv_dim]
+  std::vector<float> q_norm, k_norm;                   // [head_dim]
+  std::vector<float> post_attn_norm, post_ffn_norm;    // [dim]
+  int rope_table = 0;  // which RoPE table the layer rotates with (gemma3: local or global)
 };
 
 struct Model::Impl {
@@ -37,6 +42,12 @@ struct Model::Impl {
   WeightMatrix output;      // [vocab rows, dim]; token_embd when tied
   std::vector<float> output_norm;
   std::vector<float> rope_freq_factors;  // empty, or rope_dims/2 divisors of the frequencies
+  // RoPE tables by index (LayerWeights::rope_table): base and angle scale.
+  struct RopeVariant {
+    float theta;
+    float freq_scale;
+  };
+  std::vector<RopeVariant> rope_variants;
   std::vector<LayerWeights> layers;
 
   explicit Impl(Tokenizer t) : tokenizer(std::move(t)) {}

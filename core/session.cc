@@ -98,9 +98,12 @@ struct Session::Impl {
   // gate/up hold at most kFfnChunk rows.
   std::vector<float> x, xn, q, kbuf, vbuf, attn, gate, up, logits;
   std::vector<float> scores;         // [max_ctx]: importance of each live key for the next selection
-  std::vector<float> rope_cs;        // [max_ctx][rope_dims]: cos, sin per pair
+  // Per RoPE variant (Model::Impl::rope_variants): [max_ctx][rope_dims] of cos, sin per pair,
+  // interleaved (c0 s0 c1 s1 ...) for adjacent-pair RoPE, split (c0 c1 ... s0 s1 ...) for NEOX.
+  std::vector<std::vector<float>> rope_tables;
   MatMulScratch panel_scratch;
   std::vector<int64_t> key_count;    // per computed row: live keys it attends to
+  std::vector<int64_t> key_begin;    // per computed row: its first visible live key (sliding windows)
   std::vector<float> kc, vc;         // compacted live K/V when the live slots have gaps
   Attention attention;
 
@@ -124,7 +127,7 @@ struct Session::Impl {
         step_k(static_cast<size_t>(c.num_layers), -1.0),
         kv(c.num_layers, max_context, kv_dim),
         tokens(c.num_layers, max_context, c.dim, AuxLayers(o.pruning, c.num_layers)),
-        attention(k, {c.num_heads, c.num_kv_heads, c.head_dim}) {
+        attention(k, {c.num_heads, c.num_kv_heads, c.head_dim, c.attn_scale, c.attn_softcap}) {
     if (pruning.method == Method::kLazy || pruning.method == Method::kStatic)
       for (const auto& s : pruning.steps) step_k[s.layer] = s.k;
     const auto n = static_cast<size_t>(max_ctx);
@@ -178,18 +181,22 @@ struct Session::Impl {
     }
   }
 
-  // cos/sin of pos·θ_i with θ_i = theta^(-2i/rope_dims) (divided by rope_freqs when present),
-  // computed in double once per session.
+  // cos/sin of pos·scale·θ_i with θ_i = base^(-2i/rope_dims) (divided by rope_freqs when
+  // present), computed in double once per session for each RoPE variant.
   void BuildRopeTable() {
     const int64_t pairs = c.rope_dims / 2;
-    rope_cs.resize(static_cast<size_t>(max_ctx * c.rope_dims));
-    for (int64_t i = 0; i < pairs; ++i) {
-      double freq = std::pow(static_cast<double>(c.rope_theta), -2.0 * static_cast<double>(i) / c.rope_dims);
-      if (!m.rope_freq_factors.empty()) freq /= m.rope_freq_factors[i];
-      for (int64_t p = 0; p < max_ctx; ++p) {
-        const double angle = static_cast<double>(p) * freq;
-        rope_cs[p * c.rope_dims + 2 * i] = static_cast<float>(std::cos(angle));
-        rope_cs[p * c.rope_dims + 2 * i + 1] = static_cast<float>(std::sin(angle));
+    for (const Model::Impl::RopeVariant& v : m.rope_variants) {
+      std::vector<float>& t = rope_tables.emplace_back(static_cast<size_t>(max_ctx * c.rope_dims));
+      for (int64_t i = 0; i < pairs; ++i) {
+        double freq = std::pow(static_cast<double>(v.theta), -2.0 * static_cast<double>(i) / c.rope_dims);
+        if (!m.rope_freq_factors.empty()) freq /= m.rope_freq_factors[i];
+        freq *= v.freq_scale;
+        const int64_t ci = c.rope_neox ? i : 2 * i, si = c.rope_neox ? pairs + i : 2 * i + 1;
+        for (int64_t p = 0; p < max_ctx; ++p) {
+          const double angle = static_cast<double>(p) * freq;
+          t[p * c.rope_dims + ci] = static_cast<float>(std::cos(angle));
+          t[p * c.rope_dims + si] = static_cast<float>(std::sin(angle));
+        }
       }
     }
   }
@@ -214,7 +221,10 @@ struct Session::Impl {
   // x row i = embedding of ids[rows[i]].
   void Embed(std::span<const int32_t> ids, int64_t first_pos) {
     const simd::ToF32Fn convert = k.Row(m.token_embd.dtype).to_f32;
-    for (size_t i = 0; i < rows.size(); ++i) convert(m.token_embd.Row(ids[rows[i] - first_pos]), &x[i * c.dim], c.dim);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      convert(m.token_embd.Row(ids[rows[i] - first_pos]), &x[i * c.dim], c.dim);
+      if (c.embed_scale != 1.0f) k.scale(&x[i * c.dim], c.embed_scale, c.dim);
+    }
   }
 
   void RmsNormRows(const float* in, const std::vector<float>& w, float* out, int64_t n) {
@@ -246,35 +256,64 @@ struct Session::Impl {
   // row's probabilities averaged over heads go to scores[] (aligned with `live`).
   void Attend(int64_t layer, bool want_scores) {
     const auto n = static_cast<int64_t>(rows.size());
-    // Rows and live keys are both ascending: one merge gives each row's visible key count.
+    // Rows and live keys are both ascending: one merge gives each row's visible key count and,
+    // on a sliding-window layer, its first visible key (keys at distance >= window are masked).
+    const bool sliding = c.sliding_window > 0 && c.sliding_layers[layer];
     key_count.resize(static_cast<size_t>(n));
-    size_t j = 0;
+    key_begin.resize(static_cast<size_t>(n));
+    size_t j = 0, b = 0;
     for (int64_t i = 0; i < n; ++i) {
       while (j < live.size() && live[j] <= rows[i]) ++j;
+      while (sliding && b < live.size() && rows[i] - live[b] >= c.sliding_window) ++b;
       key_count[i] = static_cast<int64_t>(j);
+      key_begin[i] = static_cast<int64_t>(b);
     }
     const KeyMatrix keys = LiveKeys(layer);
-    attention.Run(pool, q.data(), n, key_count.data(), keys, attn.data());
-    // The last row is the newest position, so it sees every live key.
-    if (want_scores) attention.MeanHeadProbs(pool, &q[(n - 1) * q_dim], key_count[n - 1], keys, scores.data());
+    attention.Run(pool, q.data(), n, key_count.data(), keys, attn.data(), sliding ? key_begin.data() : nullptr);
+    // The last row is the newest position, so it sees every live key (within its window).
+    if (want_scores)
+      attention.MeanHeadProbs(pool, &q[(n - 1) * q_dim], key_count[n - 1], keys, scores.data(), key_begin[n - 1]);
   }
 
-  // One transformer layer over the computed rows.
+  // y[r] += bias for n rows of width `width` (no-op without a bias).
+  void AddBias(float* y, const std::vector<float>& bias, int64_t n, int64_t width) {
+    if (bias.empty()) return;
+    pool.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) k.add(y + r * width, bias.data(), width);
+    });
+  }
+
+  // One transformer layer over the computed rows. Architecture features switch on where the
+  // file has them: Q/K/V biases, per-head Q/K norms, NEOX or adjacent-pair RoPE from the layer's
+  // table, a sliding window, post-block norms, GeGLU.
   void Layer(int64_t l) {
     const LayerWeights& w = m.layers[l];
     const auto n = static_cast<int64_t>(rows.size());
     const int64_t pairs = c.rope_dims / 2;
-    // Attention block: normalise, project, rotate at original positions, cache K/V by slot,
-    // attend over the live keys, project back, add.
+    const std::vector<float>& rope = rope_tables[w.rope_table];
+    const auto rotate = c.rope_neox ? k.rope_neox : k.rope;
+    // Attention block: normalise, project (+ bias), normalise Q/K per head, rotate at original
+    // positions, cache K/V by slot, attend over the live keys, project back, normalise, add.
     RmsNormRows(x.data(), w.attn_norm, xn.data(), n);
     MatMul(xn.data(), n, w.wq, q.data());
     MatMul(xn.data(), n, w.wk, kbuf.data());
     MatMul(xn.data(), n, w.wv, vbuf.data());
+    AddBias(q.data(), w.bq, n, q_dim);
+    AddBias(kbuf.data(), w.bk, n, kv_dim);
+    AddBias(vbuf.data(), w.bv, n, kv_dim);
     pool.ParallelFor(n, 8, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        const float* cs = &rope_cs[rows[r] * c.rope_dims];
-        for (int64_t h = 0; h < c.num_heads; ++h) k.rope(&q[r * q_dim + h * c.head_dim], cs, pairs);
-        for (int64_t h = 0; h < c.num_kv_heads; ++h) k.rope(&kbuf[r * kv_dim + h * c.head_dim], cs, pairs);
+        const float* cs = &rope[rows[r] * c.rope_dims];
+        for (int64_t h = 0; h < c.num_heads; ++h) {
+          float* qh = &q[r * q_dim + h * c.head_dim];
+          if (!w.q_norm.empty()) k.rms_norm(qh, w.q_norm.data(), qh, c.head_dim, c.rms_eps);
+          rotate(qh, cs, pairs);
+        }
+        for (int64_t h = 0; h < c.num_kv_heads; ++h) {
+          float* kh = &kbuf[r * kv_dim + h * c.head_dim];
+          if (!w.k_norm.empty()) k.rms_norm(kh, w.k_norm.data(), kh, c.head_dim, c.rms_eps);
+          rotate(kh, cs, pairs);
+        }
         std::memcpy(kv.K(l, rows[r]), &kbuf[r * kv_dim], kv_dim * sizeof(float));
         std::memcpy(kv.V(l, rows[r]), &vbuf[r * kv_dim], kv_dim * sizeof(float));
       }
@@ -282,20 +321,24 @@ struct Session::Impl {
     for (int64_t r : rows) tokens.MarkComputed(l, r);
     Attend(l, IsSelectionLayer(l + 1));
     MatMul(attn.data(), n, w.wo, xn.data());
+    if (!w.post_attn_norm.empty()) RmsNormRows(xn.data(), w.post_attn_norm, xn.data(), n);
     AddRows(xn.data(), n);
-    // MLP block: normalise, gate and up projections, SwiGLU, down projection, add; in chunks of
-    // rows, each chunk's output overwriting its own (consumed) normalised rows.
+    // MLP block: normalise, gate and up projections, SwiGLU (or GeGLU), down projection,
+    // normalise, add; in chunks of rows, each chunk's output overwriting its own (consumed)
+    // normalised rows.
     RmsNormRows(x.data(), w.ffn_norm, xn.data(), n);
+    const auto activate = c.gelu ? k.geglu : k.swiglu;
     for (int64_t c0 = 0; c0 < n; c0 += kFfnChunk) {
       const int64_t nc = std::min(kFfnChunk, n - c0);
       float* chunk = &xn[c0 * c.dim];
       MatMul(chunk, nc, w.w_gate, gate.data());
       MatMul(chunk, nc, w.w_up, up.data());
       pool.ParallelFor(nc, 8, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) k.swiglu(&gate[r * c.ffn_dim], &up[r * c.ffn_dim], &gate[r * c.ffn_dim], c.ffn_dim);
+        for (int64_t r = r0; r < r1; ++r) activate(&gate[r * c.ffn_dim], &up[r * c.ffn_dim], &gate[r * c.ffn_dim], c.ffn_dim);
       });
       MatMul(gate.data(), nc, w.w_down, chunk);
     }
+    if (!w.post_ffn_norm.empty()) RmsNormRows(xn.data(), w.post_ffn_norm, xn.data(), n);
     AddRows(xn.data(), n);
   }
 
@@ -373,11 +416,18 @@ struct Session::Impl {
     return 100.0 * static_cast<double>(sum) / static_cast<double>(c.num_layers * prompt_len);
   }
 
+  // Final logit soft-capping (gemma2): l -> c·tanh(l/c).
+  void SoftCapLogits(float* l, int64_t n) const {
+    if (c.final_softcap <= 0) return;
+    for (int64_t i = 0; i < n; ++i) l[i] = c.final_softcap * std::tanh(l[i] / c.final_softcap);
+  }
+
   // LM head over the last computed row.
   void LastLogits() {
     const int64_t last = static_cast<int64_t>(rows.size()) - 1;
     RmsNormRows(&x[last * c.dim], m.output_norm, xn.data(), 1);
     MatMul(xn.data(), 1, m.output, logits.data());
+    SoftCapLogits(logits.data(), c.vocab_size);
   }
 
   Status CheckTokens(std::span<const int32_t> ids) const {
@@ -426,6 +476,7 @@ struct Session::Impl {
       all_logits->resize(static_cast<size_t>(n * c.vocab_size));
       RmsNormRows(x.data(), m.output_norm, xn.data(), n);
       MatMul(xn.data(), n, m.output, all_logits->data());
+      SoftCapLogits(all_logits->data(), n * c.vocab_size);
       std::copy_n(all_logits->data() + (n - 1) * c.vocab_size, c.vocab_size, logits.begin());
     } else {
       LastLogits();

@@ -61,8 +61,14 @@ struct Kernels {
   // Rotates adjacent pairs (x[2i], x[2i+1]) by the angle whose cos/sin are cs[2i], cs[2i+1],
   // for i < n_pairs. This is GGUF's rope layout (mode 0) for one head.
   void (*rope)(float* x, const float* cs, int64_t n_pairs);
+  // NEOX-style RoPE: rotates the pairs (x[i], x[i + n_pairs]) by the angle whose cos/sin are
+  // cs[i] and cs[n_pairs + i], for i < n_pairs (qwen2, phi3, gemma: GGUF rope mode 2).
+  void (*rope_neox)(float* x, const float* cs, int64_t n_pairs);
   // out[i] = silu(gate[i]) * up[i]. out may alias gate.
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
+  // out[i] = gelu(gate[i]) * up[i] with the tanh form gelu(g) = g/2·(1 + tanh(sqrt(2/π)·(g +
+  // 0.044715·g³))). out may alias gate.
+  void (*geglu)(const float* gate, const float* up, float* out, int64_t n);
   // Int8 activations (opt-in decode path, as llama.cpp computes): x quantized to Q8_0 blocks
   // (scale amax/127 stored as fp16, values rounded to nearest even) or Q8_K blocks (see
   // QuantizeQ8K in simd/quant_kernels.h); DTypeKernels::int8_dot multiplies a weight row with such

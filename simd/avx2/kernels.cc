@@ -178,6 +178,40 @@ void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
   for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
+// gelu(g) = g/2·(1 + tanh(y)) = g·sigmoid(2y) with y = sqrt(2/π)·(g + 0.044715·g³): the sigmoid
+// form needs one exp and no cancellation near 0.
+void GeGlu(const float* gate, const float* up, float* out, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  const __m256 k2 = _mm256_set1_ps(2.0f * 0.7978845608028654f), k3 = _mm256_set1_ps(0.044715f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 two_y = _mm256_mul_ps(k2, _mm256_fmadd_ps(_mm256_mul_ps(k3, g), _mm256_mul_ps(g, g), g));
+    const __m256 gelu = _mm256_div_ps(g, _mm256_add_ps(one, Exp(_mm256_sub_ps(zero, two_y))));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(gelu, _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = 0.5f * g * (1.0f + std::tanh(0.7978845608028654f * (g + 0.044715f * g * g * g))) * up[i];
+  }
+}
+
+void RopeNeox(float* x, const float* cs, int64_t n_pairs) {
+  int64_t i = 0;
+  for (; i + 8 <= n_pairs; i += 8) {
+    const __m256 c = _mm256_loadu_ps(cs + i), s = _mm256_loadu_ps(cs + n_pairs + i);
+    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + n_pairs + i);
+    _mm256_storeu_ps(x + i, _mm256_fmsub_ps(x0, c, _mm256_mul_ps(x1, s)));
+    _mm256_storeu_ps(x + n_pairs + i, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
+  }
+  for (; i < n_pairs; ++i) {
+    const float c = cs[i], s = cs[n_pairs + i];
+    const float x0 = x[i], x1 = x[i + n_pairs];
+    x[i] = x0 * c - x1 * s;
+    x[i + n_pairs] = x0 * s + x1 * c;
+  }
+}
+
 inline __m256 LoadF16(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
@@ -386,6 +420,8 @@ const Kernels& Avx2Kernels() {
     t.online_softmax = OnlineSoftmax;
     t.rope = Rope;
     t.swiglu = SwiGlu;
+    t.rope_neox = RopeNeox;
+    t.geglu = GeGlu;
     t.quantize_q8_0 = QuantizeQ8_0;
     auto row = [&t](DType d) -> DTypeKernels& { return t.dtypes[static_cast<uint32_t>(d)]; };
     row(DType::kF32).dot = DotF32W;

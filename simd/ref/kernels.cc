@@ -68,6 +68,23 @@ void Rope(float* x, const float* cs, int64_t n_pairs) {
   }
 }
 
+void RopeNeox(float* x, const float* cs, int64_t n_pairs) {
+  for (int64_t i = 0; i < n_pairs; ++i) {
+    const float c = cs[i], s = cs[n_pairs + i];
+    const float x0 = x[i], x1 = x[i + n_pairs];
+    x[i] = x0 * c - x1 * s;
+    x[i + n_pairs] = x0 * s + x1 * c;
+  }
+}
+
+void GeGlu(const float* gate, const float* up, float* out, int64_t n) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * (g + 0.044715f * g * g * g))) * up[i];
+  }
+}
+
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
@@ -203,6 +220,8 @@ const Kernels& RefKernels() {
     t.online_softmax = OnlineSoftmax;
     t.rope = Rope;
     t.swiglu = SwiGlu;
+    t.rope_neox = RopeNeox;
+    t.geglu = GeGlu;
     t.quantize_q8_0 = QuantizeQ8_0;
     t.quantize_q8_k = QuantizeQ8K;
     auto row = [&t](DType d) -> DTypeKernels& { return t.dtypes[static_cast<uint32_t>(d)]; };

@@ -295,6 +295,40 @@ TEST(MalformedGgufTest, ModelRejectsBadHyperparameterTypeAndShape) {
   EXPECT_NE(st.message().find("unsupported dtype I8 in tensor 'output.weight'"), std::string::npos) << st.message();
 }
 
+// What lazyllm does not run is refused by name: unknown architectures, mixture-of-experts,
+// RoPE scalings other than linear, LongRoPE factors.
+TEST(MalformedGgufTest, UnsupportedModelFeaturesAreNamed) {
+  GgufBuilder mamba;
+  mamba.KvStr("general.architecture", "mamba");
+  mamba.KvStr("tokenizer.ggml.model", "llama");
+  mamba.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"});
+  Status st = LoadBytes(mamba.Build(), "mamba");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, phi3, gemma2, gemma3)"),
+            std::string::npos) << st.message();
+  GgufBuilder moe = TinyLlama();
+  moe.KvU32("llama.expert_count", 8);
+  st = LoadBytes(moe.Build(), "moe");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("mixture-of-experts models (llama.expert_count = 8)"), std::string::npos) << st.message();
+  GgufBuilder yarn = TinyLlama();
+  yarn.KvStr("llama.rope.scaling.type", "yarn");
+  yarn.KvF32("llama.rope.scaling.factor", 4.0f);
+  st = LoadBytes(yarn.Build(), "yarn");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("RoPE scaling 'yarn'"), std::string::npos) << st.message();
+  GgufBuilder longrope = TinyLlama();
+  longrope.AddF32("rope_factors_long.weight", {8}, std::vector<float>(8, 1.0f));
+  st = LoadBytes(longrope.Build(), "longrope");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("LongRoPE"), std::string::npos) << st.message();
+  // Linear scaling is supported: it only slows the rotation.
+  GgufBuilder linear = TinyLlama();
+  linear.KvStr("llama.rope.scaling.type", "linear");
+  linear.KvF32("llama.rope.scaling.factor", 4.0f);
+  EXPECT_TRUE(LoadBytes(linear.Build(), "linear").ok());
+}
+
 TEST(MalformedGgufTest, MissingFileAndDirectory) {
   auto f = gguf::File::Open("/nonexistent/model.gguf");
   ASSERT_FALSE(f.ok());

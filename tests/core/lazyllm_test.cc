@@ -127,6 +127,45 @@ TEST(LazyLlmTest, QuantizedModelKeepsTheDequantizedModelsSets) {
   fs::remove(f32_path);
 }
 
+// LazyLLM runs unchanged on every architecture: the paper schedule's kept rows per layer follow
+// DESIGN §3's arithmetic for the model's depth (floor(k·|S|) dropped at each selection layer),
+// decode revives from the Aux Cache, and no (token, layer) pair is computed twice.
+TEST(LazyLlmTest, PaperScheduleOnEveryArchitecture) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  const auto prompt = testing::ReadJson(testing::ReferenceDir() / "float64/tiny-qwen2.long_x2.json")["prompt_tokens"]
+                          .get<std::vector<int32_t>>();
+  for (const char* arch : {"qwen2", "qwen3", "phi3", "gemma2", "gemma3"}) {
+    SCOPED_TRACE(arch);
+    auto model = Model::Load((testing::ReferenceDir() / "models" / ("tiny-" + std::string(arch) + ".gguf")).string());
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    const int64_t layers = model->config().num_layers;
+    auto p = PruningOptions::Parse("paper", layers, 0);
+    ASSERT_TRUE(p.ok());
+    std::vector<int64_t> want(static_cast<size_t>(layers));
+    int64_t live = static_cast<int64_t>(prompt.size());
+    for (int64_t l = 0; l < layers; ++l) {
+      for (const auto& step : p->steps)
+        if (step.layer == l) live -= static_cast<int64_t>(std::floor(step.k * static_cast<double>(live)));
+      want[static_cast<size_t>(l)] = live;
+    }
+    auto s = MakeSession(*model, "paper");
+    ASSERT_TRUE(s.ok());
+    const auto tokens = Greedy(*s, prompt, 8);
+    EXPECT_EQ(tokens.size(), 8u);
+    const PruningStats st = s->pruning_stats();
+    EXPECT_EQ(st.kept_per_layer, want);
+    EXPECT_EQ(st.recomputed_pairs, 0);
+    // Gemma's selection layers all follow sliding-window layers: keys outside the window score 0,
+    // are the ones dropped, and score 0 again in decode, so nothing is revived there.
+    const bool scored_in_windows = std::string(arch).rfind("gemma", 0) == 0;
+    if (!scored_in_windows) EXPECT_GT(st.revived_tokens, 0);
+    else EXPECT_EQ(st.revived_tokens, 0);
+    std::printf("  %-7s %lld layers: kept in the last layer %lld of %zu, revived %lld\n", arch,
+                static_cast<long long>(layers), static_cast<long long>(want.back()), prompt.size(),
+                static_cast<long long>(st.revived_tokens));
+  }
+}
+
 // Schedule off and any all-zero schedule: logits bit-identical to the baseline, prefill and decode.
 TEST(LazyLlmTest, ZeroFractionsAreBitIdenticalToBaseline) {
   auto model = Model::Load(testing::SampleModel().string());

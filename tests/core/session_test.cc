@@ -65,25 +65,22 @@ Comparison Compare(const fs::path& ref_path, bool int8_activations = false) {
   return c;
 }
 
-bool IsF32(const std::string& name) { return name.find("f32") != std::string::npos || name.rfind("stories", 0) == 0; }
-
-// Reference files of architectures other than llama (qwen2, qwen3, phi3, gemma2, gemma3): their
-// forward pass is issue 10's work; until then they are listed as skipped, not silently dropped.
-bool OtherArchitecture(const std::string& name) {
-  return name.rfind("tiny-", 0) == 0 && name.rfind("tiny-gqa", 0) != 0;
+// F32 files: the sample model, tiny-gqa-f32 and the architecture files (tiny-qwen2, ...).
+bool IsF32(const std::string& name) {
+  return name.find("f32") != std::string::npos || name.rfind("stories", 0) == 0 ||
+         (name.rfind("tiny-", 0) == 0 && name.rfind("tiny-gqa-", 0) != 0);
 }
+
+// Gemma's references allow 1e-3 (its tanh GELU and soft-caps amplify fp32 rounding).
+double Float64Tolerance(const std::string& name) { return name.rfind("tiny-gemma", 0) == 0 ? 1e-3 : 1e-4; }
 
 TEST(SessionTest, MatchesFloat64Reference) {
   LAZYLLM_REQUIRE_REFERENCE();
   int files = 0;
   for (const auto& e : fs::directory_iterator(testing::ReferenceDir() / "float64")) {
     SCOPED_TRACE(e.path().filename().string());
-    if (OtherArchitecture(e.path().filename().string())) {
-      std::printf("  float64 %-32s skipped: architecture not yet supported\n", e.path().filename().c_str());
-      continue;
-    }
     const Comparison c = Compare(e.path());
-    EXPECT_LE(c.rel_diff, 1e-4);
+    EXPECT_LE(c.rel_diff, Float64Tolerance(e.path().filename().string()));
     EXPECT_GE(c.argmax_agreement, 0.999);
     if (IsF32(e.path().filename().string())) {
       EXPECT_EQ(c.greedy_equal_prefix, c.greedy_len);
@@ -107,13 +104,10 @@ TEST(SessionTest, MatchesLlamaCppWithinPublishedDistances) {
   for (const auto& e : fs::directory_iterator(testing::ReferenceDir() / "llama.cpp")) {
     const std::string name = e.path().filename().string();
     SCOPED_TRACE(name);
-    if (OtherArchitecture(name)) {
-      std::printf("  llama.cpp %-30s skipped: architecture not yet supported\n", name.c_str());
-      continue;
-    }
     const Comparison c = Compare(e.path());
     if (IsF32(name)) {
-      EXPECT_LE(c.rel_diff, 1e-4);
+      // llama.cpp's GELU is a 16-bit table: 4.6e-4 on gemma2 (reference README).
+      EXPECT_LE(c.rel_diff, name.rfind("tiny-gemma", 0) == 0 ? 6e-4 : 1e-4);
       EXPECT_EQ(c.greedy_equal_prefix, c.greedy_len);
     } else {
       // The other quantized types (K-quants, Q4_1, Q5_x, IQ4_NL): llama.cpp rounds activations to

@@ -75,6 +75,11 @@ TEST_P(KernelsTest, ElementwiseAndReductions) {
     k().swiglu(pa, pb, o1.data(), n);
     ref.swiglu(pa, pb, o2.data(), n);
     ExpectClose(o1.data(), o2.data(), n, 1e-6f, "swiglu");
+    // GeGLU over a wide range (the AVX2 form is a sigmoid, the twin uses tanh).
+    auto g = Random(n, 14, -12.0f, 12.0f);
+    k().geglu(g.data(), pb, o1.data(), n);
+    ref.geglu(g.data(), pb, o2.data(), n);
+    ExpectClose(o1.data(), o2.data(), n, 2e-6f, "geglu");
     // Online softmax: a first tile, then a second one that raises the running max.
     for (float first_max : {-std::numeric_limits<float>::infinity(), 3.0f}) {
       auto t1 = Random(n, 8, -10.0f, 10.0f), t2 = t1;
@@ -87,6 +92,34 @@ TEST_P(KernelsTest, ElementwiseAndReductions) {
       EXPECT_NEAR(c1, c2, 1e-6f);
     }
   }
+}
+
+TEST_P(KernelsTest, RopeNeox) {
+  for (int64_t pairs = 0; pairs <= 2 * kLanes + 1; ++pairs) {
+    auto x1 = Random(2 * pairs + kOffset, 11), x2 = x1;
+    auto cs = Random(2 * pairs + kOffset, 12, -1.0f, 1.0f);
+    k().rope_neox(x1.data() + kOffset, cs.data() + kOffset, pairs);
+    ref.rope_neox(x2.data() + kOffset, cs.data() + kOffset, pairs);
+    ExpectClose(x1.data(), x2.data(), 2 * pairs + kOffset, 1e-6f, "rope_neox, pairs=" + std::to_string(pairs));
+  }
+}
+
+// The twins against the definitions: GELU's tanh form at hand-checked points, and a NEOX
+// rotation by a quarter turn (cos 0, sin 1) maps (x_i, x_{i+n}) to (-x_{i+n}, x_i).
+TEST(KernelsRefTest, GeluAndNeoxDefinitions) {
+  const float g[3] = {0.0f, 1.0f, -2.0f}, up[3] = {1.0f, 1.0f, 1.0f};
+  float out[3];
+  RefKernels().geglu(g, up, out, 3);
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_NEAR(out[1], 0.841192f, 1e-6f);   // 0.5·(1 + tanh(0.7978846·1.044715))
+  EXPECT_NEAR(out[2], -0.045402f, 1e-6f);  // -1·(1 + tanh(0.7978846·(-2.35772)))
+  float x[4] = {1, 2, 3, 4};
+  const float cs[4] = {0, 0, 1, 1};
+  RefKernels().rope_neox(x, cs, 2);
+  EXPECT_EQ(x[0], -3.0f);
+  EXPECT_EQ(x[1], -4.0f);
+  EXPECT_EQ(x[2], 1.0f);
+  EXPECT_EQ(x[3], 2.0f);
 }
 
 TEST_P(KernelsTest, Rope) {
