@@ -99,6 +99,39 @@ int Inspect(int argc, char** argv) {
     for (int64_t d : t.shape) n *= d;
     params += n;
   }
+  int64_t sliding = 0;
+  for (bool b : c.sliding_layers) sliding += b;
+  const json features = {
+      {"rope", c.rope_neox ? "neox" : "adjacent"},
+      {"rope_freq_scale", c.rope_freq_scale},
+      {"qkv_bias", c.qkv_bias},
+      {"qk_norm", c.qk_norm},
+      {"post_norms", c.post_norms},
+      {"ffn", c.gelu ? "geglu" : "swiglu"},
+      {"embed_scale", c.embed_scale},
+      {"attn_softcap", c.attn_softcap},
+      {"final_softcap", c.final_softcap},
+      {"sliding_window", c.sliding_window},
+      {"sliding_layers", sliding},
+  };
+  // One readable line of the features that differ from plain llama.
+  auto num = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", v);
+    return std::string(b);
+  };
+  std::string feature_line = c.rope_neox ? "NEOX RoPE" : "adjacent-pair RoPE";
+  if (c.rope_freq_scale != 1.0f) feature_line += ", linear RoPE scaling x" + num(1.0 / c.rope_freq_scale);
+  if (c.qkv_bias) feature_line += ", QKV biases";
+  if (c.qk_norm) feature_line += ", Q/K norms";
+  if (c.post_norms) feature_line += ", post-block norms";
+  feature_line += c.gelu ? ", GeGLU" : ", SwiGLU";
+  if (c.embed_scale != 1.0f) feature_line += ", embeddings x sqrt(dim)";
+  if (c.attn_softcap > 0) feature_line += ", attention soft-cap " + num(c.attn_softcap);
+  if (c.final_softcap > 0) feature_line += ", final soft-cap " + num(c.final_softcap);
+  if (c.sliding_window > 0)
+    feature_line += ", sliding window " + std::to_string(c.sliding_window) + " on " + std::to_string(sliding) + " of " +
+                    std::to_string(c.num_layers) + " layers";
   json j = {
       {"file", *flags.Get("-m")},
       {"gguf_version", model.gguf_version()},
@@ -118,6 +151,7 @@ int Inspect(int argc, char** argv) {
       {"context_length", c.context_length},
       {"vocab_size", c.vocab_size},
       {"tied_output", c.tied_output},
+      {"features", features},
       {"tokenizer", {{"model", std::string(tok.kind_name())}, {"pre", std::string(tok.pre_tokenizer())},
                      {"bos_id", tok.bos_id()}, {"eos_id", tok.eos_id()}, {"add_bos", tok.add_bos()}}},
       {"tensor_count", tensors.size()},
@@ -130,6 +164,7 @@ int Inspect(int argc, char** argv) {
   std::printf("file            %s (GGUF v%u, %lld bytes)\n", flags.Get("-m")->c_str(), model.gguf_version(),
               static_cast<long long>(model.file_bytes()));
   std::printf("architecture    %s%s%s\n", c.architecture.c_str(), c.name.empty() ? "" : ", ", c.name.c_str());
+  std::printf("features        %s\n", feature_line.c_str());
   std::printf("parameters      %lld\n", static_cast<long long>(params));
   std::printf("layers          %lld\n", static_cast<long long>(c.num_layers));
   std::printf("dim / ffn       %lld / %lld\n", static_cast<long long>(c.dim), static_cast<long long>(c.ffn_dim));

@@ -111,6 +111,27 @@ TEST(CliTest, TokenizeAndInspect) {
   EXPECT_EQ(j["num_kv_heads"], 4);
   EXPECT_EQ(j["tensor_count"], 48);
   EXPECT_EQ(j["tokenizer"]["model"], "llama");
+  EXPECT_EQ(j["features"]["rope"], "adjacent");
+  EXPECT_EQ(j["features"]["ffn"], "swiglu");
+  EXPECT_EQ(j["features"]["sliding_window"], 0);
+}
+
+// inspect names each architecture's features: gemma2's file says soft-caps 50/30 and window 32;
+// gemma2 slides on even layers (13 of 26); qwen2 has QKV biases.
+TEST(CliTest, InspectShowsArchitectureFeatures) {
+  if (!std::filesystem::exists(testing::ReferenceDir())) GTEST_SKIP() << "../shared/reference not found";
+  Result r = RunCli("inspect -m " + (testing::ReferenceDir() / "models/tiny-gemma2.gguf").string() + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto f = nlohmann::json::parse(r.out)["features"];
+  EXPECT_EQ(f["rope"], "neox");
+  EXPECT_EQ(f["ffn"], "geglu");
+  EXPECT_EQ(f["attn_softcap"], 50.0);
+  EXPECT_EQ(f["final_softcap"], 30.0);
+  EXPECT_EQ(f["sliding_window"], 32);
+  EXPECT_EQ(f["sliding_layers"], 13);
+  r = RunCli("inspect -m " + (testing::ReferenceDir() / "models/tiny-qwen2.gguf").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("features        NEOX RoPE, QKV biases, SwiGLU"), std::string::npos) << r.out;
 }
 
 // bench: one row per case of the matrix, every statistic present, and % computed matching the
