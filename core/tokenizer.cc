@@ -95,6 +95,50 @@ constexpr const char* kGpt2Pattern =
 constexpr const char* kLlama3Pattern =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
+// Pre-tokenizers by tokenizer.ggml.pre: the regexes each tokenizer's tokenizer.json defines (run
+// in sequence: each splits the pieces of the previous one), with PCRE2 running the original
+// patterns (case-insensitive groups included).
+struct PreTokenizer {
+  std::vector<std::string_view> names;
+  std::vector<const char*> patterns;
+  bool ignore_merges = false;  // a piece that is itself a token is taken whole (llama3)
+};
+
+constexpr const char* kQwen2Pattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kTekkenPattern =
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// OpenAI's o200k split, used by Phi-4-mini ("gpt-4o").
+constexpr const char* kGpt4oPattern =
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// DeepSeek LLM: newlines, Latin/Greek/Cyrillic/... letter runs (the explicit ranges of its
+// tokenizer.json), ASCII and full-width punctuation runs, trailing spaces, CJK runs, digit runs.
+constexpr const char* kDeepseekLlmPatterns[] = {
+    "[\r\n]",
+    "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
+    "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
+    "\\s+$",
+    "[一-龥ࠀ-一가-퟿]+",
+    "\\p{N}+",
+};
+
+const std::vector<PreTokenizer>& PreTokenizers() {
+  static const std::vector<PreTokenizer> table = {
+      {{"default", "gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais", "roberta-bpe"}, {kGpt2Pattern}},
+      {{"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva"}, {R"(\p{N})", kGpt2Pattern}},
+      {{"llama3", "llama-v3", "llama-bpe", "falcon3"}, {kLlama3Pattern}, true},
+      {{"dbrx", "smaug-bpe", "chatglm-bpe"}, {kLlama3Pattern}},
+      {{"qwen2", "deepseek-r1-qwen", "stablelm2"}, {kQwen2Pattern}},
+      {{"tekken"}, {kTekkenPattern}},
+      {{"gpt-4o"}, {kGpt4oPattern}},
+      {{"deepseek-llm"}, {std::begin(kDeepseekLlmPatterns), std::end(kDeepseekLlmPatterns)}},
+      {{"deepseek-coder"}, {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", R"([\x{4e00}-\x{9fa5}\x{0800}-\x{4e00}\x{ac00}-\x{d7ff}]+)", R"(\p{N})"}},
+      {{"falcon"}, {R"([\p{P}\$\+<=>\^~\|`]+)", R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))", "[0-9][0-9][0-9]"}},
+  };
+  return table;
+}
+
+
 // GPT-2's reversible byte <-> printable code point mapping.
 struct ByteMap {
   std::array<std::string, 256> byte_to_utf8;
@@ -191,9 +235,9 @@ struct Tokenizer::Impl {
     return it == token_to_id.end() ? -1 : it->second;
   }
 
-  void EncodeSentencePiece(std::string_view text, std::vector<int32_t>* out) const {
+  void EncodeSentencePiece(std::string_view text, std::vector<int32_t>* out, bool space_prefix) const {
     std::string norm;
-    if (add_space_prefix) norm = "\xe2\x96\x81";  // U+2581, SentencePiece's visible space
+    if (space_prefix) norm = "\xe2\x96\x81";  // U+2581, SentencePiece's visible space
     for (char ch : text) {
       if (ch == ' ') norm += "\xe2\x96\x81";
       else norm.push_back(ch);
@@ -253,6 +297,39 @@ struct Tokenizer::Impl {
           }
         }
       }
+    }
+  }
+
+  // Tokens matched in the text before the pre-tokenizer, longest first: user-defined tokens
+  // always, control tokens when specials are parsed.
+  std::vector<int32_t> user_defined, control;
+
+  // One piece of partitioned text: raw text to encode, or a token matched whole.
+  struct Fragment {
+    std::string_view raw;
+    int32_t token = -1;
+  };
+
+  // Splits the raw fragments at every occurrence of each token of `ids` (longest tokens first,
+  // so a token's text is never cut by a shorter one inside it).
+  void Partition(const std::vector<int32_t>& ids, std::vector<Fragment>* frags) const {
+    for (int32_t id : ids) {
+      const std::string& t = tokens[id];
+      if (t.empty()) continue;
+      std::vector<Fragment> next;
+      for (const Fragment& f : *frags) {
+        if (f.token >= 0) {
+          next.push_back(f);
+          continue;
+        }
+        size_t start = 0;
+        for (size_t at; (at = f.raw.find(t, start)) != std::string_view::npos; start = at + t.size()) {
+          if (at > start) next.push_back({f.raw.substr(start, at - start)});
+          next.push_back({{}, id});
+        }
+        if (start < f.raw.size()) next.push_back({f.raw.substr(start)});
+      }
+      frags->swap(next);
     }
   }
 
@@ -364,19 +441,18 @@ StatusOr<Tokenizer> Tokenizer::FromGguf(const gguf::File& f) {
       impl->pre = std::string(pre);
     }
     const std::string& pre = impl->pre;
-    std::vector<std::string> patterns;
-    if (pre == "default" || pre == "gpt-2" || pre == "gpt2") {
-      patterns = {kGpt2Pattern};
-    } else if (pre == "starcoder" || pre == "refact" || pre == "command-r" || pre == "smollm" ||
-               pre == "codeshell" || pre == "exaone") {
-      patterns = {R"(\p{N})", kGpt2Pattern};  // digits one by one, then GPT-2 rules
-    } else if (pre == "llama3" || pre == "llama-v3" || pre == "llama-bpe") {
-      patterns = {kLlama3Pattern};
-      impl->ignore_merges = true;
-    } else {
-      return UnimplementedError(path + ": unsupported tokenizer.ggml.pre '" + pre +
-                                "' (supported: default, gpt-2, starcoder family, llama3)");
+    const PreTokenizer* found = nullptr;
+    std::string names;
+    for (const PreTokenizer& t : PreTokenizers()) {
+      for (std::string_view n : t.names) {
+        if (n == pre) found = &t;
+        names += (names.empty() ? "" : ", ") + std::string(n);
+      }
     }
+    if (found == nullptr)
+      return UnimplementedError(path + ": unsupported tokenizer.ggml.pre '" + pre + "' (supported: " + names + ")");
+    const std::vector<std::string> patterns(found->patterns.begin(), found->patterns.end());
+    impl->ignore_merges = found->ignore_merges;
     for (const std::string& p : patterns) {
       impl->pre_regexes.push_back(std::make_unique<Regex>(p));
       if (!impl->pre_regexes.back()->ok()) return InternalError("pre-tokenizer regex failed to compile: " + p);
@@ -385,15 +461,35 @@ StatusOr<Tokenizer> Tokenizer::FromGguf(const gguf::File& f) {
     LAZYLLM_ASSIGN_OR_RETURN(std::string_view pre, f.GetString("tokenizer.ggml.pre"));
     impl->pre = std::string(pre);
   }
+  for (int32_t id = 0; id < static_cast<int32_t>(impl->tokens.size()); ++id) {
+    const int32_t type = impl->types.empty() ? kNormal : impl->types[id];
+    if (type == kUserDefined) impl->user_defined.push_back(id);
+    if (type == kControl) impl->control.push_back(id);
+  }
+  for (auto* ids : {&impl->user_defined, &impl->control})
+    std::stable_sort(ids->begin(), ids->end(),
+                     [&](int32_t a, int32_t b) { return impl->tokens[a].size() > impl->tokens[b].size(); });
   return Tokenizer(std::move(impl));
 }
 
-std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special) const {
+std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special, bool parse_special) const {
   std::vector<int32_t> out;
   if (add_special && impl_->add_bos) out.push_back(impl_->bos);
-  if (!text.empty()) {
-    if (impl_->kind == Kind::kSentencePiece) impl_->EncodeSentencePiece(text, &out);
-    else impl_->EncodeByteLevel(text, &out);
+  std::vector<Impl::Fragment> frags;
+  if (!text.empty()) frags.push_back({text});
+  if (parse_special) impl_->Partition(impl_->control, &frags);
+  impl_->Partition(impl_->user_defined, &frags);
+  // SentencePiece puts its space prefix before the text, and again after each matched token.
+  bool after_token = true;
+  for (const Impl::Fragment& f : frags) {
+    if (f.token >= 0) {
+      out.push_back(f.token);
+      after_token = true;
+      continue;
+    }
+    if (impl_->kind == Kind::kSentencePiece) impl_->EncodeSentencePiece(f.raw, &out, impl_->add_space_prefix && after_token);
+    else impl_->EncodeByteLevel(f.raw, &out);
+    after_token = false;
   }
   if (add_special && impl_->add_eos) out.push_back(impl_->eos);
   return out;

@@ -1,8 +1,12 @@
 // Tokenizer tests against llama.cpp's vectors (../shared/reference/tokenizers) and round trips.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <sstream>
+#include <unistd.h>
 
+#include "common/gguf_builder.h"
 #include "common/test_paths.h"
 #include "lazyllm/model.h"
 
@@ -60,7 +64,7 @@ TEST_P(TokenizerTest, MatchesLlamaCppVectorsAndRoundTrips) {
 
 INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerTest,
                          ::testing::Values("ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf",
-                                           "ggml-vocab-starcoder.gguf"),
+                                           "ggml-vocab-starcoder.gguf", "ggml-vocab-deepseek-llm.gguf"),
                          [](const auto& info) {
                            std::string n = info.param.substr(11, info.param.size() - 16);
                            for (char& c : n) if (c == '-') c = '_';
@@ -82,6 +86,67 @@ TEST(SampleTokenizerTest, SpecialsAndBytes) {
   EXPECT_EQ(tok.Decode(ids), text);
   EXPECT_EQ(tok.TokenText(1), "<s>");
   EXPECT_EQ(tok.TokenBytes(1), "");  // control token
+}
+
+// Control tokens are matched in the text only when specials are parsed; SentencePiece puts its
+// space prefix again after a matched token (as llama.cpp does).
+TEST(SampleTokenizerTest, ParseSpecialMatchesControlTokens) {
+  auto model = Model::Load(testing::SampleModel().string(), {.vocab_only = true});
+  ASSERT_TRUE(model.ok());
+  const Tokenizer& tok = model->tokenizer();
+  const std::vector<int32_t> once = tok.Encode("Once", false);
+  std::vector<int32_t> want = {1};
+  want.insert(want.end(), once.begin(), once.end());
+  EXPECT_EQ(tok.Encode("<s>Once", false, /*parse_special=*/true), want);
+  const std::vector<int32_t> literal = tok.Encode("<s>Once", false);
+  EXPECT_EQ(std::count(literal.begin(), literal.end(), 1), 0);  // "<s>" as characters
+  EXPECT_GT(literal.size(), want.size());
+}
+
+// Pre-tokenizers without vector files here, checked by where they cut: a byte-level vocabulary
+// whose only merges are "1 2" and "' S". A merge happens only when both characters fall in one
+// pre-tokenizer piece, so the ids show the split.
+std::vector<int32_t> EncodeWithPre(const std::string& pre, const std::string& text) {
+  testing::GgufBuilder b;
+  b.KvStr("general.architecture", "qwen2");
+  b.KvStr("tokenizer.ggml.model", "gpt2");
+  b.KvStr("tokenizer.ggml.pre", pre);
+  b.KvStrArray("tokenizer.ggml.tokens", {"1", "2", "'", "S", "12", "'S", "a", "Ġ"});
+  b.KvStrArray("tokenizer.ggml.merges", {"1 2", "' S"});
+  b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {1, 1, 1, 1, 1, 1, 1, 1});
+  const std::string path = ::testing::TempDir() + "/lazyllm_pre_" + pre + std::to_string(getpid()) + ".gguf";
+  testing::WriteBytes(path, b.Build());
+  auto model = Model::Load(path, {.vocab_only = true});
+  EXPECT_TRUE(model.ok()) << model.status().message();
+  std::remove(path.c_str());
+  return model.ok() ? model->tokenizer().Encode(text, false) : std::vector<int32_t>{};
+}
+
+TEST(PreTokenizerTest, DigitsAndContractionsSplitAsEachTokenizerDefines) {
+  const std::vector<int32_t> merged_digits = {4}, split_digits = {0, 1};
+  // Digits: one by one for qwen2, tekken, deepseek-coder, starcoder/smollm; in runs for gpt-2,
+  // llama3, gpt-4o (up to 3), dbrx, deepseek-llm.
+  for (const char* pre : {"qwen2", "deepseek-r1-qwen", "tekken", "deepseek-coder", "smollm"})
+    EXPECT_EQ(EncodeWithPre(pre, "12"), split_digits) << pre;
+  for (const char* pre : {"gpt-2", "llama3", "gpt-4o", "dbrx", "deepseek-llm", "mpt", "falcon"})
+    EXPECT_EQ(EncodeWithPre(pre, "12"), merged_digits) << pre;
+  // "'S": qwen2's and gpt-4o's contractions are case-insensitive ((?i:'s)), gpt-2's are not.
+  EXPECT_EQ(EncodeWithPre("qwen2", "a'S"), (std::vector<int32_t>{6, 5}));
+  EXPECT_EQ(EncodeWithPre("gpt-4o", "a'S"), (std::vector<int32_t>{6, 5}));
+  EXPECT_EQ(EncodeWithPre("gpt-2", "a'S"), (std::vector<int32_t>{6, 2, 3}));
+  // An unknown pre-tokenizer is refused by name.
+  testing::GgufBuilder b;
+  b.KvStr("general.architecture", "qwen2");
+  b.KvStr("tokenizer.ggml.model", "gpt2");
+  b.KvStr("tokenizer.ggml.pre", "klingon");
+  b.KvStrArray("tokenizer.ggml.tokens", {"a"});
+  b.KvStrArray("tokenizer.ggml.merges", {});
+  const std::string path = ::testing::TempDir() + "/lazyllm_pre_bad" + std::to_string(getpid()) + ".gguf";
+  testing::WriteBytes(path, b.Build());
+  auto model = Model::Load(path, {.vocab_only = true});
+  std::remove(path.c_str());
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.status().message().find("unsupported tokenizer.ggml.pre 'klingon'"), std::string::npos);
 }
 
 }  // namespace

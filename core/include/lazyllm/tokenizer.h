@@ -25,9 +25,10 @@ class Tokenizer {
   static StatusOr<Tokenizer> FromGguf(const gguf::File& file);
 
   // Token ids of UTF-8 `text`. With add_special, BOS is prepended when the vocabulary asks for
-  // it (tokenizer.ggml.add_bos_token) and EOS appended when it asks for that. Special-token
-  // text inside `text` is not parsed: "<s>" is tokenized as the characters '<', 's', '>'.
-  std::vector<int32_t> Encode(std::string_view text, bool add_special) const;
+  // it (tokenizer.ggml.add_bos_token) and EOS appended when it asks for that. User-defined
+  // tokens (token_type 4) are always matched in the text as whole tokens; control tokens
+  // ("<s>", "<|im_start|>") only with parse_special, otherwise "<s>" is the characters '<', 's', '>'.
+  std::vector<int32_t> Encode(std::string_view text, bool add_special, bool parse_special = false) const;
   // The inverse of Encode: control tokens (BOS, EOS, ...) are skipped, and the space that
   // SentencePiece-style encoding put in front of the text is removed again.
   std::string Decode(std::span<const int32_t> ids) const;
