@@ -101,7 +101,8 @@ constexpr const char* kLlama3Pattern =
 struct PreTokenizer {
   std::vector<std::string_view> names;
   std::vector<const char*> patterns;
-  bool ignore_merges = false;  // a piece that is itself a token is taken whole (llama3)
+  bool ignore_merges = false;  // a piece that is itself a token is taken whole (llama3, tekken)
+  bool add_bos = false;        // BOS is added when tokenizer.ggml.add_bos_token is absent
 };
 
 constexpr const char* kQwen2Pattern =
@@ -126,10 +127,10 @@ const std::vector<PreTokenizer>& PreTokenizers() {
   static const std::vector<PreTokenizer> table = {
       {{"default", "gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais", "roberta-bpe"}, {kGpt2Pattern}},
       {{"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva"}, {R"(\p{N})", kGpt2Pattern}},
-      {{"llama3", "llama-v3", "llama-bpe", "falcon3"}, {kLlama3Pattern}, true},
+      {{"llama3", "llama-v3", "llama-bpe", "falcon3"}, {kLlama3Pattern}, true, true},
       {{"dbrx", "smaug-bpe", "chatglm-bpe"}, {kLlama3Pattern}},
       {{"qwen2", "deepseek-r1-qwen", "stablelm2"}, {kQwen2Pattern}},
-      {{"tekken"}, {kTekkenPattern}},
+      {{"tekken"}, {kTekkenPattern}, true, true},
       {{"gpt-4o"}, {kGpt4oPattern}},
       {{"deepseek-llm"}, {std::begin(kDeepseekLlmPatterns), std::end(kDeepseekLlmPatterns)}},
       {{"deepseek-coder"}, {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", R"([\x{4e00}-\x{9fa5}\x{0800}-\x{4e00}\x{ac00}-\x{d7ff}]+)", R"(\p{N})"}},
@@ -226,7 +227,8 @@ struct Tokenizer::Impl {
   std::unordered_map<std::string, int32_t> token_to_id;
   std::unordered_map<std::string, int32_t> merge_rank;  // "left right" -> rank (byte-level BPE)
   std::array<int32_t, 256> byte_tokens{};               // <0xNN> ids, -1 when absent
-  int32_t bos = -1, eos = -1, eot = -1, unk = -1;
+  int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1;
+  std::vector<int32_t> end_of_generation;  // sorted: eos, eot, eom and the end-of-turn control tokens
   bool add_bos = false, add_eos = false, add_space_prefix = true, ignore_merges = false;
   std::vector<std::unique_ptr<Regex>> pre_regexes;
 
@@ -425,6 +427,7 @@ StatusOr<Tokenizer> Tokenizer::FromGguf(const gguf::File& f) {
   LAZYLLM_RETURN_IF_ERROR(token_id("tokenizer.ggml.bos_token_id", spm ? 1 : -1, &impl->bos));
   LAZYLLM_RETURN_IF_ERROR(token_id("tokenizer.ggml.eos_token_id", spm ? 2 : -1, &impl->eos));
   LAZYLLM_RETURN_IF_ERROR(token_id("tokenizer.ggml.eot_token_id", -1, &impl->eot));
+  LAZYLLM_RETURN_IF_ERROR(token_id("tokenizer.ggml.eom_token_id", -1, &impl->eom));
   LAZYLLM_RETURN_IF_ERROR(token_id("tokenizer.ggml.unknown_token_id", spm ? 0 : -1, &impl->unk));
   LAZYLLM_ASSIGN_OR_RETURN(impl->add_bos, f.GetBoolOr("tokenizer.ggml.add_bos_token", spm));
   LAZYLLM_ASSIGN_OR_RETURN(impl->add_eos, f.GetBoolOr("tokenizer.ggml.add_eos_token", false));
@@ -453,6 +456,7 @@ StatusOr<Tokenizer> Tokenizer::FromGguf(const gguf::File& f) {
       return UnimplementedError(path + ": unsupported tokenizer.ggml.pre '" + pre + "' (supported: " + names + ")");
     const std::vector<std::string> patterns(found->patterns.begin(), found->patterns.end());
     impl->ignore_merges = found->ignore_merges;
+    if (!f.Find("tokenizer.ggml.add_bos_token")) impl->add_bos = found->add_bos && impl->bos >= 0;
     for (const std::string& p : patterns) {
       impl->pre_regexes.push_back(std::make_unique<Regex>(p));
       if (!impl->pre_regexes.back()->ok()) return InternalError("pre-tokenizer regex failed to compile: " + p);
@@ -466,6 +470,16 @@ StatusOr<Tokenizer> Tokenizer::FromGguf(const gguf::File& f) {
     if (type == kUserDefined) impl->user_defined.push_back(id);
     if (type == kControl) impl->control.push_back(id);
   }
+  // End of generation: eos, eot, eom, and control tokens spelled as the usual end-of-turn marks.
+  static constexpr std::string_view kEndOfTurn[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+                                                    "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>",
+                                                    "<｜end▁of▁sentence｜>", "<|end_of_text|>"};
+  for (int32_t id : {impl->eos, impl->eot, impl->eom})
+    if (id >= 0) impl->end_of_generation.push_back(id);
+  for (int32_t id : impl->control)
+    for (std::string_view t : kEndOfTurn)
+      if (impl->tokens[id] == t) impl->end_of_generation.push_back(id);
+  std::sort(impl->end_of_generation.begin(), impl->end_of_generation.end());
   for (auto* ids : {&impl->user_defined, &impl->control})
     std::stable_sort(ids->begin(), ids->end(),
                      [&](int32_t a, int32_t b) { return impl->tokens[a].size() > impl->tokens[b].size(); });
@@ -517,7 +531,7 @@ int32_t Tokenizer::bos_id() const { return impl_->bos; }
 int32_t Tokenizer::eos_id() const { return impl_->eos; }
 bool Tokenizer::add_bos() const { return impl_->add_bos; }
 bool Tokenizer::IsEndOfGeneration(int32_t id) const {
-  return id >= 0 && (id == impl_->eos || id == impl_->eot);
+  return std::binary_search(impl_->end_of_generation.begin(), impl_->end_of_generation.end(), id);
 }
 std::string_view Tokenizer::TokenText(int32_t id) const {
   return id >= 0 && id < vocab_size() ? std::string_view(impl_->tokens[id]) : std::string_view();

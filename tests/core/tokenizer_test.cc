@@ -149,5 +149,43 @@ TEST(PreTokenizerTest, DigitsAndContractionsSplitAsEachTokenizerDefines) {
   EXPECT_NE(model.status().message().find("unsupported tokenizer.ggml.pre 'klingon'"), std::string::npos);
 }
 
+// End of generation: eos, and control tokens spelled as end-of-turn marks; llama3 and tekken
+// add BOS when the file does not say, qwen2 does not.
+TEST(PreTokenizerTest, EndOfGenerationSetAndBosDefaults) {
+  auto load = [](const std::string& pre) {
+    testing::GgufBuilder b;
+    b.KvStr("general.architecture", "qwen2");
+    b.KvStr("tokenizer.ggml.model", "gpt2");
+    b.KvStr("tokenizer.ggml.pre", pre);
+    b.KvStrArray("tokenizer.ggml.tokens", {"a", "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<end_of_turn>"});
+    b.KvStrArray("tokenizer.ggml.merges", {});
+    b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {1, 3, 3, 3, 3});
+    b.KvU32("tokenizer.ggml.bos_token_id", 1);
+    b.KvU32("tokenizer.ggml.eos_token_id", 1);
+    const std::string path = ::testing::TempDir() + "/lazyllm_eog_" + pre + std::to_string(getpid()) + ".gguf";
+    testing::WriteBytes(path, b.Build());
+    auto model = Model::Load(path, {.vocab_only = true});
+    std::remove(path.c_str());
+    EXPECT_TRUE(model.ok()) << model.status().message();
+    return model;
+  };
+  auto qwen = load("qwen2");
+  ASSERT_TRUE(qwen.ok());
+  const Tokenizer& t = qwen->tokenizer();
+  EXPECT_TRUE(t.IsEndOfGeneration(1));   // eos
+  EXPECT_TRUE(t.IsEndOfGeneration(3));   // <|im_end|>
+  EXPECT_TRUE(t.IsEndOfGeneration(4));   // <end_of_turn>
+  EXPECT_FALSE(t.IsEndOfGeneration(2));  // <|im_start|>
+  EXPECT_FALSE(t.IsEndOfGeneration(0));
+  EXPECT_FALSE(t.add_bos());
+  EXPECT_EQ(t.Encode("<|im_start|>a<|im_end|>", false, true), (std::vector<int32_t>{2, 0, 3}));
+  auto llama3 = load("llama3");
+  ASSERT_TRUE(llama3.ok());
+  EXPECT_TRUE(llama3->tokenizer().add_bos());
+  auto tekken = load("tekken");
+  ASSERT_TRUE(tekken.ok());
+  EXPECT_TRUE(tekken->tokenizer().add_bos());
+}
+
 }  // namespace
 }  // namespace lazyllm

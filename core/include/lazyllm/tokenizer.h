@@ -43,6 +43,9 @@ class Tokenizer {
   int32_t bos_id() const;  // -1 when the vocabulary has none
   int32_t eos_id() const;  // -1 when the vocabulary has none
   bool add_bos() const;
+  // eos, eot (tokenizer.ggml.eot_token_id), eom, and control tokens spelled as the usual
+  // end-of-turn marks (<|im_end|>, <|eot_id|>, <end_of_turn>, <|end|>, <|endoftext|>, ...):
+  // generation stops at any of them.
   bool IsEndOfGeneration(int32_t id) const;
   // The vocabulary entry of `id` as stored (e.g. "▁Once", "<0x0A>").
   std::string_view TokenText(int32_t id) const;
