@@ -350,6 +350,11 @@ int64_t Model::file_bytes() const {
 }
 double Model::load_ms() const { return impl_->load_ms; }
 
+std::string Model::chat_template() const {
+  auto t = impl_->meta().GetString("tokenizer.chat_template");
+  return t.ok() ? std::string(*t) : std::string();
+}
+
 std::vector<TensorSummary> Model::tensors() const {
   std::vector<TensorSummary> out;
   for (const auto& f : impl_->files)

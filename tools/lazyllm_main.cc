@@ -17,7 +17,7 @@ constexpr const char* kUsage = R"(usage: lazyllm COMMAND [flags]
 commands:
   run       -m MODEL (-p TEXT | -f FILE) [-n N] [-t THREADS] [-c CTX] [--temp T] [--top-k K]
             [--top-p P] [--seed S] [--no-bos] [--json] [--logits] [--prune SPEC] [--compare [-r N]]
-            [--numa on|off] [--int8-act]
+            [--numa on|off] [--int8-act] [--chat [--system TEXT] [--chat-template NAME]]
   tokenize  -m MODEL (-p TEXT | -f FILE) [--no-bos] [--json]
   inspect   -m MODEL [--json]
   bench     -m MODEL [-p 512,2048] [-n 0,32] [-t 1,2] [--numa on,off] [--prune off,paper]
@@ -40,6 +40,10 @@ greedy decoding.
 --int8-act    decode matmuls on quantized weights round the activations to 8 bits (Q8_0 blocks;
               Q8_K for the K-quants and IQ4_XS) and use integer dot products (llama.cpp's
               arithmetic; faster, no longer exact fp32 activations).
+--chat        treat the prompt as a user message (after --system TEXT) and render it with the
+              model's chat template family (chatml, llama2, mistral-v1/v3/v3-tekken/v7, llama3,
+              phi3, phi4, gemma, deepseek3; --chat-template NAME overrides; an unknown template
+              formats as chatml with a warning). Generation stops at end-of-turn tokens.
 --compare     run the prompt with pruning off and with SPEC; print both outputs, each TTFT,
               the speedup, % of prompt tokens computed and how far the outputs agree. TTFT is
               the median of N prefills per side (-r, default 5), interleaved.
@@ -152,6 +156,7 @@ int Inspect(int argc, char** argv) {
       {"vocab_size", c.vocab_size},
       {"tied_output", c.tied_output},
       {"features", features},
+      {"chat_template", std::string(lazyllm::ChatTemplateName(lazyllm::DetectChatTemplate(model.chat_template())))},
       {"tokenizer", {{"model", std::string(tok.kind_name())}, {"pre", std::string(tok.pre_tokenizer())},
                      {"bos_id", tok.bos_id()}, {"eos_id", tok.eos_id()}, {"add_bos", tok.add_bos()}}},
       {"tensor_count", tensors.size()},
@@ -165,6 +170,9 @@ int Inspect(int argc, char** argv) {
               static_cast<long long>(model.file_bytes()));
   std::printf("architecture    %s%s%s\n", c.architecture.c_str(), c.name.empty() ? "" : ", ", c.name.c_str());
   std::printf("features        %s\n", feature_line.c_str());
+  std::printf("chat template   %s\n", model.chat_template().empty()
+                                        ? "none"
+                                        : std::string(lazyllm::ChatTemplateName(lazyllm::DetectChatTemplate(model.chat_template()))).c_str());
   std::printf("parameters      %lld\n", static_cast<long long>(params));
   std::printf("layers          %lld\n", static_cast<long long>(c.num_layers));
   std::printf("dim / ffn       %lld / %lld\n", static_cast<long long>(c.dim), static_cast<long long>(c.ffn_dim));
@@ -277,8 +285,10 @@ int Run(int argc, char** argv) {
               {{"-m", true}, {"-p", true}, {"-f", true}, {"-n", true}, {"-t", true}, {"-c", true},
                {"--temp", true}, {"--top-k", true}, {"--top-p", true}, {"--seed", true}, {"--no-bos", false},
                {"--json", false}, {"--logits", false}, {"--prune", true}, {"--compare", false}, {"-r", true},
-               {"--numa", true}, {"--int8-act", false}});
+               {"--numa", true}, {"--int8-act", false}, {"--chat", false}, {"--system", true}, {"--chat-template", true}});
   const std::string text = ReadPrompt(flags);
+  if ((flags.Has("--system") || flags.Has("--chat-template")) && !flags.Has("--chat"))
+    throw CliError{"--system and --chat-template are flags of --chat"};
   lazyllm::GenerationOptions gen;
   gen.max_new_tokens = flags.Number<int>("-n", 64, 0, 1 << 24);
   gen.sampling.temperature = flags.Number<float>("--temp", 0.8f, 0.0f, 1e6f);
@@ -301,7 +311,27 @@ int Run(int argc, char** argv) {
   sopts.pruning = *pruning;
   if (flags.Has("--logits") && pruning->method != lazyllm::PruningOptions::Method::kOff)
     throw CliError{"--logits needs --prune off (pruned prompt positions have no logits)"};
-  const std::vector<int32_t> prompt = tok.Encode(text, !flags.Has("--no-bos"));
+  // --chat: the prompt is the user's message, rendered with the model's chat template family
+  // (or --chat-template NAME), special-token strings parsed as tokens.
+  std::vector<int32_t> prompt;
+  if (flags.Has("--chat")) {
+    lazyllm::ChatTemplate family = lazyllm::DetectChatTemplate(model.chat_template());
+    if (auto name = flags.Get("--chat-template")) {
+      auto named = lazyllm::ChatTemplateByName(*name);
+      if (!named.ok()) throw CliError{named.status().message()};
+      family = *named;
+    } else if (family == lazyllm::ChatTemplate::kUnknown) {
+      std::fprintf(stderr, "lazyllm: warning: %s; formatting the chat as chatml\n",
+                   model.chat_template().empty() ? "the model has no tokenizer.chat_template"
+                                                 : "the model's chat template is not a known family");
+    }
+    std::vector<lazyllm::ChatMessage> messages;
+    if (auto system = flags.Get("--system")) messages.push_back({"system", *system});
+    messages.push_back({"user", text});
+    prompt = tok.Encode(lazyllm::FormatChat(family, messages, true), !flags.Has("--no-bos"), /*parse_special=*/true);
+  } else {
+    prompt = tok.Encode(text, !flags.Has("--no-bos"));
+  }
   if (prompt.empty()) throw CliError{"the prompt tokenizes to nothing (empty text with --no-bos)"};
   auto session = lazyllm::Session::Create(model, sopts);
   if (!session.ok()) throw CliError{session.status().message()};

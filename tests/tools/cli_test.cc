@@ -116,6 +116,24 @@ TEST(CliTest, TokenizeAndInspect) {
   EXPECT_EQ(j["features"]["sliding_window"], 0);
 }
 
+// run --chat renders the prompt as a chat (chatml for a model without a template, with a warning):
+// the prompt ids are those of the formatted text with its special tokens parsed.
+TEST(CliTest, RunChatFormatsThePrompt) {
+  Result r = RunCli("run -m " + Model() + " -p Hello --chat --system Hi -n 1 --temp 0 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("formatting the chat as chatml"), std::string::npos) << r.err;
+  const auto chat_ids = nlohmann::json::parse(r.out)["prompt_tokens"].get<std::vector<int32_t>>();
+  const std::string formatted = ::testing::TempDir() + "/lazyllm_chat." + std::to_string(getpid()) + ".txt";
+  std::ofstream(formatted) << "<|im_start|>system\nHi<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n";
+  const Result t = RunCli("tokenize -m " + Model() + " -f " + formatted + " --json");
+  std::remove(formatted.c_str());
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(chat_ids, nlohmann::json::parse(t.out)["tokens"].get<std::vector<int32_t>>());
+  r = RunCli("run -m " + Model() + " -p Hello --chat --chat-template llama3 -n 1 --temp 0 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+}
+
 // inspect names each architecture's features: gemma2's file says soft-caps 50/30 and window 32;
 // gemma2 slides on even layers (13 of 26); qwen2 has QKV biases.
 TEST(CliTest, InspectShowsArchitectureFeatures) {
@@ -259,6 +277,8 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"synth --preset gpt-5 -o /tmp/x.gguf", "unknown preset 'gpt-5'"},
       {"synth --preset tiny-gqa --dtype q7_k -o /tmp/x.gguf", "unknown dtype 'q7_k'"},
       {"synth --preset tiny-gqa -o /nonexistent-dir/x.gguf", "cannot create"},
+      {"run -m " + Model() + " -p hi --system 'be nice'", "--system and --chat-template are flags of --chat"},
+      {"run -m " + Model() + " -p hi --chat --chat-template alpaca", "unknown chat template 'alpaca'"},
       {"quantize " + Model(), "usage: lazyllm quantize IN.gguf OUT.gguf TYPE"},
       {"quantize " + Model() + " /tmp/x.gguf q4_k_xl", "unknown file type 'q4_k_xl'"},
       {"quantize " + Model() + " " + Model() + " q6_k", "are the same file"},

@@ -1,6 +1,7 @@
 // The lazyllm public API in one include.
 #pragma once
 
+#include "lazyllm/chat.h"
 #include "lazyllm/generate.h"
 #include "lazyllm/model.h"
 #include "lazyllm/pruning.h"

@@ -69,6 +69,8 @@ class Model {
   int64_t file_bytes() const;
   double load_ms() const;  // wall time of Load
   std::vector<TensorSummary> tensors() const;
+  // tokenizer.chat_template (the Jinja text), empty when the file has none.
+  std::string chat_template() const;
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
