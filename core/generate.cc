@@ -78,7 +78,12 @@ StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> p
   const Tokenizer& tok = session.model().tokenizer();
 
   const auto t0 = Clock::now();
-  LAZYLLM_RETURN_IF_ERROR(session.Prefill(prompt, options.prompt_logits));
+  if (options.append && session.position() > 0) {
+    if (options.prompt_logits != nullptr) return InvalidArgumentError("prompt_logits needs a prefill, not an append");
+    LAZYLLM_RETURN_IF_ERROR(session.Append(prompt));
+  } else {
+    LAZYLLM_RETURN_IF_ERROR(session.Prefill(prompt, options.prompt_logits));
+  }
   const auto t1 = Clock::now();
   st.prefill_ms = st.ttft_ms = ms(t1 - t0);
   st.prefill_tokens_per_s = st.prompt_tokens / (st.prefill_ms / 1000.0);

@@ -486,23 +486,27 @@ struct Session::Impl {
     return OkStatus();
   }
 
-  Status DecodeStep(int32_t id) {
-    EnsureRows(1);
-    rows.assign(1, pos);
-    const int32_t one[1] = {id};
-    Embed(one, pos);
+  // Runs ids at positions pos.. as one step over the cached context: the decode step for n rows.
+  // Layer 0 attends over the whole context; at each selection layer the candidates are every
+  // token in context plus the new rows, scored from the last new row: earlier tokens that are
+  // selected without K/V at that layer are revived from the Aux Cache, and new rows that are
+  // dropped are stashed there (never the last one). With static or random pruning the live keys
+  // are the cached ones and nothing is re-selected.
+  Status Append(std::span<const int32_t> ids) {
+    const auto n = static_cast<int64_t>(ids.size());
+    EnsureRows(n);
+    rows.resize(static_cast<size_t>(n));
+    std::iota(rows.begin(), rows.end(), pos);
+    Embed(ids, pos);
     const bool reselect = pruning.method == Method::kLazy;
-    if (reselect) {
-      // Layer 0 attends over the full context; selection layers narrow it.
-      LiveFromCache(0);
-    }
+    if (reselect) LiveFromCache(0);
     for (int64_t l = 0; l < c.num_layers; ++l) {
       if (reselect && IsSelectionLayer(l)) LAZYLLM_RETURN_IF_ERROR(Select(l, /*decode=*/true));
       if (!reselect) LiveFromCache(l);
       Layer(l);
     }
     LastLogits();
-    ++pos;
+    pos += n;
     stats.prompt_tokens_computed_pct = ComputedPct();
     return OkStatus();
   }
@@ -556,12 +560,19 @@ Status Session::Prefill(std::span<const int32_t> ids, std::vector<float>* all_lo
 }
 
 Status Session::DecodeStep(int32_t token) {
-  Impl& s = *impl_;
-  if (s.pos == 0) return InvalidArgumentError("DecodeStep before Prefill: the context is empty");
-  if (s.pos >= s.max_ctx) return OutOfRangeError("context is full: " + std::to_string(s.max_ctx) + " tokens");
   const int32_t tok[1] = {token};
-  LAZYLLM_RETURN_IF_ERROR(s.CheckTokens(tok));
-  return s.DecodeStep(token);
+  return Append(tok);
+}
+
+Status Session::Append(std::span<const int32_t> tokens) {
+  Impl& s = *impl_;
+  if (s.pos == 0) return InvalidArgumentError("Append/DecodeStep before Prefill: the context is empty");
+  if (tokens.empty()) return InvalidArgumentError("Append of no tokens");
+  if (s.pos + static_cast<int64_t>(tokens.size()) > s.max_ctx)
+    return OutOfRangeError("context is full: " + std::to_string(s.pos) + " + " + std::to_string(tokens.size()) +
+                           " tokens exceed the context of " + std::to_string(s.max_ctx));
+  LAZYLLM_RETURN_IF_ERROR(s.CheckTokens(tokens));
+  return s.Append(tokens);
 }
 
 std::span<const float> Session::logits() const { return impl_->logits; }

@@ -191,6 +191,79 @@ TEST(LazyLlmTest, ZeroFractionsAreBitIdenticalToBaseline) {
   EXPECT_DOUBLE_EQ(zero->pruning_stats().prompt_tokens_computed_pct, 100.0);
 }
 
+// Append (a chat turn): without pruning, prefill A then append B gives the logits of one prefill
+// of A+B (on gemma2 too, whose sliding windows then span the two chunks); an all-zero schedule
+// stays bit-identical to pruning off.
+TEST(LazyLlmTest, AppendEqualsOnePrefillWithoutPruning) {
+  std::vector<std::string> models = {testing::SampleModel().string()};
+  if (fs::exists(testing::ReferenceDir())) models.push_back((testing::ReferenceDir() / "models/tiny-gemma2.gguf").string());
+  for (const std::string& path : models) {
+    SCOPED_TRACE(path);
+    auto model = Model::Load(path);
+    ASSERT_TRUE(model.ok());
+    const auto all = model->tokenizer().Encode(
+        "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her "
+        "friends. One day, she saw a big red ball under a tree and ran to get it.", true);
+    const size_t split = all.size() / 3;
+    auto whole = MakeSession(*model, "off");
+    auto chunked = MakeSession(*model, "off");
+    auto zero = MakeSession(*model, model->config().num_layers > 5 ? "3:0,5:0" : "1:0,3:0");
+    ASSERT_TRUE(whole.ok() && chunked.ok() && zero.ok());
+    ASSERT_TRUE(whole->Prefill(all).ok());
+    for (Session* s : {&*chunked, &*zero}) {
+      ASSERT_TRUE(s->Prefill(std::span(all).first(split)).ok());
+      ASSERT_TRUE(s->Append(std::span(all).subspan(split, 5)).ok());
+      ASSERT_TRUE(s->Append(std::span(all).subspan(split + 5)).ok());
+      EXPECT_EQ(s->position(), static_cast<int64_t>(all.size()));
+    }
+    EXPECT_LE(testing::MaxRelDiff(chunked->logits(), whole->logits()), 1e-5);
+    EXPECT_EQ(0, std::memcmp(chunked->logits().data(), zero->logits().data(), chunked->logits().size() * sizeof(float)));
+  }
+}
+
+// Append with LazyLLM follows the decode-step rules with several new rows: new rows can be
+// dropped (stashed in the Aux Cache), earlier tokens revived (their stashed state, exactly), no
+// (token, layer) pair is computed twice, and the last new token always reaches the last layer.
+TEST(LazyLlmTest, AppendDropsNewRowsAndRevivesOldOnes) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const auto prompt =
+      model->tokenizer().Encode(testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt"), true);
+  const std::vector<std::vector<int32_t>> turns = {
+      model->tokenizer().Encode(" Where did the dog go? Tom called and called, and then he heard a bark.", false),
+      model->tokenizer().Encode(" The bird sang a song. Lily smiled and said thank you to her mom.", false),
+      model->tokenizer().Encode(" Then they went home and had cake with the big red ball.", false)};
+  auto s = MakeSession(*model, "2:0.9,4:0.5");  // harsh enough to drop some new rows too
+  ASSERT_TRUE(s.ok());
+  auto& hooks = internal::Hooks(*s);
+  std::map<std::pair<int64_t, int64_t>, std::vector<float>> stashed;
+  int64_t new_rows_stashed = 0, revived = 0, mismatched = 0;
+  const auto first_new = static_cast<int64_t>(prompt.size());
+  hooks.on_stash = [&](int64_t layer, int64_t slot, std::span<const float> row) {
+    stashed[{layer, slot}] = std::vector<float>(row.begin(), row.end());
+    new_rows_stashed += slot >= first_new;
+  };
+  hooks.on_revive = [&](int64_t layer, int64_t slot, std::span<const float> row) {
+    ++revived;
+    const auto it = stashed.find({layer - 1, slot});
+    mismatched += it == stashed.end() || it->second != std::vector<float>(row.begin(), row.end());
+  };
+  ASSERT_TRUE(s->Prefill(prompt).ok());
+  int64_t total = static_cast<int64_t>(prompt.size());
+  for (const auto& turn : turns) {
+    ASSERT_TRUE(s->Append(turn).ok());
+    total += static_cast<int64_t>(turn.size());
+  }
+  const PruningStats st = s->pruning_stats();
+  EXPECT_GT(new_rows_stashed, 0);
+  EXPECT_GT(revived, 0);
+  EXPECT_EQ(mismatched, 0);
+  EXPECT_EQ(st.recomputed_pairs, 0);
+  const int64_t last = total - 1;
+  for (int64_t l = 0; l < model->config().num_layers; ++l) EXPECT_TRUE(internal::HasKv(*s, l, last)) << l;
+  for (float v : s->logits()) ASSERT_TRUE(std::isfinite(v));
+}
+
 // Over 64+ decode steps: tokens dropped in the prefill are revived; no (token, layer) pair is
 // computed twice; the total work never exceeds the baseline's.
 TEST(LazyLlmTest, DecodeRevivesWithoutRecomputation) {

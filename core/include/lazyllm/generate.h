@@ -69,6 +69,9 @@ struct GenerationOptions {
   std::function<bool(int32_t)> on_token;
   // When set, receives the prefill's logits for every prompt position (n × vocab_size).
   std::vector<float>* prompt_logits = nullptr;
+  // Continue the session: the prompt is appended to its context (Session::Append) instead of
+  // replacing it (a later chat turn). Default false; ignored for an empty session.
+  bool append = false;
 };
 
 struct GenerationResult {
@@ -76,7 +79,9 @@ struct GenerationResult {
   Stats stats;
 };
 
-// Prefills `prompt` (resetting the session), then samples up to max_new_tokens.
+// Prefills `prompt` (resetting the session; with options.append, appends it), then samples up
+// to max_new_tokens. The last sampled token is not run (the session holds the prompt and every
+// generated token but the last).
 StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> prompt,
                                     const GenerationOptions& options);
 

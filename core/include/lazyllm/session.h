@@ -70,8 +70,14 @@ class Session {
   // batched pass. Afterwards logits() holds the last position's logits. When all_logits is
   // given it receives n × vocab_size logits, row i for position i.
   Status Prefill(std::span<const int32_t> tokens, std::vector<float>* all_logits = nullptr);
-  // Runs one token at the next position; logits() then holds its logits.
+  // Runs one token at the next position; logits() then holds its logits. Append of one token.
   Status DecodeStep(int32_t token);
+  // Runs `tokens` at the next positions in one pass over the context already there (a chat
+  // turn, without re-running the earlier tokens); logits() then holds the last one's logits.
+  // With LazyLLM, every token in context and every new one is a selection candidate, scored from
+  // the last new token: earlier tokens can be revived from the Aux Cache and new ones dropped
+  // (never the last), under the same has_kv / Aux Cache rules as a decode step (docs/lazyllm.md).
+  Status Append(std::span<const int32_t> tokens);
 
   // Logits of the most recent position, vocab_size floats; valid until the next call.
   std::span<const float> logits() const;
@@ -80,7 +86,7 @@ class Session {
   int64_t max_context() const;
   int threads() const;
   const PruningOptions& pruning() const;
-  // Up to date after every Prefill and DecodeStep.
+  // Up to date after every Prefill, Append and DecodeStep.
   PruningStats pruning_stats() const;
   const Model& model() const;
 
