@@ -133,9 +133,26 @@ inline std::vector<std::string> PruneList(const std::string& s) {
   return out;
 }
 
+// The chat template family: --chat-template NAME, else the model's tokenizer.chat_template, else
+// chatml with a warning on stderr.
+inline lazyllm::ChatTemplate ChooseChatTemplate(const Flags& flags, const lazyllm::Model& model) {
+  if (auto name = flags.Get("--chat-template")) {
+    auto named = lazyllm::ChatTemplateByName(*name);
+    if (!named.ok()) throw CliError{named.status().message()};
+    return *named;
+  }
+  const lazyllm::ChatTemplate family = lazyllm::DetectChatTemplate(model.chat_template());
+  if (family == lazyllm::ChatTemplate::kUnknown)
+    std::fprintf(stderr, "lazyllm: warning: %s; formatting the chat as chatml\n",
+                 model.chat_template().empty() ? "the model has no tokenizer.chat_template"
+                                               : "the model's chat template is not a known family");
+  return family;
+}
+
 // Commands in their own files.
 int Synth(int argc, char** argv);
 int Quantize(int argc, char** argv);
+int Chat(int argc, char** argv);
 int Bench(int argc, char** argv);
 int Eval(int argc, char** argv);
 

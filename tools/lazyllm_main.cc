@@ -18,6 +18,8 @@ commands:
   run       -m MODEL (-p TEXT | -f FILE) [-n N] [-t THREADS] [-c CTX] [--temp T] [--top-k K]
             [--top-p P] [--seed S] [--no-bos] [--json] [--logits] [--prune SPEC] [--compare [-r N]]
             [--numa on|off] [--int8-act] [--chat [--system TEXT] [--chat-template NAME]]
+  chat      -m MODEL [--system TEXT] [--chat-template NAME] [-n N] [-t T] [-c CTX] [--temp T]
+            [--top-k K] [--top-p P] [--seed S] [--prune SPEC]
   tokenize  -m MODEL (-p TEXT | -f FILE) [--no-bos] [--json]
   inspect   -m MODEL [--json]
   bench     -m MODEL [-p 512,2048] [-n 0,32] [-t 1,2] [--numa on,off] [--prune off,paper]
@@ -63,6 +65,11 @@ divergence and top-1 agreement, greedy-token agreement over -n tokens, continuat
 TTFT is the fastest of -r prefills per prompt (default 3).
 --sweep adds LazyLLM (one k at the paper layers), static and random at 90/80/70/60/50% of the
 prefill work; --plot writes greedy-token agreement against TTFT speedup per method as SVG.
+
+chat reads user turns from standard input, one per line (/exit ends), and streams each reply.
+Every turn renders the whole conversation with the chat template and appends to the session only
+the tokens that extend what it holds, so earlier turns are not run again (with LazyLLM, their
+tokens stay candidates and can be revived); a line on stderr reports each turn.
 
 synth writes a Llama GGUF with random weights in a preset's shape (tiny-gqa, smollm2-135m,
 llama3.2-1b, llama2-7b) and the 512-token stories260K vocabulary. DTYPE is any weight dtype: f32
@@ -315,16 +322,7 @@ int Run(int argc, char** argv) {
   // (or --chat-template NAME), special-token strings parsed as tokens.
   std::vector<int32_t> prompt;
   if (flags.Has("--chat")) {
-    lazyllm::ChatTemplate family = lazyllm::DetectChatTemplate(model.chat_template());
-    if (auto name = flags.Get("--chat-template")) {
-      auto named = lazyllm::ChatTemplateByName(*name);
-      if (!named.ok()) throw CliError{named.status().message()};
-      family = *named;
-    } else if (family == lazyllm::ChatTemplate::kUnknown) {
-      std::fprintf(stderr, "lazyllm: warning: %s; formatting the chat as chatml\n",
-                   model.chat_template().empty() ? "the model has no tokenizer.chat_template"
-                                                 : "the model's chat template is not a known family");
-    }
+    const lazyllm::ChatTemplate family = ChooseChatTemplate(flags, model);
     std::vector<lazyllm::ChatMessage> messages;
     if (auto system = flags.Get("--system")) messages.push_back({"system", *system});
     messages.push_back({"user", text});
@@ -408,10 +406,11 @@ int main(int argc, char** argv) {
     if (cmd == "bench") return Bench(argc, argv);
     if (cmd == "synth") return Synth(argc, argv);
     if (cmd == "quantize") return Quantize(argc, argv);
+    if (cmd == "chat") return Chat(argc, argv);
     if (cmd == "eval") return Eval(argc, argv);
     if (cmd == "tokenize") return Tokenize(argc, argv);
     if (cmd == "inspect") return Inspect(argc, argv);
-    std::fprintf(stderr, "lazyllm: error: unknown command '%s' (run, bench, synth, quantize, eval, tokenize, inspect; see lazyllm --help)\n", cmd.c_str());
+    std::fprintf(stderr, "lazyllm: error: unknown command '%s' (run, chat, bench, synth, quantize, eval, tokenize, inspect; see lazyllm --help)\n", cmd.c_str());
     return 2;
   } catch (const lazyllm::cli::CliError& e) {
     std::fprintf(stderr, "lazyllm %s: error: %s\n", cmd.c_str(), e.message.c_str());

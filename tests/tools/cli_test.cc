@@ -134,6 +134,20 @@ TEST(CliTest, RunChatFormatsThePrompt) {
   EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
 }
 
+// chat: two turns from standard input; the second is appended to the session, not prefilled
+// again (the rendered history starts with the tokens in context).
+TEST(CliTest, ChatAppendsLaterTurns) {
+  const std::string input = ::testing::TempDir() + "/lazyllm_chat_in." + std::to_string(getpid()) + ".txt";
+  std::ofstream(input) << "Once upon a time\nWhat did the dog do?\n/exit\nnever read\n";
+  const Result r = RunCli("chat -m " + Model() + " -n 8 --temp 0 -t 2 --chat-template chatml < " + input);
+  std::remove(input.c_str());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("[turn 1: prefilled"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[turn 2: appended"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("[turn 3"), std::string::npos) << r.err;  // /exit ended the chat
+  EXPECT_FALSE(r.out.empty());
+}
+
 // inspect names each architecture's features: gemma2's file says soft-caps 50/30 and window 32;
 // gemma2 slides on even layers (13 of 26); qwen2 has QKV biases.
 TEST(CliTest, InspectShowsArchitectureFeatures) {
@@ -279,6 +293,8 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"synth --preset tiny-gqa -o /nonexistent-dir/x.gguf", "cannot create"},
       {"run -m " + Model() + " -p hi --system 'be nice'", "--system and --chat-template are flags of --chat"},
       {"run -m " + Model() + " -p hi --chat --chat-template alpaca", "unknown chat template 'alpaca'"},
+      {"chat -m " + Model() + " --chat-template alpaca", "unknown chat template 'alpaca'"},
+      {"chat -m " + Model() + " -n 0", "out of range"},
       {"quantize " + Model(), "usage: lazyllm quantize IN.gguf OUT.gguf TYPE"},
       {"quantize " + Model() + " /tmp/x.gguf q4_k_xl", "unknown file type 'q4_k_xl'"},
       {"quantize " + Model() + " " + Model() + " q6_k", "are the same file"},
