@@ -2,6 +2,7 @@
 #pragma once
 
 #include <random>
+#include <string>
 #include <vector>
 
 #include "common/gguf_builder.h"
@@ -16,11 +17,12 @@ inline std::vector<float> RandomFloats(size_t n, uint32_t seed) {
   return v;
 }
 
-// A complete tiny Llama model (1 layer, dim 32, 2 heads, 1 KV head, ffn 64, vocab 4).
-inline GgufBuilder TinyLlama(uint32_t context_length = 64) {
+// A complete tiny Llama model (`layers` layers, default 1; dim 32, 2 heads, 1 KV head, ffn 64,
+// vocab 4).
+inline GgufBuilder TinyLlama(uint32_t context_length = 64, uint32_t layers = 1) {
   GgufBuilder b;
   b.KvStr("general.architecture", "llama");
-  b.KvU32("llama.block_count", 1);
+  b.KvU32("llama.block_count", layers);
   b.KvU32("llama.embedding_length", 32);
   b.KvU32("llama.feed_forward_length", 64);
   b.KvU32("llama.attention.head_count", 2);
@@ -34,15 +36,18 @@ inline GgufBuilder TinyLlama(uint32_t context_length = 64) {
   uint32_t seed = 1;
   b.AddF32("token_embd.weight", {32, 4}, RandomFloats(128, seed++));
   b.AddF32("output_norm.weight", {32}, std::vector<float>(32, 1.0f));
-  b.AddF32("blk.0.attn_norm.weight", {32}, std::vector<float>(32, 1.0f));
-  b.AddF32("blk.0.attn_q.weight", {32, 32}, RandomFloats(1024, seed++));
-  b.AddF32("blk.0.attn_k.weight", {32, 16}, RandomFloats(512, seed++));
-  b.AddF32("blk.0.attn_v.weight", {32, 16}, RandomFloats(512, seed++));
-  b.AddF32("blk.0.attn_output.weight", {32, 32}, RandomFloats(1024, seed++));
-  b.AddF32("blk.0.ffn_norm.weight", {32}, std::vector<float>(32, 1.0f));
-  b.AddF32("blk.0.ffn_gate.weight", {32, 64}, RandomFloats(2048, seed++));
-  b.AddF32("blk.0.ffn_up.weight", {32, 64}, RandomFloats(2048, seed++));
-  b.AddF32("blk.0.ffn_down.weight", {64, 32}, RandomFloats(2048, seed++));
+  for (uint32_t l = 0; l < layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    b.AddF32(p + "attn_norm.weight", {32}, std::vector<float>(32, 1.0f));
+    b.AddF32(p + "attn_q.weight", {32, 32}, RandomFloats(1024, seed++));
+    b.AddF32(p + "attn_k.weight", {32, 16}, RandomFloats(512, seed++));
+    b.AddF32(p + "attn_v.weight", {32, 16}, RandomFloats(512, seed++));
+    b.AddF32(p + "attn_output.weight", {32, 32}, RandomFloats(1024, seed++));
+    b.AddF32(p + "ffn_norm.weight", {32}, std::vector<float>(32, 1.0f));
+    b.AddF32(p + "ffn_gate.weight", {32, 64}, RandomFloats(2048, seed++));
+    b.AddF32(p + "ffn_up.weight", {32, 64}, RandomFloats(2048, seed++));
+    b.AddF32(p + "ffn_down.weight", {64, 32}, RandomFloats(2048, seed++));
+  }
   return b;
 }
 
