@@ -13,6 +13,7 @@
 #include "cache/kv_cache.h"
 #include "cache/token_state.h"
 #include "core/attention.h"
+#include "core/engine_impl.h"
 #include "core/matmul.h"
 #include "core/model_impl.h"
 #include "core/session_hooks.h"
@@ -39,36 +40,6 @@ std::vector<bool> AuxLayers(const PruningOptions& p, int64_t num_layers) {
   return aux;
 }
 
-// Anonymous memory, mapped untouched so that the first thread to write a page places it (Linux's
-// default first-touch policy): the copy into it runs on the owning node's pinned workers.
-struct NodeBuffer {
-  void* p = MAP_FAILED;
-  size_t bytes = 0;
-  explicit NodeBuffer(size_t n) : bytes(std::max<size_t>(n, 1)) {
-    p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  }
-  ~NodeBuffer() {
-    if (p != MAP_FAILED) munmap(p, bytes);
-  }
-  NodeBuffer(const NodeBuffer&) = delete;
-  NodeBuffer& operator=(const NodeBuffer&) = delete;
-};
-
-// Arenas for the options: one per NUMA node with workers when NUMA placement is on and hwloc
-// sees several nodes; otherwise none (the single-arena pool).
-std::vector<threading::ArenaPlan> PlanFor(const SessionOptions& o, const threading::Topology* topo) {
-  if (!o.numa) return {};
-  static const StatusOr<threading::Topology> machine = threading::Topology::Detect();
-  if (topo == nullptr) {
-    if (!machine.ok()) return {};
-    topo = &*machine;
-  }
-  if (topo->nodes().size() < 2) return {};
-  auto plan = threading::PlanArenas(*topo, o.threads, /*numa=*/true);
-  if (plan.size() < 2) return {};
-  return plan;
-}
-
 }  // namespace
 
 struct Session::Impl {
@@ -76,8 +47,9 @@ struct Session::Impl {
   const Model::Impl& m;
   const ModelConfig& c;
   const simd::Kernels& k;
-  std::unique_ptr<threading::ThreadPool> pool_owner;
+  std::shared_ptr<Engine::Impl> engine;  // workers and placed weights, shared with other sessions
   threading::ThreadPool& pool;
+  const std::unordered_map<const WeightMatrix*, std::vector<WeightSlice>>& slices;  // the engine's
   int64_t max_ctx;
   int64_t q_dim, kv_dim;
   PruningOptions pruning;
@@ -107,18 +79,15 @@ struct Session::Impl {
   std::vector<float> kc, vc;         // compacted live K/V when the live slots have gaps
   Attention attention;
 
-  std::unordered_map<const WeightMatrix*, std::vector<WeightSlice>> slices;
-  std::vector<std::unique_ptr<NodeBuffer>> node_buffers;
 
-  Impl(const Model& model_in, const SessionOptions& o, int64_t max_context,
-       const std::vector<threading::ArenaPlan>& plan)
-      : model(model_in),
+  Impl(std::shared_ptr<Engine::Impl> engine_in, const SessionOptions& o, int64_t max_context)
+      : model(engine_in->model),
         m(model.impl()),
         c(m.config),
-        k(simd::KernelsFor(simd::SelectedIsa())),
-        pool_owner(plan.empty() ? std::make_unique<threading::ThreadPool>(o.threads)
-                                : std::make_unique<threading::ThreadPool>(plan)),
-        pool(*pool_owner),
+        k(engine_in->k),
+        engine(std::move(engine_in)),
+        pool(*engine->pool),
+        slices(engine->slices),
         max_ctx(max_context),
         q_dim(c.num_heads * c.head_dim),
         kv_dim(c.num_kv_heads * c.head_dim),
@@ -137,48 +106,6 @@ struct Session::Impl {
     logits.resize(static_cast<size_t>(c.vocab_size));
     scores.resize(n);
     BuildRopeTable();
-    PlaceWeights(plan);
-  }
-
-  // Splits every projection matrix by output rows into one slice per arena. With several
-  // arenas, each slice is copied into memory first written by that arena's pinned workers, so
-  // it lives on their node, and the mapped file's pages are released; with one arena the slice
-  // is the whole mapped matrix.
-  void PlaceWeights(const std::vector<threading::ArenaPlan>& plan) {
-    std::vector<const WeightMatrix*> all = {&m.output};
-    for (const LayerWeights& lw : m.layers)
-      for (const WeightMatrix* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down}) all.push_back(w);
-    for (const WeightMatrix* w : all) {
-      if (slices.count(w)) continue;  // tied output shares token_embd; listed once
-      std::vector<WeightSlice>& out = slices[w];
-      if (pool.num_arenas() == 1) {
-        out.push_back({0, w->rows, w->data});
-        continue;
-      }
-      for (const auto& [begin, end] : threading::SplitRows(w->rows, plan, kSliceAlign)) {
-        const size_t bytes = static_cast<size_t>((end - begin) * w->row_bytes);
-        node_buffers.push_back(std::make_unique<NodeBuffer>(bytes));
-        NodeBuffer& buf = *node_buffers.back();
-        const uint8_t* src = w->data + begin * w->row_bytes;
-        if (buf.p == MAP_FAILED) {  // no memory for a copy: compute from the mapped file
-          out.push_back({begin, end, src});
-          continue;
-        }
-        auto* dst = static_cast<uint8_t*>(buf.p);
-        const int a = static_cast<int>(out.size());
-        int toucher = -1;
-        pool.ParallelForIn(a, 0, end - begin, 16, [&](int64_t r0, int64_t r1) {
-          if (r0 == 0) toucher = threading::ThreadPool::CurrentArena();
-          std::memcpy(dst + r0 * w->row_bytes, src + r0 * w->row_bytes, static_cast<size_t>((r1 - r0) * w->row_bytes));
-        });
-        out.push_back({begin, end, dst, toucher});
-      }
-      // The copies replace the mapped pages (which stay valid and re-read on demand).
-      const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-      const auto lo = (reinterpret_cast<uintptr_t>(w->data) + page - 1) / page * page;
-      const auto hi = (reinterpret_cast<uintptr_t>(w->data) + static_cast<uintptr_t>(w->rows * w->row_bytes)) / page * page;
-      if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-    }
   }
 
   // cos/sin of pos·scale·θ_i with θ_i = base^(-2i/rope_dims) (divided by rope_freqs when
@@ -525,22 +452,32 @@ StatusOr<Session> Session::Create(const Model& model, const SessionOptions& opti
   return internal::CreateSession(model, options, nullptr);
 }
 
+StatusOr<Session> Session::Create(const Engine& engine, const SessionOptions& options) {
+  return internal::CreateSessionOn(engine, options);
+}
+
 namespace internal {
 StatusOr<Session> CreateSession(const Model& model, const SessionOptions& options, const threading::Topology* topo) {
+  if (options.threads < 0 || options.threads > 4096)
+    return InvalidArgumentError("threads " + std::to_string(options.threads) + " is out of range 0..4096");
+  LAZYLLM_ASSIGN_OR_RETURN(Engine engine, CreateEngine(model, {.threads = options.threads, .numa = options.numa}, topo));
+  return CreateSessionOn(engine, options);
+}
+
+StatusOr<Session> CreateSessionOn(const Engine& engine, const SessionOptions& options) {
+  const Model& model = engine.model();
   if (!model.has_weights()) return InvalidArgumentError("model was loaded vocab-only; a session needs its weights");
   const int64_t trained = model.config().context_length;
   const int64_t ctx =
       options.max_context == 0 ? std::min(trained, SessionOptions::kDefaultMaxContext) : options.max_context;
   if (ctx < 1 || ctx > (int64_t{1} << 22))
     return InvalidArgumentError("max_context " + std::to_string(options.max_context) + " is out of range 1..4194304");
-  if (options.threads < 0 || options.threads > 4096)
-    return InvalidArgumentError("threads " + std::to_string(options.threads) + " is out of range 0..4096");
   for (const auto& s : options.pruning.steps) {
     if (s.layer < 1 || s.layer >= model.config().num_layers || !(s.k >= 0.0 && s.k < 1.0))
       return InvalidArgumentError("pruning step " + std::to_string(s.layer) + ":" + std::to_string(s.k) +
                                   " does not fit a model of " + std::to_string(model.config().num_layers) + " layers");
   }
-  return SessionAccess::Make(std::make_unique<Session::Impl>(model, options, ctx, PlanFor(options, topo)));
+  return SessionAccess::Make(std::make_unique<Session::Impl>(engine.impl(), options, ctx));
 }
 }  // namespace internal
 

@@ -28,6 +28,8 @@ std::span<const float> CachedK(const Session& session, int64_t layer, int64_t sl
 // Session::Create on a given machine topology (e.g. an hwloc synthetic one) instead of the
 // detected one.
 StatusOr<Session> CreateSession(const Model& model, const SessionOptions& options, const threading::Topology* topo);
+// A session on an existing engine.
+StatusOr<Session> CreateSessionOn(const Engine& engine, const SessionOptions& options);
 
 // How the weights were placed: threads per arena, and for three matrices (layer 0's wq and
 // w_down, the LM head) each arena's row slice, whether it is a node-local copy, which worker

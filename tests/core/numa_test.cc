@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/engine_impl.h"
 #include "core/matmul.h"
 #include "core/session_hooks.h"
 #include "lazyllm/lazyllm.h"
@@ -131,6 +132,39 @@ TEST(NumaTest, SingleNodeOrNumaOffUsesOneArena) {
   auto off = internal::CreateSession(model, o, &four_nodes);
   ASSERT_TRUE(off.ok());
   EXPECT_EQ(internal::WeightPlacement(*off).arena_threads, std::vector<int>{2});
+}
+
+// Sessions on one engine share its workers and its placed weights: creating them adds no node-local
+// copies, and each computes bit-identically to a session with an engine of its own.
+TEST(NumaTest, SessionsOfOneEngineSharePlacedWeights) {
+  const Model& model = TinyGqa();
+  const auto topo = Synthetic("pack:2 numa:2 core:4 pu:2");  // 4 NUMA nodes
+  auto engine = internal::CreateEngine(model, {.threads = 8, .numa = true}, &topo);
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  const size_t copies = engine->impl()->node_buffers.size();
+  EXPECT_GT(copies, 0u);  // the placement made node-local copies
+  const std::vector<int32_t> prompt = model.tokenizer().Encode("Once upon a time, a small bird found a shiny stone.", true);
+  auto a = Session::Create(*engine, {.pruning = *PruningOptions::Parse("off", 2, 0)});
+  auto b = Session::Create(*engine, {.pruning = *PruningOptions::Parse("1:0.5", 2, 0)});
+  auto solo_a = internal::CreateSession(model, {.threads = 8, .numa = true, .pruning = *PruningOptions::Parse("off", 2, 0)}, &topo);
+  auto solo_b = internal::CreateSession(model, {.threads = 8, .numa = true, .pruning = *PruningOptions::Parse("1:0.5", 2, 0)}, &topo);
+  ASSERT_TRUE(a.ok() && b.ok() && solo_a.ok() && solo_b.ok());
+  EXPECT_EQ(engine->impl()->node_buffers.size(), copies);  // no new copies for the sessions
+  EXPECT_EQ(a->threads(), engine->threads());
+  // The two sessions of one engine, stepped alternately, equal their solo runs bit for bit.
+  std::vector<std::vector<float>> ta, tb;
+  ASSERT_TRUE(a->Prefill(prompt).ok());
+  ASSERT_TRUE(b->Prefill(prompt).ok());
+  for (int i = 0; i <= 4; ++i) {
+    for (auto [s, t] : {std::pair{&*a, &ta}, std::pair{&*b, &tb}}) {
+      if (i > 0) {
+        ASSERT_TRUE(s->DecodeStep(Argmax(s->logits())).ok());
+      }
+      t->emplace_back(s->logits().begin(), s->logits().end());
+    }
+  }
+  EXPECT_EQ(ta, Trace(*solo_a, prompt, 4));
+  EXPECT_EQ(tb, Trace(*solo_b, prompt, 4));
 }
 
 }  // namespace

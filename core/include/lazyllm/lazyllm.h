@@ -2,6 +2,7 @@
 #pragma once
 
 #include "lazyllm/chat.h"
+#include "lazyllm/engine.h"
 #include "lazyllm/generate.h"
 #include "lazyllm/model.h"
 #include "lazyllm/pruning.h"

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "lazyllm/engine.h"
 #include "lazyllm/model.h"
 #include "lazyllm/pruning.h"
 #include "lazyllm/status.h"
@@ -61,7 +62,11 @@ struct PruningStats {
 // Not thread-safe: one thread drives a session at a time (its kernels run on its own pool).
 class Session {
  public:
+  // A session with its own engine (options.threads and options.numa).
   static StatusOr<Session> Create(const Model& model, const SessionOptions& options = {});
+  // A session on a shared engine: its workers and placed weights (options.threads and
+  // options.numa are the engine's, not these). Steps of sessions of one engine must not overlap.
+  static StatusOr<Session> Create(const Engine& engine, const SessionOptions& options = {});
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
   ~Session();
