@@ -1,13 +1,125 @@
-// KvCache storage.
+// KvPool accounting and KvCache storage.
 #include "cache/kv_cache.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
 
 namespace lazyllm::cache {
 
-KvCache::KvCache(int64_t num_layers, int64_t max_slots, int64_t kv_dim)
-    : num_layers_(num_layers),
+KvPool::KvPool(int64_t limit_bytes, int64_t page_rows, int64_t page_bytes)
+    : limit_bytes_(limit_bytes), page_rows_(page_rows), page_bytes_(page_bytes) {}
+
+bool KvPool::Take(int64_t n) {
+  std::lock_guard lock(mu_);
+  if (limit_bytes_ > 0 && (held_ + n) * page_bytes_ > limit_bytes_) return false;
+  held_ += n;
+  return true;
+}
+
+void KvPool::Give(int64_t n) {
+  std::lock_guard lock(mu_);
+  held_ -= n;
+}
+
+int64_t KvPool::held_pages() const {
+  std::lock_guard lock(mu_);
+  return held_;
+}
+
+int64_t KvCache::PageRows(int64_t row_bytes) {
+  constexpr int64_t kOsPage = 4096, kMinRows = 16;
+  const int64_t rows = std::lcm(row_bytes, kOsPage) / row_bytes;
+  return (kMinRows + rows - 1) / rows * rows;
+}
+
+KvCache::KvCache(std::shared_ptr<KvPool> pool, int64_t num_layers, int64_t max_slots, int64_t kv_dim, bool f16)
+    : pool_(std::move(pool)),
+      num_layers_(num_layers),
       max_slots_(max_slots),
       kv_dim_(kv_dim),
-      k_(static_cast<size_t>(num_layers * max_slots * kv_dim)),
-      v_(static_cast<size_t>(num_layers * max_slots * kv_dim)) {}
+      f16_(f16),
+      row_bytes_(kv_dim * (f16 ? 2 : 4)),
+      row_of_(static_cast<size_t>(num_layers * max_slots), -1),
+      rows_(static_cast<size_t>(num_layers), 0) {
+  const int64_t page_rows = pool_->page_rows();
+  stride_ = (max_slots + page_rows - 1) / page_rows * page_rows * row_bytes_;
+  mapped_ = static_cast<size_t>(num_layers * 2 * stride_);
+  void* p = mmap(nullptr, std::max<size_t>(mapped_, 1), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p != MAP_FAILED) base_ = static_cast<uint8_t*>(p);
+}
+
+KvCache::~KvCache() {
+  pool_->Give(used_pages_ + reserved_pages_);
+  if (base_ != nullptr) munmap(base_, std::max<size_t>(mapped_, 1));
+}
+
+int64_t KvCache::Assign(int64_t layer, int64_t slot) {
+  int32_t& r = row_of_[Index(layer, slot)];
+  if (r >= 0) return r;
+  int64_t& n = rows_[layer];
+  if (n % pool_->page_rows() == 0) {  // the layer's pages are full: take one more
+    if (reserved_pages_ > 0) {
+      --reserved_pages_;
+    } else if (!pool_->Take(1)) {
+      return -1;
+    }
+    ++used_pages_;
+  }
+  r = static_cast<int32_t>(n++);
+  return r;
+}
+
+void KvCache::Write(int64_t layer, int64_t row, const float* k, const float* v,
+                    void (*to_f16)(const float*, uint16_t*, int64_t)) {
+  void* kd = Row(layer, 0, row);
+  void* vd = Row(layer, 1, row);
+  if (f16_) {
+    to_f16(k, static_cast<uint16_t*>(kd), kv_dim_);
+    to_f16(v, static_cast<uint16_t*>(vd), kv_dim_);
+  } else {
+    std::memcpy(kd, k, static_cast<size_t>(row_bytes_));
+    std::memcpy(vd, v, static_cast<size_t>(row_bytes_));
+  }
+}
+
+bool KvCache::ReserveAtLeast(int64_t pages) {
+  if (pages <= reserved_pages_) return true;
+  if (!pool_->Take(pages - reserved_pages_)) return false;
+  reserved_pages_ = pages;
+  return true;
+}
+
+void KvCache::TrimReserve(int64_t pages) {
+  if (pages >= reserved_pages_) return;
+  pool_->Give(reserved_pages_ - std::max<int64_t>(pages, 0));
+  reserved_pages_ = std::max<int64_t>(pages, 0);
+}
+
+int64_t KvCache::PagesToAdd(int64_t rows, int64_t from_layer) const {
+  const int64_t pr = pool_->page_rows();
+  int64_t pages = 0;
+  for (int64_t l = from_layer; l < num_layers_; ++l) {
+    const int64_t n = std::min(rows_[l] + rows, max_slots_);
+    pages += (n + pr - 1) / pr - (rows_[l] + pr - 1) / pr;
+  }
+  return pages;
+}
+
+void KvCache::Clear() {
+  std::fill(row_of_.begin(), row_of_.end(), -1);
+  if (base_ != nullptr) {
+    for (int64_t l = 0; l < num_layers_; ++l) {
+      const auto used = static_cast<size_t>(rows_[l] * row_bytes_ + 4095) / 4096 * 4096;
+      for (int kv = 0; kv < 2 && used > 0; ++kv) madvise(Row(l, kv, 0), std::min<size_t>(used, stride_), MADV_DONTNEED);
+    }
+  }
+  std::fill(rows_.begin(), rows_.end(), 0);
+  pool_->Give(used_pages_);
+  used_pages_ = 0;
+}
 
 }  // namespace lazyllm::cache

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/engine_impl.h"
@@ -34,11 +35,44 @@ NodeBuffer::~NodeBuffer() {
   if (p != MAP_FAILED) munmap(p, bytes);
 }
 
-Engine::Impl::Impl(const Model& m, int threads, const std::vector<threading::ArenaPlan>& plan)
+Engine::Impl::Impl(const Model& m, const EngineOptions& o, const std::vector<threading::ArenaPlan>& plan)
     : model(m),
       k(simd::KernelsFor(simd::SelectedIsa())),
-      pool(plan.empty() ? std::make_unique<threading::ThreadPool>(threads) : std::make_unique<threading::ThreadPool>(plan)) {
+      pool(plan.empty() ? std::make_unique<threading::ThreadPool>(o.threads)
+                        : std::make_unique<threading::ThreadPool>(plan)),
+      kv_f16(o.kv_type == KvType::kF16),
+      attention(k, {m.config().num_heads, m.config().num_kv_heads, m.config().head_dim, m.config().attn_scale,
+                    m.config().attn_softcap}) {
+  const ModelConfig& c = m.config();
+  const int64_t row_bytes = c.num_kv_heads * c.head_dim * (kv_f16 ? 2 : 4);
+  const int64_t page_rows = cache::KvCache::PageRows(row_bytes);
+  kv_pool = std::make_shared<cache::KvPool>(o.kv_mem_bytes, page_rows, 2 * page_rows * row_bytes);
   PlaceWeights(plan);
+}
+
+// cos/sin of pos·scale·θ_i with θ_i = base^(-2i/rope_dims) (divided by rope_freqs when
+// present), computed in double, so a position's entries do not depend on the table's length.
+void Engine::Impl::EnsureRope(int64_t ctx) {
+  if (ctx <= rope_ctx) return;
+  const Model::Impl& m = model.impl();
+  const ModelConfig& c = m.config;
+  const int64_t pairs = c.rope_dims / 2;
+  rope_tables.clear();
+  for (const Model::Impl::RopeVariant& v : m.rope_variants) {
+    std::vector<float>& t = rope_tables.emplace_back(static_cast<size_t>(ctx * c.rope_dims));
+    for (int64_t i = 0; i < pairs; ++i) {
+      double freq = std::pow(static_cast<double>(v.theta), -2.0 * static_cast<double>(i) / c.rope_dims);
+      if (!m.rope_freq_factors.empty()) freq /= m.rope_freq_factors[i];
+      freq *= v.freq_scale;
+      const int64_t ci = c.rope_neox ? i : 2 * i, si = c.rope_neox ? pairs + i : 2 * i + 1;
+      for (int64_t p = 0; p < ctx; ++p) {
+        const double angle = static_cast<double>(p) * freq;
+        t[p * c.rope_dims + ci] = static_cast<float>(std::cos(angle));
+        t[p * c.rope_dims + si] = static_cast<float>(std::sin(angle));
+      }
+    }
+  }
+  rope_ctx = ctx;
 }
 
 // Splits every projection matrix by output rows into one slice per arena. With several
@@ -89,6 +123,12 @@ StatusOr<Engine> Engine::Create(const Model& model, const EngineOptions& options
 
 const Model& Engine::model() const { return impl_->model; }
 int Engine::threads() const { return impl_->pool->num_threads(); }
+KvType Engine::kv_type() const { return impl_->kv_f16 ? KvType::kF16 : KvType::kF32; }
+
+Engine::KvPoolInfo Engine::kv_pool() const {
+  const cache::KvPool& p = *impl_->kv_pool;
+  return {p.page_bytes(), p.page_rows(), p.limit_bytes(), p.held_bytes()};
+}
 
 namespace internal {
 struct EngineAccess {
@@ -99,7 +139,9 @@ StatusOr<Engine> CreateEngine(const Model& model, const EngineOptions& options, 
   if (!model.has_weights()) return InvalidArgumentError("model was loaded vocab-only; an engine needs its weights");
   if (options.threads < 0 || options.threads > 4096)
     return InvalidArgumentError("threads " + std::to_string(options.threads) + " is out of range 0..4096");
-  return EngineAccess::Make(std::make_shared<Engine::Impl>(model, options.threads, PlanFor(options, topo)));
+  if (options.kv_mem_bytes < 0)
+    return InvalidArgumentError("kv_mem_bytes " + std::to_string(options.kv_mem_bytes) + " must be >= 0");
+  return EngineAccess::Make(std::make_shared<Engine::Impl>(model, options, PlanFor(options, topo)));
 }
 }  // namespace internal
 

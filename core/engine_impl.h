@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache/kv_cache.h"
+#include "core/attention.h"
 #include "core/matmul.h"
 #include "core/model_impl.h"
 #include "lazyllm/engine.h"
@@ -28,6 +30,24 @@ struct NodeBuffer {
   NodeBuffer& operator=(const NodeBuffer&) = delete;
 };
 
+// The activations of one forward pass over the stacked rows of every sequence in a step (row i
+// of each matrix belongs to the sequence whose segment holds i), grown on demand to the most
+// rows computed at once; gate/up hold at most kFfnChunk rows.
+struct Activations {
+  static constexpr int64_t kFfnChunk = 512;  // rows per pass through the MLP block
+  int64_t row_cap = 0;
+  std::vector<float> x, xn;         // [rows][dim]: residual stream, normalised / scratch rows
+  std::vector<float> q, attn;       // [rows][heads·head_dim]
+  std::vector<float> kbuf, vbuf;    // [rows][kv_heads·head_dim]
+  std::vector<float> gate, up;      // [min(rows, kFfnChunk)][ffn_dim]
+  std::vector<float> kc, vc;        // [keys][kv_dim]: a sequence's live K/V gathered into fp32
+  std::vector<float> head_logits;   // [sequences][vocab]: LM head over each sequence's last row
+  std::vector<int64_t> row_pos;     // [rows]: token position of each stacked row
+  std::vector<int64_t> kv_row;      // [rows]: its K/V row in its sequence's cache at this layer
+  std::vector<int32_t> row_seq;     // [rows]: index of its sequence in the step
+  MatMulScratch panel_scratch;
+};
+
 struct Engine::Impl {
   Model model;
   const simd::Kernels& k;
@@ -35,8 +55,20 @@ struct Engine::Impl {
   // Per weight matrix: the row slice each arena computes.
   std::unordered_map<const WeightMatrix*, std::vector<WeightSlice>> slices;
   std::vector<std::unique_ptr<NodeBuffer>> node_buffers;
+  // KV storage type and the page pool its sequences share.
+  bool kv_f16 = false;
+  std::shared_ptr<cache::KvPool> kv_pool;
+  // Per RoPE variant (Model::Impl::rope_variants): [rope_ctx][rope_dims] of cos, sin per pair,
+  // interleaved (c0 s0 c1 s1 ...) for adjacent-pair RoPE, split (c0 c1 ... s0 s1 ...) for NEOX;
+  // grown to the longest context of a sequence created on the engine.
+  std::vector<std::vector<float>> rope_tables;
+  int64_t rope_ctx = 0;
+  Attention attention;
+  Activations act;
 
-  Impl(const Model& m, int threads, const std::vector<threading::ArenaPlan>& plan);
+  Impl(const Model& m, const EngineOptions& o, const std::vector<threading::ArenaPlan>& plan);
+  // Makes the RoPE tables cover positions [0, ctx).
+  void EnsureRope(int64_t ctx);
 
  private:
   void PlaceWeights(const std::vector<threading::ArenaPlan>& plan);

@@ -23,7 +23,7 @@ struct SessionHooks {
 SessionHooks& Hooks(Session& session);
 // Whether (layer, slot) has K/V, and that slot's cached K row (kv_dim floats).
 bool HasKv(const Session& session, int64_t layer, int64_t slot);
-std::span<const float> CachedK(const Session& session, int64_t layer, int64_t slot);
+std::vector<float> CachedK(const Session& session, int64_t layer, int64_t slot);  // empty: no K/V
 
 // Session::Create on a given machine topology (e.g. an hwloc synthetic one) instead of the
 // detected one.

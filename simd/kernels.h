@@ -69,6 +69,8 @@ struct Kernels {
   // out[i] = gelu(gate[i]) * up[i] with the tanh form gelu(g) = g/2·(1 + tanh(sqrt(2/π)·(g +
   // 0.044715·g³))). out may alias gate.
   void (*geglu)(const float* gate, const float* up, float* out, int64_t n);
+  // out[i] = x[i] as IEEE half, rounded to nearest even (the f16 KV cache's writes).
+  void (*f32_to_f16)(const float* x, uint16_t* out, int64_t n);
   // Int8 activations (opt-in decode path, as llama.cpp computes): x quantized to Q8_0 blocks
   // (scale amax/127 stored as fp16, values rounded to nearest even) or Q8_K blocks (see
   // QuantizeQ8K in simd/quant_kernels.h); DTypeKernels::int8_dot multiplies a weight row with such

@@ -405,6 +405,13 @@ void ToF32Q4_0(const void* src, float* dst, int64_t n) {
   }
 }
 
+void F32ToF16Row(const float* x, uint16_t* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i) out[i] = F32ToF16(x[i]);
+}
+
 }  // namespace
 
 const Kernels& Avx2Kernels() {
@@ -422,6 +429,7 @@ const Kernels& Avx2Kernels() {
     t.swiglu = SwiGlu;
     t.rope_neox = RopeNeox;
     t.geglu = GeGlu;
+    t.f32_to_f16 = F32ToF16Row;
     t.quantize_q8_0 = QuantizeQ8_0;
     auto row = [&t](DType d) -> DTypeKernels& { return t.dtypes[static_cast<uint32_t>(d)]; };
     row(DType::kF32).dot = DotF32W;

@@ -205,6 +205,10 @@ void ToF32Q4_0(const void* src, float* dst, int64_t n) {
   }
 }
 
+void F32ToF16Row(const float* x, uint16_t* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = F32ToF16(x[i]);
+}
+
 }  // namespace
 
 const Kernels& RefKernels() {
@@ -222,6 +226,7 @@ const Kernels& RefKernels() {
     t.swiglu = SwiGlu;
     t.rope_neox = RopeNeox;
     t.geglu = GeGlu;
+    t.f32_to_f16 = F32ToF16Row;
     t.quantize_q8_0 = QuantizeQ8_0;
     t.quantize_q8_k = QuantizeQ8K;
     auto row = [&t](DType d) -> DTypeKernels& { return t.dtypes[static_cast<uint32_t>(d)]; };

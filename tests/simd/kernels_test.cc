@@ -104,6 +104,20 @@ TEST_P(KernelsTest, RopeNeox) {
   }
 }
 
+// Half conversion for the f16 KV cache: every ISA rounds like the exact software conversion,
+// over random values, halfway cases, overflow, subnormals and the odd lengths of the tail.
+TEST_P(KernelsTest, F32ToF16) {
+  for (int64_t n = 0; n <= 2 * kLanes + 3; ++n) {
+    auto x = Random(n, 13, -70000.0f, 70000.0f);
+    for (int64_t i = 0; i < n; i += 3) x[i] *= 1e-7f;  // subnormal halves
+    if (n > 1) x[1] = 1.0f + 1.0f / 2048.0f;             // exactly halfway: rounds to even (1.0)
+    std::vector<uint16_t> got(static_cast<size_t>(n)), want(static_cast<size_t>(n));
+    k().f32_to_f16(x.data(), got.data(), n);
+    for (int64_t i = 0; i < n; ++i) want[i] = F32ToF16(x[i]);
+    EXPECT_EQ(got, want) << "n=" << n;
+  }
+}
+
 // The twins against the definitions: GELU's tanh form at hand-checked points, and a NEOX
 // rotation by a quarter turn (cos 0, sin 1) maps (x_i, x_{i+n}) to (-x_{i+n}, x_i).
 TEST(KernelsRefTest, GeluAndNeoxDefinitions) {

@@ -1,16 +1,27 @@
-// Engine: what the sequences of one model share: the worker pool (one pinned arena per NUMA
-// node) and the weights placed on those nodes, placed once per engine.
+// Engine and Sequence: an engine holds what the sequences of one model share (the worker pool,
+// the weights placed on NUMA nodes, the activations of one forward pass, the KV page pool);
+// a sequence is one request's state (its KV cache, LazyLLM token state, position, stats).
+// Engine::Step runs one forward pass over work from many sequences at once.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "lazyllm/model.h"
+#include "lazyllm/pruning.h"
 #include "lazyllm/status.h"
 
 namespace lazyllm {
 namespace internal {
 struct EngineAccess;
+struct SequenceAccess;
 }  // namespace internal
+
+// Storage of cached keys and values: fp32 (exact, the default) or IEEE half (half the bytes;
+// keys and values are rounded to 11 significant bits when written).
+enum class KvType { kF32, kF16 };
 
 struct EngineOptions {
   // Worker threads; 0 (default) uses every hardware thread.
@@ -18,17 +29,117 @@ struct EngineOptions {
   // With several NUMA nodes (hwloc), one pinned arena per node and a node-local copy of each
   // node's share of every weight matrix (default on); results are identical either way.
   bool numa = true;
+  KvType kv_type = KvType::kF32;
+  // Bytes of KV pages all sequences together may hold; 0 (default) means no limit. A sequence
+  // that needs a page when the pool is full gets a ResourceExhausted error (GenerateBatch waits
+  // instead: a request is admitted only when its prefill and its tokens fit).
+  int64_t kv_mem_bytes = 0;
 };
 
-// A shared handle (cheap to copy). Sessions created on one engine share its workers and its
-// placed weights instead of each placing its own copy. Steps of two sessions of one engine
-// must not run at the same time.
+// What pruning did in a sequence (all zero-drop / 100% with pruning off).
+struct PruningStats {
+  // Live rows entering each layer in the last prefill.
+  std::vector<int64_t> kept_per_layer;
+  // For each selection step of the last prefill: the positions kept at its input (for the
+  // random baseline: one entry, the positions kept before layer 0).
+  std::vector<std::vector<int64_t>> kept_positions;
+  // Revivals from the Aux Cache since the last prefill (one per token and layer revived at).
+  int64_t revived_tokens = 0;
+  // 100 · Σ_l |has_kv[l] ∩ prompt| / (L · N_prompt), after the prefill and now.
+  double prompt_tokens_computed_pct_prefill = 100.0;
+  double prompt_tokens_computed_pct = 100.0;
+  // (token, layer) pairs computed since the prefill began, and pairs computed a second time
+  // (always 0: LazyLLM computes each pair at most once).
+  int64_t computed_pairs = 0;
+  int64_t recomputed_pairs = 0;
+};
+
+struct SequenceOptions {
+  // Maximum tokens in context; 0 (default) means the model's trained context length, capped at
+  // kDefaultMaxContext. KV memory is taken as rows are computed, not for the whole context.
+  int64_t max_context = 0;
+  static constexpr int64_t kDefaultMaxContext = 4096;
+  // Token pruning; default off. Build it with PruningOptions::Parse.
+  PruningOptions pruning;
+  // Decode matmuls with 8-bit activations (see SessionOptions). Every sequence of one step
+  // must agree.
+  bool int8_activations = false;
+};
+
+class Engine;
+
+// One request's state; move-only. Create it with Engine::NewSequence and drive it with
+// Engine::Step. Its KV pages return to the engine's pool when it is destroyed.
+class Sequence {
+ public:
+  Sequence(Sequence&&) noexcept;
+  Sequence& operator=(Sequence&&) noexcept;
+  ~Sequence();
+
+  // Logits of the most recent position, vocab_size floats; valid until its next step.
+  std::span<const float> logits() const;
+  // Tokens in context.
+  int64_t position() const;
+  int64_t max_context() const;
+  const PruningOptions& pruning() const;
+  PruningStats pruning_stats() const;
+  // Bytes of KV pages it holds in use, and set aside for its coming tokens.
+  int64_t kv_bytes() const;
+  int64_t kv_reserved_bytes() const;
+  // Sets aside KV pages for `tokens` more tokens at every layer (its worst case), so that the
+  // steps that compute them cannot find the pool full; ResourceExhausted when the pool cannot
+  // hold them. Pages set aside and not used return with ReleaseKvReserve or the next prefill.
+  Status ReserveKv(int64_t tokens);
+  void ReleaseKvReserve();
+
+  struct Impl;
+
+ private:
+  friend struct internal::SequenceAccess;
+  explicit Sequence(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// One sequence's work in a step.
+struct StepItem {
+  enum class Kind {
+    kPrefill,  // clear the context and run `tokens` at positions 0..n-1
+    kAppend,   // run `tokens` at the next positions over the context (a decode step when n = 1)
+  };
+  Sequence* sequence = nullptr;
+  std::span<const int32_t> tokens;
+  Kind kind = Kind::kAppend;
+  // Prefill only: receives n × vocab_size logits, row i for position i (needs pruning off).
+  std::vector<float>* all_logits = nullptr;
+  // Set by Step: this item's outcome. Items that fail leave the others' results intact.
+  Status status;
+};
+
+// A shared handle (cheap to copy). Not thread-safe: one thread at a time calls Step and
+// NewSequence (sequences may be destroyed from any thread).
 class Engine {
  public:
   static StatusOr<Engine> Create(const Model& model, const EngineOptions& options = {});
 
   const Model& model() const;
   int threads() const;
+  KvType kv_type() const;
+
+  StatusOr<Sequence> NewSequence(const SequenceOptions& options = {}) const;
+
+  // One forward pass over every item: norms, matmuls and the MLP run over the stacked rows of
+  // all items; RoPE, K/V writes, attention and LazyLLM's selections per sequence. A sequence's
+  // results do not depend on what else is in the step (bit-identical when each matmul computes
+  // its rows with the same call shape; otherwise within float rounding). Each item's status is
+  // set; the returned status is not OK only when the items themselves are inconsistent (one
+  // sequence twice, sequences of another engine, mixed int8_activations).
+  Status Step(std::span<StepItem> items) const;
+
+  // KV page pool: bytes per page, rows per page, limit (0: none), and bytes held by sequences.
+  struct KvPoolInfo {
+    int64_t page_bytes = 0, page_rows = 0, limit_bytes = 0, held_bytes = 0;
+  };
+  KvPoolInfo kv_pool() const;
 
   struct Impl;
   const std::shared_ptr<Impl>& impl() const { return impl_; }

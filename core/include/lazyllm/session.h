@@ -1,4 +1,4 @@
-// Session: one sequence's inference state (KV cache, activations) over a shared Model.
+// Session: an Engine and one Sequence on it: the simple interface for one request at a time.
 #pragma once
 
 #include <cstdint>
@@ -36,27 +36,12 @@ struct SessionOptions {
   // cache and the activations are sized for it up front, so a model trained for 128K tokens
   // does not reserve tens of GB unless asked to.
   int64_t max_context = 0;
-  static constexpr int64_t kDefaultMaxContext = 4096;
+  static constexpr int64_t kDefaultMaxContext = SequenceOptions::kDefaultMaxContext;
+  // Storage of cached keys and values (see KvType); a session's KV memory grows with the
+  // (token, layer) pairs it computes.
+  KvType kv_type = KvType::kF32;
   // Token pruning; default off (the baseline path). Build it with PruningOptions::Parse.
   PruningOptions pruning;
-};
-
-// What pruning did in this session (all zero-drop / 100% with pruning off).
-struct PruningStats {
-  // Live rows entering each layer in the last prefill.
-  std::vector<int64_t> kept_per_layer;
-  // For each selection step of the last prefill: the positions kept at its input (for the
-  // random baseline: one entry, the positions kept before layer 0).
-  std::vector<std::vector<int64_t>> kept_positions;
-  // Revivals from the Aux Cache since the last prefill (one per token and layer revived at).
-  int64_t revived_tokens = 0;
-  // 100 · Σ_l |has_kv[l] ∩ prompt| / (L · N_prompt), after the prefill and now.
-  double prompt_tokens_computed_pct_prefill = 100.0;
-  double prompt_tokens_computed_pct = 100.0;
-  // (token, layer) pairs computed since the prefill began, and pairs computed a second time
-  // (always 0: LazyLLM computes each pair at most once).
-  int64_t computed_pairs = 0;
-  int64_t recomputed_pairs = 0;
 };
 
 // Not thread-safe: one thread drives a session at a time (its kernels run on its own pool).
@@ -93,6 +78,10 @@ class Session {
   const PruningOptions& pruning() const;
   // Up to date after every Prefill, Append and DecodeStep.
   PruningStats pruning_stats() const;
+  // Bytes of KV pages the session holds.
+  int64_t kv_bytes() const;
+  const Engine& engine() const;
+  Sequence& sequence();
   const Model& model() const;
 
   struct Impl;

@@ -16,6 +16,7 @@ enum class StatusCode {
   kUnimplemented,    // valid but unsupported (a GGUF version, a dtype, an architecture)
   kOutOfRange,       // e.g. a prompt longer than the context
   kInternal,         // an internal invariant failed
+  kResourceExhausted,  // a configured limit (e.g. the KV memory pool) has no room
 };
 
 class [[nodiscard]] Status {
@@ -40,6 +41,7 @@ inline Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std:
 inline Status UnimplementedError(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 inline Status OutOfRangeError(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status ResourceExhaustedError(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
 
 // Either a value or a non-ok Status.
 template <typename T>
