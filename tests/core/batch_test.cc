@@ -1,0 +1,336 @@
+// Engine::Step over many sequences: each sequence's logits and greedy tokens in any batch equal
+// its solo run (mixed prefill and decode, mixed schedules, sequences joining at different
+// steps), on the sample model, a quantized file and gemma2's sliding windows and soft-caps, and
+// under a synthetic 4-node NUMA topology. And the paged KV cache: a full pool refuses and later
+// admits, its bytes follow the computed (token, layer) pairs, and f16 halves them.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/test_paths.h"
+#include "core/engine_impl.h"
+#include "lazyllm/engine.h"
+#include "lazyllm/generate.h"
+#include "threading/topology.h"
+
+namespace lazyllm {
+namespace {
+
+struct Request {
+  std::vector<int32_t> prompt;
+  std::string schedule;
+  int gen;   // tokens generated (greedy) after the prompt
+  int join;  // step at which it enters the batch
+};
+
+// Per request: the logits after its prefill and after each decode step, and its tokens.
+struct Trace {
+  std::vector<std::vector<float>> logits;
+  std::vector<int32_t> tokens;
+};
+
+SequenceOptions Options(const Model& model, const std::string& schedule, uint64_t seed) {
+  auto p = PruningOptions::Parse(schedule, model.config().num_layers, seed);
+  EXPECT_TRUE(p.ok()) << schedule;
+  return {.max_context = 512, .pruning = p.ok() ? *p : PruningOptions()};
+}
+
+// Runs the requests through one engine, `width` at a time at most, each joining at its step
+// (or when a slot frees up) and leaving when done. width 1 with joins 0 is the solo run.
+std::vector<Trace> RunRequests(const Engine& engine, const std::vector<Request>& reqs, size_t width) {
+  std::vector<Trace> out(reqs.size());
+  std::vector<std::optional<Sequence>> seqs(reqs.size());
+  std::vector<int32_t> last(reqs.size());
+  size_t next = 0;
+  std::vector<size_t> active;
+  for (int step = 0; next < reqs.size() || !active.empty(); ++step) {
+    while (next < reqs.size() && active.size() < width && reqs[next].join <= step) {
+      auto s = engine.NewSequence(Options(engine.model(), reqs[next].schedule, next));
+      EXPECT_TRUE(s.ok()) << s.status().message();
+      seqs[next].emplace(std::move(*s));
+      active.push_back(next++);
+    }
+    std::vector<StepItem> items;
+    for (size_t i : active) {
+      StepItem it{.sequence = &*seqs[i]};
+      if (out[i].tokens.empty()) {
+        it.tokens = reqs[i].prompt;
+        it.kind = StepItem::Kind::kPrefill;
+      } else {
+        it.tokens = {&last[i], 1};
+      }
+      items.push_back(it);
+    }
+    if (!items.empty()) {
+      const Status st = engine.Step(items);
+      EXPECT_TRUE(st.ok()) << st.message();
+    }
+    for (size_t j = 0; j < items.size(); ++j) {
+      const size_t i = active[j];
+      EXPECT_TRUE(items[j].status.ok()) << items[j].status.message();
+      const auto lg = seqs[i]->logits();
+      out[i].logits.emplace_back(lg.begin(), lg.end());
+      last[i] = Argmax(lg);
+      out[i].tokens.push_back(last[i]);
+    }
+    std::erase_if(active, [&](size_t i) {
+      if (static_cast<int>(out[i].tokens.size()) < reqs[i].gen) return false;
+      seqs[i].reset();
+      return true;
+    });
+  }
+  return out;
+}
+
+std::vector<Request> Requests(const Model& model, size_t n) {
+  const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
+  const auto all = model.tokenizer().Encode(text, true);
+  const std::vector<std::string> schedules = {"off", "paper", "static:2:0.5", "random:0.4", "1:0.5,3:0.6"};
+  std::vector<Request> reqs;
+  for (size_t i = 0; i < n; ++i) {
+    const auto len = std::min<size_t>(all.size(), 3 + (i * 37) % 300);
+    reqs.push_back({{all.begin(), all.begin() + static_cast<std::ptrdiff_t>(len)},
+                    schedules[i % schedules.size()],
+                    static_cast<int>(4 + i % 7),
+                    static_cast<int>(i % 4)});
+  }
+  return reqs;
+}
+
+void ExpectBatchEqualsSolo(const Engine& engine, const std::vector<Request>& reqs, size_t width) {
+  auto solo_reqs = reqs;
+  for (auto& r : solo_reqs) r.join = 0;
+  const auto solo = RunRequests(engine, solo_reqs, 1);
+  const auto batch = RunRequests(engine, reqs, width);
+  double worst = 0;
+  int identical = 0, total = 0;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(batch[i].tokens, solo[i].tokens) << "request " << i << " (" << reqs[i].schedule << ")";
+    ASSERT_EQ(batch[i].logits.size(), solo[i].logits.size());
+    for (size_t t = 0; t < solo[i].logits.size(); ++t) {
+      const double d = testing::MaxRelDiff(batch[i].logits[t], solo[i].logits[t]);
+      worst = std::max(worst, d);
+      identical += d == 0 ? 1 : 0;
+      ++total;
+    }
+  }
+  EXPECT_LE(worst, 1e-5) << "width " << width;
+  ::testing::Test::RecordProperty("identical_steps_width_" + std::to_string(width), std::to_string(identical) + "/" + std::to_string(total));
+}
+
+TEST(BatchTest, BatchEqualsSoloOnTheSampleModel) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  auto engine = Engine::Create(*model, {.threads = 2});
+  ASSERT_TRUE(engine.ok());
+  const auto reqs = Requests(*model, 32);
+  for (size_t width : {1, 2, 5, 8, 32}) ExpectBatchEqualsSolo(*engine, reqs, width);
+}
+
+// Steps of fewer than kGemvMaxRows rows run every matmul as the same GEMV as solo: bit-identical.
+TEST(BatchTest, SmallBatchesAreBitIdentical) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  auto engine = Engine::Create(*model, {.threads = 2});
+  ASSERT_TRUE(engine.ok());
+  auto reqs = Requests(*model, 8);
+  for (auto& r : reqs) r.prompt.resize(1);  // every step has one row per sequence
+  for (auto& r : reqs) r.join = 0;
+  const auto solo = RunRequests(*engine, reqs, 1);
+  const auto batch = RunRequests(*engine, reqs, static_cast<size_t>(kGemvMaxRows - 1));
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(batch[i].logits, solo[i].logits) << "request " << i;
+}
+
+TEST(BatchTest, BatchEqualsSoloOnQuantizedAndSlidingWindowModels) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  for (const char* file : {"tiny-gqa-q4_k_m.gguf", "tiny-gemma2.gguf"}) {
+    SCOPED_TRACE(file);
+    auto model = Model::Load((testing::ReferenceDir() / "models" / file).string());
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    auto engine = Engine::Create(*model, {.threads = 2});
+    ASSERT_TRUE(engine.ok());
+    std::vector<Request> reqs;
+    for (int i = 0; i < 12; ++i) {
+      std::vector<int32_t> prompt;
+      for (int t = 0; t < 20 + 23 * i; ++t) prompt.push_back((t * 7919 + i * 31) % model->config().vocab_size);
+      reqs.push_back({prompt, i % 3 == 0 ? "off" : (i % 3 == 1 ? "paper" : "static:1:0.5"), 3 + i % 4, i % 3});
+    }
+    ExpectBatchEqualsSolo(*engine, reqs, 12);
+  }
+}
+
+TEST(BatchTest, BatchEqualsSoloOnFourNumaNodes) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  auto topo = threading::Topology::Synthetic("pack:2 numa:2 core:4 pu:2");
+  ASSERT_TRUE(topo.ok());
+  auto engine = internal::CreateEngine(*model, {.threads = 8, .numa = true}, &*topo);
+  ASSERT_TRUE(engine.ok());
+  ASSERT_EQ(engine->impl()->pool->num_arenas(), 4);
+  ExpectBatchEqualsSolo(*engine, Requests(*model, 16), 16);
+}
+
+// Bad items fail alone: the others' results are those of their solo runs.
+TEST(BatchTest, ABadItemLeavesTheOthersIntact) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  auto engine = Engine::Create(*model, {.threads = 2});
+  ASSERT_TRUE(engine.ok());
+  const auto prompt = model->tokenizer().Encode("Once upon a time there was a cat.", true);
+  auto good = engine->NewSequence(Options(*model, "paper", 0));
+  auto solo = engine->NewSequence(Options(*model, "paper", 0));
+  auto bad = engine->NewSequence(Options(*model, "off", 0));
+  auto fresh = engine->NewSequence(Options(*model, "off", 0));
+  ASSERT_TRUE(good.ok() && solo.ok() && bad.ok() && fresh.ok());
+  const std::vector<int32_t> bad_tokens = {1, model->config().vocab_size};
+  std::vector<StepItem> items = {
+      {.sequence = &*good, .tokens = prompt, .kind = StepItem::Kind::kPrefill},
+      {.sequence = &*bad, .tokens = bad_tokens, .kind = StepItem::Kind::kPrefill},
+      {.sequence = &*fresh, .tokens = prompt, .kind = StepItem::Kind::kAppend},  // nothing to append to
+  };
+  ASSERT_TRUE(engine->Step(items).ok());
+  EXPECT_TRUE(items[0].status.ok());
+  EXPECT_EQ(items[1].status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(items[1].status.message().find("outside the vocabulary"), std::string::npos);
+  EXPECT_EQ(items[2].status.code(), StatusCode::kInvalidArgument);
+  StepItem one{.sequence = &*solo, .tokens = prompt, .kind = StepItem::Kind::kPrefill};
+  ASSERT_TRUE(engine->Step({&one, 1}).ok());
+  EXPECT_TRUE(std::equal(good->logits().begin(), good->logits().end(), solo->logits().begin()));
+  // The same sequence twice is refused as a whole.
+  std::vector<StepItem> twice = {{.sequence = &*good, .tokens = prompt}, {.sequence = &*good, .tokens = prompt}};
+  EXPECT_EQ(engine->Step(twice).code(), StatusCode::kInvalidArgument);
+}
+
+// Σ_l ceil(rows_l / page_rows) pages: what a sequence's KV bytes must be.
+int64_t ExpectedKvBytes(const Sequence& seq, const Engine& engine, const std::vector<int64_t>& rows_per_layer) {
+  const auto pool = engine.kv_pool();
+  int64_t pages = 0;
+  for (int64_t r : rows_per_layer) pages += (r + pool.page_rows - 1) / pool.page_rows;
+  (void)seq;
+  return pages * pool.page_bytes;
+}
+
+TEST(BatchTest, KvBytesFollowComputedPairs) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const ModelConfig& c = model->config();
+  const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
+  auto prompt = model->tokenizer().Encode(text, true);
+  prompt.resize(std::min<size_t>(prompt.size(), 400));
+  const auto n = static_cast<int64_t>(prompt.size());
+  for (KvType type : {KvType::kF32, KvType::kF16}) {
+    auto engine = Engine::Create(*model, {.threads = 2, .kv_type = type});
+    ASSERT_TRUE(engine.ok());
+    const int64_t pair_bytes = 2 * c.num_kv_heads * c.head_dim * (type == KvType::kF16 ? 2 : 4);
+    auto off = engine->NewSequence(Options(*model, "off", 0));
+    auto paper = engine->NewSequence(Options(*model, "paper", 0));
+    ASSERT_TRUE(off.ok() && paper.ok());
+    std::vector<StepItem> items = {{.sequence = &*off, .tokens = prompt, .kind = StepItem::Kind::kPrefill},
+                                   {.sequence = &*paper, .tokens = prompt, .kind = StepItem::Kind::kPrefill}};
+    ASSERT_TRUE(engine->Step(items).ok());
+    ASSERT_TRUE(items[0].status.ok() && items[1].status.ok());
+    // off: every (token, layer) pair; paper: the live rows entering each layer.
+    EXPECT_EQ(off->kv_bytes(), ExpectedKvBytes(*off, *engine, std::vector<int64_t>(c.num_layers, n)));
+    const PruningStats ps = paper->pruning_stats();
+    EXPECT_EQ(paper->kv_bytes(), ExpectedKvBytes(*paper, *engine, ps.kept_per_layer));
+    EXPECT_GE(paper->kv_bytes(), ps.computed_pairs * pair_bytes);
+    EXPECT_LT(paper->kv_bytes(), ps.computed_pairs * pair_bytes + c.num_layers * engine->kv_pool().page_bytes);
+    EXPECT_LT(paper->kv_bytes(), off->kv_bytes() * 3 / 4);
+    EXPECT_EQ(engine->kv_pool().held_bytes, off->kv_bytes() + paper->kv_bytes());
+    // Decode steps (with revivals) keep the rule.
+    int32_t tok = Argmax(paper->logits());
+    for (int i = 0; i < 24; ++i) {
+      StepItem d{.sequence = &*paper, .tokens = {&tok, 1}};
+      ASSERT_TRUE(engine->Step({&d, 1}).ok());
+      ASSERT_TRUE(d.status.ok()) << d.status.message();
+      tok = Argmax(paper->logits());
+    }
+    const int64_t pairs = paper->pruning_stats().computed_pairs;
+    EXPECT_GE(paper->kv_bytes(), pairs * pair_bytes);
+    EXPECT_LT(paper->kv_bytes(), pairs * pair_bytes + c.num_layers * engine->kv_pool().page_bytes);
+    off.value() = std::move(*paper);  // the old `off` sequence is destroyed: its pages return
+    EXPECT_EQ(engine->kv_pool().held_bytes, off->kv_bytes());
+  }
+}
+
+TEST(BatchTest, F16KvHalvesBytesAndStaysClose) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
+  auto prompt = model->tokenizer().Encode(text, true);
+  prompt.resize(std::min<size_t>(prompt.size(), 400));
+  std::vector<float> logits[2];
+  int64_t bytes[2], page_bytes = 0;
+  for (int i = 0; i < 2; ++i) {
+    auto engine = Engine::Create(*model, {.threads = 2, .kv_type = i == 0 ? KvType::kF32 : KvType::kF16});
+    ASSERT_TRUE(engine.ok());
+    auto seq = engine->NewSequence(Options(*model, "off", 0));
+    ASSERT_TRUE(seq.ok());
+    StepItem item{.sequence = &*seq, .tokens = prompt, .kind = StepItem::Kind::kPrefill};
+    ASSERT_TRUE(engine->Step({&item, 1}).ok());
+    logits[i].assign(seq->logits().begin(), seq->logits().end());
+    bytes[i] = seq->kv_bytes();
+    page_bytes = std::max(page_bytes, engine->kv_pool().page_bytes);
+  }
+  // Half the bytes per pair; pages round each layer up.
+  EXPECT_NEAR(static_cast<double>(bytes[1] * 2), static_cast<double>(bytes[0]),
+              static_cast<double>(model->config().num_layers * page_bytes));
+  EXPECT_LT(bytes[1], bytes[0] * 3 / 4);
+  const double d = testing::MaxRelDiff(logits[1], logits[0]);
+  EXPECT_GT(d, 0.0);  // half rounding is visible
+  EXPECT_LT(d, 1e-2);
+  EXPECT_EQ(Argmax(logits[1]), Argmax(logits[0]));
+}
+
+// A pool that holds one prompt's KV: a second sequence is refused while the first holds it,
+// and admitted after the first ends; a refused prefill leaves a decode in the same step intact.
+TEST(BatchTest, FullKvPoolRefusesThenAdmits) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const auto prompt = model->tokenizer().Encode("Once upon a time, a little girl named Lily found a shiny stone.", true);
+  auto probe = Engine::Create(*model, {.threads = 2});
+  ASSERT_TRUE(probe.ok());
+  auto p = probe->NewSequence(Options(*model, "off", 0));
+  ASSERT_TRUE(p.ok());
+  StepItem pi{.sequence = &*p, .tokens = prompt, .kind = StepItem::Kind::kPrefill};
+  ASSERT_TRUE(probe->Step({&pi, 1}).ok());
+  const int64_t one = p->kv_bytes();  // one prompt's pages (with room for a few more tokens)
+
+  auto engine = Engine::Create(*model, {.threads = 2, .kv_mem_bytes = one + one / 2});
+  ASSERT_TRUE(engine.ok());
+  auto a = engine->NewSequence(Options(*model, "off", 0));
+  auto b = engine->NewSequence(Options(*model, "off", 0));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(a->ReserveKv(static_cast<int64_t>(prompt.size())).ok());
+  const Status refused = b->ReserveKv(static_cast<int64_t>(prompt.size()));
+  EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.message().find("KV memory pool is full"), std::string::npos) << refused.message();
+  StepItem ai{.sequence = &*a, .tokens = prompt, .kind = StepItem::Kind::kPrefill};
+  ASSERT_TRUE(engine->Step({&ai, 1}).ok());
+  ASSERT_TRUE(ai.status.ok());
+  a->ReleaseKvReserve();
+  // b's prefill does not fit; a's decode in the same step goes on and matches the probe's.
+  int32_t tok = Argmax(a->logits());
+  std::vector<StepItem> items = {{.sequence = &*a, .tokens = {&tok, 1}},
+                                 {.sequence = &*b, .tokens = prompt, .kind = StepItem::Kind::kPrefill}};
+  ASSERT_TRUE(engine->Step(items).ok());
+  EXPECT_TRUE(items[0].status.ok());
+  EXPECT_EQ(items[1].status.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(b->position(), 0);
+  StepItem pd{.sequence = &*p, .tokens = {&tok, 1}};
+  ASSERT_TRUE(probe->Step({&pd, 1}).ok());
+  EXPECT_TRUE(std::equal(a->logits().begin(), a->logits().end(), p->logits().begin()));
+  // a ends: b fits.
+  a = engine->NewSequence(Options(*model, "off", 0));
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(b->ReserveKv(static_cast<int64_t>(prompt.size())).ok());
+  StepItem bi{.sequence = &*b, .tokens = prompt, .kind = StepItem::Kind::kPrefill};
+  ASSERT_TRUE(engine->Step({&bi, 1}).ok());
+  EXPECT_TRUE(bi.status.ok()) << bi.status.message();
+}
+
+}  // namespace
+}  // namespace lazyllm
