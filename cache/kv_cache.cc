@@ -99,11 +99,11 @@ void KvCache::TrimReserve(int64_t pages) {
   reserved_pages_ = std::max<int64_t>(pages, 0);
 }
 
-int64_t KvCache::PagesToAdd(int64_t rows, int64_t from_layer) const {
+int64_t KvCache::PagesToAdd(int64_t rows, int64_t from_layer, int64_t rows_before) const {
   const int64_t pr = pool_->page_rows();
   int64_t pages = 0;
-  for (int64_t l = from_layer; l < num_layers_; ++l) {
-    const int64_t n = std::min(rows_[l] + rows, max_slots_);
+  for (int64_t l = 0; l < num_layers_; ++l) {
+    const int64_t n = std::min(rows_[l] + (l < from_layer ? rows_before : rows), max_slots_);
     pages += (n + pr - 1) / pr - (rows_[l] + pr - 1) / pr;
   }
   return pages;

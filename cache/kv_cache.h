@@ -76,9 +76,9 @@ class KvCache {
   void ReleaseReserve() { TrimReserve(0); }
   int64_t reserved_pages() const { return reserved_pages_; }
   int64_t used_pages() const { return used_pages_; }
-  // Pages that adding `rows` rows to every layer from `from_layer` on takes, given the rows
-  // already there.
-  int64_t PagesToAdd(int64_t rows, int64_t from_layer = 0) const;
+  // Pages that adding `rows` rows to every layer from `from_layer` on, and `rows_before` rows to
+  // the layers before it, takes, given the rows already there.
+  int64_t PagesToAdd(int64_t rows, int64_t from_layer = 0, int64_t rows_before = 0) const;
 
   // Forgets every row and gives their pages back (memory released to the OS); the reservation
   // stays. The destructor gives back both.

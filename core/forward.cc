@@ -33,7 +33,7 @@ struct Work {
   StepItem* item;
   bool prefill;
   Status failed;  // set when its KV pages could not be had; its rows leave the step
-  int64_t reserved_before = 0, used_before = 0;
+  int64_t future = 0;  // the sequence's promised tokens after this step's
 };
 
 // One step: the engine's activations and kernels, and the sequences' work.
@@ -127,9 +127,8 @@ class StepRun {
       s.kv.Clear();
       s.stats = PruningStats();
     }
-    w.reserved_before = s.kv.reserved_pages();
-    w.used_before = s.kv.used_pages();
-    if (!s.kv.ReserveAtLeast(s.kv.PagesToAdd(n))) {
+    w.future = std::max<int64_t>(s.kv_promised - n, 0);
+    if (!s.kv.ReserveAtLeast(s.kv.PagesToAdd(n + w.future))) {
       w.failed = KvFull(s, n, 0);
       return;
     }
@@ -245,25 +244,64 @@ class StepRun {
       if (w.failed.ok() && w.prefill) w.s->stats.kept_per_layer.push_back(static_cast<int64_t>(w.s->rows.size()));
   }
 
+  // Sets aside KV pages for the rows an append computes from layer l on: its selected rows and
+  // the tokens it revives (keeping those of its promised tokens). Under a pool limit, revivals that find no page are skipped (the
+  // token stays dropped at this step; PruningStats::revivals_skipped counts them).
+  Status FitRevivals(Work& w, int64_t l) {
+    Seq& s = *w.s;
+    int64_t rows = 0, revive = 0;
+    size_t r = 0;
+    for (size_t j = 0; j < s.live.size(); ++j) {
+      const bool computed = r < s.rows.size() && s.rows[r] == s.live[j];
+      if (computed) ++r;
+      if (s.drop[j]) continue;
+      if (computed) ++rows;
+      else if (!s.tokens.HasKv(l, s.live[j])) ++revive;
+    }
+    auto fits = [&](int64_t v) { return s.kv.ReserveAtLeast(s.kv.PagesToAdd(rows + v + w.future, l, w.future)); };
+    int64_t allowed = revive;
+    if (!fits(revive)) {
+      if (!fits(0)) {
+        w.failed = KvFull(s, rows, l);
+        return OkStatus();
+      }
+      int64_t lo = 0, hi = revive;  // fits(lo), !fits(hi)
+      while (hi - lo > 1) {
+        const int64_t mid = (lo + hi) / 2;
+        (fits(mid) ? lo : hi) = mid;
+      }
+      allowed = lo;
+      fits(allowed);
+    }
+    if (allowed == revive) return OkStatus();
+    // Revive the first `allowed` candidates in position order; the rest stay dropped.
+    r = 0;
+    for (size_t j = 0; j < s.live.size(); ++j) {
+      const bool computed = r < s.rows.size() && s.rows[r] == s.live[j];
+      if (computed) ++r;
+      if (s.drop[j] || computed || s.tokens.HasKv(l, s.live[j])) continue;
+      if (allowed > 0) {
+        --allowed;
+      } else {
+        s.drop[j] = 1;
+        ++s.stats.revivals_skipped;
+      }
+    }
+    return OkStatus();
+  }
+
   // Selection at the input of layer l over the live keys of layer l-1 (scores[] aligned with
   // `live`), from the sequence's rows at src into dst. Computed rows that are dropped are
   // stashed in Aux[l-1]; in an append, selected tokens without K/V at layer l are revived from
-  // Aux[l-1]. KV pages for the selected rows at the remaining layers are set aside first: when
-  // the pool cannot hold them the sequence leaves the step.
+  // Aux[l-1] (within the pages FitRevivals could set aside).
   Status Select(Work& w, int64_t l, const float* src_rows, float* out) {
     Seq& s = *w.s;
     const bool decode = !w.prefill;
     const auto n_live = static_cast<int64_t>(s.live.size());
     const int64_t num_drop = PruningOptions::NumDropped(s.step_k[l], n_live);
     simd::SelectLowest(s.scores.data(), s.live.data(), n_live, num_drop, s.select_scratch.data(), s.drop.data());
-    if (decode) {
-      int64_t selected = 0;
-      for (int64_t j = 0; j < n_live; ++j) selected += s.drop[j] ? 0 : 1;
-      if (!s.kv.ReserveAtLeast(s.kv.PagesToAdd(selected, l))) {
-        w.failed = KvFull(s, selected, l);
-        return OkStatus();
-      }
-    }
+    if (decode) LAZYLLM_RETURN_IF_ERROR(FitRevivals(w, l));
+    if (!w.failed.ok()) return OkStatus();
     s.next_rows.clear();
     size_t r = 0;  // cursor into the current rows (a subsequence of live)
     for (size_t j = 0; j < s.live.size(); ++j) {
@@ -604,13 +642,15 @@ Status Engine::Step(std::span<StepItem> items) const {
   Status st = StepRun(*impl_, work, int8 == 1).Run();
   for (Work& w : work) {
     Seq& s = *w.s;
-    // Pages set aside for this step and not used go back; what was reserved before stays.
-    const int64_t used = s.kv.used_pages() - w.used_before;
-    s.kv.TrimReserve(std::max<int64_t>(w.reserved_before - std::max<int64_t>(used, 0), 0));
+    // Pages set aside for this step and not used go back; those of its promised tokens stay.
+    s.kv_promised = w.future;
+    s.kv.TrimReserve(s.kv.PagesToAdd(w.future));
     if (!st.ok()) w.failed = st;
     if (!w.failed.ok()) {
       // Its context is gone: the step may have written part of it.
       s.kv.Clear();
+      s.kv.ReleaseReserve();
+      s.kv_promised = 0;
       s.tokens.Clear();
       s.pos = 0;
       w.item->status = w.failed;
@@ -641,7 +681,10 @@ PruningStats Sequence::pruning_stats() const {
 Status Sequence::ReserveKv(int64_t tokens) {
   if (tokens < 0) return InvalidArgumentError("ReserveKv of " + std::to_string(tokens) + " tokens");
   cache::KvCache& kv = impl_->kv;
-  if (kv.ReserveAtLeast(kv.PagesToAdd(tokens))) return OkStatus();
+  if (kv.ReserveAtLeast(kv.PagesToAdd(tokens))) {
+    impl_->kv_promised = std::max(impl_->kv_promised, tokens);
+    return OkStatus();
+  }
   const cache::KvPool& p = *impl_->engine->kv_pool;
   return ResourceExhaustedError("KV memory pool is full: " + std::to_string(tokens) + " tokens need " +
                                 std::to_string(kv.PagesToAdd(tokens) * p.page_bytes()) + " bytes; " +
@@ -649,6 +692,9 @@ Status Sequence::ReserveKv(int64_t tokens) {
                                 " bytes are held");
 }
 
-void Sequence::ReleaseKvReserve() { impl_->kv.ReleaseReserve(); }
+void Sequence::ReleaseKvReserve() {
+  impl_->kv_promised = 0;
+  impl_->kv.ReleaseReserve();
+}
 
 }  // namespace lazyllm

@@ -29,6 +29,9 @@ struct Sequence::Impl {
   bool int8_activations;
   std::vector<double> step_k;  // per layer: the selection fraction, or -1 when not a selection layer
   cache::KvCache kv;
+  // Tokens whose KV pages at every layer are set aside (ReserveKv), less those run since: steps
+  // keep the pages these need and take what else they compute (revivals) from the pool.
+  int64_t kv_promised = 0;
   cache::TokenState tokens;
   int64_t pos = 0;  // tokens in context
   int64_t prompt_len = 0;

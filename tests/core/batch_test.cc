@@ -332,5 +332,107 @@ TEST(BatchTest, FullKvPoolRefusesThenAdmits) {
   EXPECT_TRUE(bi.status.ok()) << bi.status.message();
 }
 
+// GenerateBatch: every request's greedy tokens equal Generate's on its own session; on_token
+// can cancel one request without touching the others; results come back in input order.
+TEST(GenerateBatchTest, MatchesGenerateAndCancels) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  auto engine = Engine::Create(*model, {.threads = 2});
+  ASSERT_TRUE(engine.ok());
+  const auto reqs = Requests(*model, 10);
+  std::vector<BatchRequest> batch;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    BatchRequest b{.prompt = reqs[i].prompt, .sequence = Options(*model, reqs[i].schedule, i)};
+    b.generation.max_new_tokens = 12;
+    b.generation.sampling.temperature = 0;
+    b.generation.stop_at_eos = false;
+    batch.push_back(b);
+  }
+  int seen = 0;
+  batch[3].generation.on_token = [&](int32_t) { return ++seen < 3; };  // cancel after 3 tokens
+  std::vector<size_t> done_order;
+  const auto results = GenerateBatch(*engine, batch, {.max_batch = 4, .on_done = [&](size_t i, const auto& r) {
+                                                        EXPECT_TRUE(r.ok());
+                                                        done_order.push_back(i);
+                                                      }});
+  ASSERT_EQ(results.size(), batch.size());
+  EXPECT_EQ(done_order.size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status().message();
+    auto session = Session::Create(*engine, {.max_context = 512, .pruning = batch[i].sequence.pruning});
+    ASSERT_TRUE(session.ok());
+    GenerationOptions g = batch[i].generation;
+    g.on_token = nullptr;
+    if (i == 3) g.max_new_tokens = 3;
+    auto solo = Generate(*session, batch[i].prompt, g);
+    ASSERT_TRUE(solo.ok());
+    EXPECT_EQ(results[i]->tokens, solo->tokens) << "request " << i;
+    EXPECT_EQ(results[i]->stats.prompt_tokens_computed_pct_final, solo->stats.prompt_tokens_computed_pct_final);
+    EXPECT_GT(results[i]->stats.kv_bytes, 0);
+  }
+  EXPECT_EQ(results[3]->tokens.size(), 3u);
+}
+
+// Requests the KV pool cannot hold at once wait in the queue and all complete; the pool never
+// holds more than its limit; pruned (paper) requests leave room for more of them at once than
+// unpruned ones; a request too big for the pool alone fails with a message, the rest complete.
+TEST(GenerateBatchTest, KvLimitQueuesRequestsAndPruningFitsMore) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
+  auto prompt = model->tokenizer().Encode(text, true);
+  prompt.resize(std::min<size_t>(prompt.size(), 400));
+  const int gen = 8;
+  // One unpruned request's worst case: its prompt and tokens at every layer.
+  auto probe = Engine::Create(*model, {.threads = 2});
+  ASSERT_TRUE(probe.ok());
+  auto p = probe->NewSequence(Options(*model, "off", 0));
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(p->ReserveKv(static_cast<int64_t>(prompt.size()) + gen).ok());
+  const int64_t one = p->kv_reserved_bytes();
+  int concurrency[2] = {0, 0};
+  std::vector<int32_t> tokens[2][8];
+  for (int m = 0; m < 2; ++m) {
+    const char* schedule = m == 0 ? "off" : "paper";
+    auto engine = Engine::Create(*model, {.threads = 2, .kv_mem_bytes = 3 * one + one / 4});
+    ASSERT_TRUE(engine.ok());
+    std::vector<BatchRequest> batch;
+    int in_flight = 0;
+    for (int i = 0; i < 8; ++i) {
+      BatchRequest b{.prompt = prompt, .sequence = Options(*model, schedule, 0)};
+      b.prompt.back() = (b.prompt.back() + i) % model->config().vocab_size;  // distinct requests
+      b.generation.max_new_tokens = gen;
+      b.generation.sampling.temperature = 0;
+      b.generation.stop_at_eos = false;
+      b.generation.on_token = [&, first = true](int32_t) mutable {
+        if (first) concurrency[m] = std::max(concurrency[m], ++in_flight);
+        first = false;
+        EXPECT_LE(engine->kv_pool().held_bytes, engine->kv_pool().limit_bytes);
+        return true;
+      };
+      batch.push_back(std::move(b));
+    }
+    const auto results = GenerateBatch(*engine, batch, {.on_done = [&](size_t, const auto&) { --in_flight; }});
+    for (int i = 0; i < 8; ++i) {
+      ASSERT_TRUE(results[i].ok()) << schedule << " request " << i << ": " << static_cast<int>(results[i].status().code()) << " "
+                                   << results[i].status().message();
+      tokens[m][i] = results[i]->tokens;
+      EXPECT_EQ(static_cast<int>(tokens[m][i].size()), gen);
+    }
+    EXPECT_EQ(engine->kv_pool().held_bytes, 0);
+  }
+  EXPECT_EQ(concurrency[0], 3);
+  EXPECT_GT(concurrency[1], concurrency[0]);
+
+  auto small = Engine::Create(*model, {.threads = 2, .kv_mem_bytes = one / 2});
+  ASSERT_TRUE(small.ok());
+  std::vector<BatchRequest> two = {{.prompt = prompt}, {.prompt = {prompt.begin(), prompt.begin() + 20}}};
+  for (auto& b : two) b.generation.max_new_tokens = 2;
+  const auto r = GenerateBatch(*small, two);
+  ASSERT_FALSE(r[0].ok());
+  EXPECT_EQ(r[0].status().code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(r[1].ok()) << r[1].status().message();
+}
+
 }  // namespace
 }  // namespace lazyllm

@@ -45,6 +45,10 @@ struct PruningStats {
   std::vector<std::vector<int64_t>> kept_positions;
   // Revivals from the Aux Cache since the last prefill (one per token and layer revived at).
   int64_t revived_tokens = 0;
+  // Revivals skipped because the engine's KV pool (kv_mem_bytes) had no page for them: the
+  // token stayed dropped at that step. Always 0 without a pool limit; while it is 0 a sequence's
+  // results are those of its solo run.
+  int64_t revivals_skipped = 0;
   // 100 · Σ_l |has_kv[l] ∩ prompt| / (L · N_prompt), after the prefill and now.
   double prompt_tokens_computed_pct_prefill = 100.0;
   double prompt_tokens_computed_pct = 100.0;
@@ -86,9 +90,10 @@ class Sequence {
   // Bytes of KV pages it holds in use, and set aside for its coming tokens.
   int64_t kv_bytes() const;
   int64_t kv_reserved_bytes() const;
-  // Sets aside KV pages for `tokens` more tokens at every layer (its worst case), so that the
-  // steps that compute them cannot find the pool full; ResourceExhausted when the pool cannot
-  // hold them. Pages set aside and not used return with ReleaseKvReserve or the next prefill.
+  // Promises KV pages for the next `tokens` tokens it runs (a prefill's prompt counts), at every
+  // layer: the steps that run them cannot find the pool full. ResourceExhausted when the pool
+  // cannot hold them. Each step keeps only what its remaining promised tokens need (what
+  // pruning left unused goes back); tokens it revives take pages from the pool.
   Status ReserveKv(int64_t tokens);
   void ReleaseKvReserve();
 

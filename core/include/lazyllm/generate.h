@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "lazyllm/engine.h"
 #include "lazyllm/session.h"
 #include "lazyllm/status.h"
 
@@ -57,6 +58,11 @@ struct Stats {
   int64_t revived_tokens = 0;
   double prompt_tokens_computed_pct_prefill = 100.0;
   double prompt_tokens_computed_pct_final = 100.0;
+  // KV bytes the sequence held at the end (pages of the (token, layer) pairs it computed).
+  int64_t kv_bytes = 0;
+  // GenerateBatch: time from the call to the request's admission into the batch (ttft_ms counts
+  // from the call too, so it includes this wait).
+  double queue_ms = 0;
 };
 
 struct GenerationOptions {
@@ -84,5 +90,32 @@ struct GenerationResult {
 // generated token but the last).
 StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> prompt,
                                     const GenerationOptions& options);
+
+// One request of a batch: its prompt, its generation options (max_new_tokens, sampling,
+// stop_at_eos, on_token — return false to cancel it) and its sequence options (context,
+// pruning schedule).
+struct BatchRequest {
+  std::vector<int32_t> prompt;
+  GenerationOptions generation;
+  SequenceOptions sequence;
+};
+
+struct BatchOptions {
+  // Sequences in flight at once. Default 32.
+  int max_batch = 32;
+  // Called as each request finishes (in finishing order), with its index and result.
+  std::function<void(size_t, const StatusOr<GenerationResult>&)> on_done;
+};
+
+// Runs every request on the engine with continuous batching: each step is one Engine::Step over
+// the prefills of newly admitted requests and one decode token of every other request in
+// flight. Requests are admitted in order while fewer than max_batch are in flight and the KV
+// pool can set aside their prompt and max_new_tokens at every layer (a request waits in the
+// queue otherwise, and fails with ResourceExhausted only if it cannot fit even alone). After its
+// prefill a request keeps only what its remaining tokens can need, so pruned prompts free room
+// for more requests. Results are in input order; a failed request does not affect the others.
+// prompt_logits and append in the requests' options are not supported here.
+std::vector<StatusOr<GenerationResult>> GenerateBatch(const Engine& engine, std::span<const BatchRequest> requests,
+                                                      const BatchOptions& options = {});
 
 }  // namespace lazyllm
