@@ -1,6 +1,7 @@
 // Shared pieces of the lazyllm CLI commands: flag parsing, user-facing errors, model loading.
 #pragma once
 
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <map>
@@ -108,6 +109,33 @@ inline bool ParseOnOff(const Flags& flags, const std::string& f, bool def) {
   if (*v == "on") return true;
   if (*v == "off") return false;
   throw CliError{"flag '" + f + "': expected on or off, got '" + *v + "'"};
+}
+
+// A byte count: a plain number of bytes, or one with a K/M/G/T suffix (KiB, MiB, GiB, TiB;
+// "2G", "2GiB" and "2GB" all mean 2·2³⁰), e.g. --kv-mem 4GiB. 0 means no limit.
+inline int64_t ParseBytes(const std::string& flag, const std::string& v) {
+  double num = 0;
+  const char* b = v.data();
+  const char* e = b + v.size();
+  auto [p, ec] = std::from_chars(b, e, num);
+  std::string unit(p, e);
+  for (char& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
+  if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
+  static const std::map<std::string, double> kScale = {{"", 1}, {"B", 1}, {"K", 1024.0}, {"M", 1048576.0},
+                                                       {"G", 1073741824.0}, {"T", 1099511627776.0}};
+  auto it = kScale.find(unit);
+  if (ec != std::errc() || v.empty() || it == kScale.end() || !(num >= 0) || num * it->second > 9e18)
+    throw CliError{"flag '" + flag + "': '" + v + "' is not a byte count (e.g. 1073741824, 512MiB, 4GiB)"};
+  return static_cast<int64_t>(num * it->second);
+}
+
+// --kv-type f32|f16.
+inline lazyllm::KvType ParseKvType(const Flags& flags) {
+  const std::string v = flags.Get("--kv-type").value_or("f32");
+  if (v == "f32") return lazyllm::KvType::kF32;
+  if (v == "f16") return lazyllm::KvType::kF16;
+  throw CliError{"flag '--kv-type': expected f32 or f16, got '" + v + "'"};
 }
 
 // Pruning specs are separated by ';' or by ',' between specs; a spec itself may contain commas

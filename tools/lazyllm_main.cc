@@ -2,6 +2,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <functional>
+#include <optional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -15,15 +18,17 @@ namespace {
 constexpr const char* kUsage = R"(usage: lazyllm COMMAND [flags]
 
 commands:
-  run       -m MODEL (-p TEXT | -f FILE) [-n N] [-t THREADS] [-c CTX] [--temp T] [--top-k K]
-            [--top-p P] [--seed S] [--no-bos] [--json] [--logits] [--prune SPEC] [--compare [-r N]]
-            [--numa on|off] [--int8-act] [--chat [--system TEXT] [--chat-template NAME]]
+  run       -m MODEL (-p TEXT | -f FILE | --batch-file FILE.jsonl [--max-batch N] [--kv-mem BYTES])
+            [-n N] [-t THREADS] [-c CTX] [--temp T] [--top-k K] [--top-p P] [--seed S] [--no-bos]
+            [--json] [--logits] [--prune SPEC] [--compare [-r N]] [--numa on|off] [--int8-act]
+            [--kv-type f32|f16] [--chat [--system TEXT] [--chat-template NAME]]
   chat      -m MODEL [--system TEXT] [--chat-template NAME] [-n N] [-t T] [-c CTX] [--temp T]
             [--top-k K] [--top-p P] [--seed S] [--prune SPEC]
   tokenize  -m MODEL (-p TEXT | -f FILE) [--no-bos] [--json]
   inspect   -m MODEL [--json]
   bench     -m MODEL [-p 512,2048] [-n 0,32] [-t 1,2] [--numa on,off] [--prune off,paper]
-            [-r N] [-o md|csv|json] [-f FILE] [--seed S] [--int8-act]
+            [--batch 1,8,32] [--kv-type f32|f16] [-r N] [-o md|csv|json] [-f FILE] [--seed S]
+            [--int8-act]
   synth     --preset NAME [--dtype DTYPE] -o OUT.gguf [--layers N] [--seed S]
   quantize  IN.gguf OUT.gguf TYPE [-t THREADS] [-v]
   eval      -m MODEL --set FILE|DIR [--prune 'paper;1:0.5'] [--sweep] [--plot OUT.svg] [-n N]
@@ -46,6 +51,15 @@ greedy decoding.
               model's chat template family (chatml, llama2, mistral-v1/v3/v3-tekken/v7, llama3,
               phi3, phi4, gemma, deepseek3; --chat-template NAME overrides; an unknown template
               formats as chatml with a warning). Generation stops at end-of-turn tokens.
+--batch-file  run many prompts at once: one JSON object per line, {"prompt": TEXT} with optional
+              "max_tokens" and "prune" overriding -n and --prune. They share one engine and run
+              with continuous batching (up to --max-batch, default 32, in flight; each step is one
+              forward pass over the new prompts and a decode token of every other request).
+              Output in input order: the texts, or with --json one `run --json` object per line.
+--kv-type     K/V cache storage: f32 (default, exact) or f16 (half the bytes).
+--kv-mem      KV memory pool limit for --batch-file (bytes, or 512MiB, 4GiB, ...; default none):
+              a request waits in the queue until its prompt and tokens fit. LazyLLM's pruned
+              (token, layer) pairs take no KV memory, so more pruned requests fit at once.
 --compare     run the prompt with pruning off and with SPEC; print both outputs, each TTFT,
               the speedup, % of prompt tokens computed and how far the outputs agree. TTFT is
               the median of N prefills per side (-r, default 5), interleaved.
@@ -208,7 +222,9 @@ json StatsJson(const lazyllm::Stats& st, int threads) {
           {"kept_per_layer", st.kept_per_layer},
           {"revived_tokens", st.revived_tokens},
           {"prompt_tokens_computed_pct_prefill", st.prompt_tokens_computed_pct_prefill},
-          {"prompt_tokens_computed_pct_final", st.prompt_tokens_computed_pct_final}};
+          {"prompt_tokens_computed_pct_final", st.prompt_tokens_computed_pct_final},
+          {"kv_bytes", st.kv_bytes},
+          {"queue_ms", st.queue_ms}};
 }
 
 // The text of generated tokens, without the end-of-generation token.
@@ -287,13 +303,114 @@ int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, c
   return 0;
 }
 
+// One line of a --batch-file: {"prompt": TEXT} with optional "max_tokens" and "prune".
+struct BatchLine {
+  std::string prompt;
+  int max_tokens;
+  std::string prune;
+};
+
+std::vector<BatchLine> ReadBatchFile(const std::string& path, int default_max, const std::string& default_prune) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CliError{"cannot read batch file '" + path + "'"};
+  std::vector<BatchLine> out;
+  std::string line;
+  for (int no = 1; std::getline(in, line); ++no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(no) + ": ";
+    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) throw CliError{where + "not a JSON object"};
+    for (const auto& [key, value] : j.items())
+      if (key != "prompt" && key != "max_tokens" && key != "prune")
+        throw CliError{where + "unknown key '" + key + "' (expected prompt, max_tokens, prune)"};
+    if (!j.contains("prompt") || !j["prompt"].is_string()) throw CliError{where + "\"prompt\" must be a string"};
+    BatchLine b{j["prompt"].get<std::string>(), default_max, default_prune};
+    if (j.contains("max_tokens")) {
+      if (!j["max_tokens"].is_number_integer() || j["max_tokens"].get<int64_t>() < 0 ||
+          j["max_tokens"].get<int64_t>() > (1 << 24))
+        throw CliError{where + "\"max_tokens\" must be an integer in [0, 16777216]"};
+      b.max_tokens = j["max_tokens"].get<int>();
+    }
+    if (j.contains("prune")) {
+      if (!j["prune"].is_string()) throw CliError{where + "\"prune\" must be a string"};
+      b.prune = j["prune"].get<std::string>();
+    }
+    out.push_back(std::move(b));
+  }
+  if (out.empty()) throw CliError{"batch file '" + path + "' has no requests"};
+  return out;
+}
+
+// `run --batch-file`: every line's request on one engine with continuous batching; outputs in
+// input order (one `run --json` object per line with --json), a summary on stderr.
+int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::EngineOptions& eopts,
+             const lazyllm::SessionOptions& sopts, const lazyllm::GenerationOptions& gen,
+             const std::function<std::vector<int32_t>(const std::string&)>& encode) {
+  const std::string default_prune = flags.Get("--prune").value_or("paper");
+  const auto lines = ReadBatchFile(*flags.Get("--batch-file"), gen.max_new_tokens, default_prune);
+  std::vector<lazyllm::BatchRequest> reqs;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    auto pruning = lazyllm::PruningOptions::Parse(lines[i].prune, model.config().num_layers, gen.sampling.seed);
+    if (!pruning.ok()) throw CliError{"request " + std::to_string(i + 1) + ": " + pruning.status().message()};
+    lazyllm::BatchRequest r{.prompt = encode(lines[i].prompt), .generation = gen};
+    r.generation.max_new_tokens = lines[i].max_tokens;
+    r.sequence = {.max_context = sopts.max_context, .pruning = *pruning, .int8_activations = sopts.int8_activations};
+    reqs.push_back(std::move(r));
+  }
+  auto engine = lazyllm::Engine::Create(model, eopts);
+  if (!engine.ok()) throw CliError{engine.status().message()};
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto results = lazyllm::GenerateBatch(*engine, reqs, {.max_batch = flags.Number<int>("--max-batch", 32, 1, 4096)});
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const lazyllm::Tokenizer& tok = model.tokenizer();
+  int64_t generated = 0, prompt_tokens = 0, kv_bytes = 0;
+  int failed = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    if (!r.ok()) {
+      ++failed;
+      if (flags.Has("--json"))
+        std::cout << Dump(json{{"error", r.status().message()}, {"prompt_tokens", reqs[i].prompt}}) << "\n";
+      else
+        std::printf("--- request %zu: error: %s\n", i + 1, r.status().message().c_str());
+      continue;
+    }
+    generated += r->stats.generated_tokens;
+    prompt_tokens += r->stats.prompt_tokens;
+    kv_bytes += r->stats.kv_bytes;
+    if (flags.Has("--json")) {
+      std::cout << Dump(json{{"prompt_tokens", reqs[i].prompt},
+                             {"tokens", r->tokens},
+                             {"text", GeneratedText(tok, r->tokens)},
+                             {"prune", reqs[i].sequence.pruning.ToString()},
+                             {"stats", StatsJson(r->stats, engine->threads())}})
+                << "\n";
+    } else {
+      std::printf("--- request %zu ---\n%s\n", i + 1, GeneratedText(tok, r->tokens).c_str());
+    }
+  }
+  std::fflush(stdout);
+  std::fprintf(stderr,
+               "%zu requests (%d failed), %lld prompt and %lld generated tokens in %.2f s: %.1f generated tok/s; "
+               "KV %.1f MiB at the end over all requests (%s)\n",
+               results.size(), failed, static_cast<long long>(prompt_tokens), static_cast<long long>(generated), wall_s,
+               generated / wall_s, kv_bytes / 1048576.0, engine->kv_type() == lazyllm::KvType::kF16 ? "f16" : "f32");
+  return failed == 0 ? 0 : 1;
+}
+
 int Run(int argc, char** argv) {
   Flags flags(argc, argv, 2,
               {{"-m", true}, {"-p", true}, {"-f", true}, {"-n", true}, {"-t", true}, {"-c", true},
                {"--temp", true}, {"--top-k", true}, {"--top-p", true}, {"--seed", true}, {"--no-bos", false},
                {"--json", false}, {"--logits", false}, {"--prune", true}, {"--compare", false}, {"-r", true},
-               {"--numa", true}, {"--int8-act", false}, {"--chat", false}, {"--system", true}, {"--chat-template", true}});
-  const std::string text = ReadPrompt(flags);
+               {"--numa", true}, {"--int8-act", false}, {"--chat", false}, {"--system", true}, {"--chat-template", true},
+               {"--batch-file", true}, {"--max-batch", true}, {"--kv-type", true}, {"--kv-mem", true}});
+  const bool batch = flags.Has("--batch-file");
+  if (batch && (flags.Has("-p") || flags.Has("-f"))) throw CliError{"--batch-file replaces -p and -f"};
+  if (batch && (flags.Has("--compare") || flags.Has("--logits")))
+    throw CliError{"--compare and --logits run one prompt: not with --batch-file"};
+  if (flags.Has("--max-batch") && !batch) throw CliError{"--max-batch is a flag of --batch-file"};
+  const std::string text = batch ? std::string() : ReadPrompt(flags);
   if ((flags.Has("--system") || flags.Has("--chat-template")) && !flags.Has("--chat"))
     throw CliError{"--system and --chat-template are flags of --chat"};
   lazyllm::GenerationOptions gen;
@@ -307,6 +424,8 @@ int Run(int argc, char** argv) {
   sopts.max_context = flags.Number<int64_t>("-c", 0, 0, int64_t{1} << 22);
   sopts.numa = ParseOnOff(flags, "--numa", true);
   sopts.int8_activations = flags.Has("--int8-act");
+  sopts.kv_type = ParseKvType(flags);
+  const int64_t kv_mem = flags.Has("--kv-mem") ? ParseBytes("--kv-mem", *flags.Get("--kv-mem")) : 0;
   const bool as_json = flags.Has("--json");
   if (flags.Has("--logits") && !as_json) throw CliError{"--logits needs --json"};
 
@@ -320,17 +439,27 @@ int Run(int argc, char** argv) {
     throw CliError{"--logits needs --prune off (pruned prompt positions have no logits)"};
   // --chat: the prompt is the user's message, rendered with the model's chat template family
   // (or --chat-template NAME), special-token strings parsed as tokens.
-  std::vector<int32_t> prompt;
-  if (flags.Has("--chat")) {
-    const lazyllm::ChatTemplate family = ChooseChatTemplate(flags, model);
-    std::vector<lazyllm::ChatMessage> messages;
-    if (auto system = flags.Get("--system")) messages.push_back({"system", *system});
-    messages.push_back({"user", text});
-    prompt = tok.Encode(lazyllm::FormatChat(family, messages, true), !flags.Has("--no-bos"), /*parse_special=*/true);
-  } else {
-    prompt = tok.Encode(text, !flags.Has("--no-bos"));
-  }
-  if (prompt.empty()) throw CliError{"the prompt tokenizes to nothing (empty text with --no-bos)"};
+  const std::optional<lazyllm::ChatTemplate> family =
+      flags.Has("--chat") ? std::optional(ChooseChatTemplate(flags, model)) : std::nullopt;
+  auto encode = [&](const std::string& user_text) {
+    std::vector<int32_t> ids;
+    if (family) {
+      std::vector<lazyllm::ChatMessage> messages;
+      if (auto system = flags.Get("--system")) messages.push_back({"system", *system});
+      messages.push_back({"user", user_text});
+      ids = tok.Encode(lazyllm::FormatChat(*family, messages, true), !flags.Has("--no-bos"), /*parse_special=*/true);
+    } else {
+      ids = tok.Encode(user_text, !flags.Has("--no-bos"));
+    }
+    if (ids.empty()) throw CliError{"the prompt tokenizes to nothing (empty text with --no-bos)"};
+    return ids;
+  };
+  if (batch)
+    return RunBatch(flags, model,
+                    {.threads = sopts.threads, .numa = sopts.numa, .kv_type = sopts.kv_type, .kv_mem_bytes = kv_mem},
+                    sopts, gen, encode);
+  if (kv_mem != 0) throw CliError{"--kv-mem bounds the KV pool of --batch-file"};
+  const std::vector<int32_t> prompt = encode(text);
   auto session = lazyllm::Session::Create(model, sopts);
   if (!session.ok()) throw CliError{session.status().message()};
   if (static_cast<int64_t>(prompt.size()) > session->max_context())

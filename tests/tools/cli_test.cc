@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "common/test_paths.h"
 
@@ -261,6 +262,55 @@ TEST(CliTest, EvalSweepAndPlot) {
   EXPECT_EQ(lines, 4u) << "baseline, LazyLLM, static and random";
   for (const char* name : {">LazyLLM<", ">static<", ">random<", ">baseline<"}) EXPECT_NE(plot.find(name), std::string::npos) << name;
   std::remove(svg.c_str());
+}
+
+// --batch-file: the float64 reference's greedy tokens for the reference prompt in every slot,
+// whatever else runs beside it; per-line overrides; outputs in input order; bad lines named.
+TEST(CliTest, RunBatchFileMatchesReferenceInInputOrder) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  const auto ref = testing::ReadJson(testing::ReferenceDir() / "float64/stories260K.short.json");
+  const std::string short_prompt = testing::ReadFile(testing::ReferenceDir() / "prompts/short.txt");
+  std::vector<int> want = ref["greedy_tokens"];
+  want.resize(24);
+  nlohmann::json line_ref = {{"prompt", short_prompt}, {"prune", "off"}, {"max_tokens", 24}};
+  const std::string path = BadSet(line_ref.dump() + "\n" + nlohmann::json{{"prompt", "Tom had a dog."}}.dump() + "\n" +
+                                  nlohmann::json{{"prompt", "The sun"}, {"max_tokens", 3}, {"prune", "static:2:0.5"}}.dump() +
+                                  "\n" + line_ref.dump());
+  const Result r = RunCli("run -m " + Model() + " --batch-file " + path + " -n 10 --temp 0 --json -t 2 --max-batch 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(r.out);
+  for (std::string l; std::getline(in, l);) lines.push_back(nlohmann::json::parse(l));
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0]["tokens"].get<std::vector<int>>(), want);
+  EXPECT_EQ(lines[3]["tokens"].get<std::vector<int>>(), want);
+  EXPECT_EQ(lines[0]["prompt_tokens"], ref["prompt_tokens"]);
+  EXPECT_EQ(lines[1]["stats"]["generated_tokens"], 10);
+  EXPECT_EQ(lines[1]["prune"], "1:0.3,3:0.3,4:0.3");  // --prune's default, paper
+  EXPECT_EQ(lines[2]["stats"]["generated_tokens"], 3);
+  EXPECT_EQ(lines[2]["prune"], "static:2:0.5");
+  for (const auto& l : lines) EXPECT_GT(l["stats"]["kv_bytes"].get<int64_t>(), 0);
+  EXPECT_NE(r.err.find("4 requests (0 failed)"), std::string::npos) << r.err;
+
+  for (const auto& [line, message] : std::vector<std::pair<std::string, std::string>>{
+           {"{\"prompt\": 3}", "\"prompt\" must be a string"},
+           {"{\"prompt\": \"a\", \"max_token\": 3}", "unknown key 'max_token'"},
+           {"{\"prompt\": \"a\", \"prune\": \"9:0.5\"}", "request 1"},
+           {"not json", ":1: not a JSON object"}}) {
+    const Result bad = RunCli("run -m " + Model() + " --batch-file " + BadSet(line));
+    EXPECT_EQ(bad.exit_code, 1) << line;
+    EXPECT_NE(bad.err.find(message), std::string::npos) << line << ": " << bad.err;
+  }
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--batch-file " + path + " --kv-mem 12X", "is not a byte count"},
+           {"--batch-file " + path + " --kv-type f8", "expected f32 or f16"},
+           {"--batch-file " + path + " -p hi", "--batch-file replaces -p and -f"},
+           {"-p hi --kv-mem 1GiB", "--kv-mem bounds the KV pool of --batch-file"},
+           {"-p hi --max-batch 2", "--max-batch is a flag of --batch-file"}}) {
+    const Result bad = RunCli("run -m " + Model() + " " + args);
+    EXPECT_EQ(bad.exit_code, 1) << args;
+    EXPECT_NE(bad.err.find(message), std::string::npos) << args << ": " << bad.err;
+  }
 }
 
 TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
