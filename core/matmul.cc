@@ -46,6 +46,15 @@ void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMat
       });
       return;
     }
+    if (convert == nullptr && n <= k.gemm_small_max_rows) {
+      pool.ParallelForIn(a, 0, (rows + kSmallRowChunk - 1) / kSmallRowChunk, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          const int64_t r0 = c * kSmallRowChunk, nr = std::min(kSmallRowChunk, rows - r0);
+          k.gemm_small_f32(reinterpret_cast<const float*>(s.data + r0 * w.row_bytes), nr, xin, n, w.cols, ys + r0, w.rows);
+        }
+      });
+      return;
+    }
     if (convert == nullptr) {
       // F32: a fixed grid of (weight panel × block of input rows) sgemm calls, read in place;
       // tasks of one panel are adjacent, so a worker reuses the panel from cache.

@@ -25,6 +25,10 @@ constexpr int64_t kF32RowBlock = 256;
 constexpr int64_t kSliceAlign = kF32PanelRows;
 // Below this many input rows, matmuls run as GEMV on the stored dtype.
 constexpr int64_t kGemvMaxRows = 4;
+// F32 weights with up to Kernels::gemm_small_max_rows input rows (a decode step of a batch of
+// sequences) run on the small-batch kernel (register tiles, no packing) in chunks of
+// kSmallRowChunk weight rows.
+constexpr int64_t kSmallRowChunk = 32;
 
 // Rows [begin, end) of a weight matrix as computed by one arena; data points at row `begin`.
 struct WeightSlice {
@@ -44,6 +48,7 @@ struct MatMulScratch {
 //  - Few rows (decode, short prompts): GEMV on the stored dtype, each weight row read once for
 //    all input rows. With int8_activations and a dtype that has an int8 dot, the rows are
 //    first quantized to its activation format (Q8_0 or Q8_K) and the dots are integer ones.
+//  - F32 weights, up to the ISA's gemm_small_max_rows rows (batched decode): the small-batch kernel.
 //  - F32 weights: sgemm on the fixed grid of weight panels × input row blocks, read in place.
 //  - Other dtypes: panels of kPanelRows output rows converted to fp32 in per-thread scratch,
 //    then sgemm: the resident model stays at its file dtype.

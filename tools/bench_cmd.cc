@@ -1,5 +1,7 @@
 // `lazyllm bench`: a llama-bench-style matrix of prefill and decode runs.
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -72,13 +74,67 @@ std::string PlusMinus(const Summary& s, int prec) {
   return buf;
 }
 
+// One batched case (shaped like llama-batched-bench): B prompts of n_prompt tokens prefilled in
+// one step, then n_gen decode steps of B tokens.
+struct BatchCase {
+  int64_t batch, prompt, gen;
+  std::string prune;
+  PruningOptions pruning;
+  std::vector<double> prefill_tps, decode_tps, total_tps, kv_bytes, computed_pct;
+};
+
+// One repetition of a batched case; appends its measurements unless `record` is false.
+void RunBatchCase(const Engine& engine, BatchCase& cs, const std::function<std::vector<int32_t>(int64_t, int64_t)>& prompt_of,
+                  bool int8, bool record) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<Sequence> seqs;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int64_t b = 0; b < cs.batch; ++b) {
+    auto s = engine.NewSequence({.max_context = cs.prompt + cs.gen + 1, .pruning = cs.pruning, .int8_activations = int8});
+    if (!s.ok()) throw CliError{s.status().message()};
+    seqs.push_back(std::move(*s));
+    prompts.push_back(prompt_of(cs.prompt, b));
+  }
+  std::vector<StepItem> items(static_cast<size_t>(cs.batch));
+  std::vector<int32_t> next(static_cast<size_t>(cs.batch));
+  auto step = [&] {
+    if (Status st = engine.Step(items); !st.ok()) throw CliError{st.message()};
+    for (size_t b = 0; b < items.size(); ++b) {
+      if (!items[b].status.ok()) throw CliError{items[b].status.message()};
+      next[b] = Argmax(seqs[b].logits());
+    }
+  };
+  for (size_t b = 0; b < items.size(); ++b) items[b] = {.sequence = &seqs[b], .tokens = prompts[b], .kind = StepItem::Kind::kPrefill};
+  const auto t0 = Clock::now();
+  step();
+  const auto t1 = Clock::now();
+  for (int64_t g = 0; g < cs.gen; ++g) {
+    for (size_t b = 0; b < items.size(); ++b) items[b] = {.sequence = &seqs[b], .tokens = {&next[b], 1}};
+    step();
+  }
+  const auto t2 = Clock::now();
+  if (!record) return;
+  const double pp_s = std::chrono::duration<double>(t1 - t0).count(), tg_s = std::chrono::duration<double>(t2 - t1).count();
+  const auto b = static_cast<double>(cs.batch);
+  cs.prefill_tps.push_back(b * static_cast<double>(cs.prompt) / pp_s);
+  if (cs.gen > 0) cs.decode_tps.push_back(b * static_cast<double>(cs.gen) / tg_s);
+  cs.total_tps.push_back(b * static_cast<double>(cs.prompt + cs.gen) / (pp_s + tg_s));
+  double kv = 0, pct = 0;
+  for (const Sequence& s : seqs) {
+    kv += static_cast<double>(s.kv_bytes());
+    pct += s.pruning_stats().prompt_tokens_computed_pct;
+  }
+  cs.kv_bytes.push_back(kv);
+  cs.computed_pct.push_back(pct / b);
+}
+
 }  // namespace
 
 int Bench(int argc, char** argv) {
   Flags flags(argc, argv, 2,
               {{"-m", true}, {"-p", true}, {"-n", true}, {"-t", true}, {"--numa", true}, {"--prune", true},
                {"-r", true}, {"-o", true}, {"-f", true}, {"--seed", true},
-               {"--int8-act", false}});
+               {"--int8-act", false}, {"--batch", true}, {"--kv-type", true}});
   const std::vector<int64_t> prompts = Unique(NumberList(flags, "-p", "512", 1, int64_t{1} << 22));
   const std::vector<int64_t> gens = Unique(NumberList(flags, "-n", "32", 0, 1 << 20));
   const std::vector<int64_t> threads = Unique(NumberList(flags, "-t", "0", 0, 4096));
@@ -129,6 +185,87 @@ int Bench(int argc, char** argv) {
     ids.resize(static_cast<size_t>(n));
     return ids;
   };
+
+  if (flags.Has("--batch")) {
+    const std::vector<int64_t> batches = Unique(NumberList(flags, "--batch", "1", 1, 4096));
+    if (threads.size() != 1 || numas.size() != 1) throw CliError{"--batch takes one -t and one --numa value"};
+    const KvType kv_type = ParseKvType(flags);
+    auto engine = Engine::Create(model, {.threads = static_cast<int>(threads[0]), .numa = numas[0] == "on", .kv_type = kv_type});
+    if (!engine.ok()) throw CliError{engine.status().message()};
+    // Sequence b's prompt: BOS, then the token stream from offset 97·b, so prompts differ.
+    auto batch_prompt = [&](int64_t n, int64_t b) {
+      std::vector<int32_t> ids;
+      if (tok.bos_id() >= 0) ids.push_back(tok.bos_id());
+      for (int64_t i = 0; static_cast<int64_t>(ids.size()) < n; ++i)
+        ids.push_back(base[static_cast<size_t>(97 * b + i) % base.size()]);
+      ids.resize(static_cast<size_t>(n));
+      return ids;
+    };
+    std::vector<BatchCase> bcases;
+    for (const auto& pr : prunings)
+      for (int64_t p : prompts)
+        for (int64_t g : gens)
+          for (int64_t b : batches) bcases.push_back({b, p, g, pr.ToString(), pr, {}, {}, {}, {}, {}});
+    // Repetitions interleave the cases (rep 0 warms every case up), so drift hits them alike.
+    for (int rep = 0; rep <= reps; ++rep) {
+      for (size_t i = 0; i < bcases.size(); ++i) {
+        BatchCase& cs = bcases[i];
+        std::fprintf(stderr, "\rbench: rep %d/%d case %zu/%zu  B=%lld p=%lld n=%lld prune=%s      ", rep, reps, i + 1,
+                     bcases.size(), static_cast<long long>(cs.batch), static_cast<long long>(cs.prompt),
+                     static_cast<long long>(cs.gen), cs.prune.c_str());
+        RunBatchCase(*engine, cs, batch_prompt, flags.Has("--int8-act"), rep > 0);
+      }
+    }
+    std::fprintf(stderr, "\n");
+    const std::string name = c.name.empty() ? *flags.Get("-m") : c.name;
+    const char* kv_name = kv_type == KvType::kF16 ? "f16" : "f32";
+    if (format == "json") {
+      json all = json::array();
+      for (const BatchCase& cs : bcases) {
+        json j = {{"model", name}, {"file_bytes", model.file_bytes()}, {"threads", engine->threads()},
+                  {"numa", numas[0]}, {"kv_type", kv_name}, {"prune", cs.prune}, {"batch", cs.batch},
+                  {"n_prompt", cs.prompt}, {"n_gen", cs.gen}, {"repetitions", reps}};
+        auto add = [&](const char* key, const std::vector<double>& v) {
+          if (v.empty()) return;
+          const Summary sm = Summarize(v);
+          j[key] = {{"mean", sm.mean}, {"stddev", sm.stddev}, {"samples", v}};
+        };
+        add("prefill_tokens_per_s", cs.prefill_tps);
+        add("decode_tokens_per_s", cs.decode_tps);
+        add("total_tokens_per_s", cs.total_tps);
+        add("kv_bytes", cs.kv_bytes);
+        add("prompt_tokens_computed_pct", cs.computed_pct);
+        all.push_back(j);
+      }
+      std::cout << Dump(all) << "\n";
+      return 0;
+    }
+    if (format == "csv") {
+      std::printf("model,threads,kv_type,prune,batch,n_prompt,n_gen,prefill_tps_mean,prefill_tps_sd,decode_tps_mean,"
+                  "decode_tps_sd,total_tps_mean,total_tps_sd,kv_bytes_mean,computed_pct_mean\n");
+      for (const BatchCase& cs : bcases) {
+        const Summary pf = Summarize(cs.prefill_tps), dc = Summarize(cs.decode_tps), tt = Summarize(cs.total_tps);
+        std::printf("\"%s\",%d,%s,\"%s\",%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.0f,%.2f\n", name.c_str(),
+                    engine->threads(), kv_name, cs.prune.c_str(), static_cast<long long>(cs.batch),
+                    static_cast<long long>(cs.prompt), static_cast<long long>(cs.gen), pf.mean, pf.stddev, dc.mean,
+                    dc.stddev, tt.mean, tt.stddev, Summarize(cs.kv_bytes).mean, Summarize(cs.computed_pct).mean);
+      }
+      return 0;
+    }
+    std::printf("| model | threads | kv | prune | B | prompt | gen | prefill t/s | decode t/s | total t/s | KV MiB | prompt computed %% |\n");
+    std::printf("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (const BatchCase& cs : bcases) {
+      std::printf("| %s | %d | %s | %s | %lld | %lld | %lld | %s | %s | %s | %.2f | %.1f |\n", name.c_str(),
+                  engine->threads(), kv_name, cs.prune.c_str(), static_cast<long long>(cs.batch),
+                  static_cast<long long>(cs.prompt), static_cast<long long>(cs.gen),
+                  PlusMinus(Summarize(cs.prefill_tps), 1).c_str(),
+                  cs.decode_tps.empty() ? "-" : PlusMinus(Summarize(cs.decode_tps), 1).c_str(),
+                  PlusMinus(Summarize(cs.total_tps), 1).c_str(), Summarize(cs.kv_bytes).mean / 1048576.0,
+                  Summarize(cs.computed_pct).mean);
+    }
+    return 0;
+  }
+  if (flags.Has("--kv-type")) throw CliError{"--kv-type is a flag of --batch"};
 
   std::vector<Case> cases;
   for (int64_t t : threads)

@@ -62,6 +62,54 @@ float DotF32(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+// One register tile: MR weight rows × NR input rows, 8 lanes per accumulator.
+template <int MR, int NR>
+void GemmTile(const float* w, const float* x, int64_t k, float* y, int64_t ldy) {
+  __m256 acc[MR][NR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (int i = 0; i < NR; ++i) acc[r][i] = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 8 <= k; c += 8) {
+    // The weight rows stream from memory: ask for them 512 bytes ahead.
+    if (c % 16 == 0)
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) _mm_prefetch(reinterpret_cast<const char*>(w + r * k + c + 128), _MM_HINT_T0);
+    __m256 xv[NR];
+#pragma GCC unroll 8
+    for (int i = 0; i < NR; ++i) xv[i] = _mm256_loadu_ps(x + i * k + c);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m256 wv = _mm256_loadu_ps(w + r * k + c);
+#pragma GCC unroll 8
+      for (int i = 0; i < NR; ++i) acc[r][i] = _mm256_fmadd_ps(wv, xv[i], acc[r][i]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int i = 0; i < NR; ++i) {
+      float s = HorizontalSum(acc[r][i]);
+      for (int64_t t = c; t < k; ++t) s += w[r * k + t] * x[i * k + t];
+      y[i * ldy + r] = s;
+    }
+}
+
+// Tiles of 4 weight rows × 3 input rows (12 accumulators, 3 inputs and 1 weight in registers),
+// with narrower tiles at the edges.
+template <int MR>
+void GemmRowBlock(const float* w, const float* x, int64_t n, int64_t k, float* y, int64_t ldy) {
+  int64_t i = 0;
+  for (; i + 3 <= n; i += 3) GemmTile<MR, 3>(w, x + i * k, k, y + i * ldy, ldy);
+  if (n - i == 2) GemmTile<MR, 2>(w, x + i * k, k, y + i * ldy, ldy);
+  if (n - i == 1) GemmTile<MR, 1>(w, x + i * k, k, y + i * ldy, ldy);
+}
+
+void GemmSmallF32(const float* w, int64_t rows, const float* x, int64_t n, int64_t k, float* y, int64_t ldy) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) GemmRowBlock<4>(w + r * k, x, n, k, y + r, ldy);
+  for (; r < rows; ++r) GemmRowBlock<1>(w + r * k, x, n, k, y + r, ldy);
+}
+
 void Axpy(float a, const float* x, float* y, int64_t n) {
   const __m256 va = _mm256_set1_ps(a);
   int64_t i = 0;
@@ -419,6 +467,8 @@ const Kernels& Avx2Kernels() {
     Kernels t = RefKernels();
     t.isa = Isa::kAvx2;
     t.dot_f32 = DotF32;
+    t.gemm_small_f32 = GemmSmallF32;
+    t.gemm_small_max_rows = 8;  // 16 registers: beyond 8 rows OpenBLAS's packed sgemm wins
     t.axpy = Axpy;
     t.scale = Scale;
     t.add = Add;

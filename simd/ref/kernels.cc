@@ -205,6 +205,11 @@ void ToF32Q4_0(const void* src, float* dst, int64_t n) {
   }
 }
 
+void GemmSmallF32(const float* w, int64_t rows, const float* x, int64_t n, int64_t k, float* y, int64_t ldy) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t r = 0; r < rows; ++r) y[i * ldy + r] = DotF32(w + r * k, x + i * k, k);
+}
+
 void F32ToF16Row(const float* x, uint16_t* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = F32ToF16(x[i]);
 }
@@ -216,6 +221,8 @@ const Kernels& RefKernels() {
     Kernels t{};
     t.isa = Isa::kRef;
     t.dot_f32 = DotF32;
+    t.gemm_small_f32 = GemmSmallF32;
+    t.gemm_small_max_rows = 0;  // the scalar twin is for tests; sgemm is faster
     t.axpy = Axpy;
     t.scale = Scale;
     t.add = Add;

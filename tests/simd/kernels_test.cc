@@ -104,6 +104,29 @@ TEST_P(KernelsTest, RopeNeox) {
   }
 }
 
+// The small-batch matmul against the reference's dot products, over tile edges in every
+// direction (rows and inputs not multiples of the tiles, k with and without a vector tail).
+TEST_P(KernelsTest, GemmSmallF32) {
+  for (int64_t rows : {1, 3, 4, 5, 9}) {
+    for (int64_t n : {1, 2, 3, 4, 6, 7, 13}) {
+      for (int64_t kk : {1, 7, 8, 17, 64, 576}) {
+        const auto w = Random(rows * kk, 21), x = Random(n * kk, 22);
+        const int64_t ldy = rows + 2;
+        std::vector<float> got(static_cast<size_t>(n * ldy), -7.0f), want = got;
+        k().gemm_small_f32(w.data(), rows, x.data(), n, kk, got.data(), ldy);
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t r = 0; r < rows; ++r) {
+            double d = 0;
+            for (int64_t c = 0; c < kk; ++c) d += static_cast<double>(w[r * kk + c]) * x[i * kk + c];
+            want[i * ldy + r] = static_cast<float>(d);
+          }
+        ExpectClose(got.data(), want.data(), n * ldy, 2e-5f,
+                    "rows=" + std::to_string(rows) + " n=" + std::to_string(n) + " k=" + std::to_string(kk));
+      }
+    }
+  }
+}
+
 // Half conversion for the f16 KV cache: every ISA rounds like the exact software conversion,
 // over random values, halfway cases, overflow, subnormals and the odd lengths of the tail.
 TEST_P(KernelsTest, F32ToF16) {
