@@ -359,8 +359,23 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
   }
   auto engine = lazyllm::Engine::Create(model, eopts);
   if (!engine.ok()) throw CliError{engine.status().message()};
+  // Requests in flight (first token out, not done) and KV pool use, at their peaks.
+  int in_flight = 0, peak_in_flight = 0;
+  int64_t peak_pool = 0;
+  for (auto& r : reqs) {
+    r.generation.on_token = [&, first = true](int32_t) mutable {
+      if (first) peak_in_flight = std::max(peak_in_flight, ++in_flight);
+      first = false;
+      peak_pool = std::max(peak_pool, engine->kv_pool().held_bytes);
+      return true;
+    };
+  }
   const auto t0 = std::chrono::steady_clock::now();
-  const auto results = lazyllm::GenerateBatch(*engine, reqs, {.max_batch = flags.Number<int>("--max-batch", 32, 1, 4096)});
+  const auto results = lazyllm::GenerateBatch(
+      *engine, reqs,
+      {.max_batch = flags.Number<int>("--max-batch", 32, 1, 4096), .on_done = [&](size_t i, const auto&) {
+         if (reqs[i].generation.max_new_tokens > 0) --in_flight;
+       }});
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const lazyllm::Tokenizer& tok = model.tokenizer();
   int64_t generated = 0, prompt_tokens = 0, kv_bytes = 0;
@@ -392,9 +407,12 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
   std::fflush(stdout);
   std::fprintf(stderr,
                "%zu requests (%d failed), %lld prompt and %lld generated tokens in %.2f s: %.1f generated tok/s; "
-               "KV %.1f MiB at the end over all requests (%s)\n",
+               "KV %.1f MiB at the end over all requests (%s); at most %d requests generating at once, KV pool peak "
+               "%.1f MiB%s\n",
                results.size(), failed, static_cast<long long>(prompt_tokens), static_cast<long long>(generated), wall_s,
-               generated / wall_s, kv_bytes / 1048576.0, engine->kv_type() == lazyllm::KvType::kF16 ? "f16" : "f32");
+               generated / wall_s, kv_bytes / 1048576.0, engine->kv_type() == lazyllm::KvType::kF16 ? "f16" : "f32",
+               peak_in_flight, peak_pool / 1048576.0,
+               eopts.kv_mem_bytes > 0 ? (" of " + std::to_string(eopts.kv_mem_bytes / 1024) + " KiB (--kv-mem)").c_str() : "");
   return failed == 0 ? 0 : 1;
 }
 

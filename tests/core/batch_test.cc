@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/test_paths.h"
@@ -432,6 +433,53 @@ TEST(GenerateBatchTest, KvLimitQueuesRequestsAndPruningFitsMore) {
   ASSERT_FALSE(r[0].ok());
   EXPECT_EQ(r[0].status().code(), StatusCode::kResourceExhausted);
   EXPECT_TRUE(r[1].ok()) << r[1].status().message();
+}
+
+// Concurrent use through the public API: engines of one shared Model driven from four threads
+// at once, each batching its own requests, give exactly their solo results; sequences of an
+// engine are destroyed on other threads while it steps (their pages go back to the shared pool).
+// Single-worker engines, so that ThreadSanitizer (tools/test.sh) sees only these threads.
+TEST(ConcurrencyTest, EnginesOnOneModelFromManyThreads) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const auto reqs = Requests(*model, 8);
+  std::vector<Trace> solo;
+  {
+    auto engine = Engine::Create(*model, {.threads = 1});
+    ASSERT_TRUE(engine.ok());
+    solo = RunRequests(*engine, reqs, 1);
+  }
+  std::vector<std::vector<Trace>> got(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto engine = Engine::Create(*model, {.threads = 1});
+      ASSERT_TRUE(engine.ok());
+      got[t] = RunRequests(*engine, reqs, 1 + t * 2);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t)
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      EXPECT_EQ(got[t][i].tokens, solo[i].tokens) << "thread " << t << " request " << i;
+      EXPECT_LE(testing::MaxRelDiff(got[t][i].logits.back(), solo[i].logits.back()), 1e-5);
+    }
+
+  auto engine = Engine::Create(*model, {.threads = 1, .kv_mem_bytes = int64_t{64} << 20});
+  ASSERT_TRUE(engine.ok());
+  std::vector<Sequence> doomed;
+  for (int i = 0; i < 8; ++i) {
+    auto s = engine->NewSequence(Options(*model, "paper", 0));
+    ASSERT_TRUE(s.ok());
+    StepItem it{.sequence = &*s, .tokens = reqs[i].prompt, .kind = StepItem::Kind::kPrefill};
+    ASSERT_TRUE(engine->Step({&it, 1}).ok());
+    doomed.push_back(std::move(*s));
+  }
+  std::thread destroyer([&] { doomed.clear(); });
+  const auto more = RunRequests(*engine, reqs, 4);
+  destroyer.join();
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(more[i].tokens, solo[i].tokens) << "request " << i;
+  EXPECT_EQ(engine->kv_pool().held_bytes, 0);
 }
 
 }  // namespace
