@@ -221,6 +221,7 @@ json StatsJson(const lazyllm::Stats& st, int threads) {
           {"threads", threads},
           {"kept_per_layer", st.kept_per_layer},
           {"revived_tokens", st.revived_tokens},
+          {"revivals_skipped", st.revivals_skipped},
           {"prompt_tokens_computed_pct_prefill", st.prompt_tokens_computed_pct_prefill},
           {"prompt_tokens_computed_pct_final", st.prompt_tokens_computed_pct_final},
           {"kv_bytes", st.kv_bytes},
@@ -378,7 +379,7 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
        }});
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const lazyllm::Tokenizer& tok = model.tokenizer();
-  int64_t generated = 0, prompt_tokens = 0, kv_bytes = 0;
+  int64_t generated = 0, prompt_tokens = 0, kv_bytes = 0, skipped = 0;
   int failed = 0;
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
@@ -393,6 +394,7 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
     generated += r->stats.generated_tokens;
     prompt_tokens += r->stats.prompt_tokens;
     kv_bytes += r->stats.kv_bytes;
+    skipped += r->stats.revivals_skipped;
     if (flags.Has("--json")) {
       std::cout << Dump(json{{"prompt_tokens", reqs[i].prompt},
                              {"tokens", r->tokens},
@@ -408,11 +410,12 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
   std::fprintf(stderr,
                "%zu requests (%d failed), %lld prompt and %lld generated tokens in %.2f s: %.1f generated tok/s; "
                "KV %.1f MiB at the end over all requests (%s); at most %d requests generating at once, KV pool peak "
-               "%.1f MiB%s\n",
+               "%.1f MiB%s; %lld revivals skipped for want of KV pages\n",
                results.size(), failed, static_cast<long long>(prompt_tokens), static_cast<long long>(generated), wall_s,
                generated / wall_s, kv_bytes / 1048576.0, engine->kv_type() == lazyllm::KvType::kF16 ? "f16" : "f32",
                peak_in_flight, peak_pool / 1048576.0,
-               eopts.kv_mem_bytes > 0 ? (" of " + std::to_string(eopts.kv_mem_bytes / 1024) + " KiB (--kv-mem)").c_str() : "");
+               eopts.kv_mem_bytes > 0 ? (" of " + std::to_string(eopts.kv_mem_bytes / 1024) + " KiB (--kv-mem)").c_str() : "",
+               static_cast<long long>(skipped));
   return failed == 0 ? 0 : 1;
 }
 

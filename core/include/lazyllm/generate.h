@@ -56,6 +56,8 @@ struct Stats {
   // revivals, and % of prompt token-layer pairs computed after the prefill and at the end.
   std::vector<int64_t> kept_per_layer;
   int64_t revived_tokens = 0;
+  // Revivals skipped for want of KV pages under a pool limit (PruningStats::revivals_skipped).
+  int64_t revivals_skipped = 0;
   double prompt_tokens_computed_pct_prefill = 100.0;
   double prompt_tokens_computed_pct_final = 100.0;
   // KV bytes the sequence held at the end (pages of the (token, layer) pairs it computed).
