@@ -94,21 +94,40 @@ void Attention::Tiled(threading::ThreadPool& pool, const float* q, int64_t n, co
   });
 }
 
+void Attention::DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) {
+  const int64_t hd = s_.head_dim, q_stride = s_.heads * hd, kvh = h / group_;
+  const int64_t nk = job.key_count[i], j0 = job.key_begin ? job.key_begin[i] : 0;
+  const float* qi = job.q + i * q_stride + h * hd;
+  const KeyMatrix& keys = job.keys;
+  for (int64_t j = j0; j < nk; ++j) s[j] = k_.dot_f32(qi, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
+  SoftCap(s + j0, nk - j0);
+  k_.softmax(s + j0, nk - j0);
+  float* o = job.out + i * q_stride + h * hd;
+  std::fill_n(o, hd, 0.0f);
+  for (int64_t j = j0; j < nk; ++j) k_.axpy(s[j], keys.v + j * keys.ld + kvh * hd, o, hd);
+}
+
 void Attention::Direct(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count,
                        const int64_t* key_begin, KeyMatrix keys, float* out) {
-  const int64_t hd = s_.head_dim, q_stride = s_.heads * hd;
-  pool.ParallelFor(s_.heads * n, 1, [&](int64_t t0, int64_t t1) {
-    float* s = Scratch(key_count[n - 1]);
+  const DirectJob job{q, n, key_count, key_begin, keys, out};
+  RunDirectMany(pool, {&job, 1});
+}
+
+void Attention::RunDirectMany(threading::ThreadPool& pool, std::span<const DirectJob> jobs) {
+  // Tasks (job, head, row), numbered job by job; first[j] is job j's first task.
+  std::vector<int64_t> first(jobs.size() + 1, 0);
+  int64_t max_keys = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    first[j + 1] = first[j] + s_.heads * jobs[j].n;
+    max_keys = std::max(max_keys, jobs[j].key_count[jobs[j].n - 1]);
+  }
+  pool.ParallelFor(first.back(), 1, [&](int64_t t0, int64_t t1) {
+    float* s = Scratch(max_keys);
+    size_t j = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), t0) - first.begin()) - 1;
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t h = t / n, i = t % n, kvh = h / group_;
-      const int64_t nk = key_count[i], j0 = key_begin ? key_begin[i] : 0;
-      const float* qi = q + i * q_stride + h * hd;
-      for (int64_t j = j0; j < nk; ++j) s[j] = k_.dot_f32(qi, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
-      SoftCap(s + j0, nk - j0);
-      k_.softmax(s + j0, nk - j0);
-      float* o = out + i * q_stride + h * hd;
-      std::fill_n(o, hd, 0.0f);
-      for (int64_t j = j0; j < nk; ++j) k_.axpy(s[j], keys.v + j * keys.ld + kvh * hd, o, hd);
+      while (t >= first[j + 1]) ++j;
+      const int64_t local = t - first[j], n = jobs[j].n;
+      DirectRow(jobs[j], local / n, local % n, s);
     }
   });
 }

@@ -15,6 +15,7 @@
 #include <oneapi/tbb/enumerable_thread_specific.h>
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "simd/kernels.h"
@@ -43,6 +44,19 @@ class Attention {
   void Run(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
            float* out, const int64_t* key_begin = nullptr);
 
+  // One sequence's direct-form work in RunDirectMany.
+  struct DirectJob {
+    const float* q;
+    int64_t n;
+    const int64_t* key_count;
+    const int64_t* key_begin;  // null: from 0
+    KeyMatrix keys;
+    float* out;
+  };
+  // Run's direct form for several sequences at once (a decode step of a batch), as one parallel
+  // loop over (sequence, head, row): the same arithmetic per row as Run.
+  void RunDirectMany(threading::ThreadPool& pool, std::span<const DirectJob> jobs);
+
   // Attention probabilities of one query row (q_row: heads·hd) over keys [begin, nk), averaged
   // over heads into scores[0, nk) (keys before begin score 0): the importance used by LazyLLM's
   // selection.
@@ -60,6 +74,8 @@ class Attention {
              KeyMatrix keys, float* out);
   void Direct(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count,
               const int64_t* key_begin, KeyMatrix keys, float* out);
+  // Head h of query row i of a direct job, into s (scratch of key_count[i] floats).
+  void DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s);
   // Soft-caps n logits in place (no-op without a cap).
   void SoftCap(float* s, int64_t n) const;
   float* Scratch(int64_t floats);

@@ -397,8 +397,10 @@ class StepRun {
         work_[a_.row_seq[r]].s->kv.Write(l, a_.kv_row[r], &a_.kbuf[r * kv_dim_], &a_.vbuf[r * kv_dim_], k_.f32_to_f16);
       }
     });
+    direct_.clear();
     for (Work& wk : work_)
       if (wk.failed.ok()) Attend(*wk.s, l, wk.s->IsSelectionLayer(l + 1));
+    if (!direct_.empty()) e_.attention.RunDirectMany(pool_, direct_);
     MatMul(a_.attn.data(), n, w.wo, a_.xn.data());
     if (!w.post_attn_norm.empty()) RmsNormRows(a_.xn.data(), w.post_attn_norm, a_.xn.data(), n);
     AddRows(a_.xn.data(), n);
@@ -455,7 +457,8 @@ class StepRun {
   // Causal attention of the sequence's rows over its live keys of `layer`: each query attends
   // to the live keys at positions <= its own (within the window on a sliding layer). With
   // want_scores, the last row's probabilities averaged over heads go to scores[] (aligned with
-  // `live`).
+  // `live`). A few rows over keys read in place (a decode step) join direct_, which runs for all
+  // sequences in one parallel loop once every sequence has been through here.
   void Attend(Seq& s, int64_t layer, bool want_scores) {
     const auto n = static_cast<int64_t>(s.rows.size());
     // Rows and live keys are both ascending: one merge gives each row's visible key count and,
@@ -472,8 +475,12 @@ class StepRun {
     }
     const KeyMatrix keys = LiveKeys(s, layer);
     const float* q = &a_.q[s.begin * q_dim_];
-    e_.attention.Run(pool_, q, n, s.key_count.data(), keys, &a_.attn[s.begin * q_dim_],
-                     sliding ? s.key_begin.data() : nullptr);
+    const int64_t* begin = sliding ? s.key_begin.data() : nullptr;
+    float* out = &a_.attn[s.begin * q_dim_];
+    if (n < Attention::kTiledMinRows && keys.k != a_.kc.data())
+      direct_.push_back({q, n, s.key_count.data(), begin, keys, out});
+    else
+      e_.attention.Run(pool_, q, n, s.key_count.data(), keys, out, begin);
     // The last row is the newest position, so it sees every live key (within its window).
     if (want_scores)
       e_.attention.MeanHeadProbs(pool_, q + (n - 1) * q_dim_, s.key_count[n - 1], keys, s.scores.data(),
@@ -542,6 +549,7 @@ class StepRun {
   threading::ThreadPool& pool_;
   Activations& a_;
   std::vector<Work>& work_;
+  std::vector<Attention::DirectJob> direct_;  // this layer's deferred decode attention
   bool int8_;
   int64_t q_dim_, kv_dim_;
 };
