@@ -70,6 +70,12 @@ bench runs every combination of the comma-separated values (prune specs may be s
 prompt token-layer pairs computed. The prompt is BOS plus random vocabulary ids (or -f FILE's
 tokens repeated to length); load time is excluded; progress goes to stderr.
 
+bench --batch B1,B2,... runs llama-batched-bench's shape instead: per case, B independent prompts
+of -p tokens prefilled in one step, then -n decode steps of B tokens; it reports prefill tokens/s
+(all prompts), aggregate decode tokens/s (B × n / decode time), total tokens/s and the KV bytes
+held at the end (JSON: batch, n_prompt, n_gen, prune, prefill_tokens_per_s, decode_tokens_per_s,
+total_tokens_per_s, kv_bytes). Repetitions interleave the cases. --kv-type f16 halves the KV.
+
 eval runs every prompt of a JSONL eval set (lines with "prompt" or "prompt_file", optional
 "continuation", "answers" and "metric": exact|contains|f1) with pruning off and with each
 schedule, plus static and random pruning at each LazyLLM schedule's prefill budget (unless

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "common/test_paths.h"
@@ -196,6 +197,46 @@ TEST(CliTest, BenchMatrixAndSynth) {
   EXPECT_NE(md.out.find("| off | off |"), std::string::npos) << md.out;
   EXPECT_NE(md.err.find("bench: case 1/1"), std::string::npos) << "progress on stderr";
   std::remove(out.c_str());
+}
+
+// bench --batch: llama-batched-bench's shape, one record per (schedule, prompt, gen, B); KV bytes
+// of B unpruned sequences = B × layers × (p + n) pairs × 2 · kv_dim · 4 bytes up to page rounding
+// (at most 64 rows per layer), and fewer with pruning.
+TEST(CliTest, BenchBatchRecords) {
+  const Result info = RunCli("inspect -m " + Model() + " --json");
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto m = nlohmann::json::parse(info.out);
+  const int64_t layers = m["num_layers"], kv_dim = m["num_kv_heads"].get<int64_t>() * m["head_dim"].get<int64_t>();
+  const Result r = RunCli("bench -m " + Model() + " --batch 1,3 -p 200 -n 2 -t 1 -r 2 --prune 'off;paper' -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 4u);
+  std::map<int64_t, double> off_kv;
+  for (const auto& c : j) {
+    const int64_t b = c["batch"];
+    EXPECT_EQ(c["n_prompt"], 200);
+    EXPECT_EQ(c["n_gen"], 2);
+    for (const char* k : {"prefill_tokens_per_s", "decode_tokens_per_s", "total_tokens_per_s"}) {
+      EXPECT_EQ(c[k]["samples"].size(), 2u) << k;
+      EXPECT_GT(c[k]["mean"].get<double>(), 0.0) << k;
+    }
+    const double kv = c["kv_bytes"]["mean"];
+    if (c["prune"] == "off") {
+      // The last decoded token's K/V is written too: p + n positions per sequence.
+      const double pairs_bytes = static_cast<double>(b * layers * 202 * 2 * kv_dim * 4);
+      EXPECT_GE(kv, pairs_bytes);
+      EXPECT_LT(kv, pairs_bytes + static_cast<double>(b * layers * 64 * 2 * kv_dim * 4));
+      off_kv[b] = kv;
+    } else {
+      ASSERT_TRUE(off_kv.count(b));  // off's records come first
+      EXPECT_LT(kv, off_kv[b]);
+    }
+  }
+  const Result bad = RunCli("bench -m " + Model() + " --batch 1 -p 16 -n 2 -t 1,2");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--batch takes one -t"), std::string::npos) << bad.err;
+  const Result bad_kv = RunCli("bench -m " + Model() + " -p 16 -n 2 --kv-type f16");
+  EXPECT_NE(bad_kv.err.find("--kv-type is a flag of --batch"), std::string::npos) << bad_kv.err;
 }
 
 // eval on the built-in sets: the baseline is exactly faithful to itself, the matched static and
