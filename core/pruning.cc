@@ -86,19 +86,24 @@ StatusOr<PruningOptions> PruningOptions::Parse(std::string_view spec, int64_t nu
   return o;
 }
 
+namespace {
+// The shortest text that parses back to exactly v (0.9999999 stays 0.9999999, not %g's 1).
+std::string Exact(double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
+}
+}  // namespace
+
 std::string PruningOptions::ToString() const {
-  char buf[64];
   switch (method) {
     case Method::kOff: return "off";
-    case Method::kRandom: std::snprintf(buf, sizeof buf, "random:%g", random_k); return buf;
-    case Method::kStatic: std::snprintf(buf, sizeof buf, "static:%lld:%g", static_cast<long long>(steps[0].layer), steps[0].k); return buf;
+    case Method::kRandom: return "random:" + Exact(random_k);
+    case Method::kStatic: return "static:" + std::to_string(steps[0].layer) + ":" + Exact(steps[0].k);
     case Method::kLazy: break;
   }
   std::string s;
-  for (const Step& st : steps) {
-    std::snprintf(buf, sizeof buf, "%s%lld:%g", s.empty() ? "" : ",", static_cast<long long>(st.layer), st.k);
-    s += buf;
-  }
+  for (const Step& st : steps) s += (s.empty() ? "" : ",") + std::to_string(st.layer) + ":" + Exact(st.k);
   return s;
 }
 

@@ -54,27 +54,44 @@ std::vector<std::string_view> SplitUtf8(std::string_view s) {
   return out;
 }
 
-// A compiled PCRE2 pattern (Unicode properties on) that splits text into pieces.
+// A compiled PCRE2 pattern (Unicode properties on) that splits text into pieces. Valid UTF-8
+// is checked once per text (by the first match) and then matched without re-checking, so a split
+// is linear in the text; text with invalid sequences goes through a second compilation that
+// matches around them (PCRE2_MATCH_INVALID_UTF re-scans the rest of the subject on every call,
+// which is quadratic, so it is kept for that case only).
 class Regex {
  public:
   explicit Regex(const std::string& pattern) {
     int err;
     PCRE2_SIZE off;
-    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.c_str()), pattern.size(),
-                          PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &off, nullptr);
+    const auto* p = reinterpret_cast<PCRE2_SPTR>(pattern.c_str());
+    valid_ = pcre2_compile(p, pattern.size(), PCRE2_UTF | PCRE2_UCP, &err, &off, nullptr);
+    any_ = pcre2_compile(p, pattern.size(), PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &off, nullptr);
   }
-  ~Regex() { pcre2_code_free(code_); }
+  ~Regex() {
+    pcre2_code_free(valid_);
+    pcre2_code_free(any_);
+  }
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
-  bool ok() const { return code_ != nullptr; }
+  bool ok() const { return valid_ != nullptr && any_ != nullptr; }
 
   // Matches and the gaps between them, in order, covering all of text.
   void Split(std::string_view text, std::vector<std::string_view>* out) const {
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_, nullptr);
+    pcre2_match_data* md = pcre2_match_data_create_from_pattern(any_, nullptr);
+    const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+    const pcre2_code* code = valid_;
+    uint32_t options = 0;  // the first match validates the whole text
     size_t start = 0, gap = 0;
     while (start < text.size()) {
-      const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start, 0, md,
-                                 nullptr);
+      int rc = pcre2_match(code, subject, text.size(), start, options, md, nullptr);
+      if (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21) {  // invalid UTF-8 somewhere
+        code = any_;
+        options = 0;
+        rc = pcre2_match(code, subject, text.size(), start, options, md, nullptr);
+      } else if (code == valid_) {
+        options = PCRE2_NO_UTF_CHECK;  // validated
+      }
       if (rc < 0) break;
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
       if (ov[0] > gap) out->push_back(text.substr(gap, ov[0] - gap));
@@ -87,7 +104,8 @@ class Regex {
   }
 
  private:
-  pcre2_code* code_ = nullptr;
+  pcre2_code* valid_ = nullptr;  // for valid UTF-8
+  pcre2_code* any_ = nullptr;    // for text with invalid sequences
 };
 
 constexpr const char* kGpt2Pattern =

@@ -25,6 +25,23 @@ TEST(PruningTest, PaperPresetPerDepth) {
   EXPECT_NEAR(PruningOptions::Parse("paper", 32)->PrefillWorkFraction(32, 100000), 0.68, 0.01);
 }
 
+// Schedules print exactly: the printed form parses back to the same fractions (so bench and eval
+// never merge two schedules whose %g forms coincide), in the shortest such text.
+TEST(PruningTest, PrintsFractionsExactly) {
+  for (const std::string spec : {"3:0.9999999", "3:0.99999999", "1:1e-07,2:0.1", "static:2:0.30000000000000004",
+                                 "random:0.123456789012345"}) {
+    auto o = PruningOptions::Parse(spec, 5);
+    ASSERT_TRUE(o.ok()) << spec << ": " << o.status().message();
+    EXPECT_EQ(o->ToString(), spec);
+    auto back = PruningOptions::Parse(o->ToString(), 5);
+    ASSERT_TRUE(back.ok());
+    ASSERT_EQ(back->steps.size(), o->steps.size());
+    for (size_t i = 0; i < o->steps.size(); ++i) EXPECT_EQ(back->steps[i].k, o->steps[i].k);
+    EXPECT_EQ(back->random_k, o->random_k);
+  }
+  EXPECT_NE(PruningOptions::Parse("3:0.9999999", 5)->ToString(), PruningOptions::Parse("3:0.99999999", 5)->ToString());
+}
+
 TEST(PruningTest, ParsesListsAndBaselines) {
   auto o = PruningOptions::Parse("19:0.5,8:0.25", 32);
   ASSERT_TRUE(o.ok());

@@ -189,3 +189,41 @@ TEST(PreTokenizerTest, EndOfGenerationSetAndBosDefaults) {
 
 }  // namespace
 }  // namespace lazyllm
+
+namespace lazyllm {
+namespace {
+
+// Byte-level BPE pre-tokenization is linear in the text: a 2.5 MB prompt of a repeated sentence
+// tokenizes to the sentence's tokens repeated (a quadratic split would take over 20 minutes here, past the
+// suite's timeout). Text with an invalid byte in the middle takes the invalid-UTF path: the
+// byte is a piece of its own, and the text around it tokenizes as before.
+TEST(PreTokenizerTest, LongTextTokenizesLinearlyAndInvalidBytesStayPieces) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  auto model = Model::Load((testing::ReferenceDir() / "tokenizers/ggml-vocab-gpt-2.gguf").string(), {.vocab_only = true});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const Tokenizer& tok = model->tokenizer();
+  const std::string unit = " The cat sat on the mat, and 42 dogs ran.";
+  const auto unit_ids = tok.Encode(unit, false);
+  ASSERT_FALSE(unit_ids.empty());
+  std::string text;
+  for (int i = 0; i < 60000; ++i) text += unit;  // ~2.5 MB
+  const auto ids = tok.Encode(text, false);
+  ASSERT_EQ(ids.size(), unit_ids.size() * 60000);
+  for (size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(ids[i], unit_ids[i % unit_ids.size()]) << "at " << i;
+
+  std::string half;
+  for (int i = 0; i < 500; ++i) half += unit;
+  const std::string bad = "\xff";
+  const auto bad_ids = tok.Encode(bad, false);
+  ASSERT_FALSE(bad_ids.empty());
+  const auto mixed = tok.Encode(half + bad + half, false);
+  std::vector<int32_t> want;
+  for (int i = 0; i < 500; ++i) want.insert(want.end(), unit_ids.begin(), unit_ids.end());
+  want.insert(want.end(), bad_ids.begin(), bad_ids.end());
+  for (int i = 0; i < 500; ++i) want.insert(want.end(), unit_ids.begin(), unit_ids.end());
+  EXPECT_EQ(mixed, want);
+  EXPECT_EQ(tok.Decode(mixed), half + bad + half);
+}
+
+}  // namespace
+}  // namespace lazyllm
