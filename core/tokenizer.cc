@@ -501,6 +501,20 @@ StatusOr<Tokenizer> Tokenizer::FromGguf(const gguf::File& f) {
   for (auto* ids : {&impl->user_defined, &impl->control})
     std::stable_sort(ids->begin(), ids->end(),
                      [&](int32_t a, int32_t b) { return impl->tokens[a].size() > impl->tokens[b].size(); });
+  // Every byte must be encodable: as its byte token (SentencePiece <0xNN>, byte-level BPE's
+  // mapped character) or, failing that, as the unknown token. Otherwise Encode would have no id
+  // to give some input.
+  if (impl->unk < 0) {
+    const ByteMap& bm = Gpt2ByteMap();
+    for (int b = 0; b < 256; ++b) {
+      const bool covered = spm ? impl->byte_tokens[b] >= 0 : impl->Lookup(bm.byte_to_utf8[b]) >= 0;
+      if (covered) continue;
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", b);
+      return InvalidArgumentError(path + ": the vocabulary has no unknown token and no token for byte " + hex +
+                                  ", so some text could not be encoded");
+    }
+  }
   return Tokenizer(std::move(impl));
 }
 

@@ -111,9 +111,10 @@ std::vector<int32_t> EncodeWithPre(const std::string& pre, const std::string& te
   b.KvStr("general.architecture", "qwen2");
   b.KvStr("tokenizer.ggml.model", "gpt2");
   b.KvStr("tokenizer.ggml.pre", pre);
-  b.KvStrArray("tokenizer.ggml.tokens", {"1", "2", "'", "S", "12", "'S", "a", "Ġ"});
+  b.KvStrArray("tokenizer.ggml.tokens", {"1", "2", "'", "S", "12", "'S", "a", "Ġ", "<unk>"});
   b.KvStrArray("tokenizer.ggml.merges", {"1 2", "' S"});
-  b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {1, 1, 1, 1, 1, 1, 1, 1});
+  b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {1, 1, 1, 1, 1, 1, 1, 1, 2});
+  b.KvU32("tokenizer.ggml.unknown_token_id", 8);
   const std::string path = ::testing::TempDir() + "/lazyllm_pre_" + pre + std::to_string(getpid()) + ".gguf";
   testing::WriteBytes(path, b.Build());
   auto model = Model::Load(path, {.vocab_only = true});
@@ -157,9 +158,10 @@ TEST(PreTokenizerTest, EndOfGenerationSetAndBosDefaults) {
     b.KvStr("general.architecture", "qwen2");
     b.KvStr("tokenizer.ggml.model", "gpt2");
     b.KvStr("tokenizer.ggml.pre", pre);
-    b.KvStrArray("tokenizer.ggml.tokens", {"a", "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<end_of_turn>"});
+    b.KvStrArray("tokenizer.ggml.tokens", {"a", "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<end_of_turn>", "<unk>"});
     b.KvStrArray("tokenizer.ggml.merges", {});
-    b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {1, 3, 3, 3, 3});
+    b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {1, 3, 3, 3, 3, 2});
+    b.KvU32("tokenizer.ggml.unknown_token_id", 5);
     b.KvU32("tokenizer.ggml.bos_token_id", 1);
     b.KvU32("tokenizer.ggml.eos_token_id", 1);
     const std::string path = ::testing::TempDir() + "/lazyllm_eog_" + pre + std::to_string(getpid()) + ".gguf";
@@ -192,6 +194,33 @@ TEST(PreTokenizerTest, EndOfGenerationSetAndBosDefaults) {
 
 namespace lazyllm {
 namespace {
+
+// A vocabulary that could not encode some byte (no unknown token, no token for it) is refused at
+// load, naming the byte; with an unknown token, unencodable bytes become it (never an id of -1).
+TEST(PreTokenizerTest, VocabularyMustEncodeEveryByte) {
+  auto build = [](bool with_unk) {
+    testing::GgufBuilder b;
+    b.KvStr("general.architecture", "qwen2");
+    b.KvStr("tokenizer.ggml.model", "gpt2");
+    b.KvStr("tokenizer.ggml.pre", "qwen2");
+    b.KvStrArray("tokenizer.ggml.tokens", {"a", "b", "<unk>"});
+    b.KvStrArray("tokenizer.ggml.merges", {});
+    b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {1, 1, 2});
+    if (with_unk) b.KvU32("tokenizer.ggml.unknown_token_id", 2);
+    const std::string path = ::testing::TempDir() + "/lazyllm_unk_" + std::to_string(with_unk) + std::to_string(getpid()) + ".gguf";
+    testing::WriteBytes(path, b.Build());
+    auto model = Model::Load(path, {.vocab_only = true});
+    std::remove(path.c_str());
+    return model;
+  };
+  auto refused = build(false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("no unknown token and no token for byte 0x00"), std::string::npos)
+      << refused.status().message();
+  auto ok = build(true);
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->tokenizer().Encode("ab\xff c", false), (std::vector<int32_t>{0, 1, 2, 2, 2}));
+}
 
 // Byte-level BPE pre-tokenization is linear in the text: a 2.5 MB prompt of a repeated sentence
 // tokenizes to the sentence's tokens repeated (a quadratic split would take over 20 minutes here, past the
