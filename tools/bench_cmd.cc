@@ -1,6 +1,7 @@
 // `lazyllm bench`: a llama-bench-style matrix of prefill and decode runs.
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <cmath>
 #include <cstdio>
@@ -24,6 +25,8 @@ std::vector<int64_t> NumberList(const Flags& flags, const std::string& f, const 
     const std::string item = s.substr(start, comma - start);
     int64_t v = 0;
     auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec == std::errc::result_out_of_range && p == item.data() + item.size())
+      throw CliError{"flag '" + f + "': " + item + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"};
     if (item.empty() || ec != std::errc() || p != item.data() + item.size())
       throw CliError{"flag '" + f + "': '" + item + "' is not a valid number"};
     if (v < lo || v > hi)
@@ -142,6 +145,7 @@ int Bench(int argc, char** argv) {
   std::stringstream numa_list(flags.Get("--numa").value_or("on"));
   for (std::string v; std::getline(numa_list, v, ',');) numas.push_back(v);
   numas = Unique(numas);
+  if (numas.empty()) throw CliError{"flag '--numa': expected a list of on and off, got an empty one"};
   const int reps = flags.Number<int>("-r", 3, 1, 1000);
   const std::string format = flags.Get("-o").value_or("md");
   if (format != "md" && format != "csv" && format != "json") throw CliError{"flag '-o': expected md, csv or json, got '" + format + "'"};
@@ -171,7 +175,13 @@ int Bench(int argc, char** argv) {
   std::vector<int32_t> base;
   const Tokenizer& tok = model.tokenizer();
   if (flags.Has("-f")) {
-    base = tok.Encode(ReadPrompt(flags), /*add_bos=*/false);
+    // -f only (bench's -p is the list of prompt lengths, not a text).
+    const std::string path = *flags.Get("-f");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw CliError{"cannot read prompt file '" + path + "'"};
+    std::stringstream text;
+    text << in.rdbuf();
+    base = tok.Encode(text.str(), /*add_bos=*/false);
     if (base.empty()) throw CliError{"the -f prompt tokenizes to nothing"};
   } else {
     std::mt19937_64 rng(seed);

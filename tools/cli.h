@@ -61,6 +61,8 @@ class Flags {
     const char* b = v->data();
     const char* e = b + v->size();
     auto [p, ec] = std::from_chars(b, e, out);
+    if (ec == std::errc::result_out_of_range && p == e)
+      throw CliError{"flag '" + f + "': " + *v + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"};
     if (ec != std::errc() || p != e || v->empty()) throw CliError{"flag '" + f + "': '" + *v + "' is not a valid number"};
     if (out < lo || out > hi)
       throw CliError{"flag '" + f + "': " + *v + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"};

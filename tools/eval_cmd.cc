@@ -1,6 +1,8 @@
 // `lazyllm eval`: fidelity, perplexity and task scores of pruning methods against the unpruned
 // baseline, prompt by prompt, with TTFT speedup and the share of prompt tokens computed.
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -258,6 +260,8 @@ void WriteSvg(const std::string& path, const std::map<std::string, std::vector<P
         << name << "</text>\n";
   }
   out << "</svg>\n";
+  out.close();
+  if (!out) throw CliError{"cannot write plot '" + path + "': " + std::strerror(errno)};
 }
 
 std::string Ci(const std::vector<double>& v, int prec, double scale = 1.0) {

@@ -1,7 +1,9 @@
 // The lazyllm command-line tool: run, bench, synth, tokenize and inspect GGUF models (public API only).
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -558,14 +560,22 @@ int main(int argc, char** argv) {
   }
   try {
     using namespace lazyllm::cli;
-    if (cmd == "run") return Run(argc, argv);
-    if (cmd == "bench") return Bench(argc, argv);
-    if (cmd == "synth") return Synth(argc, argv);
-    if (cmd == "quantize") return Quantize(argc, argv);
-    if (cmd == "chat") return Chat(argc, argv);
-    if (cmd == "eval") return Eval(argc, argv);
-    if (cmd == "tokenize") return Tokenize(argc, argv);
-    if (cmd == "inspect") return Inspect(argc, argv);
+    int rc = -1;
+    if (cmd == "run") rc = Run(argc, argv);
+    else if (cmd == "bench") rc = Bench(argc, argv);
+    else if (cmd == "synth") rc = Synth(argc, argv);
+    else if (cmd == "quantize") rc = Quantize(argc, argv);
+    else if (cmd == "chat") rc = Chat(argc, argv);
+    else if (cmd == "eval") rc = Eval(argc, argv);
+    else if (cmd == "tokenize") rc = Tokenize(argc, argv);
+    else if (cmd == "inspect") rc = Inspect(argc, argv);
+    if (rc >= 0) {
+      // Output that could not be written (a full disk, a closed pipe) is an error, not success.
+      std::cout.flush();
+      if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout)
+        throw CliError{std::string("cannot write the output to standard output: ") + std::strerror(errno)};
+      return rc;
+    }
     std::fprintf(stderr, "lazyllm: error: unknown command '%s' (run, chat, bench, synth, quantize, eval, tokenize, inspect; see lazyllm --help)\n", cmd.c_str());
     return 2;
   } catch (const lazyllm::cli::CliError& e) {

@@ -199,6 +199,23 @@ TEST(CliTest, BenchMatrixAndSynth) {
   std::remove(out.c_str());
 }
 
+// bench -f FILE takes its prompt tokens from the file while -p stays the list of lengths.
+TEST(CliTest, PlotThatCannotBeWrittenFails) {
+  const Result r = RunCli("eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"Once\"}") + " -n 2 -r 1 --plot /dev/full");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot write plot '/dev/full'"), std::string::npos) << r.err;
+}
+
+TEST(CliTest, BenchTakesPromptFileWithLengths) {
+  const Result r = RunCli("bench -m " + Model() + " -p 16,32 -n 0 -r 1 -t 1 -o json -f " +
+                          (testing::SourceDir() / "models/stories260K/long_prompt.txt").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["n_prompt"], 16);
+  EXPECT_EQ(j[1]["n_prompt"], 32);
+}
+
 // bench --batch: llama-batched-bench's shape, one record per (schedule, prompt, gen, B); KV bytes
 // of B unpruned sequences = B × layers × (p + n) pairs × 2 · kv_dim · 4 bytes up to page rounding
 // (at most 64 rows per layer), and fewer with pruning.
@@ -375,6 +392,13 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"run -m " + Model() + " -p hi --compare -r 0", "out of range"},
       {"run -m " + Model() + " -p hi --numa maybe", "expected on or off"},
       {"bench -m " + Model() + " -p 12x", "'12x' is not a valid number"},
+      // Issue 12 defect 9: numbers only out of range say so; an empty list is refused; output
+      // that cannot be written fails.
+      {"run -m " + Model() + " -p hi -n 99999999999999999999", "is out of range [0, 16777216]"},
+      {"bench -m " + Model() + " -p 99999999999999999999", "is out of range"},
+      {"bench -m " + Model() + " -p 16 -n 2 --numa ''", "got an empty one"},
+      {"tokenize -m " + Model() + " -p hi > /dev/full", "cannot write the output to standard output"},
+
       {"bench -m " + Model() + " -p 500 -n 100", "exceeds the model's context of 512 tokens"},
       {"bench -m " + Model() + " -o xml", "expected md, csv or json"},
       {"bench -m " + Model() + " --prune off,bogus", "flag '--prune'"},
