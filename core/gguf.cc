@@ -3,6 +3,7 @@
 
 #include "simd/dtype.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -271,6 +272,16 @@ Status File::Parse() {
       return DataLossError(path_ + ": tensor '" + ti.name + "' data [" + std::to_string(ti.offset) + ", +" +
                            std::to_string(bytes) + ") runs past the end of the file (data section holds " +
                            std::to_string(data_size) + " bytes)");
+    // The kernels read tensor data as its element type (floats, fp16 scales): the data must sit
+    // at a multiple of that type's alignment, which a file with general.alignment < 4 need not give.
+    const simd::DTypeInfo* tt = simd::FindDType(ti.type_id);
+    const auto block = static_cast<uint64_t>(tt->block_bytes);
+    const uint64_t need = std::min<uint64_t>(block & (~block + 1), 8);  // the largest power of two dividing it
+    if ((data_start + ti.offset) % need != 0)
+      return DataLossError(path_ + ": tensor '" + ti.name + "' data at file offset " +
+                           std::to_string(data_start + ti.offset) + " is not aligned to the " + std::to_string(need) +
+                           " bytes its dtype " + std::string(tt->name) + " needs (general.alignment " +
+                           std::to_string(alignment_) + ")");
     ti.data = base_ + data_start + ti.offset;
   }
   return OkStatus();

@@ -338,3 +338,31 @@ TEST(MalformedGgufTest, MissingFileAndDirectory) {
 
 }  // namespace
 }  // namespace lazyllm
+
+namespace lazyllm {
+namespace {
+
+// Issue 12 defect 5: general.alignment 1 is legal, but tensor data the kernels read as floats or
+// fp16 scales must sit at their alignment: a misaligned F32 tensor is refused by name, the same
+// file with its data at a multiple of 4 loads.
+TEST(GgufTest, RefusesTensorDataMisalignedForItsDtype) {
+  for (size_t name_len : {1, 2, 3, 4}) {
+    testing::GgufBuilder b;
+    b.alignment = 1;
+    b.KvU32("general.alignment", 1);
+    b.AddF32(std::string(name_len, 'w'), {4}, {1, 2, 3, 4});
+    const auto bytes = b.Build();
+    const Status st = OpenBytes(bytes, "align1_" + std::to_string(name_len));
+    if (b.data_start % 4 == 0) {
+      EXPECT_TRUE(st.ok()) << st.message();
+    } else {
+      ASSERT_FALSE(st.ok()) << "data at " << b.data_start;
+      EXPECT_NE(st.message().find("is not aligned to the 4 bytes its dtype F32 needs (general.alignment 1)"),
+                std::string::npos)
+          << st.message();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lazyllm
