@@ -176,12 +176,7 @@ int Bench(int argc, char** argv) {
   const Tokenizer& tok = model.tokenizer();
   if (flags.Has("-f")) {
     // -f only (bench's -p is the list of prompt lengths, not a text).
-    const std::string path = *flags.Get("-f");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw CliError{"cannot read prompt file '" + path + "'"};
-    std::stringstream text;
-    text << in.rdbuf();
-    base = tok.Encode(text.str(), /*add_bos=*/false);
+    base = tok.Encode(ReadTextFile(*flags.Get("-f"), "prompt file"), /*add_bos=*/false);
     if (base.empty()) throw CliError{"the -f prompt tokenizes to nothing"};
   } else {
     std::mt19937_64 rng(seed);

@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -80,16 +81,35 @@ inline std::string Join(const std::vector<std::string>& v) {
   return s;
 }
 
+// Text files given to the CLI (prompts, eval prompt files) are at most this big: far more than
+// any context holds, and a bound on what a device or a huge file can make it read.
+constexpr std::uintmax_t kMaxTextFileBytes = std::uintmax_t{256} << 20;
+
+// The contents of a regular file of at most kMaxTextFileBytes; `what` names it in errors.
+inline std::string ReadTextFile(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) throw CliError{"cannot read " + what + " '" + path + "': no such file"};
+  if (!std::filesystem::is_regular_file(status))
+    throw CliError{"cannot read " + what + " '" + path + "': not a regular file"};
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw CliError{"cannot read " + what + " '" + path + "'"};
+  if (size > kMaxTextFileBytes)
+    throw CliError{what + " '" + path + "' is " + std::to_string(size) + " bytes, more than the limit of " +
+                   std::to_string(kMaxTextFileBytes)};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CliError{"cannot read " + what + " '" + path + "'"};
+  std::string text(static_cast<size_t>(size), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(size));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
+}
+
 inline std::string ReadPrompt(const Flags& flags) {
   const bool has_p = flags.Has("-p"), has_f = flags.Has("-f");
   if (has_p == has_f) throw CliError{"give exactly one of -p TEXT or -f FILE"};
   if (has_p) return *flags.Get("-p");
-  const std::string path = *flags.Get("-f");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CliError{"cannot read prompt file '" + path + "'"};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadTextFile(*flags.Get("-f"), "prompt file");
 }
 
 inline lazyllm::Model LoadModel(const Flags& flags, bool vocab_only) {

@@ -55,20 +55,22 @@ std::vector<Record> LoadSet(const std::string& set, const Tokenizer& tok, int64_
       }
       if (!j.is_object()) throw CliError{where + ": a record must be a JSON object"};
       Record r;
-      r.id = j.contains("id") ? j["id"].get<std::string>() : file.stem().string() + ":" + std::to_string(line_no);
       std::string prompt, continuation;
       if (j.contains("prompt") == j.contains("prompt_file"))
         throw CliError{where + ": give exactly one of \"prompt\" or \"prompt_file\""};
       try {
+        r.id = j.contains("id") ? j["id"].get<std::string>() : file.stem().string() + ":" + std::to_string(line_no);
         if (j.contains("prompt")) {
           prompt = j["prompt"].get<std::string>();
         } else {
-          const fs::path pf = file.parent_path() / j["prompt_file"].get<std::string>();
-          std::ifstream pin(pf, std::ios::binary);
-          if (!pin) throw CliError{where + ": cannot read prompt_file '" + pf.string() + "'"};
-          std::stringstream ss;
-          ss << pin.rdbuf();
-          prompt = ss.str();
+          // A prompt_file is a relative path inside the set's folder, to a regular file.
+          const fs::path rel = j["prompt_file"].get<std::string>();
+          const fs::path dir = fs::weakly_canonical(file.parent_path());
+          const fs::path pf = fs::weakly_canonical(dir / rel);
+          const auto [end, _] = std::mismatch(dir.begin(), dir.end(), pf.begin(), pf.end());
+          if (rel.is_absolute() || end != dir.end())
+            throw CliError{where + ": prompt_file '" + rel.string() + "' is outside the set's folder " + dir.string()};
+          prompt = ReadTextFile(pf.string(), "prompt_file");
         }
         if (j.contains("continuation")) continuation = j["continuation"].get<std::string>();
         if (j.contains("answers")) r.answers = j["answers"].get<std::vector<std::string>>();

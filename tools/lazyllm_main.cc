@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -320,8 +321,7 @@ struct BatchLine {
 };
 
 std::vector<BatchLine> ReadBatchFile(const std::string& path, int default_max, const std::string& default_prune) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CliError{"cannot read batch file '" + path + "'"};
+  std::istringstream in(ReadTextFile(path, "batch file"));
   std::vector<BatchLine> out;
   std::string line;
   for (int no = 1; std::getline(in, line); ++no) {

@@ -270,8 +270,9 @@ TEST(CliTest, EvalBuiltInSets) {
   EXPECT_EQ(j[0]["greedy_equal_fraction"]["mean"].get<double>(), 1.0);
   EXPECT_EQ(j[0]["greedy_common_prefix"]["mean"].get<double>(), 8.0);
   EXPECT_EQ(j[0]["perplexity_ratio"]["mean"].get<double>(), 1.0);
-  size_t records = 0;  // one per non-empty line of the set's files
+  size_t records = 0;  // one per non-empty line of the set's .jsonl files
   for (const auto& e : std::filesystem::directory_iterator(testing::SourceDir() / "models/stories260K/eval")) {
+    if (e.path().extension() != ".jsonl") continue;
     std::ifstream in(e.path());
     for (std::string line; std::getline(in, line);) records += !line.empty();
   }
@@ -398,6 +399,13 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"bench -m " + Model() + " -p 99999999999999999999", "is out of range"},
       {"bench -m " + Model() + " -p 16 -n 2 --numa ''", "got an empty one"},
       {"tokenize -m " + Model() + " -p hi > /dev/full", "cannot write the output to standard output"},
+      // Issue 12 defect 6: reads are bounded to regular files; prompt_file stays in its set's folder.
+      {"run -m " + Model() + " -f /dev/zero", "'/dev/zero': not a regular file"},
+      {"run -m " + Model() + " -f " + ::testing::TempDir(), "not a regular file"},
+      {"run -m " + Model() + " --batch-file /dev/zero", "'/dev/zero': not a regular file"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt_file\": \"/etc/hostname\"}"), "is outside the set's folder"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt_file\": \"../../etc/hostname\"}"), "is outside the set's folder"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\", \"id\": 3}"), ".jsonl:1: [json.exception.type_error"},
 
       {"bench -m " + Model() + " -p 500 -n 100", "exceeds the model's context of 512 tokens"},
       {"bench -m " + Model() + " -o xml", "expected md, csv or json"},
