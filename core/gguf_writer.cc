@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "core/gguf.h"
+#include "core/output_file.h"
 
 namespace lazyllm::gguf {
 namespace {
@@ -75,14 +76,8 @@ Status Writer::Write(const std::string& path) const {
   }
   head.resize((head.size() + kAlign - 1) / kAlign * kAlign, '\0');
 
-  const std::string tmp = path + ".tmp" + std::to_string(getpid());
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
-  if (!f) return InvalidArgumentError("cannot create '" + path + "': " + std::strerror(errno));
-  auto fail = [&](const std::string& why) {
-    f.reset();
-    std::remove(tmp.c_str());
-    return DataLossError("writing '" + path + "' failed: " + why);
-  };
+  LAZYLLM_ASSIGN_OR_RETURN(OutputFile f, OutputFile::Create(path));
+  auto fail = [&](const std::string& why) { return DataLossError("writing '" + path + "' failed: " + why); };
   if (std::fwrite(head.data(), 1, head.size(), f.get()) != head.size()) return fail(std::strerror(errno));
   std::vector<uint8_t> data;
   static const uint8_t kZeros[kAlign] = {};
@@ -95,14 +90,7 @@ Status Writer::Write(const std::string& path) const {
     const uint64_t pad = (kAlign - static_cast<uint64_t>(t.bytes) % kAlign) % kAlign;
     if (i + 1 < tensors_.size() && std::fwrite(kZeros, 1, pad, f.get()) != pad) return fail(std::strerror(errno));
   }
-  if (std::fflush(f.get()) != 0) return fail(std::strerror(errno));
-  f.reset();
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    return DataLossError("writing '" + path + "' failed: " + why);
-  }
-  return OkStatus();
+  return f.Commit();
 }
 
 }  // namespace lazyllm::gguf

@@ -1,8 +1,8 @@
 // `lazyllm synth`: random-weight Llama GGUF files in real models' shapes.
 #include "lazyllm/synth.h"
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include "core/output_file.h"
 #include "simd/quantize.h"
 
 namespace lazyllm {
@@ -178,11 +179,8 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
   h.b.insert(h.b.begin(), head.b.begin(), head.b.end());
   while (h.b.size() % kAlign) h.b.push_back(0);
 
-  // Written under a temporary name and renamed into place, so that a reader never maps a
-  // half-written file (and one that has the old file mapped keeps its inode).
-  const std::string tmp = path + ".tmp" + std::to_string(getpid());
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
-  if (!f) return InvalidArgumentError("cannot create '" + path + "': " + std::strerror(errno));
+  // Written under a temporary name and renamed into place (OutputFile).
+  LAZYLLM_ASSIGN_OR_RETURN(OutputFile f, OutputFile::Create(path));
   auto write = [&](const void* p, size_t n) { return std::fwrite(p, 1, n, f.get()) == n; };
   bool ok = write(h.b.data(), h.b.size());
   std::vector<float> row;
@@ -207,15 +205,8 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
       written += pad;
     }
   }
-  ok = ok && std::fflush(f.get()) == 0;
-  const int err = errno;
-  f.reset();
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(ok ? errno : err);
-    std::remove(tmp.c_str());
-    return DataLossError("writing '" + path + "' failed: " + why);
-  }
-  return OkStatus();
+  if (!ok) return DataLossError("writing '" + path + "' failed: " + std::strerror(errno));
+  return f.Commit();
 }
 
 }  // namespace lazyllm

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "common/test_paths.h"
 #include "core/model_impl.h"
@@ -128,6 +129,39 @@ TEST(SynthTest, RejectsBadOptions) {
   EXPECT_NE(Synthesize({"tiny-gqa", "q7_k", 0, 0}, TempPath("bad")).message().find("unknown dtype 'q7_k'"), std::string::npos);
   EXPECT_NE(Synthesize({"tiny-gqa", "f32", 0, 0}, "/nonexistent-dir/x.gguf").message().find("cannot create"),
             std::string::npos);
+}
+
+// Issue 12 defect 3: output is created with mkstemp beside the target and renamed over it. A
+// symbolic link, device node or folder at the output is refused and left as it was (a link's
+// target is not written); no temporary is left behind, success or failure; the file is 0644.
+TEST(SynthTest, OutputIsCreatedSafely) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(TempPath("safe_dir"));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path victim = dir / "victim.txt";
+  std::ofstream(victim) << "keep me";
+  const fs::path link = dir / "out.gguf";
+  fs::create_symlink(victim, link);
+  Status st = Synthesize({"tiny-gqa", "f32", 1, 0}, link.string());
+  EXPECT_NE(st.message().find("exists and is not a regular file"), std::string::npos) << st.message();
+  EXPECT_EQ(testing::ReadFile(victim), "keep me");
+  EXPECT_TRUE(fs::is_symlink(link));
+  st = Synthesize({"tiny-gqa", "f32", 1, 0}, "/dev/null");
+  EXPECT_NE(st.message().find("exists and is not a regular file"), std::string::npos) << st.message();
+  st = Synthesize({"tiny-gqa", "f32", 1, 0}, dir.string());
+  EXPECT_NE(st.message().find("exists and is not a regular file"), std::string::npos) << st.message();
+  // A regular file is replaced; nothing else appears in the folder.
+  const fs::path out = dir / "model.gguf";
+  std::ofstream(out) << "old";
+  ASSERT_TRUE(Synthesize({"tiny-gqa", "f32", 1, 0}, out.string()).ok());
+  EXPECT_TRUE(Model::Load(out.string()).ok());
+  EXPECT_EQ(fs::status(out).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  size_t entries = 0;
+  for (const auto& e : fs::directory_iterator(dir)) entries += e.path().filename() != "" ? 1 : 0;
+  EXPECT_EQ(entries, 3u);  // victim.txt, out.gguf (the link), model.gguf
+  fs::remove_all(dir);
 }
 
 }  // namespace
