@@ -6,8 +6,7 @@
 namespace lazyllm::cache {
 
 TokenState::TokenState(int64_t num_layers, int64_t max_slots, int64_t dim, const std::vector<bool>& aux_layers)
-    : num_layers_(num_layers),
-      max_slots_(max_slots),
+    : max_slots_(max_slots),
       dim_(dim),
       has_kv_(static_cast<size_t>(num_layers * max_slots)),
       has_aux_(static_cast<size_t>(num_layers * max_slots)),

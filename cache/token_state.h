@@ -38,7 +38,7 @@ class TokenState {
  private:
   size_t Index(int64_t layer, int64_t slot) const { return static_cast<size_t>(layer * max_slots_ + slot); }
 
-  int64_t num_layers_, max_slots_, dim_;
+  int64_t max_slots_, dim_;
   std::vector<uint8_t> has_kv_, has_aux_;
   std::vector<int64_t> aux_offset_;  // per layer: first float of its Aux rows, or -1
   std::vector<float> aux_;

@@ -2,6 +2,8 @@
 #include <cstdlib>
 #include <string>
 
+#include <cpuid.h>
+
 #include "simd/kernels.h"
 
 namespace lazyllm::simd {
@@ -31,13 +33,22 @@ std::string WeightDTypeNames() {
   return s;
 }
 
+namespace {
+bool HasF16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & (1u << 29)) != 0;
+}
+}  // namespace
+
 bool CpuSupports(Isa isa) {
   switch (isa) {
     case Isa::kRef: return true;
     case Isa::kAvx2:
-      // libgcc's cpu model checks the OS-enabled XSAVE state (XCR0) before reporting AVX features.
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("f16c");
+      // The compiler runtime's cpu model checks the OS-enabled XSAVE state (XCR0) before reporting
+      // AVX features; F16C (CPUID.1:ECX bit 29) is read directly, since clang's
+      // __builtin_cpu_supports does not know "f16c" (and F16C comes with AVX, which AVX2 implies
+      // the OS has enabled).
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && HasF16c();
     case Isa::kAvx512:
       return CpuSupports(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake pkg-config git libtbb-dev libhwloc-dev libopenblas-dev libpcre2-dev
-      nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev)
+      nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev clang)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
