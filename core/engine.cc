@@ -47,6 +47,13 @@ Engine::Impl::Impl(const Model& m, const EngineOptions& o, const std::vector<thr
   const int64_t row_bytes = c.num_kv_heads * c.head_dim * (kv_f16 ? 2 : 4);
   const int64_t page_rows = cache::KvCache::PageRows(row_bytes);
   kv_pool = std::make_shared<cache::KvPool>(o.kv_mem_bytes, page_rows, 2 * page_rows * row_bytes);
+  if (o.mem_limit_bytes > 0) {
+    mem_limit_bytes = o.mem_limit_bytes;
+    mem_limit_source = "EngineOptions::mem_limit_bytes";
+  } else {
+    mem_limit_bytes = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+    mem_limit_source = "the machine's physical memory";
+  }
   PlaceWeights(plan);
 }
 
@@ -141,6 +148,8 @@ StatusOr<Engine> CreateEngine(const Model& model, const EngineOptions& options, 
     return InvalidArgumentError("threads " + std::to_string(options.threads) + " is out of range 0..4096");
   if (options.kv_mem_bytes < 0)
     return InvalidArgumentError("kv_mem_bytes " + std::to_string(options.kv_mem_bytes) + " must be >= 0");
+  if (options.mem_limit_bytes < 0)
+    return InvalidArgumentError("mem_limit_bytes " + std::to_string(options.mem_limit_bytes) + " must be >= 0");
   return EngineAccess::Make(std::make_shared<Engine::Impl>(model, options, PlanFor(options, topo)));
 }
 }  // namespace internal

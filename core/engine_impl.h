@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -63,6 +64,10 @@ struct Engine::Impl {
   // grown to the longest context of a sequence created on the engine.
   std::vector<std::vector<float>> rope_tables;
   int64_t rope_ctx = 0;
+  // Bytes a sequence's up-front bookkeeping may take: EngineOptions::mem_limit_bytes, or the
+  // machine's physical memory; and which of the two, for messages.
+  int64_t mem_limit_bytes = 0;
+  std::string mem_limit_source;
   Attention attention;
   Activations act;
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <numeric>
 #include <random>
 #include <unordered_set>
@@ -620,12 +621,33 @@ StatusOr<Sequence> Engine::NewSequence(const SequenceOptions& options) const {
       return InvalidArgumentError("pruning step " + std::to_string(s.layer) + ":" + std::to_string(s.k) +
                                   " does not fit a model of " + std::to_string(model.config().num_layers) + " layers");
   }
-  impl_->EnsureRope(ctx);
-  auto impl = std::make_unique<Sequence::Impl>(impl_, options, ctx);
-  if (!impl->kv.ok())
-    return ResourceExhaustedError("cannot reserve address space for a KV cache of " + std::to_string(ctx) +
-                                  " tokens × " + std::to_string(model.config().num_layers) + " layers");
-  return internal::SequenceAccess::Make(std::move(impl));
+  // What the sequence allocates up front (its KV pages come later, as pairs are computed): the
+  // position->row maps and has_kv / has_aux bits per layer, the Aux Cache rows of the layers
+  // before selections, per-position lists and scores; and the RoPE tables' growth.
+  const ModelConfig& c = model.config();
+  const std::vector<bool> aux = AuxLayers(options.pruning, c.num_layers);
+  const auto aux_layers = static_cast<int64_t>(std::count(aux.begin(), aux.end(), true));
+  const double need = static_cast<double>(ctx) *
+                      (static_cast<double>(c.num_layers) * 6 + static_cast<double>(aux_layers * c.dim) * 4 + 37 +
+                       (ctx > impl_->rope_ctx ? static_cast<double>(model.impl().rope_variants.size() * c.rope_dims) * 4 : 0));
+  const int64_t limit = impl_->mem_limit_bytes;
+  if (need > static_cast<double>(limit))
+    return ResourceExhaustedError("a sequence of " + std::to_string(ctx) + " tokens needs " +
+                                  std::to_string(static_cast<int64_t>(need)) + " bytes of bookkeeping (" +
+                                  std::to_string(c.num_layers) + " layers, " + std::to_string(aux_layers) +
+                                  " Aux Cache layers of " + std::to_string(c.dim) + ") before any KV: more than the " +
+                                  std::to_string(limit) + " bytes allowed (" + impl_->mem_limit_source + ")");
+  try {
+    impl_->EnsureRope(ctx);
+    auto impl = std::make_unique<Sequence::Impl>(impl_, options, ctx);
+    if (!impl->kv.ok())
+      return ResourceExhaustedError("cannot reserve address space for a KV cache of " + std::to_string(ctx) +
+                                    " tokens × " + std::to_string(c.num_layers) + " layers");
+    return internal::SequenceAccess::Make(std::move(impl));
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError("out of memory creating a sequence of " + std::to_string(ctx) + " tokens (about " +
+                                  std::to_string(static_cast<int64_t>(need)) + " bytes of bookkeeping)");
+  }
 }
 
 Status Engine::Step(std::span<StepItem> items) const {
@@ -647,7 +669,13 @@ Status Engine::Step(std::span<StepItem> items) const {
     if (item.status.ok()) work.push_back({s, &item, item.kind == StepItem::Kind::kPrefill, OkStatus()});
   }
   if (work.empty()) return OkStatus();
-  Status st = StepRun(*impl_, work, int8 == 1).Run();
+  Status st;
+  try {
+    st = StepRun(*impl_, work, int8 == 1).Run();
+  } catch (const std::bad_alloc&) {
+    st = ResourceExhaustedError("out of memory for the activations of a step of " + std::to_string(work.size()) +
+                                " sequences");
+  }
   for (Work& w : work) {
     Seq& s = *w.s;
     // Pages set aside for this step and not used go back; those of its promised tokens stay.

@@ -24,6 +24,7 @@ int Chat(int argc, char** argv) {
   sopts.max_context = flags.Number<int64_t>("-c", 0, 0, int64_t{1} << 22);
   sopts.numa = ParseOnOff(flags, "--numa", true);
   Model model = LoadModel(flags, /*vocab_only=*/false);
+  WarnIfBeyondTrainedContext(model, sopts.max_context, "chat");
   const Tokenizer& tok = model.tokenizer();
   auto pruning = PruningOptions::Parse(flags.Get("--prune").value_or("paper"), model.config().num_layers, gen.sampling.seed);
   if (!pruning.ok()) throw CliError{pruning.status().message()};

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cctype>
+#include <cstdio>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -123,6 +124,16 @@ inline lazyllm::Model LoadModel(const Flags& flags, bool vocab_only) {
 }
 
 inline std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// -c beyond the model's trained context is allowed (RoPE extrapolates) but said once on stderr.
+inline void WarnIfBeyondTrainedContext(const lazyllm::Model& model, int64_t ctx, const char* cmd) {
+  const int64_t trained = model.config().context_length;
+  if (ctx > trained)
+    std::fprintf(stderr,
+                 "lazyllm %s: warning: -c %lld exceeds the model's trained context of %lld tokens; positions past it "
+                 "are extrapolated and the output may degrade\n",
+                 cmd, static_cast<long long>(ctx), static_cast<long long>(trained));
+}
 
 // An on|off flag.
 inline bool ParseOnOff(const Flags& flags, const std::string& f, bool def) {

@@ -459,6 +459,7 @@ int Run(int argc, char** argv) {
   if (flags.Has("--logits") && !as_json) throw CliError{"--logits needs --json"};
 
   lazyllm::Model model = LoadModel(flags, /*vocab_only=*/false);
+  WarnIfBeyondTrainedContext(model, sopts.max_context, "run");
   const lazyllm::Tokenizer& tok = model.tokenizer();
   auto pruning = lazyllm::PruningOptions::Parse(flags.Get("--prune").value_or("paper"), model.config().num_layers,
                                                 gen.sampling.seed);

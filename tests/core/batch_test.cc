@@ -482,5 +482,30 @@ TEST(ConcurrencyTest, EnginesOnOneModelFromManyThreads) {
   EXPECT_EQ(engine->kv_pool().held_bytes, 0);
 }
 
+// Issue 12 defect 2 (part): a sequence whose up-front bookkeeping exceeds the memory limit is
+// refused with the need and the limit named, before anything is allocated; the same sequence fits
+// a larger limit, and a pruned one needs more (its Aux Cache).
+TEST(BatchTest, SequenceBookkeepingRespectsTheMemoryLimit) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  auto small = Engine::Create(*model, {.threads = 1, .mem_limit_bytes = 40000});
+  ASSERT_TRUE(small.ok());
+  auto refused = small->NewSequence(Options(*model, "off", 0));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("a sequence of 512 tokens needs"), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("more than the 40000 bytes allowed (EngineOptions::mem_limit_bytes)"),
+            std::string::npos)
+      << refused.status().message();
+  auto roomy = Engine::Create(*model, {.threads = 1, .mem_limit_bytes = 60000});
+  ASSERT_TRUE(roomy.ok());
+  EXPECT_TRUE(roomy->NewSequence(Options(*model, "off", 0)).ok());
+  auto paper = roomy->NewSequence(Options(*model, "paper", 0));  // 3 Aux layers × 512 × 64 floats more
+  ASSERT_FALSE(paper.ok());
+  EXPECT_NE(paper.status().message().find("3 Aux Cache layers"), std::string::npos) << paper.status().message();
+  EXPECT_EQ(Engine::Create(*model, {.mem_limit_bytes = -1}).status().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace lazyllm

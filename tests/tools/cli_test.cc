@@ -200,6 +200,15 @@ TEST(CliTest, BenchMatrixAndSynth) {
 }
 
 // bench -f FILE takes its prompt tokens from the file while -p stays the list of lengths.
+// -c beyond the trained context (512 for the sample model) runs, and says so once on stderr.
+TEST(CliTest, ContextBeyondTrainedWarns) {
+  const Result r = RunCli("run -m " + Model() + " -p hi -n 2 --temp 0 -c 2048");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: -c 2048 exceeds the model's trained context of 512 tokens"), std::string::npos) << r.err;
+  const Result ok = RunCli("run -m " + Model() + " -p hi -n 2 --temp 0 -c 512");
+  EXPECT_EQ(ok.err.find("warning"), std::string::npos) << ok.err;
+}
+
 TEST(CliTest, PlotThatCannotBeWrittenFails) {
   const Result r = RunCli("eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"Once\"}") + " -n 2 -r 1 --plot /dev/full");
   EXPECT_EQ(r.exit_code, 1);

@@ -34,6 +34,10 @@ struct EngineOptions {
   // that needs a page when the pool is full gets a ResourceExhausted error (GenerateBatch waits
   // instead: a request is admitted only when its prefill and its tokens fit).
   int64_t kv_mem_bytes = 0;
+  // Bytes one sequence's up-front bookkeeping (per-layer maps and bits, the Aux Cache, RoPE
+  // tables) may take; 0 (default) means the machine's physical memory. NewSequence refuses a
+  // sequence that needs more, naming the need, instead of failing to allocate.
+  int64_t mem_limit_bytes = 0;
 };
 
 // What pruning did in a sequence (all zero-drop / 100% with pruning off).
