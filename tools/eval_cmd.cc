@@ -13,6 +13,7 @@
 
 #include "tools/cli.h"
 #include "tools/eval_metrics.h"
+#include "tools/records.h"
 
 namespace lazyllm::cli {
 namespace {
@@ -42,44 +43,18 @@ std::vector<fs::path> SetFiles(const std::string& set) {
 std::vector<Record> LoadSet(const std::string& set, const Tokenizer& tok, int64_t max_prompt) {
   std::vector<Record> out;
   for (const fs::path& file : SetFiles(set)) {
-    std::ifstream in(file);
+    std::istringstream in(ReadTextFile(file.string(), "eval set file"));
     std::string line;
     for (int line_no = 1; std::getline(in, line); ++line_no) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       const std::string where = file.string() + ":" + std::to_string(line_no);
-      json j;
-      try {
-        j = json::parse(line);
-      } catch (const json::exception& e) {
-        throw CliError{where + ": not valid JSON (" + e.what() + ")"};
-      }
-      if (!j.is_object()) throw CliError{where + ": a record must be a JSON object"};
+      EvalLine text = ParseEvalLine(line, file, line_no);
       Record r;
-      std::string prompt, continuation;
-      if (j.contains("prompt") == j.contains("prompt_file"))
-        throw CliError{where + ": give exactly one of \"prompt\" or \"prompt_file\""};
-      try {
-        r.id = j.contains("id") ? j["id"].get<std::string>() : file.stem().string() + ":" + std::to_string(line_no);
-        if (j.contains("prompt")) {
-          prompt = j["prompt"].get<std::string>();
-        } else {
-          // A prompt_file is a relative path inside the set's folder, to a regular file.
-          const fs::path rel = j["prompt_file"].get<std::string>();
-          const fs::path dir = fs::weakly_canonical(file.parent_path());
-          const fs::path pf = fs::weakly_canonical(dir / rel);
-          const auto [end, _] = std::mismatch(dir.begin(), dir.end(), pf.begin(), pf.end());
-          if (rel.is_absolute() || end != dir.end())
-            throw CliError{where + ": prompt_file '" + rel.string() + "' is outside the set's folder " + dir.string()};
-          prompt = ReadTextFile(pf.string(), "prompt_file");
-        }
-        if (j.contains("continuation")) continuation = j["continuation"].get<std::string>();
-        if (j.contains("answers")) r.answers = j["answers"].get<std::vector<std::string>>();
-        r.metric = j.contains("metric") ? j["metric"].get<std::string>() : "contains";
-      } catch (const json::exception& e) {
-        throw CliError{where + ": " + e.what()};
-      }
-      if (r.metric != "exact" && r.metric != "contains" && r.metric != "f1")
-        throw CliError{where + ": metric '" + r.metric + "' is not exact, contains or f1"};
+      r.id = std::move(text.id);
+      r.answers = std::move(text.answers);
+      r.metric = std::move(text.metric);
+      const std::string& prompt = text.prompt;
+      const std::string& continuation = text.continuation;
       r.prompt = tok.Encode(prompt, true);
       // The continuation's tokens as they follow the prompt: taken from the joint encoding when
       // the prompt's tokens are its prefix (a separate encoding would give a SentencePiece

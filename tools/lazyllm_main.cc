@@ -14,6 +14,7 @@
 
 #include "lazyllm/lazyllm.h"
 #include "tools/cli.h"
+#include "tools/records.h"
 
 namespace lazyllm::cli {
 namespace {
@@ -313,38 +314,13 @@ int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, c
   return 0;
 }
 
-// One line of a --batch-file: {"prompt": TEXT} with optional "max_tokens" and "prune".
-struct BatchLine {
-  std::string prompt;
-  int max_tokens;
-  std::string prune;
-};
-
 std::vector<BatchLine> ReadBatchFile(const std::string& path, int default_max, const std::string& default_prune) {
   std::istringstream in(ReadTextFile(path, "batch file"));
   std::vector<BatchLine> out;
   std::string line;
   for (int no = 1; std::getline(in, line); ++no) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(no) + ": ";
-    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) throw CliError{where + "not a JSON object"};
-    for (const auto& [key, value] : j.items())
-      if (key != "prompt" && key != "max_tokens" && key != "prune")
-        throw CliError{where + "unknown key '" + key + "' (expected prompt, max_tokens, prune)"};
-    if (!j.contains("prompt") || !j["prompt"].is_string()) throw CliError{where + "\"prompt\" must be a string"};
-    BatchLine b{j["prompt"].get<std::string>(), default_max, default_prune};
-    if (j.contains("max_tokens")) {
-      if (!j["max_tokens"].is_number_integer() || j["max_tokens"].get<int64_t>() < 0 ||
-          j["max_tokens"].get<int64_t>() > (1 << 24))
-        throw CliError{where + "\"max_tokens\" must be an integer in [0, 16777216]"};
-      b.max_tokens = j["max_tokens"].get<int>();
-    }
-    if (j.contains("prune")) {
-      if (!j["prune"].is_string()) throw CliError{where + "\"prune\" must be a string"};
-      b.prune = j["prune"].get<std::string>();
-    }
-    out.push_back(std::move(b));
+    out.push_back(ParseBatchLine(line, path + ":" + std::to_string(no) + ": ", default_max, default_prune));
   }
   if (out.empty()) throw CliError{"batch file '" + path + "' has no requests"};
   return out;

@@ -434,6 +434,7 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"quantize " + Model() + " /tmp/x.gguf q6_k --bogus", "unknown flag '--bogus'"},
       {"eval -m " + Model(), "missing --set FILE|DIR"},
       {"eval -m " + Model() + " --set /nonexistent.jsonl", "does not exist"},
+      {"eval -m " + Model() + " --set /dev/zero", "not a regular file"},
       {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\", \"metric\": \"bleu\"}"), "metric 'bleu'"},
       {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\""), "not valid JSON"},
       {"eval -m " + Model() + " --set " + BadSet("{\"continuation\": \"x\"}"), "exactly one of"},
