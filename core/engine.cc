@@ -49,7 +49,7 @@ Engine::Impl::Impl(const Model& m, const EngineOptions& o, const std::vector<thr
   kv_pool = std::make_shared<cache::KvPool>(o.kv_mem_bytes, page_rows, 2 * page_rows * row_bytes);
   if (o.mem_limit_bytes > 0) {
     mem_limit_bytes = o.mem_limit_bytes;
-    mem_limit_source = "EngineOptions::mem_limit_bytes";
+    mem_limit_source = "the memory limit: mem_limit_bytes, --mem-limit";
   } else {
     mem_limit_bytes = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
     mem_limit_source = "the machine's physical memory";

@@ -621,22 +621,38 @@ StatusOr<Sequence> Engine::NewSequence(const SequenceOptions& options) const {
       return InvalidArgumentError("pruning step " + std::to_string(s.layer) + ":" + std::to_string(s.k) +
                                   " does not fit a model of " + std::to_string(model.config().num_layers) + " layers");
   }
-  // What the sequence allocates up front (its KV pages come later, as pairs are computed): the
-  // position->row maps and has_kv / has_aux bits per layer, the Aux Cache rows of the layers
-  // before selections, per-position lists and scores; and the RoPE tables' growth.
+  // What the sequence can come to hold, computed before anything is allocated, so that a model
+  // whose shapes demand absurd memory (a crafted file) or a context too long for the machine is
+  // refused with the need named instead of failing to allocate or being killed:
+  //  - bookkeeping allocated up front: position->row maps and has_kv / has_aux bits per layer,
+  //    the Aux Cache rows of the layers before selections, per-position lists and scores, and the
+  //    RoPE tables' growth;
+  //  - its KV cache when every layer holds the whole context (pages come as pairs are computed);
+  //  - the engine's activations for a prefill of the whole context (stacked rows of the residual
+  //    stream, Q, attention output, K and V; one MLP chunk; gathered K/V; the LM head's row).
   const ModelConfig& c = model.config();
   const std::vector<bool> aux = AuxLayers(options.pruning, c.num_layers);
   const auto aux_layers = static_cast<int64_t>(std::count(aux.begin(), aux.end(), true));
-  const double need = static_cast<double>(ctx) *
-                      (static_cast<double>(c.num_layers) * 6 + static_cast<double>(aux_layers * c.dim) * 4 + 37 +
-                       (ctx > impl_->rope_ctx ? static_cast<double>(model.impl().rope_variants.size() * c.rope_dims) * 4 : 0));
+  const double n = static_cast<double>(ctx), layers = static_cast<double>(c.num_layers);
+  const double q_dim = static_cast<double>(c.num_heads * c.head_dim), kv_dim = static_cast<double>(c.num_kv_heads * c.head_dim);
+  const double bookkeeping =
+      n * (layers * 6 + static_cast<double>(aux_layers * c.dim) * 4 + 37 +
+           (ctx > impl_->rope_ctx ? static_cast<double>(model.impl().rope_variants.size() * c.rope_dims) * 4 : 0));
+  const double kv = n * layers * 2 * kv_dim * (impl_->kv_f16 ? 2 : 4);
+  const double activations =
+      4 * (n * (2 * static_cast<double>(c.dim) + 2 * q_dim + 4 * kv_dim) +
+           std::min(n, static_cast<double>(Activations::kFfnChunk)) * 2 * static_cast<double>(c.ffn_dim) +
+           static_cast<double>(c.vocab_size));
+  const double need = bookkeeping + kv + activations;
   const int64_t limit = impl_->mem_limit_bytes;
+  auto bytes = [](double b) { return std::to_string(static_cast<int64_t>(b)); };
   if (need > static_cast<double>(limit))
-    return ResourceExhaustedError("a sequence of " + std::to_string(ctx) + " tokens needs " +
-                                  std::to_string(static_cast<int64_t>(need)) + " bytes of bookkeeping (" +
-                                  std::to_string(c.num_layers) + " layers, " + std::to_string(aux_layers) +
-                                  " Aux Cache layers of " + std::to_string(c.dim) + ") before any KV: more than the " +
-                                  std::to_string(limit) + " bytes allowed (" + impl_->mem_limit_source + ")");
+    return ResourceExhaustedError(
+        "a sequence of " + std::to_string(ctx) + " tokens needs up to " + bytes(need) + " bytes (KV cache " + bytes(kv) +
+        " for " + std::to_string(c.num_layers) + " layers × " + bytes(kv_dim) + " K/V values per token, activations " +
+        bytes(activations) + ", bookkeeping " + bytes(bookkeeping) + " with " + std::to_string(aux_layers) +
+        " Aux Cache layers of " + std::to_string(c.dim) + "): more than the " + std::to_string(limit) +
+        " bytes allowed (" + impl_->mem_limit_source + "); use a shorter context or a higher limit");
   try {
     impl_->EnsureRope(ctx);
     auto impl = std::make_unique<Sequence::Impl>(impl_, options, ctx);
@@ -645,8 +661,8 @@ StatusOr<Sequence> Engine::NewSequence(const SequenceOptions& options) const {
                                     " tokens × " + std::to_string(c.num_layers) + " layers");
     return internal::SequenceAccess::Make(std::move(impl));
   } catch (const std::bad_alloc&) {
-    return ResourceExhaustedError("out of memory creating a sequence of " + std::to_string(ctx) + " tokens (about " +
-                                  std::to_string(static_cast<int64_t>(need)) + " bytes of bookkeeping)");
+    return ResourceExhaustedError("out of memory creating a sequence of " + std::to_string(ctx) + " tokens (its " +
+                                  bytes(bookkeeping) + " bytes of bookkeeping)");
   }
 }
 

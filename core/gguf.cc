@@ -1,5 +1,6 @@
 // GGUF parsing with bounds checks on every read; see gguf.h.
 #include "core/gguf.h"
+#include "core/mapping_guard.h"
 
 #include "simd/dtype.h"
 
@@ -111,7 +112,9 @@ bool Value::IsInteger() const {
 }
 
 File::~File() {
-  if (base_ != nullptr) munmap(const_cast<uint8_t*>(base_), size_);
+  if (base_ == nullptr) return;
+  internal::UnregisterMapping(base_);
+  munmap(const_cast<uint8_t*>(base_), size_);
 }
 
 StatusOr<std::unique_ptr<File>> File::Open(const std::string& path) {
@@ -133,6 +136,7 @@ StatusOr<std::unique_ptr<File>> File::Open(const std::string& path) {
   ::close(fd);
   if (p == MAP_FAILED) return InternalError(path + ": mmap failed: " + std::strerror(errno));
   f->base_ = static_cast<const uint8_t*>(p);
+  internal::RegisterMapping(p, f->size_, path);
   LAZYLLM_RETURN_IF_ERROR(f->Parse());
   return f;
 }
@@ -283,6 +287,21 @@ Status File::Parse() {
                            " bytes its dtype " + std::string(tt->name) + " needs (general.alignment " +
                            std::to_string(alignment_) + ")");
     ti.data = base_ + data_start + ti.offset;
+  }
+  // Tensors may not share bytes: a file whose tensors overlap is corrupt or crafted (two weights
+  // that alias each other would be read as independent).
+  std::vector<const TensorInfo*> by_offset;
+  by_offset.reserve(tensors_.size());
+  for (const TensorInfo& ti : tensors_) by_offset.push_back(&ti);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const TensorInfo& prev = *by_offset[i - 1];
+    const TensorInfo& cur = *by_offset[i];
+    if (prev.num_bytes > 0 && cur.offset < prev.offset + static_cast<uint64_t>(prev.num_bytes))
+      return DataLossError(path_ + ": tensor '" + cur.name + "' data at offset " + std::to_string(cur.offset) +
+                           " overlaps tensor '" + prev.name + "' [" + std::to_string(prev.offset) + ", +" +
+                           std::to_string(prev.num_bytes) + ")");
   }
   return OkStatus();
 }

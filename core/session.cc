@@ -46,7 +46,12 @@ StatusOr<Session> CreateSession(const Model& model, const SessionOptions& option
     return InvalidArgumentError("threads " + std::to_string(options.threads) + " is out of range 0..4096");
   LAZYLLM_ASSIGN_OR_RETURN(
       Engine engine,
-      CreateEngine(model, {.threads = options.threads, .numa = options.numa, .kv_type = options.kv_type}, topo));
+      CreateEngine(model,
+                   {.threads = options.threads,
+                    .numa = options.numa,
+                    .kv_type = options.kv_type,
+                    .mem_limit_bytes = options.mem_limit_bytes},
+                   topo));
   return CreateSessionOn(engine, options);
 }
 

@@ -16,7 +16,35 @@
 
 #include "threading/topology.h"
 
+// ThreadSanitizer cannot see oneTBB's synchronisation (Debian's library is not instrumented), so
+// the pool states the edges it relies on: everything before a loop happens before each of its
+// chunks, and each chunk happens before the loop returns. Chunks stay unordered among themselves,
+// so races between them are still reported. No-ops in other builds.
+#if defined(__SANITIZE_THREAD__)
+#define LAZYLLM_TSAN_ANNOTATE 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LAZYLLM_TSAN_ANNOTATE 1
+#endif
+#endif
+#ifdef LAZYLLM_TSAN_ANNOTATE
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+#endif
+
 namespace lazyllm::threading {
+
+// A happens-before edge for ThreadSanitizer: Release() on one thread, Acquire() on another.
+struct TsanEdge {
+#ifdef LAZYLLM_TSAN_ANNOTATE
+  void Release() { __tsan_release(this); }
+  void Acquire() { __tsan_acquire(this); }
+  char tag = 0;
+#else
+  void Release() {}
+  void Acquire() {}
+#endif
+};
 
 // Runs parallel loops on its arenas (the calling thread joins arena 0 as one of its workers).
 // Thread-safe: several threads may submit loops; each loop blocks its caller.
@@ -65,15 +93,22 @@ class ThreadPool {
   void ParallelForIn(int a, int64_t begin, int64_t end, int64_t grain, Fn&& fn) {
     if (begin >= end) return;
     Arena& ar = arenas_[a];
+    TsanEdge start, done;
+    start.Release();
     ar.arena->execute([&] {
+      start.Acquire();
       tbb::parallel_for(
           tbb::blocked_range<int64_t>(begin, end, std::max<int64_t>(grain, 1)),
           [&](const tbb::blocked_range<int64_t>& r) {
+            start.Acquire();
             current_arena_ = a;
             fn(r.begin(), r.end());
+            done.Release();
           },
           tbb::static_partitioner());
+      done.Release();
     });
+    done.Acquire();
   }
 
   // Calls fn(a) for every arena a at once, each inside its own arena; returns when all are done.
@@ -84,10 +119,24 @@ class ThreadPool {
       return;
     }
     std::vector<tbb::task_group> groups(arenas_.size());
+    TsanEdge start, done;
+    start.Release();
     for (size_t a = 1; a < arenas_.size(); ++a)
-      arenas_[a].arena->execute([&, a] { groups[a].run([&, a] { fn(static_cast<int>(a)); }); });
-    arenas_[0].arena->execute([&] { fn(0); });
+      arenas_[a].arena->execute([&, a] {
+        start.Acquire();
+        groups[a].run([&, a] {
+          start.Acquire();
+          fn(static_cast<int>(a));
+          done.Release();
+        });
+      });
+    arenas_[0].arena->execute([&] {
+      start.Acquire();
+      fn(0);
+      done.Release();
+    });
     for (size_t a = 1; a < arenas_.size(); ++a) arenas_[a].arena->execute([&, a] { groups[a].wait(); });
+    done.Acquire();
   }
 
   // The arena running the calling ParallelFor body (0 on the caller's inline path). Per-thread

@@ -12,7 +12,7 @@ int Chat(int argc, char** argv) {
   Flags flags(argc, argv, 2,
               {{"-m", true}, {"-n", true}, {"-t", true}, {"-c", true}, {"--temp", true}, {"--top-k", true},
                {"--top-p", true}, {"--seed", true}, {"--prune", true}, {"--system", true}, {"--chat-template", true},
-               {"--numa", true}});
+               {"--numa", true}, {"--mem-limit", true}});
   GenerationOptions gen;
   gen.max_new_tokens = flags.Number<int>("-n", 256, 1, 1 << 24);
   gen.sampling.temperature = flags.Number<float>("--temp", 0.8f, 0.0f, 1e6f);
@@ -23,6 +23,7 @@ int Chat(int argc, char** argv) {
   sopts.threads = flags.Number<int>("-t", 0, 0, 4096);
   sopts.max_context = flags.Number<int64_t>("-c", 0, 0, int64_t{1} << 22);
   sopts.numa = ParseOnOff(flags, "--numa", true);
+  sopts.mem_limit_bytes = ParseMemLimit(flags);
   Model model = LoadModel(flags, /*vocab_only=*/false);
   WarnIfBeyondTrainedContext(model, sopts.max_context, "chat");
   const Tokenizer& tok = model.tokenizer();

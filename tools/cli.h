@@ -163,6 +163,11 @@ inline int64_t ParseBytes(const std::string& flag, const std::string& v) {
   return static_cast<int64_t>(num * it->second);
 }
 
+// --mem-limit BYTES: what one sequence may come to need; 0 (absent) means physical memory.
+inline int64_t ParseMemLimit(const Flags& flags) {
+  return flags.Has("--mem-limit") ? ParseBytes("--mem-limit", *flags.Get("--mem-limit")) : 0;
+}
+
 // --kv-type f32|f16.
 inline lazyllm::KvType ParseKvType(const Flags& flags) {
   const std::string v = flags.Get("--kv-type").value_or("f32");

@@ -25,9 +25,9 @@ commands:
   run       -m MODEL (-p TEXT | -f FILE | --batch-file FILE.jsonl [--max-batch N] [--kv-mem BYTES])
             [-n N] [-t THREADS] [-c CTX] [--temp T] [--top-k K] [--top-p P] [--seed S] [--no-bos]
             [--json] [--logits] [--prune SPEC] [--compare [-r N]] [--numa on|off] [--int8-act]
-            [--kv-type f32|f16] [--chat [--system TEXT] [--chat-template NAME]]
+            [--kv-type f32|f16] [--mem-limit BYTES] [--chat [--system TEXT] [--chat-template NAME]]
   chat      -m MODEL [--system TEXT] [--chat-template NAME] [-n N] [-t T] [-c CTX] [--temp T]
-            [--top-k K] [--top-p P] [--seed S] [--prune SPEC]
+            [--top-k K] [--top-p P] [--seed S] [--prune SPEC] [--mem-limit BYTES]
   tokenize  -m MODEL (-p TEXT | -f FILE) [--no-bos] [--json]
   inspect   -m MODEL [--json]
   bench     -m MODEL [-p 512,2048] [-n 0,32] [-t 1,2] [--numa on,off] [--prune off,paper]
@@ -64,6 +64,10 @@ greedy decoding.
 --kv-mem      KV memory pool limit for --batch-file (bytes, or 512MiB, 4GiB, ...; default none):
               a request waits in the queue until its prompt and tokens fit. LazyLLM's pruned
               (token, layer) pairs take no KV memory, so more pruned requests fit at once.
+--mem-limit   memory one sequence may come to need (bytes or 512MiB, 4GiB, ...; default the
+              machine's physical memory): its KV cache with the whole context (-c) in every
+              layer, a prefill's activations and its bookkeeping. A model or context that could
+              need more is refused up front, with the need named.
 --compare     run the prompt with pruning off and with SPEC; print both outputs, each TTFT,
               the speedup, % of prompt tokens computed and how far the outputs agree. TTFT is
               the median of N prefills per side (-r, default 5), interleaved.
@@ -409,7 +413,8 @@ int Run(int argc, char** argv) {
                {"--temp", true}, {"--top-k", true}, {"--top-p", true}, {"--seed", true}, {"--no-bos", false},
                {"--json", false}, {"--logits", false}, {"--prune", true}, {"--compare", false}, {"-r", true},
                {"--numa", true}, {"--int8-act", false}, {"--chat", false}, {"--system", true}, {"--chat-template", true},
-               {"--batch-file", true}, {"--max-batch", true}, {"--kv-type", true}, {"--kv-mem", true}});
+               {"--batch-file", true}, {"--max-batch", true}, {"--kv-type", true}, {"--kv-mem", true},
+               {"--mem-limit", true}});
   const bool batch = flags.Has("--batch-file");
   if (batch && (flags.Has("-p") || flags.Has("-f"))) throw CliError{"--batch-file replaces -p and -f"};
   if (batch && (flags.Has("--compare") || flags.Has("--logits")))
@@ -430,6 +435,7 @@ int Run(int argc, char** argv) {
   sopts.numa = ParseOnOff(flags, "--numa", true);
   sopts.int8_activations = flags.Has("--int8-act");
   sopts.kv_type = ParseKvType(flags);
+  sopts.mem_limit_bytes = ParseMemLimit(flags);
   const int64_t kv_mem = flags.Has("--kv-mem") ? ParseBytes("--kv-mem", *flags.Get("--kv-mem")) : 0;
   const bool as_json = flags.Has("--json");
   if (flags.Has("--logits") && !as_json) throw CliError{"--logits needs --json"};
@@ -462,7 +468,11 @@ int Run(int argc, char** argv) {
   };
   if (batch)
     return RunBatch(flags, model,
-                    {.threads = sopts.threads, .numa = sopts.numa, .kv_type = sopts.kv_type, .kv_mem_bytes = kv_mem},
+                    {.threads = sopts.threads,
+                     .numa = sopts.numa,
+                     .kv_type = sopts.kv_type,
+                     .kv_mem_bytes = kv_mem,
+                     .mem_limit_bytes = sopts.mem_limit_bytes},
                     sopts, gen, encode);
   if (kv_mem != 0) throw CliError{"--kv-mem bounds the KV pool of --batch-file"};
   const std::vector<int32_t> prompt = encode(text);

@@ -482,28 +482,41 @@ TEST(ConcurrencyTest, EnginesOnOneModelFromManyThreads) {
   EXPECT_EQ(engine->kv_pool().held_bytes, 0);
 }
 
-// Issue 12 defect 2 (part): a sequence whose up-front bookkeeping exceeds the memory limit is
-// refused with the need and the limit named, before anything is allocated; the same sequence fits
-// a larger limit, and a pruned one needs more (its Aux Cache).
-TEST(BatchTest, SequenceBookkeepingRespectsTheMemoryLimit) {
+// Issue 12 defect 2: a sequence that could need more memory than the limit (its KV cache with the
+// whole context in every layer, a prefill's activations, its bookkeeping) is refused with the need
+// and the limit named, before anything is allocated; the same sequence fits at exactly its need,
+// and a pruned one needs more (its Aux Cache).
+TEST(BatchTest, SequenceNeedRespectsTheMemoryLimit) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
-  auto small = Engine::Create(*model, {.threads = 1, .mem_limit_bytes = 40000});
+  const ModelConfig& c = model->config();
+  const int64_t ctx = 512;
+  const int64_t kv_bytes = ctx * c.num_layers * 2 * c.num_kv_heads * c.head_dim * 4;  // f32 K and V
+  auto small = Engine::Create(*model, {.threads = 1, .mem_limit_bytes = kv_bytes});
   ASSERT_TRUE(small.ok());
   auto refused = small->NewSequence(Options(*model, "off", 0));
   ASSERT_FALSE(refused.ok());
+  const std::string msg = refused.status().message();
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
-  EXPECT_NE(refused.status().message().find("a sequence of 512 tokens needs"), std::string::npos)
-      << refused.status().message();
-  EXPECT_NE(refused.status().message().find("more than the 40000 bytes allowed (EngineOptions::mem_limit_bytes)"),
+  EXPECT_NE(msg.find("a sequence of 512 tokens needs up to "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("KV cache " + std::to_string(kv_bytes) + " for " + std::to_string(c.num_layers) + " layers"),
             std::string::npos)
-      << refused.status().message();
-  auto roomy = Engine::Create(*model, {.threads = 1, .mem_limit_bytes = 60000});
-  ASSERT_TRUE(roomy.ok());
-  EXPECT_TRUE(roomy->NewSequence(Options(*model, "off", 0)).ok());
-  auto paper = roomy->NewSequence(Options(*model, "paper", 0));  // 3 Aux layers × 512 × 64 floats more
+      << msg;
+  EXPECT_NE(msg.find("more than the " + std::to_string(kv_bytes) + " bytes allowed (the memory limit: mem_limit_bytes, --mem-limit)"),
+            std::string::npos)
+      << msg;
+  const size_t at = msg.find("needs up to ") + 12;
+  const int64_t need = std::stoll(msg.substr(at, msg.find(' ', at) - at));
+  EXPECT_GT(need, kv_bytes);
+  auto exact = Engine::Create(*model, {.threads = 1, .mem_limit_bytes = need});
+  ASSERT_TRUE(exact.ok());
+  EXPECT_TRUE(exact->NewSequence(Options(*model, "off", 0)).ok());
+  auto paper = exact->NewSequence(Options(*model, "paper", 0));  // 3 Aux layers × 512 × dim floats more
   ASSERT_FALSE(paper.ok());
   EXPECT_NE(paper.status().message().find("3 Aux Cache layers"), std::string::npos) << paper.status().message();
+  auto roomy = Engine::Create(*model, {.threads = 1, .mem_limit_bytes = need + 3 * ctx * c.dim * 4});
+  ASSERT_TRUE(roomy.ok());
+  EXPECT_TRUE(roomy->NewSequence(Options(*model, "paper", 0)).ok());
   EXPECT_EQ(Engine::Create(*model, {.mem_limit_bytes = -1}).status().code(), StatusCode::kInvalidArgument);
 }
 

@@ -209,6 +209,12 @@ std::vector<MalformedCase> Cases() {
          return b.Build(); }, "duplicate tensor name"},
       {"absurd_tensor_name_length", [] { auto v = WithTensor("t", {4}, 0, 16); Poke<uint64_t>(v, 24, uint64_t{1} << 62); return v; }, "name length"},
       {"empty_file", [] { return std::vector<uint8_t>(); }, "too small"},
+      {"overlapping_tensors", [] {
+         GgufBuilder b; b.AddTensor("a", {8}, 0, std::vector<uint8_t>(32)); b.AddTensor("b", {8}, 0, std::vector<uint8_t>(32));
+         auto v = b.Build();
+         // b's offset (after its name, n_dims, one dimension and the type) moved into a's bytes.
+         Poke<uint64_t>(v, b.tensor_info_start + (8 + 1 + 4 + 8 + 4 + 8) + (8 + 1 + 4 + 8 + 4), 0);
+         return v; }, "overlaps tensor"},
   };
 }
 
@@ -278,6 +284,17 @@ TEST(MalformedGgufTest, ModelRejectsBadHyperparameterTypeAndShape) {
   st = LoadBytes(rebuild("llama.embedding_length", [](GgufBuilder& b) { b.KvU32("llama.embedding_length", 0); }), "dim0");
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("llama.embedding_length' = 0"), std::string::npos) << st.message();
+  // Issue 12: a context length of 2^62 is refused by name before anything is sized by it.
+  st = LoadBytes(rebuild("llama.context_length",
+                         [](GgufBuilder& b) {
+                           std::vector<uint8_t> v(8);
+                           const uint64_t huge = uint64_t{1} << 62;
+                           std::memcpy(v.data(), &huge, 8);
+                           b.Kv("llama.context_length", 10, v);  // u64
+                         }),
+                 "ctx");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("llama.context_length' = 4611686018427387904"), std::string::npos) << st.message();
 
   // A weight with the wrong shape.
   GgufBuilder b = TinyLlama();

@@ -1,7 +1,10 @@
 // End-to-end forward-pass tests against ../shared/reference (float64 and llama.cpp dumps).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 
 #include "common/test_paths.h"
 #include "lazyllm/lazyllm.h"
@@ -225,6 +228,33 @@ TEST(SessionTest, RejectsBadInput) {
   auto vocab_only = Model::Load(testing::SampleModel().string(), {.vocab_only = true});
   ASSERT_TRUE(vocab_only.ok());
   EXPECT_FALSE(Session::Create(*vocab_only).ok());
+}
+
+}  // namespace
+}  // namespace lazyllm
+
+namespace lazyllm {
+namespace {
+
+// Issue 12 defect 4: a model file truncated while a process has it loaded ends the process with
+// a message naming the file (and exit status 74), not with a bare SIGBUS. The death test runs in
+// a fresh process ("threadsafe"), which repeats the set-up: each gets its own copy of the file.
+TEST(MappedFileDeathTest, TruncatedModelFileEndsTheProcessWithAMessage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const std::filesystem::path copy =
+      std::filesystem::temp_directory_path() / ("lazyllm_truncated_" + std::to_string(getpid()) + ".gguf");
+  std::filesystem::copy_file(testing::SampleModel(), copy, std::filesystem::copy_options::overwrite_existing);
+  auto model = Model::Load(copy.string());
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto session = Session::Create(*model, {.threads = 1, .max_context = 16});
+  ASSERT_TRUE(session.ok());
+  const std::vector<int32_t> prompt = {1, 400, 401};
+  ASSERT_TRUE(session->Prefill(prompt).ok());
+  // Cut the file to its header: the weights' pages are gone from under the mapping.
+  ASSERT_EQ(truncate(copy.c_str(), 4096), 0);
+  EXPECT_EXIT((void)session->Prefill(prompt), ::testing::ExitedWithCode(74),
+              "the model file '.*lazyllm_truncated_.*' changed while in use");
+  std::filesystem::remove(copy);
 }
 
 }  // namespace

@@ -34,9 +34,10 @@ struct EngineOptions {
   // that needs a page when the pool is full gets a ResourceExhausted error (GenerateBatch waits
   // instead: a request is admitted only when its prefill and its tokens fit).
   int64_t kv_mem_bytes = 0;
-  // Bytes one sequence's up-front bookkeeping (per-layer maps and bits, the Aux Cache, RoPE
-  // tables) may take; 0 (default) means the machine's physical memory. NewSequence refuses a
-  // sequence that needs more, naming the need, instead of failing to allocate.
+  // Bytes one sequence may come to need: its KV cache with every layer holding its whole context,
+  // the activations of a prefill of that length, and its bookkeeping (per-layer maps and bits,
+  // the Aux Cache, RoPE tables); 0 (default) means the machine's physical memory. NewSequence
+  // refuses a sequence that needs more, naming the need, before allocating anything.
   int64_t mem_limit_bytes = 0;
 };
 

@@ -42,6 +42,9 @@ struct SessionOptions {
   KvType kv_type = KvType::kF32;
   // Token pruning; default off (the baseline path). Build it with PruningOptions::Parse.
   PruningOptions pruning;
+  // The memory the session may come to need (EngineOptions::mem_limit_bytes); 0: the machine's
+  // physical memory. Create refuses a session that could need more, naming the need.
+  int64_t mem_limit_bytes = 0;
 };
 
 // Not thread-safe: one thread drives a session at a time (its kernels run on its own pool).
