@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -70,6 +71,9 @@ struct Engine::Impl {
   std::string mem_limit_source;
   Attention attention;
   Activations act;
+  // Held by Step and NewSequence: the activations, the attention scratch and the RoPE tables are
+  // the engine's, so calls from several threads (sessions sharing the engine) take turns.
+  std::mutex step_mu;
 
   Impl(const Model& m, const EngineOptions& o, const std::vector<threading::ArenaPlan>& plan);
   // Makes the RoPE tables cover positions [0, ctx).

@@ -610,6 +610,7 @@ double Sequence::Impl::ComputedPct() const {
 
 
 StatusOr<Sequence> Engine::NewSequence(const SequenceOptions& options) const {
+  std::lock_guard<std::mutex> lock(impl_->step_mu);
   const Model& model = impl_->model;
   const int64_t trained = model.config().context_length;
   const int64_t ctx =
@@ -667,6 +668,7 @@ StatusOr<Sequence> Engine::NewSequence(const SequenceOptions& options) const {
 }
 
 Status Engine::Step(std::span<StepItem> items) const {
+  std::lock_guard<std::mutex> lock(impl_->step_mu);
   std::vector<Work> work;
   std::unordered_set<const Seq*> seen;
   int int8 = -1;

@@ -482,6 +482,98 @@ TEST(ConcurrencyTest, EnginesOnOneModelFromManyThreads) {
   EXPECT_EQ(engine->kv_pool().held_bytes, 0);
 }
 
+// Issue 12: sessions driven from many threads at once, with multi-worker engines (oneTBB workers
+// inside every step), give bit for bit the results of their solo runs: each thread with its own
+// session on one Model, and several threads with sessions on one shared Engine (whose steps take
+// turns). ThreadSanitizer runs this test (tools/test.sh).
+TEST(ConcurrencyTest, SessionsWithWorkersFromManyThreadsMatchSoloRuns) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const auto reqs = Requests(*model, 6);
+  // One request on a session: prefill, then greedy decode; the logits of every step.
+  auto run = [&](Session& s, const Request& r) {
+    Trace t;
+    EXPECT_TRUE(s.Prefill(r.prompt).ok());
+    t.logits.emplace_back(s.logits().begin(), s.logits().end());
+    for (int i = 0; i < r.gen; ++i) {
+      const auto next = static_cast<int32_t>(std::max_element(s.logits().begin(), s.logits().end()) - s.logits().begin());
+      t.tokens.push_back(next);
+      EXPECT_TRUE(s.DecodeStep(next).ok());
+      t.logits.emplace_back(s.logits().begin(), s.logits().end());
+    }
+    return t;
+  };
+  auto session_options = [&](const Request& r, size_t i) {
+    const SequenceOptions so = Options(*model, r.schedule, i);
+    return SessionOptions{.threads = 2, .max_context = so.max_context, .pruning = so.pruning};
+  };
+  std::vector<Trace> solo;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    auto s = Session::Create(*model, session_options(reqs[i], i));
+    ASSERT_TRUE(s.ok());
+    solo.push_back(run(*s, reqs[i]));
+  }
+  auto shared = Engine::Create(*model, {.threads = 2});
+  ASSERT_TRUE(shared.ok());
+  std::vector<Trace> own(reqs.size()), on_shared(reqs.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto s = Session::Create(*model, session_options(reqs[i], i));
+      ASSERT_TRUE(s.ok());
+      own[i] = run(*s, reqs[i]);
+    });
+    threads.emplace_back([&, i] {
+      auto s = Session::Create(*shared, session_options(reqs[i], i));
+      ASSERT_TRUE(s.ok());
+      on_shared[i] = run(*s, reqs[i]);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(own[i].tokens, solo[i].tokens) << "request " << i;
+    EXPECT_EQ(own[i].logits, solo[i].logits) << "request " << i << ": not bit-identical to its solo run";
+    EXPECT_EQ(on_shared[i].tokens, solo[i].tokens) << "request " << i;
+    EXPECT_EQ(on_shared[i].logits, solo[i].logits) << "request " << i << " (shared engine)";
+  }
+}
+
+// Issue 12: a Model's ownership is shared. Releasing the last Model handle while a session, an
+// engine and a sequence still use it is safe; they keep the mapped file and weights alive.
+TEST(ConcurrencyTest, SessionsOutliveTheirModelHandle) {
+  const auto reqs = [] {
+    auto m = Model::Load(testing::SampleModel().string());
+    EXPECT_TRUE(m.ok());
+    return Requests(*m, 2);
+  }();
+  std::optional<Session> session;
+  std::optional<Engine> engine;
+  std::optional<Sequence> seq;
+  std::vector<float> expect;
+  {
+    auto model = Model::Load(testing::SampleModel().string());
+    ASSERT_TRUE(model.ok());
+    auto s = Session::Create(*model, {.threads = 2, .max_context = 512});
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s->Prefill(reqs[1].prompt).ok());
+    expect.assign(s->logits().begin(), s->logits().end());
+    session.emplace(std::move(*s));
+    auto e = Engine::Create(*model, {.threads = 2});
+    ASSERT_TRUE(e.ok());
+    engine.emplace(*e);
+    auto q = engine->NewSequence({.max_context = 512});
+    ASSERT_TRUE(q.ok());
+    seq.emplace(std::move(*q));
+  }  // the last Model handle goes here
+  ASSERT_TRUE(session->Prefill(reqs[1].prompt).ok());
+  EXPECT_EQ(std::vector<float>(session->logits().begin(), session->logits().end()), expect);
+  StepItem item{.sequence = &*seq, .tokens = reqs[1].prompt, .kind = StepItem::Kind::kPrefill};
+  ASSERT_TRUE(engine->Step({&item, 1}).ok());
+  ASSERT_TRUE(item.status.ok());
+  EXPECT_EQ(std::vector<float>(seq->logits().begin(), seq->logits().end()), expect);
+  EXPECT_GT(engine->model().config().num_layers, 0);
+}
+
 // Issue 12 defect 2: a sequence that could need more memory than the limit (its KV cache with the
 // whole context in every layer, a prefill's activations, its bookkeeping) is refused with the need
 // and the limit named, before anything is allocated; the same sequence fits at exactly its need,

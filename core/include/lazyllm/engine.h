@@ -125,8 +125,11 @@ struct StepItem {
   Status status;
 };
 
-// A shared handle (cheap to copy). Not thread-safe: one thread at a time calls Step and
-// NewSequence (sequences may be destroyed from any thread).
+// A shared handle (cheap to copy); it keeps its Model alive. Thread-safe: Step and NewSequence
+// may be called from several threads (e.g. sessions sharing the engine), but they take turns:
+// an engine runs one forward pass at a time, on its own workers. For throughput, put the
+// sequences into one Step (GenerateBatch does) or give each thread its own engine. Sequences may
+// be destroyed from any thread; one Sequence is used by one thread at a time.
 class Engine {
  public:
   static StatusOr<Engine> Create(const Model& model, const EngineOptions& options = {});

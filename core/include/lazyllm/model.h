@@ -56,6 +56,9 @@ struct TensorSummary {
 };
 
 // Cheap to copy (a shared handle); immutable and safe to use from many sessions and threads.
+// Ownership is shared: engines, sessions and sequences hold the model, so releasing the last
+// Model handle while they run is safe, and references from config() and tokenizer() stay valid
+// while any handle, engine or session on the model lives.
 class Model {
  public:
   // Maps `path` and validates it: GGUF structure, architecture, hyperparameters, every

@@ -47,7 +47,9 @@ struct SessionOptions {
   int64_t mem_limit_bytes = 0;
 };
 
-// Not thread-safe: one thread drives a session at a time (its kernels run on its own pool).
+// Not thread-safe: one thread drives a session at a time (its kernels run on its engine's
+// workers). Sessions are independent: many threads may each drive their own, on one Model or on
+// one shared Engine (whose steps then take turns). A session keeps its Model alive.
 class Session {
  public:
   // A session with its own engine (options.threads and options.numa).
