@@ -12,13 +12,12 @@
 // softcap·tanh(logit/softcap) when softcap > 0, then softmaxed.
 #pragma once
 
-#include <oneapi/tbb/enumerable_thread_specific.h>
-
 #include <cstdint>
 #include <span>
 #include <vector>
 
 #include "simd/kernels.h"
+#include "threading/per_thread.h"
 #include "threading/thread_pool.h"
 
 namespace lazyllm {
@@ -84,7 +83,7 @@ class Attention {
   AttentionShape s_;
   int64_t group_, query_block_;
   float scale_, softcap_;
-  tbb::enumerable_thread_specific<std::vector<float>> scratch_;  // per thread
+  threading::PerThread<std::vector<float>> scratch_;  // per thread
   std::vector<float> head_probs_;            // [heads][nk] for MeanHeadProbs
 };
 

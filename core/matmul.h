@@ -2,13 +2,12 @@
 // rows into one slice per arena of the pool.
 #pragma once
 
-#include <oneapi/tbb/enumerable_thread_specific.h>
-
 #include <cstdint>
 #include <vector>
 
 #include "core/model_impl.h"
 #include "simd/kernels.h"
+#include "threading/per_thread.h"
 #include "threading/thread_pool.h"
 
 namespace lazyllm {
@@ -40,7 +39,7 @@ struct WeightSlice {
 // Per-thread fp32 panels for converted weights (grown on first use); for the GEMV, the input
 // rows' per-16 sums, or the rows quantized to the int8 activation format.
 struct MatMulScratch {
-  tbb::enumerable_thread_specific<std::vector<float>> panels;
+  threading::PerThread<std::vector<float>> panels;
   std::vector<float> xsum;
   std::vector<uint8_t> xq;
 };

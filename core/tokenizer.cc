@@ -78,7 +78,11 @@ class Regex {
 
   // Matches and the gaps between them, in order, covering all of text.
   void Split(std::string_view text, std::vector<std::string_view>* out) const {
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(any_, nullptr);
+    pcre2_match_data* md = ThreadMatchData();
+    if (md == nullptr) {  // out of memory: the text as one piece
+      if (!text.empty()) out->push_back(text);
+      return;
+    }
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     const pcre2_code* code = valid_;
     uint32_t options = 0;  // the first match validates the whole text
@@ -100,10 +104,21 @@ class Regex {
       start = ov[1] > ov[0] ? ov[1] : ov[0] + Utf8Length(static_cast<unsigned char>(text[ov[0]]));
     }
     if (gap < text.size()) out->push_back(text.substr(gap));
-    pcre2_match_data_free(md);
   }
 
  private:
+  // One match data block per thread, reused by every pattern: PCRE2 keeps its backtracking
+  // frames there between matches instead of allocating them for every call. The patterns have
+  // no capturing groups; only the whole match (pair 0) is read.
+  static pcre2_match_data* ThreadMatchData() {
+    struct Holder {
+      pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
+      ~Holder() { pcre2_match_data_free(md); }
+    };
+    thread_local Holder holder;
+    return holder.md;
+  }
+
   pcre2_code* valid_ = nullptr;  // for valid UTF-8
   pcre2_code* any_ = nullptr;    // for text with invalid sequences
 };

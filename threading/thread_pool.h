@@ -12,39 +12,25 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "threading/topology.h"
 
-// ThreadSanitizer cannot see oneTBB's synchronisation (Debian's library is not instrumented), so
-// the pool states the edges it relies on: everything before a loop happens before each of its
-// chunks, and each chunk happens before the loop returns. Chunks stay unordered among themselves,
-// so races between them are still reported. No-ops in other builds.
+// ThreadSanitizer builds run the parallel loops on plain std::threads instead of oneTBB's
+// scheduler. Debian's oneTBB is not instrumented, so TSan cannot see the synchronisation inside
+// its scheduler (nor its recycling of task objects between threads) and reports false races in
+// every loop; with std::threads every edge is visible, and TSan checks what matters here: the
+// loop bodies, whose chunks run concurrently on different threads exactly as with oneTBB.
 #if defined(__SANITIZE_THREAD__)
-#define LAZYLLM_TSAN_ANNOTATE 1
+#define LAZYLLM_PLAIN_THREAD_LOOPS 1
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define LAZYLLM_TSAN_ANNOTATE 1
+#define LAZYLLM_PLAIN_THREAD_LOOPS 1
 #endif
-#endif
-#ifdef LAZYLLM_TSAN_ANNOTATE
-extern "C" void __tsan_acquire(void* addr);
-extern "C" void __tsan_release(void* addr);
 #endif
 
 namespace lazyllm::threading {
-
-// A happens-before edge for ThreadSanitizer: Release() on one thread, Acquire() on another.
-struct TsanEdge {
-#ifdef LAZYLLM_TSAN_ANNOTATE
-  void Release() { __tsan_release(this); }
-  void Acquire() { __tsan_acquire(this); }
-  char tag = 0;
-#else
-  void Release() {}
-  void Acquire() {}
-#endif
-};
 
 // Runs parallel loops on its arenas (the calling thread joins arena 0 as one of its workers).
 // Thread-safe: several threads may submit loops; each loop blocks its caller.
@@ -92,23 +78,30 @@ class ThreadPool {
   template <typename Fn>
   void ParallelForIn(int a, int64_t begin, int64_t end, int64_t grain, Fn&& fn) {
     if (begin >= end) return;
+#ifdef LAZYLLM_PLAIN_THREAD_LOOPS
+    // One std::thread per worker, taking grain-sized chunks in turn.
+    grain = std::max<int64_t>(grain, 1);
+    const int64_t chunks = (end - begin + grain - 1) / grain;
+    const int64_t workers = std::min<int64_t>(std::max(arenas_[a].threads, 1), chunks);
+    std::vector<std::thread> threads;
+    for (int64_t w = 0; w < workers; ++w)
+      threads.emplace_back([&, w] {
+        current_arena_ = a;
+        for (int64_t c = w; c < chunks; c += workers) fn(begin + c * grain, std::min(end, begin + (c + 1) * grain));
+      });
+    for (std::thread& t : threads) t.join();
+#else
     Arena& ar = arenas_[a];
-    TsanEdge start, done;
-    start.Release();
     ar.arena->execute([&] {
-      start.Acquire();
       tbb::parallel_for(
           tbb::blocked_range<int64_t>(begin, end, std::max<int64_t>(grain, 1)),
           [&](const tbb::blocked_range<int64_t>& r) {
-            start.Acquire();
             current_arena_ = a;
             fn(r.begin(), r.end());
-            done.Release();
           },
           tbb::static_partitioner());
-      done.Release();
     });
-    done.Acquire();
+#endif
   }
 
   // Calls fn(a) for every arena a at once, each inside its own arena; returns when all are done.
@@ -118,29 +111,22 @@ class ThreadPool {
       fn(0);
       return;
     }
+#ifdef LAZYLLM_PLAIN_THREAD_LOOPS
+    std::vector<std::thread> threads;
+    for (size_t a = 1; a < arenas_.size(); ++a) threads.emplace_back([&, a] { fn(static_cast<int>(a)); });
+    fn(0);
+    for (std::thread& t : threads) t.join();
+#else
     std::vector<tbb::task_group> groups(arenas_.size());
-    TsanEdge start, done;
-    start.Release();
     for (size_t a = 1; a < arenas_.size(); ++a)
-      arenas_[a].arena->execute([&, a] {
-        start.Acquire();
-        groups[a].run([&, a] {
-          start.Acquire();
-          fn(static_cast<int>(a));
-          done.Release();
-        });
-      });
-    arenas_[0].arena->execute([&] {
-      start.Acquire();
-      fn(0);
-      done.Release();
-    });
+      arenas_[a].arena->execute([&, a] { groups[a].run([&, a] { fn(static_cast<int>(a)); }); });
+    arenas_[0].arena->execute([&] { fn(0); });
     for (size_t a = 1; a < arenas_.size(); ++a) arenas_[a].arena->execute([&, a] { groups[a].wait(); });
-    done.Acquire();
+#endif
   }
 
   // The arena running the calling ParallelFor body (0 on the caller's inline path). Per-thread
-  // scratch belongs in tbb::enumerable_thread_specific: oneTBB's slot indices are not bounded
+  // scratch belongs in threading::PerThread (per_thread.h): oneTBB's slot indices are not bounded
   // by an arena's worker count.
   static int CurrentArena() { return current_arena_; }
 

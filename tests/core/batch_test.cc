@@ -186,7 +186,7 @@ TEST(BatchTest, ABadItemLeavesTheOthersIntact) {
   auto bad = engine->NewSequence(Options(*model, "off", 0));
   auto fresh = engine->NewSequence(Options(*model, "off", 0));
   ASSERT_TRUE(good.ok() && solo.ok() && bad.ok() && fresh.ok());
-  const std::vector<int32_t> bad_tokens = {1, model->config().vocab_size};
+  const std::vector<int32_t> bad_tokens = {1, static_cast<int32_t>(model->config().vocab_size)};
   std::vector<StepItem> items = {
       {.sequence = &*good, .tokens = prompt, .kind = StepItem::Kind::kPrefill},
       {.sequence = &*bad, .tokens = bad_tokens, .kind = StepItem::Kind::kPrefill},
