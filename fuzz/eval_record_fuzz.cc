@@ -36,8 +36,15 @@ const Fixture& GetFixture() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Fixture& f = GetFixture();
+  const std::string where = f.set_file.string() + ":1: ";
   lazyllm::fuzz::OnLine(data, size, [&](const std::string& line) {
-    const lazyllm::cli::EvalLine r = lazyllm::cli::ParseEvalLine(line, f.set_file, 1);
+    lazyllm::cli::EvalLine r;
+    try {
+      r = lazyllm::cli::ParseEvalLine(line, f.set_file, 1);
+    } catch (const lazyllm::cli::CliError& e) {
+      if (e.message.rfind(where, 0) != 0) std::abort();  // every refusal names FILE:LINE
+      throw;
+    }
     const lazyllm::Tokenizer& tok = f.model.tokenizer();
     (void)tok.Encode(r.prompt, true);
     (void)tok.Encode(r.prompt + r.continuation, true);

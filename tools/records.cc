@@ -54,7 +54,11 @@ EvalLine ParseEvalLine(const std::string& line, const fs::path& file, int line_n
       const auto [end, _] = std::mismatch(dir.begin(), dir.end(), pf.begin(), pf.end());
       if (rel.is_absolute() || end != dir.end())
         throw CliError{where + ": prompt_file '" + rel.string() + "' is outside the set's folder " + dir.string()};
-      r.prompt = ReadTextFile(pf.string(), "prompt_file");
+      try {
+        r.prompt = ReadTextFile(pf.string(), "prompt_file");
+      } catch (const CliError& e) {
+        throw CliError{where + ": " + e.message};
+      }
     }
     if (j.contains("continuation")) r.continuation = j["continuation"].get<std::string>();
     if (j.contains("answers")) r.answers = j["answers"].get<std::vector<std::string>>();

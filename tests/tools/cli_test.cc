@@ -441,6 +441,7 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\", \"metric\": \"bleu\"}"), "metric 'bleu'"},
       {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\""), "not valid JSON"},
       {"eval -m " + Model() + " --set " + BadSet("{\"continuation\": \"x\"}"), "exactly one of"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt_file\": \"missing.txt\"}"), ".jsonl:1: cannot read prompt_file"},
   };
   for (const auto& [args, expect] : cases) {
     SCOPED_TRACE(args);
