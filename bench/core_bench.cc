@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/synth.h"
 #include "core/attention.h"
 #include "core/matmul.h"
 #include "lazyllm/lazyllm.h"

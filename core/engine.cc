@@ -61,7 +61,7 @@ Engine::Impl::Impl(const Model& m, const EngineOptions& o, const std::vector<thr
 // present), computed in double, so a position's entries do not depend on the table's length.
 void Engine::Impl::EnsureRope(int64_t ctx) {
   if (ctx <= rope_ctx) return;
-  const Model::Impl& m = model.impl();
+  const Model::Impl& m = ModelImpl(model);
   const ModelConfig& c = m.config;
   const int64_t pairs = c.rope_dims / 2;
   rope_tables.clear();
@@ -87,7 +87,7 @@ void Engine::Impl::EnsureRope(int64_t ctx) {
 // it lives on their node, and the mapped file's pages are released; with one arena the slice
 // is the whole mapped matrix.
 void Engine::Impl::PlaceWeights(const std::vector<threading::ArenaPlan>& plan) {
-  const Model::Impl& m = model.impl();
+  const Model::Impl& m = ModelImpl(model);
   std::vector<const WeightMatrix*> all = {&m.output};
   for (const LayerWeights& lw : m.layers)
     for (const WeightMatrix* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down}) all.push_back(w);
@@ -138,10 +138,6 @@ Engine::KvPoolInfo Engine::kv_pool() const {
 }
 
 namespace internal {
-struct EngineAccess {
-  static Engine Make(std::shared_ptr<Engine::Impl> impl) { return Engine(std::move(impl)); }
-};
-
 StatusOr<Engine> CreateEngine(const Model& model, const EngineOptions& options, const threading::Topology* topo) {
   if (!model.has_weights()) return InvalidArgumentError("model was loaded vocab-only; an engine needs its weights");
   if (options.threads < 0 || options.threads > 4096)

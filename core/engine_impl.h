@@ -88,4 +88,14 @@ namespace internal {
 StatusOr<Engine> CreateEngine(const Model& model, const EngineOptions& options, const threading::Topology* topo);
 }  // namespace internal
 
+namespace internal {
+struct EngineAccess {
+  static Engine Make(std::shared_ptr<Engine::Impl> impl) { return Engine(std::move(impl)); }
+  static const std::shared_ptr<Engine::Impl>& Get(const Engine& e) { return e.impl_; }
+};
+}  // namespace internal
+
+// The internals of an engine (the library's own code and its tests).
+inline Engine::Impl& EngineImpl(const Engine& e) { return *internal::EngineAccess::Get(e); }
+
 }  // namespace lazyllm

@@ -42,7 +42,7 @@ class StepRun {
  public:
   StepRun(Engine::Impl& e, std::vector<Work>& work, bool int8)
       : e_(e),
-        m_(e.model.impl()),
+        m_(ModelImpl(e.model)),
         c_(m_.config),
         k_(e.k),
         pool_(*e.pool),
@@ -583,7 +583,7 @@ Status CheckItem(const Seq& s, const StepItem& item) {
 
 Sequence::Impl::Impl(std::shared_ptr<Engine::Impl> e, const SequenceOptions& o, int64_t max_context)
     : engine(std::move(e)),
-      m(engine->model.impl()),
+      m(ModelImpl(engine->model)),
       c(m.config),
       max_ctx(max_context),
       pruning(o.pruning),
@@ -638,7 +638,7 @@ StatusOr<Sequence> Engine::NewSequence(const SequenceOptions& options) const {
   const double q_dim = static_cast<double>(c.num_heads * c.head_dim), kv_dim = static_cast<double>(c.num_kv_heads * c.head_dim);
   const double bookkeeping =
       n * (layers * 6 + static_cast<double>(aux_layers * c.dim) * 4 + 37 +
-           (ctx > impl_->rope_ctx ? static_cast<double>(model.impl().rope_variants.size() * c.rope_dims) * 4 : 0));
+           (ctx > impl_->rope_ctx ? static_cast<double>(ModelImpl(model).rope_variants.size() * c.rope_dims) * 4 : 0));
   const double kv = n * layers * 2 * kv_dim * (impl_->kv_f16 ? 2 : 4);
   const double activations =
       4 * (n * (2 * static_cast<double>(c.dim) + 2 * q_dim + 4 * kv_dim) +
@@ -665,6 +665,24 @@ StatusOr<Sequence> Engine::NewSequence(const SequenceOptions& options) const {
     return ResourceExhaustedError("out of memory creating a sequence of " + std::to_string(ctx) + " tokens (its " +
                                   bytes(bookkeeping) + " bytes of bookkeeping)");
   }
+}
+
+Status Engine::Warmup(int64_t tokens) const {
+  const int64_t ctx = impl_->model.config().context_length;
+  if (tokens <= 0) tokens = 64;
+  tokens = std::max<int64_t>(1, std::min(tokens, ctx - 1));
+  LAZYLLM_ASSIGN_OR_RETURN(Sequence seq, NewSequence({.max_context = tokens + 1}));
+  // Ids spread over the vocabulary, so that the embedding rows touched are not all one page.
+  const int64_t vocab = impl_->model.config().vocab_size;
+  std::vector<int32_t> ids(static_cast<size_t>(tokens));
+  for (int64_t i = 0; i < tokens; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>((i * 7919) % vocab);
+  StepItem item{.sequence = &seq, .tokens = ids, .kind = StepItem::Kind::kPrefill};
+  LAZYLLM_RETURN_IF_ERROR(Step({&item, 1}));
+  LAZYLLM_RETURN_IF_ERROR(item.status);
+  const int32_t next[1] = {ids[0]};
+  item = {.sequence = &seq, .tokens = next};
+  LAZYLLM_RETURN_IF_ERROR(Step({&item, 1}));
+  return item.status;
 }
 
 Status Engine::Step(std::span<StepItem> items) const {

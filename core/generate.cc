@@ -69,11 +69,7 @@ using Clock = std::chrono::steady_clock;
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 void FillPruningStats(const PruningStats& ps, int64_t kv_bytes, Stats& st) {
-  st.kept_per_layer = ps.kept_per_layer;
-  st.revived_tokens = ps.revived_tokens;
-  st.revivals_skipped = ps.revivals_skipped;
-  st.prompt_tokens_computed_pct_prefill = ps.prompt_tokens_computed_pct_prefill;
-  st.prompt_tokens_computed_pct_final = ps.prompt_tokens_computed_pct;
+  st.pruning = ps;
   st.kv_bytes = kv_bytes;
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/arch.h"
 #include "core/model_impl.h"
+#include "core/tokenizer_gguf.h"
 #include "simd/kernels.h"
 
 namespace lazyllm {
@@ -323,7 +324,7 @@ StatusOr<Model> Model::Load(const std::string& path, const LoadOptions& options)
   const auto t0 = std::chrono::steady_clock::now();
   LAZYLLM_ASSIGN_OR_RETURN(std::unique_ptr<gguf::File> file, gguf::File::Open(path));
   LAZYLLM_RETURN_IF_ERROR(CheckFirstPart(*file));
-  LAZYLLM_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::FromGguf(*file));
+  LAZYLLM_ASSIGN_OR_RETURN(Tokenizer tok, internal::TokenizerFromGguf(*file));
   auto impl = std::make_shared<Impl>(std::move(tok));
   impl->files.push_back(std::move(file));
   impl->config.vocab_size = impl->tokenizer.vocab_size();

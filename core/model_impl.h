@@ -53,4 +53,13 @@ struct Model::Impl {
   explicit Impl(Tokenizer t) : tokenizer(std::move(t)) {}
 };
 
+namespace internal {
+struct ModelAccess {
+  static const Model::Impl& Get(const Model& m) { return *m.impl_; }
+};
+}  // namespace internal
+
+// The internals of a model (the library's own code and its tests).
+inline const Model::Impl& ModelImpl(const Model& m) { return internal::ModelAccess::Get(m); }
+
 }  // namespace lazyllm

@@ -1,4 +1,5 @@
 // Session: an Engine and one Sequence, driven one step at a time.
+#include <algorithm>
 #include <cstring>
 
 #include "core/engine_impl.h"
@@ -80,6 +81,11 @@ Status Session::DecodeStep(int32_t token) {
 
 Status Session::Append(std::span<const int32_t> tokens) { return impl_->Run(tokens, StepItem::Kind::kAppend, nullptr); }
 
+Status Session::Warmup(int64_t tokens) {
+  if (tokens <= 0) tokens = 64;
+  return impl_->engine.Warmup(std::min(tokens, impl_->seq.max_context()));
+}
+
 std::span<const float> Session::logits() const { return impl_->seq.logits(); }
 int64_t Session::position() const { return impl_->seq.position(); }
 int64_t Session::max_context() const { return impl_->seq.max_context(); }
@@ -112,8 +118,8 @@ std::vector<float> CachedK(const Session& session, int64_t layer, int64_t slot) 
 }
 
 Placement WeightPlacement(const Session& session) {
-  const Engine::Impl& e = *SessionAccess::Get(session).engine.impl();
-  const Model::Impl& m = e.model.impl();
+  const Engine::Impl& e = EngineImpl(SessionAccess::Get(session).engine);
+  const Model::Impl& m = ModelImpl(e.model);
   Placement p;
   for (int a = 0; a < e.pool->num_arenas(); ++a) p.arena_threads.push_back(e.pool->arena_threads(a));
   const auto& lw = m.layers[0];

@@ -1,5 +1,5 @@
 // `lazyllm synth`: random-weight Llama GGUF files in real models' shapes.
-#include "lazyllm/synth.h"
+#include "core/synth.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/gguf.h"
+#include "core/tokenizer_gguf.h"
 #include "lazyllm/tokenizer.h"
 
 namespace lazyllm {
@@ -406,15 +407,15 @@ struct Tokenizer::Impl {
   }
 };
 
-StatusOr<Tokenizer> Tokenizer::FromGguf(const gguf::File& f) {
-  auto impl = std::make_shared<Impl>();
+StatusOr<Tokenizer> internal::TokenizerFromGguf(const gguf::File& f) {
+  auto impl = std::make_shared<Tokenizer::Impl>();
   const std::string& path = f.path();
   LAZYLLM_ASSIGN_OR_RETURN(std::string_view model, f.GetString("tokenizer.ggml.model"));
   impl->model_name = std::string(model);
   if (model == "llama") {
-    impl->kind = Kind::kSentencePiece;
+    impl->kind = Tokenizer::Kind::kSentencePiece;
   } else if (model == "gpt2") {
-    impl->kind = Kind::kByteLevelBpe;
+    impl->kind = Tokenizer::Kind::kByteLevelBpe;
   } else {
     return UnimplementedError(path + ": unsupported tokenizer.ggml.model '" + impl->model_name +
                               "' (supported: llama, gpt2)");
@@ -448,7 +449,7 @@ StatusOr<Tokenizer> Tokenizer::FromGguf(const gguf::File& f) {
     impl->byte_tokens[b] = impl->Lookup(name);
   }
 
-  const bool spm = impl->kind == Kind::kSentencePiece;
+  const bool spm = impl->kind == Tokenizer::Kind::kSentencePiece;
   auto token_id = [&](const char* key, int64_t def, int32_t* out) -> Status {
     LAZYLLM_ASSIGN_OR_RETURN(int64_t id, f.GetIntOr(key, def));
     if (id >= static_cast<int64_t>(n) || id < -1)
@@ -530,7 +531,7 @@ StatusOr<Tokenizer> Tokenizer::FromGguf(const gguf::File& f) {
                                   ", so some text could not be encoded");
     }
   }
-  return Tokenizer(std::move(impl));
+  return internal::TokenizerAccess::Make(std::move(impl));
 }
 
 std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special, bool parse_special) const {

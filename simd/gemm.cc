@@ -6,12 +6,12 @@
 #include <mutex>
 
 namespace lazyllm::simd {
-namespace {
-
 void EnsureSingleThreadedBlas() {
   static std::once_flag once;
   std::call_once(once, [] { openblas_set_num_threads(1); });
 }
+
+namespace {
 
 void Sgemm(CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
            int64_t ldb, float* c, int64_t ldc, bool accumulate) {

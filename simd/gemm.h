@@ -5,6 +5,10 @@
 
 namespace lazyllm::simd {
 
+// Sets OpenBLAS to one thread of its own (lazyllm's workers each call it on their slice); once
+// per process, before the first product.
+void EnsureSingleThreadedBlas();
+
 // C[m, n] = A[m, k] · B[n, k]ᵀ (+ C when accumulate), all fp32 row-major with leading
 // dimensions lda, ldb, ldc. Runs on the calling thread only: OpenBLAS is kept single-threaded
 // so that all parallelism comes from lazyllm's own pools.

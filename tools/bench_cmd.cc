@@ -46,6 +46,21 @@ std::vector<T> Unique(std::vector<T> v) {
   return out;
 }
 
+// The environment columns every CSV row ends with (EnvFields), header and values.
+std::string CsvEnvHeader() {
+  std::string h;
+  for (const auto& [k, v] : EnvFields()) h += "," + k;
+  return h;
+}
+std::string CsvEnvRow() {
+  std::string r;
+  for (const auto& [k, v] : EnvFields()) r += "," + (v.is_string() ? "\"" + v.get<std::string>() + "\"" : v.dump());
+  return r;
+}
+void AddEnv(json& j) {
+  for (const auto& [k, v] : EnvFields()) j[k] = v;
+}
+
 struct Summary {
   double mean = 0, stddev = 0;
 };
@@ -134,10 +149,27 @@ void RunBatchCase(const Engine& engine, BatchCase& cs, const std::function<std::
 }  // namespace
 
 int Bench(int argc, char** argv) {
-  Flags flags(argc, argv, 2,
-              {{"-m", true}, {"-p", true}, {"-n", true}, {"-t", true}, {"--numa", true}, {"--prune", true},
-               {"-r", true}, {"-o", true}, {"-f", true}, {"--seed", true},
-               {"--int8-act", false}, {"--batch", true}, {"--kv-type", true}});
+  const CommandSpec spec = {
+      .name = "bench",
+      .summary = "A benchmark matrix of prefill and decode speed over every combination of the values given.",
+      .shared = {"-m", "--int8-act", "--kv-type"},
+      .own = {{"-p", "N,N,...", "prompt lengths in tokens (default 512)"},
+              {"-n", "N,N,...", "tokens to generate (default 32)"},
+              {"-t", "N,N,...", "worker threads (default 0: one per core)"},
+              {"--numa", "on,off", "NUMA placement (default on)"},
+              {"--prune", "SPECS", "pruning schedules, separated by ',' or ';' (default off)"},
+              {"--batch", "B,B,...", "llama-batched-bench's shape: B prompts prefilled in one step, then -n steps of B tokens"},
+              {"-r", "N", "repetitions per case (default 3), interleaved across cases after a warm-up"},
+              {"-o", "md|csv|json", "output format (default md)"},
+              {"-f", "FILE", "a text whose tokens, repeated to length, make the prompt (default: random ids)"},
+              {"--seed", "S", "seed of the random prompt and of random pruning (default 42)"}},
+      .notes = R"(Per case: the mean ± standard deviation over -r repetitions of prefill tokens/s, TTFT, decode
+tokens/s and the % of prompt token-layer pairs computed. Load time is excluded. The header (md) and
+every record (csv, json) carry the environment: CPU, cores, NUMA nodes, the ISA chosen, OpenBLAS's
+kernels and threads, OPENBLAS_CORETYPE when set, lazyllm's version and commit.
+--batch reports prefill tokens/s (all prompts), aggregate decode tokens/s, total tokens/s and the KV
+bytes held at the end; --kv-type f16 halves the KV.)"};
+  Flags flags(spec, argc, argv);
   const std::vector<int64_t> prompts = Unique(NumberList(flags, "-p", "512", 1, int64_t{1} << 22));
   const std::vector<int64_t> gens = Unique(NumberList(flags, "-n", "32", 0, 1 << 20));
   const std::vector<int64_t> threads = Unique(NumberList(flags, "-t", "0", 0, 4096));
@@ -197,6 +229,7 @@ int Bench(int argc, char** argv) {
     const KvType kv_type = ParseKvType(flags);
     auto engine = Engine::Create(model, {.threads = static_cast<int>(threads[0]), .numa = numas[0] == "on", .kv_type = kv_type});
     if (!engine.ok()) throw CliError{engine.status().message()};
+    if (Status st = engine->Warmup(max_prompt); !st.ok()) throw CliError{st.message()};
     // Sequence b's prompt: BOS, then the token stream from offset 97·b, so prompts differ.
     auto batch_prompt = [&](int64_t n, int64_t b) {
       std::vector<int32_t> ids;
@@ -212,6 +245,7 @@ int Bench(int argc, char** argv) {
         for (int64_t g : gens)
           for (int64_t b : batches) bcases.push_back({b, p, g, pr.ToString(), pr, {}, {}, {}, {}, {}});
     // Repetitions interleave the cases (rep 0 warms every case up), so drift hits them alike.
+    WarnIfBlasBelowCpu("bench");
     for (int rep = 0; rep <= reps; ++rep) {
       for (size_t i = 0; i < bcases.size(); ++i) {
         BatchCase& cs = bcases[i];
@@ -240,6 +274,7 @@ int Bench(int argc, char** argv) {
         add("total_tokens_per_s", cs.total_tps);
         add("kv_bytes", cs.kv_bytes);
         add("prompt_tokens_computed_pct", cs.computed_pct);
+        AddEnv(j);
         all.push_back(j);
       }
       std::cout << Dump(all) << "\n";
@@ -247,16 +282,19 @@ int Bench(int argc, char** argv) {
     }
     if (format == "csv") {
       std::printf("model,threads,kv_type,prune,batch,n_prompt,n_gen,prefill_tps_mean,prefill_tps_sd,decode_tps_mean,"
-                  "decode_tps_sd,total_tps_mean,total_tps_sd,kv_bytes_mean,computed_pct_mean\n");
+                  "decode_tps_sd,total_tps_mean,total_tps_sd,kv_bytes_mean,computed_pct_mean%s\n",
+                  CsvEnvHeader().c_str());
       for (const BatchCase& cs : bcases) {
         const Summary pf = Summarize(cs.prefill_tps), dc = Summarize(cs.decode_tps), tt = Summarize(cs.total_tps);
-        std::printf("\"%s\",%d,%s,\"%s\",%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.0f,%.2f\n", name.c_str(),
+        std::printf("\"%s\",%d,%s,\"%s\",%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.0f,%.2f%s\n", name.c_str(),
                     engine->threads(), kv_name, cs.prune.c_str(), static_cast<long long>(cs.batch),
                     static_cast<long long>(cs.prompt), static_cast<long long>(cs.gen), pf.mean, pf.stddev, dc.mean,
-                    dc.stddev, tt.mean, tt.stddev, Summarize(cs.kv_bytes).mean, Summarize(cs.computed_pct).mean);
+                    dc.stddev, tt.mean, tt.stddev, Summarize(cs.kv_bytes).mean, Summarize(cs.computed_pct).mean,
+                    CsvEnvRow().c_str());
       }
       return 0;
     }
+    std::printf("%s\n\n", EnvLine().c_str());
     std::printf("| model | threads | kv | prune | B | prompt | gen | prefill t/s | decode t/s | total t/s | KV MiB | prompt computed %% |\n");
     std::printf("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (const BatchCase& cs : bcases) {
@@ -272,13 +310,17 @@ int Bench(int argc, char** argv) {
   }
   if (flags.Has("--kv-type")) throw CliError{"--kv-type is a flag of --batch"};
 
+  // One session per (threads, numa, prune), each engine warmed up for the longest prompt; then
+  // every repetition runs every case once (rep 0 an untimed warm-up), so that drift over the run
+  // hits all cases alike.
+  struct Runner {
+    int64_t threads;
+    std::string numa, prune;
+    Session session;
+  };
+  std::vector<Runner> runners;
   std::vector<Case> cases;
-  for (int64_t t : threads)
-    for (const auto& numa : numas)
-      for (const auto& pr : prunings)
-        for (int64_t p : prompts)
-          for (int64_t g : gens) cases.push_back({p, g, static_cast<int>(t), static_cast<int>(t), numa, pr.ToString(), {}, {}, {}, {}});
-  size_t done = 0;
+  std::vector<size_t> runner_of;  // per case
   for (int64_t t : threads) {
     for (const auto& numa : numas) {
       for (const auto& pr : prunings) {
@@ -290,29 +332,36 @@ int Bench(int argc, char** argv) {
         so.int8_activations = flags.Has("--int8-act");
         auto session = Session::Create(model, so);
         if (!session.ok()) throw CliError{session.status().message()};
-        for (Case& cs : cases) {
-          if (cs.requested_threads != t || cs.numa != numa || cs.prune != pr.ToString()) continue;
-          const std::vector<int32_t> prompt = prompt_of(cs.prompt);
-          GenerationOptions gen;
-          gen.max_new_tokens = static_cast<int>(cs.gen);
-          gen.sampling.temperature = 0;
-          gen.stop_at_eos = false;
-          ++done;
-          for (int rep = 0; rep <= reps; ++rep) {  // rep 0 warms up (page faults, caches)
-            std::fprintf(stderr, "\rbench: case %zu/%zu  p=%lld n=%lld t=%d numa=%s prune=%s  %s %d/%d   ", done,
-                         cases.size(), static_cast<long long>(cs.prompt), static_cast<long long>(cs.gen),
-                         session->threads(), numa.c_str(), cs.prune.c_str(), rep == 0 ? "warm-up" : "rep", rep, reps);
-            auto r = Generate(*session, prompt, gen);
-            if (!r.ok()) throw CliError{r.status().message()};
-            if (rep == 0) continue;
-            cs.prefill_tps.push_back(r->stats.prefill_tokens_per_s);
-            cs.ttft_ms.push_back(r->stats.ttft_ms);
-            if (cs.gen > 0) cs.decode_tps.push_back(r->stats.decode_tokens_per_s);
-            cs.computed_pct.push_back(r->stats.prompt_tokens_computed_pct_final);
+        if (Status st = session->Warmup(max_prompt); !st.ok()) throw CliError{st.message()};
+        for (int64_t p : prompts) {
+          for (int64_t g : gens) {
+            cases.push_back({p, g, static_cast<int>(t), session->threads(), numa, pr.ToString(), {}, {}, {}, {}});
+            runner_of.push_back(runners.size());
           }
-          cs.threads = session->threads();
         }
+        runners.push_back({t, numa, pr.ToString(), std::move(session).value()});
       }
+    }
+  }
+  WarnIfBlasBelowCpu("bench");
+  for (int rep = 0; rep <= reps; ++rep) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      Case& cs = cases[i];
+      Session& session = runners[runner_of[i]].session;
+      std::fprintf(stderr, "\rbench: %s %d/%d case %zu/%zu  p=%lld n=%lld t=%d numa=%s prune=%s      ",
+                   rep == 0 ? "warm-up" : "rep", rep, reps, i + 1, cases.size(), static_cast<long long>(cs.prompt),
+                   static_cast<long long>(cs.gen), cs.threads, cs.numa.c_str(), cs.prune.c_str());
+      GenerationOptions gen;
+      gen.max_new_tokens = static_cast<int>(cs.gen);
+      gen.sampling.temperature = 0;
+      gen.stop_at_eos = false;
+      auto r = Generate(session, prompt_of(cs.prompt), gen);
+      if (!r.ok()) throw CliError{r.status().message()};
+      if (rep == 0) continue;
+      cs.prefill_tps.push_back(r->stats.prefill_tokens_per_s);
+      cs.ttft_ms.push_back(r->stats.ttft_ms);
+      if (cs.gen > 0) cs.decode_tps.push_back(r->stats.decode_tokens_per_s);
+      cs.computed_pct.push_back(r->stats.pruning.prompt_tokens_computed_pct);
     }
   }
   std::fprintf(stderr, "\n");
@@ -334,6 +383,7 @@ int Bench(int argc, char** argv) {
       add("ttft_ms", cs.ttft_ms);
       add("decode_tokens_per_s", cs.decode_tps);
       add("prompt_tokens_computed_pct", cs.computed_pct);
+      AddEnv(j);
       all.push_back(j);
     }
     std::cout << Dump(all) << "\n";
@@ -341,17 +391,19 @@ int Bench(int argc, char** argv) {
   }
   if (format == "csv") {
     std::printf("model,file_bytes,threads,numa,prune,n_prompt,n_gen,prefill_tps_mean,prefill_tps_sd,ttft_ms_mean,"
-                "ttft_ms_sd,decode_tps_mean,decode_tps_sd,computed_pct_mean\n");
+                "ttft_ms_sd,decode_tps_mean,decode_tps_sd,computed_pct_mean%s\n",
+                CsvEnvHeader().c_str());
     for (const Case& cs : cases) {
       const Summary pf = Summarize(cs.prefill_tps), tt = Summarize(cs.ttft_ms), dc = Summarize(cs.decode_tps),
                     pc = Summarize(cs.computed_pct);
-      std::printf("\"%s\",%lld,%d,%s,\"%s\",%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.2f\n", model_name.c_str(),
+      std::printf("\"%s\",%lld,%d,%s,\"%s\",%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.2f%s\n", model_name.c_str(),
                   static_cast<long long>(model.file_bytes()), cs.threads, cs.numa.c_str(), cs.prune.c_str(),
                   static_cast<long long>(cs.prompt), static_cast<long long>(cs.gen), pf.mean, pf.stddev, tt.mean,
-                  tt.stddev, dc.mean, dc.stddev, pc.mean);
+                  tt.stddev, dc.mean, dc.stddev, pc.mean, CsvEnvRow().c_str());
     }
     return 0;
   }
+  std::printf("%s\n\n", EnvLine().c_str());
   std::printf("| model | size | threads | numa | prune | prompt | gen | prefill t/s | TTFT ms | decode t/s | prompt computed %% |\n");
   std::printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (const Case& cs : cases) {

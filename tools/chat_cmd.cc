@@ -9,10 +9,16 @@
 namespace lazyllm::cli {
 
 int Chat(int argc, char** argv) {
-  Flags flags(argc, argv, 2,
-              {{"-m", true}, {"-n", true}, {"-t", true}, {"-c", true}, {"--temp", true}, {"--top-k", true},
-               {"--top-p", true}, {"--seed", true}, {"--prune", true}, {"--system", true}, {"--chat-template", true},
-               {"--numa", true}, {"--mem-limit", true}});
+  const CommandSpec spec = {
+      .name = "chat",
+      .summary = "An interactive chat: user turns on standard input, one per line (/exit ends); replies stream.",
+      .shared = {"-m", "-t", "-c", "--temp", "--top-k", "--top-p", "--seed", "--prune", "--system", "--chat-template",
+                 "--numa", "--mem-limit"},
+      .own = {{"-n", "N", "tokens per reply at most (default 256)"}},
+      .notes = R"(Every turn renders the whole conversation with the chat template and appends to the session only
+the tokens that extend what it holds, so earlier turns are not run again (with LazyLLM, their
+tokens stay candidates and can be revived); a line on stderr reports each turn.)"};
+  Flags flags(spec, argc, argv);
   GenerationOptions gen;
   gen.max_new_tokens = flags.Number<int>("-n", 256, 1, 1 << 24);
   gen.sampling.temperature = flags.Number<float>("--temp", 0.8f, 0.0f, 1e6f);
@@ -67,7 +73,7 @@ int Chat(int argc, char** argv) {
     std::fprintf(stderr, "[turn %d: %s %zu tokens (%lld in context), TTFT %.1f ms, %lld generated at %.1f tok/s, %lld revived]\n",
                  turn, extends ? "appended" : "prefilled", prompt.size(), static_cast<long long>(session->position()),
                  st.ttft_ms, static_cast<long long>(st.generated_tokens), st.decode_tokens_per_s,
-                 static_cast<long long>(st.revived_tokens));
+                 static_cast<long long>(st.pruning.revived_tokens));
   }
   return 0;
 }

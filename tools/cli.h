@@ -14,67 +14,11 @@
 #include <vector>
 
 #include "lazyllm/lazyllm.h"
+#include "tools/flags.h"
 
 namespace lazyllm::cli {
 
 using nlohmann::json;
-
-// A user-facing error: printed as one line on stderr, exit status 1.
-struct CliError {
-  std::string message;
-};
-
-// Flags of one command: "--name" -> value ("" for switches), checked against the allowed set; up
-// to max_positional plain arguments (not starting with '-') are kept in order.
-class Flags {
- public:
-  Flags(int argc, char** argv, int first, const std::map<std::string, bool>& allowed, size_t max_positional = 0) {
-    for (int i = first; i < argc; ++i) {
-      std::string a = argv[i];
-      auto it = allowed.find(a);
-      if (it == allowed.end() && !a.empty() && a[0] != '-' && positional_.size() < max_positional) {
-        positional_.push_back(a);
-        continue;
-      }
-      if (it == allowed.end()) throw CliError{"unknown flag '" + a + "'"};
-      if (values_.count(a)) throw CliError{"flag '" + a + "' given twice"};
-      if (it->second) {
-        if (i + 1 >= argc) throw CliError{"flag '" + a + "' needs a value"};
-        values_[a] = argv[++i];
-      } else {
-        values_[a] = "";
-      }
-    }
-  }
-
-  bool Has(const std::string& f) const { return values_.count(f) > 0; }
-  const std::vector<std::string>& Positional() const { return positional_; }
-  std::optional<std::string> Get(const std::string& f) const {
-    auto it = values_.find(f);
-    if (it == values_.end()) return std::nullopt;
-    return it->second;
-  }
-
-  template <typename T>
-  T Number(const std::string& f, T def, T lo, T hi) const {
-    auto v = Get(f);
-    if (!v) return def;
-    T out{};
-    const char* b = v->data();
-    const char* e = b + v->size();
-    auto [p, ec] = std::from_chars(b, e, out);
-    if (ec == std::errc::result_out_of_range && p == e)
-      throw CliError{"flag '" + f + "': " + *v + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"};
-    if (ec != std::errc() || p != e || v->empty()) throw CliError{"flag '" + f + "': '" + *v + "' is not a valid number"};
-    if (out < lo || out > hi)
-      throw CliError{"flag '" + f + "': " + *v + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"};
-    return out;
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-  std::vector<std::string> positional_;
-};
 
 inline std::string Join(const std::vector<std::string>& v) {
   std::string s;
@@ -214,6 +158,45 @@ inline lazyllm::ChatTemplate ChooseChatTemplate(const Flags& flags, const lazyll
                                                : "the model's chat template is not a known family");
   return family;
 }
+
+// The environment a measurement ran in, as the fields every bench record carries (in this order):
+// cpu, cores, numa_nodes, isa, cpu_isa, blas_core, blas_threads, openblas_coretype ("" when
+// unset), lazyllm_version, lazyllm_commit.
+inline std::vector<std::pair<std::string, json>> EnvFields() {
+  const SystemInfo& i = GetSystemInfo();
+  return {{"cpu", i.cpu},
+          {"cores", i.cores},
+          {"numa_nodes", i.numa_nodes},
+          {"isa", i.isa},
+          {"cpu_isa", i.cpu_isa},
+          {"blas_core", i.blas_core},
+          {"blas_threads", i.blas_threads},
+          {"openblas_coretype", i.openblas_coretype},
+          {"lazyllm_version", i.version},
+          {"lazyllm_commit", i.commit}};
+}
+
+// One line of the same, for a Markdown report's header.
+inline std::string EnvLine() {
+  const SystemInfo& i = GetSystemInfo();
+  return "lazyllm " + i.version + " (" + i.commit + "), " + i.cpu + ", " + std::to_string(i.cores) + " cores, " +
+         std::to_string(i.numa_nodes) + " NUMA node" + (i.numa_nodes == 1 ? "" : "s") + ", " + i.isa +
+         " kernels, OpenBLAS " + i.blas_core + " kernels" +
+         (i.openblas_coretype.empty() ? "" : " (OPENBLAS_CORETYPE=" + i.openblas_coretype + ")") + ", " +
+         std::to_string(i.blas_threads) + " BLAS thread" + (i.blas_threads == 1 ? "" : "s");
+}
+
+// Says on stderr, once, when OpenBLAS runs kernels below what the CPU supports.
+inline void WarnIfBlasBelowCpu(const char* cmd) {
+  static bool said = false;
+  if (said) return;
+  said = true;
+  if (const std::string w = BlasKernelWarning(GetSystemInfo()); !w.empty())
+    std::fprintf(stderr, "lazyllm %s: warning: %s\n", cmd, w.c_str());
+}
+
+// `lazyllm --version`.
+void PrintVersion();
 
 // Commands in their own files.
 int Synth(int argc, char** argv);

@@ -19,99 +19,51 @@
 namespace lazyllm::cli {
 namespace {
 
-constexpr const char* kUsage = R"(usage: lazyllm COMMAND [flags]
+constexpr const char* kUsage = R"(usage: lazyllm COMMAND [flags]      (lazyllm COMMAND --help: its flags)
 
 commands:
-  run       -m MODEL (-p TEXT | -f FILE | --batch-file FILE.jsonl [--max-batch N] [--kv-mem BYTES])
-            [-n N] [-t THREADS] [-c CTX] [--temp T] [--top-k K] [--top-p P] [--seed S] [--no-bos]
-            [--json] [--logits] [--prune SPEC] [--compare [-r N]] [--numa on|off] [--int8-act]
-            [--kv-type f32|f16] [--mem-limit BYTES] [--chat [--system TEXT] [--chat-template NAME]]
-  chat      -m MODEL [--system TEXT] [--chat-template NAME] [-n N] [-t T] [-c CTX] [--temp T]
-            [--top-k K] [--top-p P] [--seed S] [--prune SPEC] [--mem-limit BYTES]
-  tokenize  -m MODEL (-p TEXT | -f FILE) [--no-bos] [--json]
-  inspect   -m MODEL [--json]
-  bench     -m MODEL [-p 512,2048] [-n 0,32] [-t 1,2] [--numa on,off] [--prune off,paper]
-            [--batch 1,8,32] [--kv-type f32|f16] [-r N] [-o md|csv|json] [-f FILE] [--seed S]
-            [--int8-act]
-  synth     --preset NAME [--dtype DTYPE] -o OUT.gguf [--layers N] [--seed S]
-  quantize  IN.gguf OUT.gguf TYPE [-t THREADS] [-v]
-  eval      -m MODEL --set FILE|DIR [--prune 'paper;1:0.5'] [--sweep] [--plot OUT.svg] [-n N]
-            [-o md|csv|json] [-t T] [-r N] [--seed S] [--no-match]
+  run       generate from a prompt (or a JSONL batch of prompts); --compare measures LazyLLM
+  chat      an interactive chat on standard input, streaming each reply
+  bench     a benchmark matrix of prefill and decode speed (md, csv or json)
+  eval      LazyLLM's quality and speed against the baseline on a JSONL eval set
+  tokenize  print the token ids of a text
+  inspect   print a model's architecture, shapes, tokenizer and tensor types
+  synth     write a GGUF with random weights in a preset's shape
+  quantize  rewrite an F32/F16/BF16 model in a quantized type
 
-run prints the generated text (or, with --json, one JSON object with the prompt and generated
-ids, the text and timing stats; --logits adds the last prompt position's logits and the argmax
-at every prompt position; it needs --prune off). -n 0 stops after the prefill. --temp 0 is
-greedy decoding.
-
---prune SPEC  LazyLLM token pruning (default: paper):
-                off | paper | LAYER:FRACTION[,LAYER:FRACTION...]   e.g. 8:0.5,15:0.5,23:0.5
-                static:LAYER:FRACTION (prune once in the prefill, never revive)
-                random:FRACTION (drop prompt tokens at random before layer 0, seeded by --seed)
---numa on|off NUMA placement (default on; only matters on a machine with several NUMA nodes).
---int8-act    decode matmuls on quantized weights round the activations to 8 bits (Q8_0 blocks;
-              Q8_K for the K-quants and IQ4_XS) and use integer dot products (llama.cpp's
-              arithmetic; faster, no longer exact fp32 activations).
---chat        treat the prompt as a user message (after --system TEXT) and render it with the
-              model's chat template family (chatml, llama2, mistral-v1/v3/v3-tekken/v7, llama3,
-              phi3, phi4, gemma, deepseek3; --chat-template NAME overrides; an unknown template
-              formats as chatml with a warning). Generation stops at end-of-turn tokens.
---batch-file  run many prompts at once: one JSON object per line, {"prompt": TEXT} with optional
-              "max_tokens" and "prune" overriding -n and --prune. They share one engine and run
-              with continuous batching (up to --max-batch, default 32, in flight; each step is one
-              forward pass over the new prompts and a decode token of every other request).
-              Output in input order: the texts, or with --json one `run --json` object per line.
---kv-type     K/V cache storage: f32 (default, exact) or f16 (half the bytes).
---kv-mem      KV memory pool limit for --batch-file (bytes, or 512MiB, 4GiB, ...; default none):
-              a request waits in the queue until its prompt and tokens fit. LazyLLM's pruned
-              (token, layer) pairs take no KV memory, so more pruned requests fit at once.
---mem-limit   memory one sequence may come to need (bytes or 512MiB, 4GiB, ...; default the
-              machine's physical memory): its KV cache with the whole context (-c) in every
-              layer, a prefill's activations and its bookkeeping. A model or context that could
-              need more is refused up front, with the need named.
---compare     run the prompt with pruning off and with SPEC; print both outputs, each TTFT,
-              the speedup, % of prompt tokens computed and how far the outputs agree. TTFT is
-              the median of N prefills per side (-r, default 5), interleaved.
-
-bench runs every combination of the comma-separated values (prune specs may be separated by
-';' when a spec has commas of its own) and prints, per case, the mean ± standard deviation over
--r repetitions (after one warm-up) of prefill tokens/s, TTFT, decode tokens/s and the % of
-prompt token-layer pairs computed. The prompt is BOS plus random vocabulary ids (or -f FILE's
-tokens repeated to length); load time is excluded; progress goes to stderr.
-
-bench --batch B1,B2,... runs llama-batched-bench's shape instead: per case, B independent prompts
-of -p tokens prefilled in one step, then -n decode steps of B tokens; it reports prefill tokens/s
-(all prompts), aggregate decode tokens/s (B × n / decode time), total tokens/s and the KV bytes
-held at the end (JSON: batch, n_prompt, n_gen, prune, prefill_tokens_per_s, decode_tokens_per_s,
-total_tokens_per_s, kv_bytes). Repetitions interleave the cases. --kv-type f16 halves the KV.
-
-eval runs every prompt of a JSONL eval set (lines with "prompt" or "prompt_file", optional
-"continuation", "answers" and "metric": exact|contains|f1) with pruning off and with each
-schedule, plus static and random pruning at each LazyLLM schedule's prefill budget (unless
---no-match), and reports per method, against the baseline on the same prompt: first-token KL
-divergence and top-1 agreement, greedy-token agreement over -n tokens, continuation perplexity
-(teacher forced), task score, TTFT speedup and % of prompt tokens computed, as mean ± 95% interval.
-TTFT is the fastest of -r prefills per prompt (default 3).
---sweep adds LazyLLM (one k at the paper layers), static and random at 90/80/70/60/50% of the
-prefill work; --plot writes greedy-token agreement against TTFT speedup per method as SVG.
-
-chat reads user turns from standard input, one per line (/exit ends), and streams each reply.
-Every turn renders the whole conversation with the chat template and appends to the session only
-the tokens that extend what it holds, so earlier turns are not run again (with LazyLLM, their
-tokens stay candidates and can be revived); a line on stderr reports each turn.
-
-synth writes a Llama GGUF with random weights in a preset's shape (tiny-gqa, smollm2-135m,
-llama3.2-1b, llama2-7b) and the 512-token stories260K vocabulary. DTYPE is any weight dtype: f32
-(default), f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs;
-rows its block does not divide take llama.cpp's fallback type.
-
-quantize rewrites an F32/F16/BF16 model as TYPE (q8_0, q4_0, q4_k_m, q4_k_s, q5_k_m, q5_k_s, q6_k,
-q3_k_m, q2_k) with llama.cpp's per-tensor mix: output.weight (or a tied token_embd) Q6_K, attn_v
-and ffn_down one step up on the "more bits" layers of *_m types, fallbacks for rows a 256-element
-block does not divide. -v lists every tensor's type.
+  lazyllm --version   the version, commit, compiler, the ISA chosen and OpenBLAS's kernels
 )";
 
+const CommandSpec kRunSpec = {
+    .name = "run",
+    .summary = "Generates from a prompt with LazyLLM token pruning (default --prune paper).",
+    .shared = {"-m", "-p", "-f", "-n", "-t", "-c", "--temp", "--top-k", "--top-p", "--seed", "--no-bos", "--json",
+               "--prune", "--numa", "--int8-act", "--kv-type", "--mem-limit", "--system", "--chat-template"},
+    .own = {{"--logits", "", "with --json: the last prompt position's logits and the argmax at every prompt position (needs --prune off)"},
+            {"--compare", "", "run the prompt with pruning off and with --prune; print both outputs, each TTFT, the speedup, its ideal and how far the outputs agree"},
+            {"-r", "N", "with --compare: TTFT is the median of N interleaved prefills per side (default 5)"},
+            {"--chat", "", "treat the prompt as a user message (after --system) rendered with the chat template; stop at end-of-turn tokens"},
+            {"--batch-file", "FILE", "many prompts at once: JSONL lines {\"prompt\": TEXT} with optional \"max_tokens\" and \"prune\", run with continuous batching"},
+            {"--max-batch", "N", "with --batch-file: requests in flight at once (default 32)"},
+            {"--kv-mem", "BYTES", "with --batch-file: the KV memory pool (e.g. 512MiB, 4GiB; default: no limit); requests wait until they fit"}},
+    .notes = R"(run prints the generated text as it comes (or, with --json, one JSON object with the prompt and
+generated ids, the text and timing stats). Timing lines go to stderr.
+
+--prune SPEC: off | paper (the paper's schedule for the model's depth) | LAYER:FRACTION,...
+  (e.g. 8:0.5,15:0.5,23:0.5: before layer L keep the FRACTION of prompt tokens the last token
+  attends to most) | static:LAYER:FRACTION (prune once in the prefill, never revive) |
+  random:FRACTION (drop prompt tokens at random before layer 0, seeded by --seed).
+
+--batch-file outputs in input order: the texts, or with --json one `run --json` object per line;
+LazyLLM's pruned (token, layer) pairs take no KV memory, so more pruned requests fit in --kv-mem.
+--compare warms up both sides first, then interleaves their prefills.)",
+};
+
 int Tokenize(int argc, char** argv) {
-  Flags flags(argc, argv, 2, {{"-m", true}, {"-p", true}, {"-f", true}, {"--no-bos", false}, {"--json", false}});
+  const CommandSpec spec = {.name = "tokenize",
+                            .summary = "Prints the token ids of a text (space-separated, or --json).",
+                            .shared = {"-m", "-p", "-f", "--no-bos", "--json"}};
+  Flags flags(spec, argc, argv);
   const std::string text = ReadPrompt(flags);
   lazyllm::Model model = LoadModel(flags, /*vocab_only=*/true);
   const std::vector<int32_t> ids = model.tokenizer().Encode(text, !flags.Has("--no-bos"));
@@ -125,7 +77,10 @@ int Tokenize(int argc, char** argv) {
 }
 
 int Inspect(int argc, char** argv) {
-  Flags flags(argc, argv, 2, {{"-m", true}, {"--json", false}});
+  const CommandSpec spec = {.name = "inspect",
+                            .summary = "Prints a model's architecture, shapes, features, tokenizer and tensor types.",
+                            .shared = {"-m", "--json"}};
+  Flags flags(spec, argc, argv);
   lazyllm::Model model = LoadModel(flags, /*vocab_only=*/false);
   const lazyllm::ModelConfig& c = model.config();
   const lazyllm::Tokenizer& tok = model.tokenizer();
@@ -233,11 +188,11 @@ json StatsJson(const lazyllm::Stats& st, int threads) {
           {"prefill_tokens_per_s", st.prefill_tokens_per_s},
           {"decode_tokens_per_s", st.decode_tokens_per_s},
           {"threads", threads},
-          {"kept_per_layer", st.kept_per_layer},
-          {"revived_tokens", st.revived_tokens},
-          {"revivals_skipped", st.revivals_skipped},
-          {"prompt_tokens_computed_pct_prefill", st.prompt_tokens_computed_pct_prefill},
-          {"prompt_tokens_computed_pct_final", st.prompt_tokens_computed_pct_final},
+          {"kept_per_layer", st.pruning.kept_per_layer},
+          {"revived_tokens", st.pruning.revived_tokens},
+          {"revivals_skipped", st.pruning.revivals_skipped},
+          {"prompt_tokens_computed_pct_prefill", st.pruning.prompt_tokens_computed_pct_prefill},
+          {"prompt_tokens_computed_pct_final", st.pruning.prompt_tokens_computed_pct},
           {"kv_bytes", st.kv_bytes},
           {"queue_ms", st.queue_ms}};
 }
@@ -259,11 +214,16 @@ int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, c
     lazyllm::SessionOptions opts;
     lazyllm::GenerationResult result;
   } sides[2] = {{base_opts, {}}, {sopts, {}}};
-  // TTFT: the median of `reps` prefills per side, interleaved so that both sides see the same
-  // machine noise; one untimed prefill first pays for first-touch page faults.
+  // Both sides on one engine, warmed up first (workers started, weights paged in, BLAS set up),
+  // each side's first prefill untimed (its KV pages); then TTFT is the median of `reps` prefills
+  // per side, interleaved so that both sides see the same machine noise.
+  auto engine = lazyllm::Engine::Create(model, {.threads = sopts.threads, .numa = sopts.numa, .kv_type = sopts.kv_type,
+                                                .mem_limit_bytes = sopts.mem_limit_bytes});
+  if (!engine.ok()) throw CliError{engine.status().message()};
+  if (auto st = engine->Warmup(static_cast<int64_t>(prompt.size())); !st.ok()) throw CliError{st.message()};
   std::vector<lazyllm::Session> sessions;
   for (Side& side : sides) {
-    auto session = lazyllm::Session::Create(model, side.opts);
+    auto session = lazyllm::Session::Create(*engine, side.opts);
     if (!session.ok()) throw CliError{session.status().message()};
     if (auto st = session->Prefill(prompt); !st.ok()) throw CliError{st.message()};
     sessions.push_back(std::move(session).value());
@@ -309,12 +269,14 @@ int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, c
   std::printf("TTFT            %.2f ms baseline, %.2f ms pruned: %.2fx speedup (ideal from work fraction %.2fx)\n",
               a.stats.ttft_ms, b.stats.ttft_ms, speedup, ideal);
   std::printf("prompt tokens   %.1f%% computed in the prefill, %.1f%% by the end (%lld revived)\n",
-              b.stats.prompt_tokens_computed_pct_prefill, b.stats.prompt_tokens_computed_pct_final,
-              static_cast<long long>(b.stats.revived_tokens));
+              b.stats.pruning.prompt_tokens_computed_pct_prefill, b.stats.pruning.prompt_tokens_computed_pct,
+              static_cast<long long>(b.stats.pruning.revived_tokens));
   std::printf("kept per layer ");
-  for (int64_t k : b.stats.kept_per_layer) std::printf(" %lld", static_cast<long long>(k));
+  for (int64_t k : b.stats.pruning.kept_per_layer) std::printf(" %lld", static_cast<long long>(k));
   std::printf("\ngreedy outputs  %s (first %zu of %zu tokens agree)\n", all_agree ? "agree" : "differ", agree,
               a.tokens.size());
+  std::fflush(stdout);
+  WarnIfBlasBelowCpu("run");
   return 0;
 }
 
@@ -382,7 +344,7 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
     generated += r->stats.generated_tokens;
     prompt_tokens += r->stats.prompt_tokens;
     kv_bytes += r->stats.kv_bytes;
-    skipped += r->stats.revivals_skipped;
+    skipped += r->stats.pruning.revivals_skipped;
     if (flags.Has("--json")) {
       std::cout << Dump(json{{"prompt_tokens", reqs[i].prompt},
                              {"tokens", r->tokens},
@@ -408,13 +370,7 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
 }
 
 int Run(int argc, char** argv) {
-  Flags flags(argc, argv, 2,
-              {{"-m", true}, {"-p", true}, {"-f", true}, {"-n", true}, {"-t", true}, {"-c", true},
-               {"--temp", true}, {"--top-k", true}, {"--top-p", true}, {"--seed", true}, {"--no-bos", false},
-               {"--json", false}, {"--logits", false}, {"--prune", true}, {"--compare", false}, {"-r", true},
-               {"--numa", true}, {"--int8-act", false}, {"--chat", false}, {"--system", true}, {"--chat-template", true},
-               {"--batch-file", true}, {"--max-batch", true}, {"--kv-type", true}, {"--kv-mem", true},
-               {"--mem-limit", true}});
+  Flags flags(kRunSpec, argc, argv);
   const bool batch = flags.Has("--batch-file");
   if (batch && (flags.Has("-p") || flags.Has("-f"))) throw CliError{"--batch-file replaces -p and -f"};
   if (batch && (flags.Has("--compare") || flags.Has("--logits")))
@@ -507,8 +463,9 @@ int Run(int argc, char** argv) {
                  "prune %s: %.1f%% of prompt tokens computed (%.1f%% at the end), %lld revived\n",
                  static_cast<long long>(st.prompt_tokens), static_cast<long long>(st.generated_tokens), st.load_ms,
                  st.ttft_ms, st.prefill_tokens_per_s, st.decode_tokens_per_s, sopts.pruning.ToString().c_str(),
-                 st.prompt_tokens_computed_pct_prefill, st.prompt_tokens_computed_pct_final,
-                 static_cast<long long>(st.revived_tokens));
+                 st.pruning.prompt_tokens_computed_pct_prefill, st.pruning.prompt_tokens_computed_pct,
+                 static_cast<long long>(st.pruning.revived_tokens));
+    WarnIfBlasBelowCpu("run");
     return 0;
   }
   const std::string out_text = GeneratedText(tok, result->tokens);
@@ -533,6 +490,22 @@ int Run(int argc, char** argv) {
 }
 
 }  // namespace
+
+void PrintVersion() {
+  const lazyllm::SystemInfo& info = lazyllm::GetSystemInfo();
+  std::printf("lazyllm %s (commit %s)\n", info.version.c_str(), info.commit.c_str());
+  std::printf("compiler  %s\n", info.compiler.c_str());
+  std::printf("cpu       %s (%d cores, %d NUMA node%s, %d package%s)\n", info.cpu.c_str(), info.cores, info.numa_nodes,
+              info.numa_nodes == 1 ? "" : "s", info.packages, info.packages == 1 ? "" : "s");
+  std::printf("isa       %s kernels (the CPU supports %s; LAZYLLM_ISA=ref|avx2|avx512 lowers it)\n", info.isa.c_str(),
+              info.cpu_isa.c_str());
+  std::printf("openblas  %s kernels%s, %d thread%s\n", info.blas_core.c_str(),
+              info.openblas_coretype.empty() ? "" : (" (OPENBLAS_CORETYPE=" + info.openblas_coretype + ")").c_str(),
+              info.blas_threads, info.blas_threads == 1 ? "" : "s");
+  std::printf("          %s\n", info.blas_config.c_str());
+  if (const std::string w = lazyllm::BlasKernelWarning(info); !w.empty()) std::printf("warning   %s\n", w.c_str());
+}
+
 }  // namespace lazyllm::cli
 
 int main(int argc, char** argv) {
@@ -543,6 +516,10 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     std::fputs(lazyllm::cli::kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "--version" || cmd == "-V") {
+    lazyllm::cli::PrintVersion();
     return 0;
   }
   try {
@@ -565,6 +542,8 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "lazyllm: error: unknown command '%s' (run, chat, bench, synth, quantize, eval, tokenize, inspect; see lazyllm --help)\n", cmd.c_str());
     return 2;
+  } catch (const lazyllm::cli::CliExit& e) {
+    return e.code;
   } catch (const lazyllm::cli::CliError& e) {
     std::fprintf(stderr, "lazyllm %s: error: %s\n", cmd.c_str(), e.message.c_str());
     return 1;

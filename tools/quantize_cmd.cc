@@ -7,7 +7,16 @@
 namespace lazyllm::cli {
 
 int Quantize(int argc, char** argv) {
-  Flags flags(argc, argv, 2, {{"-t", true}, {"-v", false}}, 3);
+  const CommandSpec spec = {
+      .name = "quantize",
+      .summary = "Rewrites an F32/F16/BF16 model as TYPE with llama.cpp's per-tensor mix.",
+      .own = {{"-t", "N", "threads (default 0: one per core)"}, {"-v", "", "list every tensor's type on stderr"}},
+      .notes = "TYPE: " + Join(QuantizeFileTypes()) + R"(.
+output.weight (or a tied token_embd) becomes Q6_K; attn_v and ffn_down go one step up on the
+"more bits" layers of *_m types; rows a 256-element block does not divide take fallback types.)",
+      .positional = "IN.gguf OUT.gguf TYPE",
+      .max_positional = 3};
+  Flags flags(spec, argc, argv);
   const std::vector<std::string>& pos = flags.Positional();
   if (pos.size() != 3) throw CliError{"usage: lazyllm quantize IN.gguf OUT.gguf TYPE [-t THREADS] [-v] (TYPE: " + Join(QuantizeFileTypes()) + ")"};
   QuantizeOptions opts;

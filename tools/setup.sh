@@ -2,7 +2,7 @@
 # Installs lazyllm's Debian build dependencies (when run as root and missing) and builds build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(build-essential cmake pkg-config git libtbb-dev libhwloc-dev libopenblas-dev libpcre2-dev
+PKGS=(build-essential cmake pkg-config git libtbb-dev libhwloc-dev libopenblas-dev libpcre2-dev libcli11-dev
       nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev clang)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -1,12 +1,24 @@
 // `lazyllm synth`: write a random-weight model in a real model's shape.
 #include <cstdio>
 
+#include "core/synth.h"
 #include "tools/cli.h"
 
 namespace lazyllm::cli {
 
 int Synth(int argc, char** argv) {
-  Flags flags(argc, argv, 2, {{"--preset", true}, {"--dtype", true}, {"-o", true}, {"--layers", true}, {"--seed", true}});
+  const CommandSpec spec = {
+      .name = "synth",
+      .summary = "Writes a Llama GGUF with random weights in a preset's shape and the stories260K vocabulary.",
+      .own = {{"--preset", "NAME", "the shape: tiny-gqa, smollm2-135m, llama3.2-1b or llama2-7b"},
+              {"--dtype", "DTYPE",
+               "weight dtype (default f32): f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, "
+               "q5_k, q6_k, iq4_xs"},
+              {"-o", "OUT.gguf", "the file to write"},
+              {"--layers", "N", "layers (default: the preset's)"},
+              {"--seed", "S", "seed of the random weights (default 0)"}},
+      .notes = "Rows a dtype's block does not divide take llama.cpp's fallback type."};
+  Flags flags(spec, argc, argv);
   SynthOptions opts;
   if (!flags.Has("--preset")) throw CliError{"missing --preset NAME"};
   if (!flags.Has("-o")) throw CliError{"missing -o OUT.gguf"};

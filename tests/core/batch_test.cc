@@ -170,7 +170,7 @@ TEST(BatchTest, BatchEqualsSoloOnFourNumaNodes) {
   ASSERT_TRUE(topo.ok());
   auto engine = internal::CreateEngine(*model, {.threads = 8, .numa = true}, &*topo);
   ASSERT_TRUE(engine.ok());
-  ASSERT_EQ(engine->impl()->pool->num_arenas(), 4);
+  ASSERT_EQ(EngineImpl(*engine).pool->num_arenas(), 4);
   ExpectBatchEqualsSolo(*engine, Requests(*model, 16), 16);
 }
 
@@ -368,7 +368,7 @@ TEST(GenerateBatchTest, MatchesGenerateAndCancels) {
     auto solo = Generate(*session, batch[i].prompt, g);
     ASSERT_TRUE(solo.ok());
     EXPECT_EQ(results[i]->tokens, solo->tokens) << "request " << i;
-    EXPECT_EQ(results[i]->stats.prompt_tokens_computed_pct_final, solo->stats.prompt_tokens_computed_pct_final);
+    EXPECT_EQ(results[i]->stats.pruning.prompt_tokens_computed_pct, solo->stats.pruning.prompt_tokens_computed_pct);
     EXPECT_GT(results[i]->stats.kv_bytes, 0);
   }
   EXPECT_EQ(results[3]->tokens.size(), 3u);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/synth.h"
 #include "core/engine_impl.h"
 #include "core/matmul.h"
 #include "core/session_hooks.h"
@@ -141,7 +142,7 @@ TEST(NumaTest, SessionsOfOneEngineSharePlacedWeights) {
   const auto topo = Synthetic("pack:2 numa:2 core:4 pu:2");  // 4 NUMA nodes
   auto engine = internal::CreateEngine(model, {.threads = 8, .numa = true}, &topo);
   ASSERT_TRUE(engine.ok()) << engine.status().message();
-  const size_t copies = engine->impl()->node_buffers.size();
+  const size_t copies = EngineImpl(*engine).node_buffers.size();
   EXPECT_GT(copies, 0u);  // the placement made node-local copies
   const std::vector<int32_t> prompt = model.tokenizer().Encode("Once upon a time, a small bird found a shiny stone.", true);
   auto a = Session::Create(*engine, {.pruning = *PruningOptions::Parse("off", 2, 0)});
@@ -149,7 +150,7 @@ TEST(NumaTest, SessionsOfOneEngineSharePlacedWeights) {
   auto solo_a = internal::CreateSession(model, {.threads = 8, .numa = true, .pruning = *PruningOptions::Parse("off", 2, 0)}, &topo);
   auto solo_b = internal::CreateSession(model, {.threads = 8, .numa = true, .pruning = *PruningOptions::Parse("1:0.5", 2, 0)}, &topo);
   ASSERT_TRUE(a.ok() && b.ok() && solo_a.ok() && solo_b.ok());
-  EXPECT_EQ(engine->impl()->node_buffers.size(), copies);  // no new copies for the sessions
+  EXPECT_EQ(EngineImpl(*engine).node_buffers.size(), copies);  // no new copies for the sessions
   EXPECT_EQ(a->threads(), engine->threads());
   // The two sessions of one engine, stepped alternately, equal their solo runs bit for bit.
   std::vector<std::vector<float>> ta, tb;

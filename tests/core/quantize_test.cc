@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "core/synth.h"
 #include "common/test_paths.h"
 #include "core/gguf.h"
 #include "lazyllm/lazyllm.h"

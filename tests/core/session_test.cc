@@ -209,6 +209,36 @@ TEST(SessionTest, DecodeStepsMatchBatchedPrefill) {
   for (size_t i = 0; i < la.size(); ++i) EXPECT_NEAR(la[i], lb[i], 1e-4f * (1.0f + std::fabs(la[i])));
 }
 
+// Warmup pays the one-time costs without touching what a session computes: the same prompt gives
+// bit-identical logits with and without it, in the middle of a session's context too, and the
+// throwaway sequence gives its KV pages back.
+TEST(SessionTest, WarmupLeavesResultsAndContextAlone) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const std::vector<int32_t> toks = model->tokenizer().Encode("The cat sat on the mat and looked at the dog.", true);
+  auto cold = Session::Create(*model, {.threads = 2});
+  ASSERT_TRUE(cold.ok());
+  ASSERT_TRUE(cold->Prefill(toks).ok());
+  const std::vector<float> want(cold->logits().begin(), cold->logits().end());
+
+  auto warm = Session::Create(*model, {.threads = 2});
+  ASSERT_TRUE(warm.ok());
+  const int64_t held = warm->engine().kv_pool().held_bytes;
+  ASSERT_TRUE(warm->Warmup(static_cast<int64_t>(toks.size())).ok());
+  EXPECT_EQ(warm->position(), 0) << "the session's context is untouched";
+  EXPECT_EQ(warm->engine().kv_pool().held_bytes, held) << "the throwaway sequence's KV pages went back";
+  ASSERT_TRUE(warm->Prefill(toks).ok());
+  EXPECT_TRUE(std::equal(want.begin(), want.end(), warm->logits().begin()));
+  // Between steps of a context: the next step is unchanged.
+  ASSERT_TRUE(cold->DecodeStep(toks[1]).ok());
+  ASSERT_TRUE(warm->engine().Warmup().ok());
+  ASSERT_TRUE(warm->DecodeStep(toks[1]).ok());
+  EXPECT_TRUE(std::equal(cold->logits().begin(), cold->logits().end(), warm->logits().begin()));
+  EXPECT_EQ(warm->position(), static_cast<int64_t>(toks.size()) + 1);
+  // A warm-up longer than the model's context is capped, not refused.
+  EXPECT_TRUE(warm->engine().Warmup(1 << 20).ok());
+}
+
 TEST(SessionTest, RejectsBadInput) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());

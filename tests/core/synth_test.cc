@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/synth.h"
 #include "common/test_paths.h"
 #include "core/model_impl.h"
 #include "lazyllm/lazyllm.h"
@@ -72,7 +73,7 @@ TEST(SynthTest, CarriesTheSampleModelsTokenizer) {
 
 TEST(SynthTest, WeightsHaveUnitFanInVarianceAndQuantizeWithinOneStep) {
   const Model f32 = Make("tiny-gqa", "f32", 1);
-  const WeightMatrix& w = f32.impl().layers[0].w_gate;
+  const WeightMatrix& w = ModelImpl(f32).layers[0].w_gate;
   double ss = 0;
   const auto* v = reinterpret_cast<const float*>(w.data);
   for (int64_t i = 0; i < w.rows * w.cols; ++i) ss += static_cast<double>(v[i]) * v[i];
@@ -81,7 +82,7 @@ TEST(SynthTest, WeightsHaveUnitFanInVarianceAndQuantizeWithinOneStep) {
   for (const char* dtype : {"f16", "bf16", "q8_0", "q4_0"}) {
     SCOPED_TRACE(dtype);
     const Model q = Make("tiny-gqa", dtype, 1);
-    const WeightMatrix& wq = q.impl().layers[0].w_gate;
+    const WeightMatrix& wq = ModelImpl(q).layers[0].w_gate;
     ASSERT_EQ(wq.rows, w.rows);
     std::vector<float> row(static_cast<size_t>(w.cols));
     for (int64_t r = 0; r < w.rows; r += 37) {
@@ -113,7 +114,7 @@ TEST(SynthTest, EveryWeightDTypeWithLlamaCppFallbacks) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.dtype);
     const Model m = Make("smollm2-135m", c.dtype, 1);
-    const LayerWeights& l = m.impl().layers[0];
+    const LayerWeights& l = ModelImpl(m).layers[0];
     EXPECT_EQ(l.w_down.dtype, c.full);      // rows of ffn 1536 = 6·256
     EXPECT_EQ(l.wq.dtype, c.fallback);      // rows of dim 576
     EXPECT_EQ(l.w_gate.dtype, c.fallback);

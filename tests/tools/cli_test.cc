@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "common/test_paths.h"
 
@@ -42,6 +44,53 @@ std::string BadSet(const std::string& line) {
                            std::to_string(counter++) + ".jsonl";
   std::ofstream(path) << line << "\n";
   return path;
+}
+
+// The project's version from CMakeLists.txt.
+std::string ProjectVersion() {
+  std::ifstream in(testing::SourceDir() / "CMakeLists.txt");
+  for (std::string line; std::getline(in, line);) {
+    const size_t at = line.find("project(lazyllm VERSION ");
+    if (at != std::string::npos) {
+      std::istringstream rest(line.substr(at + 24));
+      std::string v;
+      rest >> v;
+      return v;
+    }
+  }
+  return "?";
+}
+
+// The ISA lazyllm's kernels should pick on this machine, from /proc/cpuinfo's flags (what the
+// kernel reports, not lazyllm's own CPUID probe), unless LAZYLLM_ISA lowers it.
+std::string ExpectedIsa() {
+  if (const char* forced = std::getenv("LAZYLLM_ISA")) return forced;
+  std::ifstream in("/proc/cpuinfo");
+  std::set<std::string> flags;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line.substr(line.find(':') + 1));
+    for (std::string w; words >> w;) flags.insert(w);
+    break;
+  }
+  auto has = [&](std::initializer_list<const char*> fs) {
+    for (const char* f : fs)
+      if (!flags.count(f)) return false;
+    return true;
+  };
+  if (has({"avx512f", "avx512bw", "avx512vl", "avx2", "fma", "f16c"})) return "avx512";
+  if (has({"avx2", "fma", "f16c"})) return "avx2";
+  return "ref";
+}
+
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) {
+      std::string name = line.substr(line.find(':') + 1);
+      return name.substr(name.find_first_not_of(" \t"));
+    }
+  return "unknown";
 }
 
 TEST(CliTest, RunJsonMatchesFloat64Reference) {
@@ -193,9 +242,11 @@ TEST(CliTest, BenchMatrixAndSynth) {
   // Repeated values are one case; --numa takes a plain list.
   const Result md = RunCli("bench -m " + out + " -p 32,32 -n 2 -t 1 -r 1 --numa off,off");
   ASSERT_EQ(md.exit_code, 0) << md.err;
-  EXPECT_EQ(std::count(md.out.begin(), md.out.end(), '\n'), 3) << md.out;  // header, rule, one case
+  // The environment line, a blank line, the header, the rule and one case.
+  EXPECT_EQ(std::count(md.out.begin(), md.out.end(), '\n'), 5) << md.out;
+  EXPECT_EQ(md.out.rfind("lazyllm ", 0), 0u) << md.out;
   EXPECT_NE(md.out.find("| off | off |"), std::string::npos) << md.out;
-  EXPECT_NE(md.err.find("bench: case 1/1"), std::string::npos) << "progress on stderr";
+  EXPECT_NE(md.err.find("bench: rep 1/1 case 1/1"), std::string::npos) << "progress on stderr";
   std::remove(out.c_str());
 }
 
@@ -206,7 +257,15 @@ TEST(CliTest, ContextBeyondTrainedWarns) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("warning: -c 2048 exceeds the model's trained context of 512 tokens"), std::string::npos) << r.err;
   const Result ok = RunCli("run -m " + Model() + " -p hi -n 2 --temp 0 -c 512");
-  EXPECT_EQ(ok.err.find("warning"), std::string::npos) << ok.err;
+  EXPECT_EQ(ok.err.find("warning: -c"), std::string::npos) << ok.err;
+  // This workplace pins OpenBLAS to its AVX2 kernels (OPENBLAS_CORETYPE=Haswell); on an AVX-512
+  // CPU, run says so once, after its output.
+  const char* core = std::getenv("OPENBLAS_CORETYPE");
+  if (core != nullptr && std::string(core) == "Haswell" && ExpectedIsa() == "avx512") {
+    const std::string w = "warning: OpenBLAS runs its Haswell kernels (OPENBLAS_CORETYPE=Haswell is set) although this CPU supports avx512";
+    EXPECT_NE(ok.err.find(w), std::string::npos) << ok.err;
+    EXPECT_EQ(ok.err.find(w), ok.err.rfind(w)) << "once";
+  }
 }
 
 TEST(CliTest, PlotThatCannotBeWrittenFails) {
@@ -295,8 +354,18 @@ TEST(CliTest, EvalBuiltInSets) {
     EXPECT_EQ(j[m]["revived_tokens"]["mean"].get<double>(), 0.0) << "static and random never revive";
   }
   for (const auto& m : j)
-    for (const char* k : {"first_token_kl", "perplexity", "task_score", "ttft_speedup", "prompt_computed_pct_final"})
+    for (const char* k : {"first_token_kl", "perplexity", "task_score", "ttft_speedup", "ideal_speedup",
+                          "prompt_computed_pct_final"})
       EXPECT_TRUE(m.contains(k)) << m["prune"] << " lacks " << k;
+  // The ideal speedup beside each measured one is 1 / the prefill work fraction, which the
+  // session's own count of computed (token, layer) pairs gives independently.
+  for (const auto& m : j) {
+    const auto& ideal = m["ideal_speedup"]["values"];
+    const auto& pct = m["prompt_computed_pct_prefill"]["values"];
+    ASSERT_EQ(ideal.size(), pct.size());
+    for (size_t i = 0; i < ideal.size(); ++i)
+      EXPECT_NEAR(ideal[i].get<double>(), 100.0 / pct[i].get<double>(), 1e-9) << m["prune"] << " record " << i;
+  }
   const Result md = RunCli("eval -m " + Model() + " --set " +
                            (testing::SourceDir() / "models/stories260K/eval/continuation.jsonl").string() + " -n 4 --no-match");
   ASSERT_EQ(md.exit_code, 0) << md.err;
@@ -379,6 +448,108 @@ TEST(CliTest, RunBatchFileMatchesReferenceInInputOrder) {
     EXPECT_EQ(bad.exit_code, 1) << args;
     EXPECT_NE(bad.err.find(message), std::string::npos) << args << ": " << bad.err;
   }
+}
+
+TEST(CliTest, HelpVersionAndFlagForms) {
+  // Every command's --help: exit 0, its usage line and a line per flag it accepts.
+  const std::map<std::string, std::vector<std::string>> flags = {
+      {"run", {"-m MODEL", "-p TEXT", "-f FILE", "-n N", "-t N", "-c N", "--temp T", "--top-k K", "--top-p P",
+               "--seed S", "--no-bos", "--json", "--logits", "--prune SPEC", "--compare", "-r N", "--numa on|off",
+               "--int8-act", "--kv-type f32|f16", "--mem-limit BYTES", "--chat", "--system TEXT",
+               "--chat-template NAME", "--batch-file FILE", "--max-batch N", "--kv-mem BYTES"}},
+      {"chat", {"-m MODEL", "-n N", "--temp T", "--system TEXT", "--prune SPEC", "--mem-limit BYTES"}},
+      {"bench", {"-m MODEL", "-p N,N,...", "-n N,N,...", "-t N,N,...", "--numa on,off", "--prune SPECS",
+                 "--batch B,B,...", "-r N", "-o md|csv|json", "-f FILE", "--seed S", "--int8-act", "--kv-type f32|f16"}},
+      {"eval", {"-m MODEL", "--set FILE|DIR", "--prune SPECS", "-n N", "-o md|csv|json", "-r N", "--sweep",
+                "--plot OUT.svg", "--no-match", "--seed S", "-t N"}},
+      {"tokenize", {"-m MODEL", "-p TEXT", "-f FILE", "--no-bos", "--json"}},
+      {"inspect", {"-m MODEL", "--json"}},
+      {"synth", {"--preset NAME", "--dtype DTYPE", "-o OUT.gguf", "--layers N", "--seed S"}},
+      {"quantize", {"-t N", "-v"}},
+  };
+  for (const auto& [cmd, names] : flags) {
+    const Result r = RunCli(cmd + " --help");
+    ASSERT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
+    EXPECT_NE(r.out.find("Usage: lazyllm " + cmd), std::string::npos) << r.out;
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    for (const std::string& f : names) {
+      const size_t at = r.out.find("\n  " + f + " ");
+      EXPECT_NE(at, std::string::npos) << cmd << " --help lacks a line for " << f << ":\n" << r.out;
+      if (at == std::string::npos) continue;
+      const std::string line = r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1);
+      EXPECT_GT(line.size(), 4 + f.size() + 10) << "no help text: " << line;
+    }
+  }
+  EXPECT_NE(RunCli("quantize -h").out.find("Usage: lazyllm quantize IN.gguf OUT.gguf TYPE"), std::string::npos);
+
+  const Result v = RunCli("--version");
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_EQ(v.out.rfind("lazyllm " + ProjectVersion() + " (commit ", 0), 0u) << v.out;
+#if defined(__clang__)
+  EXPECT_NE(v.out.find("compiler  Clang"), std::string::npos) << v.out;
+#else
+  EXPECT_NE(v.out.find("compiler  GCC " + std::to_string(__GNUC__) + "."), std::string::npos) << v.out;
+#endif
+  EXPECT_NE(v.out.find("cpu       " + CpuModel()), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("isa       " + ExpectedIsa() + " kernels"), std::string::npos) << v.out;
+  if (const char* core = std::getenv("OPENBLAS_CORETYPE")) {
+    EXPECT_NE(v.out.find("(OPENBLAS_CORETYPE=" + std::string(core) + ")"), std::string::npos) << v.out;
+  }
+  EXPECT_NE(v.out.find("openblas  "), std::string::npos) << v.out;
+
+  // --flag=value is --flag value.
+  const std::string base = "run -m " + Model() + " -p 'Once upon a time' -n 8 --prune off";
+  const Result spaced = RunCli(base + " --temp 0 --seed 7");
+  const Result equals = RunCli(base + " --temp=0 --seed=7");
+  ASSERT_EQ(spaced.exit_code, 0) << spaced.err;
+  ASSERT_EQ(equals.exit_code, 0) << equals.err;
+  EXPECT_EQ(spaced.out, equals.out);
+  EXPECT_EQ(spaced.out.substr(0, 10), ", there wa");
+
+  // A misspelled flag gets a suggestion; a switch given a value and a stray argument are refused.
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {base + " --tmep 0", "unknown flag '--tmep'; did you mean '--temp'?"},
+           {base + " --prnue=off", "unknown flag '--prnue'; did you mean '--prune'?"},
+           {base + " --zzzzzz", "unknown flag '--zzzzzz' (see lazyllm run --help)"},
+           {base + " stray", "unexpected argument 'stray'"},
+           {base + " --seed 1 --seed=2", "flag '--seed' given twice"}}) {
+    const Result bad = RunCli(args);
+    EXPECT_EQ(bad.exit_code, 1) << args;
+    EXPECT_NE(bad.err.find(message), std::string::npos) << args << ": " << bad.err;
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  }
+}
+
+// Every bench record carries the environment it was measured in.
+TEST(CliTest, BenchRecordsCarryTheEnvironment) {
+  for (const std::string extra : {"", " --batch 2"}) {
+    const Result r = RunCli("bench -m " + Model() + " -p 16 -n 2 -t 1 -r 1 -o json" + extra);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j.size(), 1u);
+    const auto& c = j[0];
+    EXPECT_EQ(c["cpu"], CpuModel());
+    EXPECT_GT(c["cores"].get<int>(), 0);
+    EXPECT_LE(c["cores"].get<int>(), static_cast<int>(std::thread::hardware_concurrency()));
+    EXPECT_EQ(c["numa_nodes"], 1);
+    EXPECT_EQ(c["isa"], ExpectedIsa());
+    EXPECT_FALSE(c["blas_core"].get<std::string>().empty());
+    EXPECT_EQ(c["blas_threads"], 1) << "lazyllm keeps OpenBLAS single-threaded";
+    const char* core = std::getenv("OPENBLAS_CORETYPE");
+    EXPECT_EQ(c["openblas_coretype"], core ? core : "");
+    if (core) {
+      EXPECT_EQ(c["blas_core"], core) << "OpenBLAS runs the kernels the variable names";
+    }
+    EXPECT_EQ(c["lazyllm_version"], ProjectVersion());
+    EXPECT_FALSE(c["lazyllm_commit"].get<std::string>().empty());
+  }
+  const Result csv = RunCli("bench -m " + Model() + " -p 16 -n 2 -t 1 -r 1 -o csv");
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  const std::string header = csv.out.substr(0, csv.out.find('\n'));
+  EXPECT_NE(header.find(",cpu,cores,numa_nodes,isa,cpu_isa,blas_core,blas_threads,openblas_coretype,lazyllm_version,"
+                        "lazyllm_commit"),
+            std::string::npos)
+      << header;
 }
 
 TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {

@@ -35,14 +35,14 @@ enum class ChatTemplate {
 
 // The family of a Jinja chat template, from the markers that distinguish the families; kUnknown
 // when none matches.
-ChatTemplate DetectChatTemplate(std::string_view jinja_template);
+LAZYLLM_API ChatTemplate DetectChatTemplate(std::string_view jinja_template);
 // A family by name ("chatml", "llama3", "mistral-v7", ...); InvalidArgument naming the choices.
-StatusOr<ChatTemplate> ChatTemplateByName(std::string_view name);
-std::string_view ChatTemplateName(ChatTemplate t);
+LAZYLLM_API StatusOr<ChatTemplate> ChatTemplateByName(std::string_view name);
+LAZYLLM_API std::string_view ChatTemplateName(ChatTemplate t);
 
 // The conversation as the model sees it; with add_generation_prompt the opening of the
 // assistant's turn follows. The text contains the family's special-token strings: tokenize it
 // with parse_special. kUnknown formats as chatml.
-std::string FormatChat(ChatTemplate t, const std::vector<ChatMessage>& messages, bool add_generation_prompt);
+LAZYLLM_API std::string FormatChat(ChatTemplate t, const std::vector<ChatMessage>& messages, bool add_generation_prompt);
 
 }  // namespace lazyllm

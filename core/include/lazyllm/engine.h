@@ -79,7 +79,7 @@ class Engine;
 
 // One request's state; move-only. Create it with Engine::NewSequence and drive it with
 // Engine::Step. Its KV pages return to the engine's pool when it is destroyed.
-class Sequence {
+class LAZYLLM_API Sequence {
  public:
   Sequence(Sequence&&) noexcept;
   Sequence& operator=(Sequence&&) noexcept;
@@ -102,11 +102,11 @@ class Sequence {
   Status ReserveKv(int64_t tokens);
   void ReleaseKvReserve();
 
-  struct Impl;
+  struct LAZYLLM_LOCAL Impl;
 
  private:
   friend struct internal::SequenceAccess;
-  explicit Sequence(std::unique_ptr<Impl> impl);
+  LAZYLLM_LOCAL explicit Sequence(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
@@ -130,7 +130,7 @@ struct StepItem {
 // an engine runs one forward pass at a time, on its own workers. For throughput, put the
 // sequences into one Step (GenerateBatch does) or give each thread its own engine. Sequences may
 // be destroyed from any thread; one Sequence is used by one thread at a time.
-class Engine {
+class LAZYLLM_API Engine {
  public:
   static StatusOr<Engine> Create(const Model& model, const EngineOptions& options = {});
 
@@ -139,6 +139,14 @@ class Engine {
   KvType kv_type() const;
 
   StatusOr<Sequence> NewSequence(const SequenceOptions& options = {}) const;
+
+  // Pays a process's one-time costs before anything is timed: a throwaway sequence (pruning off)
+  // prefills `tokens` tokens (0: 64; capped at the model's context) and decodes one, which starts
+  // every worker, pages in every weight of the lazily mapped model, touches the activation rows a
+  // prefill of that length uses and lets OpenBLAS set up its buffers. Without it the first timed
+  // prefill of a process is several times slower than the next ones. Results of later steps do
+  // not change. Pass the longest prompt about to be timed; run --compare, bench and eval do.
+  Status Warmup(int64_t tokens = 0) const;
 
   // One forward pass over every item: norms, matmuls and the MLP run over the stacked rows of
   // all items; RoPE, K/V writes, attention and LazyLLM's selections per sequence. A sequence's
@@ -154,12 +162,11 @@ class Engine {
   };
   KvPoolInfo kv_pool() const;
 
-  struct Impl;
-  const std::shared_ptr<Impl>& impl() const { return impl_; }
+  struct LAZYLLM_LOCAL Impl;  // opaque
 
  private:
   friend struct internal::EngineAccess;
-  explicit Engine(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  LAZYLLM_LOCAL explicit Engine(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
 };
 

@@ -26,10 +26,10 @@ struct SamplingOptions {
 };
 
 // Checks ranges (temperature >= 0, top_p in (0, 1]); names the field on error.
-Status Validate(const SamplingOptions& options);
+LAZYLLM_API Status Validate(const SamplingOptions& options);
 
 // Draws token ids from logits. Deterministic for a given seed and sequence of calls.
-class Sampler {
+class LAZYLLM_API Sampler {
  public:
   explicit Sampler(const SamplingOptions& options);
   int32_t Sample(std::span<const float> logits);
@@ -41,8 +41,9 @@ class Sampler {
 };
 
 // Index of the largest logit (lowest index on ties).
-int32_t Argmax(std::span<const float> logits);
+LAZYLLM_API int32_t Argmax(std::span<const float> logits);
 
+// What one generation took and did.
 struct Stats {
   int64_t prompt_tokens = 0;
   int64_t generated_tokens = 0;
@@ -52,14 +53,8 @@ struct Stats {
   double decode_ms = 0;
   double prefill_tokens_per_s = 0;
   double decode_tokens_per_s = 0;  // tokens whose decode step ran, per second
-  // Token pruning (see PruningStats): live rows entering each layer in the prefill, Aux Cache
-  // revivals, and % of prompt token-layer pairs computed after the prefill and at the end.
-  std::vector<int64_t> kept_per_layer;
-  int64_t revived_tokens = 0;
-  // Revivals skipped for want of KV pages under a pool limit (PruningStats::revivals_skipped).
-  int64_t revivals_skipped = 0;
-  double prompt_tokens_computed_pct_prefill = 100.0;
-  double prompt_tokens_computed_pct_final = 100.0;
+  // What token pruning did, as the sequence reports it at the end (Sequence::pruning_stats()).
+  PruningStats pruning;
   // KV bytes the sequence held at the end (pages of the (token, layer) pairs it computed).
   int64_t kv_bytes = 0;
   // GenerateBatch: time from the call to the request's admission into the batch (ttft_ms counts
@@ -90,7 +85,7 @@ struct GenerationResult {
 // Prefills `prompt` (resetting the session; with options.append, appends it), then samples up
 // to max_new_tokens. The last sampled token is not run (the session holds the prompt and every
 // generated token but the last).
-StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> prompt,
+LAZYLLM_API StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> prompt,
                                     const GenerationOptions& options);
 
 // One request of a batch: its prompt, its generation options (max_new_tokens, sampling,
@@ -117,7 +112,7 @@ struct BatchOptions {
 // prefill a request keeps only what its remaining tokens can need, so pruned prompts free room
 // for more requests. Results are in input order; a failed request does not affect the others.
 // prompt_logits and append in the requests' options are not supported here.
-std::vector<StatusOr<GenerationResult>> GenerateBatch(const Engine& engine, std::span<const BatchRequest> requests,
+LAZYLLM_API std::vector<StatusOr<GenerationResult>> GenerateBatch(const Engine& engine, std::span<const BatchRequest> requests,
                                                       const BatchOptions& options = {});
 
 }  // namespace lazyllm

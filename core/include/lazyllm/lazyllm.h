@@ -9,5 +9,5 @@
 #include "lazyllm/quantize.h"
 #include "lazyllm/session.h"
 #include "lazyllm/status.h"
-#include "lazyllm/synth.h"
+#include "lazyllm/system.h"
 #include "lazyllm/tokenizer.h"

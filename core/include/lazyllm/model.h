@@ -11,6 +11,10 @@
 
 namespace lazyllm {
 
+namespace internal {
+struct ModelAccess;
+}
+
 // Hyperparameters read from GGUF metadata ({architecture}.* keys) and the tensor table.
 struct ModelConfig {
   std::string architecture;  // general.architecture: llama, qwen2, qwen3, phi3, gemma2 or gemma3
@@ -59,7 +63,7 @@ struct TensorSummary {
 // Ownership is shared: engines, sessions and sequences hold the model, so releasing the last
 // Model handle while they run is safe, and references from config() and tokenizer() stay valid
 // while any handle, engine or session on the model lives.
-class Model {
+class LAZYLLM_API Model {
  public:
   // Maps `path` and validates it: GGUF structure, architecture, hyperparameters, every
   // tensor's presence, dtype and shape. Errors name the file and the offending item.
@@ -75,11 +79,11 @@ class Model {
   // tokenizer.chat_template (the Jinja text), empty when the file has none.
   std::string chat_template() const;
 
-  struct Impl;
-  const Impl& impl() const { return *impl_; }
+  struct LAZYLLM_LOCAL Impl;  // opaque
 
  private:
-  explicit Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  friend struct internal::ModelAccess;
+  LAZYLLM_LOCAL explicit Model(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<const Impl> impl_;
 };
 

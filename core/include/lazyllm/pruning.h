@@ -10,7 +10,7 @@
 
 namespace lazyllm {
 
-struct PruningOptions {
+struct LAZYLLM_API PruningOptions {
   enum class Method {
     kOff,     // no pruning: the baseline path
     kLazy,    // LazyLLM: progressive prefill pruning, decode re-selection, Aux Cache revival

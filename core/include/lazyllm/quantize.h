@@ -28,7 +28,7 @@ struct QuantizeReport {
 };
 
 // The file types QuantizeModel accepts, lower case.
-const std::vector<std::string>& QuantizeFileTypes();
+LAZYLLM_API const std::vector<std::string>& QuantizeFileTypes();
 
 // Writes `in` to `out` in `options.file_type`. Weight matrices (2-D tensors named *.weight, not
 // norms) take llama.cpp's type for that file type: output.weight (or a tied token_embd) Q6_K
@@ -37,6 +37,6 @@ const std::vector<std::string>& QuantizeFileTypes();
 // block does not divide. Other tensors and all metadata are copied; general.file_type is set.
 // Quantizing tensors must be F32, F16 or BF16. The output is written under a temporary name and
 // renamed into place. Thread-safe.
-StatusOr<QuantizeReport> QuantizeModel(const std::string& in, const std::string& out, const QuantizeOptions& options);
+LAZYLLM_API StatusOr<QuantizeReport> QuantizeModel(const std::string& in, const std::string& out, const QuantizeOptions& options);
 
 }  // namespace lazyllm

@@ -50,7 +50,7 @@ struct SessionOptions {
 // Not thread-safe: one thread drives a session at a time (its kernels run on its engine's
 // workers). Sessions are independent: many threads may each drive their own, on one Model or on
 // one shared Engine (whose steps then take turns). A session keeps its Model alive.
-class Session {
+class LAZYLLM_API Session {
  public:
   // A session with its own engine (options.threads and options.numa).
   static StatusOr<Session> Create(const Model& model, const SessionOptions& options = {});
@@ -74,6 +74,10 @@ class Session {
   // (never the last), under the same has_kv / Aux Cache rules as a decode step (docs/lazyllm.md).
   Status Append(std::span<const int32_t> tokens);
 
+  // Engine::Warmup(tokens) on the session's engine (capped at the session's context); the
+  // session's own context is untouched. Call it before timing a first Prefill.
+  Status Warmup(int64_t tokens = 0);
+
   // Logits of the most recent position, vocab_size floats; valid until the next call.
   std::span<const float> logits() const;
   // Tokens in context.
@@ -89,11 +93,11 @@ class Session {
   Sequence& sequence();
   const Model& model() const;
 
-  struct Impl;
+  struct LAZYLLM_LOCAL Impl;  // opaque
 
  private:
   friend struct internal::SessionAccess;
-  explicit Session(std::unique_ptr<Impl> impl);
+  LAZYLLM_LOCAL explicit Session(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -2,9 +2,15 @@
 #pragma once
 
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
+#include <ostream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
+
+#include "lazyllm/export.h"
 
 namespace lazyllm {
 
@@ -19,6 +25,21 @@ enum class StatusCode {
   kResourceExhausted,  // a configured limit (e.g. the KV memory pool) has no room
 };
 
+// "OK", "INVALID_ARGUMENT", ... as in absl/gRPC.
+inline std::string_view StatusCodeName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return "OK";
+    case StatusCode::kInvalidArgument: return "INVALID_ARGUMENT";
+    case StatusCode::kNotFound: return "NOT_FOUND";
+    case StatusCode::kDataLoss: return "DATA_LOSS";
+    case StatusCode::kUnimplemented: return "UNIMPLEMENTED";
+    case StatusCode::kOutOfRange: return "OUT_OF_RANGE";
+    case StatusCode::kInternal: return "INTERNAL";
+    case StatusCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
+  }
+  return "UNKNOWN";
+}
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
@@ -28,11 +49,17 @@ class [[nodiscard]] Status {
   StatusCode code() const { return code_; }
   // A human-readable message naming the file, field and value involved; empty when ok().
   const std::string& message() const { return message_; }
+  // "OK", or the code's name and the message: "NOT_FOUND: model.gguf: cannot open ...".
+  std::string ToString() const {
+    return ok() ? std::string("OK") : std::string(StatusCodeName(code_)) + ": " + message_;
+  }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
 };
+
+inline std::ostream& operator<<(std::ostream& os, const Status& s) { return os << s.ToString(); }
 
 inline Status OkStatus() { return Status(); }
 inline Status InvalidArgumentError(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
@@ -53,16 +80,24 @@ class [[nodiscard]] StatusOr {
   bool ok() const { return std::holds_alternative<T>(v_); }
   Status status() const { return ok() ? OkStatus() : std::get<Status>(v_); }
 
-  // Preconditions: ok().
-  T& value() & { return std::get<T>(v_); }
-  const T& value() const& { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
+  // Precondition: ok(). Otherwise the process ends (abort) with the error on stderr, as
+  // absl::StatusOr does, rather than with an unexplained std::bad_variant_access.
+  T& value() & { return CheckOk(), *std::get_if<T>(&v_); }
+  const T& value() const& { return CheckOk(), *std::get_if<T>(&v_); }
+  T&& value() && { return CheckOk(), std::move(*std::get_if<T>(&v_)); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
  private:
+  void CheckOk() const {
+    if (ok()) return;
+    std::fprintf(stderr, "lazyllm: the value of a StatusOr that holds an error was accessed: %s\n",
+                 std::get<Status>(v_).ToString().c_str());
+    std::abort();
+  }
+
   std::variant<Status, T> v_;
 };
 

@@ -12,17 +12,14 @@
 
 namespace lazyllm {
 
-namespace gguf {
-class File;
+namespace internal {
+struct TokenizerAccess;
 }
 
 // Immutable after construction; every method is safe to call from several threads at once.
-class Tokenizer {
+class LAZYLLM_API Tokenizer {
  public:
   enum class Kind { kSentencePiece, kByteLevelBpe };
-
-  // Reads tokenizer.ggml.* metadata. Errors name the key and the problem.
-  static StatusOr<Tokenizer> FromGguf(const gguf::File& file);
 
   // Token ids of UTF-8 `text`. With add_special, BOS is prepended when the vocabulary asks for
   // it (tokenizer.ggml.add_bos_token) and EOS appended when it asks for that. User-defined
@@ -50,10 +47,11 @@ class Tokenizer {
   // The vocabulary entry of `id` as stored (e.g. "▁Once", "<0x0A>").
   std::string_view TokenText(int32_t id) const;
 
-  struct Impl;
+  struct LAZYLLM_LOCAL Impl;  // opaque
 
  private:
-  explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  friend struct internal::TokenizerAccess;
+  LAZYLLM_LOCAL explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<const Impl> impl_;
 };
 
