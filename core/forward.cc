@@ -60,6 +60,7 @@ class StepRun {
       LAZYLLM_RETURN_IF_ERROR(SelectAll(l));
       if (Active() == 0) return OkStatus();
       LAZYLLM_RETURN_IF_ERROR(Layer(l));
+      if (ReportLayer(l + 1)) Compact();
     }
     Logits();
     for (Work& w : work_) Finish(w);
@@ -238,6 +239,31 @@ class StepRun {
     std::swap(a_.x, a_.xn);
     RecordKept(l);
     return OkStatus();
+  }
+
+  // The items' on_layer callbacks after `done` layers; true when one cancelled its item.
+  bool ReportLayer(int64_t done) {
+    bool cancelled = false;
+    for (Work& w : work_) {
+      if (!w.failed.ok() || !w.item->on_layer || w.item->on_layer(done, c_.num_layers)) continue;
+      w.failed = CancelledError("cancelled by the on_layer callback after layer " + std::to_string(done) + " of " +
+                                std::to_string(c_.num_layers));
+      cancelled = true;
+    }
+    return cancelled;
+  }
+
+  // Closes the gaps that items which left the step leave in x, keeping the others' order.
+  void Compact() {
+    int64_t cursor = 0;
+    for (Work& w : work_) {
+      if (!w.failed.ok()) continue;
+      Seq& s = *w.s;
+      const auto n = static_cast<int64_t>(s.rows.size());
+      if (s.begin != cursor) std::memmove(&a_.x[cursor * c_.dim], &a_.x[s.begin * c_.dim], n * c_.dim * sizeof(float));
+      s.begin = cursor;
+      cursor += n;
+    }
   }
 
   void RecordKept(int64_t) {

@@ -88,12 +88,16 @@ StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> p
   const Tokenizer& tok = session.model().tokenizer();
 
   const auto t0 = Clock::now();
+  session.SetLayerCallback(options.on_prefill_layer);
+  Status prefilled;
   if (options.append && session.position() > 0) {
-    if (options.prompt_logits != nullptr) return InvalidArgumentError("prompt_logits needs a prefill, not an append");
-    LAZYLLM_RETURN_IF_ERROR(session.Append(prompt));
+    prefilled = options.prompt_logits != nullptr ? InvalidArgumentError("prompt_logits needs a prefill, not an append")
+                                                 : session.Append(prompt);
   } else {
-    LAZYLLM_RETURN_IF_ERROR(session.Prefill(prompt, options.prompt_logits));
+    prefilled = session.Prefill(prompt, options.prompt_logits);
   }
+  session.SetLayerCallback(nullptr);
+  LAZYLLM_RETURN_IF_ERROR(prefilled);
   const auto t1 = Clock::now();
   st.prefill_ms = st.ttft_ms = Ms(t1 - t0);
   st.prefill_tokens_per_s = st.prompt_tokens / (st.prefill_ms / 1000.0);
@@ -192,6 +196,7 @@ std::vector<StatusOr<GenerationResult>> GenerateBatch(const Engine& engine, std:
       if (f->result.tokens.empty()) {
         it.tokens = r.prompt;
         it.kind = StepItem::Kind::kPrefill;
+        it.on_layer = r.generation.on_prefill_layer;
       } else {
         it.tokens = {&f->result.tokens.back(), 1};
       }

@@ -16,8 +16,10 @@ struct Session::Impl {
 
   Impl(Engine e, Sequence q) : engine(std::move(e)), seq(std::move(q)), s(*internal::SequenceAccess::Get(seq)) {}
 
+  std::function<bool(int64_t, int64_t)> on_layer;
+
   Status Run(std::span<const int32_t> ids, StepItem::Kind kind, std::vector<float>* all_logits) {
-    StepItem item{.sequence = &seq, .tokens = ids, .kind = kind, .all_logits = all_logits};
+    StepItem item{.sequence = &seq, .tokens = ids, .kind = kind, .all_logits = all_logits, .on_layer = on_layer};
     LAZYLLM_RETURN_IF_ERROR(engine.Step({&item, 1}));
     return item.status;
   }
@@ -80,6 +82,8 @@ Status Session::DecodeStep(int32_t token) {
 }
 
 Status Session::Append(std::span<const int32_t> tokens) { return impl_->Run(tokens, StepItem::Kind::kAppend, nullptr); }
+
+void Session::SetLayerCallback(std::function<bool(int64_t, int64_t)> callback) { impl_->on_layer = std::move(callback); }
 
 Status Session::Warmup(int64_t tokens) {
   if (tokens <= 0) tokens = 64;

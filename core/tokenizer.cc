@@ -7,6 +7,7 @@
 #include <queue>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "core/gguf.h"
 #include "core/tokenizer_gguf.h"
@@ -571,6 +572,40 @@ std::string Tokenizer::Decode(std::span<const int32_t> ids) const {
 }
 
 std::string Tokenizer::TokenBytes(int32_t id) const { return impl_->Bytes(id); }
+
+namespace {
+
+// Bytes at the end of `s` that start a UTF-8 character the string does not finish (0 when the
+// last character is complete, or when the tail is not UTF-8 at all, which is passed on as is).
+size_t IncompleteUtf8Tail(const std::string& s) {
+  const size_t n = s.size();
+  for (size_t back = 1; back <= 4 && back <= n; ++back) {
+    const auto c = static_cast<unsigned char>(s[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+    return len > back ? back : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+StreamDecoder::StreamDecoder(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+
+std::string StreamDecoder::Next(int32_t id) {
+  std::string piece = tokenizer_.impl_->Bytes(id);
+  if (piece.empty()) return "";
+  const Tokenizer::Impl& t = *tokenizer_.impl_;
+  if (first_ && t.kind == Tokenizer::Kind::kSentencePiece && t.add_space_prefix && piece[0] == ' ') piece.erase(0, 1);
+  first_ = false;
+  pending_ += piece;
+  const size_t hold = IncompleteUtf8Tail(pending_);
+  std::string out = pending_.substr(0, pending_.size() - hold);
+  pending_.erase(0, pending_.size() - hold);
+  return out;
+}
+
+std::string StreamDecoder::Flush() { return std::exchange(pending_, std::string()); }
 Tokenizer::Kind Tokenizer::kind() const { return impl_->kind; }
 std::string_view Tokenizer::kind_name() const { return impl_->model_name; }
 std::string_view Tokenizer::pre_tokenizer() const { return impl_->pre; }

@@ -58,13 +58,14 @@ tokens stay candidates and can be revived); a line on stderr reports each turn.)
                      std::to_string(session->max_context()) + " tokens"};
     gen.append = extends;
     const std::span<const int32_t> prompt = extends ? std::span(full).subspan(context.size()) : std::span(full);
+    StreamDecoder stream(tok);
     gen.on_token = [&](int32_t id) {
-      if (!tok.IsEndOfGeneration(id)) std::cout << tok.TokenBytes(id) << std::flush;
+      if (!tok.IsEndOfGeneration(id)) WriteStdout(stream.Next(id));
       return session->position() + 1 < session->max_context();
     };
     auto result = Generate(*session, prompt, gen);
     if (!result.ok()) throw CliError{result.status().message()};
-    std::cout << "\n" << std::flush;
+    WriteStdout(stream.Flush() + "\n");
     // The session now holds the prompt and every generated token but the last.
     context.assign(full.begin(), full.end());
     context.insert(context.end(), result->tokens.begin(), result->tokens.end() - 1);

@@ -195,6 +195,20 @@ inline void WarnIfBlasBelowCpu(const char* cmd) {
     std::fprintf(stderr, "lazyllm %s: warning: %s\n", cmd, w.c_str());
 }
 
+// The text of generated tokens (Decode), without end-of-generation tokens.
+inline std::string GeneratedText(const Tokenizer& tok, const std::vector<int32_t>& ids) {
+  std::vector<int32_t> kept;
+  for (int32_t id : ids)
+    if (!tok.IsEndOfGeneration(id)) kept.push_back(id);
+  return tok.Decode(kept);
+}
+
+// Writes streamed text to standard output at once.
+inline void WriteStdout(const std::string& s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fflush(stdout);
+}
+
 // `lazyllm --version`.
 void PrintVersion();
 

@@ -353,12 +353,7 @@ the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed 
   std::fprintf(stderr, "\n");
 
   const Tokenizer& tok = model.tokenizer();
-  auto text_of = [&](const std::vector<int32_t>& ids) {
-    std::string t;
-    for (int32_t id : ids)
-      if (!tok.IsEndOfGeneration(id)) t += tok.TokenBytes(id);
-    return t;
-  };
+  auto text_of = [&](const std::vector<int32_t>& ids) { return GeneratedText(tok, ids); };
   std::vector<Row> rows(methods.size());
   for (size_t mi = 0; mi < methods.size(); ++mi) {
     for (size_t ri = 0; ri < records.size(); ++ri) {

@@ -197,14 +197,6 @@ json StatsJson(const lazyllm::Stats& st, int threads) {
           {"queue_ms", st.queue_ms}};
 }
 
-// The text of generated tokens, without the end-of-generation token.
-std::string GeneratedText(const lazyllm::Tokenizer& tok, const std::vector<int32_t>& ids) {
-  std::string text;
-  for (int32_t id : ids)
-    if (!tok.IsEndOfGeneration(id)) text += tok.TokenBytes(id);
-  return text;
-}
-
 // `run --compare`: the same prompt with pruning off and with the chosen schedule.
 int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, const std::vector<int32_t>& prompt,
             const lazyllm::GenerationOptions& gen, bool as_json, int reps) {
@@ -442,13 +434,10 @@ int Run(int argc, char** argv) {
 
   std::vector<float> prompt_logits;
   if (flags.Has("--logits")) gen.prompt_logits = &prompt_logits;
+  lazyllm::StreamDecoder stream(tok);  // the same text as the JSON's, in whole UTF-8 characters
   if (!as_json) {
     gen.on_token = [&](int32_t id) {
-      if (!tok.IsEndOfGeneration(id)) {
-        const std::string piece = tok.TokenBytes(id);
-        std::fwrite(piece.data(), 1, piece.size(), stdout);
-        std::fflush(stdout);
-      }
+      if (!tok.IsEndOfGeneration(id)) WriteStdout(stream.Next(id));
       return true;
     };
   }
@@ -456,6 +445,7 @@ int Run(int argc, char** argv) {
   if (!result.ok()) throw CliError{result.status().message()};
   const lazyllm::Stats& st = result->stats;
   if (!as_json) {
+    WriteStdout(stream.Flush());
     std::printf("\n");
     std::fflush(stdout);
     std::fprintf(stderr,

@@ -5,6 +5,8 @@
 // admits, its bytes follow the computed (token, layer) pairs, and f16 halves them.
 #include <gtest/gtest.h>
 
+#include <numeric>
+
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -203,6 +205,111 @@ TEST(BatchTest, ABadItemLeavesTheOthersIntact) {
   // The same sequence twice is refused as a whole.
   std::vector<StepItem> twice = {{.sequence = &*good, .tokens = prompt}, {.sequence = &*good, .tokens = prompt}};
   EXPECT_EQ(engine->Step(twice).code(), StatusCode::kInvalidArgument);
+}
+
+std::vector<float> ToVec(std::span<const float> s) { return {s.begin(), s.end()}; }
+
+// on_layer reports every layer of an item's pass; returning false cancels that item alone, in a
+// step shared with others (prefill and decode, pruned or not), whose results stay their solo
+// runs'. The cancelled sequence is empty and runs normally afterwards.
+TEST(BatchTest, LayerCallbackReportsProgressAndCancelsOneItem) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  auto engine = Engine::Create(*model, {.threads = 2});
+  ASSERT_TRUE(engine.ok());
+  const int64_t layers = model->config().num_layers;
+  const auto prompt = model->tokenizer().Encode("Once upon a time there was a cat who liked the sun.", true);
+  for (int64_t cancel_after = 1; cancel_after <= layers; ++cancel_after) {
+    SCOPED_TRACE(cancel_after);
+    auto a = engine->NewSequence(Options(*model, "paper", 0));
+    auto b = engine->NewSequence(Options(*model, "off", 0));
+    auto c = engine->NewSequence(Options(*model, "paper", 0));
+    auto a_solo = engine->NewSequence(Options(*model, "paper", 0));
+    auto c_solo = engine->NewSequence(Options(*model, "paper", 0));
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok() && a_solo.ok() && c_solo.ok());
+    // c is mid-generation: its step is a decode token.
+    for (Sequence* s : {&*c, &*c_solo}) {
+      StepItem p{.sequence = s, .tokens = prompt, .kind = StepItem::Kind::kPrefill};
+      ASSERT_TRUE(engine->Step({&p, 1}).ok() && p.status.ok());
+    }
+    std::vector<int64_t> seen_a, seen_b;
+    const int32_t next[1] = {42};
+    std::vector<StepItem> items = {
+        {.sequence = &*a, .tokens = prompt, .kind = StepItem::Kind::kPrefill,
+         .on_layer = [&](int64_t done, int64_t of) { EXPECT_EQ(of, layers); seen_a.push_back(done); return true; }},
+        {.sequence = &*b, .tokens = prompt, .kind = StepItem::Kind::kPrefill,
+         .on_layer = [&](int64_t done, int64_t) { seen_b.push_back(done); return done < cancel_after; }},
+        {.sequence = &*c, .tokens = next},
+    };
+    ASSERT_TRUE(engine->Step(items).ok());
+    EXPECT_TRUE(items[0].status.ok());
+    EXPECT_TRUE(items[2].status.ok());
+    EXPECT_EQ(items[1].status.code(), StatusCode::kCancelled);
+    EXPECT_NE(items[1].status.message().find("after layer " + std::to_string(cancel_after) + " of " +
+                                             std::to_string(layers)),
+              std::string::npos)
+        << items[1].status;
+    std::vector<int64_t> all(static_cast<size_t>(layers)), upto(static_cast<size_t>(cancel_after));
+    std::iota(all.begin(), all.end(), 1);
+    std::iota(upto.begin(), upto.end(), 1);
+    EXPECT_EQ(seen_a, all);
+    EXPECT_EQ(seen_b, upto);
+    EXPECT_EQ(b->position(), 0);
+    StepItem one{.sequence = &*a_solo, .tokens = prompt, .kind = StepItem::Kind::kPrefill};
+    StepItem dec{.sequence = &*c_solo, .tokens = next};
+    ASSERT_TRUE(engine->Step({&one, 1}).ok());
+    ASSERT_TRUE(engine->Step({&dec, 1}).ok());
+    // Within float rounding: the step's matmuls see other row counts than the solo runs'.
+    EXPECT_LE(testing::MaxRelDiff(ToVec(a->logits()), ToVec(a_solo->logits())), 1e-5);
+    EXPECT_LE(testing::MaxRelDiff(ToVec(c->logits()), ToVec(c_solo->logits())), 1e-5);
+    StepItem again{.sequence = &*b, .tokens = prompt, .kind = StepItem::Kind::kPrefill};
+    ASSERT_TRUE(engine->Step({&again, 1}).ok());
+    EXPECT_TRUE(again.status.ok());
+    EXPECT_EQ(b->position(), static_cast<int64_t>(prompt.size()));
+  }
+}
+
+// Generate and GenerateBatch take on_prefill_layer: a cancelled request fails with kCancelled
+// and leaves the other requests' results as they are alone.
+TEST(GenerateBatchTest, PrefillProgressAndCancellation) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  auto engine = Engine::Create(*model, {.threads = 2});
+  ASSERT_TRUE(engine.ok());
+  const auto prompt = model->tokenizer().Encode("Once upon a time there was a dog.", true);
+  GenerationOptions gen;
+  gen.max_new_tokens = 6;
+  gen.sampling.temperature = 0;
+  auto session = Session::Create(*engine, {.pruning = *PruningOptions::Parse("paper", model->config().num_layers, 0)});
+  ASSERT_TRUE(session.ok());
+  int64_t calls = 0;
+  gen.on_prefill_layer = [&](int64_t, int64_t) { return ++calls < 2; };
+  auto cancelled = Generate(*session, prompt, gen);
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.status().code(), StatusCode::kCancelled);
+  EXPECT_EQ(calls, 2);
+  calls = 0;
+  gen.on_prefill_layer = [&](int64_t, int64_t) { return ++calls > 0; };
+  auto whole = Generate(*session, prompt, gen);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(calls, model->config().num_layers) << "the prefill only: decode steps are not reported";
+
+  std::vector<BatchRequest> reqs(3, BatchRequest{.prompt = prompt, .generation = gen});
+  for (auto& r : reqs) r.generation.on_prefill_layer = nullptr;
+  reqs[1].generation.on_prefill_layer = [](int64_t done, int64_t) { return done < 3; };
+  const auto results = GenerateBatch(*engine, reqs);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[1].status().code(), StatusCode::kCancelled);
+  for (size_t i : {0u, 2u}) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    auto solo = Session::Create(*engine);
+    ASSERT_TRUE(solo.ok());
+    GenerationOptions g = gen;
+    g.on_prefill_layer = nullptr;
+    auto want = Generate(*solo, prompt, g);
+    ASSERT_TRUE(want.ok());
+    EXPECT_EQ(results[i]->tokens, want->tokens);
+  }
 }
 
 // Σ_l ceil(rows_l / page_rows) pages: what a sequence's KV bytes must be.

@@ -1,6 +1,8 @@
 // Tokenizer tests against llama.cpp's vectors (../shared/reference/tokenizers) and round trips.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <algorithm>
 #include <cstdio>
 #include <sstream>
@@ -60,6 +62,55 @@ TEST_P(TokenizerTest, MatchesLlamaCppVectorsAndRoundTrips) {
     }
   }
   EXPECT_GT(round_trips, 10);
+}
+
+// Whether `s` is well-formed UTF-8 (RFC 3629 lengths; what the stream decoder must not split).
+bool IsUtf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += len;
+  }
+  return true;
+}
+
+// The stream decoder's pieces add up to Decode of the same ids (llama.cpp's test texts: accents,
+// CJK, emoji, byte-fallback tokens; then random ids), and for valid text every piece is whole
+// UTF-8.
+TEST_P(TokenizerTest, StreamDecoderAddsUpToDecodeInWholeCharacters) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  const fs::path base = testing::ReferenceDir() / "tokenizers" / GetParam();
+  auto model = Model::Load(base.string(), {.vocab_only = true});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const Tokenizer& tok = model->tokenizer();
+  std::vector<std::vector<int32_t>> streams;
+  for (const std::string& text : SplitInputs(testing::ReadFile(base.string() + ".inp")))
+    streams.push_back(tok.Encode(text, /*add_special=*/true));
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> any(0, tok.vocab_size() - 1);
+  for (int i = 0; i < 50; ++i) {
+    std::vector<int32_t> ids(1 + i % 17);
+    for (int32_t& id : ids) id = any(rng);
+    streams.push_back(ids);
+  }
+  int held_back = 0;
+  for (const auto& ids : streams) {
+    StreamDecoder stream(tok);
+    std::string joined;
+    const std::string want = tok.Decode(ids);
+    for (int32_t id : ids) {
+      const std::string piece = stream.Next(id);
+      if (IsUtf8(want)) EXPECT_TRUE(IsUtf8(piece)) << "a split character in '" << want << "'";
+      held_back += piece.empty() && !tok.TokenBytes(id).empty();
+      joined += piece;
+    }
+    joined += stream.Flush();
+    EXPECT_EQ(joined, want);
+  }
+  if (GetParam() == "ggml-vocab-llama-spm.gguf") EXPECT_GT(held_back, 0) << "byte-fallback characters were held back";
 }
 
 INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerTest,

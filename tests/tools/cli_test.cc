@@ -118,6 +118,14 @@ TEST(CliTest, PrintsTextAndStopsAfterPrefillWithNZero) {
   r = RunCli("run -m " + Model() + " -p 'Once upon a time' -n 0 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(nlohmann::json::parse(r.out)["tokens"].empty());
+  // The streamed text is the JSON's text (Decode of the generated ids), for any prompt.
+  for (const std::string p : {"'Once upon a time'", "'The dog'", "'She said'"}) {
+    const std::string args = "run -m " + Model() + " -p " + p + " -n 24 --temp 0 --prune off";
+    const Result text = RunCli(args), js = RunCli(args + " --json");
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    ASSERT_EQ(js.exit_code, 0) << js.err;
+    EXPECT_EQ(text.out, nlohmann::json::parse(js.out)["text"].get<std::string>() + "\n") << p;
+  }
 }
 
 TEST(CliTest, PruneStatsAndCompareAgainstReference) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -121,6 +122,10 @@ struct StepItem {
   Kind kind = Kind::kAppend;
   // Prefill only: receives n × vocab_size logits, row i for position i (needs pruning off).
   std::vector<float>* all_logits = nullptr;
+  // Progress and cancellation: called on the stepping thread after each layer of this item's
+  // pass (layers_done = 1..num_layers). Returning false cancels the item: it fails with
+  // kCancelled and its context is cleared; the step's other items go on unchanged.
+  std::function<bool(int64_t layers_done, int64_t num_layers)> on_layer;
   // Set by Step: this item's outcome. Items that fail leave the others' results intact.
   Status status;
 };

@@ -70,6 +70,9 @@ struct GenerationOptions {
   bool stop_at_eos = true;
   // Called with each generated token as soon as it is chosen; return false to stop early.
   std::function<bool(int32_t)> on_token;
+  // Progress of the prefill (the prompt's pass): called after each layer with the layers done
+  // and num_layers; return false to cancel the request, which then fails with kCancelled.
+  std::function<bool(int64_t layers_done, int64_t num_layers)> on_prefill_layer;
   // When set, receives the prefill's logits for every prompt position (n × vocab_size).
   std::vector<float>* prompt_logits = nullptr;
   // Continue the session: the prompt is appended to its context (Session::Append) instead of

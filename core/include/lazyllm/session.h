@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -73,6 +74,11 @@ class LAZYLLM_API Session {
   // the last new token: earlier tokens can be revived from the Aux Cache and new ones dropped
   // (never the last), under the same has_kv / Aux Cache rules as a decode step (docs/lazyllm.md).
   Status Append(std::span<const int32_t> tokens);
+
+  // Progress and cancellation of every later Prefill, Append and DecodeStep: called on this
+  // thread after each layer (layers done, of num_layers); returning false cancels the call,
+  // which returns kCancelled with the context cleared. An empty function removes it.
+  void SetLayerCallback(std::function<bool(int64_t layers_done, int64_t num_layers)> callback);
 
   // Engine::Warmup(tokens) on the session's engine (capped at the session's context); the
   // session's own context is untouched. Call it before timing a first Prefill.

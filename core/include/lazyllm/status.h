@@ -23,6 +23,7 @@ enum class StatusCode {
   kOutOfRange,       // e.g. a prompt longer than the context
   kInternal,         // an internal invariant failed
   kResourceExhausted,  // a configured limit (e.g. the KV memory pool) has no room
+  kCancelled,          // the caller's callback asked to stop
 };
 
 // "OK", "INVALID_ARGUMENT", ... as in absl/gRPC.
@@ -36,6 +37,7 @@ inline std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kOutOfRange: return "OUT_OF_RANGE";
     case StatusCode::kInternal: return "INTERNAL";
     case StatusCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
+    case StatusCode::kCancelled: return "CANCELLED";
   }
   return "UNKNOWN";
 }
@@ -69,6 +71,7 @@ inline Status UnimplementedError(std::string m) { return {StatusCode::kUnimpleme
 inline Status OutOfRangeError(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status ResourceExhaustedError(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
+inline Status CancelledError(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 
 // Either a value or a non-ok Status.
 template <typename T>

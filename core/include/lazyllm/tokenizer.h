@@ -51,8 +51,29 @@ class LAZYLLM_API Tokenizer {
 
  private:
   friend struct internal::TokenizerAccess;
+  friend class StreamDecoder;
   LAZYLLM_LOCAL explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<const Impl> impl_;
+};
+
+// Text of generated tokens as they come, for streaming: the pieces of Next (then Flush) add up
+// to exactly Decode of all the ids, and each piece ends on a whole UTF-8 character, so a
+// character whose bytes span several tokens (byte-fallback tokens, byte-level BPE) is held back
+// until it is complete. As in Decode, control tokens give nothing and SentencePiece's leading
+// space of the first piece is removed. One decoder per stream; it keeps its Tokenizer alive.
+class LAZYLLM_API StreamDecoder {
+ public:
+  explicit StreamDecoder(const Tokenizer& tokenizer);
+  // The text that became complete with token `id` (often the token's own text; "" while a
+  // character is incomplete).
+  std::string Next(int32_t id);
+  // Whatever is held back (the bytes of an incomplete character at the end of the stream).
+  std::string Flush();
+
+ private:
+  Tokenizer tokenizer_;
+  std::string pending_;  // bytes not yet returned
+  bool first_ = true;    // no non-empty piece yet
 };
 
 }  // namespace lazyllm
