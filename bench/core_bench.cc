@@ -9,9 +9,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/synth.h"
 #include "core/attention.h"
 #include "core/matmul.h"
+#include "core/synth.h"
 #include "lazyllm/lazyllm.h"
 #include "simd/quantize.h"
 
@@ -61,10 +61,16 @@ void BM_OpenBlasSgemm(benchmark::State& state) {
 }
 
 // Shapes of llama3.2-1b (dim 2048, ffn 8192, kv 512) and smollm2-135m (576, 1536) at 512 rows.
-#define LAZYLLM_GEMM_SHAPES(bm, dtype)                                                    \
-  BENCHMARK(bm)->Args({512, 2048, 2048, dtype})->Args({512, 512, 2048, dtype})           \
-      ->Args({512, 8192, 2048, dtype})->Args({512, 2048, 8192, dtype})                    \
-      ->Args({512, 1536, 576, dtype})->Args({512, 576, 1536, dtype})->Unit(benchmark::kMillisecond)->UseRealTime()
+#define LAZYLLM_GEMM_SHAPES(bm, dtype) \
+  BENCHMARK(bm)                        \
+      ->Args({512, 2048, 2048, dtype}) \
+      ->Args({512, 512, 2048, dtype})  \
+      ->Args({512, 8192, 2048, dtype}) \
+      ->Args({512, 2048, 8192, dtype}) \
+      ->Args({512, 1536, 576, dtype})  \
+      ->Args({512, 576, 1536, dtype})  \
+      ->Unit(benchmark::kMillisecond)  \
+      ->UseRealTime()
 LAZYLLM_GEMM_SHAPES(BM_MatMul, 0);
 LAZYLLM_GEMM_SHAPES(BM_MatMul, 8);
 LAZYLLM_GEMM_SHAPES(BM_OpenBlasSgemm, 0);

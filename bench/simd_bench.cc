@@ -65,7 +65,7 @@ LAZYLLM_INT8DOT(kAvx2, kQ2_K);
 LAZYLLM_INT8DOT(kAvx2, kIQ4_XS);
 LAZYLLM_INT8DOT(kAvx2, kQ5_0);
 
-#define LAZYLLM_ROWDOT(isa, dtype)                                                        \
+#define LAZYLLM_ROWDOT(isa, dtype) \
   BENCHMARK_CAPTURE(BM_RowDot, isa##_##dtype, Isa::isa, DType::dtype)->Arg(4096)->Arg(11008)
 
 LAZYLLM_ROWDOT(kRef, kF32);
@@ -104,7 +104,20 @@ LAZYLLM_ROWDOT(kAvx2, kIQ4_XS);
 namespace lazyllm::simd {
 namespace {
 
-enum class Op { kDot, kAxpy, kRmsNorm, kSoftmax, kOnlineSoftmax, kRope, kSwiGlu, kQuantizeQ8, kDotQ8Q8, kToF32Q8, kToF32Q4, kToF32F16 };
+enum class Op {
+  kDot,
+  kAxpy,
+  kRmsNorm,
+  kSoftmax,
+  kOnlineSoftmax,
+  kRope,
+  kSwiGlu,
+  kQuantizeQ8,
+  kDotQ8Q8,
+  kToF32Q8,
+  kToF32Q4,
+  kToF32F16
+};
 
 void BM_Kernel(benchmark::State& state, Isa isa, Op op) {
   if (!CpuSupports(isa)) {
@@ -125,10 +138,23 @@ void BM_Kernel(benchmark::State& state, Isa isa, Op op) {
   int64_t bytes = 0;
   for (auto _ : state) {
     switch (op) {
-      case Op::kDot: benchmark::DoNotOptimize(k.dot_f32(a.data(), b.data(), n)); bytes = 8 * n; break;
-      case Op::kAxpy: k.axpy(1e-3f, a.data(), c.data(), n); bytes = 12 * n; break;
-      case Op::kRmsNorm: k.rms_norm(a.data(), b.data(), c.data(), n, 1e-5f); bytes = 12 * n; break;
-      case Op::kSoftmax: std::copy(a.begin(), a.end(), c.begin()); k.softmax(c.data(), n); bytes = 12 * n; break;
+      case Op::kDot:
+        benchmark::DoNotOptimize(k.dot_f32(a.data(), b.data(), n));
+        bytes = 8 * n;
+        break;
+      case Op::kAxpy:
+        k.axpy(1e-3f, a.data(), c.data(), n);
+        bytes = 12 * n;
+        break;
+      case Op::kRmsNorm:
+        k.rms_norm(a.data(), b.data(), c.data(), n, 1e-5f);
+        bytes = 12 * n;
+        break;
+      case Op::kSoftmax:
+        std::copy(a.begin(), a.end(), c.begin());
+        k.softmax(c.data(), n);
+        bytes = 12 * n;
+        break;
       case Op::kOnlineSoftmax: {
         std::copy(a.begin(), a.end(), c.begin());
         float m = 0.5f, l = 1.0f;
@@ -136,22 +162,43 @@ void BM_Kernel(benchmark::State& state, Isa isa, Op op) {
         bytes = 12 * n;
         break;
       }
-      case Op::kRope: k.rope(c.data(), b.data(), n / 2); bytes = 12 * n; break;
-      case Op::kSwiGlu: k.swiglu(a.data(), b.data(), c.data(), n); bytes = 12 * n; break;
-      case Op::kQuantizeQ8: k.quantize_q8_0(a.data(), q8.data(), n); bytes = 4 * n; break;
-      case Op::kDotQ8Q8: benchmark::DoNotOptimize(k.Row(DType::kQ8_0).int8_dot(q8.data(), xq.data(), n)); bytes = static_cast<int64_t>(q8.size()); break;
-      case Op::kToF32Q8: k.Row(DType::kQ8_0).to_f32(q8.data(), c.data(), n); bytes = 4 * n; break;
-      case Op::kToF32Q4: k.Row(DType::kQ4_0).to_f32(q4.data(), c.data(), n); bytes = 4 * n; break;
-      case Op::kToF32F16: k.Row(DType::kF16).to_f32(h.data(), c.data(), n); bytes = 4 * n; break;
+      case Op::kRope:
+        k.rope(c.data(), b.data(), n / 2);
+        bytes = 12 * n;
+        break;
+      case Op::kSwiGlu:
+        k.swiglu(a.data(), b.data(), c.data(), n);
+        bytes = 12 * n;
+        break;
+      case Op::kQuantizeQ8:
+        k.quantize_q8_0(a.data(), q8.data(), n);
+        bytes = 4 * n;
+        break;
+      case Op::kDotQ8Q8:
+        benchmark::DoNotOptimize(k.Row(DType::kQ8_0).int8_dot(q8.data(), xq.data(), n));
+        bytes = static_cast<int64_t>(q8.size());
+        break;
+      case Op::kToF32Q8:
+        k.Row(DType::kQ8_0).to_f32(q8.data(), c.data(), n);
+        bytes = 4 * n;
+        break;
+      case Op::kToF32Q4:
+        k.Row(DType::kQ4_0).to_f32(q4.data(), c.data(), n);
+        bytes = 4 * n;
+        break;
+      case Op::kToF32F16:
+        k.Row(DType::kF16).to_f32(h.data(), c.data(), n);
+        bytes = 4 * n;
+        break;
     }
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * bytes);
 }
 
-#define LAZYLLM_KERNEL(op)                                                                        \
-  BENCHMARK_CAPTURE(BM_Kernel, kRef_##op, Isa::kRef, Op::op)->Arg(2048);                          \
-  BENCHMARK_CAPTURE(BM_Kernel, kAvx2_##op, Isa::kAvx2, Op::op)->Arg(2048);                        \
+#define LAZYLLM_KERNEL(op)                                                 \
+  BENCHMARK_CAPTURE(BM_Kernel, kRef_##op, Isa::kRef, Op::op)->Arg(2048);   \
+  BENCHMARK_CAPTURE(BM_Kernel, kAvx2_##op, Isa::kAvx2, Op::op)->Arg(2048); \
   BENCHMARK_CAPTURE(BM_Kernel, kAvx512_##op, Isa::kAvx512, Op::op)->Arg(2048)
 
 LAZYLLM_KERNEL(kDot);

@@ -63,7 +63,8 @@ class KvCache {
   // page from this sequence's reservation or else from the pool. -1 when neither has a page.
   int64_t Assign(int64_t layer, int64_t slot);
   // Stores kv_dim floats of K and of V into a row (converted to half for an f16 cache).
-  void Write(int64_t layer, int64_t row, const float* k, const float* v, void (*to_f16)(const float*, uint16_t*, int64_t));
+  void Write(int64_t layer, int64_t row, const float* k, const float* v,
+             void (*to_f16)(const float*, uint16_t*, int64_t));
   // Raw row storage (float or uint16_t elements).
   const void* K(int64_t layer, int64_t row) const { return Row(layer, 0, row); }
   const void* V(int64_t layer, int64_t row) const { return Row(layer, 1, row); }
@@ -90,9 +91,7 @@ class KvCache {
 
  private:
   size_t Index(int64_t layer, int64_t slot) const { return static_cast<size_t>(layer * max_slots_ + slot); }
-  void* Row(int64_t layer, int kv, int64_t row) const {
-    return base_ + (layer * 2 + kv) * stride_ + row * row_bytes_;
-  }
+  void* Row(int64_t layer, int kv, int64_t row) const { return base_ + (layer * 2 + kv) * stride_ + row * row_bytes_; }
 
   std::shared_ptr<KvPool> pool_;
   int64_t num_layers_, max_slots_, kv_dim_;

@@ -13,7 +13,11 @@ ArchDesc Qwen2() { return {.name = "qwen2", .rope = RopeStyle::kNeox, .qkv_bias 
 ArchDesc Qwen3() { return {.name = "qwen3", .rope = RopeStyle::kNeox, .qk_norm = true}; }
 
 ArchDesc Phi3() {
-  return {.name = "phi3", .rope = RopeStyle::kNeox, .fused_qkv = true, .fused_gate_up = true, .sliding = SlidingLayers::kAll};
+  return {.name = "phi3",
+          .rope = RopeStyle::kNeox,
+          .fused_qkv = true,
+          .fused_gate_up = true,
+          .sliding = SlidingLayers::kAll};
 }
 
 ArchDesc Gemma2() {

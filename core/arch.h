@@ -19,9 +19,9 @@ enum class FfnActivation {
 // Which layers attend through a sliding window.
 enum class SlidingLayers {
   kNone,
-  kEven,           // layers 0, 2, 4, ... (gemma2)
-  kFiveOfSix,      // every layer but each sixth: l % 6 != 5 (gemma3)
-  kAll,            // every layer (phi3 when its sliding_window is set)
+  kEven,       // layers 0, 2, 4, ... (gemma2)
+  kFiveOfSix,  // every layer but each sixth: l % 6 != 5 (gemma3)
+  kAll,        // every layer (phi3 when its sliding_window is set)
 };
 
 struct ArchDesc {

@@ -32,8 +32,10 @@ float* Attention::Scratch(int64_t floats) {
 
 void Attention::Run(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
                     float* out, const int64_t* key_begin) {
-  if (n >= kTiledMinRows) Tiled(pool, q, n, key_count, key_begin, keys, out);
-  else Direct(pool, q, n, key_count, key_begin, keys, out);
+  if (n >= kTiledMinRows)
+    Tiled(pool, q, n, key_count, key_begin, keys, out);
+  else
+    Direct(pool, q, n, key_count, key_begin, keys, out);
 }
 
 void Attention::Tiled(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count,
@@ -143,7 +145,8 @@ void Attention::MeanHeadProbs(threading::ThreadPool& pool, const float* q_row, i
       float* s = &head_probs_[h * nk];
       const int64_t kvh = h / group_;
       std::fill_n(s, begin, 0.0f);  // outside the window: probability 0
-      for (int64_t j = begin; j < nk; ++j) s[j] = k_.dot_f32(q_row + h * hd, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
+      for (int64_t j = begin; j < nk; ++j)
+        s[j] = k_.dot_f32(q_row + h * hd, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
       SoftCap(s + begin, nk - begin);
       k_.softmax(s + begin, nk - begin);
     }

@@ -40,8 +40,8 @@ class Attention {
 
   // out[i, h·hd : (h+1)·hd] = softmax_j(logit(q_i,h, k_j)) · v_j over key_begin[i] <= j <
   // key_count[i], for n query rows of q (row stride heads·hd) and every head h.
-  void Run(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
-           float* out, const int64_t* key_begin = nullptr);
+  void Run(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys, float* out,
+           const int64_t* key_begin = nullptr);
 
   // One sequence's direct-form work in RunDirectMany.
   struct DirectJob {
@@ -84,7 +84,7 @@ class Attention {
   int64_t group_, query_block_;
   float scale_, softcap_;
   threading::PerThread<std::vector<float>> scratch_;  // per thread
-  std::vector<float> head_probs_;            // [heads][nk] for MeanHeadProbs
+  std::vector<float> head_probs_;                     // [heads][nk] for MeanHeadProbs
 };
 
 }  // namespace lazyllm

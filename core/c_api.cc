@@ -1,12 +1,11 @@
 // The C API (lazyllm/lazyllm_c.h) over the C++ one: handles own C++ objects, every entry point
 // turns a Status (or an exception) into a lazyllm_status and a thread-local message.
-#include "lazyllm/lazyllm_c.h"
-
 #include <cstring>
 #include <new>
 #include <string>
 
 #include "lazyllm/lazyllm.h"
+#include "lazyllm/lazyllm_c.h"
 
 struct lazyllm_model {
   lazyllm::Model model;
@@ -82,7 +81,9 @@ void lazyllm_model_free(lazyllm_model* model) { delete model; }
 int64_t lazyllm_model_n_layers(const lazyllm_model* m) { return m ? m->model.config().num_layers : 0; }
 int64_t lazyllm_model_n_vocab(const lazyllm_model* m) { return m ? m->model.config().vocab_size : 0; }
 int64_t lazyllm_model_n_ctx_train(const lazyllm_model* m) { return m ? m->model.config().context_length : 0; }
-const char* lazyllm_model_architecture(const lazyllm_model* m) { return m ? m->model.config().architecture.c_str() : ""; }
+const char* lazyllm_model_architecture(const lazyllm_model* m) {
+  return m ? m->model.config().architecture.c_str() : "";
+}
 int32_t lazyllm_token_bos(const lazyllm_model* m) { return m ? m->model.tokenizer().bos_id() : -1; }
 int32_t lazyllm_token_eos(const lazyllm_model* m) { return m ? m->model.tokenizer().eos_id() : -1; }
 int lazyllm_token_is_eog(const lazyllm_model* m, int32_t token) {
@@ -140,10 +141,11 @@ lazyllm_status lazyllm_engine_create(const lazyllm_model* m, const lazyllm_engin
     *out = nullptr;
     if (m == nullptr) return NullArgument("model");
     const lazyllm_engine_options o = options ? *options : lazyllm_engine_default_options();
-    auto engine = lazyllm::Engine::Create(m->model, {.threads = o.threads,
-                                                     .numa = o.numa != 0,
-                                                     .kv_type = o.kv_f16 ? lazyllm::KvType::kF16 : lazyllm::KvType::kF32,
-                                                     .mem_limit_bytes = o.mem_limit_bytes});
+    auto engine =
+        lazyllm::Engine::Create(m->model, {.threads = o.threads,
+                                           .numa = o.numa != 0,
+                                           .kv_type = o.kv_f16 ? lazyllm::KvType::kF16 : lazyllm::KvType::kF32,
+                                           .mem_limit_bytes = o.mem_limit_bytes});
     if (!engine.ok()) return Report(engine.status());
     *out = new lazyllm_engine{std::move(engine).value()};
     return Report(lazyllm::OkStatus());
@@ -163,11 +165,12 @@ lazyllm_status lazyllm_session_create(lazyllm_engine* engine, const lazyllm_sess
     *out = nullptr;
     if (engine == nullptr) return NullArgument("engine");
     const lazyllm_session_options o = options ? *options : lazyllm_session_default_options();
-    auto pruning = lazyllm::PruningOptions::Parse(o.prune ? o.prune : "off",
-                                                  engine->engine.model().config().num_layers, o.prune_seed);
+    auto pruning = lazyllm::PruningOptions::Parse(o.prune ? o.prune : "off", engine->engine.model().config().num_layers,
+                                                  o.prune_seed);
     if (!pruning.ok()) return Report(pruning.status());
     auto session = lazyllm::Session::Create(
-        engine->engine, {.int8_activations = o.int8_activations != 0, .max_context = o.max_context, .pruning = *pruning});
+        engine->engine,
+        {.int8_activations = o.int8_activations != 0, .max_context = o.max_context, .pruning = *pruning});
     if (!session.ok()) return Report(session.status());
     *out = new lazyllm_session{std::move(session).value()};
     return Report(lazyllm::OkStatus());
@@ -240,7 +243,8 @@ lazyllm_status lazyllm_generate(lazyllm_session* s, const int32_t* prompt, int64
       if (!rest.empty()) o.on_token(-1, rest.data(), rest.size(), o.user_data);
     }
     const auto n = static_cast<int64_t>(r->tokens.size());
-    if (capacity > 0) std::memcpy(tokens, r->tokens.data(), static_cast<size_t>(std::min(n, capacity)) * sizeof(int32_t));
+    if (capacity > 0)
+      std::memcpy(tokens, r->tokens.data(), static_cast<size_t>(std::min(n, capacity)) * sizeof(int32_t));
     if (n_generated != nullptr) *n_generated = n;
     if (stats != nullptr) {
       const lazyllm::Stats& st = r->stats;

@@ -12,13 +12,20 @@ struct Named {
 };
 
 constexpr Named kNames[] = {
-    {ChatTemplate::kChatml, "chatml"},           {ChatTemplate::kLlama2, "llama2"},
-    {ChatTemplate::kLlama2Sys, "llama2-sys"},    {ChatTemplate::kLlama2SysBos, "llama2-sys-bos"},
-    {ChatTemplate::kLlama2SysStrip, "llama2-sys-strip"}, {ChatTemplate::kMistralV1, "mistral-v1"},
-    {ChatTemplate::kMistralV3, "mistral-v3"},    {ChatTemplate::kMistralV3Tekken, "mistral-v3-tekken"},
-    {ChatTemplate::kMistralV7, "mistral-v7"},    {ChatTemplate::kLlama3, "llama3"},
-    {ChatTemplate::kPhi3, "phi3"},               {ChatTemplate::kPhi4, "phi4"},
-    {ChatTemplate::kGemma, "gemma"},             {ChatTemplate::kDeepseek3, "deepseek3"},
+    {ChatTemplate::kChatml, "chatml"},
+    {ChatTemplate::kLlama2, "llama2"},
+    {ChatTemplate::kLlama2Sys, "llama2-sys"},
+    {ChatTemplate::kLlama2SysBos, "llama2-sys-bos"},
+    {ChatTemplate::kLlama2SysStrip, "llama2-sys-strip"},
+    {ChatTemplate::kMistralV1, "mistral-v1"},
+    {ChatTemplate::kMistralV3, "mistral-v3"},
+    {ChatTemplate::kMistralV3Tekken, "mistral-v3-tekken"},
+    {ChatTemplate::kMistralV7, "mistral-v7"},
+    {ChatTemplate::kLlama3, "llama3"},
+    {ChatTemplate::kPhi3, "phi3"},
+    {ChatTemplate::kPhi4, "phi4"},
+    {ChatTemplate::kGemma, "gemma"},
+    {ChatTemplate::kDeepseek3, "deepseek3"},
 };
 
 std::string Trim(std::string_view s) {
@@ -41,8 +48,10 @@ void FormatInst(ChatTemplate t, const std::vector<ChatMessage>& messages, std::o
     for (const ChatMessage& m : messages) {
       const std::string content = v3 ? Trim(m.content) : m.content;
       if (m.role == "system") {
-        if (v7) ss << "[SYSTEM_PROMPT] " << content << "[/SYSTEM_PROMPT]";
-        else system = content;
+        if (v7)
+          ss << "[SYSTEM_PROMPT] " << content << "[/SYSTEM_PROMPT]";
+        else
+          system = content;
       } else if (m.role == "user") {
         ss << open;
         if (!system.empty()) ss << system << "\n\n";
@@ -62,8 +71,10 @@ void FormatInst(ChatTemplate t, const std::vector<ChatMessage>& messages, std::o
   for (const ChatMessage& m : messages) {
     const std::string content = strip ? Trim(m.content) : m.content;
     if (m.role == "system") {
-      if (sys) ss << "<<SYS>>\n" << content << "\n<</SYS>>\n\n";
-      else ss << content << "\n";
+      if (sys)
+        ss << "<<SYS>>\n" << content << "\n<</SYS>>\n\n";
+      else
+        ss << content << "\n";
     } else if (m.role == "user") {
       if (!inside_turn) ss << (bos ? "<s>[INST] " : "[INST] ");
       inside_turn = true;
@@ -119,9 +130,14 @@ std::string_view ChatTemplateName(ChatTemplate t) {
 std::string FormatChat(ChatTemplate t, const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
   std::ostringstream ss;
   switch (t) {
-    case ChatTemplate::kLlama2: case ChatTemplate::kLlama2Sys: case ChatTemplate::kLlama2SysBos:
-    case ChatTemplate::kLlama2SysStrip: case ChatTemplate::kMistralV1: case ChatTemplate::kMistralV3:
-    case ChatTemplate::kMistralV3Tekken: case ChatTemplate::kMistralV7:
+    case ChatTemplate::kLlama2:
+    case ChatTemplate::kLlama2Sys:
+    case ChatTemplate::kLlama2SysBos:
+    case ChatTemplate::kLlama2SysStrip:
+    case ChatTemplate::kMistralV1:
+    case ChatTemplate::kMistralV3:
+    case ChatTemplate::kMistralV3Tekken:
+    case ChatTemplate::kMistralV7:
       FormatInst(t, messages, ss);
       break;
     case ChatTemplate::kLlama3:
@@ -157,13 +173,17 @@ std::string FormatChat(ChatTemplate t, const std::vector<ChatMessage>& messages,
     }
     case ChatTemplate::kDeepseek3:
       for (const ChatMessage& m : messages) {
-        if (m.role == "system") ss << m.content << "\n\n";
-        else if (m.role == "user") ss << "<｜User｜>" << m.content;
-        else ss << "<｜Assistant｜>" << m.content << "<｜end▁of▁sentence｜>";
+        if (m.role == "system")
+          ss << m.content << "\n\n";
+        else if (m.role == "user")
+          ss << "<｜User｜>" << m.content;
+        else
+          ss << "<｜Assistant｜>" << m.content << "<｜end▁of▁sentence｜>";
       }
       if (add_generation_prompt) ss << "<｜Assistant｜>";
       break;
-    case ChatTemplate::kChatml: case ChatTemplate::kUnknown:
+    case ChatTemplate::kChatml:
+    case ChatTemplate::kUnknown:
       for (const ChatMessage& m : messages) ss << "<|im_start|>" << m.role << "\n" << m.content << "<|im_end|>\n";
       if (add_generation_prompt) ss << "<|im_start|>assistant\n";
       break;

@@ -119,7 +119,8 @@ void Engine::Impl::PlaceWeights(const std::vector<threading::ArenaPlan>& plan) {
     // The copies replace the mapped pages (which stay valid and re-read on demand).
     const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
     const auto lo = (reinterpret_cast<uintptr_t>(w->data) + page - 1) / page * page;
-    const auto hi = (reinterpret_cast<uintptr_t>(w->data) + static_cast<uintptr_t>(w->rows * w->row_bytes)) / page * page;
+    const auto hi =
+        (reinterpret_cast<uintptr_t>(w->data) + static_cast<uintptr_t>(w->rows * w->row_bytes)) / page * page;
     if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
   }
 }

@@ -38,15 +38,15 @@ struct NodeBuffer {
 struct Activations {
   static constexpr int64_t kFfnChunk = 512;  // rows per pass through the MLP block
   int64_t row_cap = 0;
-  std::vector<float> x, xn;         // [rows][dim]: residual stream, normalised / scratch rows
-  std::vector<float> q, attn;       // [rows][heads·head_dim]
-  std::vector<float> kbuf, vbuf;    // [rows][kv_heads·head_dim]
-  std::vector<float> gate, up;      // [min(rows, kFfnChunk)][ffn_dim]
-  std::vector<float> kc, vc;        // [keys][kv_dim]: a sequence's live K/V gathered into fp32
-  std::vector<float> head_logits;   // [sequences][vocab]: LM head over each sequence's last row
-  std::vector<int64_t> row_pos;     // [rows]: token position of each stacked row
-  std::vector<int64_t> kv_row;      // [rows]: its K/V row in its sequence's cache at this layer
-  std::vector<int32_t> row_seq;     // [rows]: index of its sequence in the step
+  std::vector<float> x, xn;        // [rows][dim]: residual stream, normalised / scratch rows
+  std::vector<float> q, attn;      // [rows][heads·head_dim]
+  std::vector<float> kbuf, vbuf;   // [rows][kv_heads·head_dim]
+  std::vector<float> gate, up;     // [min(rows, kFfnChunk)][ffn_dim]
+  std::vector<float> kc, vc;       // [keys][kv_dim]: a sequence's live K/V gathered into fp32
+  std::vector<float> head_logits;  // [sequences][vocab]: LM head over each sequence's last row
+  std::vector<int64_t> row_pos;    // [rows]: token position of each stacked row
+  std::vector<int64_t> kv_row;     // [rows]: its K/V row in its sequence's cache at this layer
+  std::vector<int32_t> row_seq;    // [rows]: index of its sequence in the step
   MatMulScratch panel_scratch;
 };
 

@@ -33,7 +33,7 @@ struct Work {
   Seq* s;
   StepItem* item;
   bool prefill;
-  Status failed;  // set when its KV pages could not be had; its rows leave the step
+  Status failed;       // set when its KV pages could not be had; its rows leave the step
   int64_t future = 0;  // the sequence's promised tokens after this step's
 };
 
@@ -272,8 +272,8 @@ class StepRun {
   }
 
   // Sets aside KV pages for the rows an append computes from layer l on: its selected rows and
-  // the tokens it revives (keeping those of its promised tokens). Under a pool limit, revivals that find no page are skipped (the
-  // token stays dropped at this step; PruningStats::revivals_skipped counts them).
+  // the tokens it revives (keeping those of its promised tokens). Under a pool limit, revivals that find no page are
+  // skipped (the token stays dropped at this step; PruningStats::revivals_skipped counts them).
   Status FitRevivals(Work& w, int64_t l) {
     Seq& s = *w.s;
     int64_t rows = 0, revive = 0;
@@ -282,8 +282,10 @@ class StepRun {
       const bool computed = r < s.rows.size() && s.rows[r] == s.live[j];
       if (computed) ++r;
       if (s.drop[j]) continue;
-      if (computed) ++rows;
-      else if (!s.tokens.HasKv(l, s.live[j])) ++revive;
+      if (computed)
+        ++rows;
+      else if (!s.tokens.HasKv(l, s.live[j]))
+        ++revive;
     }
     auto fits = [&](int64_t v) { return s.kv.ReserveAtLeast(s.kv.PagesToAdd(rows + v + w.future, l, w.future)); };
     int64_t allowed = revive;
@@ -381,7 +383,8 @@ class StepRun {
         a_.row_pos[at] = s.rows[r];
         a_.row_seq[at] = static_cast<int32_t>(i);
         a_.kv_row[at] = s.kv.Assign(l, s.rows[r]);
-        if (a_.kv_row[at] < 0) return InternalError("KV pages set aside for a step ran out at layer " + std::to_string(l));
+        if (a_.kv_row[at] < 0)
+          return InternalError("KV pages set aside for a step ran out at layer " + std::to_string(l));
         s.tokens.MarkComputed(l, s.rows[r]);
       }
     }
@@ -634,7 +637,6 @@ double Sequence::Impl::ComputedPct() const {
   return 100.0 * static_cast<double>(sum) / static_cast<double>(c.num_layers * prompt_len);
 }
 
-
 StatusOr<Sequence> Engine::NewSequence(const SequenceOptions& options) const {
   std::lock_guard<std::mutex> lock(impl_->step_mu);
   const Model& model = impl_->model;
@@ -661,7 +663,8 @@ StatusOr<Sequence> Engine::NewSequence(const SequenceOptions& options) const {
   const std::vector<bool> aux = AuxLayers(options.pruning, c.num_layers);
   const auto aux_layers = static_cast<int64_t>(std::count(aux.begin(), aux.end(), true));
   const double n = static_cast<double>(ctx), layers = static_cast<double>(c.num_layers);
-  const double q_dim = static_cast<double>(c.num_heads * c.head_dim), kv_dim = static_cast<double>(c.num_kv_heads * c.head_dim);
+  const double q_dim = static_cast<double>(c.num_heads * c.head_dim),
+               kv_dim = static_cast<double>(c.num_kv_heads * c.head_dim);
   const double bookkeeping =
       n * (layers * 6 + static_cast<double>(aux_layers * c.dim) * 4 + 37 +
            (ctx > impl_->rope_ctx ? static_cast<double>(ModelImpl(model).rope_variants.size() * c.rope_dims) * 4 : 0));
@@ -674,12 +677,13 @@ StatusOr<Sequence> Engine::NewSequence(const SequenceOptions& options) const {
   const int64_t limit = impl_->mem_limit_bytes;
   auto bytes = [](double b) { return std::to_string(static_cast<int64_t>(b)); };
   if (need > static_cast<double>(limit))
-    return ResourceExhaustedError(
-        "a sequence of " + std::to_string(ctx) + " tokens needs up to " + bytes(need) + " bytes (KV cache " + bytes(kv) +
-        " for " + std::to_string(c.num_layers) + " layers × " + bytes(kv_dim) + " K/V values per token, activations " +
-        bytes(activations) + ", bookkeeping " + bytes(bookkeeping) + " with " + std::to_string(aux_layers) +
-        " Aux Cache layers of " + std::to_string(c.dim) + "): more than the " + std::to_string(limit) +
-        " bytes allowed (" + impl_->mem_limit_source + "); use a shorter context or a higher limit");
+    return ResourceExhaustedError("a sequence of " + std::to_string(ctx) + " tokens needs up to " + bytes(need) +
+                                  " bytes (KV cache " + bytes(kv) + " for " + std::to_string(c.num_layers) +
+                                  " layers × " + bytes(kv_dim) + " K/V values per token, activations " +
+                                  bytes(activations) + ", bookkeeping " + bytes(bookkeeping) + " with " +
+                                  std::to_string(aux_layers) + " Aux Cache layers of " + std::to_string(c.dim) +
+                                  "): more than the " + std::to_string(limit) + " bytes allowed (" +
+                                  impl_->mem_limit_source + "); use a shorter context or a higher limit");
   try {
     impl_->EnsureRope(ctx);
     auto impl = std::make_unique<Sequence::Impl>(impl_, options, ctx);

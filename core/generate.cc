@@ -26,10 +26,13 @@ int32_t Sampler::Sample(std::span<const float> logits) {
   // Candidates sorted by logit (descending; ties by lower id), cut by top-k.
   candidates_.clear();
   for (size_t i = 0; i < logits.size(); ++i) candidates_.emplace_back(logits[i], static_cast<int32_t>(i));
-  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  auto by_logit = [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
   size_t keep = candidates_.size();
   if (options_.top_k > 0) keep = std::min(keep, static_cast<size_t>(options_.top_k));
-  std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(keep), candidates_.end(), by_logit);
+  std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(keep), candidates_.end(),
+                    by_logit);
   candidates_.resize(keep);
   // Softmax at the temperature, in double.
   std::vector<double> probs(keep);
@@ -179,7 +182,8 @@ std::vector<StatusOr<GenerationResult>> GenerateBatch(const Engine& engine, std:
         finish(next++, st);                              // it cannot fit even alone
         continue;
       }
-      auto f = std::make_unique<InFlight>(InFlight{next, std::move(*seq), Sampler(r.generation.sampling), {}, Clock::now(), {}});
+      auto f = std::make_unique<InFlight>(
+          InFlight{next, std::move(*seq), Sampler(r.generation.sampling), {}, Clock::now(), {}});
       f->result.stats.prompt_tokens = static_cast<int64_t>(r.prompt.size());
       f->result.stats.queue_ms = Ms(f->admitted - t0);
       f->result.stats.load_ms = engine.model().load_ms();
@@ -233,8 +237,7 @@ std::vector<StatusOr<GenerationResult>> GenerateBatch(const Engine& engine, std:
           st.ttft_ms = Ms(f.first_token - t0);
         }
         stop = (g.on_token && !g.on_token(next_token)) || (g.stop_at_eos && tok.IsEndOfGeneration(next_token)) ||
-               static_cast<int>(f.result.tokens.size()) >= g.max_new_tokens ||
-               f.seq.position() >= f.seq.max_context();
+               static_cast<int>(f.result.tokens.size()) >= g.max_new_tokens || f.seq.position() >= f.seq.max_context();
       }
       if (!stop) continue;
       f.done = true;

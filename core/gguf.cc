@@ -1,18 +1,18 @@
 // GGUF parsing with bounds checks on every read; see gguf.h.
 #include "core/gguf.h"
-#include "core/mapping_guard.h"
 
-#include "simd/dtype.h"
-
-#include <algorithm>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
+
+#include "core/mapping_guard.h"
+#include "simd/dtype.h"
 
 namespace lazyllm::gguf {
 namespace {
@@ -64,11 +64,23 @@ class Cursor {
 
 uint64_t ScalarSize(ValueType t) {
   switch (t) {
-    case ValueType::kU8: case ValueType::kI8: case ValueType::kBool: return 1;
-    case ValueType::kU16: case ValueType::kI16: return 2;
-    case ValueType::kU32: case ValueType::kI32: case ValueType::kF32: return 4;
-    case ValueType::kU64: case ValueType::kI64: case ValueType::kF64: return 8;
-    default: return 0;
+    case ValueType::kU8:
+    case ValueType::kI8:
+    case ValueType::kBool:
+      return 1;
+    case ValueType::kU16:
+    case ValueType::kI16:
+      return 2;
+    case ValueType::kU32:
+    case ValueType::kI32:
+    case ValueType::kF32:
+      return 4;
+    case ValueType::kU64:
+    case ValueType::kI64:
+    case ValueType::kF64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -77,18 +89,79 @@ bool KnownValueType(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::k
 // Reads one scalar (non-string, non-array) of type t at c into v.
 bool ReadScalar(Cursor& c, ValueType t, Value* v) {
   switch (t) {
-    case ValueType::kU8: { uint8_t x; if (!c.Read(&x)) return false; v->u = x; v->i = x; return true; }
-    case ValueType::kI8: { int8_t x; if (!c.Read(&x)) return false; v->i = x; return true; }
-    case ValueType::kU16: { uint16_t x; if (!c.Read(&x)) return false; v->u = x; v->i = x; return true; }
-    case ValueType::kI16: { int16_t x; if (!c.Read(&x)) return false; v->i = x; return true; }
-    case ValueType::kU32: { uint32_t x; if (!c.Read(&x)) return false; v->u = x; v->i = x; return true; }
-    case ValueType::kI32: { int32_t x; if (!c.Read(&x)) return false; v->i = x; return true; }
-    case ValueType::kU64: { uint64_t x; if (!c.Read(&x)) return false; v->u = x; v->i = static_cast<int64_t>(x); return true; }
-    case ValueType::kI64: { int64_t x; if (!c.Read(&x)) return false; v->i = x; return true; }
-    case ValueType::kF32: { float x; if (!c.Read(&x)) return false; v->f = x; return true; }
-    case ValueType::kF64: { double x; if (!c.Read(&x)) return false; v->f = x; return true; }
-    case ValueType::kBool: { uint8_t x; if (!c.Read(&x)) return false; v->u = x; v->i = x; return x <= 1; }
-    default: return false;
+    case ValueType::kU8: {
+      uint8_t x;
+      if (!c.Read(&x)) return false;
+      v->u = x;
+      v->i = x;
+      return true;
+    }
+    case ValueType::kI8: {
+      int8_t x;
+      if (!c.Read(&x)) return false;
+      v->i = x;
+      return true;
+    }
+    case ValueType::kU16: {
+      uint16_t x;
+      if (!c.Read(&x)) return false;
+      v->u = x;
+      v->i = x;
+      return true;
+    }
+    case ValueType::kI16: {
+      int16_t x;
+      if (!c.Read(&x)) return false;
+      v->i = x;
+      return true;
+    }
+    case ValueType::kU32: {
+      uint32_t x;
+      if (!c.Read(&x)) return false;
+      v->u = x;
+      v->i = x;
+      return true;
+    }
+    case ValueType::kI32: {
+      int32_t x;
+      if (!c.Read(&x)) return false;
+      v->i = x;
+      return true;
+    }
+    case ValueType::kU64: {
+      uint64_t x;
+      if (!c.Read(&x)) return false;
+      v->u = x;
+      v->i = static_cast<int64_t>(x);
+      return true;
+    }
+    case ValueType::kI64: {
+      int64_t x;
+      if (!c.Read(&x)) return false;
+      v->i = x;
+      return true;
+    }
+    case ValueType::kF32: {
+      float x;
+      if (!c.Read(&x)) return false;
+      v->f = x;
+      return true;
+    }
+    case ValueType::kF64: {
+      double x;
+      if (!c.Read(&x)) return false;
+      v->f = x;
+      return true;
+    }
+    case ValueType::kBool: {
+      uint8_t x;
+      if (!c.Read(&x)) return false;
+      v->u = x;
+      v->i = x;
+      return x <= 1;
+    }
+    default:
+      return false;
   }
 }
 
@@ -103,8 +176,14 @@ std::string_view ValueTypeName(ValueType t) {
 
 bool Value::IsInteger() const {
   switch (type) {
-    case ValueType::kU8: case ValueType::kI8: case ValueType::kU16: case ValueType::kI16:
-    case ValueType::kU32: case ValueType::kI32: case ValueType::kU64: case ValueType::kI64:
+    case ValueType::kU8:
+    case ValueType::kI8:
+    case ValueType::kU16:
+    case ValueType::kI16:
+    case ValueType::kU32:
+    case ValueType::kI32:
+    case ValueType::kU64:
+    case ValueType::kI64:
       return true;
     default:
       return false;
@@ -159,7 +238,8 @@ Status File::Parse() {
   // The smallest key/value is 8 (key length) + 4 (type) + 1 (u8 value) bytes; the smallest
   // tensor entry is 8 + 4 + 4*1*8... at least 8 + 4 + 8 + 4 + 8 bytes. Counts above what the
   // file can hold are rejected before anything is allocated.
-  if (n_kv > c.remaining() / 13) return err("metadata count " + std::to_string(n_kv) + " exceeds what the file can hold");
+  if (n_kv > c.remaining() / 13)
+    return err("metadata count " + std::to_string(n_kv) + " exceeds what the file can hold");
   if (n_tensors > c.remaining() / 32)
     return err("tensor count " + std::to_string(n_tensors) + " exceeds what the file can hold");
 
@@ -216,8 +296,8 @@ Status File::Parse() {
   }
 
   if (const Value* a = Find("general.alignment")) {
-    if (a->type != ValueType::kU32) return DataLossError(path_ + ": general.alignment must be u32, got " +
-                                                          std::string(ValueTypeName(a->type)));
+    if (a->type != ValueType::kU32)
+      return DataLossError(path_ + ": general.alignment must be u32, got " + std::string(ValueTypeName(a->type)));
     if (a->u == 0 || (a->u & (a->u - 1)) != 0 || a->u > kMaxAlignment)
       return DataLossError(path_ + ": general.alignment " + std::to_string(a->u) + " is not a power of two up to " +
                            std::to_string(kMaxAlignment));

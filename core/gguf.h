@@ -14,8 +14,19 @@
 namespace lazyllm::gguf {
 
 enum class ValueType : uint32_t {
-  kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
-  kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
+  kU8 = 0,
+  kI8 = 1,
+  kU16 = 2,
+  kI16 = 3,
+  kU32 = 4,
+  kI32 = 5,
+  kF32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kU64 = 10,
+  kI64 = 11,
+  kF64 = 12,
 };
 std::string_view ValueTypeName(ValueType t);
 
@@ -23,15 +34,15 @@ std::string_view ValueTypeName(ValueType t);
 // the mapped file; numeric arrays keep a pointer to their little-endian elements.
 struct Value {
   ValueType type = ValueType::kU8;
-  uint64_t u = 0;   // unsigned integers and bool
-  int64_t i = 0;    // signed integers
-  double f = 0.0;   // floats
+  uint64_t u = 0;  // unsigned integers and bool
+  int64_t i = 0;   // signed integers
+  double f = 0.0;  // floats
   std::string_view str;
   // Arrays only.
   ValueType elem_type = ValueType::kU8;
   uint64_t count = 0;
-  const uint8_t* elems = nullptr;           // numeric element data (unaligned)
-  std::vector<std::string_view> strings;    // string elements
+  const uint8_t* elems = nullptr;         // numeric element data (unaligned)
+  std::vector<std::string_view> strings;  // string elements
   // The value's bytes as stored after its type id (for copying a value into another file).
   std::string_view raw;
 
@@ -44,7 +55,7 @@ struct TensorInfo {
   uint32_t n_dims = 0;
   int64_t ne[4] = {1, 1, 1, 1};  // ne[0] is the contiguous (row) dimension
   uint32_t type_id = 0;
-  uint64_t offset = 0;           // relative to the start of the data section
+  uint64_t offset = 0;  // relative to the start of the data section
   int64_t num_elements = 0;
   int64_t num_bytes = 0;
   const uint8_t* data = nullptr;  // into the mapping

@@ -100,7 +100,8 @@ void RegisterMapping(const void* base, size_t size, const std::string& path) {
 void UnregisterMapping(const void* base) {
   std::lock_guard<std::mutex> lock(g_mu);
   for (Slot& s : g_slots)
-    if (s.base.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(base)) s.base.store(0, std::memory_order_release);
+    if (s.base.load(std::memory_order_relaxed) == reinterpret_cast<uintptr_t>(base))
+      s.base.store(0, std::memory_order_release);
 }
 
 }  // namespace lazyllm::internal

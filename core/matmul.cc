@@ -23,7 +23,8 @@ void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMat
     for (int64_t i = 0; i < n; ++i) quantize(xin + i * w.cols, &scratch.xq[i * xq_row_bytes], w.cols);
   } else if (n < kGemvMaxRows) {
     scratch.xsum.resize(static_cast<size_t>(n * (w.cols / 16)));
-    for (int64_t i = 0; i < n; ++i) simd::GroupSums16(xin + i * w.cols, scratch.xsum.data() + i * (w.cols / 16), w.cols);
+    for (int64_t i = 0; i < n; ++i)
+      simd::GroupSums16(xin + i * w.cols, scratch.xsum.data() + i * (w.cols / 16), w.cols);
   }
   pool.ForEachArena([&](int a) {
     const WeightSlice& s = sl[a];
@@ -42,7 +43,8 @@ void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMat
       pool.ParallelForIn(a, 0, rows, 32, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r)
           for (int64_t i = 0; i < n; ++i)
-            ys[i * w.rows + r] = dot(s.data + r * w.row_bytes, xin + i * w.cols, scratch.xsum.data() + i * (w.cols / 16), w.cols);
+            ys[i * w.rows + r] =
+                dot(s.data + r * w.row_bytes, xin + i * w.cols, scratch.xsum.data() + i * (w.cols / 16), w.cols);
       });
       return;
     }
@@ -50,7 +52,8 @@ void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMat
       pool.ParallelForIn(a, 0, (rows + kSmallRowChunk - 1) / kSmallRowChunk, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           const int64_t r0 = c * kSmallRowChunk, nr = std::min(kSmallRowChunk, rows - r0);
-          k.gemm_small_f32(reinterpret_cast<const float*>(s.data + r0 * w.row_bytes), nr, xin, n, w.cols, ys + r0, w.rows);
+          k.gemm_small_f32(reinterpret_cast<const float*>(s.data + r0 * w.row_bytes), nr, xin, n, w.cols, ys + r0,
+                           w.rows);
         }
       });
       return;
@@ -64,8 +67,9 @@ void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMat
         for (int64_t t = t0; t < t1; ++t) {
           const int64_t r0 = t / blocks * kF32PanelRows, i0 = t % blocks * kF32RowBlock;
           const int64_t nr = std::min(kF32PanelRows, rows - r0), ni = std::min(kF32RowBlock, n - i0);
-          simd::SgemmNT(ni, nr, w.cols, xin + i0 * w.cols, w.cols, reinterpret_cast<const float*>(s.data + r0 * w.row_bytes),
-                        w.cols, ys + i0 * w.rows + r0, w.rows);
+          simd::SgemmNT(ni, nr, w.cols, xin + i0 * w.cols, w.cols,
+                        reinterpret_cast<const float*>(s.data + r0 * w.row_bytes), w.cols, ys + i0 * w.rows + r0,
+                        w.rows);
         }
       });
       return;

@@ -38,12 +38,11 @@ class TensorLoader {
       return NotFoundError(f_.path() + (files_.size() > 1 ? " (all " + std::to_string(files_.size()) + " parts)" : "") +
                            ": tensor '" + name + "' is missing");
     const bool is_vector = ne1 == 0;
-    const bool ok_shape = is_vector ? (t->n_dims == 1 && t->ne[0] == ne0)
-                                    : (t->n_dims == 2 && t->ne[0] == ne0 && t->ne[1] == ne1);
+    const bool ok_shape =
+        is_vector ? (t->n_dims == 1 && t->ne[0] == ne0) : (t->n_dims == 2 && t->ne[0] == ne0 && t->ne[1] == ne1);
     if (!ok_shape)
-      return InvalidArgumentError(f_.path() + ": tensor '" + name + "' has shape " + ShapeString(*t) +
-                                  ", expected [" + std::to_string(ne0) + (is_vector ? "" : ", " + std::to_string(ne1)) +
-                                  "]");
+      return InvalidArgumentError(f_.path() + ": tensor '" + name + "' has shape " + ShapeString(*t) + ", expected [" +
+                                  std::to_string(ne0) + (is_vector ? "" : ", " + std::to_string(ne1)) + "]");
     // The parser only admits listed type ids, so the registry row exists.
     const simd::DTypeInfo& info = *simd::FindDType(t->type_id);
     if (!simd::RefKernels().Computes(info.id))
@@ -99,8 +98,8 @@ Status ReadArchFeatures(const gguf::File& f, const ArchDesc& d, ModelConfig* c) 
   const std::string a = c->architecture + ".";
   LAZYLLM_ASSIGN_OR_RETURN(int64_t experts, f.GetIntOr(a + "expert_count", 0));
   if (experts > 0)
-    return UnimplementedError(f.path() + ": mixture-of-experts models (" + a + "expert_count = " +
-                              std::to_string(experts) + ") are not supported");
+    return UnimplementedError(f.path() + ": mixture-of-experts models (" + a +
+                              "expert_count = " + std::to_string(experts) + ") are not supported");
   c->rope_neox = d.rope == RopeStyle::kNeox;
   if (f.Find(a + "rope.scaling.type")) {
     LAZYLLM_ASSIGN_OR_RETURN(std::string_view type, f.GetString(a + "rope.scaling.type"));
@@ -139,7 +138,8 @@ Status ReadArchFeatures(const gguf::File& f, const ArchDesc& d, ModelConfig* c) 
   if (d.sliding != SlidingLayers::kNone) {
     LAZYLLM_ASSIGN_OR_RETURN(c->sliding_window, f.GetIntOr(a + "attention.sliding_window", 0));
     if (c->sliding_window < 0)
-      return InvalidArgumentError(f.path() + ": attention.sliding_window " + std::to_string(c->sliding_window) + " is negative");
+      return InvalidArgumentError(f.path() + ": attention.sliding_window " + std::to_string(c->sliding_window) +
+                                  " is negative");
     for (int64_t l = 0; l < c->num_layers && c->sliding_window > 0; ++l)
       c->sliding_layers[l] = d.sliding == SlidingLayers::kAll || (d.sliding == SlidingLayers::kEven && l % 2 == 0) ||
                              (d.sliding == SlidingLayers::kFiveOfSix && l % 6 != 5);
@@ -152,8 +152,8 @@ Status ReadConfig(const gguf::File& f, ModelConfig* c) {
   c->architecture = std::string(arch);
   const ArchDesc* desc = FindArch(c->architecture);
   if (desc == nullptr)
-    return UnimplementedError(f.path() + ": unsupported architecture '" + c->architecture + "' (supported: " +
-                              SupportedArchNames() + ")");
+    return UnimplementedError(f.path() + ": unsupported architecture '" + c->architecture +
+                              "' (supported: " + SupportedArchNames() + ")");
   if (f.Find("general.name")) {
     LAZYLLM_ASSIGN_OR_RETURN(std::string_view name, f.GetString("general.name"));
     c->name = std::string(name);
@@ -171,7 +171,8 @@ Status ReadConfig(const gguf::File& f, ModelConfig* c) {
     return InvalidArgumentError(f.path() + ": head_count " + std::to_string(c->num_heads) +
                                 " is not a multiple of head_count_kv " + std::to_string(c->num_kv_heads));
   c->head_dim = c->dim / c->num_heads;
-  if (f.Find(a + "attention.key_length")) LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "attention.key_length", kMaxDim, &c->head_dim));
+  if (f.Find(a + "attention.key_length"))
+    LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "attention.key_length", kMaxDim, &c->head_dim));
   if (f.Find(a + "attention.value_length")) {
     int64_t vl;
     LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "attention.value_length", kMaxDim, &vl));
@@ -269,9 +270,10 @@ Status LoadWeights(Model::Impl* m) {
 StatusOr<std::string> SplitPartPath(const std::string& first, int64_t count, int64_t no) {
   char tail[40];
   std::snprintf(tail, sizeof tail, "-%05lld-of-%05lld.gguf", 1LL, static_cast<long long>(count));
-  if (first.size() <= std::strlen(tail) || first.compare(first.size() - std::strlen(tail), std::string::npos, tail) != 0)
-    return InvalidArgumentError(first + ": split.count is " + std::to_string(count) + " but the file is not named PREFIX" +
-                                tail + "; open the first part of a split model");
+  if (first.size() <= std::strlen(tail) ||
+      first.compare(first.size() - std::strlen(tail), std::string::npos, tail) != 0)
+    return InvalidArgumentError(first + ": split.count is " + std::to_string(count) +
+                                " but the file is not named PREFIX" + tail + "; open the first part of a split model");
   std::snprintf(tail, sizeof tail, "-%05lld-of-%05lld.gguf", static_cast<long long>(no), static_cast<long long>(count));
   return first.substr(0, first.size() - std::strlen(tail)) + tail;
 }
@@ -291,7 +293,8 @@ Status OpenSplitParts(const std::string& path, std::vector<std::unique_ptr<gguf:
   const gguf::File& first = *files->front();
   LAZYLLM_ASSIGN_OR_RETURN(int64_t count, first.GetIntOr("split.count", 1));
   if (count == 1) return OkStatus();
-  if (count < 1 || count > 9999) return InvalidArgumentError(path + ": split.count " + std::to_string(count) + " is outside 1..9999");
+  if (count < 1 || count > 9999)
+    return InvalidArgumentError(path + ": split.count " + std::to_string(count) + " is outside 1..9999");
   int64_t tensors = static_cast<int64_t>(first.tensors().size());
   for (int64_t i = 1; i < count; ++i) {
     LAZYLLM_ASSIGN_OR_RETURN(std::string part_path, SplitPartPath(path, count, i + 1));

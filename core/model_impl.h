@@ -24,9 +24,9 @@ struct LayerWeights {
   WeightMatrix wq, wk, wv, wo;             // wq: [q_dim rows, dim], wo: [dim rows, q_dim]
   WeightMatrix w_gate, w_up, w_down;       // gate/up: [ffn rows, dim], down: [dim rows, ffn]
   // Optional per architecture (empty when absent):
-  std::vector<float> bq, bk, bv;                       // [q_dim], [kv_dim], [kv_dim]
-  std::vector<float> q_norm, k_norm;                   // [head_dim]
-  std::vector<float> post_attn_norm, post_ffn_norm;    // [dim]
+  std::vector<float> bq, bk, bv;                     // [q_dim], [kv_dim], [kv_dim]
+  std::vector<float> q_norm, k_norm;                 // [head_dim]
+  std::vector<float> post_attn_norm, post_ffn_norm;  // [dim]
   int rope_table = 0;  // which RoPE table the layer rotates with (gemma3: local or global)
 };
 

@@ -27,7 +27,8 @@ class OutputFile {
   Status Commit();
 
  private:
-  OutputFile(std::string path, std::string tmp, FILE* file) : path_(std::move(path)), tmp_(std::move(tmp)), file_(file) {}
+  OutputFile(std::string path, std::string tmp, FILE* file)
+      : path_(std::move(path)), tmp_(std::move(tmp)), file_(file) {}
   std::string path_, tmp_;
   FILE* file_ = nullptr;
   bool committed_ = false;

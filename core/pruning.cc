@@ -12,7 +12,8 @@ namespace {
 std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   size_t start = 0;
-  for (size_t at; (at = s.find(sep, start)) != std::string_view::npos; start = at + 1) out.push_back(s.substr(start, at - start));
+  for (size_t at; (at = s.find(sep, start)) != std::string_view::npos; start = at + 1)
+    out.push_back(s.substr(start, at - start));
   out.push_back(s.substr(start));
   return out;
 }
@@ -51,7 +52,8 @@ StatusOr<PruningOptions> PruningOptions::Parse(std::string_view spec, int64_t nu
   o.seed = seed;
   if (spec == "off") return o;
   if (spec == "paper") {
-    if (num_layers < 2) return Bad(spec, "a model of " + std::to_string(num_layers) + " layer cannot be pruned by layer");
+    if (num_layers < 2)
+      return Bad(spec, "a model of " + std::to_string(num_layers) + " layer cannot be pruned by layer");
     o.method = Method::kLazy;
     for (const double f : {9.0 / 32, 19.0 / 32, 28.0 / 32}) {
       const auto layer = std::clamp<int64_t>(static_cast<int64_t>(std::floor(f * num_layers + 0.5)), 1, num_layers - 1);
@@ -97,10 +99,14 @@ std::string Exact(double v) {
 
 std::string PruningOptions::ToString() const {
   switch (method) {
-    case Method::kOff: return "off";
-    case Method::kRandom: return "random:" + Exact(random_k);
-    case Method::kStatic: return "static:" + std::to_string(steps[0].layer) + ":" + Exact(steps[0].k);
-    case Method::kLazy: break;
+    case Method::kOff:
+      return "off";
+    case Method::kRandom:
+      return "random:" + Exact(random_k);
+    case Method::kStatic:
+      return "static:" + std::to_string(steps[0].layer) + ":" + Exact(steps[0].k);
+    case Method::kLazy:
+      break;
   }
   std::string s;
   for (const Step& st : steps) s += (s.empty() ? "" : ",") + std::to_string(st.layer) + ":" + Exact(st.k);

@@ -1,7 +1,5 @@
 // `lazyllm quantize`: llama.cpp's per-tensor type plan for a file type, rows converted to fp32
 // and re-encoded in parallel, streamed into a new GGUF.
-#include "lazyllm/quantize.h"
-
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 
@@ -10,6 +8,7 @@
 #include <memory>
 
 #include "core/gguf.h"
+#include "lazyllm/quantize.h"
 #include "simd/kernels.h"
 #include "simd/quantize.h"
 
@@ -25,9 +24,9 @@ struct FileType {
 };
 
 constexpr FileType kFileTypes[] = {
-    {"q8_0", 7, DType::kQ8_0},   {"q4_0", 2, DType::kQ4_0},   {"q4_k_m", 15, DType::kQ4_K},
+    {"q8_0", 7, DType::kQ8_0},    {"q4_0", 2, DType::kQ4_0},    {"q4_k_m", 15, DType::kQ4_K},
     {"q4_k_s", 14, DType::kQ4_K}, {"q5_k_m", 17, DType::kQ5_K}, {"q5_k_s", 16, DType::kQ5_K},
-    {"q6_k", 18, DType::kQ6_K},  {"q3_k_m", 12, DType::kQ3_K}, {"q2_k", 10, DType::kQ2_K},
+    {"q6_k", 18, DType::kQ6_K},   {"q3_k_m", 12, DType::kQ3_K}, {"q2_k", 10, DType::kQ2_K},
 };
 
 bool Contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
@@ -58,30 +57,45 @@ class Planner {
     const std::string f = ft_.name;
     DType type = ft_.base;
     if (name == "output.weight" || (!has_output_ && name == "token_embd.weight")) {
-      if (t.ne[0] % simd::InfoOf(type).block_elems != 0) type = DType::kQ8_0;
-      else if (type != DType::kQ8_0) type = DType::kQ6_K;
+      if (t.ne[0] % simd::InfoOf(type).block_elems != 0)
+        type = DType::kQ8_0;
+      else if (type != DType::kQ8_0)
+        type = DType::kQ6_K;
     } else if (name == "token_embd.weight") {
       // the file type's base type
     } else if (Contains(name, "attn_v.weight")) {
-      if (f == "q2_k") type = n_gqa_ >= 4 ? DType::kQ4_K : DType::kQ3_K;
-      else if (f == "q3_k_m") type = i_attn_v_ < 2 ? DType::kQ5_K : DType::kQ4_K;
-      else if ((f == "q4_k_m" || f == "q5_k_m") && UseMoreBits(i_attn_v_, n_attn_v_)) type = DType::kQ6_K;
-      else if (f == "q4_k_s" && i_attn_v_ < 4) type = DType::kQ5_K;
+      if (f == "q2_k")
+        type = n_gqa_ >= 4 ? DType::kQ4_K : DType::kQ3_K;
+      else if (f == "q3_k_m")
+        type = i_attn_v_ < 2 ? DType::kQ5_K : DType::kQ4_K;
+      else if ((f == "q4_k_m" || f == "q5_k_m") && UseMoreBits(i_attn_v_, n_attn_v_))
+        type = DType::kQ6_K;
+      else if (f == "q4_k_s" && i_attn_v_ < 4)
+        type = DType::kQ5_K;
       ++i_attn_v_;
     } else if (Contains(name, "ffn_down")) {
       const int64_t i = i_ffn_down_, n = n_ffn_down_;
-      if (f == "q2_k") type = DType::kQ3_K;
-      else if (f == "q3_k_m") type = i < n / 16 ? DType::kQ5_K : DType::kQ4_K;
-      else if ((f == "q4_k_m" || f == "q5_k_m") && UseMoreBits(i, n)) type = DType::kQ6_K;
-      else if (f == "q4_k_s" && i < n / 8) type = DType::kQ5_K;
+      if (f == "q2_k")
+        type = DType::kQ3_K;
+      else if (f == "q3_k_m")
+        type = i < n / 16 ? DType::kQ5_K : DType::kQ4_K;
+      else if ((f == "q4_k_m" || f == "q5_k_m") && UseMoreBits(i, n))
+        type = DType::kQ6_K;
+      else if (f == "q4_k_s" && i < n / 8)
+        type = DType::kQ5_K;
       ++i_ffn_down_;
     } else if (Contains(name, "attn_output.weight")) {
-      if (f == "q2_k") type = DType::kQ3_K;
-      else if (f == "q3_k_m") type = DType::kQ4_K;
+      if (f == "q2_k")
+        type = DType::kQ3_K;
+      else if (f == "q3_k_m")
+        type = DType::kQ4_K;
     } else if (Contains(name, "attn_qkv.weight")) {
-      if (f == "q3_k_m") type = DType::kQ4_K;
-      else if (f == "q4_k_m") type = DType::kQ5_K;
-      else if (f == "q5_k_m") type = DType::kQ6_K;
+      if (f == "q3_k_m")
+        type = DType::kQ4_K;
+      else if (f == "q4_k_m")
+        type = DType::kQ5_K;
+      else if (f == "q5_k_m")
+        type = DType::kQ6_K;
     }
     const DType fitted = simd::FallbackFor(type, t.ne[0]);
     *fallback = fitted != type;

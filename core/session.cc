@@ -1,11 +1,12 @@
 // Session: an Engine and one Sequence, driven one step at a time.
+#include "lazyllm/session.h"
+
 #include <algorithm>
 #include <cstring>
 
 #include "core/engine_impl.h"
 #include "core/sequence_impl.h"
 #include "core/session_hooks.h"
-#include "lazyllm/session.h"
 
 namespace lazyllm {
 
@@ -47,22 +48,19 @@ StatusOr<Session> CreateSession(const Model& model, const SessionOptions& option
   if (!model.has_weights()) return InvalidArgumentError("model was loaded vocab-only; a session needs its weights");
   if (options.threads < 0 || options.threads > 4096)
     return InvalidArgumentError("threads " + std::to_string(options.threads) + " is out of range 0..4096");
-  LAZYLLM_ASSIGN_OR_RETURN(
-      Engine engine,
-      CreateEngine(model,
-                   {.threads = options.threads,
-                    .numa = options.numa,
-                    .kv_type = options.kv_type,
-                    .mem_limit_bytes = options.mem_limit_bytes},
-                   topo));
+  LAZYLLM_ASSIGN_OR_RETURN(Engine engine, CreateEngine(model,
+                                                       {.threads = options.threads,
+                                                        .numa = options.numa,
+                                                        .kv_type = options.kv_type,
+                                                        .mem_limit_bytes = options.mem_limit_bytes},
+                                                       topo));
   return CreateSessionOn(engine, options);
 }
 
 StatusOr<Session> CreateSessionOn(const Engine& engine, const SessionOptions& options) {
-  LAZYLLM_ASSIGN_OR_RETURN(
-      Sequence seq, engine.NewSequence({.max_context = options.max_context,
-                                        .pruning = options.pruning,
-                                        .int8_activations = options.int8_activations}));
+  LAZYLLM_ASSIGN_OR_RETURN(Sequence seq, engine.NewSequence({.max_context = options.max_context,
+                                                             .pruning = options.pruning,
+                                                             .int8_activations = options.int8_activations}));
   return SessionAccess::Make(std::make_unique<Session::Impl>(engine, std::move(seq)));
 }
 }  // namespace internal
@@ -83,7 +81,9 @@ Status Session::DecodeStep(int32_t token) {
 
 Status Session::Append(std::span<const int32_t> tokens) { return impl_->Run(tokens, StepItem::Kind::kAppend, nullptr); }
 
-void Session::SetLayerCallback(std::function<bool(int64_t, int64_t)> callback) { impl_->on_layer = std::move(callback); }
+void Session::SetLayerCallback(std::function<bool(int64_t, int64_t)> callback) {
+  impl_->on_layer = std::move(callback);
+}
 
 Status Session::Warmup(int64_t tokens) {
   if (tokens <= 0) tokens = 64;

@@ -1,14 +1,14 @@
 // `lazyllm synth`: random-weight Llama GGUF files in real models' shapes.
 #include "core/synth.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-
-#include <unistd.h>
 
 #include "core/output_file.h"
 #include "simd/quantize.h"

@@ -34,7 +34,7 @@ struct SynthOptions {
   // Norm weights stay F32; rows that the dtype's block does not divide fall back as llama.cpp's
   // quantizer does (Q4_K -> Q5_0, ...).
   std::string dtype = "f32";
-  int64_t layers = 0;         // 0: the preset's
+  int64_t layers = 0;  // 0: the preset's
   uint64_t seed = 0;
 };
 

@@ -60,9 +60,9 @@ int BlasCoreLevel(std::string core) {
     if (core == name) return static_cast<int>(simd::Isa::kAvx512);
   for (const char* name : {"haswell", "zen", "skylake"})
     if (core == name) return static_cast<int>(simd::Isa::kAvx2);
-  for (const char* name : {"sandybridge", "nehalem", "core2", "penryn", "dunnington", "atom", "prescott", "katmai",
-                           "coppermine", "northwood", "barcelona", "bulldozer", "piledriver", "steamroller",
-                           "excavator", "opteron", "bobcat", "nano"})
+  for (const char* name :
+       {"sandybridge", "nehalem", "core2", "penryn", "dunnington", "atom", "prescott", "katmai", "coppermine",
+        "northwood", "barcelona", "bulldozer", "piledriver", "steamroller", "excavator", "opteron", "bobcat", "nano"})
     if (core == name) return static_cast<int>(simd::Isa::kRef);
   return -1;
 }

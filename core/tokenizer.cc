@@ -1,5 +1,7 @@
 // SentencePiece-style and byte-level BPE tokenizers over a GGUF vocabulary.
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include "lazyllm/tokenizer.h"
+
 #include <pcre2.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 
 #include "core/gguf.h"
 #include "core/tokenizer_gguf.h"
-#include "lazyllm/tokenizer.h"
 
 namespace lazyllm {
 namespace {
@@ -125,8 +126,7 @@ class Regex {
   pcre2_code* any_ = nullptr;    // for text with invalid sequences
 };
 
-constexpr const char* kGpt2Pattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+constexpr const char* kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 constexpr const char* kLlama3Pattern =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
@@ -151,7 +151,9 @@ constexpr const char* kGpt4oPattern =
 // tokenizer.json), ASCII and full-width punctuation runs, trailing spaces, CJK runs, digit runs.
 constexpr const char* kDeepseekLlmPatterns[] = {
     "[\r\n]",
-    "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
+    "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-"
+    "ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-"
+    "ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
     "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
     "\\s+$",
     "[一-龥ࠀ-一가-퟿]+",
@@ -168,12 +170,15 @@ const std::vector<PreTokenizer>& PreTokenizers() {
       {{"tekken"}, {kTekkenPattern}, true, true},
       {{"gpt-4o"}, {kGpt4oPattern}},
       {{"deepseek-llm"}, {std::begin(kDeepseekLlmPatterns), std::end(kDeepseekLlmPatterns)}},
-      {{"deepseek-coder"}, {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", R"([\x{4e00}-\x{9fa5}\x{0800}-\x{4e00}\x{ac00}-\x{d7ff}]+)", R"(\p{N})"}},
-      {{"falcon"}, {R"([\p{P}\$\+<=>\^~\|`]+)", R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))", "[0-9][0-9][0-9]"}},
+      {{"deepseek-coder"},
+       {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", R"([\x{4e00}-\x{9fa5}\x{0800}-\x{4e00}\x{ac00}-\x{d7ff}]+)",
+        R"(\p{N})"}},
+      {{"falcon"},
+       {R"([\p{P}\$\+<=>\^~\|`]+)", R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))",
+        "[0-9][0-9][0-9]"}},
   };
   return table;
 }
-
 
 // GPT-2's reversible byte <-> printable code point mapping.
 struct ByteMap {
@@ -205,7 +210,7 @@ struct Symbol {
 struct Bigram {
   double priority;  // higher merges first
   int left, right;
-  size_t len;       // combined length when queued: stale entries are detected by it
+  size_t len;  // combined length when queued: stale entries are detected by it
   bool operator<(const Bigram& o) const {
     if (priority != o.priority) return priority < o.priority;
     return left > o.left;  // ties: the leftmost pair first
@@ -276,8 +281,10 @@ struct Tokenizer::Impl {
     std::string norm;
     if (space_prefix) norm = "\xe2\x96\x81";  // U+2581, SentencePiece's visible space
     for (char ch : text) {
-      if (ch == ' ') norm += "\xe2\x96\x81";
-      else norm.push_back(ch);
+      if (ch == ' ')
+        norm += "\xe2\x96\x81";
+      else
+        norm.push_back(ch);
     }
     auto priority = [&](std::string_view, std::string_view, std::string_view merged, double* p) {
       const int32_t id = Lookup(merged);
@@ -400,8 +407,10 @@ struct Tokenizer::Impl {
       uint32_t cp = n == 1 ? lead : lead & (0x7f >> n);
       for (size_t j = 1; j < n; ++j) cp = (cp << 6) | (static_cast<unsigned char>(t[i + j]) & 0x3f);
       auto it = bm.cp_to_byte.find(cp);
-      if (it != bm.cp_to_byte.end()) s.push_back(static_cast<char>(it->second));
-      else s.append(t, i, n);
+      if (it != bm.cp_to_byte.end())
+        s.push_back(static_cast<char>(it->second));
+      else
+        s.append(t, i, n);
       i += n;
     }
     return s;
@@ -473,7 +482,8 @@ StatusOr<Tokenizer> internal::TokenizerFromGguf(const gguf::File& f) {
   if (!spm) {
     LAZYLLM_ASSIGN_OR_RETURN(const std::vector<std::string_view>* merges, f.GetStringArray("tokenizer.ggml.merges"));
     impl->merge_rank.reserve(merges->size());
-    for (size_t i = 0; i < merges->size(); ++i) impl->merge_rank.emplace(std::string((*merges)[i]), static_cast<int32_t>(i));
+    for (size_t i = 0; i < merges->size(); ++i)
+      impl->merge_rank.emplace(std::string((*merges)[i]), static_cast<int32_t>(i));
     if (f.Find("tokenizer.ggml.pre")) {
       LAZYLLM_ASSIGN_OR_RETURN(std::string_view pre, f.GetString("tokenizer.ggml.pre"));
       impl->pre = std::string(pre);
@@ -506,9 +516,9 @@ StatusOr<Tokenizer> internal::TokenizerFromGguf(const gguf::File& f) {
     if (type == kControl) impl->control.push_back(id);
   }
   // End of generation: eos, eot, eom, and control tokens spelled as the usual end-of-turn marks.
-  static constexpr std::string_view kEndOfTurn[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
-                                                    "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>",
-                                                    "<｜end▁of▁sentence｜>", "<|end_of_text|>"};
+  static constexpr std::string_view kEndOfTurn[] = {
+      "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",         "<|endoftext|>",
+      "<|eom_id|>", "<EOT>",      "_<EOT>",  "<｜end▁of▁sentence｜>", "<|end_of_text|>"};
   for (int32_t id : {impl->eos, impl->eot, impl->eom})
     if (id >= 0) impl->end_of_generation.push_back(id);
   for (int32_t id : impl->control)
@@ -550,8 +560,10 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special, 
       after_token = true;
       continue;
     }
-    if (impl_->kind == Kind::kSentencePiece) impl_->EncodeSentencePiece(f.raw, &out, impl_->add_space_prefix && after_token);
-    else impl_->EncodeByteLevel(f.raw, &out);
+    if (impl_->kind == Kind::kSentencePiece)
+      impl_->EncodeSentencePiece(f.raw, &out, impl_->add_space_prefix && after_token);
+    else
+      impl_->EncodeByteLevel(f.raw, &out);
     after_token = false;
   }
   if (add_special && impl_->add_eos) out.push_back(impl_->eos);

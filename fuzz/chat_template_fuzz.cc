@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (named.ok() && lazyllm::ChatTemplateName(*named) != text) std::abort();
   if (size == 0) return 0;
 
-  const auto family = static_cast<lazyllm::ChatTemplate>(data[0] % (static_cast<int>(lazyllm::ChatTemplate::kDeepseek3) + 1));
+  const auto family =
+      static_cast<lazyllm::ChatTemplate>(data[0] % (static_cast<int>(lazyllm::ChatTemplate::kDeepseek3) + 1));
   std::vector<std::string> parts;
   size_t start = 1;
   for (size_t i = 1; i <= size; ++i) {

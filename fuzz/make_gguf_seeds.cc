@@ -31,7 +31,16 @@ int AddVocab(GgufBuilder& b, bool gpt2) {
   std::vector<std::string> toks;
   std::vector<int32_t> types;
   if (!gpt2) {
-    toks = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "\xe2\x96\x81" "b", "a", "b", "<0x0A>"};
+    toks = {"<unk>",
+            "<s>",
+            "</s>",
+            "\xe2\x96\x81"
+            "a",
+            "\xe2\x96\x81"
+            "b",
+            "a",
+            "b",
+            "<0x0A>"};
     types = {2, 3, 3, 1, 1, 1, 1, 6};
     b.KvStr("tokenizer.ggml.model", "llama");
     b.KvArray<float>("tokenizer.ggml.scores", 6, std::vector<float>{0, 0, 0, -1, -2, -3, -4, 0});
@@ -51,7 +60,9 @@ int AddVocab(GgufBuilder& b, bool gpt2) {
       toks.push_back(s);
       types.push_back(1);
     }
-    toks.push_back("\xc4\xa0" "a");  // "Ġa"
+    toks.push_back(
+        "\xc4\xa0"
+        "a");  // "Ġa"
     toks.push_back("ab");
     toks.push_back("<|endoftext|>");
     types.insert(types.end(), {1, 1, 3});
@@ -156,9 +167,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const Shape shapes[] = {
-      {"llama", 16, 16, 2, 1, 1, kF32, false}, {"llama", 16, 16, 2, 2, 2, kF32, true},
+      {"llama", 16, 16, 2, 1, 1, kF32, false},  {"llama", 16, 16, 2, 2, 2, kF32, true},
       {"llama", 32, 32, 2, 1, 1, kQ8_0, false}, {"qwen2", 16, 16, 2, 1, 1, kF32, false},
-      {"qwen3", 16, 16, 2, 1, 1, kF32, false}, {"phi3", 16, 16, 2, 2, 1, kF32, false},
+      {"qwen3", 16, 16, 2, 1, 1, kF32, false},  {"phi3", 16, 16, 2, 2, 1, kF32, false},
       {"gemma2", 16, 16, 2, 1, 2, kF32, false}, {"gemma3", 16, 16, 2, 1, 1, kF32, false},
   };
   for (const Shape& s : shapes) {

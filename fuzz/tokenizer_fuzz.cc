@@ -25,8 +25,8 @@ namespace {
 
 // One representative name per pre-tokenizer of core/tokenizer.cc's table.
 constexpr size_t kFirstGpt2 = 4;  // Vocabs()[kFirstGpt2...] are GPT-2's vocabulary
-constexpr const char* kPreTokenizers[] = {"default", "starcoder", "llama3", "dbrx", "qwen2",
-                                          "tekken", "gpt-4o", "deepseek-llm", "deepseek-coder", "falcon"};
+constexpr const char* kPreTokenizers[] = {"default", "starcoder", "llama3",       "dbrx",           "qwen2",
+                                          "tekken",  "gpt-4o",    "deepseek-llm", "deepseek-coder", "falcon"};
 
 lazyllm::Model LoadVocab(const std::string& path) {
   lazyllm::LoadOptions opts;

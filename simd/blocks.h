@@ -55,8 +55,7 @@ struct BlockIQ4_NL {
   uint8_t qs[16];
 };
 static_assert(sizeof(BlockIQ4_NL) == 18);
-inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                            1,    13,   25,  38,  53,  69,  89,  113};
+inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 // Q2_K: 16 sub-blocks of 16. scales[s] holds sub-block s's 4-bit scale (low nibble) and 4-bit
 // min (high nibble); value = d * scale * q - dmin * min, q in 0..3. The 2-bit q of element

@@ -1,8 +1,8 @@
 // Run-time ISA detection (CPUID and OS XSAVE state via the compiler's cpu model) and kernel table choice.
+#include <cpuid.h>
+
 #include <cstdlib>
 #include <string>
-
-#include <cpuid.h>
 
 #include "simd/kernels.h"
 
@@ -42,7 +42,8 @@ bool HasF16c() {
 
 bool CpuSupports(Isa isa) {
   switch (isa) {
-    case Isa::kRef: return true;
+    case Isa::kRef:
+      return true;
     case Isa::kAvx2:
       // The compiler runtime's cpu model checks the OS-enabled XSAVE state (XCR0) before reporting
       // AVX features; F16C (CPUID.1:ECX bit 29) is read directly, since clang's
@@ -50,8 +51,8 @@ bool CpuSupports(Isa isa) {
       // the OS has enabled).
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && HasF16c();
     case Isa::kAvx512:
-      return CpuSupports(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
-             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+      return CpuSupports(Isa::kAvx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl");
   }
   return false;
 }
@@ -65,9 +66,12 @@ Isa DetectIsa() {
   if (const char* env = std::getenv("LAZYLLM_ISA")) {
     const std::string want = env;
     Isa cap = best;
-    if (want == "ref") cap = Isa::kRef;
-    else if (want == "avx2") cap = Isa::kAvx2;
-    else if (want == "avx512") cap = Isa::kAvx512;
+    if (want == "ref")
+      cap = Isa::kRef;
+    else if (want == "avx2")
+      cap = Isa::kAvx2;
+    else if (want == "avx512")
+      cap = Isa::kAvx512;
     if (static_cast<int>(cap) < static_cast<int>(best)) best = cap;
   }
   return best;
@@ -88,9 +92,12 @@ const Kernels& KernelsFor(Isa isa) {
 
 std::string_view IsaName(Isa isa) {
   switch (isa) {
-    case Isa::kRef: return "ref";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512";
+    case Isa::kRef:
+      return "ref";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
   }
   return "?";
 }

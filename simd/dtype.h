@@ -13,11 +13,37 @@ namespace lazyllm::simd {
 // Every GGML tensor type id a GGUF file can name. Values equal the ids in GGUF tensor tables.
 // Ids 4, 5, 31..33 and 36..38 were retired by ggml and are not listed.
 enum class DType : uint32_t {
-  kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ5_0 = 6, kQ5_1 = 7, kQ8_0 = 8, kQ8_1 = 9,
-  kQ2_K = 10, kQ3_K = 11, kQ4_K = 12, kQ5_K = 13, kQ6_K = 14, kQ8_K = 15,
-  kIQ2_XXS = 16, kIQ2_XS = 17, kIQ3_XXS = 18, kIQ1_S = 19, kIQ4_NL = 20, kIQ3_S = 21, kIQ2_S = 22,
-  kIQ4_XS = 23, kI8 = 24, kI16 = 25, kI32 = 26, kI64 = 27, kF64 = 28, kIQ1_M = 29, kBF16 = 30,
-  kTQ1_0 = 34, kTQ2_0 = 35,
+  kF32 = 0,
+  kF16 = 1,
+  kQ4_0 = 2,
+  kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
+  kQ8_0 = 8,
+  kQ8_1 = 9,
+  kQ2_K = 10,
+  kQ3_K = 11,
+  kQ4_K = 12,
+  kQ5_K = 13,
+  kQ6_K = 14,
+  kQ8_K = 15,
+  kIQ2_XXS = 16,
+  kIQ2_XS = 17,
+  kIQ3_XXS = 18,
+  kIQ1_S = 19,
+  kIQ4_NL = 20,
+  kIQ3_S = 21,
+  kIQ2_S = 22,
+  kIQ4_XS = 23,
+  kI8 = 24,
+  kI16 = 25,
+  kI32 = 26,
+  kI64 = 27,
+  kF64 = 28,
+  kIQ1_M = 29,
+  kBF16 = 30,
+  kTQ1_0 = 34,
+  kTQ2_0 = 35,
 };
 // One past the largest id: tables indexed by id have this many slots.
 constexpr uint32_t kDTypeSlots = 36;
@@ -88,8 +114,8 @@ inline uint16_t F32ToF16(float f) {
   const uint32_t abs = x & 0x7fffffffu;
   if (abs >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
   if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
-  if (abs < 0x38800000u) {                                              // subnormal or zero
-    const float scaled = F32FromBits(abs) * 16777216.0f;  // 2^24: half subnormal ulp is 2^-24
+  if (abs < 0x38800000u) {                                               // subnormal or zero
+    const float scaled = F32FromBits(abs) * 16777216.0f;                 // 2^24: half subnormal ulp is 2^-24
     const uint32_t m = static_cast<uint32_t>(scaled);
     const float rem = scaled - static_cast<float>(m);
     uint32_t r = m + (rem > 0.5f || (rem == 0.5f && (m & 1u)) ? 1u : 0u);

@@ -24,13 +24,13 @@ void Sgemm(CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const float* a, 
 
 }  // namespace
 
-void SgemmNT(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
-             int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+void SgemmNT(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+             int64_t ldc, bool accumulate) {
   Sgemm(CblasTrans, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 }
 
-void SgemmNN(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
-             int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+void SgemmNN(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+             int64_t ldc, bool accumulate) {
   Sgemm(CblasNoTrans, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 }
 

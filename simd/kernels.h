@@ -32,9 +32,9 @@ using QuantizeActFn = void (*)(const float* x, void* out, int64_t n);
 
 // The kernels of one weight dtype: one row of the table, indexed by the dtype's GGML id.
 struct DTypeKernels {
-  ToF32Fn to_f32 = nullptr;    // exact dequantization; nullptr: lazyllm cannot compute with this dtype
-  RowDotFn dot = nullptr;      // exact fp32-activation GEMV dot
-  Int8DotFn int8_dot = nullptr;  // opt-in int8-activation dot (nullptr: none)
+  ToF32Fn to_f32 = nullptr;       // exact dequantization; nullptr: lazyllm cannot compute with this dtype
+  RowDotFn dot = nullptr;         // exact fp32-activation GEMV dot
+  Int8DotFn int8_dot = nullptr;   // opt-in int8-activation dot (nullptr: none)
   DType int8_act = DType::kQ8_0;  // the activation format int8_dot reads (kQ8_0 or kQ8_K)
 };
 

@@ -2,12 +2,12 @@
 // kernel): simple range-and-round quantizers that produce valid blocks, not llama.cpp's searches.
 #include "simd/quantize.h"
 
-#include "simd/kernels.h"
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
+
+#include "simd/kernels.h"
 
 namespace lazyllm::simd {
 namespace {
@@ -24,7 +24,6 @@ void QuantizeQ4_0(const float* x, BlockQ4_0* out, int64_t blocks) {
     for (int j = 0; j < 16; ++j) out[b].qs[j] = static_cast<uint8_t>(level(x[j]) | level(x[j + 16]) << 4);
   }
 }
-
 
 // Round to nearest, ties to even (the default rounding mode), clamped to [lo, hi].
 int Level(float v, int lo, int hi) { return std::clamp(static_cast<int>(std::nearbyint(v)), lo, hi); }
@@ -169,7 +168,8 @@ void QuantizeQ2_K(const float* x, BlockQ2_K* out, int64_t blocks) {
     QuantizeScaleMinGroups(x, 16, 16, 4, 16, &out[b].d, &out[b].dmin, q, sc, mn);
     for (int g = 0; g < 16; ++g) out[b].scales[g] = static_cast<uint8_t>(sc[g] | mn[g] << 4);
     std::memset(out[b].qs, 0, 64);
-    for (int e = 0; e < 256; ++e) out[b].qs[32 * (e / 128) + e % 32] |= static_cast<uint8_t>(q[e] << (2 * ((e % 128) / 32)));
+    for (int e = 0; e < 256; ++e)
+      out[b].qs[32 * (e / 128) + e % 32] |= static_cast<uint8_t>(q[e] << (2 * ((e % 128) / 32)));
   }
 }
 
@@ -180,8 +180,10 @@ void QuantizeQ3_K(const float* x, BlockQ3_K* out, int64_t blocks) {
     std::memset(out[b].scales, 0, 12);
     for (int s = 0; s < 16; ++s) {
       const int v = sc[s] + 32;
-      if (s < 8) out[b].scales[s] |= static_cast<uint8_t>(v & 0xF);
-      else out[b].scales[s - 8] |= static_cast<uint8_t>((v & 0xF) << 4);
+      if (s < 8)
+        out[b].scales[s] |= static_cast<uint8_t>(v & 0xF);
+      else
+        out[b].scales[s - 8] |= static_cast<uint8_t>((v & 0xF) << 4);
       out[b].scales[8 + s % 4] |= static_cast<uint8_t>((v >> 4) << (2 * (s / 4)));
     }
     std::memset(out[b].qs, 0, 64);
@@ -214,7 +216,8 @@ void QuantizeQ4_K(const float* x, BlockQ4_K* out, int64_t blocks) {
     QuantizeScaleMinGroups(x, 8, 32, 16, 64, &out[b].d, &out[b].dmin, q, sc, mn);
     PackScaleMinK4(sc, mn, out[b].scales);
     for (int c = 0; c < 4; ++c)
-      for (int l = 0; l < 32; ++l) out[b].qs[32 * c + l] = static_cast<uint8_t>(q[64 * c + l] | q[64 * c + 32 + l] << 4);
+      for (int l = 0; l < 32; ++l)
+        out[b].qs[32 * c + l] = static_cast<uint8_t>(q[64 * c + l] | q[64 * c + 32 + l] << 4);
   }
 }
 
@@ -286,22 +289,38 @@ void EncodeQ8_0(const float* x, void* out, int64_t n) { RefKernels().quantize_q8
 
 EncodeFn EncoderFor(DType t) {
   switch (t) {
-    case DType::kF32: return CopyF32;
-    case DType::kF16: return EncodeF16;
-    case DType::kBF16: return EncodeBF16;
-    case DType::kQ8_0: return EncodeQ8_0;
-    case DType::kQ4_0: return Blocks<BlockQ4_0, QuantizeQ4_0, 32>;
-    case DType::kQ4_1: return Blocks<BlockQ4_1, QuantizeQ4_1, 32>;
-    case DType::kQ5_0: return Blocks<BlockQ5_0, QuantizeQ5_0, 32>;
-    case DType::kQ5_1: return Blocks<BlockQ5_1, QuantizeQ5_1, 32>;
-    case DType::kIQ4_NL: return Blocks<BlockIQ4_NL, QuantizeIQ4_NL, 32>;
-    case DType::kQ2_K: return Blocks<BlockQ2_K, QuantizeQ2_K, 256>;
-    case DType::kQ3_K: return Blocks<BlockQ3_K, QuantizeQ3_K, 256>;
-    case DType::kQ4_K: return Blocks<BlockQ4_K, QuantizeQ4_K, 256>;
-    case DType::kQ5_K: return Blocks<BlockQ5_K, QuantizeQ5_K, 256>;
-    case DType::kQ6_K: return Blocks<BlockQ6_K, QuantizeQ6_K, 256>;
-    case DType::kIQ4_XS: return Blocks<BlockIQ4_XS, QuantizeIQ4_XS, 256>;
-    default: return nullptr;
+    case DType::kF32:
+      return CopyF32;
+    case DType::kF16:
+      return EncodeF16;
+    case DType::kBF16:
+      return EncodeBF16;
+    case DType::kQ8_0:
+      return EncodeQ8_0;
+    case DType::kQ4_0:
+      return Blocks<BlockQ4_0, QuantizeQ4_0, 32>;
+    case DType::kQ4_1:
+      return Blocks<BlockQ4_1, QuantizeQ4_1, 32>;
+    case DType::kQ5_0:
+      return Blocks<BlockQ5_0, QuantizeQ5_0, 32>;
+    case DType::kQ5_1:
+      return Blocks<BlockQ5_1, QuantizeQ5_1, 32>;
+    case DType::kIQ4_NL:
+      return Blocks<BlockIQ4_NL, QuantizeIQ4_NL, 32>;
+    case DType::kQ2_K:
+      return Blocks<BlockQ2_K, QuantizeQ2_K, 256>;
+    case DType::kQ3_K:
+      return Blocks<BlockQ3_K, QuantizeQ3_K, 256>;
+    case DType::kQ4_K:
+      return Blocks<BlockQ4_K, QuantizeQ4_K, 256>;
+    case DType::kQ5_K:
+      return Blocks<BlockQ5_K, QuantizeQ5_K, 256>;
+    case DType::kQ6_K:
+      return Blocks<BlockQ6_K, QuantizeQ6_K, 256>;
+    case DType::kIQ4_XS:
+      return Blocks<BlockIQ4_XS, QuantizeIQ4_XS, 256>;
+    default:
+      return nullptr;
   }
 }
 
@@ -315,11 +334,22 @@ DType FallbackFor(DType t, int64_t cols) {
   if (cols % InfoOf(t).block_elems == 0) return t;
   DType f = DType::kF16;
   switch (t) {
-    case DType::kQ2_K: case DType::kQ3_K: case DType::kIQ4_XS: f = DType::kIQ4_NL; break;
-    case DType::kQ4_K: f = DType::kQ5_0; break;
-    case DType::kQ5_K: f = DType::kQ5_1; break;
-    case DType::kQ6_K: f = DType::kQ8_0; break;
-    default: break;
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kIQ4_XS:
+      f = DType::kIQ4_NL;
+      break;
+    case DType::kQ4_K:
+      f = DType::kQ5_0;
+      break;
+    case DType::kQ5_K:
+      f = DType::kQ5_1;
+      break;
+    case DType::kQ6_K:
+      f = DType::kQ8_0;
+      break;
+    default:
+      break;
   }
   return cols % InfoOf(f).block_elems == 0 ? f : DType::kF16;
 }

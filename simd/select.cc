@@ -12,7 +12,9 @@ void SelectLowest(const float* scores, const int64_t* pos, int64_t n, int64_t nu
   if (n <= 1 || num_drop <= 0) return;
   num_drop = std::min(num_drop, n - 1);
   std::iota(scratch, scratch + (n - 1), int64_t{0});
-  auto lower = [&](int64_t a, int64_t b) { return scores[a] < scores[b] || (scores[a] == scores[b] && pos[a] < pos[b]); };
+  auto lower = [&](int64_t a, int64_t b) {
+    return scores[a] < scores[b] || (scores[a] == scores[b] && pos[a] < pos[b]);
+  };
   std::nth_element(scratch, scratch + (num_drop - 1), scratch + (n - 1), lower);
   for (int64_t i = 0; i < num_drop; ++i) drop[scratch[i]] = 1;
 }

@@ -12,9 +12,9 @@
 namespace lazyllm::threading {
 
 struct NumaNode {
-  int os_index = 0;       // the OS's NUMA node number
-  int package = 0;        // logical index of the package (socket) holding it
-  std::vector<int> pus;   // one processing unit (the first hyperthread) per core, OS numbering
+  int os_index = 0;      // the OS's NUMA node number
+  int package = 0;       // logical index of the package (socket) holding it
+  std::vector<int> pus;  // one processing unit (the first hyperthread) per core, OS numbering
 };
 
 class Topology {

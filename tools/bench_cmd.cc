@@ -1,10 +1,10 @@
 // `lazyllm bench`: a llama-bench-style matrix of prefill and decode runs.
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <functional>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -16,7 +16,8 @@ namespace lazyllm::cli {
 namespace {
 
 // "512,2048" -> {512, 2048}, each in [lo, hi].
-std::vector<int64_t> NumberList(const Flags& flags, const std::string& f, const std::string& def, int64_t lo, int64_t hi) {
+std::vector<int64_t> NumberList(const Flags& flags, const std::string& f, const std::string& def, int64_t lo,
+                                int64_t hi) {
   const std::string s = flags.Get(f).value_or(def);
   std::vector<int64_t> out;
   size_t start = 0;
@@ -26,11 +27,13 @@ std::vector<int64_t> NumberList(const Flags& flags, const std::string& f, const 
     int64_t v = 0;
     auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     if (ec == std::errc::result_out_of_range && p == item.data() + item.size())
-      throw CliError{"flag '" + f + "': " + item + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"};
+      throw CliError{"flag '" + f + "': " + item + " is out of range [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "]"};
     if (item.empty() || ec != std::errc() || p != item.data() + item.size())
       throw CliError{"flag '" + f + "': '" + item + "' is not a valid number"};
     if (v < lo || v > hi)
-      throw CliError{"flag '" + f + "': " + item + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"};
+      throw CliError{"flag '" + f + "': " + item + " is out of range [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "]"};
     out.push_back(v);
     start = comma + 1;
   }
@@ -102,13 +105,14 @@ struct BatchCase {
 };
 
 // One repetition of a batched case; appends its measurements unless `record` is false.
-void RunBatchCase(const Engine& engine, BatchCase& cs, const std::function<std::vector<int32_t>(int64_t, int64_t)>& prompt_of,
-                  bool int8, bool record) {
+void RunBatchCase(const Engine& engine, BatchCase& cs,
+                  const std::function<std::vector<int32_t>(int64_t, int64_t)>& prompt_of, bool int8, bool record) {
   using Clock = std::chrono::steady_clock;
   std::vector<Sequence> seqs;
   std::vector<std::vector<int32_t>> prompts;
   for (int64_t b = 0; b < cs.batch; ++b) {
-    auto s = engine.NewSequence({.max_context = cs.prompt + cs.gen + 1, .pruning = cs.pruning, .int8_activations = int8});
+    auto s =
+        engine.NewSequence({.max_context = cs.prompt + cs.gen + 1, .pruning = cs.pruning, .int8_activations = int8});
     if (!s.ok()) throw CliError{s.status().message()};
     seqs.push_back(std::move(*s));
     prompts.push_back(prompt_of(cs.prompt, b));
@@ -122,7 +126,8 @@ void RunBatchCase(const Engine& engine, BatchCase& cs, const std::function<std::
       next[b] = Argmax(seqs[b].logits());
     }
   };
-  for (size_t b = 0; b < items.size(); ++b) items[b] = {.sequence = &seqs[b], .tokens = prompts[b], .kind = StepItem::Kind::kPrefill};
+  for (size_t b = 0; b < items.size(); ++b)
+    items[b] = {.sequence = &seqs[b], .tokens = prompts[b], .kind = StepItem::Kind::kPrefill};
   const auto t0 = Clock::now();
   step();
   const auto t1 = Clock::now();
@@ -132,7 +137,8 @@ void RunBatchCase(const Engine& engine, BatchCase& cs, const std::function<std::
   }
   const auto t2 = Clock::now();
   if (!record) return;
-  const double pp_s = std::chrono::duration<double>(t1 - t0).count(), tg_s = std::chrono::duration<double>(t2 - t1).count();
+  const double pp_s = std::chrono::duration<double>(t1 - t0).count(),
+               tg_s = std::chrono::duration<double>(t2 - t1).count();
   const auto b = static_cast<double>(cs.batch);
   cs.prefill_tps.push_back(b * static_cast<double>(cs.prompt) / pp_s);
   if (cs.gen > 0) cs.decode_tps.push_back(b * static_cast<double>(cs.gen) / tg_s);
@@ -158,7 +164,8 @@ int Bench(int argc, char** argv) {
               {"-t", "N,N,...", "worker threads (default 0: one per core)"},
               {"--numa", "on,off", "NUMA placement (default on)"},
               {"--prune", "SPECS", "pruning schedules, separated by ',' or ';' (default off)"},
-              {"--batch", "B,B,...", "llama-batched-bench's shape: B prompts prefilled in one step, then -n steps of B tokens"},
+              {"--batch", "B,B,...",
+               "llama-batched-bench's shape: B prompts prefilled in one step, then -n steps of B tokens"},
               {"-r", "N", "repetitions per case (default 3), interleaved across cases after a warm-up"},
               {"-o", "md|csv|json", "output format (default md)"},
               {"-f", "FILE", "a text whose tokens, repeated to length, make the prompt (default: random ids)"},
@@ -180,7 +187,8 @@ bytes held at the end; --kv-type f16 halves the KV.)"};
   if (numas.empty()) throw CliError{"flag '--numa': expected a list of on and off, got an empty one"};
   const int reps = flags.Number<int>("-r", 3, 1, 1000);
   const std::string format = flags.Get("-o").value_or("md");
-  if (format != "md" && format != "csv" && format != "json") throw CliError{"flag '-o': expected md, csv or json, got '" + format + "'"};
+  if (format != "md" && format != "csv" && format != "json")
+    throw CliError{"flag '-o': expected md, csv or json, got '" + format + "'"};
   for (const auto& n : numas)
     if (n != "on" && n != "off") throw CliError{"flag '--numa': expected on or off, got '" + n + "'"};
   const uint64_t seed = flags.Number<uint64_t>("--seed", 42, 0, UINT64_MAX);
@@ -227,7 +235,8 @@ bytes held at the end; --kv-type f16 halves the KV.)"};
     const std::vector<int64_t> batches = Unique(NumberList(flags, "--batch", "1", 1, 4096));
     if (threads.size() != 1 || numas.size() != 1) throw CliError{"--batch takes one -t and one --numa value"};
     const KvType kv_type = ParseKvType(flags);
-    auto engine = Engine::Create(model, {.threads = static_cast<int>(threads[0]), .numa = numas[0] == "on", .kv_type = kv_type});
+    auto engine =
+        Engine::Create(model, {.threads = static_cast<int>(threads[0]), .numa = numas[0] == "on", .kv_type = kv_type});
     if (!engine.ok()) throw CliError{engine.status().message()};
     if (Status st = engine->Warmup(max_prompt); !st.ok()) throw CliError{st.message()};
     // Sequence b's prompt: BOS, then the token stream from offset 97·b, so prompts differ.
@@ -261,9 +270,16 @@ bytes held at the end; --kv-type f16 halves the KV.)"};
     if (format == "json") {
       json all = json::array();
       for (const BatchCase& cs : bcases) {
-        json j = {{"model", name}, {"file_bytes", model.file_bytes()}, {"threads", engine->threads()},
-                  {"numa", numas[0]}, {"kv_type", kv_name}, {"prune", cs.prune}, {"batch", cs.batch},
-                  {"n_prompt", cs.prompt}, {"n_gen", cs.gen}, {"repetitions", reps}};
+        json j = {{"model", name},
+                  {"file_bytes", model.file_bytes()},
+                  {"threads", engine->threads()},
+                  {"numa", numas[0]},
+                  {"kv_type", kv_name},
+                  {"prune", cs.prune},
+                  {"batch", cs.batch},
+                  {"n_prompt", cs.prompt},
+                  {"n_gen", cs.gen},
+                  {"repetitions", reps}};
         auto add = [&](const char* key, const std::vector<double>& v) {
           if (v.empty()) return;
           const Summary sm = Summarize(v);
@@ -281,9 +297,10 @@ bytes held at the end; --kv-type f16 halves the KV.)"};
       return 0;
     }
     if (format == "csv") {
-      std::printf("model,threads,kv_type,prune,batch,n_prompt,n_gen,prefill_tps_mean,prefill_tps_sd,decode_tps_mean,"
-                  "decode_tps_sd,total_tps_mean,total_tps_sd,kv_bytes_mean,computed_pct_mean%s\n",
-                  CsvEnvHeader().c_str());
+      std::printf(
+          "model,threads,kv_type,prune,batch,n_prompt,n_gen,prefill_tps_mean,prefill_tps_sd,decode_tps_mean,"
+          "decode_tps_sd,total_tps_mean,total_tps_sd,kv_bytes_mean,computed_pct_mean%s\n",
+          CsvEnvHeader().c_str());
       for (const BatchCase& cs : bcases) {
         const Summary pf = Summarize(cs.prefill_tps), dc = Summarize(cs.decode_tps), tt = Summarize(cs.total_tps);
         std::printf("\"%s\",%d,%s,\"%s\",%lld,%lld,%lld,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.0f,%.2f%s\n", name.c_str(),
@@ -295,7 +312,9 @@ bytes held at the end; --kv-type f16 halves the KV.)"};
       return 0;
     }
     std::printf("%s\n\n", EnvLine().c_str());
-    std::printf("| model | threads | kv | prune | B | prompt | gen | prefill t/s | decode t/s | total t/s | KV MiB | prompt computed %% |\n");
+    std::printf(
+        "| model | threads | kv | prune | B | prompt | gen | prefill t/s | decode t/s | total t/s | KV MiB | prompt "
+        "computed %% |\n");
     std::printf("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (const BatchCase& cs : bcases) {
       std::printf("| %s | %d | %s | %s | %lld | %lld | %lld | %s | %s | %s | %.2f | %.1f |\n", name.c_str(),
@@ -371,9 +390,10 @@ bytes held at the end; --kv-type f16 halves the KV.)"};
   if (format == "json") {
     json all = json::array();
     for (const Case& cs : cases) {
-      json j = {{"model", model_name}, {"file_bytes", model.file_bytes()}, {"threads", cs.threads},
-                {"numa", cs.numa}, {"prune", cs.prune}, {"n_prompt", cs.prompt}, {"n_gen", cs.gen},
-                {"repetitions", reps}};
+      json j = {{"model", model_name},   {"file_bytes", model.file_bytes()},
+                {"threads", cs.threads}, {"numa", cs.numa},
+                {"prune", cs.prune},     {"n_prompt", cs.prompt},
+                {"n_gen", cs.gen},       {"repetitions", reps}};
       auto add = [&](const char* name, const std::vector<double>& v) {
         if (v.empty()) return;
         const Summary s = Summarize(v);
@@ -390,9 +410,10 @@ bytes held at the end; --kv-type f16 halves the KV.)"};
     return 0;
   }
   if (format == "csv") {
-    std::printf("model,file_bytes,threads,numa,prune,n_prompt,n_gen,prefill_tps_mean,prefill_tps_sd,ttft_ms_mean,"
-                "ttft_ms_sd,decode_tps_mean,decode_tps_sd,computed_pct_mean%s\n",
-                CsvEnvHeader().c_str());
+    std::printf(
+        "model,file_bytes,threads,numa,prune,n_prompt,n_gen,prefill_tps_mean,prefill_tps_sd,ttft_ms_mean,"
+        "ttft_ms_sd,decode_tps_mean,decode_tps_sd,computed_pct_mean%s\n",
+        CsvEnvHeader().c_str());
     for (const Case& cs : cases) {
       const Summary pf = Summarize(cs.prefill_tps), tt = Summarize(cs.ttft_ms), dc = Summarize(cs.decode_tps),
                     pc = Summarize(cs.computed_pct);
@@ -404,14 +425,17 @@ bytes held at the end; --kv-type f16 halves the KV.)"};
     return 0;
   }
   std::printf("%s\n\n", EnvLine().c_str());
-  std::printf("| model | size | threads | numa | prune | prompt | gen | prefill t/s | TTFT ms | decode t/s | prompt computed %% |\n");
+  std::printf(
+      "| model | size | threads | numa | prune | prompt | gen | prefill t/s | TTFT ms | decode t/s | prompt computed "
+      "%% |\n");
   std::printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (const Case& cs : cases) {
     std::printf("| %s | %.2f GiB | %d | %s | %s | %lld | %lld | %s | %s | %s | %.1f |\n", model_name.c_str(), size_gib,
                 cs.threads, cs.numa.c_str(), cs.prune.c_str(), static_cast<long long>(cs.prompt),
                 static_cast<long long>(cs.gen), PlusMinus(Summarize(cs.prefill_tps), 1).c_str(),
                 PlusMinus(Summarize(cs.ttft_ms), 1).c_str(),
-                cs.decode_tps.empty() ? "-" : PlusMinus(Summarize(cs.decode_tps), 2).c_str(), Summarize(cs.computed_pct).mean);
+                cs.decode_tps.empty() ? "-" : PlusMinus(Summarize(cs.decode_tps), 2).c_str(),
+                Summarize(cs.computed_pct).mean);
   }
   return 0;
 }

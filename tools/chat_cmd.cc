@@ -33,7 +33,8 @@ tokens stay candidates and can be revived); a line on stderr reports each turn.)
   Model model = LoadModel(flags, /*vocab_only=*/false);
   WarnIfBeyondTrainedContext(model, sopts.max_context, "chat");
   const Tokenizer& tok = model.tokenizer();
-  auto pruning = PruningOptions::Parse(flags.Get("--prune").value_or("paper"), model.config().num_layers, gen.sampling.seed);
+  auto pruning =
+      PruningOptions::Parse(flags.Get("--prune").value_or("paper"), model.config().num_layers, gen.sampling.seed);
   if (!pruning.ok()) throw CliError{pruning.status().message()};
   sopts.pruning = *pruning;
   const ChatTemplate family = ChooseChatTemplate(flags, model);
@@ -51,8 +52,8 @@ tokens stay candidates and can be revived); a line on stderr reports each turn.)
     messages.push_back({"user", line});
     const std::vector<int32_t> full = tok.Encode(FormatChat(family, messages, true), true, /*parse_special=*/true);
     // Append what extends the context; prefill again when the rendered history diverges from it.
-    const bool extends = !context.empty() && full.size() > context.size() &&
-                         std::equal(context.begin(), context.end(), full.begin());
+    const bool extends =
+        !context.empty() && full.size() > context.size() && std::equal(context.begin(), context.end(), full.begin());
     if (static_cast<int64_t>(full.size()) + 1 >= session->max_context())
       throw CliError{"the conversation (" + std::to_string(full.size()) + " tokens) no longer fits the context of " +
                      std::to_string(session->max_context()) + " tokens"};
@@ -71,10 +72,12 @@ tokens stay candidates and can be revived); a line on stderr reports each turn.)
     context.insert(context.end(), result->tokens.begin(), result->tokens.end() - 1);
     messages.push_back({"assistant", tok.Decode(result->tokens)});
     const Stats& st = result->stats;
-    std::fprintf(stderr, "[turn %d: %s %zu tokens (%lld in context), TTFT %.1f ms, %lld generated at %.1f tok/s, %lld revived]\n",
-                 turn, extends ? "appended" : "prefilled", prompt.size(), static_cast<long long>(session->position()),
-                 st.ttft_ms, static_cast<long long>(st.generated_tokens), st.decode_tokens_per_s,
-                 static_cast<long long>(st.pruning.revived_tokens));
+    std::fprintf(
+        stderr,
+        "[turn %d: %s %zu tokens (%lld in context), TTFT %.1f ms, %lld generated at %.1f tok/s, %lld revived]\n", turn,
+        extends ? "appended" : "prefilled", prompt.size(), static_cast<long long>(session->position()), st.ttft_ms,
+        static_cast<long long>(st.generated_tokens), st.decode_tokens_per_s,
+        static_cast<long long>(st.pruning.revived_tokens));
   }
   return 0;
 }

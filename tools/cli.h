@@ -2,8 +2,8 @@
 #pragma once
 
 #include <cctype>
-#include <cstdio>
 #include <charconv>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -99,8 +99,8 @@ inline int64_t ParseBytes(const std::string& flag, const std::string& v) {
   for (char& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
   if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
-  static const std::map<std::string, double> kScale = {{"", 1}, {"B", 1}, {"K", 1024.0}, {"M", 1048576.0},
-                                                       {"G", 1073741824.0}, {"T", 1099511627776.0}};
+  static const std::map<std::string, double> kScale = {
+      {"", 1}, {"B", 1}, {"K", 1024.0}, {"M", 1048576.0}, {"G", 1073741824.0}, {"T", 1099511627776.0}};
   auto it = kScale.find(unit);
   if (ec != std::errc() || v.empty() || it == kScale.end() || !(num >= 0) || num * it->second > 9e18)
     throw CliError{"flag '" + flag + "': '" + v + "' is not a byte count (e.g. 1073741824, 512MiB, 4GiB)"};

@@ -2,10 +2,10 @@
 // baseline, prompt by prompt, with TTFT speedup and the share of prompt tokens computed.
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -152,8 +152,8 @@ std::vector<PruningOptions> MatchedBaselines(const PruningOptions& lazy, int64_t
   const double f = lazy.PrefillWorkFraction(layers, n);
   const int64_t l0 = lazy.steps.front().layer;
   // Static: (l0 + (layers - l0)(1 - k)) / layers = f.
-  const double ks = std::clamp(1.0 - (f * static_cast<double>(layers) - static_cast<double>(l0)) /
-                                         static_cast<double>(layers - l0), 0.0, 0.99);
+  const double ks = std::clamp(
+      1.0 - (f * static_cast<double>(layers) - static_cast<double>(l0)) / static_cast<double>(layers - l0), 0.0, 0.99);
   const double kr = std::clamp(1.0 - f, 0.0, 0.99);
   std::vector<PruningOptions> out;
   char buf[64];
@@ -186,8 +186,10 @@ std::vector<PruningOptions> SweepMethods(int64_t layers, int64_t n, uint64_t see
     for (int it = 0; it < 40; ++it) {
       const double mid = (lo + hi) / 2;
       auto p = lazy_at(mid);
-      if (p.ok() && p->PrefillWorkFraction(layers, n) > f) lo = mid;
-      else hi = mid;
+      if (p.ok() && p->PrefillWorkFraction(layers, n) > f)
+        lo = mid;
+      else
+        hi = mid;
     }
     auto lazy = lazy_at(hi);
     if (!lazy.ok()) continue;
@@ -202,8 +204,8 @@ struct Point {
   double x, y;
   double budget;  // % of prompt work computed in the prefill: the order along a method's line
 };
-void WriteSvg(const std::string& path, const std::map<std::string, std::vector<Point>>& series, const std::string& y_label,
-              const std::string& title) {
+void WriteSvg(const std::string& path, const std::map<std::string, std::vector<Point>>& series,
+              const std::string& y_label, const std::string& title) {
   double x_max = 1.0, y_min = 100.0;
   for (const auto& [name, pts] : series)
     for (const Point& p : pts) x_max = std::max(x_max, p.x), y_min = std::min(y_min, p.y);
@@ -227,7 +229,8 @@ void WriteSvg(const std::string& path, const std::map<std::string, std::vector<P
         << "\" stroke=\"#eee\"/>\n<text x=\"" << L - 8 << "\" y=\"" << Y(v) + 4 << "\" text-anchor=\"end\">" << v
         << "</text>\n";
   }
-  out << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 18 << "\" text-anchor=\"middle\">TTFT speedup over the baseline</text>\n";
+  out << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 18
+      << "\" text-anchor=\"middle\">TTFT speedup over the baseline</text>\n";
   out << "<text transform=\"translate(18," << (T + H - B) / 2 << ") rotate(-90)\" text-anchor=\"middle\">" << y_label
       << "</text>\n";
   const std::map<std::string, std::string> colors = {
@@ -262,10 +265,14 @@ std::string Ci(const std::vector<double>& v, int prec, double scale = 1.0) {
 
 const char* MethodName(const PruningOptions& p) {
   switch (p.method) {
-    case PruningOptions::Method::kOff: return "baseline";
-    case PruningOptions::Method::kLazy: return "LazyLLM";
-    case PruningOptions::Method::kStatic: return "static";
-    case PruningOptions::Method::kRandom: return "random";
+    case PruningOptions::Method::kOff:
+      return "baseline";
+    case PruningOptions::Method::kLazy:
+      return "LazyLLM";
+    case PruningOptions::Method::kStatic:
+      return "static";
+    case PruningOptions::Method::kRandom:
+      return "random";
   }
   return "?";
 }
@@ -295,7 +302,8 @@ the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed 
   if (!flags.Has("--set")) throw CliError{"missing --set FILE|DIR"};
   const int n = flags.Number<int>("-n", 16, 1, 1 << 16);
   const std::string format = flags.Get("-o").value_or("md");
-  if (format != "md" && format != "csv" && format != "json") throw CliError{"flag '-o': expected md, csv or json, got '" + format + "'"};
+  if (format != "md" && format != "csv" && format != "json")
+    throw CliError{"flag '-o': expected md, csv or json, got '" + format + "'"};
   const uint64_t seed = flags.Number<uint64_t>("--seed", 1, 0, UINT64_MAX);
   const int threads = flags.Number<int>("-t", 0, 0, 4096);
   const int reps = flags.Number<int>("-r", 3, 1, 100);
@@ -371,7 +379,8 @@ the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed 
       }
       if (!records[ri].answers.empty()) row.score.push_back(Score(records[ri], text_of(o.tokens)));
       row.speedup.push_back(o.speedup);
-      row.ideal.push_back(1.0 / methods[mi].PrefillWorkFraction(c.num_layers, static_cast<int64_t>(records[ri].prompt.size())));
+      row.ideal.push_back(
+          1.0 / methods[mi].PrefillWorkFraction(c.num_layers, static_cast<int64_t>(records[ri].prompt.size())));
       row.pct_prefill.push_back(o.pct_prefill);
       row.pct_final.push_back(o.pct_final);
       row.revived.push_back(static_cast<double>(o.revived));
@@ -382,9 +391,9 @@ the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed 
     // Greedy-token agreement with the baseline against TTFT speedup, per method family.
     std::map<std::string, std::vector<Point>> series;
     for (size_t mi = 0; mi < methods.size(); ++mi)
-      series[MethodName(methods[mi])].push_back(
-          {eval::MeanCi95(rows[mi].speedup).mean, 100.0 * eval::MeanCi95(rows[mi].equal).mean,
-           eval::MeanCi95(rows[mi].pct_prefill).mean});
+      series[MethodName(methods[mi])].push_back({eval::MeanCi95(rows[mi].speedup).mean,
+                                                 100.0 * eval::MeanCi95(rows[mi].equal).mean,
+                                                 eval::MeanCi95(rows[mi].pct_prefill).mean});
     WriteSvg(*plot, series, "greedy tokens equal to the baseline's (%)",
              "Fidelity against TTFT speedup (" + std::to_string(records.size()) + " prompts)");
   }
@@ -393,7 +402,9 @@ the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed 
     json all = json::array();
     for (size_t mi = 0; mi < methods.size(); ++mi) {
       const Row& r = rows[mi];
-      json j = {{"method", MethodName(methods[mi])}, {"prune", methods[mi].ToString()}, {"records", records.size()},
+      json j = {{"method", MethodName(methods[mi])},
+                {"prune", methods[mi].ToString()},
+                {"records", records.size()},
                 {"n", n}};
       auto put = [&](const char* k, const std::vector<double>& v) {
         if (v.empty()) return;
@@ -418,27 +429,31 @@ the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed 
     return 0;
   }
   if (format == "csv") {
-    std::printf("method,prune,records,kl,top1,prefix,equal,perplexity,perplexity_ratio,task_score,ttft_speedup,"
-                "ideal_speedup,computed_pct_prefill,computed_pct_final,revived\n");
+    std::printf(
+        "method,prune,records,kl,top1,prefix,equal,perplexity,perplexity_ratio,task_score,ttft_speedup,"
+        "ideal_speedup,computed_pct_prefill,computed_pct_final,revived\n");
     for (size_t mi = 0; mi < methods.size(); ++mi) {
       const Row& r = rows[mi];
       auto m = [](const std::vector<double>& v) { return v.empty() ? NAN : eval::MeanCi95(v).mean; };
-      std::printf("%s,\"%s\",%zu,%.6g,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.2f,%.2f,%.2f\n", MethodName(methods[mi]),
-                  methods[mi].ToString().c_str(), records.size(), m(r.kl), m(r.top1), m(r.prefix), m(r.equal), m(r.ppl),
-                  m(r.ppl_ratio), m(r.score), m(r.speedup), m(r.ideal), m(r.pct_prefill), m(r.pct_final), m(r.revived));
+      std::printf("%s,\"%s\",%zu,%.6g,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.2f,%.2f,%.2f\n",
+                  MethodName(methods[mi]), methods[mi].ToString().c_str(), records.size(), m(r.kl), m(r.top1),
+                  m(r.prefix), m(r.equal), m(r.ppl), m(r.ppl_ratio), m(r.score), m(r.speedup), m(r.ideal),
+                  m(r.pct_prefill), m(r.pct_final), m(r.revived));
     }
     return 0;
   }
   std::printf("%zu records, %d greedy tokens each; mean ± 95%% interval over records\n\n", records.size(), n);
-  std::printf("| method | prune | first-token KL | top-1 agree %% | greedy prefix | equal tokens %% | perplexity | "
-              "ppl ratio | task score %% | TTFT speedup (ideal) | computed %% (prefill → end) | revived |\n");
+  std::printf(
+      "| method | prune | first-token KL | top-1 agree %% | greedy prefix | equal tokens %% | perplexity | "
+      "ppl ratio | task score %% | TTFT speedup (ideal) | computed %% (prefill → end) | revived |\n");
   std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (size_t mi = 0; mi < methods.size(); ++mi) {
     const Row& r = rows[mi];
     std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%.2f) | %s → %s | %s |\n", MethodName(methods[mi]),
-                methods[mi].ToString().c_str(), Ci(r.kl, 4).c_str(), Ci(r.top1, 1, 100).c_str(), Ci(r.prefix, 1).c_str(),
-                Ci(r.equal, 1, 100).c_str(), Ci(r.ppl, 2).c_str(), Ci(r.ppl_ratio, 3).c_str(), Ci(r.score, 1, 100).c_str(),
-                Ci(r.speedup, 2).c_str(), eval::MeanCi95(r.ideal).mean, Ci(r.pct_prefill, 1).c_str(), Ci(r.pct_final, 1).c_str(), Ci(r.revived, 1).c_str());
+                methods[mi].ToString().c_str(), Ci(r.kl, 4).c_str(), Ci(r.top1, 1, 100).c_str(),
+                Ci(r.prefix, 1).c_str(), Ci(r.equal, 1, 100).c_str(), Ci(r.ppl, 2).c_str(), Ci(r.ppl_ratio, 3).c_str(),
+                Ci(r.score, 1, 100).c_str(), Ci(r.speedup, 2).c_str(), eval::MeanCi95(r.ideal).mean,
+                Ci(r.pct_prefill, 1).c_str(), Ci(r.pct_final, 1).c_str(), Ci(r.revived, 1).c_str());
   }
   return 0;
 }

@@ -2,7 +2,6 @@
 #include "tools/flags.h"
 
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>

@@ -63,7 +63,8 @@ class Flags {
     const char* e = b + v->size();
     auto [p, ec] = std::from_chars(b, e, out);
     if (ec == std::errc::result_out_of_range && p == e) throw OutOfRange(f, *v, std::to_string(lo), std::to_string(hi));
-    if (ec != std::errc() || p != e || v->empty()) throw CliError{"flag '" + f + "': '" + *v + "' is not a valid number"};
+    if (ec != std::errc() || p != e || v->empty())
+      throw CliError{"flag '" + f + "': '" + *v + "' is not a valid number"};
     if (out < lo || out > hi) throw OutOfRange(f, *v, std::to_string(lo), std::to_string(hi));
     return out;
   }

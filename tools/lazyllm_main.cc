@@ -1,13 +1,13 @@
 // The lazyllm command-line tool: run, bench, synth, tokenize and inspect GGUF models (public API only).
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <optional>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -39,13 +39,23 @@ const CommandSpec kRunSpec = {
     .summary = "Generates from a prompt with LazyLLM token pruning (default --prune paper).",
     .shared = {"-m", "-p", "-f", "-n", "-t", "-c", "--temp", "--top-k", "--top-p", "--seed", "--no-bos", "--json",
                "--prune", "--numa", "--int8-act", "--kv-type", "--mem-limit", "--system", "--chat-template"},
-    .own = {{"--logits", "", "with --json: the last prompt position's logits and the argmax at every prompt position (needs --prune off)"},
-            {"--compare", "", "run the prompt with pruning off and with --prune; print both outputs, each TTFT, the speedup, its ideal and how far the outputs agree"},
-            {"-r", "N", "with --compare: TTFT is the median of N interleaved prefills per side (default 5)"},
-            {"--chat", "", "treat the prompt as a user message (after --system) rendered with the chat template; stop at end-of-turn tokens"},
-            {"--batch-file", "FILE", "many prompts at once: JSONL lines {\"prompt\": TEXT} with optional \"max_tokens\" and \"prune\", run with continuous batching"},
-            {"--max-batch", "N", "with --batch-file: requests in flight at once (default 32)"},
-            {"--kv-mem", "BYTES", "with --batch-file: the KV memory pool (e.g. 512MiB, 4GiB; default: no limit); requests wait until they fit"}},
+    .own =
+        {{"--logits", "",
+          "with --json: the last prompt position's logits and the argmax at every prompt position (needs --prune off)"},
+         {"--compare", "",
+          "run the prompt with pruning off and with --prune; print both outputs, each TTFT, the speedup, its ideal and "
+          "how far the outputs agree"},
+         {"-r", "N", "with --compare: TTFT is the median of N interleaved prefills per side (default 5)"},
+         {"--chat", "",
+          "treat the prompt as a user message (after --system) rendered with the chat template; stop at end-of-turn "
+          "tokens"},
+         {"--batch-file", "FILE",
+          "many prompts at once: JSONL lines {\"prompt\": TEXT} with optional \"max_tokens\" and \"prune\", run with "
+          "continuous batching"},
+         {"--max-batch", "N", "with --batch-file: requests in flight at once (default 32)"},
+         {"--kv-mem", "BYTES",
+          "with --batch-file: the KV memory pool (e.g. 512MiB, 4GiB; default: no limit); requests wait until they "
+          "fit"}},
     .notes = R"(run prints the generated text as it comes (or, with --json, one JSON object with the prompt and
 generated ids, the text and timing stats). Timing lines go to stderr.
 
@@ -147,8 +157,12 @@ int Inspect(int argc, char** argv) {
       {"tied_output", c.tied_output},
       {"features", features},
       {"chat_template", std::string(lazyllm::ChatTemplateName(lazyllm::DetectChatTemplate(model.chat_template())))},
-      {"tokenizer", {{"model", std::string(tok.kind_name())}, {"pre", std::string(tok.pre_tokenizer())},
-                     {"bos_id", tok.bos_id()}, {"eos_id", tok.eos_id()}, {"add_bos", tok.add_bos()}}},
+      {"tokenizer",
+       {{"model", std::string(tok.kind_name())},
+        {"pre", std::string(tok.pre_tokenizer())},
+        {"bos_id", tok.bos_id()},
+        {"eos_id", tok.eos_id()},
+        {"add_bos", tok.add_bos()}}},
       {"tensor_count", tensors.size()},
       {"dtypes", dtype_counts},
   };
@@ -160,9 +174,10 @@ int Inspect(int argc, char** argv) {
               static_cast<long long>(model.file_bytes()));
   std::printf("architecture    %s%s%s\n", c.architecture.c_str(), c.name.empty() ? "" : ", ", c.name.c_str());
   std::printf("features        %s\n", feature_line.c_str());
-  std::printf("chat template   %s\n", model.chat_template().empty()
-                                        ? "none"
-                                        : std::string(lazyllm::ChatTemplateName(lazyllm::DetectChatTemplate(model.chat_template()))).c_str());
+  std::printf("chat template   %s\n",
+              model.chat_template().empty()
+                  ? "none"
+                  : std::string(lazyllm::ChatTemplateName(lazyllm::DetectChatTemplate(model.chat_template()))).c_str());
   std::printf("parameters      %lld\n", static_cast<long long>(params));
   std::printf("layers          %lld\n", static_cast<long long>(c.num_layers));
   std::printf("dim / ffn       %lld / %lld\n", static_cast<long long>(c.dim), static_cast<long long>(c.ffn_dim));
@@ -172,7 +187,8 @@ int Inspect(int argc, char** argv) {
   std::printf("rope theta      %g\nrms eps         %g\n", c.rope_theta, c.rms_eps);
   std::printf("context         %lld\n", static_cast<long long>(c.context_length));
   std::printf("vocab           %lld (%s, pre %s, bos %d, eos %d)\n", static_cast<long long>(c.vocab_size),
-              std::string(tok.kind_name()).c_str(), std::string(tok.pre_tokenizer()).c_str(), tok.bos_id(), tok.eos_id());
+              std::string(tok.kind_name()).c_str(), std::string(tok.pre_tokenizer()).c_str(), tok.bos_id(),
+              tok.eos_id());
   std::printf("output          %s\n", c.tied_output ? "tied to token_embd" : "output.weight");
   std::printf("tensors         %zu:", tensors.size());
   for (const auto& [name, count] : dtype_counts) std::printf(" %s×%d", name.c_str(), count);
@@ -209,7 +225,9 @@ int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, c
   // Both sides on one engine, warmed up first (workers started, weights paged in, BLAS set up),
   // each side's first prefill untimed (its KV pages); then TTFT is the median of `reps` prefills
   // per side, interleaved so that both sides see the same machine noise.
-  auto engine = lazyllm::Engine::Create(model, {.threads = sopts.threads, .numa = sopts.numa, .kv_type = sopts.kv_type,
+  auto engine = lazyllm::Engine::Create(model, {.threads = sopts.threads,
+                                                .numa = sopts.numa,
+                                                .kv_type = sopts.kv_type,
                                                 .mem_limit_bytes = sopts.mem_limit_bytes});
   if (!engine.ok()) throw CliError{engine.status().message()};
   if (auto st = engine->Warmup(static_cast<int64_t>(prompt.size())); !st.ok()) throw CliError{st.message()};
@@ -241,13 +259,21 @@ int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, c
   while (agree < a.tokens.size() && agree < b.tokens.size() && a.tokens[agree] == b.tokens[agree]) ++agree;
   const bool all_agree = a.tokens == b.tokens;
   const double speedup = a.stats.ttft_ms / b.stats.ttft_ms;
-  const double ideal = 1.0 / sopts.pruning.PrefillWorkFraction(model.config().num_layers, static_cast<int64_t>(prompt.size()));
+  const double ideal =
+      1.0 / sopts.pruning.PrefillWorkFraction(model.config().num_layers, static_cast<int64_t>(prompt.size()));
   const lazyllm::Tokenizer& tok = model.tokenizer();
   if (as_json) {
     json j = {{"prompt_tokens", prompt},
-              {"baseline", {{"prune", "off"}, {"tokens", a.tokens}, {"text", GeneratedText(tok, a.tokens)}, {"stats", StatsJson(a.stats, 0)}}},
-              {"pruned", {{"prune", sopts.pruning.ToString()}, {"tokens", b.tokens}, {"text", GeneratedText(tok, b.tokens)},
-                          {"stats", StatsJson(b.stats, 0)}}},
+              {"baseline",
+               {{"prune", "off"},
+                {"tokens", a.tokens},
+                {"text", GeneratedText(tok, a.tokens)},
+                {"stats", StatsJson(a.stats, 0)}}},
+              {"pruned",
+               {{"prune", sopts.pruning.ToString()},
+                {"tokens", b.tokens},
+                {"text", GeneratedText(tok, b.tokens)},
+                {"stats", StatsJson(b.stats, 0)}}},
               {"ttft_speedup", speedup},
               {"ideal_speedup", ideal},
               {"agreeing_prefix_tokens", agree},
@@ -257,7 +283,8 @@ int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, c
   }
   std::printf("prompt: %zu tokens\n\n", prompt.size());
   std::printf("--- baseline (prune off) ---\n%s\n\n", GeneratedText(tok, a.tokens).c_str());
-  std::printf("--- LazyLLM (prune %s) ---\n%s\n\n", sopts.pruning.ToString().c_str(), GeneratedText(tok, b.tokens).c_str());
+  std::printf("--- LazyLLM (prune %s) ---\n%s\n\n", sopts.pruning.ToString().c_str(),
+              GeneratedText(tok, b.tokens).c_str());
   std::printf("TTFT            %.2f ms baseline, %.2f ms pruned: %.2fx speedup (ideal from work fraction %.2fx)\n",
               a.stats.ttft_ms, b.stats.ttft_ms, speedup, ideal);
   std::printf("prompt tokens   %.1f%% computed in the prefill, %.1f%% by the end (%lld revived)\n",
@@ -349,15 +376,16 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
     }
   }
   std::fflush(stdout);
-  std::fprintf(stderr,
-               "%zu requests (%d failed), %lld prompt and %lld generated tokens in %.2f s: %.1f generated tok/s; "
-               "KV %.1f MiB at the end over all requests (%s); at most %d requests generating at once, KV pool peak "
-               "%.1f MiB%s; %lld revivals skipped for want of KV pages\n",
-               results.size(), failed, static_cast<long long>(prompt_tokens), static_cast<long long>(generated), wall_s,
-               generated / wall_s, kv_bytes / 1048576.0, engine->kv_type() == lazyllm::KvType::kF16 ? "f16" : "f32",
-               peak_in_flight, peak_pool / 1048576.0,
-               eopts.kv_mem_bytes > 0 ? (" of " + std::to_string(eopts.kv_mem_bytes / 1024) + " KiB (--kv-mem)").c_str() : "",
-               static_cast<long long>(skipped));
+  std::fprintf(
+      stderr,
+      "%zu requests (%d failed), %lld prompt and %lld generated tokens in %.2f s: %.1f generated tok/s; "
+      "KV %.1f MiB at the end over all requests (%s); at most %d requests generating at once, KV pool peak "
+      "%.1f MiB%s; %lld revivals skipped for want of KV pages\n",
+      results.size(), failed, static_cast<long long>(prompt_tokens), static_cast<long long>(generated), wall_s,
+      generated / wall_s, kv_bytes / 1048576.0, engine->kv_type() == lazyllm::KvType::kF16 ? "f16" : "f32",
+      peak_in_flight, peak_pool / 1048576.0,
+      eopts.kv_mem_bytes > 0 ? (" of " + std::to_string(eopts.kv_mem_bytes / 1024) + " KiB (--kv-mem)").c_str() : "",
+      static_cast<long long>(skipped));
   return failed == 0 ? 0 : 1;
 }
 
@@ -448,13 +476,14 @@ int Run(int argc, char** argv) {
     WriteStdout(stream.Flush());
     std::printf("\n");
     std::fflush(stdout);
-    std::fprintf(stderr,
-                 "prompt %lld tokens, generated %lld; load %.1f ms, TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s; "
-                 "prune %s: %.1f%% of prompt tokens computed (%.1f%% at the end), %lld revived\n",
-                 static_cast<long long>(st.prompt_tokens), static_cast<long long>(st.generated_tokens), st.load_ms,
-                 st.ttft_ms, st.prefill_tokens_per_s, st.decode_tokens_per_s, sopts.pruning.ToString().c_str(),
-                 st.pruning.prompt_tokens_computed_pct_prefill, st.pruning.prompt_tokens_computed_pct,
-                 static_cast<long long>(st.pruning.revived_tokens));
+    std::fprintf(
+        stderr,
+        "prompt %lld tokens, generated %lld; load %.1f ms, TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s; "
+        "prune %s: %.1f%% of prompt tokens computed (%.1f%% at the end), %lld revived\n",
+        static_cast<long long>(st.prompt_tokens), static_cast<long long>(st.generated_tokens), st.load_ms, st.ttft_ms,
+        st.prefill_tokens_per_s, st.decode_tokens_per_s, sopts.pruning.ToString().c_str(),
+        st.pruning.prompt_tokens_computed_pct_prefill, st.pruning.prompt_tokens_computed_pct,
+        static_cast<long long>(st.pruning.revived_tokens));
     WarnIfBlasBelowCpu("run");
     return 0;
   }
@@ -515,14 +544,22 @@ int main(int argc, char** argv) {
   try {
     using namespace lazyllm::cli;
     int rc = -1;
-    if (cmd == "run") rc = Run(argc, argv);
-    else if (cmd == "bench") rc = Bench(argc, argv);
-    else if (cmd == "synth") rc = Synth(argc, argv);
-    else if (cmd == "quantize") rc = Quantize(argc, argv);
-    else if (cmd == "chat") rc = Chat(argc, argv);
-    else if (cmd == "eval") rc = Eval(argc, argv);
-    else if (cmd == "tokenize") rc = Tokenize(argc, argv);
-    else if (cmd == "inspect") rc = Inspect(argc, argv);
+    if (cmd == "run")
+      rc = Run(argc, argv);
+    else if (cmd == "bench")
+      rc = Bench(argc, argv);
+    else if (cmd == "synth")
+      rc = Synth(argc, argv);
+    else if (cmd == "quantize")
+      rc = Quantize(argc, argv);
+    else if (cmd == "chat")
+      rc = Chat(argc, argv);
+    else if (cmd == "eval")
+      rc = Eval(argc, argv);
+    else if (cmd == "tokenize")
+      rc = Tokenize(argc, argv);
+    else if (cmd == "inspect")
+      rc = Inspect(argc, argv);
     if (rc >= 0) {
       // Output that could not be written (a full disk, a closed pipe) is an error, not success.
       std::cout.flush();
@@ -530,7 +567,10 @@ int main(int argc, char** argv) {
         throw CliError{std::string("cannot write the output to standard output: ") + std::strerror(errno)};
       return rc;
     }
-    std::fprintf(stderr, "lazyllm: error: unknown command '%s' (run, chat, bench, synth, quantize, eval, tokenize, inspect; see lazyllm --help)\n", cmd.c_str());
+    std::fprintf(stderr,
+                 "lazyllm: error: unknown command '%s' (run, chat, bench, synth, quantize, eval, tokenize, inspect; "
+                 "see lazyllm --help)\n",
+                 cmd.c_str());
     return 2;
   } catch (const lazyllm::cli::CliExit& e) {
     return e.code;

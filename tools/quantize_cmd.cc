@@ -18,7 +18,9 @@ output.weight (or a tied token_embd) becomes Q6_K; attn_v and ffn_down go one st
       .max_positional = 3};
   Flags flags(spec, argc, argv);
   const std::vector<std::string>& pos = flags.Positional();
-  if (pos.size() != 3) throw CliError{"usage: lazyllm quantize IN.gguf OUT.gguf TYPE [-t THREADS] [-v] (TYPE: " + Join(QuantizeFileTypes()) + ")"};
+  if (pos.size() != 3)
+    throw CliError{
+        "usage: lazyllm quantize IN.gguf OUT.gguf TYPE [-t THREADS] [-v] (TYPE: " + Join(QuantizeFileTypes()) + ")"};
   QuantizeOptions opts;
   opts.file_type = pos[2];
   opts.threads = flags.Number<int>("-t", 0, 0, 4096);

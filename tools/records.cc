@@ -17,9 +17,9 @@ BatchLine ParseBatchLine(const std::string& line, const std::string& where, int 
   BatchLine b{j["prompt"].get<std::string>(), default_max, default_prune};
   if (j.contains("max_tokens")) {
     const json& m = j["max_tokens"];
-    const bool in_range = (m.is_number_unsigned() && m.get<uint64_t>() <= (1u << 24)) ||
-                          (m.is_number_integer() && !m.is_number_unsigned() && m.get<int64_t>() >= 0 &&
-                           m.get<int64_t>() <= (1 << 24));
+    const bool in_range =
+        (m.is_number_unsigned() && m.get<uint64_t>() <= (1u << 24)) ||
+        (m.is_number_integer() && !m.is_number_unsigned() && m.get<int64_t>() >= 0 && m.get<int64_t>() <= (1 << 24));
     if (!in_range) throw CliError{where + "\"max_tokens\" must be an integer in [0, 16777216]"};
     b.max_tokens = m.get<int>();
   }

@@ -1,9 +1,10 @@
 // AVX2+FMA+F16C kernels; compiled with those ISA flags and only called after CPU detection.
+#include "simd/kernels.h"
+
 #include <immintrin.h>
 
 #include <cmath>
 
-#include "simd/kernels.h"
 #include "simd/quant_kernels.h"
 
 namespace lazyllm::simd {
@@ -41,8 +42,8 @@ inline __m256 Exp(__m256 x) {
   const __m256i ni = _mm256_cvtps_epi32(n);
   const __m256i half = _mm256_srai_epi32(ni, 1);
   const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
-  const __m256 s2 = _mm256_castsi256_ps(
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23));
+  const __m256 s2 =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23));
   return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
@@ -127,8 +128,7 @@ void Scale(float* x, float a, int64_t n) {
 
 void Add(float* x, const float* y, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(x + i, _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
   for (; i < n; ++i) x[i] += y[i];
 }
 
@@ -138,8 +138,7 @@ void RmsNorm(const float* x, const float* w, float* out, int64_t n, float eps) {
   const __m256 vinv = _mm256_set1_ps(inv);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(out + i,
-                     _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), _mm256_loadu_ps(w + i)));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv), _mm256_loadu_ps(w + i)));
   for (; i < n; ++i) out[i] = x[i] * inv * w[i];
 }
 
@@ -349,8 +348,12 @@ float BlockRowDot(const void* w, const float* x, int64_t n) {
   return HorizontalSum(_mm256_add_ps(acc0, acc1));
 }
 
-float DotQ8_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) { return BlockRowDot<BlockQ8_0, Q8Block>(w, x, n); }
-float DotQ4_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) { return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n); }
+float DotQ8_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
+  return BlockRowDot<BlockQ8_0, Q8Block>(w, x, n);
+}
+float DotQ4_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
+  return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n);
+}
 
 void QuantizeQ8_0(const float* x, void* out, int64_t n) {
   auto* b = static_cast<BlockQ8_0*>(out);
@@ -456,7 +459,8 @@ void ToF32Q4_0(const void* src, float* dst, int64_t n) {
 void F32ToF16Row(const float* x, uint16_t* out, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
   for (; i < n; ++i) out[i] = F32ToF16(x[i]);
 }
 

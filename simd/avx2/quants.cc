@@ -112,8 +112,10 @@ float Int8Dot(const void* w, const void* xq, int64_t n) {
       for (int g = j / T::kGroup; g < (j + 32) / T::kGroup; ++g) {
         if (o.offset[g] == 0.0f) continue;
         int32_t xsum;
-        if (bsums != nullptr) xsum = T::kGroup == 32 ? bsums[2 * g] + bsums[2 * g + 1] : bsums[g];
-        else xsum = HorizontalSumI32(_mm256_madd_epi16(_mm256_maddubs_epi16(Bytes(1), x), _mm256_set1_epi16(1)));
+        if (bsums != nullptr)
+          xsum = T::kGroup == 32 ? bsums[2 * g] + bsums[2 * g + 1] : bsums[g];
+        else
+          xsum = HorizontalSumI32(_mm256_madd_epi16(_mm256_maddubs_epi16(Bytes(1), x), _mm256_set1_epi16(1)));
         block_offsets += o.offset[g] * static_cast<float>(xsum);
       }
     }

@@ -1,8 +1,9 @@
 // AVX-512 (F, BW, VL) kernels where the wider registers pay: the GEMV dot products of decode,
 // which are bound by converting stored weights to fp32. Every other entry is the AVX2 kernel.
+#include "simd/kernels.h"
+
 #include <immintrin.h>
 
-#include "simd/kernels.h"
 #include "simd/quant_kernels.h"
 
 namespace lazyllm::simd {
@@ -42,8 +43,12 @@ float BlockRowDot(const void* w, const float* x, int64_t n) {
   return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-float DotQ8_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) { return BlockRowDot<BlockQ8_0, Q8Block>(w, x, n); }
-float DotQ4_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) { return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n); }
+float DotQ8_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
+  return BlockRowDot<BlockQ8_0, Q8Block>(w, x, n);
+}
+float DotQ4_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
+  return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n);
+}
 
 // F16 rows: 16 halves per step, masked tail (no scalar loop).
 float DotF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
@@ -101,10 +106,17 @@ void GemmRowBlock(const float* w, const float* x, int64_t n, int64_t k, float* y
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) GemmTile<MR, 4>(w, x + i * k, k, y + i * ldy, ldy);
   switch (n - i) {
-    case 3: GemmTile<MR, 3>(w, x + i * k, k, y + i * ldy, ldy); break;
-    case 2: GemmTile<MR, 2>(w, x + i * k, k, y + i * ldy, ldy); break;
-    case 1: GemmTile<MR, 1>(w, x + i * k, k, y + i * ldy, ldy); break;
-    default: break;
+    case 3:
+      GemmTile<MR, 3>(w, x + i * k, k, y + i * ldy, ldy);
+      break;
+    case 2:
+      GemmTile<MR, 2>(w, x + i * k, k, y + i * ldy, ldy);
+      break;
+    case 1:
+      GemmTile<MR, 1>(w, x + i * k, k, y + i * ldy, ldy);
+      break;
+    default:
+      break;
   }
 }
 

@@ -1,8 +1,9 @@
 // Scalar reference kernels: the portable fallback and the oracle the SIMD versions are tested against.
+#include "simd/kernels.h"
+
 #include <cmath>
 #include <cstring>
 
-#include "simd/kernels.h"
 #include "simd/quant_kernels.h"
 
 namespace lazyllm::simd {

@@ -156,7 +156,8 @@ void ToF32(const void* src, float* dst, int64_t n) {
   DecodedBlock o;
   for (int64_t blk = 0; blk < n / T::kElems; ++blk, dst += T::kElems) {
     T::Decode(b[blk], &o);
-    for (int i = 0; i < T::kElems; ++i) dst[i] = o.scale[i / T::kGroup] * static_cast<float>(o.q[i]) + o.offset[i / T::kGroup];
+    for (int i = 0; i < T::kElems; ++i)
+      dst[i] = o.scale[i / T::kGroup] * static_cast<float>(o.q[i]) + o.offset[i / T::kGroup];
   }
 }
 
@@ -249,7 +250,8 @@ void QuantizeQ8K(const float* x, void* out, int64_t n) {
       continue;
     }
     const float iscale = -127.0f / max;
-    for (int j = 0; j < kSuperBlock; ++j) b[blk].qs[j] = static_cast<int8_t>(std::min(127.0f, std::nearbyint(iscale * x[j])));
+    for (int j = 0; j < kSuperBlock; ++j)
+      b[blk].qs[j] = static_cast<int8_t>(std::min(127.0f, std::nearbyint(iscale * x[j])));
     for (int g = 0; g < 16; ++g) {
       int sum = 0;
       for (int j = 0; j < 16; ++j) sum += b[blk].qs[16 * g + j];

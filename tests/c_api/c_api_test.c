@@ -9,22 +9,22 @@
 
 static int failures = 0;
 
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                          \
-    }                                                                      \
+      ++failures;                                                              \
+    }                                                                          \
   } while (0)
 
-#define CHECK_OK(expr)                                                                             \
-  do {                                                                                             \
-    lazyllm_status st_ = (expr);                                                                   \
-    if (st_ != LAZYLLM_OK) {                                                                       \
+#define CHECK_OK(expr)                                                                                    \
+  do {                                                                                                    \
+    lazyllm_status st_ = (expr);                                                                          \
+    if (st_ != LAZYLLM_OK) {                                                                              \
       fprintf(stderr, "%s:%d: %s returned %s: %s\n", __FILE__, __LINE__, #expr, lazyllm_status_name(st_), \
-              lazyllm_last_error());                                                               \
-      ++failures;                                                                                  \
-    }                                                                                              \
+              lazyllm_last_error());                                                                      \
+      ++failures;                                                                                         \
+    }                                                                                                     \
   } while (0)
 
 /* Streaming: the pieces, concatenated. */
@@ -136,7 +136,8 @@ int main(int argc, char** argv) {
   lazyllm_session* lazy = NULL;
   so.prune = "paper";
   CHECK_OK(lazyllm_session_create(engine, &so, &lazy));
-  const char* story = "Once upon a time there was a little dog. The dog liked to run in the park with his friend, a cat.";
+  const char* story =
+      "Once upon a time there was a little dog. The dog liked to run in the park with his friend, a cat.";
   int32_t long_ids[128];
   const int64_t nl = lazyllm_tokenize(model, story, strlen(story), 1, 0, long_ids, 128);
   CHECK(nl > 20 && nl <= 128);

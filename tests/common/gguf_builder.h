@@ -66,7 +66,9 @@ class GgufBuilder {
     for (const T& x : v) b.Put<T>(x);
     Kv(k, 9, b.bytes);
   }
-  void Kv(const std::string& k, uint32_t type, const std::vector<uint8_t>& payload) { kvs_.push_back({k, type, payload}); }
+  void Kv(const std::string& k, uint32_t type, const std::vector<uint8_t>& payload) {
+    kvs_.push_back({k, type, payload});
+  }
 
   void AddTensor(const std::string& name, std::vector<uint64_t> dims, uint32_t type, std::vector<uint8_t> data) {
     tensors_.push_back({name, std::move(dims), type, std::move(data)});

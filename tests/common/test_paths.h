@@ -48,8 +48,8 @@ inline std::string ReadFile(const std::filesystem::path& p) {
 inline nlohmann::json ReadJson(const std::filesystem::path& p) { return nlohmann::json::parse(ReadFile(p)); }
 
 // Skips the current test when ../shared/reference is absent.
-#define LAZYLLM_REQUIRE_REFERENCE()                                                        \
-  if (!std::filesystem::exists(::lazyllm::testing::ReferenceDir()))                       \
+#define LAZYLLM_REQUIRE_REFERENCE()                                 \
+  if (!std::filesystem::exists(::lazyllm::testing::ReferenceDir())) \
   GTEST_SKIP() << "../shared/reference not found next to the repository; skipping"
 
 }  // namespace lazyllm::testing

@@ -30,7 +30,9 @@ inline GgufBuilder TinyLlama(uint32_t context_length = 64, uint32_t layers = 1) 
   b.KvU32("llama.context_length", context_length);
   b.KvF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
   b.KvStr("tokenizer.ggml.model", "llama");
-  b.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a"});
+  b.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>",
+                                         "\xe2\x96\x81"
+                                         "a"});
   b.KvArray<float>("tokenizer.ggml.scores", 6, {0, 0, 0, -1});
   b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {2, 3, 3, 1});
   uint32_t seed = 1;

@@ -33,7 +33,8 @@ class Float64LazyLlm {
     const bool prefill = pos_ == 0;
     std::map<int64_t, Vec> rows;  // computed rows: position -> hidden state
     const Vec embd = T("token_embd.weight");
-    for (size_t i = 0; i < ids.size(); ++i) rows[pos_ + static_cast<int64_t>(i)] = Vec(embd.begin() + ids[i] * kDim, embd.begin() + (ids[i] + 1) * kDim);
+    for (size_t i = 0; i < ids.size(); ++i)
+      rows[pos_ + static_cast<int64_t>(i)] = Vec(embd.begin() + ids[i] * kDim, embd.begin() + (ids[i] + 1) * kDim);
     const int64_t last = pos_ + static_cast<int64_t>(ids.size()) - 1;
     // Live keys at layer 0: the whole context and the new rows.
     std::vector<int64_t> live(static_cast<size_t>(last + 1));
@@ -165,12 +166,14 @@ class Float64LazyLlm {
 };
 
 TEST(AppendTest, MatchesFloat64ModelOfTheRule) {
-  const std::string path = (std::filesystem::temp_directory_path() / ("lazyllm_append_" + std::to_string(getpid()))).string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("lazyllm_append_" + std::to_string(getpid()))).string();
   testing::WriteBytes(path, testing::TinyLlama(/*context_length=*/128, /*layers=*/4).Build());
   auto file = gguf::File::Open(path);
   auto model = Model::Load(path);
   ASSERT_TRUE(file.ok() && model.ok()) << model.status().message();
-  const std::vector<int32_t> prompt = {1, 3, 0, 2, 3, 3, 1, 0, 2, 2, 3, 1, 0, 3, 2, 1, 1, 3, 2, 0, 3, 3, 2, 1, 0, 2, 1, 3};
+  const std::vector<int32_t> prompt = {1, 3, 0, 2, 3, 3, 1, 0, 2, 2, 3, 1, 0, 3,
+                                       2, 1, 1, 3, 2, 0, 3, 3, 2, 1, 0, 2, 1, 3};
   const std::vector<std::vector<int32_t>> turns = {{2, 0, 3, 1, 1, 2, 3, 0, 0, 2, 3}, {1, 1, 3, 2, 0, 3, 2}};
   for (const char* spec : {"1:0.5,3:0.5", "2:0.3", "1:0.7,2:0.4,3:0.5"}) {
     SCOPED_TRACE(spec);
@@ -189,8 +192,8 @@ TEST(AppendTest, MatchesFloat64ModelOfTheRule) {
     }
     EXPECT_EQ(s->pruning_stats().revived_tokens, ref.revived());
     EXPECT_EQ(s->pruning_stats().recomputed_pairs, 0);
-    std::printf("  %-18s revived %lld (float64 model %lld)\n", spec, static_cast<long long>(s->pruning_stats().revived_tokens),
-                static_cast<long long>(ref.revived()));
+    std::printf("  %-18s revived %lld (float64 model %lld)\n", spec,
+                static_cast<long long>(s->pruning_stats().revived_tokens), static_cast<long long>(ref.revived()));
   }
   std::filesystem::remove(path);
 }

@@ -1,11 +1,11 @@
 // Tiled and direct causal attention against a float64 evaluation written here: several query
 // blocks and key tiles, grouped KV heads, per-row key limits with gaps (as after pruning).
+#include "core/attention.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
-
-#include "core/attention.h"
 
 namespace lazyllm {
 namespace {

@@ -5,9 +5,8 @@
 // admits, its bytes follow the computed (token, layer) pairs, and f16 halves them.
 #include <gtest/gtest.h>
 
-#include <numeric>
-
 #include <algorithm>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <thread>
@@ -121,7 +120,8 @@ void ExpectBatchEqualsSolo(const Engine& engine, const std::vector<Request>& req
     }
   }
   EXPECT_LE(worst, 1e-5) << "width " << width;
-  ::testing::Test::RecordProperty("identical_steps_width_" + std::to_string(width), std::to_string(identical) + "/" + std::to_string(total));
+  ::testing::Test::RecordProperty("identical_steps_width_" + std::to_string(width),
+                                  std::to_string(identical) + "/" + std::to_string(total));
 }
 
 TEST(BatchTest, BatchEqualsSoloOnTheSampleModel) {
@@ -235,19 +235,32 @@ TEST(BatchTest, LayerCallbackReportsProgressAndCancelsOneItem) {
     std::vector<int64_t> seen_a, seen_b;
     const int32_t next[1] = {42};
     std::vector<StepItem> items = {
-        {.sequence = &*a, .tokens = prompt, .kind = StepItem::Kind::kPrefill,
-         .on_layer = [&](int64_t done, int64_t of) { EXPECT_EQ(of, layers); seen_a.push_back(done); return true; }},
-        {.sequence = &*b, .tokens = prompt, .kind = StepItem::Kind::kPrefill,
-         .on_layer = [&](int64_t done, int64_t) { seen_b.push_back(done); return done < cancel_after; }},
+        {.sequence = &*a,
+         .tokens = prompt,
+         .kind = StepItem::Kind::kPrefill,
+         .on_layer =
+             [&](int64_t done, int64_t of) {
+               EXPECT_EQ(of, layers);
+               seen_a.push_back(done);
+               return true;
+             }},
+        {.sequence = &*b,
+         .tokens = prompt,
+         .kind = StepItem::Kind::kPrefill,
+         .on_layer =
+             [&](int64_t done, int64_t) {
+               seen_b.push_back(done);
+               return done < cancel_after;
+             }},
         {.sequence = &*c, .tokens = next},
     };
     ASSERT_TRUE(engine->Step(items).ok());
     EXPECT_TRUE(items[0].status.ok());
     EXPECT_TRUE(items[2].status.ok());
     EXPECT_EQ(items[1].status.code(), StatusCode::kCancelled);
-    EXPECT_NE(items[1].status.message().find("after layer " + std::to_string(cancel_after) + " of " +
-                                             std::to_string(layers)),
-              std::string::npos)
+    EXPECT_NE(
+        items[1].status.message().find("after layer " + std::to_string(cancel_after) + " of " + std::to_string(layers)),
+        std::string::npos)
         << items[1].status;
     std::vector<int64_t> all(static_cast<size_t>(layers)), upto(static_cast<size_t>(cancel_after));
     std::iota(all.begin(), all.end(), 1);
@@ -398,7 +411,8 @@ TEST(BatchTest, F16KvHalvesBytesAndStaysClose) {
 TEST(BatchTest, FullKvPoolRefusesThenAdmits) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
-  const auto prompt = model->tokenizer().Encode("Once upon a time, a little girl named Lily found a shiny stone.", true);
+  const auto prompt =
+      model->tokenizer().Encode("Once upon a time, a little girl named Lily found a shiny stone.", true);
   auto probe = Engine::Create(*model, {.threads = 2});
   ASSERT_TRUE(probe.ok());
   auto p = probe->NewSequence(Options(*model, "off", 0));
@@ -522,7 +536,8 @@ TEST(GenerateBatchTest, KvLimitQueuesRequestsAndPruningFitsMore) {
     }
     const auto results = GenerateBatch(*engine, batch, {.on_done = [&](size_t, const auto&) { --in_flight; }});
     for (int i = 0; i < 8; ++i) {
-      ASSERT_TRUE(results[i].ok()) << schedule << " request " << i << ": " << static_cast<int>(results[i].status().code()) << " "
+      ASSERT_TRUE(results[i].ok()) << schedule << " request " << i << ": "
+                                   << static_cast<int>(results[i].status().code()) << " "
                                    << results[i].status().message();
       tokens[m][i] = results[i]->tokens;
       EXPECT_EQ(static_cast<int>(tokens[m][i].size()), gen);
@@ -603,7 +618,8 @@ TEST(ConcurrencyTest, SessionsWithWorkersFromManyThreadsMatchSoloRuns) {
     EXPECT_TRUE(s.Prefill(r.prompt).ok());
     t.logits.emplace_back(s.logits().begin(), s.logits().end());
     for (int i = 0; i < r.gen; ++i) {
-      const auto next = static_cast<int32_t>(std::max_element(s.logits().begin(), s.logits().end()) - s.logits().begin());
+      const auto next =
+          static_cast<int32_t>(std::max_element(s.logits().begin(), s.logits().end()) - s.logits().begin());
       t.tokens.push_back(next);
       EXPECT_TRUE(s.DecodeStep(next).ok());
       t.logits.emplace_back(s.logits().begin(), s.logits().end());
@@ -701,7 +717,8 @@ TEST(BatchTest, SequenceNeedRespectsTheMemoryLimit) {
   EXPECT_NE(msg.find("KV cache " + std::to_string(kv_bytes) + " for " + std::to_string(c.num_layers) + " layers"),
             std::string::npos)
       << msg;
-  EXPECT_NE(msg.find("more than the " + std::to_string(kv_bytes) + " bytes allowed (the memory limit: mem_limit_bytes, --mem-limit)"),
+  EXPECT_NE(msg.find("more than the " + std::to_string(kv_bytes) +
+                     " bytes allowed (the memory limit: mem_limit_bytes, --mem-limit)"),
             std::string::npos)
       << msg;
   const size_t at = msg.find("needs up to ") + 12;

@@ -1,9 +1,10 @@
 // Chat templates: family detection and formatting against llama.cpp's expected strings
 // (tests/data/chat_templates.json), and DeepSeek-3 worked by hand.
+#include "lazyllm/chat.h"
+
 #include <gtest/gtest.h>
 
 #include "common/test_paths.h"
-#include "lazyllm/chat.h"
 
 namespace lazyllm {
 namespace {
@@ -26,11 +27,13 @@ TEST(ChatTest, MatchesLlamaCppExpectedStrings) {
 TEST(ChatTest, DeepSeek3ByHandAndFallbacks) {
   const std::string tmpl = "{{'<｜User｜>' + content}}{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}";
   EXPECT_EQ(DetectChatTemplate(tmpl), ChatTemplate::kDeepseek3);
-  EXPECT_EQ(FormatChat(ChatTemplate::kDeepseek3, {{"system", "Be brief"}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}}, true),
+  EXPECT_EQ(FormatChat(ChatTemplate::kDeepseek3,
+                       {{"system", "Be brief"}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}}, true),
             "Be brief\n\n<｜User｜>Hi<｜Assistant｜>Hello<｜end▁of▁sentence｜><｜User｜>Bye<｜Assistant｜>");
   EXPECT_EQ(DetectChatTemplate(""), ChatTemplate::kUnknown);
   EXPECT_EQ(DetectChatTemplate("{{ messages }}"), ChatTemplate::kUnknown);
-  EXPECT_EQ(FormatChat(ChatTemplate::kUnknown, {{"user", "Hi"}}, true), "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(FormatChat(ChatTemplate::kUnknown, {{"user", "Hi"}}, true),
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
   EXPECT_EQ(*ChatTemplateByName("gemma"), ChatTemplate::kGemma);
   EXPECT_FALSE(ChatTemplateByName("alpaca").ok());
 }

@@ -1,4 +1,6 @@
 // GGUF reader tests: valid files, and a corpus of malformed files that must each give a clear error.
+#include "core/gguf.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -6,9 +8,8 @@
 #include <random>
 
 #include "common/gguf_builder.h"
-#include "common/tiny_model.h"
 #include "common/test_paths.h"
-#include "core/gguf.h"
+#include "common/tiny_model.h"
 #include "lazyllm/model.h"
 #include "lazyllm/session.h"
 
@@ -159,62 +160,222 @@ constexpr size_t kDimsAt = 24 + 8 + 1 + 4;  // header, name length, "t", n_dims
 
 std::vector<MalformedCase> Cases() {
   return {
-      {"bad_magic", [] { auto v = SmallFile().Build(); v[0] = 'X'; return v; }, "bad magic"},
-      {"version_1", [] { auto v = SmallFile().Build(); Poke<uint32_t>(v, 4, 1); return v; }, "unsupported GGUF version 1"},
-      {"version_99", [] { auto v = SmallFile().Build(); Poke<uint32_t>(v, 4, 99); return v; }, "unsupported GGUF version 99"},
-      {"absurd_kv_count", [] { auto v = SmallFile().Build(); Poke<uint64_t>(v, 16, uint64_t{1} << 60); return v; }, "metadata count"},
-      {"absurd_tensor_count", [] { auto v = SmallFile().Build(); Poke<uint64_t>(v, 8, uint64_t{1} << 62); return v; }, "tensor count"},
-      {"absurd_key_length", [] { GgufBuilder b = SmallFile(); auto v = b.Build(); Poke<uint64_t>(v, b.kv_start, uint64_t{1} << 63); return v; }, "key length"},
-      {"absurd_string_length", [] {
-         GgufBuilder b = SmallFile(); auto v = b.Build();
-         Poke<uint64_t>(v, b.kv_start + 8 + 20 + 4, uint64_t{1} << 50); return v; }, "string length"},
-      {"absurd_array_count", [] {
+      {"bad_magic",
+       [] {
+         auto v = SmallFile().Build();
+         v[0] = 'X';
+         return v;
+       },
+       "bad magic"},
+      {"version_1",
+       [] {
+         auto v = SmallFile().Build();
+         Poke<uint32_t>(v, 4, 1);
+         return v;
+       },
+       "unsupported GGUF version 1"},
+      {"version_99",
+       [] {
+         auto v = SmallFile().Build();
+         Poke<uint32_t>(v, 4, 99);
+         return v;
+       },
+       "unsupported GGUF version 99"},
+      {"absurd_kv_count",
+       [] {
+         auto v = SmallFile().Build();
+         Poke<uint64_t>(v, 16, uint64_t{1} << 60);
+         return v;
+       },
+       "metadata count"},
+      {"absurd_tensor_count",
+       [] {
+         auto v = SmallFile().Build();
+         Poke<uint64_t>(v, 8, uint64_t{1} << 62);
+         return v;
+       },
+       "tensor count"},
+      {"absurd_key_length",
+       [] {
+         GgufBuilder b = SmallFile();
+         auto v = b.Build();
+         Poke<uint64_t>(v, b.kv_start, uint64_t{1} << 63);
+         return v;
+       },
+       "key length"},
+      {"absurd_string_length",
+       [] {
+         GgufBuilder b = SmallFile();
+         auto v = b.Build();
+         Poke<uint64_t>(v, b.kv_start + 8 + 20 + 4, uint64_t{1} << 50);
+         return v;
+       },
+       "string length"},
+      {"absurd_array_count",
+       [] {
          return WithKv([](GgufBuilder& b) {
-           GgufBytes p; p.Put<uint32_t>(4); p.Put<uint64_t>(uint64_t{1} << 61); b.Kv("x", 9, p.bytes); }); }, "array count"},
-      {"absurd_string_array_count", [] {
+           GgufBytes p;
+           p.Put<uint32_t>(4);
+           p.Put<uint64_t>(uint64_t{1} << 61);
+           b.Kv("x", 9, p.bytes);
+         });
+       },
+       "array count"},
+      {"absurd_string_array_count",
+       [] {
          return WithKv([](GgufBuilder& b) {
-           GgufBytes p; p.Put<uint32_t>(8); p.Put<uint64_t>(uint64_t{1} << 40); b.Kv("x", 9, p.bytes); }); }, "array count"},
-      {"absurd_string_element_length", [] {
+           GgufBytes p;
+           p.Put<uint32_t>(8);
+           p.Put<uint64_t>(uint64_t{1} << 40);
+           b.Kv("x", 9, p.bytes);
+         });
+       },
+       "array count"},
+      {"absurd_string_element_length",
+       [] {
          return WithKv([](GgufBuilder& b) {
-           GgufBytes p; p.Put<uint32_t>(8); p.Put<uint64_t>(2); p.Str("ok"); p.Put<uint64_t>(uint64_t{1} << 33);
-           b.Kv("x", 9, p.bytes); }); }, "string element 1"},
-      {"unknown_value_type", [] { return WithKv([](GgufBuilder& b) { b.Kv("x", 13, {0, 0, 0, 0}); }); }, "unknown value type 13"},
-      {"unknown_array_type", [] {
+           GgufBytes p;
+           p.Put<uint32_t>(8);
+           p.Put<uint64_t>(2);
+           p.Str("ok");
+           p.Put<uint64_t>(uint64_t{1} << 33);
+           b.Kv("x", 9, p.bytes);
+         });
+       },
+       "string element 1"},
+      {"unknown_value_type", [] { return WithKv([](GgufBuilder& b) {
+                                    b.Kv("x", 13, {0, 0, 0, 0});
+                                  }); },
+       "unknown value type 13"},
+      {"unknown_array_type",
+       [] {
          return WithKv([](GgufBuilder& b) {
-           GgufBytes p; p.Put<uint32_t>(77); p.Put<uint64_t>(1); b.Kv("x", 9, p.bytes); }); }, "unknown array element type 77"},
-      {"nested_array", [] {
+           GgufBytes p;
+           p.Put<uint32_t>(77);
+           p.Put<uint64_t>(1);
+           b.Kv("x", 9, p.bytes);
+         });
+       },
+       "unknown array element type 77"},
+      {"nested_array",
+       [] {
          return WithKv([](GgufBuilder& b) {
-           GgufBytes p; p.Put<uint32_t>(9); p.Put<uint64_t>(1); b.Kv("x", 9, p.bytes); }); }, "nested arrays"},
+           GgufBytes p;
+           p.Put<uint32_t>(9);
+           p.Put<uint64_t>(1);
+           b.Kv("x", 9, p.bytes);
+         });
+       },
+       "nested arrays"},
       {"bad_bool", [] { return WithKv([](GgufBuilder& b) { b.Kv("x", 7, {7}); }); }, "invalid bool"},
-      {"duplicate_key", [] { return WithKv([](GgufBuilder& b) { b.KvU32("x", 1); b.KvU32("x", 2); }); }, "duplicate key"},
-      {"alignment_zero", [] { return WithKv([](GgufBuilder& b) { b.KvU32("general.alignment", 0); }); }, "general.alignment 0"},
-      {"alignment_not_pow2", [] { return WithKv([](GgufBuilder& b) { b.KvU32("general.alignment", 48); }); }, "not a power of two"},
-      {"alignment_huge", [] { return WithKv([](GgufBuilder& b) { b.KvU32("general.alignment", 1u << 31); }); }, "not a power of two"},
-      {"alignment_wrong_type", [] { return WithKv([](GgufBuilder& b) { b.KvStr("general.alignment", "32"); }); }, "must be u32"},
-      {"n_dims_5", [] { auto v = WithTensor("t", {1, 1, 1, 1, 1}, 0, 4); return v; }, "n_dims 5"},
-      {"n_dims_0", [] { auto v = WithTensor("t", {}, 0, 4); return v; }, "n_dims 0"},
-      {"zero_dimension", [] { auto v = WithTensor("t", {4, 1}, 0, 16); Poke<uint64_t>(v, kDimsAt + 8, 0); return v; }, "out of range"},
-      {"dimension_overflow", [] {
+      {"duplicate_key",
+       [] {
+         return WithKv([](GgufBuilder& b) {
+           b.KvU32("x", 1);
+           b.KvU32("x", 2);
+         });
+       },
+       "duplicate key"},
+      {"alignment_zero", [] { return WithKv([](GgufBuilder& b) { b.KvU32("general.alignment", 0); }); },
+       "general.alignment 0"},
+      {"alignment_not_pow2", [] { return WithKv([](GgufBuilder& b) { b.KvU32("general.alignment", 48); }); },
+       "not a power of two"},
+      {"alignment_huge", [] { return WithKv([](GgufBuilder& b) { b.KvU32("general.alignment", 1u << 31); }); },
+       "not a power of two"},
+      {"alignment_wrong_type", [] { return WithKv([](GgufBuilder& b) { b.KvStr("general.alignment", "32"); }); },
+       "must be u32"},
+      {"n_dims_5",
+       [] {
+         auto v = WithTensor("t", {1, 1, 1, 1, 1}, 0, 4);
+         return v;
+       },
+       "n_dims 5"},
+      {"n_dims_0",
+       [] {
+         auto v = WithTensor("t", {}, 0, 4);
+         return v;
+       },
+       "n_dims 0"},
+      {"zero_dimension",
+       [] {
+         auto v = WithTensor("t", {4, 1}, 0, 16);
+         Poke<uint64_t>(v, kDimsAt + 8, 0);
+         return v;
+       },
+       "out of range"},
+      {"dimension_overflow",
+       [] {
          auto v = WithTensor("t", {4, 4, 4, 4}, 0, 1024);
          for (int d = 0; d < 4; ++d) Poke<uint64_t>(v, kDimsAt + 8 * d, uint64_t{1} << 39);
-         return v; }, "element count overflows"},
-      {"unknown_dtype", [] { auto v = WithTensor("t", {4}, 99, 16); return v; }, "unknown dtype id 99"},
-      {"row_not_block_multiple", [] { auto v = WithTensor("t", {16}, 8, 34); return v; }, "not a multiple of the Q8_0 block size"},
-      {"row_not_superblock_multiple", [] { auto v = WithTensor("t", {128}, 12, 144); return v; }, "not a multiple of the Q4_K block size 256"},
-      {"misaligned_offset", [] { auto v = WithTensor("t", {4}, 0, 16); Poke<uint64_t>(v, kDimsAt + 8 + 4, 4); return v; }, "not a multiple of the alignment"},
-      {"offset_out_of_range", [] { auto v = WithTensor("t", {4}, 0, 16); Poke<uint64_t>(v, kDimsAt + 8 + 4, uint64_t{1} << 40); return v; }, "runs past the end"},
-      {"data_past_end", [] { auto v = WithTensor("t", {4}, 0, 16); v.resize(v.size() - 4); return v; }, "runs past the end"},
-      {"duplicate_tensor", [] {
-         GgufBuilder b; b.AddTensor("t", {4}, 0, std::vector<uint8_t>(16)); b.AddTensor("t", {4}, 0, std::vector<uint8_t>(16));
-         return b.Build(); }, "duplicate tensor name"},
-      {"absurd_tensor_name_length", [] { auto v = WithTensor("t", {4}, 0, 16); Poke<uint64_t>(v, 24, uint64_t{1} << 62); return v; }, "name length"},
+         return v;
+       },
+       "element count overflows"},
+      {"unknown_dtype",
+       [] {
+         auto v = WithTensor("t", {4}, 99, 16);
+         return v;
+       },
+       "unknown dtype id 99"},
+      {"row_not_block_multiple",
+       [] {
+         auto v = WithTensor("t", {16}, 8, 34);
+         return v;
+       },
+       "not a multiple of the Q8_0 block size"},
+      {"row_not_superblock_multiple",
+       [] {
+         auto v = WithTensor("t", {128}, 12, 144);
+         return v;
+       },
+       "not a multiple of the Q4_K block size 256"},
+      {"misaligned_offset",
+       [] {
+         auto v = WithTensor("t", {4}, 0, 16);
+         Poke<uint64_t>(v, kDimsAt + 8 + 4, 4);
+         return v;
+       },
+       "not a multiple of the alignment"},
+      {"offset_out_of_range",
+       [] {
+         auto v = WithTensor("t", {4}, 0, 16);
+         Poke<uint64_t>(v, kDimsAt + 8 + 4, uint64_t{1} << 40);
+         return v;
+       },
+       "runs past the end"},
+      {"data_past_end",
+       [] {
+         auto v = WithTensor("t", {4}, 0, 16);
+         v.resize(v.size() - 4);
+         return v;
+       },
+       "runs past the end"},
+      {"duplicate_tensor",
+       [] {
+         GgufBuilder b;
+         b.AddTensor("t", {4}, 0, std::vector<uint8_t>(16));
+         b.AddTensor("t", {4}, 0, std::vector<uint8_t>(16));
+         return b.Build();
+       },
+       "duplicate tensor name"},
+      {"absurd_tensor_name_length",
+       [] {
+         auto v = WithTensor("t", {4}, 0, 16);
+         Poke<uint64_t>(v, 24, uint64_t{1} << 62);
+         return v;
+       },
+       "name length"},
       {"empty_file", [] { return std::vector<uint8_t>(); }, "too small"},
-      {"overlapping_tensors", [] {
-         GgufBuilder b; b.AddTensor("a", {8}, 0, std::vector<uint8_t>(32)); b.AddTensor("b", {8}, 0, std::vector<uint8_t>(32));
+      {"overlapping_tensors",
+       [] {
+         GgufBuilder b;
+         b.AddTensor("a", {8}, 0, std::vector<uint8_t>(32));
+         b.AddTensor("b", {8}, 0, std::vector<uint8_t>(32));
          auto v = b.Build();
          // b's offset (after its name, n_dims, one dimension and the type) moved into a's bytes.
          Poke<uint64_t>(v, b.tensor_info_start + (8 + 1 + 4 + 8 + 4 + 8) + (8 + 1 + 4 + 8 + 4), 0);
-         return v; }, "overlaps tensor"},
+         return v;
+       },
+       "overlaps tensor"},
   };
 }
 
@@ -226,7 +387,8 @@ TEST(MalformedGgufTest, EachCaseGivesANamedError) {
     const Status st = OpenBytes(c.make(), c.name);
     ASSERT_FALSE(st.ok());
     EXPECT_NE(st.message().find(c.expect), std::string::npos) << "message: " << st.message();
-    EXPECT_NE(st.message().find("lazyllm_gguf_"), std::string::npos) << "message does not name the file: " << st.message();
+    EXPECT_NE(st.message().find("lazyllm_gguf_"), std::string::npos)
+        << "message does not name the file: " << st.message();
     // The model loader reports the same problem, never crashes.
     EXPECT_FALSE(LoadBytes(c.make(), c.name).ok());
   }
@@ -240,17 +402,44 @@ TEST(MalformedGgufTest, ModelRejectsWrongTypesAndShapes) {
     const char* expect;
   };
   const std::vector<ModelCase> cases = {
-      {"arch_is_number", [](GgufBuilder& b) { b = GgufBuilder(); b.KvU32("general.architecture", 1);
-         b.KvStr("tokenizer.ggml.model", "llama"); b.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"}); }, "has type u32, expected string"},
-      {"missing_tensor", [](GgufBuilder& b) {
-         GgufBuilder t; t.KvStr("general.architecture", "llama"); t.KvStr("tokenizer.ggml.model", "llama");
-         t.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"}); t.KvU32("llama.block_count", 1); t.KvU32("llama.embedding_length", 32);
-         t.KvU32("llama.feed_forward_length", 64); t.KvU32("llama.attention.head_count", 2); t.KvU32("llama.context_length", 8);
-         b = t; }, "tensor 'token_embd.weight' is missing"},
-      {"unknown_tokenizer", [](GgufBuilder& b) { b = GgufBuilder(); b.KvStr("general.architecture", "llama");
-         b.KvStr("tokenizer.ggml.model", "wordpiece"); b.KvStrArray("tokenizer.ggml.tokens", {"a"}); }, "unsupported tokenizer.ggml.model 'wordpiece'"},
-      {"tokens_wrong_type", [](GgufBuilder& b) { b = GgufBuilder(); b.KvStr("general.architecture", "llama");
-         b.KvStr("tokenizer.ggml.model", "llama"); b.KvU32("tokenizer.ggml.tokens", 3); }, "expected array of string"},
+      {"arch_is_number",
+       [](GgufBuilder& b) {
+         b = GgufBuilder();
+         b.KvU32("general.architecture", 1);
+         b.KvStr("tokenizer.ggml.model", "llama");
+         b.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"});
+       },
+       "has type u32, expected string"},
+      {"missing_tensor",
+       [](GgufBuilder& b) {
+         GgufBuilder t;
+         t.KvStr("general.architecture", "llama");
+         t.KvStr("tokenizer.ggml.model", "llama");
+         t.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"});
+         t.KvU32("llama.block_count", 1);
+         t.KvU32("llama.embedding_length", 32);
+         t.KvU32("llama.feed_forward_length", 64);
+         t.KvU32("llama.attention.head_count", 2);
+         t.KvU32("llama.context_length", 8);
+         b = t;
+       },
+       "tensor 'token_embd.weight' is missing"},
+      {"unknown_tokenizer",
+       [](GgufBuilder& b) {
+         b = GgufBuilder();
+         b.KvStr("general.architecture", "llama");
+         b.KvStr("tokenizer.ggml.model", "wordpiece");
+         b.KvStrArray("tokenizer.ggml.tokens", {"a"});
+       },
+       "unsupported tokenizer.ggml.model 'wordpiece'"},
+      {"tokens_wrong_type",
+       [](GgufBuilder& b) {
+         b = GgufBuilder();
+         b.KvStr("general.architecture", "llama");
+         b.KvStr("tokenizer.ggml.model", "llama");
+         b.KvU32("tokenizer.ggml.tokens", 3);
+       },
+       "expected array of string"},
   };
   for (const ModelCase& c : cases) {
     SCOPED_TRACE(c.name);
@@ -270,18 +459,26 @@ TEST(MalformedGgufTest, ModelRejectsBadHyperparameterTypeAndShape) {
     b.KvStr("general.architecture", "llama");
     for (const char* k : {"llama.block_count", "llama.embedding_length", "llama.feed_forward_length",
                           "llama.attention.head_count", "llama.context_length"}) {
-      if (key == k) put(b);
-      else b.KvU32(k, std::string(k) == "llama.block_count" ? 1 : std::string(k) == "llama.embedding_length" ? 32
-                      : std::string(k) == "llama.feed_forward_length" ? 64 : std::string(k) == "llama.context_length" ? 64 : 2);
+      if (key == k)
+        put(b);
+      else
+        b.KvU32(k, std::string(k) == "llama.block_count"           ? 1
+                   : std::string(k) == "llama.embedding_length"    ? 32
+                   : std::string(k) == "llama.feed_forward_length" ? 64
+                   : std::string(k) == "llama.context_length"      ? 64
+                                                                   : 2);
     }
     b.KvStr("tokenizer.ggml.model", "llama");
     b.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "a"});
     return b.Build();
   };
-  Status st = LoadBytes(rebuild("llama.block_count", [](GgufBuilder& b) { b.KvStr("llama.block_count", "one"); }), "bc");
+  Status st =
+      LoadBytes(rebuild("llama.block_count", [](GgufBuilder& b) { b.KvStr("llama.block_count", "one"); }), "bc");
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("'llama.block_count' has type string, expected an integer"), std::string::npos) << st.message();
-  st = LoadBytes(rebuild("llama.embedding_length", [](GgufBuilder& b) { b.KvU32("llama.embedding_length", 0); }), "dim0");
+  EXPECT_NE(st.message().find("'llama.block_count' has type string, expected an integer"), std::string::npos)
+      << st.message();
+  st = LoadBytes(rebuild("llama.embedding_length", [](GgufBuilder& b) { b.KvU32("llama.embedding_length", 0); }),
+                 "dim0");
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("llama.embedding_length' = 0"), std::string::npos) << st.message();
   // Issue 12: a context length of 2^62 is refused by name before anything is sized by it.
@@ -321,8 +518,10 @@ TEST(MalformedGgufTest, UnsupportedModelFeaturesAreNamed) {
   mamba.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"});
   Status st = LoadBytes(mamba.Build(), "mamba");
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, phi3, gemma2, gemma3)"),
-            std::string::npos) << st.message();
+  EXPECT_NE(
+      st.message().find("unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, phi3, gemma2, gemma3)"),
+      std::string::npos)
+      << st.message();
   GgufBuilder moe = TinyLlama();
   moe.KvU32("llama.expert_count", 8);
   st = LoadBytes(moe.Build(), "moe");

@@ -1,5 +1,7 @@
 // LazyLLM pruning against the independent float64 implementation (../shared/reference/lazyllm)
 // and the guarantees of DESIGN.md §3.
+#include "lazyllm/lazyllm.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include "core/gguf.h"
 #include "core/session_hooks.h"
 #include "simd/kernels.h"
-#include "lazyllm/lazyllm.h"
 
 namespace lazyllm {
 namespace {
@@ -91,28 +92,32 @@ TEST(LazyLlmTest, MatchesIndependentReference) {
 TEST(LazyLlmTest, QuantizedModelKeepsTheDequantizedModelsSets) {
   LAZYLLM_REQUIRE_REFERENCE();
   const fs::path q4km = testing::ReferenceDir() / "models/tiny-gqa-q4_k_m.gguf";
-  const std::string f32_path = (fs::temp_directory_path() / ("lazyllm_deq_" + std::to_string(getpid()) + ".gguf")).string();
+  const std::string f32_path =
+      (fs::temp_directory_path() / ("lazyllm_deq_" + std::to_string(getpid()) + ".gguf")).string();
   {
     auto file = gguf::File::Open(q4km.string());
     ASSERT_TRUE(file.ok());
     gguf::Writer w;
     for (const auto& [key, value] : (*file)->metadata()) w.CopyValue(key, value);
     for (const gguf::TensorInfo& t : (*file)->tensors()) {
-      w.AddTensor(t.name, std::vector<int64_t>(t.ne, t.ne + t.n_dims), 0, t.num_elements * 4, [&t](uint8_t* out, std::string*) {
-        const int64_t cols = t.ne[0], rows = t.num_elements / cols;
-        for (int64_t r = 0; r < rows; ++r)
-          simd::RefKernels().Row(static_cast<simd::DType>(t.type_id)).to_f32(t.data + r * (t.num_bytes / rows),
-                                                                            reinterpret_cast<float*>(out) + r * cols, cols);
-        return true;
-      });
+      w.AddTensor(t.name, std::vector<int64_t>(t.ne, t.ne + t.n_dims), 0, t.num_elements * 4,
+                  [&t](uint8_t* out, std::string*) {
+                    const int64_t cols = t.ne[0], rows = t.num_elements / cols;
+                    for (int64_t r = 0; r < rows; ++r)
+                      simd::RefKernels()
+                          .Row(static_cast<simd::DType>(t.type_id))
+                          .to_f32(t.data + r * (t.num_bytes / rows), reinterpret_cast<float*>(out) + r * cols, cols);
+                    return true;
+                  });
     }
     ASSERT_TRUE(w.Write(f32_path).ok());
   }
   auto quantized = Model::Load(q4km.string());
   auto dequantized = Model::Load(f32_path);
   ASSERT_TRUE(quantized.ok() && dequantized.ok());
-  const auto prompt = testing::ReadJson(testing::ReferenceDir() / "lazyllm/tiny-gqa-f32.long_x2.paper.json")["prompt_tokens"]
-                          .get<std::vector<int32_t>>();
+  const auto prompt =
+      testing::ReadJson(testing::ReferenceDir() / "lazyllm/tiny-gqa-f32.long_x2.paper.json")["prompt_tokens"]
+          .get<std::vector<int32_t>>();
   auto a = MakeSession(*quantized, "paper");
   auto b = MakeSession(*dequantized, "paper");
   ASSERT_TRUE(a.ok() && b.ok());
@@ -123,7 +128,8 @@ TEST(LazyLlmTest, QuantizedModelKeepsTheDequantizedModelsSets) {
   EXPECT_EQ(sa.revived_tokens, sb.revived_tokens);
   EXPECT_EQ(sa.recomputed_pairs, 0);
   std::printf("  Q4_K_M vs dequantized F32, paper schedule: kept %s, revived %lld\n",
-              sa.kept_positions == sb.kept_positions ? "identical" : "different", static_cast<long long>(sa.revived_tokens));
+              sa.kept_positions == sb.kept_positions ? "identical" : "different",
+              static_cast<long long>(sa.revived_tokens));
   fs::remove(f32_path);
 }
 
@@ -158,8 +164,10 @@ TEST(LazyLlmTest, PaperScheduleOnEveryArchitecture) {
     // Gemma's selection layers all follow sliding-window layers: keys outside the window score 0,
     // are the ones dropped, and score 0 again in decode, so nothing is revived there.
     const bool scored_in_windows = std::string(arch).rfind("gemma", 0) == 0;
-    if (!scored_in_windows) EXPECT_GT(st.revived_tokens, 0);
-    else EXPECT_EQ(st.revived_tokens, 0);
+    if (!scored_in_windows)
+      EXPECT_GT(st.revived_tokens, 0);
+    else
+      EXPECT_EQ(st.revived_tokens, 0);
     std::printf("  %-7s %lld layers: kept in the last layer %lld of %zu, revived %lld\n", arch,
                 static_cast<long long>(layers), static_cast<long long>(want.back()), prompt.size(),
                 static_cast<long long>(st.revived_tokens));
@@ -170,7 +178,8 @@ TEST(LazyLlmTest, PaperScheduleOnEveryArchitecture) {
 TEST(LazyLlmTest, ZeroFractionsAreBitIdenticalToBaseline) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
-  const auto prompt = model->tokenizer().Encode("Tom and Sue went to the park. They played with a ball and a kite.", true);
+  const auto prompt =
+      model->tokenizer().Encode("Tom and Sue went to the park. They played with a ball and a kite.", true);
   auto base = Session::Create(*model, {.threads = 2});
   auto zero = MakeSession(*model, "1:0,3:0,4:0");
   auto off = MakeSession(*model, "off");
@@ -196,14 +205,16 @@ TEST(LazyLlmTest, ZeroFractionsAreBitIdenticalToBaseline) {
 // stays bit-identical to pruning off.
 TEST(LazyLlmTest, AppendEqualsOnePrefillWithoutPruning) {
   std::vector<std::string> models = {testing::SampleModel().string()};
-  if (fs::exists(testing::ReferenceDir())) models.push_back((testing::ReferenceDir() / "models/tiny-gemma2.gguf").string());
+  if (fs::exists(testing::ReferenceDir()))
+    models.push_back((testing::ReferenceDir() / "models/tiny-gemma2.gguf").string());
   for (const std::string& path : models) {
     SCOPED_TRACE(path);
     auto model = Model::Load(path);
     ASSERT_TRUE(model.ok());
     const auto all = model->tokenizer().Encode(
         "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her "
-        "friends. One day, she saw a big red ball under a tree and ran to get it.", true);
+        "friends. One day, she saw a big red ball under a tree and ran to get it.",
+        true);
     const size_t split = all.size() / 3;
     auto whole = MakeSession(*model, "off");
     auto chunked = MakeSession(*model, "off");
@@ -217,7 +228,8 @@ TEST(LazyLlmTest, AppendEqualsOnePrefillWithoutPruning) {
       EXPECT_EQ(s->position(), static_cast<int64_t>(all.size()));
     }
     EXPECT_LE(testing::MaxRelDiff(chunked->logits(), whole->logits()), 1e-5);
-    EXPECT_EQ(0, std::memcmp(chunked->logits().data(), zero->logits().data(), chunked->logits().size() * sizeof(float)));
+    EXPECT_EQ(0,
+              std::memcmp(chunked->logits().data(), zero->logits().data(), chunked->logits().size() * sizeof(float)));
   }
 }
 
@@ -270,7 +282,8 @@ TEST(LazyLlmTest, DecodeRevivesWithoutRecomputation) {
   LAZYLLM_REQUIRE_REFERENCE();
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
-  const auto prompt = model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true);
+  const auto prompt =
+      model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true);
   auto s = MakeSession(*model, "paper");
   ASSERT_TRUE(s.ok());
   const int n = 72;
@@ -290,7 +303,8 @@ TEST(LazyLlmTest, RevivedRowEqualsStashedHiddenStateAndFillsItsSlot) {
   LAZYLLM_REQUIRE_REFERENCE();
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
-  const auto prompt = model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true);
+  const auto prompt =
+      model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true);
   auto s = MakeSession(*model, "paper");
   ASSERT_TRUE(s.ok());
   std::map<std::pair<int64_t, int64_t>, std::vector<float>> stashed;  // (layer, slot) -> row

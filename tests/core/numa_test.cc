@@ -5,10 +5,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "core/synth.h"
 #include "core/engine_impl.h"
 #include "core/matmul.h"
 #include "core/session_hooks.h"
+#include "core/synth.h"
 #include "lazyllm/lazyllm.h"
 #include "threading/topology.h"
 
@@ -87,7 +87,8 @@ TEST(NumaTest, PlacesSlicesPerNodeAndMatchesSingleArena) {
           EXPECT_TRUE(sl.copied) << "each slice is a node-local copy";
           EXPECT_TRUE(sl.equal) << "the copy holds the file's bytes";
           if (sl.end > sl.begin) {
-            EXPECT_EQ(sl.toucher, static_cast<int>(a)) << "slice " << a << " was first written by another arena's worker";
+            EXPECT_EQ(sl.toucher, static_cast<int>(a))
+                << "slice " << a << " was first written by another arena's worker";
           }
         }
         EXPECT_EQ(matrix.front().begin, 0);
@@ -144,11 +145,14 @@ TEST(NumaTest, SessionsOfOneEngineSharePlacedWeights) {
   ASSERT_TRUE(engine.ok()) << engine.status().message();
   const size_t copies = EngineImpl(*engine).node_buffers.size();
   EXPECT_GT(copies, 0u);  // the placement made node-local copies
-  const std::vector<int32_t> prompt = model.tokenizer().Encode("Once upon a time, a small bird found a shiny stone.", true);
+  const std::vector<int32_t> prompt =
+      model.tokenizer().Encode("Once upon a time, a small bird found a shiny stone.", true);
   auto a = Session::Create(*engine, {.pruning = *PruningOptions::Parse("off", 2, 0)});
   auto b = Session::Create(*engine, {.pruning = *PruningOptions::Parse("1:0.5", 2, 0)});
-  auto solo_a = internal::CreateSession(model, {.threads = 8, .numa = true, .pruning = *PruningOptions::Parse("off", 2, 0)}, &topo);
-  auto solo_b = internal::CreateSession(model, {.threads = 8, .numa = true, .pruning = *PruningOptions::Parse("1:0.5", 2, 0)}, &topo);
+  auto solo_a = internal::CreateSession(
+      model, {.threads = 8, .numa = true, .pruning = *PruningOptions::Parse("off", 2, 0)}, &topo);
+  auto solo_b = internal::CreateSession(
+      model, {.threads = 8, .numa = true, .pruning = *PruningOptions::Parse("1:0.5", 2, 0)}, &topo);
   ASSERT_TRUE(a.ok() && b.ok() && solo_a.ok() && solo_b.ok());
   EXPECT_EQ(EngineImpl(*engine).node_buffers.size(), copies);  // no new copies for the sessions
   EXPECT_EQ(a->threads(), engine->threads());

@@ -99,7 +99,8 @@ class Float64TinyLlama {
 };
 
 TEST(PositionsTest, PrunedRowsKeepOriginalPositionsForRopeAndCausalMask) {
-  const std::string path = (std::filesystem::temp_directory_path() / ("lazyllm_positions_" + std::to_string(getpid()))).string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("lazyllm_positions_" + std::to_string(getpid()))).string();
   testing::WriteBytes(path, testing::TinyLlama().Build());
   auto file = gguf::File::Open(path);
   auto model = Model::Load(path);

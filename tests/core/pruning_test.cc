@@ -1,8 +1,9 @@
 // Pruning schedule parsing, `paper` resolution and work-fraction arithmetic.
+#include "lazyllm/pruning.h"
+
 #include <gtest/gtest.h>
 
 #include "common/test_paths.h"
-#include "lazyllm/pruning.h"
 
 namespace lazyllm {
 namespace {
@@ -28,8 +29,8 @@ TEST(PruningTest, PaperPresetPerDepth) {
 // Schedules print exactly: the printed form parses back to the same fractions (so bench and eval
 // never merge two schedules whose %g forms coincide), in the shortest such text.
 TEST(PruningTest, PrintsFractionsExactly) {
-  for (const std::string spec : {"3:0.9999999", "3:0.99999999", "1:1e-07,2:0.1", "static:2:0.30000000000000004",
-                                 "random:0.123456789012345"}) {
+  for (const std::string spec :
+       {"3:0.9999999", "3:0.99999999", "1:1e-07,2:0.1", "static:2:0.30000000000000004", "random:0.123456789012345"}) {
     auto o = PruningOptions::Parse(spec, 5);
     ASSERT_TRUE(o.ok()) << spec << ": " << o.status().message();
     EXPECT_EQ(o->ToString(), spec);
@@ -62,12 +63,18 @@ TEST(PruningTest, ParsesListsAndBaselines) {
 
 TEST(PruningTest, ErrorsNameTheProblem) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"0:0.3", "layer 0 is outside 1..4"},       {"5:0.3", "layer 5 is outside 1..4"},
-      {"2:1.0", "fraction 1.0 is outside [0, 1)"}, {"2:-0.1", "outside [0, 1)"},
-      {"2:0.3,2:0.1", "layer 2 appears twice"},    {"banana", "is not LAYER:FRACTION"},
-      {"x:0.3", "layer 'x' is not an integer"},    {"2:abc", "fraction 'abc' is not a number"},
-      {"", "empty"},                               {"2:0.3,", "is not LAYER:FRACTION"},
-      {"random:1.5", "outside [0, 1)"},            {"static:9:0.5", "layer 9 is outside"},
+      {"0:0.3", "layer 0 is outside 1..4"},
+      {"5:0.3", "layer 5 is outside 1..4"},
+      {"2:1.0", "fraction 1.0 is outside [0, 1)"},
+      {"2:-0.1", "outside [0, 1)"},
+      {"2:0.3,2:0.1", "layer 2 appears twice"},
+      {"banana", "is not LAYER:FRACTION"},
+      {"x:0.3", "layer 'x' is not an integer"},
+      {"2:abc", "fraction 'abc' is not a number"},
+      {"", "empty"},
+      {"2:0.3,", "is not LAYER:FRACTION"},
+      {"random:1.5", "outside [0, 1)"},
+      {"static:9:0.5", "layer 9 is outside"},
   };
   for (const auto& [spec, expect] : cases) {
     auto o = PruningOptions::Parse(spec, 5);

@@ -4,9 +4,9 @@
 
 #include <filesystem>
 
-#include "core/synth.h"
 #include "common/test_paths.h"
 #include "core/gguf.h"
+#include "core/synth.h"
 #include "lazyllm/lazyllm.h"
 #include "simd/dtype.h"
 
@@ -74,7 +74,8 @@ TEST(QuantizeTest, BadInputsNameTheProblem) {
   ASSERT_TRUE(Synthesize({.preset = "tiny-gqa", .dtype = "q8_0", .layers = 1}, src).ok());
   auto r = QuantizeModel(src, TempPath("x.gguf"), {.file_type = "q4_k_m"});
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("is Q8_0; quantize needs F32, F16 or BF16"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("is Q8_0; quantize needs F32, F16 or BF16"), std::string::npos)
+      << r.status().message();
   r = QuantizeModel(src, TempPath("x.gguf"), {.file_type = "q4_k_xl"});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("unknown file type 'q4_k_xl'"), std::string::npos);

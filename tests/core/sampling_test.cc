@@ -49,7 +49,8 @@ TEST(SamplingTest, SameSeedSameSequence) {
   Sampler b({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 9});
   Sampler c({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 10});
   std::vector<int> sa, sb, sc;
-  for (int i = 0; i < 64; ++i) sa.push_back(a.Sample(logits)), sb.push_back(b.Sample(logits)), sc.push_back(c.Sample(logits));
+  for (int i = 0; i < 64; ++i)
+    sa.push_back(a.Sample(logits)), sb.push_back(b.Sample(logits)), sc.push_back(c.Sample(logits));
   EXPECT_EQ(sa, sb);
   EXPECT_NE(sa, sc);
 }

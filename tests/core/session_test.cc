@@ -1,6 +1,5 @@
 // End-to-end forward-pass tests against ../shared/reference (float64 and llama.cpp dumps).
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cmath>
@@ -55,7 +54,8 @@ Comparison Compare(const fs::path& ref_path, bool int8_activations = false) {
   const int64_t vocab = model->config().vocab_size;
   const std::vector<float> ref_last = ref["last_logits"].get<std::vector<float>>();
   EXPECT_EQ(static_cast<int64_t>(ref_last.size()), vocab);
-  c.rel_diff = testing::MaxRelDiff(std::span<const float>(logits.data() + (ref_prompt.size() - 1) * vocab, vocab), ref_last);
+  c.rel_diff =
+      testing::MaxRelDiff(std::span<const float>(logits.data() + (ref_prompt.size() - 1) * vocab, vocab), ref_last);
   const auto ref_argmax = ref["argmax_per_position"].get<std::vector<int32_t>>();
   size_t agree = 0;
   for (size_t p = 0; p < ref_argmax.size(); ++p)
@@ -99,10 +99,14 @@ TEST(SessionTest, MatchesFloat64Reference) {
 // dtype, so for non-F32 files it is a peer, matched within the distances measured there.
 TEST(SessionTest, MatchesLlamaCppWithinPublishedDistances) {
   LAZYLLM_REQUIRE_REFERENCE();
-  struct Tol { double rel, argmax; size_t min_greedy; };
-  const std::vector<std::pair<std::string, Tol>> tols = {
-      {"f16", {6e-4, 0.998, 32}}, {"bf16", {5e-3, 0.992, 24}},
-      {"q8_0", {1.3e-2, 0.96, 32}}, {"q4_0", {2.2e-2, 0.96, 7}}};
+  struct Tol {
+    double rel, argmax;
+    size_t min_greedy;
+  };
+  const std::vector<std::pair<std::string, Tol>> tols = {{"f16", {6e-4, 0.998, 32}},
+                                                         {"bf16", {5e-3, 0.992, 24}},
+                                                         {"q8_0", {1.3e-2, 0.96, 32}},
+                                                         {"q4_0", {2.2e-2, 0.96, 7}}};
   int files = 0;
   for (const auto& e : fs::directory_iterator(testing::ReferenceDir() / "llama.cpp")) {
     const std::string name = e.path().filename().string();
@@ -156,7 +160,8 @@ TEST(SessionTest, Int8ActivationDecodeOnEveryQuantizedType) {
   LAZYLLM_REQUIRE_REFERENCE();
   for (const char* type : {"q4_k_m", "q5_k_m", "q6_k", "q3_k_m", "q2_k", "q4_1", "q5_0", "q5_1", "iq4_nl"}) {
     SCOPED_TRACE(type);
-    const nlohmann::json ref = testing::ReadJson(testing::ReferenceDir() / ("llama.cpp/tiny-gqa-" + std::string(type) + ".medium.json"));
+    const nlohmann::json ref =
+        testing::ReadJson(testing::ReferenceDir() / ("llama.cpp/tiny-gqa-" + std::string(type) + ".medium.json"));
     auto model = Model::Load(testing::ReferenceModelPath(ref["model"]).string());
     ASSERT_TRUE(model.ok());
     const auto prompt = ref["prompt_tokens"].get<std::vector<int32_t>>();

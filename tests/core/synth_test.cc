@@ -1,12 +1,13 @@
 // lazyllm synth: the files load, carry the preset's shape and the stories260K tokenizer, and the
 // quantized files encode the same random weights as the F32 file within each format's step.
+#include "core/synth.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 
-#include "core/synth.h"
 #include "common/test_paths.h"
 #include "core/model_impl.h"
 #include "lazyllm/lazyllm.h"
@@ -95,7 +96,10 @@ TEST(SynthTest, WeightsHaveUnitFanInVarianceAndQuantizeWithinOneStep) {
         // (127·2⁻¹¹·d ≈ 0.062·d). Q4_0: one step, since the extreme maps to -8 and values near
         // the opposite extreme clamp at +7. F16/BF16: the format's relative precision.
         const std::string d = dtype;
-        const float tol = d == "q8_0" ? amax / 127 * 0.57f : d == "q4_0" ? amax / 8 * 1.01f : d == "f16" ? amax * 1e-3f : amax * 8e-3f;
+        const float tol = d == "q8_0"   ? amax / 127 * 0.57f
+                          : d == "q4_0" ? amax / 8 * 1.01f
+                          : d == "f16"  ? amax * 1e-3f
+                                        : amax * 8e-3f;
         for (int i = 0; i < 32; ++i) ASSERT_NEAR(row[b + i], want[b + i], tol) << "row " << r << " col " << b + i;
       }
     }
@@ -105,7 +109,10 @@ TEST(SynthTest, WeightsHaveUnitFanInVarianceAndQuantizeWithinOneStep) {
 // Every weight dtype synthesizes a loadable model; rows that a 256-element block does not divide
 // take llama.cpp's fallback type (smollm2's dim 576: Q4_K -> Q5_0, Q6_K -> Q8_0, Q2_K -> IQ4_NL).
 TEST(SynthTest, EveryWeightDTypeWithLlamaCppFallbacks) {
-  const struct { const char* dtype; simd::DType full, fallback; } cases[] = {
+  const struct {
+    const char* dtype;
+    simd::DType full, fallback;
+  } cases[] = {
       {"q4_1", simd::DType::kQ4_1, simd::DType::kQ4_1},   {"q5_0", simd::DType::kQ5_0, simd::DType::kQ5_0},
       {"q5_1", simd::DType::kQ5_1, simd::DType::kQ5_1},   {"iq4_nl", simd::DType::kIQ4_NL, simd::DType::kIQ4_NL},
       {"q2_k", simd::DType::kQ2_K, simd::DType::kIQ4_NL}, {"q3_k", simd::DType::kQ3_K, simd::DType::kIQ4_NL},
@@ -115,8 +122,8 @@ TEST(SynthTest, EveryWeightDTypeWithLlamaCppFallbacks) {
     SCOPED_TRACE(c.dtype);
     const Model m = Make("smollm2-135m", c.dtype, 1);
     const LayerWeights& l = ModelImpl(m).layers[0];
-    EXPECT_EQ(l.w_down.dtype, c.full);      // rows of ffn 1536 = 6·256
-    EXPECT_EQ(l.wq.dtype, c.fallback);      // rows of dim 576
+    EXPECT_EQ(l.w_down.dtype, c.full);  // rows of ffn 1536 = 6·256
+    EXPECT_EQ(l.wq.dtype, c.fallback);  // rows of dim 576
     EXPECT_EQ(l.w_gate.dtype, c.fallback);
     auto session = Session::Create(m, {});
     ASSERT_TRUE(session.ok());
@@ -126,8 +133,10 @@ TEST(SynthTest, EveryWeightDTypeWithLlamaCppFallbacks) {
 }
 
 TEST(SynthTest, RejectsBadOptions) {
-  EXPECT_NE(Synthesize({"gpt-5", "f32", 0, 0}, TempPath("bad")).message().find("unknown preset 'gpt-5'"), std::string::npos);
-  EXPECT_NE(Synthesize({"tiny-gqa", "q7_k", 0, 0}, TempPath("bad")).message().find("unknown dtype 'q7_k'"), std::string::npos);
+  EXPECT_NE(Synthesize({"gpt-5", "f32", 0, 0}, TempPath("bad")).message().find("unknown preset 'gpt-5'"),
+            std::string::npos);
+  EXPECT_NE(Synthesize({"tiny-gqa", "q7_k", 0, 0}, TempPath("bad")).message().find("unknown dtype 'q7_k'"),
+            std::string::npos);
   EXPECT_NE(Synthesize({"tiny-gqa", "f32", 0, 0}, "/nonexistent-dir/x.gguf").message().find("cannot create"),
             std::string::npos);
 }

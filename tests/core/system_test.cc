@@ -1,9 +1,9 @@
 // GetSystemInfo and the BLAS kernel warning.
+#include "lazyllm/system.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-
-#include "lazyllm/system.h"
 
 namespace lazyllm {
 namespace {

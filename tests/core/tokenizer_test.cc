@@ -1,12 +1,11 @@
 // Tokenizer tests against llama.cpp's vectors (../shared/reference/tokenizers) and round trips.
 #include <gtest/gtest.h>
-
-#include <random>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <random>
 #include <sstream>
-#include <unistd.h>
 
 #include "common/gguf_builder.h"
 #include "common/test_paths.h"
@@ -55,7 +54,8 @@ TEST_P(TokenizerTest, MatchesLlamaCppVectorsAndRoundTrips) {
     const std::vector<int32_t> ids = tok.Encode(inputs[i], /*add_special=*/false);
     EXPECT_EQ(ids, outputs[i]) << "input #" << i << ": '" << inputs[i] << "'";
     // Round trip wherever the vocabulary can represent the text (no unknown token produced).
-    const bool has_unk = std::find(ids.begin(), ids.end(), 0) != ids.end() && tok.kind() == Tokenizer::Kind::kSentencePiece;
+    const bool has_unk =
+        std::find(ids.begin(), ids.end(), 0) != ids.end() && tok.kind() == Tokenizer::Kind::kSentencePiece;
     if (!has_unk) {
       EXPECT_EQ(tok.Decode(ids), inputs[i]) << "round trip of input #" << i;
       ++round_trips;
@@ -118,7 +118,8 @@ INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerTest,
                                            "ggml-vocab-starcoder.gguf", "ggml-vocab-deepseek-llm.gguf"),
                          [](const auto& info) {
                            std::string n = info.param.substr(11, info.param.size() - 16);
-                           for (char& c : n) if (c == '-') c = '_';
+                           for (char& c : n)
+                             if (c == '-') c = '_';
                            return n;
                          });
 
@@ -209,7 +210,8 @@ TEST(PreTokenizerTest, EndOfGenerationSetAndBosDefaults) {
     b.KvStr("general.architecture", "qwen2");
     b.KvStr("tokenizer.ggml.model", "gpt2");
     b.KvStr("tokenizer.ggml.pre", pre);
-    b.KvStrArray("tokenizer.ggml.tokens", {"a", "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<end_of_turn>", "<unk>"});
+    b.KvStrArray("tokenizer.ggml.tokens",
+                 {"a", "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<end_of_turn>", "<unk>"});
     b.KvStrArray("tokenizer.ggml.merges", {});
     b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {1, 3, 3, 3, 3, 2});
     b.KvU32("tokenizer.ggml.unknown_token_id", 5);
@@ -258,7 +260,8 @@ TEST(PreTokenizerTest, VocabularyMustEncodeEveryByte) {
     b.KvStrArray("tokenizer.ggml.merges", {});
     b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {1, 1, 2});
     if (with_unk) b.KvU32("tokenizer.ggml.unknown_token_id", 2);
-    const std::string path = ::testing::TempDir() + "/lazyllm_unk_" + std::to_string(with_unk) + std::to_string(getpid()) + ".gguf";
+    const std::string path =
+        ::testing::TempDir() + "/lazyllm_unk_" + std::to_string(with_unk) + std::to_string(getpid()) + ".gguf";
     testing::WriteBytes(path, b.Build());
     auto model = Model::Load(path, {.vocab_only = true});
     std::remove(path.c_str());
@@ -279,7 +282,8 @@ TEST(PreTokenizerTest, VocabularyMustEncodeEveryByte) {
 // byte is a piece of its own, and the text around it tokenizes as before.
 TEST(PreTokenizerTest, LongTextTokenizesLinearlyAndInvalidBytesStayPieces) {
   LAZYLLM_REQUIRE_REFERENCE();
-  auto model = Model::Load((testing::ReferenceDir() / "tokenizers/ggml-vocab-gpt-2.gguf").string(), {.vocab_only = true});
+  auto model =
+      Model::Load((testing::ReferenceDir() / "tokenizers/ggml-vocab-gpt-2.gguf").string(), {.vocab_only = true});
   ASSERT_TRUE(model.ok()) << model.status().message();
   const Tokenizer& tok = model->tokenizer();
   const std::string unit = " The cat sat on the mat, and 42 dogs ran.";

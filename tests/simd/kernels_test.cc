@@ -1,4 +1,6 @@
 // Parity of every ISA's kernels with the scalar twins: sizes 0..2·lanes+1 and misaligned pointers.
+#include "simd/kernels.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,6 @@
 #include <random>
 
 #include "simd/dtype.h"
-#include "simd/kernels.h"
 
 namespace lazyllm::simd {
 namespace {
@@ -133,7 +134,7 @@ TEST_P(KernelsTest, F32ToF16) {
   for (int64_t n = 0; n <= 2 * kLanes + 3; ++n) {
     auto x = Random(n, 13, -70000.0f, 70000.0f);
     for (int64_t i = 0; i < n; i += 3) x[i] *= 1e-7f;  // subnormal halves
-    if (n > 1) x[1] = 1.0f + 1.0f / 2048.0f;             // exactly halfway: rounds to even (1.0)
+    if (n > 1) x[1] = 1.0f + 1.0f / 2048.0f;           // exactly halfway: rounds to even (1.0)
     std::vector<uint16_t> got(static_cast<size_t>(n)), want(static_cast<size_t>(n));
     k().f32_to_f16(x.data(), got.data(), n);
     for (int64_t i = 0; i < n; ++i) want[i] = F32ToF16(x[i]);
@@ -180,8 +181,10 @@ TEST_P(KernelsTest, StoredDtypeDotAndConversion) {
       auto src = Random(n + 1, 7 + static_cast<uint32_t>(n));
       for (int64_t i = 0; i <= n; ++i) h[i] = F32ToF16(src[i]), bf[i] = F32ToBF16(src[i]);
       const float* px = x.data() + kOffset;
-      EXPECT_NEAR(k().Row(DType::kF16).dot(h.data() + 1, px, nullptr, n), ref.Row(DType::kF16).dot(h.data() + 1, px, nullptr, n), 1e-4f * (1 + n));
-      EXPECT_NEAR(k().Row(DType::kBF16).dot(bf.data() + 1, px, nullptr, n), ref.Row(DType::kBF16).dot(bf.data() + 1, px, nullptr, n), 1e-4f * (1 + n));
+      EXPECT_NEAR(k().Row(DType::kF16).dot(h.data() + 1, px, nullptr, n),
+                  ref.Row(DType::kF16).dot(h.data() + 1, px, nullptr, n), 1e-4f * (1 + n));
+      EXPECT_NEAR(k().Row(DType::kBF16).dot(bf.data() + 1, px, nullptr, n),
+                  ref.Row(DType::kBF16).dot(bf.data() + 1, px, nullptr, n), 1e-4f * (1 + n));
       std::vector<float> c1(n), c2(n);
       k().Row(DType::kF16).to_f32(h.data() + 1, c1.data(), n);
       ref.Row(DType::kF16).to_f32(h.data() + 1, c2.data(), n);
@@ -200,8 +203,10 @@ TEST_P(KernelsTest, StoredDtypeDotAndConversion) {
       std::memcpy(&q4[kBlockOffset + b * sizeof(BlockQ4_0)], &d, 2);
     }
     const float* px = x.data() + kOffset;
-    EXPECT_NEAR(k().Row(DType::kQ8_0).dot(q8.data() + kBlockOffset, px, nullptr, n32), ref.Row(DType::kQ8_0).dot(q8.data() + kBlockOffset, px, nullptr, n32), 1e-4f * (1 + n32));
-    EXPECT_NEAR(k().Row(DType::kQ4_0).dot(q4.data() + kBlockOffset, px, nullptr, n32), ref.Row(DType::kQ4_0).dot(q4.data() + kBlockOffset, px, nullptr, n32), 1e-4f * (1 + n32));
+    EXPECT_NEAR(k().Row(DType::kQ8_0).dot(q8.data() + kBlockOffset, px, nullptr, n32),
+                ref.Row(DType::kQ8_0).dot(q8.data() + kBlockOffset, px, nullptr, n32), 1e-4f * (1 + n32));
+    EXPECT_NEAR(k().Row(DType::kQ4_0).dot(q4.data() + kBlockOffset, px, nullptr, n32),
+                ref.Row(DType::kQ4_0).dot(q4.data() + kBlockOffset, px, nullptr, n32), 1e-4f * (1 + n32));
     std::vector<float> c1(n32), c2(n32);
     k().Row(DType::kQ8_0).to_f32(q8.data() + kBlockOffset, c1.data(), n32);
     ref.Row(DType::kQ8_0).to_f32(q8.data() + kBlockOffset, c2.data(), n32);
@@ -234,8 +239,10 @@ TEST_P(KernelsTest, Int8Activations) {
     }
     const float r8 = ref.Row(DType::kQ8_0).int8_dot(w8.data() + kBlockOffset, q2.data() + kBlockOffset, n);
     const float r4 = ref.Row(DType::kQ4_0).int8_dot(w4.data() + kBlockOffset, q2.data() + kBlockOffset, n);
-    EXPECT_NEAR(k().Row(DType::kQ8_0).int8_dot(w8.data() + kBlockOffset, q1.data() + kBlockOffset, n), r8, 1e-5f * (1 + std::fabs(r8)));
-    EXPECT_NEAR(k().Row(DType::kQ4_0).int8_dot(w4.data() + kBlockOffset, q1.data() + kBlockOffset, n), r4, 1e-5f * (1 + std::fabs(r4)));
+    EXPECT_NEAR(k().Row(DType::kQ8_0).int8_dot(w8.data() + kBlockOffset, q1.data() + kBlockOffset, n), r8,
+                1e-5f * (1 + std::fabs(r8)));
+    EXPECT_NEAR(k().Row(DType::kQ4_0).int8_dot(w4.data() + kBlockOffset, q1.data() + kBlockOffset, n), r4,
+                1e-5f * (1 + std::fabs(r4)));
     // Against the float path: the difference is exactly Σ w·(dequantized x - x), and each
     // dequantized element is within half a step (plus the fp16 rounding of the scale) of x.
     if (n == 0) continue;

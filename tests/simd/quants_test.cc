@@ -87,10 +87,10 @@ TEST(QuantsTest, Q5_0AndQ5_1FifthBit) {
     want0[i] = 0.5f * static_cast<float>(q - 16);
     want1[i] = 0.5f * static_cast<float>(q) + 1.0f;
   }
-  EXPECT_EQ(want0[0], 0.0f);     // nibble 0, bit 0 set: 16 - 16
-  EXPECT_EQ(want0[4], -6.0f);    // nibble 4, bit 4 clear: (4 - 16) / 2
-  EXPECT_EQ(want0[31], 7.5f);    // nibble 15, bit 31 set: (31 - 16) / 2
-  EXPECT_EQ(want1[31], 16.5f);   // 31 / 2 + 1
+  EXPECT_EQ(want0[0], 0.0f);    // nibble 0, bit 0 set: 16 - 16
+  EXPECT_EQ(want0[4], -6.0f);   // nibble 4, bit 4 clear: (4 - 16) / 2
+  EXPECT_EQ(want0[31], 7.5f);   // nibble 15, bit 31 set: (31 - 16) / 2
+  EXPECT_EQ(want1[31], 16.5f);  // 31 / 2 + 1
   CheckDecodes(DType::kQ5_0, std::vector<BlockQ5_0>{b}, want0);
   CheckDecodes(DType::kQ5_1, std::vector<BlockQ5_1>{b1}, want1);
 }
@@ -137,8 +137,10 @@ void PackQ3Scales(const int* sc, uint8_t* out) {
   std::memset(out, 0, 12);
   for (int s = 0; s < 16; ++s) {
     const int v = sc[s] + 32;
-    if (s < 8) out[s] |= static_cast<uint8_t>(v & 0xF);
-    else out[s - 8] |= static_cast<uint8_t>((v & 0xF) << 4);
+    if (s < 8)
+      out[s] |= static_cast<uint8_t>(v & 0xF);
+    else
+      out[s - 8] |= static_cast<uint8_t>((v & 0xF) << 4);
     out[8 + s % 4] |= static_cast<uint8_t>((v >> 4) << (2 * (s / 4)));
   }
 }
@@ -248,7 +250,7 @@ TEST(QuantsTest, IQ4_XSScales) {
 // to_f32 exactly and on the dot within rounding, for 0..5 blocks.
 TEST(QuantsTest, RandomRowsMatchScalarTwins) {
   const DType types[] = {DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K,
-                         DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,  DType::kIQ4_XS};
+                         DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,   DType::kIQ4_XS};
   std::mt19937 rng(3);
   for (DType t : types) {
     const DTypeInfo& info = InfoOf(t);
@@ -264,12 +266,28 @@ TEST(QuantsTest, RandomRowsMatchScalarTwins) {
           std::memcpy(blk + off, &h, 2);
         };
         switch (t) {
-          case DType::kQ4_1: case DType::kQ5_1: case DType::kQ4_K: case DType::kQ5_K: put(0), put(2); break;
-          case DType::kQ5_0: case DType::kIQ4_NL: case DType::kIQ4_XS: put(0); break;
-          case DType::kQ2_K: put(80), put(82); break;
-          case DType::kQ3_K: put(108); break;
-          case DType::kQ6_K: put(208); break;
-          default: break;
+          case DType::kQ4_1:
+          case DType::kQ5_1:
+          case DType::kQ4_K:
+          case DType::kQ5_K:
+            put(0), put(2);
+            break;
+          case DType::kQ5_0:
+          case DType::kIQ4_NL:
+          case DType::kIQ4_XS:
+            put(0);
+            break;
+          case DType::kQ2_K:
+            put(80), put(82);
+            break;
+          case DType::kQ3_K:
+            put(108);
+            break;
+          case DType::kQ6_K:
+            put(208);
+            break;
+          default:
+            break;
         }
       }
       std::vector<float> x(static_cast<size_t>(n) + 1), xsum(static_cast<size_t>(n / 16));
@@ -281,7 +299,8 @@ TEST(QuantsTest, RandomRowsMatchScalarTwins) {
       for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(want[i] * x[1 + i]);
       const float want_dot = RefKernels().Row(t).dot(w.data() + 2, x.data() + 1, xsum.data(), n);
       for (Isa isa : AllIsas()) {
-        SCOPED_TRACE(std::string(info.name) + " on " + std::string(IsaName(isa)) + ", blocks " + std::to_string(blocks));
+        SCOPED_TRACE(std::string(info.name) + " on " + std::string(IsaName(isa)) + ", blocks " +
+                     std::to_string(blocks));
         const DTypeKernels& k = KernelsFor(isa).Row(t);
         k.to_f32(w.data() + 2, got.data(), n);
         EXPECT_EQ(got, want);
@@ -296,10 +315,12 @@ TEST(QuantsTest, RandomRowsMatchScalarTwins) {
 // a group's range leaves an RMS error of about 1/(L-1) of the data's RMS (step/sqrt(12) against
 // 1/sqrt(3)); the bounds add room for the quantized group scales.
 TEST(QuantsTest, EncodersRoundTripWithinTheirLevelSpacing) {
-  const struct { DType t; double bound; } cases[] = {
-      {DType::kQ8_0, 0.01},  {DType::kQ6_K, 0.03}, {DType::kQ5_0, 0.06}, {DType::kQ5_1, 0.05},
-      {DType::kQ5_K, 0.05},  {DType::kQ4_0, 0.12}, {DType::kQ4_1, 0.1},  {DType::kQ4_K, 0.1},
-      {DType::kIQ4_NL, 0.12}, {DType::kIQ4_XS, 0.12}, {DType::kQ3_K, 0.2}, {DType::kQ2_K, 0.45}};
+  const struct {
+    DType t;
+    double bound;
+  } cases[] = {{DType::kQ8_0, 0.01},   {DType::kQ6_K, 0.03},   {DType::kQ5_0, 0.06}, {DType::kQ5_1, 0.05},
+               {DType::kQ5_K, 0.05},   {DType::kQ4_0, 0.12},   {DType::kQ4_1, 0.1},  {DType::kQ4_K, 0.1},
+               {DType::kIQ4_NL, 0.12}, {DType::kIQ4_XS, 0.12}, {DType::kQ3_K, 0.2},  {DType::kQ2_K, 0.45}};
   const int64_t n = 4 * 256;
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -340,7 +361,8 @@ TEST(QuantsTest, Q8KActivationsAsGgmlDefinesThem) {
       EXPECT_FLOAT_EQ(q[blk].d, 1.0f / iscale);
       EXPECT_EQ(q[blk].qs[255], -127);
       EXPECT_EQ(q[blk].qs[100], 0);  // x = 0
-      for (int j = 0; j < 256; ++j) ASSERT_EQ(q[blk].qs[j], static_cast<int8_t>(std::nearbyint(iscale * x[256 * blk + j])));
+      for (int j = 0; j < 256; ++j)
+        ASSERT_EQ(q[blk].qs[j], static_cast<int8_t>(std::nearbyint(iscale * x[256 * blk + j])));
       for (int g = 0; g < 16; ++g) {
         int sum = 0;
         for (int j = 0; j < 16; ++j) sum += q[blk].qs[16 * g + j];

@@ -1,10 +1,10 @@
 // SelectLowest: the lowest scores are dropped, ties drop the lower position, the last is kept.
+#include "simd/select.h"
+
 #include <gtest/gtest.h>
 
 #include <numeric>
 #include <random>
-
-#include "simd/select.h"
 
 namespace lazyllm::simd {
 namespace {

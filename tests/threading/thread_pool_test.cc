@@ -1,11 +1,12 @@
 // Multi-arena pools: every index is visited once, each arena runs its own share, and arena
 // bodies see their arena index.
+#include "threading/thread_pool.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <vector>
 
-#include "threading/thread_pool.h"
 #include "threading/topology.h"
 
 namespace lazyllm::threading {

@@ -1,9 +1,9 @@
 // NUMA planning on hwloc synthetic topologies: arenas per node, pinned PUs, row slices.
+#include "threading/topology.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
-
-#include "threading/topology.h"
 
 namespace lazyllm::threading {
 namespace {
@@ -43,10 +43,11 @@ TEST(TopologyTest, PlansOneArenaPerNodeWithBalancedWorkers) {
   for (const auto& a : plan) sizes.push_back(a.pus.size());
   EXPECT_EQ(sizes, (std::vector<size_t>{2, 2, 1, 1}));
   for (const auto& a : plan)
-    for (int pu : a.pus) EXPECT_NE(std::find(t.nodes()[a.node].pus.begin(), t.nodes()[a.node].pus.end(), pu),
-                                   t.nodes()[a.node].pus.end()) << "worker pinned outside its node";
-  EXPECT_EQ(PlanArenas(t, 2, true).size(), 2u);   // fewer threads than nodes: only nodes with workers
-  EXPECT_EQ(PlanArenas(t, 0, true).size(), 4u);   // 0: every core
+    for (int pu : a.pus)
+      EXPECT_NE(std::find(t.nodes()[a.node].pus.begin(), t.nodes()[a.node].pus.end(), pu), t.nodes()[a.node].pus.end())
+          << "worker pinned outside its node";
+  EXPECT_EQ(PlanArenas(t, 2, true).size(), 2u);          // fewer threads than nodes: only nodes with workers
+  EXPECT_EQ(PlanArenas(t, 0, true).size(), 4u);          // 0: every core
   EXPECT_EQ(PlanArenas(t, 99, true)[0].pus.size(), 4u);  // capped at the cores
 }
 
@@ -75,7 +76,7 @@ TEST(TopologyTest, SplitsRowsInProportionAlignedToPanels) {
   }
   // Unequal workers (2, 2, 1, 1 of 6) and rows that do not divide evenly.
   const auto uneven = SplitRows(1000, PlanArenas(t, 6, true), 64);
-  EXPECT_EQ(uneven[0], (std::pair<int64_t, int64_t>{0, 320}));   // 1000·2/6 = 333 -> 320
+  EXPECT_EQ(uneven[0], (std::pair<int64_t, int64_t>{0, 320}));    // 1000·2/6 = 333 -> 320
   EXPECT_EQ(uneven[1], (std::pair<int64_t, int64_t>{320, 640}));  // 667 -> 640
   EXPECT_EQ(uneven[2], (std::pair<int64_t, int64_t>{640, 832}));  // 833 -> 832
   EXPECT_EQ(uneven[3], (std::pair<int64_t, int64_t>{832, 1000}));

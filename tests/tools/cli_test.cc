@@ -146,7 +146,8 @@ TEST(CliTest, PruneStatsAndCompareAgainstReference) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   j = nlohmann::json::parse(r.out);
   const auto base = testing::ReadJson(testing::ReferenceDir() / "float64/stories260K.long.json");
-  EXPECT_EQ(j["baseline"]["tokens"], std::vector<int>(base["greedy_tokens"].begin(), base["greedy_tokens"].begin() + 16));
+  EXPECT_EQ(j["baseline"]["tokens"],
+            std::vector<int>(base["greedy_tokens"].begin(), base["greedy_tokens"].begin() + 16));
   EXPECT_EQ(j["pruned"]["stats"]["kept_per_layer"], (std::vector<int>{396, 396, 198, 198, 198}));
   EXPECT_GT(j["ttft_speedup"].get<double>(), 0.0);
   EXPECT_NEAR(j["ideal_speedup"].get<double>(), 1.0 / 0.7, 1e-9);
@@ -183,7 +184,8 @@ TEST(CliTest, RunChatFormatsThePrompt) {
   EXPECT_NE(r.err.find("formatting the chat as chatml"), std::string::npos) << r.err;
   const auto chat_ids = nlohmann::json::parse(r.out)["prompt_tokens"].get<std::vector<int32_t>>();
   const std::string formatted = ::testing::TempDir() + "/lazyllm_chat." + std::to_string(getpid()) + ".txt";
-  std::ofstream(formatted) << "<|im_start|>system\nHi<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n";
+  std::ofstream(formatted)
+      << "<|im_start|>system\nHi<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n";
   const Result t = RunCli("tokenize -m " + Model() + " -f " + formatted + " --json");
   std::remove(formatted.c_str());
   ASSERT_EQ(t.exit_code, 0) << t.err;
@@ -263,21 +265,25 @@ TEST(CliTest, BenchMatrixAndSynth) {
 TEST(CliTest, ContextBeyondTrainedWarns) {
   const Result r = RunCli("run -m " + Model() + " -p hi -n 2 --temp 0 -c 2048");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("warning: -c 2048 exceeds the model's trained context of 512 tokens"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("warning: -c 2048 exceeds the model's trained context of 512 tokens"), std::string::npos)
+      << r.err;
   const Result ok = RunCli("run -m " + Model() + " -p hi -n 2 --temp 0 -c 512");
   EXPECT_EQ(ok.err.find("warning: -c"), std::string::npos) << ok.err;
   // This workplace pins OpenBLAS to its AVX2 kernels (OPENBLAS_CORETYPE=Haswell); on an AVX-512
   // CPU, run says so once, after its output.
   const char* core = std::getenv("OPENBLAS_CORETYPE");
   if (core != nullptr && std::string(core) == "Haswell" && ExpectedIsa() == "avx512") {
-    const std::string w = "warning: OpenBLAS runs its Haswell kernels (OPENBLAS_CORETYPE=Haswell is set) although this CPU supports avx512";
+    const std::string w =
+        "warning: OpenBLAS runs its Haswell kernels (OPENBLAS_CORETYPE=Haswell is set) although this CPU supports "
+        "avx512";
     EXPECT_NE(ok.err.find(w), std::string::npos) << ok.err;
     EXPECT_EQ(ok.err.find(w), ok.err.rfind(w)) << "once";
   }
 }
 
 TEST(CliTest, PlotThatCannotBeWrittenFails) {
-  const Result r = RunCli("eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"Once\"}") + " -n 2 -r 1 --plot /dev/full");
+  const Result r =
+      RunCli("eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"Once\"}") + " -n 2 -r 1 --plot /dev/full");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot write plot '/dev/full'"), std::string::npos) << r.err;
 }
@@ -335,8 +341,8 @@ TEST(CliTest, BenchBatchRecords) {
 // eval on the built-in sets: the baseline is exactly faithful to itself, the matched static and
 // random baselines compute the same prefill share as LazyLLM, and every metric is present.
 TEST(CliTest, EvalBuiltInSets) {
-  const Result r = RunCli("eval -m " + Model() + " --set " + (testing::SourceDir() / "models/stories260K/eval").string() +
-                          " -n 8 -t 2 -o json");
+  const Result r = RunCli("eval -m " + Model() + " --set " +
+                          (testing::SourceDir() / "models/stories260K/eval").string() + " -n 8 -t 2 -o json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 4u);  // baseline, paper, static and random at paper's budget
@@ -362,8 +368,8 @@ TEST(CliTest, EvalBuiltInSets) {
     EXPECT_EQ(j[m]["revived_tokens"]["mean"].get<double>(), 0.0) << "static and random never revive";
   }
   for (const auto& m : j)
-    for (const char* k : {"first_token_kl", "perplexity", "task_score", "ttft_speedup", "ideal_speedup",
-                          "prompt_computed_pct_final"})
+    for (const char* k :
+         {"first_token_kl", "perplexity", "task_score", "ttft_speedup", "ideal_speedup", "prompt_computed_pct_final"})
       EXPECT_TRUE(m.contains(k)) << m["prune"] << " lacks " << k;
   // The ideal speedup beside each measured one is 1 / the prefill work fraction, which the
   // session's own count of computed (token, layer) pairs gives independently.
@@ -374,8 +380,9 @@ TEST(CliTest, EvalBuiltInSets) {
     for (size_t i = 0; i < ideal.size(); ++i)
       EXPECT_NEAR(ideal[i].get<double>(), 100.0 / pct[i].get<double>(), 1e-9) << m["prune"] << " record " << i;
   }
-  const Result md = RunCli("eval -m " + Model() + " --set " +
-                           (testing::SourceDir() / "models/stories260K/eval/continuation.jsonl").string() + " -n 4 --no-match");
+  const Result md =
+      RunCli("eval -m " + Model() + " --set " +
+             (testing::SourceDir() / "models/stories260K/eval/continuation.jsonl").string() + " -n 4 --no-match");
   ASSERT_EQ(md.exit_code, 0) << md.err;
   EXPECT_NE(md.out.find("| baseline | off | 0.0000 ± 0.0000 | 100.0 ± 0.0 |"), std::string::npos) << md.out;
   EXPECT_EQ(md.out.find("| static |"), std::string::npos) << "--no-match adds no baselines";
@@ -398,14 +405,16 @@ TEST(CliTest, EvalSweepAndPlot) {
     const double pct = lazy["prompt_computed_pct_prefill"]["mean"];
     EXPECT_NEAR(pct, 90.0 - 10.0 * static_cast<double>(t), 2.0) << lazy["prune"];
     for (size_t m = 1; m <= 2; ++m)
-      EXPECT_NEAR(j[2 + 3 * t + m]["prompt_computed_pct_prefill"]["mean"].get<double>(), pct, 1.5) << j[2 + 3 * t + m]["prune"];
+      EXPECT_NEAR(j[2 + 3 * t + m]["prompt_computed_pct_prefill"]["mean"].get<double>(), pct, 1.5)
+          << j[2 + 3 * t + m]["prune"];
   }
   const std::string plot = testing::ReadFile(svg);
   EXPECT_EQ(plot.rfind("<svg", 0), 0u);
   size_t lines = 0;
   for (size_t at = 0; (at = plot.find("<polyline", at)) != std::string::npos; ++at) ++lines;
   EXPECT_EQ(lines, 4u) << "baseline, LazyLLM, static and random";
-  for (const char* name : {">LazyLLM<", ">static<", ">random<", ">baseline<"}) EXPECT_NE(plot.find(name), std::string::npos) << name;
+  for (const char* name : {">LazyLLM<", ">static<", ">random<", ">baseline<"})
+    EXPECT_NE(plot.find(name), std::string::npos) << name;
   std::remove(svg.c_str());
 }
 
@@ -418,9 +427,10 @@ TEST(CliTest, RunBatchFileMatchesReferenceInInputOrder) {
   std::vector<int> want = ref["greedy_tokens"];
   want.resize(24);
   nlohmann::json line_ref = {{"prompt", short_prompt}, {"prune", "off"}, {"max_tokens", 24}};
-  const std::string path = BadSet(line_ref.dump() + "\n" + nlohmann::json{{"prompt", "Tom had a dog."}}.dump() + "\n" +
-                                  nlohmann::json{{"prompt", "The sun"}, {"max_tokens", 3}, {"prune", "static:2:0.5"}}.dump() +
-                                  "\n" + line_ref.dump());
+  const std::string path =
+      BadSet(line_ref.dump() + "\n" + nlohmann::json{{"prompt", "Tom had a dog."}}.dump() + "\n" +
+             nlohmann::json{{"prompt", "The sun"}, {"max_tokens", 3}, {"prune", "static:2:0.5"}}.dump() + "\n" +
+             line_ref.dump());
   const Result r = RunCli("run -m " + Model() + " --batch-file " + path + " -n 10 --temp 0 --json -t 2 --max-batch 3");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<nlohmann::json> lines;
@@ -461,15 +471,40 @@ TEST(CliTest, RunBatchFileMatchesReferenceInInputOrder) {
 TEST(CliTest, HelpVersionAndFlagForms) {
   // Every command's --help: exit 0, its usage line and a line per flag it accepts.
   const std::map<std::string, std::vector<std::string>> flags = {
-      {"run", {"-m MODEL", "-p TEXT", "-f FILE", "-n N", "-t N", "-c N", "--temp T", "--top-k K", "--top-p P",
-               "--seed S", "--no-bos", "--json", "--logits", "--prune SPEC", "--compare", "-r N", "--numa on|off",
-               "--int8-act", "--kv-type f32|f16", "--mem-limit BYTES", "--chat", "--system TEXT",
-               "--chat-template NAME", "--batch-file FILE", "--max-batch N", "--kv-mem BYTES"}},
+      {"run",
+       {"-m MODEL",
+        "-p TEXT",
+        "-f FILE",
+        "-n N",
+        "-t N",
+        "-c N",
+        "--temp T",
+        "--top-k K",
+        "--top-p P",
+        "--seed S",
+        "--no-bos",
+        "--json",
+        "--logits",
+        "--prune SPEC",
+        "--compare",
+        "-r N",
+        "--numa on|off",
+        "--int8-act",
+        "--kv-type f32|f16",
+        "--mem-limit BYTES",
+        "--chat",
+        "--system TEXT",
+        "--chat-template NAME",
+        "--batch-file FILE",
+        "--max-batch N",
+        "--kv-mem BYTES"}},
       {"chat", {"-m MODEL", "-n N", "--temp T", "--system TEXT", "--prune SPEC", "--mem-limit BYTES"}},
-      {"bench", {"-m MODEL", "-p N,N,...", "-n N,N,...", "-t N,N,...", "--numa on,off", "--prune SPECS",
-                 "--batch B,B,...", "-r N", "-o md|csv|json", "-f FILE", "--seed S", "--int8-act", "--kv-type f32|f16"}},
-      {"eval", {"-m MODEL", "--set FILE|DIR", "--prune SPECS", "-n N", "-o md|csv|json", "-r N", "--sweep",
-                "--plot OUT.svg", "--no-match", "--seed S", "-t N"}},
+      {"bench",
+       {"-m MODEL", "-p N,N,...", "-n N,N,...", "-t N,N,...", "--numa on,off", "--prune SPECS", "--batch B,B,...",
+        "-r N", "-o md|csv|json", "-f FILE", "--seed S", "--int8-act", "--kv-type f32|f16"}},
+      {"eval",
+       {"-m MODEL", "--set FILE|DIR", "--prune SPECS", "-n N", "-o md|csv|json", "-r N", "--sweep", "--plot OUT.svg",
+        "--no-match", "--seed S", "-t N"}},
       {"tokenize", {"-m MODEL", "-p TEXT", "-f FILE", "--no-bos", "--json"}},
       {"inspect", {"-m MODEL", "--json"}},
       {"synth", {"--preset NAME", "--dtype DTYPE", "-o OUT.gguf", "--layers N", "--seed S"}},
@@ -591,9 +626,12 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"run -m " + Model() + " -f /dev/zero", "'/dev/zero': not a regular file"},
       {"run -m " + Model() + " -f " + ::testing::TempDir(), "not a regular file"},
       {"run -m " + Model() + " --batch-file /dev/zero", "'/dev/zero': not a regular file"},
-      {"eval -m " + Model() + " --set " + BadSet("{\"prompt_file\": \"/etc/hostname\"}"), "is outside the set's folder"},
-      {"eval -m " + Model() + " --set " + BadSet("{\"prompt_file\": \"../../etc/hostname\"}"), "is outside the set's folder"},
-      {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\", \"id\": 3}"), ".jsonl:1: [json.exception.type_error"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt_file\": \"/etc/hostname\"}"),
+       "is outside the set's folder"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt_file\": \"../../etc/hostname\"}"),
+       "is outside the set's folder"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\", \"id\": 3}"),
+       ".jsonl:1: [json.exception.type_error"},
 
       {"bench -m " + Model() + " -p 500 -n 100", "exceeds the model's context of 512 tokens"},
       {"bench -m " + Model() + " -o xml", "expected md, csv or json"},
@@ -620,7 +658,8 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\", \"metric\": \"bleu\"}"), "metric 'bleu'"},
       {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\""), "not valid JSON"},
       {"eval -m " + Model() + " --set " + BadSet("{\"continuation\": \"x\"}"), "exactly one of"},
-      {"eval -m " + Model() + " --set " + BadSet("{\"prompt_file\": \"missing.txt\"}"), ".jsonl:1: cannot read prompt_file"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt_file\": \"missing.txt\"}"),
+       ".jsonl:1: cannot read prompt_file"},
   };
   for (const auto& [args, expect] : cases) {
     SCOPED_TRACE(args);

@@ -1,9 +1,9 @@
 // The eval metrics on cases computed by hand.
+#include "tools/eval_metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include "tools/eval_metrics.h"
 
 namespace lazyllm::eval {
 namespace {

@@ -73,8 +73,7 @@ TEST(ExportsTest, SharedLibraryExportsOnlyThePublicApi) {
     EXPECT_EQ(sym.find("lazyllm::internal"), std::string::npos) << sym;
     seen.insert(m[1]);
   }
-  for (const std::string& n : names)
-    EXPECT_TRUE(seen.count(n)) << n << " is marked LAZYLLM_API but not exported";
+  for (const std::string& n : names) EXPECT_TRUE(seen.count(n)) << n << " is marked LAZYLLM_API but not exported";
 }
 
 }  // namespace

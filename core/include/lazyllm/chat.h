@@ -17,20 +17,20 @@ struct ChatMessage {
 
 enum class ChatTemplate {
   kUnknown,
-  kChatml,          // <|im_start|>role\n...<|im_end|>\n (Qwen, SmolLM2, most finetunes)
-  kLlama2,          // [INST] ... [/INST] ...</s>, system text inside the first turn
-  kLlama2Sys,       // with <<SYS>> blocks
-  kLlama2SysBos,    // and <s> before each later turn
-  kLlama2SysStrip,  // and messages trimmed
-  kMistralV1,       // " [INST] ... [/INST] ...</s>"
-  kMistralV3,       // "[INST] ...[/INST] ...</s>", messages trimmed
-  kMistralV3Tekken, // "[INST]...[/INST]...</s>"
-  kMistralV7,       // [SYSTEM_PROMPT] ... [/SYSTEM_PROMPT][INST] ...[/INST] ...</s>
-  kLlama3,          // <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>
-  kPhi3,            // <|role|>\n...<|end|>\n
-  kPhi4,            // <|im_start|>role<|im_sep|>...<|im_end|>
-  kGemma,           // <start_of_turn>user|model\n...<end_of_turn>\n, system merged into the first user turn
-  kDeepseek3,       // <｜User｜>...<｜Assistant｜>...<｜end▁of▁sentence｜>
+  kChatml,           // <|im_start|>role\n...<|im_end|>\n (Qwen, SmolLM2, most finetunes)
+  kLlama2,           // [INST] ... [/INST] ...</s>, system text inside the first turn
+  kLlama2Sys,        // with <<SYS>> blocks
+  kLlama2SysBos,     // and <s> before each later turn
+  kLlama2SysStrip,   // and messages trimmed
+  kMistralV1,        // " [INST] ... [/INST] ...</s>"
+  kMistralV3,        // "[INST] ...[/INST] ...</s>", messages trimmed
+  kMistralV3Tekken,  // "[INST]...[/INST]...</s>"
+  kMistralV7,        // [SYSTEM_PROMPT] ... [/SYSTEM_PROMPT][INST] ...[/INST] ...</s>
+  kLlama3,           // <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>
+  kPhi3,             // <|role|>\n...<|end|>\n
+  kPhi4,             // <|im_start|>role<|im_sep|>...<|im_end|>
+  kGemma,            // <start_of_turn>user|model\n...<end_of_turn>\n, system merged into the first user turn
+  kDeepseek3,        // <｜User｜>...<｜Assistant｜>...<｜end▁of▁sentence｜>
 };
 
 // The family of a Jinja chat template, from the markers that distinguish the families; kUnknown
@@ -43,6 +43,7 @@ LAZYLLM_API std::string_view ChatTemplateName(ChatTemplate t);
 // The conversation as the model sees it; with add_generation_prompt the opening of the
 // assistant's turn follows. The text contains the family's special-token strings: tokenize it
 // with parse_special. kUnknown formats as chatml.
-LAZYLLM_API std::string FormatChat(ChatTemplate t, const std::vector<ChatMessage>& messages, bool add_generation_prompt);
+LAZYLLM_API std::string FormatChat(ChatTemplate t, const std::vector<ChatMessage>& messages,
+                                   bool add_generation_prompt);
 
 }  // namespace lazyllm

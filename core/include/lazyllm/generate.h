@@ -89,7 +89,7 @@ struct GenerationResult {
 // to max_new_tokens. The last sampled token is not run (the session holds the prompt and every
 // generated token but the last).
 LAZYLLM_API StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> prompt,
-                                    const GenerationOptions& options);
+                                                const GenerationOptions& options);
 
 // One request of a batch: its prompt, its generation options (max_new_tokens, sampling,
 // stop_at_eos, on_token — return false to cancel it) and its sequence options (context,
@@ -115,7 +115,8 @@ struct BatchOptions {
 // prefill a request keeps only what its remaining tokens can need, so pruned prompts free room
 // for more requests. Results are in input order; a failed request does not affect the others.
 // prompt_logits and append in the requests' options are not supported here.
-LAZYLLM_API std::vector<StatusOr<GenerationResult>> GenerateBatch(const Engine& engine, std::span<const BatchRequest> requests,
-                                                      const BatchOptions& options = {});
+LAZYLLM_API std::vector<StatusOr<GenerationResult>> GenerateBatch(const Engine& engine,
+                                                                  std::span<const BatchRequest> requests,
+                                                                  const BatchOptions& options = {});
 
 }  // namespace lazyllm

@@ -21,14 +21,14 @@ extern "C" {
 
 typedef enum lazyllm_status {
   LAZYLLM_OK = 0,
-  LAZYLLM_INVALID_ARGUMENT = 1, /* a bad option, flag or input value (or a NULL handle) */
-  LAZYLLM_NOT_FOUND = 2,        /* a missing file, key or tensor */
-  LAZYLLM_DATA_LOSS = 3,        /* a malformed or truncated file */
-  LAZYLLM_UNIMPLEMENTED = 4,    /* valid but unsupported (a GGUF version, a dtype, an architecture) */
-  LAZYLLM_OUT_OF_RANGE = 5,     /* e.g. a prompt longer than the context */
-  LAZYLLM_INTERNAL = 6,         /* an internal invariant failed */
+  LAZYLLM_INVALID_ARGUMENT = 1,   /* a bad option, flag or input value (or a NULL handle) */
+  LAZYLLM_NOT_FOUND = 2,          /* a missing file, key or tensor */
+  LAZYLLM_DATA_LOSS = 3,          /* a malformed or truncated file */
+  LAZYLLM_UNIMPLEMENTED = 4,      /* valid but unsupported (a GGUF version, a dtype, an architecture) */
+  LAZYLLM_OUT_OF_RANGE = 5,       /* e.g. a prompt longer than the context */
+  LAZYLLM_INTERNAL = 6,           /* an internal invariant failed */
   LAZYLLM_RESOURCE_EXHAUSTED = 7, /* a memory limit, or out of memory */
-  LAZYLLM_CANCELLED = 8         /* a callback asked to stop */
+  LAZYLLM_CANCELLED = 8           /* a callback asked to stop */
 } lazyllm_status;
 
 typedef struct lazyllm_model lazyllm_model;
@@ -85,7 +85,7 @@ typedef struct lazyllm_session_options {
   /* LazyLLM token pruning: "off", "paper", "LAYER:FRACTION,...", "static:L:F", "random:F"
    * (see `lazyllm run --help`); NULL means "off". */
   const char* prune;
-  uint64_t prune_seed;    /* seed of random pruning */
+  uint64_t prune_seed;      /* seed of random pruning */
   int32_t int8_activations; /* decode matmuls with 8-bit activations (not exact; default 0) */
 } lazyllm_session_options;
 
@@ -147,8 +147,8 @@ LAZYLLM_API lazyllm_generate_options lazyllm_generate_default_options(void);
  * `tokens` (NULL with capacity 0 is fine), their number to *n_generated and, when `stats` is
  * not NULL, the run's statistics. */
 LAZYLLM_API lazyllm_status lazyllm_generate(lazyllm_session* session, const int32_t* prompt, int64_t n_prompt,
-                                            const lazyllm_generate_options* options, int32_t* tokens,
-                                            int64_t capacity, int64_t* n_generated, lazyllm_stats* stats);
+                                            const lazyllm_generate_options* options, int32_t* tokens, int64_t capacity,
+                                            int64_t* n_generated, lazyllm_stats* stats);
 
 #ifdef __cplusplus
 }

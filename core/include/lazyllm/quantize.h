@@ -37,6 +37,7 @@ LAZYLLM_API const std::vector<std::string>& QuantizeFileTypes();
 // block does not divide. Other tensors and all metadata are copied; general.file_type is set.
 // Quantizing tensors must be F32, F16 or BF16. The output is written under a temporary name and
 // renamed into place. Thread-safe.
-LAZYLLM_API StatusOr<QuantizeReport> QuantizeModel(const std::string& in, const std::string& out, const QuantizeOptions& options);
+LAZYLLM_API StatusOr<QuantizeReport> QuantizeModel(const std::string& in, const std::string& out,
+                                                   const QuantizeOptions& options);
 
 }  // namespace lazyllm

@@ -16,12 +16,12 @@ namespace lazyllm {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,  // a bad option, flag or input value
-  kNotFound,         // a missing file, key or tensor
-  kDataLoss,         // a malformed or truncated file
-  kUnimplemented,    // valid but unsupported (a GGUF version, a dtype, an architecture)
-  kOutOfRange,       // e.g. a prompt longer than the context
-  kInternal,         // an internal invariant failed
+  kInvalidArgument,    // a bad option, flag or input value
+  kNotFound,           // a missing file, key or tensor
+  kDataLoss,           // a malformed or truncated file
+  kUnimplemented,      // valid but unsupported (a GGUF version, a dtype, an architecture)
+  kOutOfRange,         // e.g. a prompt longer than the context
+  kInternal,           // an internal invariant failed
   kResourceExhausted,  // a configured limit (e.g. the KV memory pool) has no room
   kCancelled,          // the caller's callback asked to stop
 };
@@ -29,15 +29,24 @@ enum class StatusCode {
 // "OK", "INVALID_ARGUMENT", ... as in absl/gRPC.
 inline std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidArgument: return "INVALID_ARGUMENT";
-    case StatusCode::kNotFound: return "NOT_FOUND";
-    case StatusCode::kDataLoss: return "DATA_LOSS";
-    case StatusCode::kUnimplemented: return "UNIMPLEMENTED";
-    case StatusCode::kOutOfRange: return "OUT_OF_RANGE";
-    case StatusCode::kInternal: return "INTERNAL";
-    case StatusCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
-    case StatusCode::kCancelled: return "CANCELLED";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case StatusCode::kNotFound:
+      return "NOT_FOUND";
+    case StatusCode::kDataLoss:
+      return "DATA_LOSS";
+    case StatusCode::kUnimplemented:
+      return "UNIMPLEMENTED";
+    case StatusCode::kOutOfRange:
+      return "OUT_OF_RANGE";
+    case StatusCode::kInternal:
+      return "INTERNAL";
+    case StatusCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
+    case StatusCode::kCancelled:
+      return "CANCELLED";
   }
   return "UNKNOWN";
 }
@@ -107,9 +116,9 @@ class [[nodiscard]] StatusOr {
 }  // namespace lazyllm
 
 // Internal helpers for propagating errors.
-#define LAZYLLM_RETURN_IF_ERROR(expr)           \
-  do {                                          \
-    ::lazyllm::Status lazyllm_status_ = (expr); \
+#define LAZYLLM_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::lazyllm::Status lazyllm_status_ = (expr);        \
     if (!lazyllm_status_.ok()) return lazyllm_status_; \
   } while (0)
 

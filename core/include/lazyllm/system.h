@@ -20,10 +20,10 @@ struct SystemInfo {
   std::string cpu_isa;  // the best ISA of lazyllm's kernels this CPU supports: ref, avx2 or avx512
   std::string isa;      // the ISA whose kernels run (cpu_isa, lowered by LAZYLLM_ISA when set)
   // OpenBLAS, which computes the prefill's matrix products.
-  std::string blas_core;            // the kernel family OpenBLAS chose, e.g. "Cooperlake" or "Haswell"
-  std::string blas_config;          // OpenBLAS's build configuration string
-  int blas_threads = 0;             // OpenBLAS's own threads per product (lazyllm sets 1: its workers call it)
-  std::string openblas_coretype;    // the OPENBLAS_CORETYPE environment variable, "" when unset
+  std::string blas_core;          // the kernel family OpenBLAS chose, e.g. "Cooperlake" or "Haswell"
+  std::string blas_config;        // OpenBLAS's build configuration string
+  int blas_threads = 0;           // OpenBLAS's own threads per product (lazyllm sets 1: its workers call it)
+  std::string openblas_coretype;  // the OPENBLAS_CORETYPE environment variable, "" when unset
 };
 
 // The build and the machine (detected once; cheap afterwards).

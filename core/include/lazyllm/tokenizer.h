@@ -34,8 +34,8 @@ class LAZYLLM_API Tokenizer {
   std::string TokenBytes(int32_t id) const;
 
   Kind kind() const;
-  std::string_view kind_name() const;       // "llama" or "gpt2", as in tokenizer.ggml.model
-  std::string_view pre_tokenizer() const;   // tokenizer.ggml.pre ("default" when absent)
+  std::string_view kind_name() const;      // "llama" or "gpt2", as in tokenizer.ggml.model
+  std::string_view pre_tokenizer() const;  // tokenizer.ggml.pre ("default" when absent)
   int32_t vocab_size() const;
   int32_t bos_id() const;  // -1 when the vocabulary has none
   int32_t eos_id() const;  // -1 when the vocabulary has none
