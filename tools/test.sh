@@ -9,9 +9,11 @@
 #     docs/reliability.md);
 #  4. the libFuzzer targets, built with clang (the project's clang build), each run shortly on its
 #     seed corpus (tools/fuzz.sh --smoke); any crash, leak, hang or sanitizer report fails.
+# First of all, every C and C++ source must be as .clang-format formats it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
+tools/check_format.sh
 (cd build && ctest --output-on-failure -j"$(nproc)")
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLAZYLLM_SANITIZE=ON -DLAZYLLM_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$(nproc)"
