@@ -86,20 +86,37 @@ struct Outcome {
   std::vector<double> cont_log_probs;
 };
 
-double TimedPrefill(Session& s, const std::vector<int32_t>& prompt) {
+// Milliseconds of `count` back-to-back prefills of `prompt`.
+double TimedPrefills(Session& s, const std::vector<int32_t>& prompt, int count) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (auto st = s.Prefill(prompt); !st.ok()) throw CliError{st.message()};
+  for (int i = 0; i < count; ++i)
+    if (auto st = s.Prefill(prompt); !st.ok()) throw CliError{st.message()};
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// A timed sample lasts at least this long: a short prompt's prefill (a millisecond or less on a
+// small model) is repeated within the sample, so that timer resolution and scheduler noise do
+// not decide the ratio.
+constexpr double kMinSampleMs = 20.0;
+
 // The TTFT speedup of `method` over `base` on one prompt: the median over `reps` pairs of
-// back-to-back prefills (baseline, then method) of the baseline's time over the method's, so that
-// both sides of each ratio see the same machine state.
+// back-to-back samples of the baseline's time over the method's, so that both sides of each ratio
+// see the same machine state. The order alternates within pairs (baseline first, then method
+// first), so that what running second gains or loses falls on both sides alike.
 double MedianSpeedup(Session& base, Session& method, const std::vector<int32_t>& prompt, int reps) {
+  const double one = TimedPrefills(base, prompt, 1);
+  const int inner = static_cast<int>(std::clamp(std::ceil(kMinSampleMs / std::max(one, 1e-3)), 1.0, 1000.0));
   std::vector<double> ratios;
   for (int i = 0; i < reps; ++i) {
-    const double b = TimedPrefill(base, prompt);
-    ratios.push_back(b / TimedPrefill(method, prompt));
+    double b = 0, m = 0;
+    if (i % 2 == 0) {
+      b = TimedPrefills(base, prompt, inner);
+      m = TimedPrefills(method, prompt, inner);
+    } else {
+      m = TimedPrefills(method, prompt, inner);
+      b = TimedPrefills(base, prompt, inner);
+    }
+    ratios.push_back(b / m);
   }
   std::sort(ratios.begin(), ratios.end());
   const size_t h = ratios.size() / 2;
@@ -288,7 +305,9 @@ int Eval(int argc, char** argv) {
               {"--prune", "SPECS", "the schedules to compare, separated by ';' (default paper)"},
               {"-n", "N", "greedy tokens compared per prompt (default 16)"},
               {"-o", "md|csv|json", "output format (default md)"},
-              {"-r", "N", "TTFT is the median of N interleaved baseline/method prefill pairs per prompt (default 3)"},
+              {"-r", "N",
+               "TTFT speedup is the median of N interleaved baseline/method pairs per prompt (default 3; each sample "
+               "lasts >= 20 ms)"},
               {"--seed", "S", "seed of random pruning (default 1)"},
               {"--no-match", "", "do not add static and random pruning at each schedule's prefill budget"},
               {"--sweep", "", "add LazyLLM, static and random pruning at 90/80/70/60/50% of the prefill work"},
