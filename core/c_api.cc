@@ -52,6 +52,17 @@ lazyllm_status Guard(F&& body) {
   }
 }
 
+// lazyllm_session_prefill and _append.
+lazyllm_status RunTokens(lazyllm_session* s, const int32_t* tokens, int64_t n, bool append) {
+  return Guard([&] {
+    if (s == nullptr) return NullArgument("session");
+    if (tokens == nullptr && n > 0) return NullArgument("tokens");
+    if (n < 0) return Fail(lazyllm::StatusCode::kInvalidArgument, "n is negative");
+    const std::span<const int32_t> ids(tokens, static_cast<size_t>(n));
+    return Report(append ? s->session.Append(ids) : s->session.Prefill(ids));
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -180,21 +191,11 @@ lazyllm_status lazyllm_session_create(lazyllm_engine* engine, const lazyllm_sess
 void lazyllm_session_free(lazyllm_session* session) { delete session; }
 
 lazyllm_status lazyllm_session_prefill(lazyllm_session* s, const int32_t* tokens, int64_t n) {
-  return Guard([&] {
-    if (s == nullptr) return NullArgument("session");
-    if (tokens == nullptr && n > 0) return NullArgument("tokens");
-    if (n < 0) return Fail(lazyllm::StatusCode::kInvalidArgument, "n is negative");
-    return Report(s->session.Prefill(std::span<const int32_t>(tokens, static_cast<size_t>(n))));
-  });
+  return RunTokens(s, tokens, n, /*append=*/false);
 }
 
 lazyllm_status lazyllm_session_append(lazyllm_session* s, const int32_t* tokens, int64_t n) {
-  return Guard([&] {
-    if (s == nullptr) return NullArgument("session");
-    if (tokens == nullptr && n > 0) return NullArgument("tokens");
-    if (n < 0) return Fail(lazyllm::StatusCode::kInvalidArgument, "n is negative");
-    return Report(s->session.Append(std::span<const int32_t>(tokens, static_cast<size_t>(n))));
-  });
+  return RunTokens(s, tokens, n, /*append=*/true);
 }
 
 const float* lazyllm_session_logits(const lazyllm_session* s) { return s ? s->session.logits().data() : nullptr; }
