@@ -567,10 +567,12 @@ int main(int argc, char** argv) {
         throw CliError{std::string("cannot write the output to standard output: ") + std::strerror(errno)};
       return rc;
     }
+    const std::string near = ClosestMatch(
+        cmd, {"run", "chat", "bench", "synth", "quantize", "eval", "tokenize", "inspect", "--version", "--help"});
     std::fprintf(stderr,
-                 "lazyllm: error: unknown command '%s' (run, chat, bench, synth, quantize, eval, tokenize, inspect; "
+                 "lazyllm: error: unknown command '%s'%s (run, chat, bench, synth, quantize, eval, tokenize, inspect; "
                  "see lazyllm --help)\n",
-                 cmd.c_str());
+                 cmd.c_str(), near.empty() ? "" : ("; did you mean '" + near + "'?").c_str());
     return 2;
   } catch (const lazyllm::cli::CliExit& e) {
     return e.code;
