@@ -101,7 +101,7 @@ Flags::Flags(const CommandSpec& spec, int argc, char** argv, int first) {
   for (const FlagDef& d : defs) {
     names.push_back(d.name);
     if (d.value.empty()) {
-      switches[d.name] = app.add_flag(d.name)->description(d.help);
+      switches[d.name] = app.add_flag(d.name)->description(d.help)->disable_flag_override();
     } else {
       app.add_option(d.name, taken[d.name], d.help)
           ->type_name(d.value)
@@ -119,7 +119,13 @@ Flags::Flags(const CommandSpec& spec, int argc, char** argv, int first) {
     std::cout << app.help();
     throw CliExit{0};
   } catch (const CLI::ArgumentMismatch& e) {
-    throw CliError{"flag '" + FlagOfMismatch(e.what()) + "' needs a value"};
+    const std::string what = e.what();
+    if (what.find("disallowed flag override") != std::string::npos) {  // "json was given ..."
+      const std::string bare = what.substr(0, what.find(' '));
+      for (const auto& [name, opt] : switches)
+        if (name.substr(name.find_first_not_of('-')) == bare) throw CliError{"flag '" + name + "' takes no value"};
+    }
+    throw CliError{"flag '" + FlagOfMismatch(what) + "' needs a value"};
   } catch (const CLI::ParseError& e) {
     throw CliError{e.what()};
   }

@@ -557,6 +557,7 @@ TEST(CliTest, HelpVersionAndFlagForms) {
            {base + " stray", "unexpected argument 'stray'"},
            {base + " --seed 1 --seed=2", "flag '--seed' given twice"},
            {"bnech -m x", "unknown command 'bnech'; did you mean 'bench'?"},
+           {base + " --json=off", "flag '--json' takes no value"},
            {"--verison", "unknown command '--verison'; did you mean '--version'?"}}) {
     const Result bad = RunCli(args);
     EXPECT_NE(bad.exit_code, 0) << args;
