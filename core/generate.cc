@@ -91,7 +91,9 @@ StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> p
   const Tokenizer& tok = session.model().tokenizer();
 
   const auto t0 = Clock::now();
-  session.SetLayerCallback(options.on_prefill_layer);
+  // options.on_prefill_layer stands in for the session's own layer callback during the prefill.
+  std::function<bool(int64_t, int64_t)> saved;
+  if (options.on_prefill_layer) saved = session.SetLayerCallback(options.on_prefill_layer);
   Status prefilled;
   if (options.append && session.position() > 0) {
     prefilled = options.prompt_logits != nullptr ? InvalidArgumentError("prompt_logits needs a prefill, not an append")
@@ -99,7 +101,7 @@ StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> p
   } else {
     prefilled = session.Prefill(prompt, options.prompt_logits);
   }
-  session.SetLayerCallback(nullptr);
+  if (options.on_prefill_layer) session.SetLayerCallback(std::move(saved));
   LAZYLLM_RETURN_IF_ERROR(prefilled);
   const auto t1 = Clock::now();
   st.prefill_ms = st.ttft_ms = Ms(t1 - t0);

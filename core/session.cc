@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "core/engine_impl.h"
 #include "core/sequence_impl.h"
@@ -81,8 +82,8 @@ Status Session::DecodeStep(int32_t token) {
 
 Status Session::Append(std::span<const int32_t> tokens) { return impl_->Run(tokens, StepItem::Kind::kAppend, nullptr); }
 
-void Session::SetLayerCallback(std::function<bool(int64_t, int64_t)> callback) {
-  impl_->on_layer = std::move(callback);
+std::function<bool(int64_t, int64_t)> Session::SetLayerCallback(std::function<bool(int64_t, int64_t)> callback) {
+  return std::exchange(impl_->on_layer, std::move(callback));
 }
 
 Status Session::Warmup(int64_t tokens) {

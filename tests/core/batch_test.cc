@@ -306,6 +306,15 @@ TEST(GenerateBatchTest, PrefillProgressAndCancellation) {
   auto whole = Generate(*session, prompt, gen);
   ASSERT_TRUE(whole.ok());
   EXPECT_EQ(calls, model->config().num_layers) << "the prefill only: decode steps are not reported";
+  // The session's own callback sees every step but the prefill Generate's option stood in for,
+  // and is in place again afterwards.
+  int64_t session_calls = 0;
+  session->SetLayerCallback([&](int64_t, int64_t) { return ++session_calls > 0; });
+  calls = 0;
+  ASSERT_TRUE(Generate(*session, prompt, gen).ok());
+  EXPECT_EQ(calls, model->config().num_layers);
+  EXPECT_EQ(session_calls, (gen.max_new_tokens - 1) * model->config().num_layers) << "one per decode step's layer";
+  EXPECT_TRUE(session->SetLayerCallback(nullptr)) << "restored after Generate";
 
   std::vector<BatchRequest> reqs(3, BatchRequest{.prompt = prompt, .generation = gen});
   for (auto& r : reqs) r.generation.on_prefill_layer = nullptr;

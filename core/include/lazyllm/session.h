@@ -77,8 +77,10 @@ class LAZYLLM_API Session {
 
   // Progress and cancellation of every later Prefill, Append and DecodeStep: called on this
   // thread after each layer (layers done, of num_layers); returning false cancels the call,
-  // which returns kCancelled with the context cleared. An empty function removes it.
-  void SetLayerCallback(std::function<bool(int64_t layers_done, int64_t num_layers)> callback);
+  // which returns kCancelled with the context cleared. An empty function removes it. Returns the
+  // callback it replaces (Generate's on_prefill_layer stands in for it during its prefill).
+  std::function<bool(int64_t, int64_t)> SetLayerCallback(
+      std::function<bool(int64_t layers_done, int64_t num_layers)> callback);
 
   // Engine::Warmup(tokens) on the session's engine (capped at the session's context); the
   // session's own context is untouched. Call it before timing a first Prefill.
