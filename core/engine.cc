@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/engine_impl.h"
@@ -55,6 +56,7 @@ Engine::Impl::Impl(const Model& m, const EngineOptions& o, const std::vector<thr
     mem_limit_source = "the machine's physical memory";
   }
   PlaceWeights(plan);
+  if (const char* env = std::getenv("LAZYLLM_SERIAL_STEP_FLOPS")) serial_step_flops = std::strtod(env, nullptr);
 }
 
 // cos/sin of pos·scale·θ_i with θ_i = base^(-2i/rope_dims) (divided by rope_freqs when

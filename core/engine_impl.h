@@ -74,6 +74,11 @@ struct Engine::Impl {
   // Held by Step and NewSequence: the activations, the attention scratch and the RoPE tables are
   // the engine's, so calls from several threads (sessions sharing the engine) take turns.
   std::mutex step_mu;
+  // A step estimated below this many flops runs on the calling thread (ThreadPool::SerialScope):
+  // handing a layer's dozen loops to the workers costs more than it saves on such steps (the
+  // sample model's 50-token prefills). LAZYLLM_SERIAL_STEP_FLOPS overrides it; 0 never.
+  double serial_step_flops = kDefaultSerialStepFlops;
+  static constexpr double kDefaultSerialStepFlops = 5e7;
 
   Impl(const Model& m, const EngineOptions& o, const std::vector<threading::ArenaPlan>& plan);
   // Makes the RoPE tables cover positions [0, ctx).

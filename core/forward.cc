@@ -735,6 +735,20 @@ Status Engine::Step(std::span<StepItem> items) const {
     if (item.status.ok()) work.push_back({s, &item, item.kind == StepItem::Kind::kPrefill, OkStatus()});
   }
   if (work.empty()) return OkStatus();
+  // The step's matmul and attention flops: a step this small runs on the calling thread.
+  const ModelConfig& c = impl_->model.config();
+  const double q_dim = static_cast<double>(c.num_heads * c.head_dim);
+  const double kv_dim = static_cast<double>(c.num_kv_heads * c.head_dim);
+  const double dim = static_cast<double>(c.dim), ffn = static_cast<double>(c.ffn_dim);
+  const double per_row = 2 * (dim * (2 * q_dim + 2 * kv_dim) + 3 * dim * ffn);
+  double flops = 0;
+  for (const Work& w : work) {
+    const auto n = static_cast<double>(w.item->tokens.size());
+    const double keys = static_cast<double>(w.prefill ? 0 : w.s->pos) + n;
+    flops += static_cast<double>(c.num_layers) * (n * per_row + 4 * n * keys * q_dim) +
+             2 * dim * static_cast<double>(c.vocab_size);
+  }
+  const threading::ThreadPool::SerialScope serial(flops < impl_->serial_step_flops);
   Status st;
   try {
     st = StepRun(*impl_, work, int8 == 1).Run();

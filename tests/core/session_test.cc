@@ -244,6 +244,33 @@ TEST(SessionTest, WarmupLeavesResultsAndContextAlone) {
   EXPECT_TRUE(warm->engine().Warmup(1 << 20).ok());
 }
 
+// Steps too small for the workers to pay run on the calling thread (LAZYLLM_SERIAL_STEP_FLOPS, read
+// when an engine is created); they give the workers' results bit for bit, with pruning and revival.
+TEST(SessionTest, SmallStepsOnTheCallerMatchTheWorkers) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const std::vector<int32_t> toks =
+      model->tokenizer().Encode("Once upon a time there was a girl who liked to play in the park with her dog.", true);
+  auto pruning = PruningOptions::Parse("paper", model->config().num_layers, 0);
+  ASSERT_TRUE(pruning.ok());
+  std::vector<std::vector<float>> runs;
+  for (const char* threshold : {"1e30", "0"}) {  // every step serial, then every step on the workers
+    ASSERT_EQ(setenv("LAZYLLM_SERIAL_STEP_FLOPS", threshold, 1), 0);
+    auto s = Session::Create(*model, {.threads = 2, .pruning = *pruning});
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s->Prefill(toks).ok());
+    std::vector<float> all(s->logits().begin(), s->logits().end());
+    for (int i = 0; i < 8; ++i) {
+      ASSERT_TRUE(s->DecodeStep(Argmax(s->logits())).ok());
+      all.insert(all.end(), s->logits().begin(), s->logits().end());
+    }
+    EXPECT_GT(s->pruning_stats().revived_tokens, 0);
+    runs.push_back(all);
+  }
+  ASSERT_EQ(setenv("LAZYLLM_SERIAL_STEP_FLOPS", "0", 1), 0);  // as ctest sets it
+  EXPECT_TRUE(runs[0] == runs[1]);
+}
+
 TEST(SessionTest, RejectsBadInput) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
