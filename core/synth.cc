@@ -24,7 +24,6 @@ struct VocabEntry {
 constexpr VocabEntry kVocab[] = {
 #include "core/data/synth_vocab.inc"
 };
-constexpr int64_t kVocabSize = sizeof(kVocab) / sizeof(kVocab[0]);
 
 // Little-endian GGUF v3 serialisation into a byte buffer (the header; tensor data is streamed).
 struct Bytes {
@@ -52,15 +51,6 @@ struct Bytes {
   void ArrayHeader(std::string_view k, uint32_t elem, uint64_t n) { Key(k, kArray), Put(elem), Put(n); }
 };
 
-struct TensorPlan {
-  std::string name;
-  int64_t cols, rows;  // ne[0], ne[1] (rows = 1 for vectors)
-  simd::DType dtype;
-  enum class Init { kOnes, kRandom } init;
-  uint64_t offset = 0;
-  int64_t bytes = 0;
-};
-
 // splitmix64: a fast, well-mixed stream; uniform floats in [-a, a].
 struct Rng {
   uint64_t s;
@@ -73,11 +63,17 @@ struct Rng {
   float Uniform(float a) { return (static_cast<float>(Next() >> 40) * (2.0f / 16777216.0f) - 1.0f) * a; }
 };
 
-StatusOr<simd::DType> ParseDType(const std::string& s) {
-  const simd::DTypeInfo* d = simd::FindDTypeByName(s);
-  if (d == nullptr || !simd::CanQuantize(d->id))
-    return InvalidArgumentError("unknown dtype '" + s + "' (expected one of " + simd::QuantizableDTypeNames() + ")");
-  return d->id;
+const SynthVocab& Stories260KVocab() {
+  static const SynthVocab vocab = [] {
+    SynthVocab v;
+    for (const VocabEntry& e : kVocab) {
+      v.tokens.push_back(e.text);
+      v.scores.push_back(e.score);
+      v.types.push_back(e.type);
+    }
+    return v;
+  }();
+  return vocab;
 }
 
 }  // namespace
@@ -101,80 +97,121 @@ StatusOr<SynthShape> FindSynthPreset(const std::string& name) {
   return InvalidArgumentError("unknown preset '" + name + "' (presets: " + names + ")");
 }
 
+StatusOr<simd::DType> ParseSynthDType(const std::string& s) {
+  const simd::DTypeInfo* d = simd::FindDTypeByName(s);
+  if (d == nullptr || !simd::CanQuantize(d->id))
+    return InvalidArgumentError("unknown dtype '" + s + "' (expected one of " + simd::QuantizableDTypeNames() + ")");
+  return d->id;
+}
+
 Status Synthesize(const SynthOptions& options, const std::string& path) {
   LAZYLLM_ASSIGN_OR_RETURN(SynthShape shape, FindSynthPreset(options.preset));
-  LAZYLLM_ASSIGN_OR_RETURN(simd::DType dtype, ParseDType(options.dtype));
+  LAZYLLM_ASSIGN_OR_RETURN(simd::DType dtype, ParseSynthDType(options.dtype));
   if (options.layers < 0 || options.layers > 1024)
     return InvalidArgumentError("--layers " + std::to_string(options.layers) + " is out of range 1..1024");
   if (options.layers > 0) shape.layers = options.layers;
+  if (options.context < 0 || options.context > (1 << 20))
+    return InvalidArgumentError("--context " + std::to_string(options.context) + " is out of range 1..1048576");
+  if (options.context > 0) shape.context = options.context;
   const int64_t head_dim = shape.dim / shape.heads;
   const int64_t q_dim = shape.heads * head_dim, kv_dim = shape.kv_heads * head_dim;
+  const SynthVocab& vocab = Stories260KVocab();
+  const auto vocab_size = static_cast<int64_t>(vocab.tokens.size());
 
-  // Tensor table, in llama.cpp's order.
-  std::vector<TensorPlan> plan;
-  using Init = TensorPlan::Init;
+  // Tensor table, in llama.cpp's order. Each tensor draws from its own stream (seeded by the
+  // seed and its index), uniform with variance 1/cols.
+  SynthFile file{.name = "lazyllm-synth " + shape.name, .shape = shape, .file_type = dtype, .vocab = &vocab};
   const auto F32 = simd::DType::kF32;
-  plan.push_back({"token_embd.weight", shape.dim, kVocabSize, dtype, Init::kRandom});
-  plan.push_back({"output_norm.weight", shape.dim, 1, F32, Init::kOnes});
-  if (!shape.tied_output) plan.push_back({"output.weight", shape.dim, kVocabSize, dtype, Init::kRandom});
+  auto ones = [](int64_t cols) { return [cols](int64_t, float* out) { std::fill(out, out + cols, 1.0f); }; };
+  auto add_random = [&](std::string name, int64_t cols, int64_t rows) {
+    auto rng = std::make_shared<Rng>(Rng{options.seed * 0x100000001b3ull + file.tensors.size()});
+    const float a = std::sqrt(3.0f / static_cast<float>(cols));
+    file.tensors.push_back({std::move(name), cols, rows, dtype, [rng, a, cols](int64_t, float* out) {
+                              for (int64_t i = 0; i < cols; ++i) out[i] = rng->Uniform(a);
+                            }});
+  };
+  add_random("token_embd.weight", shape.dim, vocab_size);
+  file.tensors.push_back({"output_norm.weight", shape.dim, 1, F32, ones(shape.dim)});
+  if (!shape.tied_output) add_random("output.weight", shape.dim, vocab_size);
   for (int64_t l = 0; l < shape.layers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    plan.push_back({b + "attn_norm.weight", shape.dim, 1, F32, Init::kOnes});
-    plan.push_back({b + "attn_q.weight", shape.dim, q_dim, dtype, Init::kRandom});
-    plan.push_back({b + "attn_k.weight", shape.dim, kv_dim, dtype, Init::kRandom});
-    plan.push_back({b + "attn_v.weight", shape.dim, kv_dim, dtype, Init::kRandom});
-    plan.push_back({b + "attn_output.weight", q_dim, shape.dim, dtype, Init::kRandom});
-    plan.push_back({b + "ffn_norm.weight", shape.dim, 1, F32, Init::kOnes});
-    plan.push_back({b + "ffn_gate.weight", shape.dim, shape.ffn_dim, dtype, Init::kRandom});
-    plan.push_back({b + "ffn_up.weight", shape.dim, shape.ffn_dim, dtype, Init::kRandom});
-    plan.push_back({b + "ffn_down.weight", shape.ffn_dim, shape.dim, dtype, Init::kRandom});
+    file.tensors.push_back({b + "attn_norm.weight", shape.dim, 1, F32, ones(shape.dim)});
+    add_random(b + "attn_q.weight", shape.dim, q_dim);
+    add_random(b + "attn_k.weight", shape.dim, kv_dim);
+    add_random(b + "attn_v.weight", shape.dim, kv_dim);
+    add_random(b + "attn_output.weight", q_dim, shape.dim);
+    file.tensors.push_back({b + "ffn_norm.weight", shape.dim, 1, F32, ones(shape.dim)});
+    add_random(b + "ffn_gate.weight", shape.dim, shape.ffn_dim);
+    add_random(b + "ffn_up.weight", shape.dim, shape.ffn_dim);
+    add_random(b + "ffn_down.weight", shape.ffn_dim, shape.dim);
   }
+  return WriteSynthGguf(file, path);
+}
+
+Status WriteSynthGguf(const SynthFile& file, const std::string& path) {
+  const SynthShape& shape = file.shape;
+  const SynthVocab& vocab = *file.vocab;
+  const auto vocab_size = static_cast<int64_t>(vocab.tokens.size());
+  const int64_t head_dim = file.head_dim > 0 ? file.head_dim : shape.dim / shape.heads;
+
+  // Tensor offsets, each aligned.
   constexpr uint64_t kAlign = 32;
+  struct Placed {
+    simd::DType dtype;
+    uint64_t offset;
+    int64_t bytes;
+  };
+  std::vector<Placed> placed;
   uint64_t offset = 0;
-  for (auto& t : plan) {
-    t.dtype = simd::FallbackFor(t.dtype, t.cols);  // e.g. Q4_K rows of 576 become Q5_0, as llama.cpp does
-    t.offset = offset;
-    t.bytes = t.rows * simd::RowBytes(t.dtype, t.cols);
-    offset += (static_cast<uint64_t>(t.bytes) + kAlign - 1) / kAlign * kAlign;
+  for (const SynthTensor& t : file.tensors) {
+    const simd::DType dt = simd::FallbackFor(t.dtype, t.cols);  // e.g. Q4_K rows of 576 become Q5_0, as llama.cpp does
+    const int64_t bytes = t.rows * simd::RowBytes(dt, t.cols);
+    placed.push_back({dt, offset, bytes});
+    offset += (static_cast<uint64_t>(bytes) + kAlign - 1) / kAlign * kAlign;
   }
 
   Bytes h;  // metadata and tensor table; the fixed header goes in front at the end
   h.KvStr("general.architecture", "llama");
-  h.KvStr("general.name", "lazyllm-synth " + shape.name);
-  h.KvU32("general.file_type", static_cast<uint32_t>(std::max(0, simd::InfoOf(dtype).file_type)));
+  h.KvStr("general.name", file.name);
+  h.KvU32("general.file_type", static_cast<uint32_t>(std::max(0, simd::InfoOf(file.file_type).file_type)));
   h.KvU32("llama.block_count", static_cast<uint32_t>(shape.layers));
   h.KvU32("llama.context_length", static_cast<uint32_t>(shape.context));
   h.KvU32("llama.embedding_length", static_cast<uint32_t>(shape.dim));
   h.KvU32("llama.feed_forward_length", static_cast<uint32_t>(shape.ffn_dim));
   h.KvU32("llama.attention.head_count", static_cast<uint32_t>(shape.heads));
   h.KvU32("llama.attention.head_count_kv", static_cast<uint32_t>(shape.kv_heads));
+  if (head_dim * shape.heads != shape.dim) {
+    h.KvU32("llama.attention.key_length", static_cast<uint32_t>(head_dim));
+    h.KvU32("llama.attention.value_length", static_cast<uint32_t>(head_dim));
+  }
   h.KvU32("llama.rope.dimension_count", static_cast<uint32_t>(head_dim));
   h.KvF32("llama.rope.freq_base", shape.rope_theta);
   h.KvF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  h.KvU32("llama.vocab_size", static_cast<uint32_t>(kVocabSize));
+  h.KvU32("llama.vocab_size", static_cast<uint32_t>(vocab_size));
   h.KvStr("tokenizer.ggml.model", "llama");
   h.KvStr("tokenizer.ggml.pre", "default");
-  h.ArrayHeader("tokenizer.ggml.tokens", Bytes::kString, kVocabSize);
-  for (const auto& v : kVocab) h.Str(v.text);
-  h.ArrayHeader("tokenizer.ggml.scores", Bytes::kF32, kVocabSize);
-  for (const auto& v : kVocab) h.Put(v.score);
-  h.ArrayHeader("tokenizer.ggml.token_type", Bytes::kI32, kVocabSize);
-  for (const auto& v : kVocab) h.Put(v.type);
+  h.ArrayHeader("tokenizer.ggml.tokens", Bytes::kString, vocab_size);
+  for (const std::string& t : vocab.tokens) h.Str(t);
+  h.ArrayHeader("tokenizer.ggml.scores", Bytes::kF32, vocab_size);
+  for (float s : vocab.scores) h.Put(s);
+  h.ArrayHeader("tokenizer.ggml.token_type", Bytes::kI32, vocab_size);
+  for (int32_t t : vocab.types) h.Put(t);
   h.KvU32("tokenizer.ggml.bos_token_id", 1);
   h.KvU32("tokenizer.ggml.eos_token_id", 2);
   h.KvU32("tokenizer.ggml.unknown_token_id", 0);
-  for (const auto& t : plan) {
+  for (size_t i = 0; i < file.tensors.size(); ++i) {
+    const SynthTensor& t = file.tensors[i];
     h.Str(t.name);
     h.Put<uint32_t>(t.rows == 1 ? 1 : 2);
     h.Put<uint64_t>(static_cast<uint64_t>(t.cols));
     if (t.rows != 1) h.Put<uint64_t>(static_cast<uint64_t>(t.rows));
-    h.Put<uint32_t>(static_cast<uint32_t>(t.dtype));
-    h.Put<uint64_t>(t.offset);
+    h.Put<uint32_t>(static_cast<uint32_t>(placed[i].dtype));
+    h.Put<uint64_t>(placed[i].offset);
   }
   Bytes head;
   head.Put<uint32_t>(0x46554747);  // "GGUF"
   head.Put<uint32_t>(3);
-  head.Put<uint64_t>(plan.size());
+  head.Put<uint64_t>(file.tensors.size());
   head.Put<uint64_t>(h.entries);
   h.b.insert(h.b.begin(), head.b.begin(), head.b.end());
   while (h.b.size() % kAlign) h.b.push_back(0);
@@ -186,20 +223,18 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
   std::vector<float> row;
   std::vector<uint8_t> encoded;
   uint64_t written = 0;
-  for (size_t i = 0; i < plan.size() && ok; ++i) {
-    const TensorPlan& t = plan[i];
-    Rng rng{options.seed * 0x100000001b3ull + i};
-    const float a = std::sqrt(3.0f / static_cast<float>(t.cols));  // uniform with variance 1/cols
+  for (size_t i = 0; i < file.tensors.size() && ok; ++i) {
+    const SynthTensor& t = file.tensors[i];
     row.resize(static_cast<size_t>(t.cols));
-    encoded.resize(static_cast<size_t>(simd::RowBytes(t.dtype, t.cols)));
+    encoded.resize(static_cast<size_t>(simd::RowBytes(placed[i].dtype, t.cols)));
     for (int64_t r = 0; r < t.rows && ok; ++r) {
-      for (auto& v : row) v = t.init == Init::kOnes ? 1.0f : rng.Uniform(a);
-      simd::QuantizeRow(t.dtype, row.data(), encoded.data(), t.cols);
+      t.fill(r, row.data());
+      simd::QuantizeRow(placed[i].dtype, row.data(), encoded.data(), t.cols);
       ok = write(encoded.data(), encoded.size());
     }
-    written += static_cast<uint64_t>(t.bytes);
+    written += static_cast<uint64_t>(placed[i].bytes);
     static const uint8_t zeros[kAlign] = {};
-    if (i + 1 < plan.size()) {
+    if (i + 1 < file.tensors.size()) {
       const uint64_t pad = (kAlign - written % kAlign) % kAlign;
       ok = ok && write(zeros, pad);
       written += pad;

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "lazyllm/status.h"
+#include "simd/dtype.h"
 
 namespace lazyllm {
 
@@ -34,12 +36,39 @@ struct SynthOptions {
   // Norm weights stay F32; rows that the dtype's block does not divide fall back as llama.cpp's
   // quantizer does (Q4_K -> Q5_0, ...).
   std::string dtype = "f32";
-  int64_t layers = 0;  // 0: the preset's
+  int64_t layers = 0;   // 0: the preset's
+  int64_t context = 0;  // 0: the preset's
   uint64_t seed = 0;
 };
 
 // Writes the model to `path`. Weights are uniform with variance 1/fan_in (so activations stay
 // near unit scale through RMSNorm); norm weights are 1.
 Status Synthesize(const SynthOptions& options, const std::string& path);
+
+// The GGUF writer behind Synthesize, for any Llama-architecture file whose weights a function
+// gives row by row.
+struct SynthVocab {  // a SentencePiece ("llama") tokenizer: BOS 1, EOS 2, UNK 0
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;  // llama.cpp's token types: 1 normal, 2 unknown, 3 control, 6 byte
+};
+struct SynthTensor {
+  std::string name;
+  int64_t cols = 0, rows = 1;  // ne[0], ne[1] (rows = 1 for vectors)
+  simd::DType dtype = simd::DType::kF32;
+  std::function<void(int64_t row, float* out)> fill;  // writes the row's `cols` values
+};
+struct SynthFile {
+  std::string name;      // general.name
+  SynthShape shape;      // layers, dims, heads, context, rope theta
+  int64_t head_dim = 0;  // 0: dim / heads (else written as attention.key_length/value_length)
+  simd::DType file_type = simd::DType::kF32;
+  const SynthVocab* vocab = nullptr;
+  std::vector<SynthTensor> tensors;  // in file order; dtypes a row length does not suit fall back
+};
+Status WriteSynthGguf(const SynthFile& file, const std::string& path);
+
+// The `--dtype` names Synthesize accepts, parsed.
+StatusOr<simd::DType> ParseSynthDType(const std::string& name);
 
 }  // namespace lazyllm

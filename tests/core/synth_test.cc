@@ -21,7 +21,7 @@ std::string TempPath(const std::string& name) {
 }
 
 Model Make(const std::string& preset, const std::string& dtype, int64_t layers, uint64_t seed = 3) {
-  SynthOptions o{preset, dtype, layers, seed};
+  SynthOptions o{.preset = preset, .dtype = dtype, .layers = layers, .seed = seed};
   const std::string path = TempPath(preset + "_" + dtype);
   const Status st = Synthesize(o, path);
   EXPECT_TRUE(st.ok()) << st.message();
