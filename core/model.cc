@@ -186,8 +186,10 @@ Status ReadConfig(const gguf::File& f, ModelConfig* c) {
   if (c->rope_dims % 2 != 0)
     return InvalidArgumentError(f.path() + ": rope.dimension_count " + std::to_string(c->rope_dims) + " is odd");
   LAZYLLM_ASSIGN_OR_RETURN(double theta, f.GetFloatOr(a + "rope.freq_base", 10000.0));
-  if (!(theta > 1.0 && theta < 1e12))
-    return InvalidArgumentError(f.path() + ": rope.freq_base " + std::to_string(theta) + " is out of range");
+  // Any base above 1 is a valid RoPE; above 1e30 the slowest pairs stop turning at all in float.
+  if (!(theta > 1.0 && theta <= 1e30))
+    return InvalidArgumentError(f.path() + ": rope.freq_base " + std::to_string(theta) +
+                                " is out of range (above 1, at most 1e30)");
   c->rope_theta = static_cast<float>(theta);
   LAZYLLM_ASSIGN_OR_RETURN(double eps, f.GetFloatOr(a + "attention.layer_norm_rms_epsilon", 1e-5));
   if (!(eps > 0.0 && eps < 1.0))

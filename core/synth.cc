@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/needle.h"
 #include "core/output_file.h"
 #include "simd/quantize.h"
 
@@ -94,7 +95,7 @@ StatusOr<SynthShape> FindSynthPreset(const std::string& name) {
     if (p.name == name) return p;
     names += (names.empty() ? "" : ", ") + p.name;
   }
-  return InvalidArgumentError("unknown preset '" + name + "' (presets: " + names + ")");
+  return InvalidArgumentError("unknown preset '" + name + "' (presets: " + names + ", needle)");
 }
 
 StatusOr<simd::DType> ParseSynthDType(const std::string& s) {
@@ -105,6 +106,7 @@ StatusOr<simd::DType> ParseSynthDType(const std::string& s) {
 }
 
 Status Synthesize(const SynthOptions& options, const std::string& path) {
+  if (options.preset == "needle") return needle::Synthesize(options, path);
   LAZYLLM_ASSIGN_OR_RETURN(SynthShape shape, FindSynthPreset(options.preset));
   LAZYLLM_ASSIGN_OR_RETURN(simd::DType dtype, ParseSynthDType(options.dtype));
   if (options.layers < 0 || options.layers > 1024)

@@ -26,7 +26,8 @@ struct SynthShape {
   bool tied_output = true;  // no output.weight: the LM head reuses token_embd.weight
 };
 
-// The built-in presets: tiny-gqa, smollm2-135m, llama3.2-1b, llama2-7b.
+// The built-in random-weight presets: tiny-gqa, smollm2-135m, llama3.2-1b, llama2-7b. (`needle`,
+// the constructed retrieval model of core/needle.h, is a preset of Synthesize too, not of this list.)
 const std::vector<SynthShape>& SynthPresets();
 StatusOr<SynthShape> FindSynthPreset(const std::string& name);
 
@@ -42,7 +43,8 @@ struct SynthOptions {
 };
 
 // Writes the model to `path`. Weights are uniform with variance 1/fan_in (so activations stay
-// near unit scale through RMSNorm); norm weights are 1.
+// near unit scale through RMSNorm); norm weights are 1. Preset `needle` writes the constructed
+// retrieval model of core/needle.h instead (its weights are set, not drawn; `seed` is unused).
 Status Synthesize(const SynthOptions& options, const std::string& path);
 
 // The GGUF writer behind Synthesize, for any Llama-architecture file whose weights a function

@@ -13,6 +13,7 @@
 
 #include "tools/cli.h"
 #include "tools/eval_metrics.h"
+#include "tools/needle_set.h"
 #include "tools/records.h"
 
 namespace lazyllm::cli {
@@ -27,7 +28,21 @@ struct Record {
   std::vector<int32_t> continuation;  // teacher-forced tokens, may be empty
   std::vector<std::string> answers;   // accepted answers, may be empty
   std::string metric;                 // exact | contains | f1
+  // Later questions, teacher forced after the prompt: per followup, its text's tokens and its
+  // answer's (the tokens as they follow everything before them).
+  std::vector<std::vector<int32_t>> followup_text, followup_answer;
 };
+
+// The tokens of `piece` as it follows `text` (whose tokens, BOS first, are `before`): taken from
+// the joint encoding when `before` is its prefix (a separate encoding would give a SentencePiece
+// tokenizer's space prefix a token of its own), else encoded alone.
+std::vector<int32_t> TokensAfter(const Tokenizer& tok, const std::string& text, const std::vector<int32_t>& before,
+                                 const std::string& piece) {
+  const std::vector<int32_t> joint = tok.Encode(text + piece, true);
+  if (joint.size() > before.size() && std::equal(before.begin(), before.end(), joint.begin()))
+    return {joint.begin() + static_cast<std::ptrdiff_t>(before.size()), joint.end()};
+  return tok.Encode(piece, false);
+}
 
 std::vector<fs::path> SetFiles(const std::string& set) {
   if (!fs::exists(set)) throw CliError{"eval set '" + set + "' does not exist"};
@@ -48,27 +63,32 @@ std::vector<Record> LoadSet(const std::string& set, const Tokenizer& tok, int64_
     for (int line_no = 1; std::getline(in, line); ++line_no) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       const std::string where = file.string() + ":" + std::to_string(line_no);
-      EvalLine text = ParseEvalLine(line, file, line_no);
+      EvalLine text_line = ParseEvalLine(line, file, line_no);
       Record r;
-      r.id = std::move(text.id);
-      r.answers = std::move(text.answers);
-      r.metric = std::move(text.metric);
-      const std::string& prompt = text.prompt;
-      const std::string& continuation = text.continuation;
+      r.id = std::move(text_line.id);
+      r.answers = std::move(text_line.answers);
+      r.metric = std::move(text_line.metric);
+      const std::string& prompt = text_line.prompt;
+      const std::string& continuation = text_line.continuation;
       r.prompt = tok.Encode(prompt, true);
-      // The continuation's tokens as they follow the prompt: taken from the joint encoding when
-      // the prompt's tokens are its prefix (a separate encoding would give a SentencePiece
-      // tokenizer's space prefix a token of its own), else encoded alone.
-      if (!continuation.empty()) {
-        const std::vector<int32_t> joint = tok.Encode(prompt + continuation, true);
-        if (joint.size() > r.prompt.size() && std::equal(r.prompt.begin(), r.prompt.end(), joint.begin()))
-          r.continuation.assign(joint.begin() + static_cast<std::ptrdiff_t>(r.prompt.size()), joint.end());
-        else
-          r.continuation = tok.Encode(continuation, false);
-      }
+      if (!continuation.empty()) r.continuation = TokensAfter(tok, prompt, r.prompt, continuation);
       if (static_cast<int64_t>(r.prompt.size()) > max_prompt)
         throw CliError{where + ": prompt of " + std::to_string(r.prompt.size()) +
-                       " tokens leaves no room in the context of " + std::to_string(max_prompt) + " tokens"};
+                       " tokens leaves no room in the context of " + std::to_string(max_prompt + 1) +
+                       " tokens (-c sets it)"};
+      std::string text = prompt;
+      std::vector<int32_t> tokens = r.prompt;
+      for (const Followup& f : text_line.followups) {
+        for (const std::string* piece : {&f.text, &f.answer}) {
+          std::vector<int32_t> t = TokensAfter(tok, text, tokens, *piece);
+          text += *piece;
+          tokens.insert(tokens.end(), t.begin(), t.end());
+          (piece == &f.text ? r.followup_text : r.followup_answer).push_back(std::move(t));
+        }
+      }
+      if (static_cast<int64_t>(tokens.size()) > max_prompt + 1)
+        throw CliError{where + ": prompt and followups come to " + std::to_string(tokens.size()) +
+                       " tokens, more than the context of " + std::to_string(max_prompt + 1) + " (-c sets it)"};
       out.push_back(std::move(r));
     }
   }
@@ -84,6 +104,7 @@ struct Outcome {
   double pct_prefill = 100, pct_final = 100;
   int64_t revived = 0;
   std::vector<double> cont_log_probs;
+  int64_t followups_right = 0;  // followups whose every answer token was the most likely one
 };
 
 // Milliseconds of `count` back-to-back prefills of `prompt`.
@@ -103,9 +124,8 @@ constexpr double kMinSampleMs = 20.0;
 // back-to-back samples of the baseline's time over the method's, so that both sides of each ratio
 // see the same machine state. The order alternates within pairs (baseline first, then method
 // first), so that what running second gains or loses falls on both sides alike.
-double MedianSpeedup(Session& base, Session& method, const std::vector<int32_t>& prompt, int reps) {
-  const double one = TimedPrefills(base, prompt, 1);
-  const int inner = static_cast<int>(std::clamp(std::ceil(kMinSampleMs / std::max(one, 1e-3)), 1.0, 1000.0));
+// `inner` prefills make one sample (SampleLength).
+double MedianSpeedup(Session& base, Session& method, const std::vector<int32_t>& prompt, int reps, int inner) {
   std::vector<double> ratios;
   for (int i = 0; i < reps; ++i) {
     double b = 0, m = 0;
@@ -123,8 +143,32 @@ double MedianSpeedup(Session& base, Session& method, const std::vector<int32_t>&
   return ratios.size() % 2 ? ratios[h] : 0.5 * (ratios[h - 1] + ratios[h]);
 }
 
-// Greedy generation after the prompt, then teacher forcing of the continuation (pruning applied
-// to the prompt as in the prefill).
+// How many back-to-back prefills of `prompt` make a sample of at least kMinSampleMs.
+int SampleLength(Session& base, const std::vector<int32_t>& prompt) {
+  const double one = TimedPrefills(base, prompt, 1);
+  return static_cast<int>(std::clamp(std::ceil(kMinSampleMs / std::max(one, 1e-3)), 1.0, 1000.0));
+}
+
+// Teacher forcing of the followups from the session's current state (just after the prompt):
+// how many were answered, every token of the answer being the most likely one at its place.
+int64_t RunFollowups(Session& s, const Record& r) {
+  int64_t right = 0;
+  for (size_t f = 0; f < r.followup_text.size(); ++f) {
+    bool ok = true;
+    for (const auto* piece : {&r.followup_text[f], &r.followup_answer[f]}) {
+      for (int32_t t : *piece) {
+        if (piece == &r.followup_answer[f] && Argmax(s.logits()) != t) ok = false;
+        if (auto st = s.DecodeStep(t); !st.ok()) throw CliError{st.message()};
+      }
+    }
+    right += ok ? 1 : 0;
+  }
+  return right;
+}
+
+// Greedy generation after the prompt, then teacher forcing of the followups and of the
+// continuation (pruning applied to the prompt as in the prefill). With -n 1 nothing was decoded
+// after the prompt, so the followups go on from the same prefill.
 Outcome RunRecord(Session& s, const Record& r, int n) {
   Outcome o;
   if (auto st = s.Prefill(r.prompt); !st.ok()) throw CliError{st.message()};
@@ -136,6 +180,12 @@ Outcome RunRecord(Session& s, const Record& r, int n) {
     if (i + 1 < n) {
       if (auto st = s.DecodeStep(next); !st.ok()) throw CliError{st.message()};
     }
+  }
+  if (!r.followup_text.empty()) {
+    if (s.position() != static_cast<int64_t>(r.prompt.size())) {
+      if (auto e = s.Prefill(r.prompt); !e.ok()) throw CliError{e.message()};
+    }
+    o.followups_right = RunFollowups(s, r);
   }
   const PruningStats st = s.pruning_stats();
   o.pct_final = st.prompt_tokens_computed_pct;
@@ -154,7 +204,8 @@ Outcome RunRecord(Session& s, const Record& r, int n) {
 
 // Per-record comparison of a method with the baseline.
 struct Row {
-  std::vector<double> kl, top1, prefix, equal, ppl, ppl_ratio, score, speedup, ideal, pct_prefill, pct_final, revived;
+  std::vector<double> kl, top1, prefix, equal, ppl, ppl_ratio, score, followups, speedup, ideal, pct_prefill, pct_final,
+      revived;
 };
 
 double Score(const Record& r, const std::string& text) {
@@ -300,7 +351,7 @@ int Eval(int argc, char** argv) {
   const CommandSpec spec = {
       .name = "eval",
       .summary = "Measures LazyLLM's quality and speed against the baseline (pruning off) on a JSONL eval set.",
-      .shared = {"-m", "-t"},
+      .shared = {"-m", "-t", "-c"},
       .own = {{"--set", "FILE|DIR", "the eval set: a .jsonl file, or a folder of them"},
               {"--prune", "SPECS", "the schedules to compare, separated by ';' (default paper)"},
               {"-n", "N", "greedy tokens compared per prompt (default 16)"},
@@ -308,16 +359,42 @@ int Eval(int argc, char** argv) {
               {"-r", "N",
                "TTFT speedup is the median of N interleaved baseline/method pairs per prompt (default 3; each sample "
                "lasts >= 20 ms)"},
-              {"--seed", "S", "seed of random pruning (default 1)"},
+              {"--seed", "S", "seed of random pruning, and of --make-set's records (default 1)"},
               {"--no-match", "", "do not add static and random pruning at each schedule's prefill budget"},
               {"--sweep", "", "add LazyLLM, static and random pruning at 90/80/70/60/50% of the prefill work"},
-              {"--plot", "OUT.svg", "plot greedy-token agreement against TTFT speedup per method"}},
+              {"--plot", "OUT.svg", "plot greedy-token agreement against TTFT speedup per method"},
+              {"--make-set", "needle",
+               "write an eval set for the needle model (lazyllm synth --preset needle) to stdout"},
+              {"--length", "N", "with --make-set: prompt tokens per record, BOS included (default 1024)"},
+              {"--records", "K", "with --make-set: records (default 10)"},
+              {"--facts", "F", "with --make-set: key-value facts per record, at random depths (default 1, at most 48)"},
+              {"--questions", "Q",
+               "with --make-set: questions per record, the first in the prompt, the others as followups (default 1, "
+               "at most F)"}},
       .notes = R"(Records are lines with "prompt" or "prompt_file", optional "continuation", "answers" and "metric"
-(exact|contains|f1). Per method, against the baseline on the same prompt: first-token KL
+(exact|contains|f1), and "followups" (later questions, teacher forced). Per method, against the
+baseline on the same prompt: first-token KL
 divergence and top-1 agreement, greedy-token agreement over -n tokens, continuation perplexity
-(teacher forced), task score, TTFT speedup beside its ideal (1 / the prefill work fraction) and
-the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed up before timing.)"};
+(teacher forced), task score, followups answered, TTFT speedup beside its ideal (1 / the prefill
+work fraction) and the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed
+up before timing. --make-set needle --length N --records K [--facts F] [--questions Q] [--seed S]
+writes a set instead, the same for the same flags (docs/needle.md).)"};
   Flags flags(spec, argc, argv);
+  if (auto kind = flags.Get("--make-set")) {
+    if (*kind != "needle") throw CliError{"flag '--make-set': unknown set '" + *kind + "' (expected needle)"};
+    NeedleSetOptions o;
+    o.length = flags.Number<int64_t>("--length", 1024, 0, int64_t{1} << 30);  // MakeNeedleSet says what fits
+    o.records = flags.Number<int64_t>("--records", 10, 1, 1 << 20);
+    o.facts = flags.Number<int64_t>("--facts", 1, 0, 1 << 20);
+    o.questions = flags.Number<int64_t>("--questions", 1, 0, 1 << 20);
+    o.seed = flags.Number<uint64_t>("--seed", 1, 0, UINT64_MAX);
+    for (const NeedleRecord& r : MakeNeedleSet(o)) std::cout << NeedleRecordJson(r) << "\n";
+    std::cout.flush();
+    if (!std::cout) throw CliError{"writing the set to stdout failed"};
+    return 0;
+  }
+  for (const char* f : {"--length", "--records", "--facts", "--questions"})
+    if (flags.Has(f)) throw CliError{std::string("flag '") + f + "' needs --make-set"};
   if (!flags.Has("--set")) throw CliError{"missing --set FILE|DIR"};
   const int n = flags.Number<int>("-n", 16, 1, 1 << 16);
   const std::string format = flags.Get("-o").value_or("md");
@@ -328,7 +405,8 @@ the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed 
   const int reps = flags.Number<int>("-r", 3, 1, 100);
   Model model = LoadModel(flags, /*vocab_only=*/false);
   const ModelConfig& c = model.config();
-  const int64_t ctx = std::min<int64_t>(c.context_length, SessionOptions::kDefaultMaxContext);
+  const int64_t ctx = flags.Has("-c") ? flags.Number<int64_t>("-c", 0, 2, int64_t{1} << 22)
+                                      : std::min<int64_t>(c.context_length, SessionOptions::kDefaultMaxContext);
   const std::vector<Record> records = LoadSet(*flags.Get("--set"), model.tokenizer(), ctx - 1);
 
   // Methods: the baseline first, then the listed schedules, then (unless --no-match) static and
@@ -369,10 +447,11 @@ the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed 
   }
   std::vector<std::vector<Outcome>> outcomes(methods.size());
   for (size_t ri = 0; ri < records.size(); ++ri) {
+    const int inner = methods.size() > 1 ? SampleLength(sessions[0], records[ri].prompt) : 1;
     for (size_t mi = 0; mi < methods.size(); ++mi) {
       std::fprintf(stderr, "\reval: record %zu/%zu, method %zu/%zu (%s)      ", ri + 1, records.size(), mi + 1,
                    methods.size(), methods[mi].ToString().c_str());
-      const double speedup = mi == 0 ? 1.0 : MedianSpeedup(sessions[0], sessions[mi], records[ri].prompt, reps);
+      const double speedup = mi == 0 ? 1.0 : MedianSpeedup(sessions[0], sessions[mi], records[ri].prompt, reps, inner);
       outcomes[mi].push_back(RunRecord(sessions[mi], records[ri], n));
       outcomes[mi].back().speedup = speedup;
     }
@@ -397,6 +476,9 @@ the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed 
         row.ppl_ratio.push_back(eval::Perplexity(o.cont_log_probs) / eval::Perplexity(b.cont_log_probs));
       }
       if (!records[ri].answers.empty()) row.score.push_back(Score(records[ri], text_of(o.tokens)));
+      if (!records[ri].followup_text.empty())
+        row.followups.push_back(static_cast<double>(o.followups_right) /
+                                static_cast<double>(records[ri].followup_text.size()));
       row.speedup.push_back(o.speedup);
       row.ideal.push_back(
           1.0 / methods[mi].PrefillWorkFraction(c.num_layers, static_cast<int64_t>(records[ri].prompt.size())));
@@ -437,6 +519,7 @@ the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed 
       put("perplexity", r.ppl);
       put("perplexity_ratio", r.ppl_ratio);
       put("task_score", r.score);
+      put("followup_score", r.followups);
       put("ttft_speedup", r.speedup);
       put("ideal_speedup", r.ideal);
       put("prompt_computed_pct_prefill", r.pct_prefill);
@@ -449,30 +532,31 @@ the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed 
   }
   if (format == "csv") {
     std::printf(
-        "method,prune,records,kl,top1,prefix,equal,perplexity,perplexity_ratio,task_score,ttft_speedup,"
+        "method,prune,records,kl,top1,prefix,equal,perplexity,perplexity_ratio,task_score,followup_score,ttft_speedup,"
         "ideal_speedup,computed_pct_prefill,computed_pct_final,revived\n");
     for (size_t mi = 0; mi < methods.size(); ++mi) {
       const Row& r = rows[mi];
       auto m = [](const std::vector<double>& v) { return v.empty() ? NAN : eval::MeanCi95(v).mean; };
-      std::printf("%s,\"%s\",%zu,%.6g,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.2f,%.2f,%.2f\n",
+      std::printf("%s,\"%s\",%zu,%.6g,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.2f,%.2f,%.2f\n",
                   MethodName(methods[mi]), methods[mi].ToString().c_str(), records.size(), m(r.kl), m(r.top1),
-                  m(r.prefix), m(r.equal), m(r.ppl), m(r.ppl_ratio), m(r.score), m(r.speedup), m(r.ideal),
-                  m(r.pct_prefill), m(r.pct_final), m(r.revived));
+                  m(r.prefix), m(r.equal), m(r.ppl), m(r.ppl_ratio), m(r.score), m(r.followups), m(r.speedup),
+                  m(r.ideal), m(r.pct_prefill), m(r.pct_final), m(r.revived));
     }
     return 0;
   }
   std::printf("%zu records, %d greedy tokens each; mean ± 95%% interval over records\n\n", records.size(), n);
   std::printf(
       "| method | prune | first-token KL | top-1 agree %% | greedy prefix | equal tokens %% | perplexity | "
-      "ppl ratio | task score %% | TTFT speedup (ideal) | computed %% (prefill → end) | revived |\n");
-  std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+      "ppl ratio | task score %% | follow-ups %% | TTFT speedup (ideal) | computed %% (prefill → end) | revived |\n");
+  std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (size_t mi = 0; mi < methods.size(); ++mi) {
     const Row& r = rows[mi];
-    std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%.2f) | %s → %s | %s |\n", MethodName(methods[mi]),
-                methods[mi].ToString().c_str(), Ci(r.kl, 4).c_str(), Ci(r.top1, 1, 100).c_str(),
-                Ci(r.prefix, 1).c_str(), Ci(r.equal, 1, 100).c_str(), Ci(r.ppl, 2).c_str(), Ci(r.ppl_ratio, 3).c_str(),
-                Ci(r.score, 1, 100).c_str(), Ci(r.speedup, 2).c_str(), eval::MeanCi95(r.ideal).mean,
-                Ci(r.pct_prefill, 1).c_str(), Ci(r.pct_final, 1).c_str(), Ci(r.revived, 1).c_str());
+    std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%.2f) | %s → %s | %s |\n",
+                MethodName(methods[mi]), methods[mi].ToString().c_str(), Ci(r.kl, 4).c_str(),
+                Ci(r.top1, 1, 100).c_str(), Ci(r.prefix, 1).c_str(), Ci(r.equal, 1, 100).c_str(), Ci(r.ppl, 2).c_str(),
+                Ci(r.ppl_ratio, 3).c_str(), Ci(r.score, 1, 100).c_str(), Ci(r.followups, 1, 100).c_str(),
+                Ci(r.speedup, 2).c_str(), eval::MeanCi95(r.ideal).mean, Ci(r.pct_prefill, 1).c_str(),
+                Ci(r.pct_final, 1).c_str(), Ci(r.revived, 1).c_str());
   }
   return 0;
 }

@@ -63,6 +63,19 @@ EvalLine ParseEvalLine(const std::string& line, const fs::path& file, int line_n
     if (j.contains("continuation")) r.continuation = j["continuation"].get<std::string>();
     if (j.contains("answers")) r.answers = j["answers"].get<std::vector<std::string>>();
     r.metric = j.contains("metric") ? j["metric"].get<std::string>() : "contains";
+    if (j.contains("followups")) {
+      const json& fs = j["followups"];
+      if (!fs.is_array()) throw CliError{where + ": \"followups\" must be an array"};
+      for (size_t i = 0; i < fs.size(); ++i) {
+        const json& f = fs[i];
+        const std::string at = where + ": followups[" + std::to_string(i) + "]";
+        if (!f.is_object() || !f.contains("text") || !f.contains("answer"))
+          throw CliError{at + ": expected {\"text\": TEXT, \"answer\": TEXT}"};
+        Followup fu{f["text"].get<std::string>(), f["answer"].get<std::string>()};
+        if (fu.answer.empty()) throw CliError{at + ": \"answer\" is empty"};
+        r.followups.push_back(std::move(fu));
+      }
+    }
   } catch (const json::exception& e) {
     throw CliError{where + ": " + e.what()};
   } catch (const fs::filesystem_error& e) {

@@ -22,14 +22,23 @@ struct BatchLine {
 BatchLine ParseBatchLine(const std::string& line, const std::string& where, int default_max,
                          const std::string& default_prune);
 
+// A later question of an eval record, asked by teacher forcing: after the prompt (and the
+// followups before it), `text` is fed as it stands, and the question is answered when every token
+// of `answer` is the model's most likely next token.
+struct Followup {
+  std::string text, answer;
+};
+
 // One line of an eval set, as text: {"prompt": TEXT} or {"prompt_file": PATH}, with optional
-// "id", "continuation", "answers" and "metric" (exact | contains | f1; default contains).
+// "id", "continuation", "answers", "metric" (exact | contains | f1; default contains) and
+// "followups" ([{"text": TEXT, "answer": TEXT}, ...]). Other keys are information, ignored.
 struct EvalLine {
   std::string id;
   std::string prompt;  // the prompt_file's contents when the record names one
   std::string continuation;
   std::vector<std::string> answers;
   std::string metric;
+  std::vector<Followup> followups;
 };
 
 // Parses one non-blank line (number `line_no`) of the set file `file`. A prompt_file must be a

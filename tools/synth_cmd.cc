@@ -9,15 +9,22 @@ namespace lazyllm::cli {
 int Synth(int argc, char** argv) {
   const CommandSpec spec = {
       .name = "synth",
-      .summary = "Writes a Llama GGUF with random weights in a preset's shape and the stories260K vocabulary.",
-      .own = {{"--preset", "NAME", "the shape: tiny-gqa, smollm2-135m, llama3.2-1b or llama2-7b"},
+      .summary =
+          "Writes a Llama GGUF with random weights in a preset's shape and the stories260K vocabulary, or the "
+          "constructed retrieval model (preset needle).",
+      .own = {{"--preset", "NAME",
+               "tiny-gqa, smollm2-135m, llama3.2-1b or llama2-7b (random weights in that shape), or needle (exact "
+               "key-value retrieval, docs/needle.md)"},
               {"--dtype", "DTYPE",
                "weight dtype (default f32): f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, "
                "q5_k, q6_k, iq4_xs"},
               {"-o", "OUT.gguf", "the file to write"},
-              {"--layers", "N", "layers (default: the preset's)"},
+              {"--layers", "N", "layers (default: the preset's; needle: 16)"},
+              {"--context", "N", "context length (default: the preset's; needle: 32768, at most 65536)"},
               {"--seed", "S", "seed of the random weights (default 0)"}},
-      .notes = "Rows a dtype's block does not divide take llama.cpp's fallback type."};
+      .notes =
+          "Rows a dtype's block does not divide take llama.cpp's fallback type. The needle model's weights are "
+          "set, not drawn: --seed does not change it; make its eval sets with `lazyllm eval --make-set needle`."};
   Flags flags(spec, argc, argv);
   SynthOptions opts;
   if (!flags.Has("--preset")) throw CliError{"missing --preset NAME"};
@@ -25,6 +32,7 @@ int Synth(int argc, char** argv) {
   opts.preset = *flags.Get("--preset");
   opts.dtype = flags.Get("--dtype").value_or("f32");
   opts.layers = flags.Number<int64_t>("--layers", 0, 1, 1024);
+  opts.context = flags.Number<int64_t>("--context", 0, 1, 1 << 20);
   opts.seed = flags.Number<uint64_t>("--seed", 0, 0, UINT64_MAX);
   const std::string out = *flags.Get("-o");
   if (auto st = Synthesize(opts, out); !st.ok()) throw CliError{st.message()};

@@ -420,6 +420,34 @@ TEST(CliTest, EvalSweepAndPlot) {
 
 // --batch-file: the float64 reference's greedy tokens for the reference prompt in every slot,
 // whatever else runs beside it; per-line overrides; outputs in input order; bad lines named.
+// Issue 14, end to end: synth --preset needle, eval --make-set needle (the same set twice for a
+// seed), and eval on it: the baseline and LazyLLM answer every question, the first in the prompt
+// and the later ones as followups, and LazyLLM revives tokens to do it.
+TEST(CliTest, EvalOnANeedleSet) {
+  const std::string dir = ::testing::TempDir() + "/lazyllm_needle." + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  const Result synth = RunCli("synth --preset needle --layers 8 --context 1024 -o " + dir + "/needle.gguf");
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  const std::string make = "eval --make-set needle --length 300 --records 3 --facts 5 --questions 5 --seed 9";
+  const Result set = RunCli(make), again = RunCli(make);
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(set.out, again.out);
+  EXPECT_EQ(std::count(set.out.begin(), set.out.end(), '\n'), 3);
+  std::ofstream(dir + "/set.jsonl") << set.out;
+  const Result r = RunCli("eval -m " + dir + "/needle.gguf --set " + dir + "/set.jsonl -n 1 -r 1 -c 1024 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_GE(j.size(), 3u);
+  EXPECT_EQ(j[0]["method"], "baseline");
+  EXPECT_EQ(j[1]["method"], "LazyLLM");
+  for (int m : {0, 1}) {
+    EXPECT_EQ(j[m]["task_score"]["mean"], 1.0) << j[m].dump();
+    EXPECT_EQ(j[m]["followup_score"]["mean"], 1.0) << j[m].dump();
+  }
+  EXPECT_GT(j[1]["revived_tokens"]["mean"].get<double>(), 0.0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CliTest, RunBatchFileMatchesReferenceInInputOrder) {
   LAZYLLM_REQUIRE_REFERENCE();
   const auto ref = testing::ReadJson(testing::ReferenceDir() / "float64/stories260K.short.json");
@@ -663,6 +691,26 @@ TEST(CliTest, BadInputGivesOneLineErrorAndNonZeroExit) {
       {"eval -m " + Model() + " --set " + BadSet("{\"continuation\": \"x\"}"), "exactly one of"},
       {"eval -m " + Model() + " --set " + BadSet("{\"prompt_file\": \"missing.txt\"}"),
        ".jsonl:1: cannot read prompt_file"},
+      // Issue 14: needle sets and followups.
+      {"eval --make-set haystack", "unknown set 'haystack' (expected needle)"},
+      {"eval --make-set needle --facts 0", "flag '--facts': 0 is out of range [1, 48]"},
+      {"eval --make-set needle --facts 49", "is out of range [1, 48]"},
+      {"eval --make-set needle --facts 2 --questions 3", "flag '--questions': 3 is out of range [1, 2]"},
+      {"eval --make-set needle --length 20 --facts 4", "flag '--length': 20 is out of range [24, 65536]"},
+      {"eval -m " + Model() + " --set x.jsonl --length 100", "flag '--length' needs --make-set"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\", \"followups\": {}}"),
+       "\"followups\" must be an array"},
+      {"eval -m " + Model() + " --set " + BadSet("{\"prompt\": \"hi\", \"followups\": [{\"text\": \"x\"}]}"),
+       "followups[0]: expected {\"text\": TEXT, \"answer\": TEXT}"},
+      {"eval -m " + Model() + " --set " +
+           BadSet("{\"prompt\": \"hi\", \"followups\": [{\"text\": \"x\", \"answer\": \"\"}]}"),
+       "followups[0]: \"answer\" is empty"},
+      {"eval -m " + Model() + " -c 8 --set " +
+           BadSet("{\"prompt\": \"hi\", \"followups\": [{\"text\": \" Once upon a time there was\", \"answer\": \" a "
+                  "girl\"}]}"),
+       "prompt and followups come to"},
+      {"synth --preset needle --layers 1 -o /tmp/x.gguf", "--layers 1 is out of range 2..1024 for preset needle"},
+      {"synth --preset needle --context 100000 -o /tmp/x.gguf", "--context 100000 is out of range 16..65536"},
   };
   for (const auto& [args, expect] : cases) {
     SCOPED_TRACE(args);
