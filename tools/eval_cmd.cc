@@ -156,8 +156,11 @@ int64_t RunFollowups(Session& s, const Record& r) {
   for (size_t f = 0; f < r.followup_text.size(); ++f) {
     bool ok = true;
     for (const auto* piece : {&r.followup_text[f], &r.followup_answer[f]}) {
-      for (int32_t t : *piece) {
+      for (size_t i = 0; i < piece->size(); ++i) {
+        const int32_t t = (*piece)[i];
         if (piece == &r.followup_answer[f] && Argmax(s.logits()) != t) ok = false;
+        const bool last = f + 1 == r.followup_text.size() && piece == &r.followup_answer[f] && i + 1 == piece->size();
+        if (last) break;  // nothing is asked after it
         if (auto st = s.DecodeStep(t); !st.ok()) throw CliError{st.message()};
       }
     }
