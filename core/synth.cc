@@ -52,18 +52,6 @@ struct Bytes {
   void ArrayHeader(std::string_view k, uint32_t elem, uint64_t n) { Key(k, kArray), Put(elem), Put(n); }
 };
 
-// splitmix64: a fast, well-mixed stream; uniform floats in [-a, a].
-struct Rng {
-  uint64_t s;
-  uint64_t Next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  float Uniform(float a) { return (static_cast<float>(Next() >> 40) * (2.0f / 16777216.0f) - 1.0f) * a; }
-};
-
 const SynthVocab& Stories260KVocab() {
   static const SynthVocab vocab = [] {
     SynthVocab v;
@@ -126,7 +114,7 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
   const auto F32 = simd::DType::kF32;
   auto ones = [](int64_t cols) { return [cols](int64_t, float* out) { std::fill(out, out + cols, 1.0f); }; };
   auto add_random = [&](std::string name, int64_t cols, int64_t rows) {
-    auto rng = std::make_shared<Rng>(Rng{options.seed * 0x100000001b3ull + file.tensors.size()});
+    auto rng = std::make_shared<SplitMix64>(SplitMix64{options.seed * 0x100000001b3ull + file.tensors.size()});
     const float a = std::sqrt(3.0f / static_cast<float>(cols));
     file.tensors.push_back({std::move(name), cols, rows, dtype, [rng, a, cols](int64_t, float* out) {
                               for (int64_t i = 0; i < cols; ++i) out[i] = rng->Uniform(a);

@@ -70,6 +70,22 @@ struct SynthFile {
 };
 Status WriteSynthGguf(const SynthFile& file, const std::string& path);
 
+// splitmix64: a fast, well-mixed stream that is the same on every platform (the standard
+// library's distributions are not), for synthetic weights and eval sets.
+struct SplitMix64 {
+  uint64_t state;
+  uint64_t Next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [-a, a].
+  float Uniform(float a) { return (static_cast<float>(Next() >> 40) * (2.0f / 16777216.0f) - 1.0f) * a; }
+  // Uniform in [0, n), n > 0, by multiply-high.
+  size_t Below(size_t n) { return static_cast<size_t>((static_cast<unsigned __int128>(Next()) * n) >> 64); }
+};
+
 // The `--dtype` names Synthesize accepts, parsed.
 StatusOr<simd::DType> ParseSynthDType(const std::string& name);
 

@@ -9,17 +9,8 @@
 namespace lazyllm::cli {
 namespace {
 
-// splitmix64, and uniform integers below n by multiply-high: the same stream on every platform
-// (the standard library's distributions are not).
-struct Rng {
-  uint64_t s;
-  uint64_t Next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  size_t Below(size_t n) { return static_cast<size_t>((static_cast<unsigned __int128>(Next()) * n) >> 64); }
+// The set's random stream, with a pick from a word list.
+struct Rng : SplitMix64 {
   const std::string& Pick(const std::vector<std::string>& v) { return v[Below(v.size())]; }
 };
 
@@ -49,7 +40,7 @@ constexpr int64_t kQuestionWords = 3;  // the KEY is
 
 NeedleRecord MakeRecord(const NeedleSetOptions& o, int64_t index) {
   const needle::Words& w = needle::Vocabulary();
-  Rng rng{o.seed * 0x9e3779b97f4a7c15ull ^ (static_cast<uint64_t>(index) + 1) * 0xd1b54a32d192ed03ull};
+  Rng rng{{o.seed * 0x9e3779b97f4a7c15ull ^ (static_cast<uint64_t>(index) + 1) * 0xd1b54a32d192ed03ull}};
   // The facts: distinct keys (a partial shuffle), values drawn with repetition.
   std::vector<size_t> keys(w.keys.size());
   for (size_t i = 0; i < keys.size(); ++i) keys[i] = i;
