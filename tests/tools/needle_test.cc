@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -122,12 +123,32 @@ TEST(NeedleTest, PromptsHaveTheExactLengthAndTheFactsWhereTheRecordSays) {
         EXPECT_EQ(word_at(f.position - 1), "is");
         EXPECT_TRUE(keys.insert(f.key).second) << "key " << f.key << " twice";
       }
-      // The questions ask each fact once; the first in the prompt, the others as followups.
-      std::set<std::string> asked = {r.answer};
-      EXPECT_EQ(r.prompt.substr(r.prompt.size() - 3), " is");
-      for (size_t q = 0; q < r.followup_texts.size(); ++q) asked.insert(r.followup_answers[q].substr(1));
-      EXPECT_EQ(r.followup_texts.size(), 3u);
-      EXPECT_GE(asked.size(), 1u);
+      // The questions ask each fact once, the first in the prompt and the others as followups
+      // (each followup text first gives the previous answer), and each answer is its fact's value.
+      std::map<std::string, std::string> value_of;
+      for (const cli::NeedleFact& f : r.facts) value_of[f.key] = f.value;
+      auto last_words = [](const std::string& text, size_t n) {
+        std::vector<std::string> words;
+        std::istringstream in(text);
+        for (std::string w; in >> w;) words.push_back(w);
+        return std::vector<std::string>(words.end() - static_cast<std::ptrdiff_t>(n), words.end());
+      };
+      std::vector<std::string> question = last_words(r.prompt, 3);
+      std::set<std::string> asked = {question[1]};
+      EXPECT_EQ(question[0], "the");
+      EXPECT_EQ(question[2], "is");
+      EXPECT_EQ(r.answer, value_of[question[1]]);
+      std::string previous = r.answer;
+      ASSERT_EQ(r.followup_texts.size(), 3u);
+      for (size_t q = 0; q < r.followup_texts.size(); ++q) {
+        const std::vector<std::string> text = last_words(r.followup_texts[q], 5);
+        EXPECT_EQ(text[0], previous);
+        EXPECT_EQ(text[1], ".");
+        asked.insert(text[3]);
+        EXPECT_EQ(r.followup_answers[q], " " + value_of[text[3]]);
+        previous = value_of[text[3]];
+      }
+      EXPECT_EQ(asked.size(), 4u);
     }
   }
 }
