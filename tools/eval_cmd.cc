@@ -410,6 +410,7 @@ writes a set instead, the same for the same flags (docs/needle.md).)"};
   const ModelConfig& c = model.config();
   const int64_t ctx = flags.Has("-c") ? flags.Number<int64_t>("-c", 0, 2, int64_t{1} << 22)
                                       : std::min<int64_t>(c.context_length, SessionOptions::kDefaultMaxContext);
+  WarnIfBeyondTrainedContext(model, ctx, "eval");
   const std::vector<Record> records = LoadSet(*flags.Get("--set"), model.tokenizer(), ctx - 1);
 
   // Methods: the baseline first, then the listed schedules, then (unless --no-match) static and

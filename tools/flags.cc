@@ -18,7 +18,7 @@ const std::vector<FlagDef>& SharedFlags() {
       {"-f", "FILE", "a text file holding the prompt"},
       {"-n", "N", "tokens to generate (default 64; 0 stops after the prefill)"},
       {"-t", "N", "worker threads (default 0: one per core)"},
-      {"-c", "N", "context length in tokens (default: the model's trained context)"},
+      {"-c", "N", "context length in tokens (default: the model's trained context, at most 4096)"},
       {"--temp", "T", "sampling temperature (default 0.8; 0 is greedy decoding)"},
       {"--top-k", "K", "sample among the K most likely tokens (default 40; 0: no limit)"},
       {"--top-p", "P", "sample within the smallest set of tokens of probability P (default 0.95)"},
