@@ -7,6 +7,8 @@
 #include <cstring>
 #include <numeric>
 
+#include "simd/check.h"
+
 namespace lazyllm::cache {
 
 KvPool::KvPool(int64_t limit_bytes, int64_t page_rows, int64_t page_bytes)
@@ -21,6 +23,7 @@ bool KvPool::Take(int64_t n) {
 
 void KvPool::Give(int64_t n) {
   std::lock_guard lock(mu_);
+  LAZYLLM_CHECK(n >= 0 && n <= held_) << "giving back " << n << " pages of the " << held_ << " held";
   held_ -= n;
 }
 
@@ -75,6 +78,7 @@ int64_t KvCache::Assign(int64_t layer, int64_t slot) {
 
 void KvCache::Write(int64_t layer, int64_t row, const float* k, const float* v,
                     void (*to_f16)(const float*, uint16_t*, int64_t)) {
+  LAZYLLM_CHECK(row >= 0 && row < rows_[layer]) << "layer " << layer << " row " << row << " of " << rows_[layer];
   void* kd = Row(layer, 0, row);
   void* vd = Row(layer, 1, row);
   if (f16_) {

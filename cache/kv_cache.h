@@ -62,7 +62,7 @@ class KvCache {
   // Gives (layer, slot) a row: its own when it has one, else the layer's next row, taking a
   // page from this sequence's reservation or else from the pool. -1 when neither has a page.
   int64_t Assign(int64_t layer, int64_t slot);
-  // Stores kv_dim floats of K and of V into a row (converted to half for an f16 cache).
+  // Stores kv_dim floats of K and of V into an assigned row (converted to half for an f16 cache).
   void Write(int64_t layer, int64_t row, const float* k, const float* v,
              void (*to_f16)(const float*, uint16_t*, int64_t));
   // Raw row storage (float or uint16_t elements).

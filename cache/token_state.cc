@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "simd/check.h"
+
 namespace lazyllm::cache {
 
 TokenState::TokenState(int64_t num_layers, int64_t max_slots, int64_t dim, const std::vector<bool>& aux_layers)
@@ -24,22 +26,25 @@ TokenState::TokenState(int64_t num_layers, int64_t max_slots, int64_t dim, const
 void TokenState::Clear() {
   std::fill(has_kv_.begin(), has_kv_.end(), 0);
   std::fill(has_aux_.begin(), has_aux_.end(), 0);
-  computed_pairs_ = recomputed_pairs_ = 0;
+  computed_pairs_ = 0;
 }
 
-bool TokenState::MarkComputed(int64_t layer, int64_t slot) {
+void TokenState::MarkComputed(int64_t layer, int64_t slot) {
   uint8_t& flag = has_kv_[Index(layer, slot)];
-  ++computed_pairs_;
-  if (flag != 0) {
-    ++recomputed_pairs_;
-    return false;
-  }
+  LAZYLLM_CHECK(flag == 0) << "token " << slot << " computed a second time at layer " << layer;
   flag = 1;
-  return true;
+  ++computed_pairs_;
 }
 
-float* TokenState::Aux(int64_t layer, int64_t slot) { return &aux_[aux_offset_[layer] + slot * dim_]; }
-const float* TokenState::Aux(int64_t layer, int64_t slot) const { return &aux_[aux_offset_[layer] + slot * dim_]; }
+float* TokenState::Aux(int64_t layer, int64_t slot) {
+  LAZYLLM_CHECK(IsAuxLayer(layer)) << "layer " << layer << " keeps no Aux Cache";
+  return &aux_[aux_offset_[layer] + slot * dim_];
+}
+
+const float* TokenState::Aux(int64_t layer, int64_t slot) const {
+  LAZYLLM_CHECK(IsAuxLayer(layer)) << "layer " << layer << " keeps no Aux Cache";
+  return &aux_[aux_offset_[layer] + slot * dim_];
+}
 
 int64_t TokenState::CountKv(int64_t layer, int64_t n_slots) const {
   return std::count(has_kv_.begin() + static_cast<long>(Index(layer, 0)),

@@ -18,12 +18,12 @@ class TokenState {
   void Clear();
 
   bool HasKv(int64_t layer, int64_t slot) const { return has_kv_[Index(layer, slot)] != 0; }
-  // Marks that (layer, slot) was computed now. Returns false (and counts a violation) when it
-  // had been computed before: LazyLLM computes each pair at most once per generation.
-  bool MarkComputed(int64_t layer, int64_t slot);
+  // Marks that (layer, slot) was computed now. LazyLLM computes each pair at most once per
+  // generation: a pair computed a second time fails a LAZYLLM_CHECK.
+  void MarkComputed(int64_t layer, int64_t slot);
 
   bool HasAux(int64_t layer, int64_t slot) const { return has_aux_[Index(layer, slot)] != 0; }
-  // Output hidden state of `layer` for `slot`, dim floats. Only for aux layers.
+  // Output hidden state of `layer` for `slot`, dim floats. Only for aux layers (checked).
   float* Aux(int64_t layer, int64_t slot);
   const float* Aux(int64_t layer, int64_t slot) const;
   void MarkAux(int64_t layer, int64_t slot) { has_aux_[Index(layer, slot)] = 1; }
@@ -31,9 +31,8 @@ class TokenState {
 
   // Tokens in [0, n_slots) with K/V at `layer`.
   int64_t CountKv(int64_t layer, int64_t n_slots) const;
-  // (layer, slot) pairs computed so far, and how many were computed a second time (must be 0).
+  // (layer, slot) pairs computed so far.
   int64_t computed_pairs() const { return computed_pairs_; }
-  int64_t recomputed_pairs() const { return recomputed_pairs_; }
 
  private:
   size_t Index(int64_t layer, int64_t slot) const { return static_cast<size_t>(layer * max_slots_ + slot); }
@@ -42,7 +41,7 @@ class TokenState {
   std::vector<uint8_t> has_kv_, has_aux_;
   std::vector<int64_t> aux_offset_;  // per layer: first float of its Aux rows, or -1
   std::vector<float> aux_;
-  int64_t computed_pairs_ = 0, recomputed_pairs_ = 0;
+  int64_t computed_pairs_ = 0;
 };
 
 }  // namespace lazyllm::cache

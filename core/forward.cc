@@ -12,6 +12,7 @@
 
 #include "core/engine_impl.h"
 #include "core/sequence_impl.h"
+#include "simd/check.h"
 #include "simd/select.h"
 
 namespace lazyllm {
@@ -348,10 +349,9 @@ class StepRun {
       }
       if (!computed) {
         if (!decode || s.tokens.HasKv(l, t)) continue;  // attended through the cache
-        if (!s.tokens.HasAux(l - 1, t))
-          return InternalError("LazyLLM invariant broken: token " + std::to_string(t) + " has K/V at layer " +
-                               std::to_string(l - 1) + " but neither K/V at layer " + std::to_string(l) +
-                               " nor an Aux Cache entry");
+        // The Aux Cache invariant: has_kv[l-1][t] and not has_kv[l][t] => has_aux[l-1][t].
+        LAZYLLM_CHECK(s.tokens.HasAux(l - 1, t)) << "token " << t << " has K/V at layer " << l - 1
+                                                 << " but neither K/V at layer " << l << " nor an Aux Cache entry";
         src = s.tokens.Aux(l - 1, t);  // revival: the stored output of layer l-1
         ++s.stats.revived_tokens;
       }
@@ -383,8 +383,7 @@ class StepRun {
         a_.row_pos[at] = s.rows[r];
         a_.row_seq[at] = static_cast<int32_t>(i);
         a_.kv_row[at] = s.kv.Assign(l, s.rows[r]);
-        if (a_.kv_row[at] < 0)
-          return InternalError("KV pages set aside for a step ran out at layer " + std::to_string(l));
+        LAZYLLM_CHECK(a_.kv_row[at] >= 0) << "the KV pages set aside for the step ran out at layer " << l;
         s.tokens.MarkComputed(l, s.rows[r]);
       }
     }
@@ -790,7 +789,6 @@ int64_t Sequence::kv_reserved_bytes() const { return impl_->kv.reserved_bytes();
 PruningStats Sequence::pruning_stats() const {
   PruningStats st = impl_->stats;
   st.computed_pairs = impl_->tokens.computed_pairs();
-  st.recomputed_pairs = impl_->tokens.recomputed_pairs();
   return st;
 }
 

@@ -3,13 +3,17 @@
 
 #include <algorithm>
 
+#include "simd/check.h"
 #include "simd/gemm.h"
 
 namespace lazyllm {
 void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMatrix& w,
             const std::vector<WeightSlice>& sl, const float* xin, int64_t n, float* y, MatMulScratch& scratch,
             bool int8_activations) {
+  LAZYLLM_CHECK(static_cast<int>(sl.size()) == pool.num_arenas())
+      << sl.size() << " slices for the pool's " << pool.num_arenas() << " arenas";
   const simd::DTypeKernels& kern = k.Row(w.dtype);
+  LAZYLLM_CHECK(kern.to_f32 != nullptr && kern.dot != nullptr) << "no kernels for " << simd::InfoOf(w.dtype).name;
   const simd::RowDotFn dot = kern.dot;
   const simd::ToF32Fn convert = w.dtype == simd::DType::kF32 ? nullptr : kern.to_f32;
   // GEMV inputs prepared once for all arenas: per-16 sums of each input row (for dtypes with

@@ -191,7 +191,6 @@ TEST(AppendTest, MatchesFloat64ModelOfTheRule) {
       EXPECT_LE(testing::MaxRelDiff(s->logits(), ref.Step(turns[i])), 1e-5) << "append " << i;
     }
     EXPECT_EQ(s->pruning_stats().revived_tokens, ref.revived());
-    EXPECT_EQ(s->pruning_stats().recomputed_pairs, 0);
     std::printf("  %-18s revived %lld (float64 model %lld)\n", spec,
                 static_cast<long long>(s->pruning_stats().revived_tokens), static_cast<long long>(ref.revived()));
   }

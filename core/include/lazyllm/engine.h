@@ -58,10 +58,9 @@ struct PruningStats {
   // 100 · Σ_l |has_kv[l] ∩ prompt| / (L · N_prompt), after the prefill and now.
   double prompt_tokens_computed_pct_prefill = 100.0;
   double prompt_tokens_computed_pct = 100.0;
-  // (token, layer) pairs computed since the prefill began, and pairs computed a second time
-  // (always 0: LazyLLM computes each pair at most once).
+  // (token, layer) pairs computed since the prefill began (LazyLLM computes each at most once:
+  // an internal check ends the process if a pair were computed twice).
   int64_t computed_pairs = 0;
-  int64_t recomputed_pairs = 0;
 };
 
 struct SequenceOptions {
