@@ -9,11 +9,11 @@
 #include <thread>
 #include <vector>
 
-#include "core/attention.h"
-#include "core/matmul.h"
-#include "core/synth.h"
+#include "core/forward/attention.h"
+#include "core/forward/matmul.h"
 #include "lazyllm/lazyllm.h"
 #include "simd/quantize.h"
+#include "tools/synth/synth.h"
 
 namespace lazyllm {
 namespace {

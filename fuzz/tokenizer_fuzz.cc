@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/gguf.h"
+#include "core/io/gguf.h"
 #include "lazyllm/lazyllm.h"
 
 namespace {
@@ -23,7 +23,7 @@ namespace {
 #define LAZYLLM_SHARED_DIR LAZYLLM_SOURCE_DIR "/../shared"
 #endif
 
-// One representative name per pre-tokenizer of core/tokenizer.cc's table.
+// One representative name per pre-tokenizer of core/text/tokenizer.cc's table.
 constexpr size_t kFirstGpt2 = 4;  // Vocabs()[kFirstGpt2...] are GPT-2's vocabulary
 constexpr const char* kPreTokenizers[] = {"default", "starcoder", "llama3",       "dbrx",           "qwen2",
                                           "tekken",  "gpt-4o",    "deepseek-llm", "deepseek-coder", "falcon"};

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "core/needle.h"
 #include "tools/flags.h"
+#include "tools/synth/needle.h"
 
 namespace lazyllm::cli {
 namespace {

@@ -1,4 +1,4 @@
-// `lazyllm eval --make-set needle`: eval sets for the needle model (core/needle.h). Each record
+// `lazyllm eval --make-set needle`: eval sets for the needle model (tools/synth/needle.h). Each record
 // is filler text of an exact token length with F facts "the KEY is VALUE ." at random depths,
 // ending with a question "the KEY is" whose exact answer is the fact's value; with Q questions,
 // the later ones follow as a teacher-forced continuation (the eval set's "followups").

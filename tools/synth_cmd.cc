@@ -1,8 +1,8 @@
 // `lazyllm synth`: write a random-weight model in a real model's shape.
 #include <cstdio>
 
-#include "core/synth.h"
 #include "tools/cli.h"
+#include "tools/synth/synth.h"
 
 namespace lazyllm::cli {
 

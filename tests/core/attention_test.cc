@@ -1,6 +1,6 @@
 // Tiled and direct causal attention against a float64 evaluation written here: several query
 // blocks and key tiles, grouped KV heads, per-row key limits with gaps (as after pruning).
-#include "core/attention.h"
+#include "core/forward/attention.h"
 
 #include <gtest/gtest.h>
 

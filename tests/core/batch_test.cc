@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/test_paths.h"
-#include "core/engine_impl.h"
+#include "core/engine/engine_impl.h"
 #include "lazyllm/engine.h"
 #include "lazyllm/generate.h"
 #include "threading/topology.h"

@@ -1,5 +1,5 @@
 // GGUF reader tests: valid files, and a corpus of malformed files that must each give a clear error.
-#include "core/gguf.h"
+#include "core/io/gguf.h"
 
 #include <gtest/gtest.h>
 

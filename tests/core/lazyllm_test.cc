@@ -8,8 +8,8 @@
 #include <map>
 
 #include "common/test_paths.h"
-#include "core/gguf.h"
-#include "core/session_hooks.h"
+#include "core/engine/session_hooks.h"
+#include "core/io/gguf.h"
 #include "simd/kernels.h"
 
 namespace lazyllm {

@@ -5,12 +5,12 @@
 #include <cstring>
 #include <filesystem>
 
-#include "core/engine_impl.h"
-#include "core/matmul.h"
-#include "core/session_hooks.h"
-#include "core/synth.h"
+#include "core/engine/engine_impl.h"
+#include "core/engine/session_hooks.h"
+#include "core/forward/matmul.h"
 #include "lazyllm/lazyllm.h"
 #include "threading/topology.h"
+#include "tools/synth/synth.h"
 
 namespace lazyllm {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "common/test_paths.h"
 #include "common/tiny_model.h"
-#include "core/gguf.h"
+#include "core/io/gguf.h"
 #include "lazyllm/lazyllm.h"
 
 namespace lazyllm {

@@ -5,10 +5,10 @@
 #include <filesystem>
 
 #include "common/test_paths.h"
-#include "core/gguf.h"
-#include "core/synth.h"
+#include "core/io/gguf.h"
 #include "lazyllm/lazyllm.h"
 #include "simd/dtype.h"
+#include "tools/synth/synth.h"
 
 namespace lazyllm {
 namespace {

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "common/test_paths.h"
-#include "core/gguf.h"
+#include "core/io/gguf.h"
 #include "lazyllm/lazyllm.h"
 
 namespace lazyllm {

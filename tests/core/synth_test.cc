@@ -1,6 +1,6 @@
 // lazyllm synth: the files load, carry the preset's shape and the stories260K tokenizer, and the
 // quantized files encode the same random weights as the F32 file within each format's step.
-#include "core/synth.h"
+#include "tools/synth/synth.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "common/test_paths.h"
-#include "core/model_impl.h"
+#include "core/model/model_impl.h"
 #include "lazyllm/lazyllm.h"
 #include "simd/kernels.h"
 

@@ -1,7 +1,7 @@
-// The needle model (core/needle.h) and its eval sets (tools/needle_set.h). The oracle is the set
+// The needle model (tools/synth/needle.h) and its eval sets (tools/needle_set.h). The oracle is the set
 // generator's own record of each fact: the value a question must be answered with is known
 // without the model, and the model is asked through the public API, as `lazyllm eval` does.
-#include "core/needle.h"
+#include "tools/synth/needle.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

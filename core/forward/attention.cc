@@ -1,5 +1,5 @@
 // Tiled (prefill) and direct (decode) causal attention, and the last-row score reduction.
-#include "core/attention.h"
+#include "core/forward/attention.h"
 
 #include <algorithm>
 #include <cmath>

@@ -5,9 +5,9 @@
 #include <cstring>
 #include <utility>
 
-#include "core/engine_impl.h"
-#include "core/sequence_impl.h"
-#include "core/session_hooks.h"
+#include "core/engine/engine_impl.h"
+#include "core/engine/sequence_impl.h"
+#include "core/engine/session_hooks.h"
 
 namespace lazyllm {
 

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/engine_impl.h"
+#include "core/engine/engine_impl.h"
 
 namespace lazyllm {
 namespace {

@@ -10,8 +10,8 @@
 #include <random>
 #include <unordered_set>
 
-#include "core/engine_impl.h"
-#include "core/sequence_impl.h"
+#include "core/engine/engine_impl.h"
+#include "core/engine/sequence_impl.h"
 #include "simd/check.h"
 #include "simd/select.h"
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/model_impl.h"
+#include "core/model/model_impl.h"
 #include "simd/kernels.h"
 #include "threading/per_thread.h"
 #include "threading/thread_pool.h"

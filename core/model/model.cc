@@ -5,9 +5,9 @@
 #include <cstring>
 #include <string>
 
-#include "core/arch.h"
-#include "core/model_impl.h"
-#include "core/tokenizer_gguf.h"
+#include "core/model/arch.h"
+#include "core/model/model_impl.h"
+#include "core/text/tokenizer_gguf.h"
 #include "simd/kernels.h"
 
 namespace lazyllm {

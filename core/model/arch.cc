@@ -1,5 +1,5 @@
 // The architecture table (see arch.h): llama, qwen2, qwen3, phi3, gemma2, gemma3.
-#include "core/arch.h"
+#include "core/model/arch.h"
 
 #include <iterator>
 

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "cache/kv_cache.h"
-#include "core/attention.h"
-#include "core/matmul.h"
-#include "core/model_impl.h"
+#include "core/forward/attention.h"
+#include "core/forward/matmul.h"
+#include "core/model/model_impl.h"
 #include "lazyllm/engine.h"
 #include "simd/kernels.h"
 #include "threading/thread_pool.h"

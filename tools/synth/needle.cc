@@ -1,5 +1,5 @@
 // The needle model's vocabulary and weights (see needle.h and docs/needle.md).
-#include "core/needle.h"
+#include "tools/synth/needle.h"
 
 #include <algorithm>
 #include <cmath>

@@ -11,8 +11,8 @@
 #include <unordered_map>
 #include <utility>
 
-#include "core/gguf.h"
-#include "core/tokenizer_gguf.h"
+#include "core/io/gguf.h"
+#include "core/text/tokenizer_gguf.h"
 
 namespace lazyllm {
 namespace {

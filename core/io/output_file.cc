@@ -1,5 +1,5 @@
 // OutputFile: mkstemp beside the target, then rename.
-#include "core/output_file.h"
+#include "core/io/output_file.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

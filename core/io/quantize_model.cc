@@ -7,7 +7,7 @@
 #include <cctype>
 #include <memory>
 
-#include "core/gguf.h"
+#include "core/io/gguf.h"
 #include "lazyllm/quantize.h"
 #include "simd/kernels.h"
 #include "simd/quantize.h"

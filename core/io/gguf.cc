@@ -1,5 +1,5 @@
 // GGUF parsing with bounds checks on every read; see gguf.h.
-#include "core/gguf.h"
+#include "core/io/gguf.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <limits>
 
-#include "core/mapping_guard.h"
+#include "core/io/mapping_guard.h"
 #include "simd/dtype.h"
 
 namespace lazyllm::gguf {

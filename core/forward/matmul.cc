@@ -1,5 +1,5 @@
 // Prefill and decode weight matmuls per arena slice: GEMV, in-place F32 sgemm grid, converted panels.
-#include "core/matmul.h"
+#include "core/forward/matmul.h"
 
 #include <algorithm>
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "core/synth.h"
 #include "lazyllm/status.h"
+#include "tools/synth/synth.h"
 
 namespace lazyllm::needle {
 

@@ -27,7 +27,7 @@ struct SynthShape {
 };
 
 // The built-in random-weight presets: tiny-gqa, smollm2-135m, llama3.2-1b, llama2-7b. (`needle`,
-// the constructed retrieval model of core/needle.h, is a preset of Synthesize too, not of this list.)
+// the constructed retrieval model of tools/synth/needle.h, is a preset of Synthesize too, not of this list.)
 const std::vector<SynthShape>& SynthPresets();
 StatusOr<SynthShape> FindSynthPreset(const std::string& name);
 
@@ -44,7 +44,7 @@ struct SynthOptions {
 
 // Writes the model to `path`. Weights are uniform with variance 1/fan_in (so activations stay
 // near unit scale through RMSNorm); norm weights are 1. Preset `needle` writes the constructed
-// retrieval model of core/needle.h instead (its weights are set, not drawn; `seed` is unused).
+// retrieval model of tools/synth/needle.h instead (its weights are set, not drawn; `seed` is unused).
 Status Synthesize(const SynthOptions& options, const std::string& path);
 
 // The GGUF writer behind Synthesize, for any Llama-architecture file whose weights a function

@@ -2,7 +2,7 @@
 // gets tokenizers from Model::Load).
 #pragma once
 
-#include "core/gguf.h"
+#include "core/io/gguf.h"
 #include "lazyllm/tokenizer.h"
 
 namespace lazyllm::internal {

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <memory>
 
-#include "core/gguf.h"
-#include "core/output_file.h"
+#include "core/io/gguf.h"
+#include "core/io/output_file.h"
 
 namespace lazyllm::gguf {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/mapping_guard.h"
+#include "core/io/mapping_guard.h"
 
 #include <signal.h>
 #include <unistd.h>

@@ -8,8 +8,8 @@
 
 #include "cache/kv_cache.h"
 #include "cache/token_state.h"
-#include "core/engine_impl.h"
-#include "core/session_hooks.h"
+#include "core/engine/engine_impl.h"
+#include "core/engine/session_hooks.h"
 #include "lazyllm/engine.h"
 
 namespace lazyllm {

@@ -4,7 +4,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/gguf.h"
+#include "core/io/gguf.h"
 #include "lazyllm/model.h"
 #include "simd/dtype.h"
 

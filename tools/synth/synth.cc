@@ -1,5 +1,5 @@
 // `lazyllm synth`: random-weight Llama GGUF files in real models' shapes.
-#include "core/synth.h"
+#include "tools/synth/synth.h"
 
 #include <unistd.h>
 
@@ -10,9 +10,9 @@
 #include <cstring>
 #include <memory>
 
-#include "core/needle.h"
-#include "core/output_file.h"
+#include "core/io/output_file.h"
 #include "simd/quantize.h"
+#include "tools/synth/needle.h"
 
 namespace lazyllm {
 namespace {
@@ -23,7 +23,7 @@ struct VocabEntry {
   int32_t type;
 };
 constexpr VocabEntry kVocab[] = {
-#include "core/data/synth_vocab.inc"
+#include "tools/synth/synth_vocab.inc"
 };
 
 // Little-endian GGUF v3 serialisation into a byte buffer (the header; tensor data is streamed).

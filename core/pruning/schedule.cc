@@ -1,10 +1,10 @@
 // Parsing and arithmetic of pruning schedules.
-#include "lazyllm/pruning.h"
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+
+#include "lazyllm/pruning.h"
 
 namespace lazyllm {
 namespace {
