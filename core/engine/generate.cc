@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/base/status_macros.h"
+
 namespace lazyllm {
 
 Status Validate(const SamplingOptions& o) {

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "core/base/status_macros.h"
 #include "core/engine/engine_impl.h"
 #include "core/engine/sequence_impl.h"
 #include "core/engine/session_hooks.h"

@@ -10,6 +10,7 @@
 #include <random>
 #include <unordered_set>
 
+#include "core/base/status_macros.h"
 #include "core/engine/engine_impl.h"
 #include "core/engine/sequence_impl.h"
 #include "simd/check.h"

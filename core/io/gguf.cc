@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/base/status_macros.h"
 #include "core/io/mapping_guard.h"
 #include "simd/dtype.h"
 

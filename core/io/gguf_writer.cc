@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/base/status_macros.h"
 #include "core/io/gguf.h"
 #include "core/io/output_file.h"
 

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <memory>
 
+#include "core/base/status_macros.h"
 #include "core/io/gguf.h"
 #include "lazyllm/quantize.h"
 #include "simd/kernels.h"

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/base/status_macros.h"
 #include "core/model/arch.h"
 #include "core/model/model_impl.h"
 #include "core/text/tokenizer_gguf.h"

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/base/status_macros.h"
 #include "lazyllm/pruning.h"
 
 namespace lazyllm {

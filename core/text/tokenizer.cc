@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/base/status_macros.h"
 #include "core/io/gguf.h"
 #include "core/text/tokenizer_gguf.h"
 

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "core/base/status_macros.h"
+
 namespace lazyllm::needle {
 namespace {
 

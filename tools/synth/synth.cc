@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/base/status_macros.h"
 #include "core/io/output_file.h"
 #include "simd/quantize.h"
 #include "tools/synth/needle.h"
