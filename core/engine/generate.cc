@@ -1,4 +1,4 @@
-// Sampling (greedy, temperature, top-k, top-p) and the prefill-then-decode generation loop.
+// The prefill-then-decode generation loop over a session, and continuous batching over an engine.
 #include "lazyllm/generate.h"
 
 #include <algorithm>
@@ -8,65 +8,6 @@
 #include "core/base/status_macros.h"
 
 namespace lazyllm {
-
-Status Validate(const SamplingOptions& o) {
-  if (!(o.temperature >= 0.0f) || !std::isfinite(o.temperature))
-    return InvalidArgumentError("temperature " + std::to_string(o.temperature) + " must be a finite number >= 0");
-  if (!(o.top_p > 0.0f && o.top_p <= 1.0f))
-    return InvalidArgumentError("top_p " + std::to_string(o.top_p) + " must be in (0, 1]");
-  return OkStatus();
-}
-
-int32_t Argmax(std::span<const float> logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
-
-Sampler::Sampler(const SamplingOptions& options) : options_(options), rng_(options.seed) {}
-
-int32_t Sampler::Sample(std::span<const float> logits) {
-  if (options_.temperature == 0.0f) return Argmax(logits);
-  // Candidates sorted by logit (descending; ties by lower id), cut by top-k.
-  candidates_.clear();
-  for (size_t i = 0; i < logits.size(); ++i) candidates_.emplace_back(logits[i], static_cast<int32_t>(i));
-  auto by_logit = [](const auto& a, const auto& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  };
-  size_t keep = candidates_.size();
-  if (options_.top_k > 0) keep = std::min(keep, static_cast<size_t>(options_.top_k));
-  std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(keep), candidates_.end(),
-                    by_logit);
-  candidates_.resize(keep);
-  // Softmax at the temperature, in double.
-  std::vector<double> probs(keep);
-  const double mx = candidates_[0].first;
-  double sum = 0.0;
-  for (size_t i = 0; i < keep; ++i) {
-    probs[i] = std::exp((candidates_[i].first - mx) / options_.temperature);
-    sum += probs[i];
-  }
-  // Top-p: the shortest prefix whose mass reaches p.
-  if (options_.top_p < 1.0f) {
-    double cum = 0.0;
-    size_t cut = keep;
-    for (size_t i = 0; i < keep; ++i) {
-      cum += probs[i] / sum;
-      if (cum >= options_.top_p) {
-        cut = i + 1;
-        break;
-      }
-    }
-    keep = cut;
-    sum = 0.0;
-    for (size_t i = 0; i < keep; ++i) sum += probs[i];
-  }
-  const double r = std::uniform_real_distribution<double>(0.0, sum)(rng_);
-  double acc = 0.0;
-  for (size_t i = 0; i < keep; ++i) {
-    acc += probs[i];
-    if (r < acc) return candidates_[i].second;
-  }
-  return candidates_[keep - 1].second;
-}
 
 namespace {
 
@@ -89,7 +30,8 @@ StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> p
   Stats& st = result.stats;
   st.prompt_tokens = static_cast<int64_t>(prompt.size());
   st.load_ms = session.model().load_ms();
-  Sampler sampler(options.sampling);
+  Sequence& seq = session.sequence();
+  LAZYLLM_RETURN_IF_ERROR(seq.SetSampling(options.sampling));
   const Tokenizer& tok = session.model().tokenizer();
 
   const auto t0 = Clock::now();
@@ -116,7 +58,7 @@ StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> p
       LAZYLLM_RETURN_IF_ERROR(session.DecodeStep(result.tokens.back()));
       ++decode_steps;
     }
-    const int32_t next = sampler.Sample(session.logits());
+    const int32_t next = seq.Sample();
     result.tokens.push_back(next);
     if (options.on_token && !options.on_token(next)) break;
     if (options.stop_at_eos && tok.IsEndOfGeneration(next)) break;
@@ -131,11 +73,10 @@ StatusOr<GenerationResult> Generate(Session& session, std::span<const int32_t> p
 
 namespace {
 
-// A request in flight: its sequence, sampler and result so far.
+// A request in flight: its sequence and result so far.
 struct InFlight {
   size_t index;
   Sequence seq;
-  Sampler sampler;
   GenerationResult result;
   Clock::time_point admitted, first_token;
   int decode_steps = 0;
@@ -186,8 +127,11 @@ std::vector<StatusOr<GenerationResult>> GenerateBatch(const Engine& engine, std:
         finish(next++, st);                              // it cannot fit even alone
         continue;
       }
-      auto f = std::make_unique<InFlight>(
-          InFlight{next, std::move(*seq), Sampler(r.generation.sampling), {}, Clock::now(), {}});
+      if (Status st = seq->SetSampling(r.generation.sampling); !st.ok()) {
+        finish(next++, st);
+        continue;
+      }
+      auto f = std::make_unique<InFlight>(InFlight{next, std::move(*seq), {}, Clock::now(), {}});
       f->result.stats.prompt_tokens = static_cast<int64_t>(r.prompt.size());
       f->result.stats.queue_ms = Ms(f->admitted - t0);
       f->result.stats.load_ms = engine.model().load_ms();
@@ -234,7 +178,7 @@ std::vector<StatusOr<GenerationResult>> GenerateBatch(const Engine& engine, std:
       }
       bool stop = g.max_new_tokens == 0;
       if (!stop) {
-        const int32_t next_token = f.sampler.Sample(f.seq.logits());
+        const int32_t next_token = f.seq.Sample();
         f.result.tokens.push_back(next_token);
         if (prefill) {
           f.first_token = Clock::now();

@@ -38,6 +38,7 @@ struct Sequence::Impl {
   PruningStats stats;
   internal::SessionHooks hooks;
   std::vector<float> logits;  // [vocab]: of the most recent position
+  Sampler sampler{SamplingOptions{}};
 
   // Within a step: the computed rows (positions, ascending; stacked activation rows
   // [begin, begin + rows.size())) and the live key set of the current layer (positions,

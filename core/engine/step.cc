@@ -781,6 +781,14 @@ Sequence& Sequence::operator=(Sequence&&) noexcept = default;
 Sequence::~Sequence() = default;
 
 std::span<const float> Sequence::logits() const { return impl_->logits; }
+
+Status Sequence::SetSampling(const SamplingOptions& options) {
+  LAZYLLM_RETURN_IF_ERROR(Validate(options));
+  impl_->sampler = Sampler(options);
+  return OkStatus();
+}
+
+int32_t Sequence::Sample() { return impl_->sampler.Sample(impl_->logits); }
 int64_t Sequence::position() const { return impl_->pos; }
 int64_t Sequence::max_context() const { return impl_->max_ctx; }
 const PruningOptions& Sequence::pruning() const { return impl_->pruning; }

@@ -1,9 +1,11 @@
-// Sampler tests: greedy, top-k, top-p, temperature and seeding.
+// Sampler tests: greedy, top-k, top-p, temperature and seeding; the sampler a Sequence holds.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <map>
+#include <set>
 
+#include "common/test_paths.h"
 #include "lazyllm/generate.h"
 
 namespace lazyllm {
@@ -62,6 +64,32 @@ TEST(SamplingTest, ValidateNamesTheField) {
   st = Validate({.temperature = 1.0f, .top_k = 0, .top_p = 1.5f});
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("top_p"), std::string::npos);
+}
+
+// A sequence's sampler draws from its logits as a Sampler with the same options does, restarts
+// from the seed at SetSampling, and keeps its state between draws.
+TEST(SamplingTest, SequenceHoldsItsSampler) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  auto engine = Engine::Create(*model, {.threads = 1});
+  ASSERT_TRUE(engine.ok());
+  auto seq = engine->NewSequence();
+  ASSERT_TRUE(seq.ok());
+  const std::vector<int32_t> prompt = model->tokenizer().Encode("Once upon a time", true);
+  StepItem item{.sequence = &*seq, .tokens = prompt, .kind = StepItem::Kind::kPrefill};
+  ASSERT_TRUE(engine->Step({&item, 1}).ok() && item.status.ok());
+  const SamplingOptions hot = {.temperature = 2.0f, .top_k = 0, .top_p = 1.0f, .seed = 5};
+  ASSERT_TRUE(seq->SetSampling(hot).ok());
+  Sampler twin(hot);
+  std::vector<int32_t> drawn, want;
+  for (int i = 0; i < 32; ++i) drawn.push_back(seq->Sample()), want.push_back(twin.Sample(seq->logits()));
+  EXPECT_EQ(drawn, want);
+  EXPECT_GT(std::set<int32_t>(drawn.begin(), drawn.end()).size(), 1u);  // it samples, not argmax
+  ASSERT_TRUE(seq->SetSampling(hot).ok());                              // the stream restarts
+  EXPECT_EQ(seq->Sample(), want[0]);
+  const Status bad = seq->SetSampling({.temperature = -1.0f});
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("temperature"), std::string::npos);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "lazyllm/model.h"
 #include "lazyllm/pruning.h"
+#include "lazyllm/sampling.h"
 #include "lazyllm/status.h"
 
 namespace lazyllm {
@@ -87,6 +88,10 @@ class LAZYLLM_API Sequence {
 
   // Logits of the most recent position, vocab_size floats; valid until its next step.
   std::span<const float> logits() const;
+  // The sequence's sampler: SetSampling replaces it (the random stream restarts from the seed;
+  // a new sequence has SamplingOptions' defaults); Sample draws the next token from logits().
+  Status SetSampling(const SamplingOptions& options);
+  int32_t Sample();
   // Tokens in context.
   int64_t position() const;
   int64_t max_context() const;

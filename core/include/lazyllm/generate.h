@@ -1,47 +1,17 @@
-// Sampling and the generation loop over a Session.
+// The generation loop over a Session, and continuous batching over an Engine.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <random>
 #include <span>
 #include <vector>
 
 #include "lazyllm/engine.h"
+#include "lazyllm/sampling.h"
 #include "lazyllm/session.h"
 #include "lazyllm/status.h"
 
 namespace lazyllm {
-
-struct SamplingOptions {
-  // 0 means greedy (argmax; ties pick the lowest id). Default 0.8.
-  float temperature = 0.8f;
-  // Keep only the k most likely tokens; <= 0 disables. Default 40.
-  int top_k = 40;
-  // Keep the smallest set of most likely tokens whose probability reaches p; >= 1 disables.
-  // Default 0.95.
-  float top_p = 0.95f;
-  // Random seed for non-greedy sampling. Default 0xFFFFFFFF.
-  uint64_t seed = 0xFFFFFFFFu;
-};
-
-// Checks ranges (temperature >= 0, top_p in (0, 1]); names the field on error.
-LAZYLLM_API Status Validate(const SamplingOptions& options);
-
-// Draws token ids from logits. Deterministic for a given seed and sequence of calls.
-class LAZYLLM_API Sampler {
- public:
-  explicit Sampler(const SamplingOptions& options);
-  int32_t Sample(std::span<const float> logits);
-
- private:
-  SamplingOptions options_;
-  std::mt19937_64 rng_;
-  std::vector<std::pair<float, int32_t>> candidates_;
-};
-
-// Index of the largest logit (lowest index on ties).
-LAZYLLM_API int32_t Argmax(std::span<const float> logits);
 
 // What one generation took and did.
 struct Stats {

@@ -7,6 +7,7 @@
 #include "lazyllm/model.h"
 #include "lazyllm/pruning.h"
 #include "lazyllm/quantize.h"
+#include "lazyllm/sampling.h"
 #include "lazyllm/session.h"
 #include "lazyllm/status.h"
 #include "lazyllm/system.h"
