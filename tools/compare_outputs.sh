@@ -10,7 +10,8 @@
 # The matrix: the bundled sample model and, from ../shared/reference/models (when present),
 # tiny-gqa (F32, Q8_0, Q4_0, Q4_K_M, Q6_K), tiny-qwen2, tiny-qwen3, tiny-phi3, tiny-gemma2 and
 # tiny-gemma3; each with `--json --logits --prune off` (every prompt position's argmax and the last
-# position's logits) and `--json --prune paper` (the kept rows, revivals and tokens), greedy; and
+# position's logits), `--json --prune paper` (the kept rows, revivals and tokens), greedy, and
+# `inspect --json` (the shapes and architecture features); and
 # on some of them one thread, the f16 KV cache, int8 activations, sampling, and a --batch-file of
 # four prompts (the batched engine). Outputs land in build-compare/out/{base,head}/; exit 1 on any
 # difference.
@@ -63,7 +64,8 @@ if [ -d "$ref/models" ]; then
     tiny-gemma2 tiny-gemma3; do
     p=$prompts/medium.txt
     [ "$m" = tiny-gqa-f32 ] && p=$prompts/long_x2.txt
-    cases+=("$m-off|$ref/models/$m.gguf|$p|--prune off --logits" "$m-paper|$ref/models/$m.gguf|$p|--prune paper")
+    cases+=("$m-off|$ref/models/$m.gguf|$p|--prune off --logits" "$m-paper|$ref/models/$m.gguf|$p|--prune paper"
+      "$m-inspect|$ref/models/$m.gguf||inspect")
   done
   cases+=("tiny-gqa-q4_k_m-int8|$ref/models/tiny-gqa-q4_k_m.gguf|$prompts/medium.txt|--prune paper --int8-act"
     "tiny-gqa-q8_0-int8|$ref/models/tiny-gqa-q8_0.gguf|$prompts/medium.txt|--prune off --logits --int8-act")
@@ -80,6 +82,10 @@ run_all() {  # BINARY OUTDIR
   mkdir -p "$2"
   for c in "${cases[@]}"; do
     IFS='|' read -r name model prompt flags <<<"$c"
+    if [ "$flags" = inspect ]; then
+      "$1" inspect -m "$model" --json >"$2/$name.json" 2>/dev/null
+      continue
+    fi
     local args=(run -m "$model" --json -n 16)
     [[ $flags == *--temp* ]] || args+=(--temp 0)
     [[ $flags == *"-t "* ]] || args+=(-t 2)

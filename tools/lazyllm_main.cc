@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "lazyllm/lazyllm.h"
@@ -103,39 +104,13 @@ int Inspect(int argc, char** argv) {
     for (int64_t d : t.shape) n *= d;
     params += n;
   }
-  int64_t sliding = 0;
-  for (bool b : c.sliding_layers) sliding += b;
-  const json features = {
-      {"rope", c.rope_neox ? "neox" : "adjacent"},
-      {"rope_freq_scale", c.rope_freq_scale},
-      {"qkv_bias", c.qkv_bias},
-      {"qk_norm", c.qk_norm},
-      {"post_norms", c.post_norms},
-      {"ffn", c.gelu ? "geglu" : "swiglu"},
-      {"embed_scale", c.embed_scale},
-      {"attn_softcap", c.attn_softcap},
-      {"final_softcap", c.final_softcap},
-      {"sliding_window", c.sliding_window},
-      {"sliding_layers", sliding},
-  };
-  // One readable line of the features that differ from plain llama.
-  auto num = [](double v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%g", v);
-    return std::string(b);
-  };
-  std::string feature_line = c.rope_neox ? "NEOX RoPE" : "adjacent-pair RoPE";
-  if (c.rope_freq_scale != 1.0f) feature_line += ", linear RoPE scaling x" + num(1.0 / c.rope_freq_scale);
-  if (c.qkv_bias) feature_line += ", QKV biases";
-  if (c.qk_norm) feature_line += ", Q/K norms";
-  if (c.post_norms) feature_line += ", post-block norms";
-  feature_line += c.gelu ? ", GeGLU" : ", SwiGLU";
-  if (c.embed_scale != 1.0f) feature_line += ", embeddings x sqrt(dim)";
-  if (c.attn_softcap > 0) feature_line += ", attention soft-cap " + num(c.attn_softcap);
-  if (c.final_softcap > 0) feature_line += ", final soft-cap " + num(c.final_softcap);
-  if (c.sliding_window > 0)
-    feature_line += ", sliding window " + std::to_string(c.sliding_window) + " on " + std::to_string(sliding) + " of " +
-                    std::to_string(c.num_layers) + " layers";
+  // The architecture's features: an object of their values, and a line naming those it uses.
+  json features = json::object();
+  std::string feature_line;
+  for (const lazyllm::ModelFeature& f : model.features()) {
+    features[f.key] = std::visit([](const auto& v) { return json(v); }, f.value);
+    if (!f.description.empty()) feature_line += (feature_line.empty() ? "" : ", ") + f.description;
+  }
   json j = {
       {"file", *flags.Get("-m")},
       {"gguf_version", model.gguf_version()},

@@ -42,8 +42,8 @@ Engine::Impl::Impl(const Model& m, const EngineOptions& o, const std::vector<thr
       pool(plan.empty() ? std::make_unique<threading::ThreadPool>(o.threads)
                         : std::make_unique<threading::ThreadPool>(plan)),
       kv_f16(o.kv_type == KvType::kF16),
-      attention(k, {m.config().num_heads, m.config().num_kv_heads, m.config().head_dim, m.config().attn_scale,
-                    m.config().attn_softcap}) {
+      attention(k, {m.config().num_heads, m.config().num_kv_heads, m.config().head_dim,
+                    ModelImpl(m).arch_values.attn_scale, ModelImpl(m).arch_values.attn_softcap}) {
   const ModelConfig& c = m.config();
   const int64_t row_bytes = c.num_kv_heads * c.head_dim * (kv_f16 ? 2 : 4);
   const int64_t page_rows = cache::KvCache::PageRows(row_bytes);
@@ -73,7 +73,8 @@ void Engine::Impl::EnsureRope(int64_t ctx) {
       double freq = std::pow(static_cast<double>(v.theta), -2.0 * static_cast<double>(i) / c.rope_dims);
       if (!m.rope_freq_factors.empty()) freq /= m.rope_freq_factors[i];
       freq *= v.freq_scale;
-      const int64_t ci = c.rope_neox ? i : 2 * i, si = c.rope_neox ? pairs + i : 2 * i + 1;
+      const bool neox = m.arch->rope == RopeStyle::kNeox;
+      const int64_t ci = neox ? i : 2 * i, si = neox ? pairs + i : 2 * i + 1;
       for (int64_t p = 0; p < ctx; ++p) {
         const double angle = static_cast<double>(p) * freq;
         t[p * c.rope_dims + ci] = static_cast<float>(std::cos(angle));

@@ -178,6 +178,7 @@ class StepRun {
   // x row of (sequence, position) = the embedding of its token.
   void EmbedRows() {
     const simd::ToF32Fn convert = k_.Row(m_.token_embd.dtype).to_f32;
+    const float embed_scale = m_.arch_values.embed_scale;
     for (Work& w : work_) {
       if (!w.failed.ok()) continue;
       const Seq& s = *w.s;
@@ -186,7 +187,7 @@ class StepRun {
         for (int64_t i = r0; i < r1; ++i) {
           float* row = &a_.x[(s.begin + i) * c_.dim];
           convert(m_.token_embd.Row(w.item->tokens[s.rows[i] - first]), row, c_.dim);
-          if (c_.embed_scale != 1.0f) k_.scale(row, c_.embed_scale, c_.dim);
+          if (embed_scale != 1.0f) k_.scale(row, embed_scale, c_.dim);
         }
       });
     }
@@ -399,7 +400,7 @@ class StepRun {
     const int64_t n = TotalRows();
     const int64_t pairs = c_.rope_dims / 2;
     const std::vector<float>& rope = e_.rope_tables[w.rope_table];
-    const auto rotate = c_.rope_neox ? k_.rope_neox : k_.rope;
+    const auto rotate = m_.arch->rope == RopeStyle::kNeox ? k_.rope_neox : k_.rope;
     // Attention block: normalise, project (+ bias), normalise Q/K per head, rotate at each row's
     // position, cache K/V in its sequence, attend per sequence over its live keys, project
     // back, normalise, add.
@@ -429,7 +430,7 @@ class StepRun {
     });
     direct_.clear();
     for (Work& wk : work_)
-      if (wk.failed.ok()) Attend(*wk.s, l, wk.s->IsSelectionLayer(l + 1));
+      if (wk.failed.ok()) Attend(*wk.s, l, w.sliding_window, wk.s->IsSelectionLayer(l + 1));
     if (!direct_.empty()) e_.attention.RunDirectMany(pool_, direct_);
     MatMul(a_.attn.data(), n, w.wo, a_.xn.data());
     if (!w.post_attn_norm.empty()) RmsNormRows(a_.xn.data(), w.post_attn_norm, a_.xn.data(), n);
@@ -438,7 +439,7 @@ class StepRun {
     // normalise, add; in chunks of rows, each chunk's output overwriting its own (consumed)
     // normalised rows.
     RmsNormRows(a_.x.data(), w.ffn_norm, a_.xn.data(), n);
-    const auto activate = c_.gelu ? k_.geglu : k_.swiglu;
+    const auto activate = m_.arch->activation == FfnActivation::kGeluTanh ? k_.geglu : k_.swiglu;
     for (int64_t c0 = 0; c0 < n; c0 += Activations::kFfnChunk) {
       const int64_t nc = std::min(Activations::kFfnChunk, n - c0);
       float* chunk = &a_.xn[c0 * c_.dim];
@@ -489,17 +490,17 @@ class StepRun {
   // want_scores, the last row's probabilities averaged over heads go to scores[] (aligned with
   // `live`). A few rows over keys read in place (a decode step) join direct_, which runs for all
   // sequences in one parallel loop once every sequence has been through here.
-  void Attend(Seq& s, int64_t layer, bool want_scores) {
+  void Attend(Seq& s, int64_t layer, int64_t window, bool want_scores) {
     const auto n = static_cast<int64_t>(s.rows.size());
     // Rows and live keys are both ascending: one merge gives each row's visible key count and,
     // on a sliding-window layer, its first visible key (keys at distance >= window are masked).
-    const bool sliding = c_.sliding_window > 0 && c_.sliding_layers[layer];
+    const bool sliding = window > 0;
     s.key_count.resize(static_cast<size_t>(n));
     s.key_begin.resize(static_cast<size_t>(n));
     size_t j = 0, b = 0;
     for (int64_t i = 0; i < n; ++i) {
       while (j < s.live.size() && s.live[j] <= s.rows[i]) ++j;
-      while (sliding && b < s.live.size() && s.rows[i] - s.live[b] >= c_.sliding_window) ++b;
+      while (sliding && b < s.live.size() && s.rows[i] - s.live[b] >= window) ++b;
       s.key_count[i] = static_cast<int64_t>(j);
       s.key_begin[i] = static_cast<int64_t>(b);
     }
@@ -519,8 +520,9 @@ class StepRun {
 
   // Final logit soft-capping (gemma2): l -> c·tanh(l/c).
   void SoftCapLogits(float* l, int64_t n) const {
-    if (c_.final_softcap <= 0) return;
-    for (int64_t i = 0; i < n; ++i) l[i] = c_.final_softcap * std::tanh(l[i] / c_.final_softcap);
+    const float cap = m_.arch_values.final_softcap;
+    if (cap <= 0) return;
+    for (int64_t i = 0; i < n; ++i) l[i] = cap * std::tanh(l[i] / cap);
   }
 
   // The LM head over each sequence's last row (one matmul for all), or over every row of a

@@ -1,8 +1,14 @@
 // The architecture table: what distinguishes each supported model family (GGUF
-// general.architecture) for loading and for the one layer function of the forward pass.
+// general.architecture) for loading and for the one layer function of the forward pass, and the
+// values a file gives those features.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include "lazyllm/model.h"
 
 namespace lazyllm {
 
@@ -24,6 +30,7 @@ enum class SlidingLayers {
   kAll,        // every layer (phi3 when its sliding_window is set)
 };
 
+// One family's row.
 struct ArchDesc {
   std::string_view name;  // general.architecture
   RopeStyle rope = RopeStyle::kAdjacent;
@@ -39,11 +46,28 @@ struct ArchDesc {
   // Sliding layers use RoPE base 10000 without the file's scaling; the others use the file's
   // base and scaling (gemma3's local/global layers).
   bool sliding_local_rope = false;
+  // The attention logits' scale for a model of this family; null: 1/sqrt(head_dim).
+  float (*attn_scale)(const ModelConfig& c) = nullptr;
+};
+
+// The values one file gives its family's features (from its keys, or derived from its shape).
+struct ArchValues {
+  float rope_freq_scale = 1.0f;  // linear RoPE scaling: angles × this (1 / rope.scaling.factor)
+  float embed_scale = 1.0f;      // embeddings × this
+  float attn_scale = 0.0f;       // attention logits × this
+  float attn_softcap = 0.0f;     // attention logits -> c·tanh(logit/c) when > 0
+  float final_softcap = 0.0f;    // output logits -> c·tanh(logit/c) when > 0
+  int64_t sliding_window = 0;    // on sliding layers, a key at distance >= this is masked (0: none)
 };
 
 // The row of `name`; nullptr for an architecture lazyllm does not run.
 const ArchDesc* FindArch(std::string_view name);
-// The supported names, comma-separated.
-const char* SupportedArchNames();
+// The supported names, comma-separated, in table order.
+const std::string& SupportedArchNames();
+// Whether layer l of a model of L layers attends through the sliding window (given one is set).
+bool IsSlidingLayer(const ArchDesc& d, int64_t l);
+// The model's features as `inspect` shows them: every feature of the table with its value, and
+// a phrase for those the model uses.
+std::vector<ModelFeature> DescribeFeatures(const ArchDesc& d, const ArchValues& v, const ModelConfig& c);
 
 }  // namespace lazyllm

@@ -93,62 +93,52 @@ Status ReadDim(const gguf::File& f, const std::string& key, int64_t max, int64_t
   return OkStatus();
 }
 
-// The family's features, and the keys that refine them: RoPE scaling, soft-caps, the sliding
-// window. What lazyllm does not implement (MoE, YaRN, LongRoPE) is refused by name.
-Status ReadArchFeatures(const gguf::File& f, const ArchDesc& d, ModelConfig* c) {
-  const std::string a = c->architecture + ".";
+// The values the file gives its family's features: RoPE scaling, soft-caps, the sliding window.
+// What lazyllm does not implement (MoE, YaRN) is refused by name.
+Status ReadArchValues(const gguf::File& f, const ArchDesc& d, const ModelConfig& c, ArchValues* v) {
+  const std::string a = c.architecture + ".";
   LAZYLLM_ASSIGN_OR_RETURN(int64_t experts, f.GetIntOr(a + "expert_count", 0));
   if (experts > 0)
     return UnimplementedError(f.path() + ": mixture-of-experts models (" + a +
                               "expert_count = " + std::to_string(experts) + ") are not supported");
-  c->rope_neox = d.rope == RopeStyle::kNeox;
   if (f.Find(a + "rope.scaling.type")) {
     LAZYLLM_ASSIGN_OR_RETURN(std::string_view type, f.GetString(a + "rope.scaling.type"));
     if (type == "linear") {
       LAZYLLM_ASSIGN_OR_RETURN(double factor, f.GetFloat(a + "rope.scaling.factor"));
       if (!(factor >= 1.0 && factor < 1e6))
         return InvalidArgumentError(f.path() + ": rope.scaling.factor " + std::to_string(factor) + " is out of range");
-      c->rope_freq_scale = static_cast<float>(1.0 / factor);
+      v->rope_freq_scale = static_cast<float>(1.0 / factor);
     } else if (type != "none") {
       return UnimplementedError(f.path() + ": RoPE scaling '" + std::string(type) + "' (" + a +
                                 "rope.scaling.type) is not supported (supported: none, linear)");
     }
   } else if (f.Find(a + "rope.scale_linear")) {
     LAZYLLM_ASSIGN_OR_RETURN(double factor, f.GetFloat(a + "rope.scale_linear"));
-    if (factor > 0) c->rope_freq_scale = static_cast<float>(1.0 / factor);
+    if (factor > 0) v->rope_freq_scale = static_cast<float>(1.0 / factor);
   }
-  c->qkv_bias = d.qkv_bias;
-  c->qk_norm = d.qk_norm;
-  c->post_norms = d.post_norms;
-  c->gelu = d.activation == FfnActivation::kGeluTanh;
-  if (d.embed_scale) c->embed_scale = std::sqrt(static_cast<float>(c->dim));
-  c->attn_scale = 1.0f / std::sqrt(static_cast<float>(c->head_dim));
-  // Gemma 2 27B (46 layers) scales queries by 1/sqrt(dim/heads), as llama.cpp does.
-  if (c->architecture == "gemma2" && c->num_layers == 46)
-    c->attn_scale = 1.0f / std::sqrt(static_cast<float>(c->dim / c->num_heads));
+  if (d.embed_scale) v->embed_scale = std::sqrt(static_cast<float>(c.dim));
+  v->attn_scale = d.attn_scale != nullptr ? d.attn_scale(c) : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   if (d.softcaps) {
     LAZYLLM_ASSIGN_OR_RETURN(double attn, f.GetFloatOr(a + "attn_logit_softcapping", 50.0));
     LAZYLLM_ASSIGN_OR_RETURN(double final_cap, f.GetFloatOr(a + "final_logit_softcapping", 30.0));
     if (!(attn >= 0 && final_cap >= 0))
       return InvalidArgumentError(f.path() + ": negative logit soft-capping " + std::to_string(attn) + " / " +
                                   std::to_string(final_cap));
-    c->attn_softcap = static_cast<float>(attn);
-    c->final_softcap = static_cast<float>(final_cap);
+    v->attn_softcap = static_cast<float>(attn);
+    v->final_softcap = static_cast<float>(final_cap);
   }
-  c->sliding_layers.assign(static_cast<size_t>(c->num_layers), false);
   if (d.sliding != SlidingLayers::kNone) {
-    LAZYLLM_ASSIGN_OR_RETURN(c->sliding_window, f.GetIntOr(a + "attention.sliding_window", 0));
-    if (c->sliding_window < 0)
-      return InvalidArgumentError(f.path() + ": attention.sliding_window " + std::to_string(c->sliding_window) +
+    LAZYLLM_ASSIGN_OR_RETURN(v->sliding_window, f.GetIntOr(a + "attention.sliding_window", 0));
+    if (v->sliding_window < 0)
+      return InvalidArgumentError(f.path() + ": attention.sliding_window " + std::to_string(v->sliding_window) +
                                   " is negative");
-    for (int64_t l = 0; l < c->num_layers && c->sliding_window > 0; ++l)
-      c->sliding_layers[l] = d.sliding == SlidingLayers::kAll || (d.sliding == SlidingLayers::kEven && l % 2 == 0) ||
-                             (d.sliding == SlidingLayers::kFiveOfSix && l % 6 != 5);
   }
   return OkStatus();
 }
 
-Status ReadConfig(const gguf::File& f, ModelConfig* c) {
+// The hyperparameters, the family's row and the values of its features.
+Status ReadConfig(const gguf::File& f, Model::Impl* m) {
+  ModelConfig* c = &m->config;
   LAZYLLM_ASSIGN_OR_RETURN(std::string_view arch, f.GetString("general.architecture"));
   c->architecture = std::string(arch);
   const ArchDesc* desc = FindArch(c->architecture);
@@ -196,7 +186,8 @@ Status ReadConfig(const gguf::File& f, ModelConfig* c) {
   if (!(eps > 0.0 && eps < 1.0))
     return InvalidArgumentError(f.path() + ": layer_norm_rms_epsilon " + std::to_string(eps) + " is out of range");
   c->rms_eps = static_cast<float>(eps);
-  return ReadArchFeatures(f, *desc, c);
+  m->arch = desc;
+  return ReadArchValues(f, *desc, *c, &m->arch_values);
 }
 
 Status LoadWeights(Model::Impl* m) {
@@ -218,15 +209,18 @@ Status LoadWeights(Model::Impl* m) {
   }
   if (t.Lookup("rope_factors_long.weight") != nullptr || t.Lookup("rope_factors_short.weight") != nullptr)
     return UnimplementedError(f0.path() + ": LongRoPE (rope_factors_long/short) is not supported");
-  const ArchDesc& d = *FindArch(c.architecture);
+  const ArchDesc& d = *m->arch;
+  const ArchValues& v = m->arch_values;
   // RoPE tables: the file's base and scaling; gemma3's sliding layers use base 10000 unscaled.
-  m->rope_variants = {{c.rope_theta, c.rope_freq_scale}};
+  m->rope_variants = {{c.rope_theta, v.rope_freq_scale}};
   if (d.sliding_local_rope) m->rope_variants.push_back({10000.0f, 1.0f});
   m->layers.resize(static_cast<size_t>(c.num_layers));
   for (int64_t l = 0; l < c.num_layers; ++l) {
     LayerWeights& w = m->layers[static_cast<size_t>(l)];
     const std::string p = "blk." + std::to_string(l) + ".";
-    w.rope_table = d.sliding_local_rope && c.sliding_layers[l] ? 1 : 0;
+    const bool sliding = v.sliding_window > 0 && IsSlidingLayer(d, l);
+    w.sliding_window = sliding ? v.sliding_window : 0;
+    w.rope_table = d.sliding_local_rope && sliding ? 1 : 0;
     LAZYLLM_ASSIGN_OR_RETURN(w.attn_norm, t.Vector(p + "attn_norm.weight", c.dim));
     if (d.fused_qkv) {
       // Q, K and V are row ranges of one matrix: views, no copy.
@@ -336,8 +330,9 @@ StatusOr<Model> Model::Load(const std::string& path, const LoadOptions& options)
   impl->config.vocab_size = impl->tokenizer.vocab_size();
   if (!options.vocab_only) {
     LAZYLLM_RETURN_IF_ERROR(OpenSplitParts(path, &impl->files));
-    LAZYLLM_RETURN_IF_ERROR(ReadConfig(impl->meta(), &impl->config));
+    LAZYLLM_RETURN_IF_ERROR(ReadConfig(impl->meta(), impl.get()));
     LAZYLLM_RETURN_IF_ERROR(LoadWeights(impl.get()));
+    impl->features = DescribeFeatures(*impl->arch, impl->arch_values, impl->config);
   } else if (impl->meta().Find("general.architecture")) {
     LAZYLLM_ASSIGN_OR_RETURN(std::string_view arch, impl->meta().GetString("general.architecture"));
     impl->config.architecture = std::string(arch);
@@ -347,6 +342,7 @@ StatusOr<Model> Model::Load(const std::string& path, const LoadOptions& options)
 }
 
 const ModelConfig& Model::config() const { return impl_->config; }
+const std::vector<ModelFeature>& Model::features() const { return impl_->features; }
 const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
 bool Model::has_weights() const { return impl_->has_weights; }
 uint32_t Model::gguf_version() const { return impl_->meta().version(); }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/io/gguf.h"
+#include "core/model/arch.h"
 #include "lazyllm/model.h"
 #include "simd/dtype.h"
 
@@ -27,7 +28,8 @@ struct LayerWeights {
   std::vector<float> bq, bk, bv;                     // [q_dim], [kv_dim], [kv_dim]
   std::vector<float> q_norm, k_norm;                 // [head_dim]
   std::vector<float> post_attn_norm, post_ffn_norm;  // [dim]
-  int rope_table = 0;  // which RoPE table the layer rotates with (gemma3: local or global)
+  int rope_table = 0;          // which RoPE table the layer rotates with (gemma3: local or global)
+  int64_t sliding_window = 0;  // a key at distance >= this is masked (0: the layer sees every earlier key)
 };
 
 struct Model::Impl {
@@ -35,6 +37,9 @@ struct Model::Impl {
   std::vector<std::unique_ptr<gguf::File>> files;
   const gguf::File& meta() const { return *files.front(); }
   ModelConfig config;
+  const ArchDesc* arch = nullptr;  // the family's row of the architecture table (null: vocab-only)
+  ArchValues arch_values;          // what the file gives its features
+  std::vector<ModelFeature> features;
   Tokenizer tokenizer;
   bool has_weights = false;
   double load_ms = 0;

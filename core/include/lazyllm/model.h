@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "lazyllm/status.h"
@@ -15,7 +16,9 @@ namespace internal {
 struct ModelAccess;
 }
 
-// Hyperparameters read from GGUF metadata ({architecture}.* keys) and the tensor table.
+// Hyperparameters read from GGUF metadata ({architecture}.* keys) and the tensor table. What
+// distinguishes an architecture (biases, norms, RoPE style, soft-caps, sliding windows, ...) is
+// lazyllm's own business; Model::features() describes it.
 struct ModelConfig {
   std::string architecture;  // general.architecture: llama, qwen2, qwen3, phi3, gemma2 or gemma3
   std::string name;          // general.name, may be empty
@@ -31,19 +34,14 @@ struct ModelConfig {
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_output = false;  // no output.weight: the LM head reuses token_embd.weight
-  // Architecture features (from lazyllm's architecture table and the file):
-  bool rope_neox = false;            // RoPE pairs (i, i + rope_dims/2) instead of (2i, 2i+1)
-  float rope_freq_scale = 1.0f;      // linear RoPE scaling: angles × this (1 / rope.scaling.factor)
-  bool qkv_bias = false;             // biases on the Q, K, V projections
-  bool qk_norm = false;              // per-head RMSNorm of Q and K before RoPE
-  bool post_norms = false;           // RMSNorm of each block's output before the residual add
-  bool gelu = false;                 // GeGLU (tanh GELU) instead of SwiGLU
-  float embed_scale = 1.0f;          // embeddings are multiplied by this (sqrt(dim) for gemma)
-  float attn_scale = 0.0f;           // attention logits × this (1/sqrt(head_dim) unless the family says otherwise)
-  float attn_softcap = 0.0f;         // attention logits -> c·tanh(logit/c) when > 0
-  float final_softcap = 0.0f;        // output logits -> c·tanh(logit/c) when > 0
-  int64_t sliding_window = 0;        // on sliding layers, a key at distance >= this is masked (0: none)
-  std::vector<bool> sliding_layers;  // per layer: attends through the sliding window
+};
+
+// One architecture feature of a model, for display (`lazyllm inspect`): its key, its value, and
+// a phrase naming it as the model uses it ("" when the model does without it).
+struct ModelFeature {
+  std::string key;                                         // e.g. "rope", "qkv_bias", "attn_softcap"
+  std::variant<bool, int64_t, double, std::string> value;  // e.g. "neox", true, 50.0
+  std::string description;                                 // e.g. "NEOX RoPE", "attention soft-cap 50"
 };
 
 struct LoadOptions {
@@ -70,6 +68,9 @@ class LAZYLLM_API Model {
   static StatusOr<Model> Load(const std::string& path, const LoadOptions& options = {});
 
   const ModelConfig& config() const;
+  // Every feature of lazyllm's architecture table, with this model's values (empty when
+  // vocab-only).
+  const std::vector<ModelFeature>& features() const;
   const Tokenizer& tokenizer() const;
   bool has_weights() const;
   uint32_t gguf_version() const;
