@@ -14,6 +14,18 @@ QuantizeActFn Kernels::QuantizeAct(DType format) const {
   return nullptr;
 }
 
+void InstallDTypeRows(Kernels& table, std::span<const DTypeRow> rows) {
+  for (const DTypeRow& row : rows) {
+    DTypeKernels& k = table.dtypes[static_cast<uint32_t>(row.dtype)];
+    if (row.kernels.to_f32 != nullptr) k.to_f32 = row.kernels.to_f32;
+    if (row.kernels.dot != nullptr) k.dot = row.kernels.dot;
+    if (row.kernels.int8_dot != nullptr) {
+      k.int8_dot = row.kernels.int8_dot;
+      k.int8_act = row.kernels.int8_act;
+    }
+  }
+}
+
 void GroupSums16(const float* x, float* out, int64_t n) {
   for (int64_t g = 0; g < n / 16; ++g, x += 16) {
     float s = 0.0f;

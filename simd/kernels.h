@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,14 @@ struct DTypeKernels {
   RowDotFn dot = nullptr;         // exact fp32-activation GEMV dot
   Int8DotFn int8_dot = nullptr;   // opt-in int8-activation dot (nullptr: none)
   DType int8_act = DType::kQ8_0;  // the activation format int8_dot reads (kQ8_0 or kQ8_K)
+};
+
+// One weight dtype's kernels on one ISA: a row of that ISA's table (simd/<isa>/dtypes.cc). The
+// tables build on each other (ref, then AVX2, then AVX-512): a row's non-null kernels replace the
+// ones below it (with int8_dot comes its int8_act).
+struct DTypeRow {
+  DType dtype;
+  DTypeKernels kernels;
 };
 
 struct Kernels {
@@ -91,6 +100,13 @@ struct Kernels {
   bool Computes(DType t) const { return Row(t).to_f32 != nullptr; }
   QuantizeActFn QuantizeAct(DType format) const;
 };
+
+// Installs an ISA's dtype rows into its table.
+void InstallDTypeRows(Kernels& table, std::span<const DTypeRow> rows);
+// The rows of each ISA; Avx2/Avx512 rows may only be installed where CpuSupports says so.
+std::span<const DTypeRow> RefDTypeRows();
+std::span<const DTypeRow> Avx2DTypeRows();
+std::span<const DTypeRow> Avx512DTypeRows();
 
 // out[i] = x[16i] + ... + x[16i + 15] for i < n/16 (n a multiple of 16): the xsum16 argument of
 // RowDotFn.

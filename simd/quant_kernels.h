@@ -1,7 +1,7 @@
 // The quantized weight dtypes beyond Q8_0/Q4_0 (Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K..Q6_K, IQ4_XS):
 // each is a decoder from one block to int8 levels and a (scale, offset) per group, and shared
-// drivers turn a decoder into the dtype's to_f32 and GEMV dot. These install those rows into a
-// kernel table (simd/ref/quants.cc, simd/avx2/quants.cc).
+// drivers turn a decoder into the dtype's to_f32 and GEMV dot (simd/<isa>/dtypes.cc, whose
+// tables list every dtype's row).
 #pragma once
 
 #include <cstdint>
@@ -80,26 +80,5 @@ void QuantizeQ8K(const float* x, void* out, int64_t n);
 // The activation block format of a weight dtype's int8 dot: Q8_K for 256-element types, Q8_0
 // for 32-element ones.
 constexpr DType Int8ActFormat(int block_elems) { return block_elems == kSuperBlock ? DType::kQ8_K : DType::kQ8_0; }
-
-// The dtypes with a decoder, as X(DecoderName, DType enumerator): every ISA file defines a decoder
-// struct of each name and installs them through this one list.
-#define LAZYLLM_DECODED_DTYPES(X) \
-  X(Q4_1, kQ4_1)                  \
-  X(Q5_0, kQ5_0)                  \
-  X(Q5_1, kQ5_1)                  \
-  X(IQ4_NL, kIQ4_NL)              \
-  X(Q2_K, kQ2_K)                  \
-  X(Q3_K, kQ3_K)                  \
-  X(Q4_K, kQ4_K)                  \
-  X(Q5_K, kQ5_K)                  \
-  X(Q6_K, kQ6_K)                  \
-  X(IQ4_XS, kIQ4_XS)
-
-// The scalar twins (fallback and test oracle).
-void InstallRefQuantKernels(Kernels& table);
-// AVX2 decoders and drivers; only for the AVX2 (and AVX-512) tables.
-void InstallAvx2QuantKernels(Kernels& table);
-// The AVX-512 GEMV dots over the AVX2 decoders; only for the AVX-512 table.
-void InstallAvx512QuantKernels(Kernels& table);
 
 }  // namespace lazyllm::simd

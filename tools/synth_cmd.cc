@@ -15,9 +15,7 @@ int Synth(int argc, char** argv) {
       .own = {{"--preset", "NAME",
                "tiny-gqa, smollm2-135m, llama3.2-1b or llama2-7b (random weights in that shape), or needle (exact "
                "key-value retrieval, docs/needle.md)"},
-              {"--dtype", "DTYPE",
-               "weight dtype (default f32): f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, "
-               "q5_k, q6_k, iq4_xs"},
+              {"--dtype", "DTYPE", "weight dtype (default f32): " + SynthDTypeNames()},
               {"-o", "OUT.gguf", "the file to write"},
               {"--layers", "N", "layers (default: the preset's; needle: 16)"},
               {"--context", "N", "context length (default: the preset's; needle: 32768, at most 65536)"},

@@ -18,16 +18,19 @@ namespace {
 
 using simd::DType;
 
+// One of llama.cpp's file types (llama_ftype): its base dtype and, for the _M mixes, its own
+// general.file_type; the others' is their base dtype's file type in the dtype registry.
 struct FileType {
   const char* name;
-  uint32_t llama_ftype;  // general.file_type
   DType base;
+  int32_t mix_ftype = -1;
+  uint32_t ftype() const { return static_cast<uint32_t>(mix_ftype >= 0 ? mix_ftype : simd::InfoOf(base).file_type); }
 };
 
 constexpr FileType kFileTypes[] = {
-    {"q8_0", 7, DType::kQ8_0},    {"q4_0", 2, DType::kQ4_0},    {"q4_k_m", 15, DType::kQ4_K},
-    {"q4_k_s", 14, DType::kQ4_K}, {"q5_k_m", 17, DType::kQ5_K}, {"q5_k_s", 16, DType::kQ5_K},
-    {"q6_k", 18, DType::kQ6_K},   {"q3_k_m", 12, DType::kQ3_K}, {"q2_k", 10, DType::kQ2_K},
+    {"q8_0", DType::kQ8_0},   {"q4_0", DType::kQ4_0},       {"q4_k_m", DType::kQ4_K, 15},
+    {"q4_k_s", DType::kQ4_K}, {"q5_k_m", DType::kQ5_K, 17}, {"q5_k_s", DType::kQ5_K},
+    {"q6_k", DType::kQ6_K},   {"q3_k_m", DType::kQ3_K, 12}, {"q2_k", DType::kQ2_K},
 };
 
 bool Contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
@@ -151,7 +154,7 @@ StatusOr<QuantizeReport> QuantizeModel(const std::string& in, const std::string&
 
   gguf::Writer w;
   for (const auto& [key, value] : file->metadata()) w.CopyValue(key, value);
-  w.SetU32("general.file_type", ft->llama_ftype);
+  w.SetU32("general.file_type", ft->ftype());
   w.SetU32("general.quantization_version", 2);
 
   QuantizeReport report;

@@ -5,24 +5,11 @@
 
 #include <cmath>
 
+#include "simd/avx2/vec.h"
 #include "simd/quant_kernels.h"
 
 namespace lazyllm::simd {
 namespace {
-
-inline float HorizontalSum(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
-
-inline float HorizontalMax(__m256 v) {
-  __m128 lo = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_max_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_max_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
 
 // exp(x) with a degree-6 polynomial on [-ln2/2, ln2/2]; about 2 ulp over the float range.
 inline __m256 Exp(__m256 x) {
@@ -45,22 +32,6 @@ inline __m256 Exp(__m256 x) {
   const __m256 s2 =
       _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23));
   return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-}
-
-float DotF32(const float* a, const float* b, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
-    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
-    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
-  }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-  float s = HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
 }
 
 // One register tile: MR weight rows × NR input rows, 8 lanes per accumulator.
@@ -259,102 +230,6 @@ void RopeNeox(float* x, const float* cs, int64_t n_pairs) {
   }
 }
 
-inline __m256 LoadF16(const uint16_t* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-inline __m256 LoadBF16(const uint16_t* p) {
-  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
-}
-
-inline __m256 Int8x8ToF32(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
-
-float DotF32W(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  return DotF32(static_cast<const float*>(w), x, n);
-}
-
-float DotF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(w);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(LoadF16(h + i), _mm256_loadu_ps(x + i), acc0);
-    acc1 = _mm256_fmadd_ps(LoadF16(h + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
-  }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(LoadF16(h + i), _mm256_loadu_ps(x + i), acc0);
-  float s = HorizontalSum(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i) s += F16ToF32(h[i]) * x[i];
-  return s;
-}
-
-float DotBF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(w);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(LoadBF16(h + i), _mm256_loadu_ps(x + i), acc0);
-    acc1 = _mm256_fmadd_ps(LoadBF16(h + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
-  }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(LoadBF16(h + i), _mm256_loadu_ps(x + i), acc0);
-  float s = HorizontalSum(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i) s += BF16ToF32(h[i]) * x[i];
-  return s;
-}
-
-inline __m256 BlockScale(uint16_t d) { return _mm256_set1_ps(_cvtsh_ss(d)); }
-
-// Σ q·x over one block of 32 int8 values (lo: elements 0..15, hi: 16..31), as two short
-// independent chains so that consecutive blocks overlap in the pipeline.
-inline __m256 Int8BlockDot(__m128i lo, __m128i hi, const float* x) {
-  const __m256 p0 = _mm256_mul_ps(Int8x8ToF32(lo), _mm256_loadu_ps(x));
-  const __m256 p1 = _mm256_mul_ps(Int8x8ToF32(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8));
-  const __m256 p2 = _mm256_fmadd_ps(Int8x8ToF32(hi), _mm256_loadu_ps(x + 16), p0);
-  const __m256 p3 = _mm256_fmadd_ps(Int8x8ToF32(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), p1);
-  return _mm256_add_ps(p2, p3);
-}
-
-inline __m256 Q8Block(const BlockQ8_0& b, const float* x) {
-  return Int8BlockDot(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)),
-                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16)), x);
-}
-
-// Splits a Q4_0 block into signed low (elements 0..15) and high (16..31) nibbles.
-inline void UnpackQ4_0(const BlockQ4_0& b, __m128i* lo, __m128i* hi) {
-  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-  const __m128i mask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
-  *lo = _mm_sub_epi8(_mm_and_si128(q, mask), eight);
-  *hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight);
-}
-
-inline __m256 Q4Block(const BlockQ4_0& b, const float* x) {
-  __m128i lo, hi;
-  UnpackQ4_0(b, &lo, &hi);
-  return Int8BlockDot(lo, hi, x);
-}
-
-// Blocks in pairs with one accumulator each: scale · block sum.
-template <typename Block, __m256 (*BlockDot)(const Block&, const float*)>
-float BlockRowDot(const void* w, const float* x, int64_t n) {
-  const auto* b = static_cast<const Block*>(w);
-  const int64_t blocks = n / 32;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 2 <= blocks; i += 2) {
-    acc0 = _mm256_fmadd_ps(BlockScale(b[i].d), BlockDot(b[i], x + 32 * i), acc0);
-    acc1 = _mm256_fmadd_ps(BlockScale(b[i + 1].d), BlockDot(b[i + 1], x + 32 * i + 32), acc1);
-  }
-  if (i < blocks) acc0 = _mm256_fmadd_ps(BlockScale(b[i].d), BlockDot(b[i], x + 32 * i), acc0);
-  return HorizontalSum(_mm256_add_ps(acc0, acc1));
-}
-
-float DotQ8_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  return BlockRowDot<BlockQ8_0, Q8Block>(w, x, n);
-}
-float DotQ4_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n);
-}
-
 void QuantizeQ8_0(const float* x, void* out, int64_t n) {
   auto* b = static_cast<BlockQ8_0*>(out);
   const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -374,85 +249,6 @@ void QuantizeQ8_0(const float* x, void* out, int64_t n) {
     // Undo the per-128-bit-lane interleave of the two packs: dword order 0 4 1 5 2 6 3 7.
     const __m256i ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(b[blk].qs), ordered);
-  }
-}
-
-// Σ w·x over 32 int8 pairs as 8 int32 lane sums: |w| (unsigned) times x with w's sign, through
-// the u8×s8 multiply-add; no overflow for |x| <= 127 (2·128·127 < 2¹⁵).
-inline __m256i Int8PairDot(__m256i w, __m256i x) {
-  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-}
-
-inline __m256i LoadQ4_0Int8(const BlockQ4_0& b) {
-  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-  const __m128i mask = _mm_set1_epi8(0x0f);
-  const __m256i both = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask));
-  return _mm256_sub_epi8(both, _mm256_set1_epi8(8));
-}
-
-template <typename Block, __m256i (*Load)(const Block&)>
-float Int8RowDot(const void* w, const void* xq, int64_t n) {
-  const auto* b = static_cast<const Block*>(w);
-  const auto* x = static_cast<const BlockQ8_0*>(xq);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  const int64_t blocks = n / 32;
-  int64_t i = 0;
-  auto step = [&](int64_t j, __m256 acc) {
-    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j].qs));
-    const __m256 sums = _mm256_cvtepi32_ps(Int8PairDot(Load(b[j]), xv));
-    return _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[j].d) * _cvtsh_ss(x[j].d)), sums, acc);
-  };
-  for (; i + 2 <= blocks; i += 2) {
-    acc0 = step(i, acc0);
-    acc1 = step(i + 1, acc1);
-  }
-  if (i < blocks) acc0 = step(i, acc0);
-  return HorizontalSum(_mm256_add_ps(acc0, acc1));
-}
-
-inline __m256i LoadQ8_0Int8(const BlockQ8_0& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
-
-float DotQ8_0Q8(const void* w, const void* xq, int64_t n) { return Int8RowDot<BlockQ8_0, LoadQ8_0Int8>(w, xq, n); }
-float DotQ4_0Q8(const void* w, const void* xq, int64_t n) { return Int8RowDot<BlockQ4_0, LoadQ4_0Int8>(w, xq, n); }
-
-void ToF32F16(const void* src, float* dst, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(src);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, LoadF16(h + i));
-  for (; i < n; ++i) dst[i] = F16ToF32(h[i]);
-}
-
-void ToF32BF16(const void* src, float* dst, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(src);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, LoadBF16(h + i));
-  for (; i < n; ++i) dst[i] = BF16ToF32(h[i]);
-}
-
-void ToF32Q8_0(const void* src, float* dst, int64_t n) {
-  const auto* b = static_cast<const BlockQ8_0*>(src);
-  for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
-    const __m256 d = BlockScale(b[blk].d);
-    const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[blk].qs));
-    const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[blk].qs + 16));
-    _mm256_storeu_ps(dst, _mm256_mul_ps(d, Int8x8ToF32(q0)));
-    _mm256_storeu_ps(dst + 8, _mm256_mul_ps(d, Int8x8ToF32(_mm_srli_si128(q0, 8))));
-    _mm256_storeu_ps(dst + 16, _mm256_mul_ps(d, Int8x8ToF32(q1)));
-    _mm256_storeu_ps(dst + 24, _mm256_mul_ps(d, Int8x8ToF32(_mm_srli_si128(q1, 8))));
-  }
-}
-
-void ToF32Q4_0(const void* src, float* dst, int64_t n) {
-  const auto* b = static_cast<const BlockQ4_0*>(src);
-  for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
-    const __m256 d = BlockScale(b[blk].d);
-    __m128i lo, hi;
-    UnpackQ4_0(b[blk], &lo, &hi);
-    _mm256_storeu_ps(dst, _mm256_mul_ps(d, Int8x8ToF32(lo)));
-    _mm256_storeu_ps(dst + 8, _mm256_mul_ps(d, Int8x8ToF32(_mm_srli_si128(lo, 8))));
-    _mm256_storeu_ps(dst + 16, _mm256_mul_ps(d, Int8x8ToF32(hi)));
-    _mm256_storeu_ps(dst + 24, _mm256_mul_ps(d, Int8x8ToF32(_mm_srli_si128(hi, 8))));
   }
 }
 
@@ -485,13 +281,7 @@ const Kernels& Avx2Kernels() {
     t.geglu = GeGlu;
     t.f32_to_f16 = F32ToF16Row;
     t.quantize_q8_0 = QuantizeQ8_0;
-    auto row = [&t](DType d) -> DTypeKernels& { return t.dtypes[static_cast<uint32_t>(d)]; };
-    row(DType::kF32).dot = DotF32W;
-    row(DType::kF16) = {ToF32F16, DotF16};
-    row(DType::kBF16) = {ToF32BF16, DotBF16};
-    row(DType::kQ8_0) = {ToF32Q8_0, DotQ8_0, DotQ8_0Q8, DType::kQ8_0};
-    row(DType::kQ4_0) = {ToF32Q4_0, DotQ4_0, DotQ4_0Q8, DType::kQ8_0};
-    InstallAvx2QuantKernels(t);
+    InstallDTypeRows(t, Avx2DTypeRows());
     return t;
   }();
   return k;

@@ -93,35 +93,6 @@ void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
-float DotF32W(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  return DotF32(static_cast<const float*>(w), x, n);
-}
-
-float DotF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(w);
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; ++i) s += F16ToF32(h[i]) * x[i];
-  return s;
-}
-
-float DotBF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(w);
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; ++i) s += BF16ToF32(h[i]) * x[i];
-  return s;
-}
-
-float DotQ8_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  const auto* b = static_cast<const BlockQ8_0*>(w);
-  float s = 0.0f;
-  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
-    float bs = 0.0f;
-    for (int j = 0; j < 32; ++j) bs += static_cast<float>(b[blk].qs[j]) * x[j];
-    s += F16ToF32(b[blk].d) * bs;
-  }
-  return s;
-}
-
 void QuantizeQ8_0(const float* x, void* out, int64_t n) {
   auto* b = static_cast<BlockQ8_0*>(out);
   for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
@@ -131,78 +102,6 @@ void QuantizeQ8_0(const float* x, void* out, int64_t n) {
     const float inv = d != 0.0f ? 1.0f / d : 0.0f;
     b[blk].d = F32ToF16(d);
     for (int j = 0; j < 32; ++j) b[blk].qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * inv));
-  }
-}
-
-float DotQ8_0Q8(const void* w, const void* xq, int64_t n) {
-  const auto* b = static_cast<const BlockQ8_0*>(w);
-  const auto* x = static_cast<const BlockQ8_0*>(xq);
-  float s = 0.0f;
-  for (int64_t blk = 0; blk < n / 32; ++blk) {
-    int32_t isum = 0;
-    for (int j = 0; j < 32; ++j) isum += b[blk].qs[j] * x[blk].qs[j];
-    s += F16ToF32(b[blk].d) * F16ToF32(x[blk].d) * static_cast<float>(isum);
-  }
-  return s;
-}
-
-float DotQ4_0Q8(const void* w, const void* xq, int64_t n) {
-  const auto* b = static_cast<const BlockQ4_0*>(w);
-  const auto* x = static_cast<const BlockQ8_0*>(xq);
-  float s = 0.0f;
-  for (int64_t blk = 0; blk < n / 32; ++blk) {
-    int32_t isum = 0;
-    for (int j = 0; j < 16; ++j) {
-      isum += ((b[blk].qs[j] & 0x0f) - 8) * x[blk].qs[j];
-      isum += ((b[blk].qs[j] >> 4) - 8) * x[blk].qs[j + 16];
-    }
-    s += F16ToF32(b[blk].d) * F16ToF32(x[blk].d) * static_cast<float>(isum);
-  }
-  return s;
-}
-
-float DotQ4_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  const auto* b = static_cast<const BlockQ4_0*>(w);
-  float s = 0.0f;
-  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
-    float bs = 0.0f;
-    for (int j = 0; j < 16; ++j) {
-      bs += static_cast<float>((b[blk].qs[j] & 0x0f) - 8) * x[j];
-      bs += static_cast<float>((b[blk].qs[j] >> 4) - 8) * x[j + 16];
-    }
-    s += F16ToF32(b[blk].d) * bs;
-  }
-  return s;
-}
-
-void ToF32F32(const void* src, float* dst, int64_t n) { std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); }
-
-void ToF32F16(const void* src, float* dst, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(src);
-  for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(h[i]);
-}
-
-void ToF32BF16(const void* src, float* dst, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(src);
-  for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(h[i]);
-}
-
-void ToF32Q8_0(const void* src, float* dst, int64_t n) {
-  const auto* b = static_cast<const BlockQ8_0*>(src);
-  for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
-    const float d = F16ToF32(b[blk].d);
-    for (int j = 0; j < 32; ++j) dst[j] = d * static_cast<float>(b[blk].qs[j]);
-  }
-}
-
-void ToF32Q4_0(const void* src, float* dst, int64_t n) {
-  const auto* b = static_cast<const BlockQ4_0*>(src);
-  for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
-    const float d = F16ToF32(b[blk].d);
-    for (int j = 0; j < 16; ++j) {
-      dst[j] = d * static_cast<float>((b[blk].qs[j] & 0x0f) - 8);
-      dst[j + 16] = d * static_cast<float>((b[blk].qs[j] >> 4) - 8);
-    }
   }
 }
 
@@ -237,13 +136,7 @@ const Kernels& RefKernels() {
     t.f32_to_f16 = F32ToF16Row;
     t.quantize_q8_0 = QuantizeQ8_0;
     t.quantize_q8_k = QuantizeQ8K;
-    auto row = [&t](DType d) -> DTypeKernels& { return t.dtypes[static_cast<uint32_t>(d)]; };
-    row(DType::kF32) = {ToF32F32, DotF32W};
-    row(DType::kF16) = {ToF32F16, DotF16};
-    row(DType::kBF16) = {ToF32BF16, DotBF16};
-    row(DType::kQ8_0) = {ToF32Q8_0, DotQ8_0, DotQ8_0Q8, DType::kQ8_0};
-    row(DType::kQ4_0) = {ToF32Q4_0, DotQ4_0, DotQ4_0Q8, DType::kQ8_0};
-    InstallRefQuantKernels(t);
+    InstallDTypeRows(t, RefDTypeRows());
     return t;
   }();
   return k;

@@ -432,5 +432,29 @@ TEST(QuantsTest, RegistryKnowsEveryGgmlType) {
   EXPECT_TRUE(RefKernels().Computes(DType::kQ4_K));
 }
 
+// Every ISA's table has a complete row for each dtype of the scalar table (its rows build on the
+// ones below), the int8 dot reads the format the block size calls for, and the computed set is
+// the one the README promises.
+TEST(QuantsTest, EveryIsaHasARowForEveryComputedDType) {
+  EXPECT_EQ(WeightDTypeNames(),
+            "F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, BF16");
+  size_t count;
+  const DTypeInfo* all = AllDTypes(&count);
+  for (Isa isa : AllIsas()) {
+    const Kernels& k = KernelsFor(isa);
+    for (size_t i = 0; i < count; ++i) {
+      SCOPED_TRACE(std::string(IsaName(isa)) + " " + all[i].name);
+      const DTypeKernels& row = k.Row(all[i].id);
+      EXPECT_EQ(row.to_f32 != nullptr, RefKernels().Computes(all[i].id));
+      EXPECT_EQ(row.dot != nullptr, row.to_f32 != nullptr);
+      const bool quantized = all[i].block_elems > 1;
+      EXPECT_EQ(row.int8_dot != nullptr, quantized && row.to_f32 != nullptr);
+      if (row.int8_dot != nullptr) {
+        EXPECT_EQ(row.int8_act, all[i].block_elems == kSuperBlock ? DType::kQ8_K : DType::kQ8_0);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lazyllm::simd

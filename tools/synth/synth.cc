@@ -94,6 +94,8 @@ StatusOr<simd::DType> ParseSynthDType(const std::string& s) {
   return d->id;
 }
 
+std::string SynthDTypeNames() { return simd::QuantizableDTypeNames(); }
+
 Status Synthesize(const SynthOptions& options, const std::string& path) {
   if (options.preset == "needle") return needle::Synthesize(options, path);
   LAZYLLM_ASSIGN_OR_RETURN(SynthShape shape, FindSynthPreset(options.preset));

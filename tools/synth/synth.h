@@ -33,8 +33,8 @@ StatusOr<SynthShape> FindSynthPreset(const std::string& name);
 
 struct SynthOptions {
   std::string preset = "tiny-gqa";
-  // Any weight dtype: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl q2_k q3_k q4_k q5_k q6_k iq4_xs.
-  // Norm weights stay F32; rows that the dtype's block does not divide fall back as llama.cpp's
+  // Any dtype lazyllm can write (SynthDTypeNames(): those simd/quantize.cc encodes, from the
+  // dtype registry). Norm weights stay F32; rows that the dtype's block does not divide fall back as llama.cpp's
   // quantizer does (Q4_K -> Q5_0, ...).
   std::string dtype = "f32";
   int64_t layers = 0;   // 0: the preset's
@@ -86,7 +86,8 @@ struct SplitMix64 {
   size_t Below(size_t n) { return static_cast<size_t>((static_cast<unsigned __int128>(Next()) * n) >> 64); }
 };
 
-// The `--dtype` names Synthesize accepts, parsed.
+// The `--dtype` names Synthesize accepts, parsed; and all of them, comma-separated.
 StatusOr<simd::DType> ParseSynthDType(const std::string& name);
+std::string SynthDTypeNames();
 
 }  // namespace lazyllm

@@ -1,5 +1,7 @@
-// Scalar decoders of the quantized weight dtypes, read straight off the block layouts in
-// simd/blocks.h, and the scalar to_f32 / GEMV dot drivers built on them.
+// Every weight dtype's scalar kernels (the fallback and the oracle of the SIMD ones): F32, F16,
+// BF16, Q8_0 and Q4_0 element by element; the other quantized types through decoders read
+// straight off the block layouts in simd/blocks.h, and to_f32 / GEMV dot / int8 dot drivers built
+// on them. The table at the end is the ISA's row per dtype.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -8,6 +10,111 @@
 
 namespace lazyllm::simd {
 namespace {
+
+// The plain-number and 32-element legacy types: converted and multiplied element by element.
+float DotF32W(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
+  const auto* a = static_cast<const float*>(w);
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * x[i];
+  return s;
+}
+
+float DotF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(w);
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += F16ToF32(h[i]) * x[i];
+  return s;
+}
+
+float DotBF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(w);
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += BF16ToF32(h[i]) * x[i];
+  return s;
+}
+
+float DotQ8_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
+  const auto* b = static_cast<const BlockQ8_0*>(w);
+  float s = 0.0f;
+  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
+    float bs = 0.0f;
+    for (int j = 0; j < 32; ++j) bs += static_cast<float>(b[blk].qs[j]) * x[j];
+    s += F16ToF32(b[blk].d) * bs;
+  }
+  return s;
+}
+
+float DotQ8_0Q8(const void* w, const void* xq, int64_t n) {
+  const auto* b = static_cast<const BlockQ8_0*>(w);
+  const auto* x = static_cast<const BlockQ8_0*>(xq);
+  float s = 0.0f;
+  for (int64_t blk = 0; blk < n / 32; ++blk) {
+    int32_t isum = 0;
+    for (int j = 0; j < 32; ++j) isum += b[blk].qs[j] * x[blk].qs[j];
+    s += F16ToF32(b[blk].d) * F16ToF32(x[blk].d) * static_cast<float>(isum);
+  }
+  return s;
+}
+
+float DotQ4_0Q8(const void* w, const void* xq, int64_t n) {
+  const auto* b = static_cast<const BlockQ4_0*>(w);
+  const auto* x = static_cast<const BlockQ8_0*>(xq);
+  float s = 0.0f;
+  for (int64_t blk = 0; blk < n / 32; ++blk) {
+    int32_t isum = 0;
+    for (int j = 0; j < 16; ++j) {
+      isum += ((b[blk].qs[j] & 0x0f) - 8) * x[blk].qs[j];
+      isum += ((b[blk].qs[j] >> 4) - 8) * x[blk].qs[j + 16];
+    }
+    s += F16ToF32(b[blk].d) * F16ToF32(x[blk].d) * static_cast<float>(isum);
+  }
+  return s;
+}
+
+float DotQ4_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
+  const auto* b = static_cast<const BlockQ4_0*>(w);
+  float s = 0.0f;
+  for (int64_t blk = 0; blk < n / 32; ++blk, x += 32) {
+    float bs = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+      bs += static_cast<float>((b[blk].qs[j] & 0x0f) - 8) * x[j];
+      bs += static_cast<float>((b[blk].qs[j] >> 4) - 8) * x[j + 16];
+    }
+    s += F16ToF32(b[blk].d) * bs;
+  }
+  return s;
+}
+
+void ToF32F32(const void* src, float* dst, int64_t n) { std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); }
+
+void ToF32F16(const void* src, float* dst, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(h[i]);
+}
+
+void ToF32BF16(const void* src, float* dst, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(h[i]);
+}
+
+void ToF32Q8_0(const void* src, float* dst, int64_t n) {
+  const auto* b = static_cast<const BlockQ8_0*>(src);
+  for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
+    const float d = F16ToF32(b[blk].d);
+    for (int j = 0; j < 32; ++j) dst[j] = d * static_cast<float>(b[blk].qs[j]);
+  }
+}
+
+void ToF32Q4_0(const void* src, float* dst, int64_t n) {
+  const auto* b = static_cast<const BlockQ4_0*>(src);
+  for (int64_t blk = 0; blk < n / 32; ++blk, dst += 32) {
+    const float d = F16ToF32(b[blk].d);
+    for (int j = 0; j < 16; ++j) {
+      dst[j] = d * static_cast<float>((b[blk].qs[j] & 0x0f) - 8);
+      dst[j + 16] = d * static_cast<float>((b[blk].qs[j] >> 4) - 8);
+    }
+  }
+}
 
 // Q4_0-style nibbles: byte j holds element j (low) and j + 16 (high).
 void Nibbles16(const uint8_t* qs, int8_t* q) {
@@ -232,10 +339,30 @@ float Int8Dot(const void* w, const void* xq, int64_t n) {
   return s;
 }
 
+// A decoded type's row: the drivers over its decoder.
 template <class T>
-void Install(Kernels& t, DType d) {
-  t.dtypes[static_cast<uint32_t>(d)] = {ToF32<T>, Dot<T>, Int8Dot<T>, Int8ActFormat(T::kElems)};
+constexpr DTypeRow Decoded(DType d) {
+  return {d, {ToF32<T>, Dot<T>, Int8Dot<T>, Int8ActFormat(T::kElems)}};
 }
+
+// Every weight dtype lazyllm computes with, one row each.
+constexpr DTypeRow kRows[] = {
+    {DType::kF32, {ToF32F32, DotF32W}},
+    {DType::kF16, {ToF32F16, DotF16}},
+    {DType::kBF16, {ToF32BF16, DotBF16}},
+    {DType::kQ8_0, {ToF32Q8_0, DotQ8_0, DotQ8_0Q8, DType::kQ8_0}},
+    {DType::kQ4_0, {ToF32Q4_0, DotQ4_0, DotQ4_0Q8, DType::kQ8_0}},
+    Decoded<Q4_1>(DType::kQ4_1),
+    Decoded<Q5_0>(DType::kQ5_0),
+    Decoded<Q5_1>(DType::kQ5_1),
+    Decoded<IQ4_NL>(DType::kIQ4_NL),
+    Decoded<Q2_K>(DType::kQ2_K),
+    Decoded<Q3_K>(DType::kQ3_K),
+    Decoded<Q4_K>(DType::kQ4_K),
+    Decoded<Q5_K>(DType::kQ5_K),
+    Decoded<Q6_K>(DType::kQ6_K),
+    Decoded<IQ4_XS>(DType::kIQ4_XS),
+};
 
 }  // namespace
 
@@ -261,10 +388,6 @@ void QuantizeQ8K(const float* x, void* out, int64_t n) {
   }
 }
 
-void InstallRefQuantKernels(Kernels& t) {
-#define LAZYLLM_INSTALL(decoder, dtype) Install<decoder>(t, DType::dtype);
-  LAZYLLM_DECODED_DTYPES(LAZYLLM_INSTALL)
-#undef LAZYLLM_INSTALL
-}
+std::span<const DTypeRow> RefDTypeRows() { return kRows; }
 
 }  // namespace lazyllm::simd
