@@ -38,11 +38,12 @@ void BM_MatMul(benchmark::State& state) {
   for (int64_t r = 0; r < rows; ++r) simd::QuantizeRow(dtype, &wf[r * cols], &wbytes[r * row_bytes], cols);
   const WeightMatrix w{dtype, wbytes.data(), rows, cols, row_bytes};
   const std::vector<WeightSlice> slices = {{0, rows, wbytes.data()}};
-  threading::ThreadPool pool(kThreads);
-  MatMulScratch scratch;
+  const threading::Context threads(kThreads, /*numa=*/false);
+  const threading::Workers workers(threads, /*serial=*/false);
+  GemvInputs gemv;
   std::vector<float> y(static_cast<size_t>(n * rows));
   const simd::Kernels& k = simd::KernelsFor(simd::SelectedIsa());
-  for (auto _ : state) MatMul(pool, k, w, slices, x.data(), n, y.data(), scratch);
+  for (auto _ : state) MatMul(workers, k, w, slices, x.data(), n, y.data(), gemv);
   state.SetItemsProcessed(state.iterations() * 2 * n * rows * cols);  // items = FLOPs
 }
 
@@ -82,9 +83,10 @@ void BM_Attention(benchmark::State& state) {
   std::vector<int64_t> count(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) count[i] = i + 1;
   std::vector<float> out(static_cast<size_t>(n * heads * hd));
-  threading::ThreadPool pool(kThreads);
+  const threading::Context threads(kThreads, /*numa=*/false);
+  const threading::Workers workers(threads, /*serial=*/false);
   Attention attn(simd::KernelsFor(simd::SelectedIsa()), {heads, kv_heads, hd});
-  for (auto _ : state) attn.Run(pool, q.data(), n, count.data(), {kk.data(), vv.data(), kv_heads * hd}, out.data());
+  for (auto _ : state) attn.Run(workers, q.data(), n, count.data(), {kk.data(), vv.data(), kv_heads * hd}, out.data());
   // Causal: n²/2 (query, key) pairs, each a hd-long dot and a hd-long accumulation per head.
   state.SetItemsProcessed(state.iterations() * 2 * 2 * n * (n + 1) / 2 * hd * heads);  // items = FLOPs
 }

@@ -10,7 +10,6 @@
 namespace lazyllm::threading {
 
 thread_local int ThreadPool::current_arena_ = 0;
-thread_local bool ThreadPool::serial_ = false;
 
 int AvailableHardwareThreads() { return std::max(1, tbb::info::default_concurrency()); }
 

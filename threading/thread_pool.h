@@ -52,20 +52,6 @@ class ThreadPool {
   // Successful pinnings of workers entering their arena (0 with one arena).
   int pin_count() const;
 
-  // Within its scope, the loops this thread submits (to any pool) run inline on it: for work too
-  // small for the workers to pay for being handed it. Loop bodies must not depend on how their
-  // range is chunked, so results are those of the parallel run.
-  class SerialScope {
-   public:
-    explicit SerialScope(bool serial) : previous_(serial_) { serial_ = serial_ || serial; }
-    ~SerialScope() { serial_ = previous_; }
-    SerialScope(const SerialScope&) = delete;
-    SerialScope& operator=(const SerialScope&) = delete;
-
-   private:
-    bool previous_;
-  };
-
   // Calls fn(begin, end) on disjoint chunks covering [0, n), each at least `grain` long (except
   // possibly the last), spread over all arenas in proportion to their workers. Small loops run
   // inline on the caller.
@@ -73,8 +59,8 @@ class ThreadPool {
   void ParallelFor(int64_t n, int64_t grain, Fn&& fn) {
     if (n <= 0) return;
     grain = std::max<int64_t>(grain, 1);
-    if (num_threads_ == 1 || n <= grain || serial_) {
-      InlineRun(fn, n);
+    if (num_threads_ == 1 || n <= grain) {
+      RunInline(0, 0, n, fn);
       return;
     }
     if (arenas_.size() == 1) {
@@ -92,11 +78,6 @@ class ThreadPool {
   template <typename Fn>
   void ParallelForIn(int a, int64_t begin, int64_t end, int64_t grain, Fn&& fn) {
     if (begin >= end) return;
-    if (serial_) {
-      current_arena_ = a;
-      fn(begin, end);
-      return;
-    }
 #ifdef LAZYLLM_PLAIN_THREAD_LOOPS
     // One std::thread per worker, taking grain-sized chunks in turn.
     grain = std::max<int64_t>(grain, 1);
@@ -126,8 +107,8 @@ class ThreadPool {
   // Calls fn(a) for every arena a at once, each inside its own arena; returns when all are done.
   template <typename Fn>
   void ForEachArena(Fn&& fn) {
-    if (arenas_.size() == 1 || serial_) {
-      for (size_t a = 0; a < arenas_.size(); ++a) fn(static_cast<int>(a));
+    if (arenas_.size() == 1) {
+      fn(0);
       return;
     }
 #ifdef LAZYLLM_PLAIN_THREAD_LOOPS
@@ -149,6 +130,13 @@ class ThreadPool {
   // by an arena's worker count.
   static int CurrentArena() { return current_arena_; }
 
+  // Calls fn(begin, end) on the calling thread, as a body of arena a.
+  template <typename Fn>
+  static void RunInline(int a, int64_t begin, int64_t end, Fn& fn) {
+    current_arena_ = a;
+    fn(begin, end);
+  }
+
  private:
   struct Pinner;
   struct Arena {
@@ -158,14 +146,7 @@ class ThreadPool {
     std::unique_ptr<Pinner> pinner;
   };
 
-  template <typename Fn>
-  void InlineRun(Fn& fn, int64_t n) {
-    current_arena_ = 0;
-    fn(int64_t{0}, n);
-  }
-
   static thread_local int current_arena_;
-  static thread_local bool serial_;
   int num_threads_ = 0;
   std::vector<Arena> arenas_;
 };

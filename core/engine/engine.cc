@@ -9,25 +9,6 @@
 #include "core/engine/engine_impl.h"
 
 namespace lazyllm {
-namespace {
-
-// Arenas for the options: one per NUMA node with workers when NUMA placement is on and hwloc
-// sees several nodes; otherwise none (the single-arena pool).
-std::vector<threading::ArenaPlan> PlanFor(const EngineOptions& o, const threading::Topology* topo) {
-  if (!o.numa) return {};
-  static const StatusOr<threading::Topology> machine = threading::Topology::Detect();
-  if (topo == nullptr) {
-    if (!machine.ok()) return {};
-    topo = &*machine;
-  }
-  if (topo->nodes().size() < 2) return {};
-  auto plan = threading::PlanArenas(*topo, o.threads, /*numa=*/true);
-  if (plan.size() < 2) return {};
-  return plan;
-}
-
-}  // namespace
-
 NodeBuffer::NodeBuffer(size_t n) : bytes(std::max<size_t>(n, 1)) {
   p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 }
@@ -36,11 +17,10 @@ NodeBuffer::~NodeBuffer() {
   if (p != MAP_FAILED) munmap(p, bytes);
 }
 
-Engine::Impl::Impl(const Model& m, const EngineOptions& o, const std::vector<threading::ArenaPlan>& plan)
+Engine::Impl::Impl(const Model& m, const EngineOptions& o, const threading::Topology* topo)
     : model(m),
       k(simd::KernelsFor(simd::SelectedIsa())),
-      pool(plan.empty() ? std::make_unique<threading::ThreadPool>(o.threads)
-                        : std::make_unique<threading::ThreadPool>(plan)),
+      threads(std::make_unique<threading::Context>(o.threads, o.numa, topo)),
       kv_f16(o.kv_type == KvType::kF16),
       attention(k, {m.config().num_heads, m.config().num_kv_heads, m.config().head_dim,
                     ModelImpl(m).arch_values.attn_scale, ModelImpl(m).arch_values.attn_softcap}) {
@@ -55,7 +35,7 @@ Engine::Impl::Impl(const Model& m, const EngineOptions& o, const std::vector<thr
     mem_limit_bytes = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
     mem_limit_source = "the machine's physical memory";
   }
-  PlaceWeights(plan);
+  PlaceWeights();
   if (const char* env = std::getenv("LAZYLLM_SERIAL_STEP_FLOPS")) serial_step_flops = std::strtod(env, nullptr);
 }
 
@@ -89,7 +69,8 @@ void Engine::Impl::EnsureRope(int64_t ctx) {
 // arenas, each slice is copied into memory first written by that arena's pinned workers, so
 // it lives on their node, and the mapped file's pages are released; with one arena the slice
 // is the whole mapped matrix.
-void Engine::Impl::PlaceWeights(const std::vector<threading::ArenaPlan>& plan) {
+void Engine::Impl::PlaceWeights() {
+  threading::ThreadPool& pool = threads->pool();
   const Model::Impl& m = ModelImpl(model);
   std::vector<const WeightMatrix*> all = {&m.output};
   for (const LayerWeights& lw : m.layers)
@@ -97,11 +78,11 @@ void Engine::Impl::PlaceWeights(const std::vector<threading::ArenaPlan>& plan) {
   for (const WeightMatrix* w : all) {
     if (slices.count(w)) continue;  // tied output shares token_embd; listed once
     std::vector<WeightSlice>& out = slices[w];
-    if (pool->num_arenas() == 1) {
+    if (pool.num_arenas() == 1) {
       out.push_back({0, w->rows, w->data});
       continue;
     }
-    for (const auto& [begin, end] : threading::SplitRows(w->rows, plan, kSliceAlign)) {
+    for (const auto& [begin, end] : threading::SplitRows(w->rows, threads->plan(), kSliceAlign)) {
       const size_t bytes = static_cast<size_t>((end - begin) * w->row_bytes);
       node_buffers.push_back(std::make_unique<NodeBuffer>(bytes));
       NodeBuffer& buf = *node_buffers.back();
@@ -113,7 +94,7 @@ void Engine::Impl::PlaceWeights(const std::vector<threading::ArenaPlan>& plan) {
       auto* dst = static_cast<uint8_t*>(buf.p);
       const int a = static_cast<int>(out.size());
       int toucher = -1;
-      pool->ParallelForIn(a, 0, end - begin, 16, [&](int64_t r0, int64_t r1) {
+      pool.ParallelForIn(a, 0, end - begin, 16, [&](int64_t r0, int64_t r1) {
         if (r0 == 0) toucher = threading::ThreadPool::CurrentArena();
         std::memcpy(dst + r0 * w->row_bytes, src + r0 * w->row_bytes, static_cast<size_t>((r1 - r0) * w->row_bytes));
       });
@@ -133,7 +114,7 @@ StatusOr<Engine> Engine::Create(const Model& model, const EngineOptions& options
 }
 
 const Model& Engine::model() const { return impl_->model; }
-int Engine::threads() const { return impl_->pool->num_threads(); }
+int Engine::threads() const { return impl_->threads->pool().num_threads(); }
 KvType Engine::kv_type() const { return impl_->kv_f16 ? KvType::kF16 : KvType::kF32; }
 
 Engine::KvPoolInfo Engine::kv_pool() const {
@@ -150,7 +131,7 @@ StatusOr<Engine> CreateEngine(const Model& model, const EngineOptions& options, 
     return InvalidArgumentError("kv_mem_bytes " + std::to_string(options.kv_mem_bytes) + " must be >= 0");
   if (options.mem_limit_bytes < 0)
     return InvalidArgumentError("mem_limit_bytes " + std::to_string(options.mem_limit_bytes) + " must be >= 0");
-  return EngineAccess::Make(std::make_shared<Engine::Impl>(model, options, PlanFor(options, topo)));
+  return EngineAccess::Make(std::make_shared<Engine::Impl>(model, options, topo));
 }
 }  // namespace internal
 

@@ -16,7 +16,7 @@
 #include "core/model/model_impl.h"
 #include "lazyllm/engine.h"
 #include "simd/kernels.h"
-#include "threading/thread_pool.h"
+#include "threading/context.h"
 #include "threading/topology.h"
 
 namespace lazyllm {
@@ -47,13 +47,14 @@ struct Activations {
   std::vector<int64_t> row_pos;    // [rows]: token position of each stacked row
   std::vector<int64_t> kv_row;     // [rows]: its K/V row in its sequence's cache at this layer
   std::vector<int32_t> row_seq;    // [rows]: index of its sequence in the step
-  MatMulScratch panel_scratch;
+  std::vector<float> head_probs;   // [heads][keys]: scratch of the score reduction
+  GemvInputs gemv;
 };
 
 struct Engine::Impl {
   Model model;
   const simd::Kernels& k;
-  std::unique_ptr<threading::ThreadPool> pool;
+  std::unique_ptr<threading::Context> threads;
   // Per weight matrix: the row slice each arena computes.
   std::unordered_map<const WeightMatrix*, std::vector<WeightSlice>> slices;
   std::vector<std::unique_ptr<NodeBuffer>> node_buffers;
@@ -74,18 +75,18 @@ struct Engine::Impl {
   // Held by Step and NewSequence: the activations, the attention scratch and the RoPE tables are
   // the engine's, so calls from several threads (sessions sharing the engine) take turns.
   std::mutex step_mu;
-  // A step estimated below this many flops runs on the calling thread (ThreadPool::SerialScope):
+  // A step estimated below this many flops runs on the calling thread (serial threading::Workers):
   // handing a layer's dozen loops to the workers costs more than it saves on such steps (the
   // sample model's 50-token prefills). LAZYLLM_SERIAL_STEP_FLOPS overrides it; 0 never.
   double serial_step_flops = kDefaultSerialStepFlops;
   static constexpr double kDefaultSerialStepFlops = 5e7;
 
-  Impl(const Model& m, const EngineOptions& o, const std::vector<threading::ArenaPlan>& plan);
+  Impl(const Model& m, const EngineOptions& o, const threading::Topology* topo);
   // Makes the RoPE tables cover positions [0, ctx).
   void EnsureRope(int64_t ctx);
 
  private:
-  void PlaceWeights(const std::vector<threading::ArenaPlan>& plan);
+  void PlaceWeights();
 };
 
 namespace internal {

@@ -127,7 +127,8 @@ Placement WeightPlacement(const Session& session) {
   const Engine::Impl& e = EngineImpl(SessionAccess::Get(session).engine);
   const Model::Impl& m = ModelImpl(e.model);
   Placement p;
-  for (int a = 0; a < e.pool->num_arenas(); ++a) p.arena_threads.push_back(e.pool->arena_threads(a));
+  const threading::ThreadPool& pool = e.threads->pool();
+  for (int a = 0; a < pool.num_arenas(); ++a) p.arena_threads.push_back(pool.arena_threads(a));
   const auto& lw = m.layers[0];
   for (const WeightMatrix* w : {&lw.wq, &lw.w_down, &m.output}) {
     std::vector<Placement::Slice> out;

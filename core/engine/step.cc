@@ -42,12 +42,12 @@ struct Work {
 // One step: the engine's activations and kernels, and the sequences' work.
 class StepRun {
  public:
-  StepRun(Engine::Impl& e, std::vector<Work>& work, bool int8)
+  StepRun(Engine::Impl& e, const threading::Workers& workers, std::vector<Work>& work, bool int8)
       : e_(e),
         m_(ModelImpl(e.model)),
         c_(m_.config),
         k_(e.k),
-        pool_(*e.pool),
+        pool_(workers),
         a_(e.act),
         work_(work),
         int8_(int8),
@@ -93,7 +93,7 @@ class StepRun {
   }
 
   void MatMul(const float* x, int64_t n, const WeightMatrix& w, float* y) {
-    lazyllm::MatMul(pool_, k_, w, e_.slices.at(&w), x, n, y, a_.panel_scratch, int8_);
+    lazyllm::MatMul(pool_, k_, w, e_.slices.at(&w), x, n, y, a_.gemv, int8_);
   }
 
   void RmsNormRows(const float* in, const std::vector<float>& w, float* out, int64_t n) {
@@ -513,9 +513,11 @@ class StepRun {
     else
       e_.attention.Run(pool_, q, n, s.key_count.data(), keys, out, begin);
     // The last row is the newest position, so it sees every live key (within its window).
-    if (want_scores)
+    if (want_scores) {
+      a_.head_probs.resize(std::max(a_.head_probs.size(), static_cast<size_t>(c_.num_heads * s.key_count[n - 1])));
       e_.attention.MeanHeadProbs(pool_, q + (n - 1) * q_dim_, s.key_count[n - 1], keys, s.scores.data(),
-                                 s.key_begin[n - 1]);
+                                 a_.head_probs.data(), s.key_begin[n - 1]);
+    }
   }
 
   // Final logit soft-capping (gemma2): l -> c·tanh(l/c).
@@ -578,7 +580,7 @@ class StepRun {
   const Model::Impl& m_;
   const ModelConfig& c_;
   const simd::Kernels& k_;
-  threading::ThreadPool& pool_;
+  const threading::Workers& pool_;
   Activations& a_;
   std::vector<Work>& work_;
   std::vector<Attention::DirectJob> direct_;  // this layer's deferred decode attention
@@ -750,10 +752,10 @@ Status Engine::Step(std::span<StepItem> items) const {
     flops += static_cast<double>(c.num_layers) * (n * per_row + 4 * n * keys * q_dim) +
              2 * dim * static_cast<double>(c.vocab_size);
   }
-  const threading::ThreadPool::SerialScope serial(flops < impl_->serial_step_flops);
+  const threading::Workers workers(*impl_->threads, /*serial=*/flops < impl_->serial_step_flops);
   Status st;
   try {
-    st = StepRun(*impl_, work, int8 == 1).Run();
+    st = StepRun(*impl_, workers, work, int8 == 1).Run();
   } catch (const std::bad_alloc&) {
     st = ResourceExhaustedError("out of memory for the activations of a step of " + std::to_string(work.size()) +
                                 " sequences");

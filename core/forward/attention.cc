@@ -24,29 +24,23 @@ void Attention::SoftCap(float* s, int64_t n) const {
   for (int64_t j = 0; j < n; ++j) s[j] = softcap_ * std::tanh(s[j] / softcap_);
 }
 
-float* Attention::Scratch(int64_t floats) {
-  auto& buf = scratch_.local();
-  if (static_cast<int64_t>(buf.size()) < floats) buf.resize(static_cast<size_t>(floats));
-  return buf.data();
-}
-
-void Attention::Run(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
-                    float* out, const int64_t* key_begin) {
+void Attention::Run(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
+                    KeyMatrix keys, float* out, const int64_t* key_begin) const {
   if (n >= kTiledMinRows)
-    Tiled(pool, q, n, key_count, key_begin, keys, out);
+    Tiled(workers, q, n, key_count, key_begin, keys, out);
   else
-    Direct(pool, q, n, key_count, key_begin, keys, out);
+    Direct(workers, q, n, key_count, key_begin, keys, out);
 }
 
-void Attention::Tiled(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count,
-                      const int64_t* key_begin, KeyMatrix keys, float* out) {
+void Attention::Tiled(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
+                      const int64_t* key_begin, KeyMatrix keys, float* out) const {
   const int64_t hd = s_.head_dim, q_stride = s_.heads * hd;
   const int64_t blocks = (n + query_block_ - 1) / query_block_;
   const int64_t max_m = query_block_ * group_;
   // Tasks in zigzag block order (0, last, 1, last-1, ...), so that any run of consecutive tasks
   // (what a static partition hands one worker) mixes cheap early blocks with costly late ones.
-  pool.ParallelFor(blocks * s_.kv_heads, 1, [&](int64_t t0, int64_t t1) {
-    float* qp = Scratch(max_m * (2 * hd + kKeyTile + 2));
+  workers.ParallelFor(blocks * s_.kv_heads, 1, [&](int64_t t0, int64_t t1) {
+    float* qp = workers.Scratch(max_m * (2 * hd + kKeyTile + 2));
     float* o = qp + max_m * hd;
     float* sc = o + max_m * hd;
     float* mx = sc + max_m * kKeyTile;
@@ -96,7 +90,7 @@ void Attention::Tiled(threading::ThreadPool& pool, const float* q, int64_t n, co
   });
 }
 
-void Attention::DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) {
+void Attention::DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) const {
   const int64_t hd = s_.head_dim, q_stride = s_.heads * hd, kvh = h / group_;
   const int64_t nk = job.key_count[i], j0 = job.key_begin ? job.key_begin[i] : 0;
   const float* qi = job.q + i * q_stride + h * hd;
@@ -109,13 +103,13 @@ void Attention::DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) 
   for (int64_t j = j0; j < nk; ++j) k_.axpy(s[j], keys.v + j * keys.ld + kvh * hd, o, hd);
 }
 
-void Attention::Direct(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count,
-                       const int64_t* key_begin, KeyMatrix keys, float* out) {
+void Attention::Direct(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
+                       const int64_t* key_begin, KeyMatrix keys, float* out) const {
   const DirectJob job{q, n, key_count, key_begin, keys, out};
-  RunDirectMany(pool, {&job, 1});
+  RunDirectMany(workers, {&job, 1});
 }
 
-void Attention::RunDirectMany(threading::ThreadPool& pool, std::span<const DirectJob> jobs) {
+void Attention::RunDirectMany(const threading::Workers& workers, std::span<const DirectJob> jobs) const {
   // Tasks (job, head, row), numbered job by job; first[j] is job j's first task.
   std::vector<int64_t> first(jobs.size() + 1, 0);
   int64_t max_keys = 0;
@@ -123,8 +117,8 @@ void Attention::RunDirectMany(threading::ThreadPool& pool, std::span<const Direc
     first[j + 1] = first[j] + s_.heads * jobs[j].n;
     max_keys = std::max(max_keys, jobs[j].key_count[jobs[j].n - 1]);
   }
-  pool.ParallelFor(first.back(), 1, [&](int64_t t0, int64_t t1) {
-    float* s = Scratch(max_keys);
+  workers.ParallelFor(first.back(), 1, [&](int64_t t0, int64_t t1) {
+    float* s = workers.Scratch(max_keys);
     size_t j = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), t0) - first.begin()) - 1;
     for (int64_t t = t0; t < t1; ++t) {
       while (t >= first[j + 1]) ++j;
@@ -134,15 +128,14 @@ void Attention::RunDirectMany(threading::ThreadPool& pool, std::span<const Direc
   });
 }
 
-void Attention::MeanHeadProbs(threading::ThreadPool& pool, const float* q_row, int64_t nk, KeyMatrix keys,
-                              float* scores, int64_t begin) {
+void Attention::MeanHeadProbs(const threading::Workers& workers, const float* q_row, int64_t nk, KeyMatrix keys,
+                              float* scores, float* head_probs, int64_t begin) const {
   const int64_t hd = s_.head_dim;
   // Each head's probabilities get their own row; the rows are then summed in head order, so the
   // result is the same for any thread count.
-  if (static_cast<int64_t>(head_probs_.size()) < s_.heads * nk) head_probs_.resize(static_cast<size_t>(s_.heads * nk));
-  pool.ParallelFor(s_.heads, 1, [&](int64_t h0, int64_t h1) {
+  workers.ParallelFor(s_.heads, 1, [&](int64_t h0, int64_t h1) {
     for (int64_t h = h0; h < h1; ++h) {
-      float* s = &head_probs_[h * nk];
+      float* s = &head_probs[h * nk];
       const int64_t kvh = h / group_;
       std::fill_n(s, begin, 0.0f);  // outside the window: probability 0
       for (int64_t j = begin; j < nk; ++j)
@@ -152,7 +145,7 @@ void Attention::MeanHeadProbs(threading::ThreadPool& pool, const float* q_row, i
     }
   });
   std::fill_n(scores, nk, 0.0f);
-  for (int64_t h = 0; h < s_.heads; ++h) k_.add(scores, &head_probs_[h * nk], nk);
+  for (int64_t h = 0; h < s_.heads; ++h) k_.add(scores, &head_probs[h * nk], nk);
   k_.scale(scores, 1.0f / static_cast<float>(s_.heads), nk);
 }
 

@@ -17,8 +17,7 @@
 #include <vector>
 
 #include "simd/kernels.h"
-#include "threading/per_thread.h"
-#include "threading/thread_pool.h"
+#include "threading/context.h"
 
 namespace lazyllm {
 
@@ -34,14 +33,16 @@ struct KeyMatrix {
   int64_t ld = 0;  // floats between consecutive keys
 };
 
+// Stateless after construction (scratch comes from the workers' threads and the caller), so one
+// object serves concurrent steps.
 class Attention {
  public:
   Attention(const simd::Kernels& kernels, AttentionShape shape);
 
   // out[i, h·hd : (h+1)·hd] = softmax_j(logit(q_i,h, k_j)) · v_j over key_begin[i] <= j <
   // key_count[i], for n query rows of q (row stride heads·hd) and every head h.
-  void Run(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys, float* out,
-           const int64_t* key_begin = nullptr);
+  void Run(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
+           float* out, const int64_t* key_begin = nullptr) const;
 
   // One sequence's direct-form work in RunDirectMany.
   struct DirectJob {
@@ -54,13 +55,13 @@ class Attention {
   };
   // Run's direct form for several sequences at once (a decode step of a batch), as one parallel
   // loop over (sequence, head, row): the same arithmetic per row as Run.
-  void RunDirectMany(threading::ThreadPool& pool, std::span<const DirectJob> jobs);
+  void RunDirectMany(const threading::Workers& workers, std::span<const DirectJob> jobs) const;
 
   // Attention probabilities of one query row (q_row: heads·hd) over keys [begin, nk), averaged
   // over heads into scores[0, nk) (keys before begin score 0): the importance used by LazyLLM's
-  // selection.
-  void MeanHeadProbs(threading::ThreadPool& pool, const float* q_row, int64_t nk, KeyMatrix keys, float* scores,
-                     int64_t begin = 0);
+  // selection. head_probs: scratch of heads·nk floats.
+  void MeanHeadProbs(const threading::Workers& workers, const float* q_row, int64_t nk, KeyMatrix keys, float* scores,
+                     float* head_probs, int64_t begin = 0) const;
 
   // Query rows per tiled task and keys per tile.
   int64_t query_block() const { return query_block_; }
@@ -69,22 +70,19 @@ class Attention {
   static constexpr int64_t kTiledMinRows = 8;
 
  private:
-  void Tiled(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count, const int64_t* key_begin,
-             KeyMatrix keys, float* out);
-  void Direct(threading::ThreadPool& pool, const float* q, int64_t n, const int64_t* key_count,
-              const int64_t* key_begin, KeyMatrix keys, float* out);
+  void Tiled(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
+             const int64_t* key_begin, KeyMatrix keys, float* out) const;
+  void Direct(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
+              const int64_t* key_begin, KeyMatrix keys, float* out) const;
   // Head h of query row i of a direct job, into s (scratch of key_count[i] floats).
-  void DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s);
+  void DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) const;
   // Soft-caps n logits in place (no-op without a cap).
   void SoftCap(float* s, int64_t n) const;
-  float* Scratch(int64_t floats);
 
   const simd::Kernels& k_;
   AttentionShape s_;
   int64_t group_, query_block_;
   float scale_, softcap_;
-  threading::PerThread<std::vector<float>> scratch_;  // per thread
-  std::vector<float> head_probs_;                     // [heads][nk] for MeanHeadProbs
 };
 
 }  // namespace lazyllm

@@ -7,8 +7,7 @@
 
 #include "core/model/model_impl.h"
 #include "simd/kernels.h"
-#include "threading/per_thread.h"
-#include "threading/thread_pool.h"
+#include "threading/context.h"
 
 namespace lazyllm {
 
@@ -36,10 +35,10 @@ struct WeightSlice {
   int toucher = -1;  // arena whose worker first wrote a node-local copy (-1: the mapped file itself)
 };
 
-// Per-thread fp32 panels for converted weights (grown on first use); for the GEMV, the input
-// rows' per-16 sums, or the rows quantized to the int8 activation format.
-struct MatMulScratch {
-  threading::PerThread<std::vector<float>> panels;
+// The GEMV's inputs, prepared once per matmul for all threads: the input rows' per-16 sums, or
+// the rows quantized to the int8 activation format. (The fp32 panels of converted weights are
+// the workers' per-thread scratch.)
+struct GemvInputs {
   std::vector<float> xsum;
   std::vector<uint8_t> xq;
 };
@@ -52,8 +51,8 @@ struct MatMulScratch {
 //  - Other dtypes: panels of kPanelRows output rows converted to fp32 in per-thread scratch,
 //    then sgemm: the resident model stays at its file dtype.
 // slices[a] is computed by arena a.
-void MatMul(threading::ThreadPool& pool, const simd::Kernels& k, const WeightMatrix& w,
-            const std::vector<WeightSlice>& slices, const float* x, int64_t n, float* y, MatMulScratch& scratch,
+void MatMul(const threading::Workers& workers, const simd::Kernels& k, const WeightMatrix& w,
+            const std::vector<WeightSlice>& slices, const float* x, int64_t n, float* y, GemvInputs& gemv,
             bool int8_activations = false);
 
 }  // namespace lazyllm

@@ -34,13 +34,14 @@ TEST_P(AttentionTest, MatchesFloat64) {
   std::vector<int64_t> count(static_cast<size_t>(c.n));
   for (int64_t i = 0; i < c.n; ++i) count[i] = std::max<int64_t>(1, c.nk - (c.n - 1 - i) / 2 * 3);
   count.back() = c.nk;
-  threading::ThreadPool pool(2);
+  const threading::Context threads(2, /*numa=*/false);
+  const threading::Workers workers(threads, /*serial=*/false);
   const simd::Kernels& kern = simd::KernelsFor(simd::SelectedIsa());
   Attention attn(kern, {c.heads, c.kv_heads, hd});
   std::vector<float> out(static_cast<size_t>(c.n * qs), -1.0f);
-  attn.Run(pool, q.data(), c.n, count.data(), {kk.data(), vv.data(), ld}, out.data());
-  std::vector<float> scores(static_cast<size_t>(c.nk));
-  attn.MeanHeadProbs(pool, &q[(c.n - 1) * qs], c.nk, {kk.data(), vv.data(), ld}, scores.data());
+  attn.Run(workers, q.data(), c.n, count.data(), {kk.data(), vv.data(), ld}, out.data());
+  std::vector<float> scores(static_cast<size_t>(c.nk)), head_probs(static_cast<size_t>(c.heads * c.nk));
+  attn.MeanHeadProbs(workers, &q[(c.n - 1) * qs], c.nk, {kk.data(), vv.data(), ld}, scores.data(), head_probs.data());
 
   const int64_t group = c.heads / c.kv_heads;
   std::vector<double> mean(static_cast<size_t>(c.nk), 0.0);

@@ -1,12 +1,15 @@
 // Multi-arena pools: every index is visited once, each arena runs its own share, and arena
-// bodies see their arena index.
+// bodies see their arena index. Contexts plan their arenas from a topology; Workers run a step's
+// loops on them or, serial, on the calling thread.
 #include "threading/thread_pool.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
 #include <vector>
 
+#include "threading/context.h"
 #include "threading/topology.h"
 
 namespace lazyllm::threading {
@@ -45,6 +48,55 @@ TEST(ThreadPoolTest, SingleArenaCapsThreads) {
   EXPECT_EQ(pool.num_threads(), AvailableHardwareThreads());
   EXPECT_EQ(pool.num_arenas(), 1);
   EXPECT_EQ(pool.pin_count(), 0);
+}
+
+TEST(ContextTest, PlansOneArenaPerNodeOnlyWithNuma) {
+  auto topo = Topology::Synthetic("pack:2 numa:2 core:2 pu:1");
+  ASSERT_TRUE(topo.ok());
+  const Context numa(4, /*numa=*/true, &*topo);
+  EXPECT_EQ(numa.plan().size(), 4u);
+  EXPECT_EQ(numa.pool().num_arenas(), 4);
+  const Context flat(4, /*numa=*/false, &*topo);
+  EXPECT_TRUE(flat.plan().empty());
+  EXPECT_EQ(flat.pool().num_arenas(), 1);
+}
+
+TEST(WorkersTest, SerialRunsEveryBodyOnTheCallerWithItsArena) {
+  auto topo = Topology::Synthetic("pack:1 numa:2 core:2 pu:1");
+  ASSERT_TRUE(topo.ok());
+  const Context context(4, /*numa=*/true, &*topo);
+  ASSERT_EQ(context.pool().num_arenas(), 2);
+  for (const bool serial : {true, false}) {
+    SCOPED_TRACE(serial ? "serial" : "parallel");
+    const Workers workers(context, serial);
+    const std::thread::id caller = std::this_thread::get_id();
+    std::vector<std::atomic<int>> hits(100);
+    std::atomic<int> elsewhere{0};
+    workers.ParallelFor(100, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+      if (std::this_thread::get_id() != caller) elsewhere.fetch_add(1);
+    });
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+    if (serial) EXPECT_EQ(elsewhere.load(), 0);
+    std::vector<std::atomic<int>> arenas(2);
+    workers.ForEachArena([&](int a) {
+      arenas[a].fetch_add(1);
+      workers.ParallelForIn(a, 0, 8, 1, [&](int64_t, int64_t) { EXPECT_EQ(ThreadPool::CurrentArena(), a); });
+    });
+    EXPECT_EQ(arenas[0].load(), 1);
+    EXPECT_EQ(arenas[1].load(), 1);
+  }
+}
+
+TEST(ContextTest, ScratchIsThePerThreadBufferKeptBetweenCalls) {
+  const Context context(2, /*numa=*/false);
+  float* a = context.Scratch(16);
+  a[15] = 3.0f;
+  EXPECT_EQ(context.Scratch(8), a);  // no smaller buffer: the same one
+  EXPECT_EQ(context.Scratch(16)[15], 3.0f);
+  float* other = nullptr;
+  std::thread([&] { other = context.Scratch(16); }).join();
+  EXPECT_NE(other, a);
 }
 
 }  // namespace
