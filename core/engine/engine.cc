@@ -1,4 +1,4 @@
-// Engine: the worker pool and the NUMA-placed weight slices shared by its sessions.
+// Thread contexts and engines: creation, the weights placed once per (model, context), RoPE tables.
 #include <unistd.h>
 
 #include <algorithm>
@@ -6,21 +6,34 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/base/status_macros.h"
 #include "core/engine/engine_impl.h"
 
 namespace lazyllm {
-NodeBuffer::NodeBuffer(size_t n) : bytes(std::max<size_t>(n, 1)) {
-  p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+std::shared_ptr<const PlacedWeights> ThreadContext::Impl::Place(const Model& model) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(placed_, [](const std::weak_ptr<const PlacedWeights>& p) { return p.expired(); });
+  for (const auto& weak : placed_)
+    if (auto p = weak.lock(); p != nullptr && &ModelImpl(p->model()) == &ModelImpl(model)) return p;
+  auto p = std::make_shared<const PlacedWeights>(model, threads);
+  placed_.push_back(p);
+  return p;
 }
 
-NodeBuffer::~NodeBuffer() {
-  if (p != MAP_FAILED) munmap(p, bytes);
+StatusOr<ThreadContext> ThreadContext::Create(const ThreadingOptions& options) {
+  return internal::CreateThreadContext(options, nullptr);
 }
 
-Engine::Impl::Impl(const Model& m, const EngineOptions& o, const threading::Topology* topo)
+int ThreadContext::threads() const { return impl_->threads.pool().num_threads(); }
+int ThreadContext::arenas() const { return impl_->threads.pool().num_arenas(); }
+
+Engine::Impl::Impl(const Model& m, const ThreadContext& shared, const EngineOptions& o)
     : model(m),
       k(simd::KernelsFor(simd::SelectedIsa())),
-      threads(std::make_unique<threading::Context>(o.threads, o.numa, topo)),
+      context(shared),
+      threads(internal::EngineAccess::Get(shared).threads),
+      placed(internal::EngineAccess::Get(shared).Place(m)),
       kv_f16(o.kv_type == KvType::kF16),
       attention(k, {m.config().num_heads, m.config().num_kv_heads, m.config().head_dim,
                     ModelImpl(m).arch_values.attn_scale, ModelImpl(m).arch_values.attn_softcap}) {
@@ -35,7 +48,6 @@ Engine::Impl::Impl(const Model& m, const EngineOptions& o, const threading::Topo
     mem_limit_bytes = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
     mem_limit_source = "the machine's physical memory";
   }
-  PlaceWeights();
   if (const char* env = std::getenv("LAZYLLM_SERIAL_STEP_FLOPS")) serial_step_flops = std::strtod(env, nullptr);
 }
 
@@ -65,56 +77,22 @@ void Engine::Impl::EnsureRope(int64_t ctx) {
   rope_ctx = ctx;
 }
 
-// Splits every projection matrix by output rows into one slice per arena. With several
-// arenas, each slice is copied into memory first written by that arena's pinned workers, so
-// it lives on their node, and the mapped file's pages are released; with one arena the slice
-// is the whole mapped matrix.
-void Engine::Impl::PlaceWeights() {
-  threading::ThreadPool& pool = threads->pool();
-  const Model::Impl& m = ModelImpl(model);
-  std::vector<const WeightMatrix*> all = {&m.output};
-  for (const LayerWeights& lw : m.layers)
-    for (const WeightMatrix* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down}) all.push_back(w);
-  for (const WeightMatrix* w : all) {
-    if (slices.count(w)) continue;  // tied output shares token_embd; listed once
-    std::vector<WeightSlice>& out = slices[w];
-    if (pool.num_arenas() == 1) {
-      out.push_back({0, w->rows, w->data});
-      continue;
-    }
-    for (const auto& [begin, end] : threading::SplitRows(w->rows, threads->plan(), kSliceAlign)) {
-      const size_t bytes = static_cast<size_t>((end - begin) * w->row_bytes);
-      node_buffers.push_back(std::make_unique<NodeBuffer>(bytes));
-      NodeBuffer& buf = *node_buffers.back();
-      const uint8_t* src = w->data + begin * w->row_bytes;
-      if (buf.p == MAP_FAILED) {  // no memory for a copy: compute from the mapped file
-        out.push_back({begin, end, src});
-        continue;
-      }
-      auto* dst = static_cast<uint8_t*>(buf.p);
-      const int a = static_cast<int>(out.size());
-      int toucher = -1;
-      pool.ParallelForIn(a, 0, end - begin, 16, [&](int64_t r0, int64_t r1) {
-        if (r0 == 0) toucher = threading::ThreadPool::CurrentArena();
-        std::memcpy(dst + r0 * w->row_bytes, src + r0 * w->row_bytes, static_cast<size_t>((r1 - r0) * w->row_bytes));
-      });
-      out.push_back({begin, end, dst, toucher});
-    }
-    // The copies replace the mapped pages (which stay valid and re-read on demand).
-    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    const auto lo = (reinterpret_cast<uintptr_t>(w->data) + page - 1) / page * page;
-    const auto hi =
-        (reinterpret_cast<uintptr_t>(w->data) + static_cast<uintptr_t>(w->rows * w->row_bytes)) / page * page;
-    if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-  }
-}
-
 StatusOr<Engine> Engine::Create(const Model& model, const EngineOptions& options) {
   return internal::CreateEngine(model, options, nullptr);
 }
 
+StatusOr<Engine> Engine::Create(const Model& model, const ThreadContext& context, const EngineOptions& options) {
+  if (!model.has_weights()) return InvalidArgumentError("model was loaded vocab-only; an engine needs its weights");
+  if (options.kv_mem_bytes < 0)
+    return InvalidArgumentError("kv_mem_bytes " + std::to_string(options.kv_mem_bytes) + " must be >= 0");
+  if (options.mem_limit_bytes < 0)
+    return InvalidArgumentError("mem_limit_bytes " + std::to_string(options.mem_limit_bytes) + " must be >= 0");
+  return internal::EngineAccess::Make(std::make_shared<Engine::Impl>(model, context, options));
+}
+
 const Model& Engine::model() const { return impl_->model; }
-int Engine::threads() const { return impl_->threads->pool().num_threads(); }
+const ThreadContext& Engine::thread_context() const { return impl_->context; }
+int Engine::threads() const { return impl_->threads.pool().num_threads(); }
 KvType Engine::kv_type() const { return impl_->kv_f16 ? KvType::kF16 : KvType::kF32; }
 
 Engine::KvPoolInfo Engine::kv_pool() const {
@@ -123,15 +101,17 @@ Engine::KvPoolInfo Engine::kv_pool() const {
 }
 
 namespace internal {
-StatusOr<Engine> CreateEngine(const Model& model, const EngineOptions& options, const threading::Topology* topo) {
-  if (!model.has_weights()) return InvalidArgumentError("model was loaded vocab-only; an engine needs its weights");
+StatusOr<ThreadContext> CreateThreadContext(const ThreadingOptions& options, const threading::Topology* topo) {
   if (options.threads < 0 || options.threads > 4096)
     return InvalidArgumentError("threads " + std::to_string(options.threads) + " is out of range 0..4096");
-  if (options.kv_mem_bytes < 0)
-    return InvalidArgumentError("kv_mem_bytes " + std::to_string(options.kv_mem_bytes) + " must be >= 0");
-  if (options.mem_limit_bytes < 0)
-    return InvalidArgumentError("mem_limit_bytes " + std::to_string(options.mem_limit_bytes) + " must be >= 0");
-  return EngineAccess::Make(std::make_shared<Engine::Impl>(model, options, topo));
+  return EngineAccess::MakeContext(std::make_shared<ThreadContext::Impl>(options, topo));
+}
+
+StatusOr<Engine> CreateEngine(const Model& model, const EngineOptions& options, const threading::Topology* topo) {
+  if (!model.has_weights()) return InvalidArgumentError("model was loaded vocab-only; an engine needs its weights");
+  LAZYLLM_ASSIGN_OR_RETURN(ThreadContext context,
+                           CreateThreadContext({.threads = options.threads, .numa = options.numa}, topo));
+  return Engine::Create(model, context, options);
 }
 }  // namespace internal
 

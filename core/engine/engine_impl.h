@@ -1,18 +1,16 @@
-// Engine internals: the model, the worker pool and every weight matrix's per-arena row slices
-// (node-local copies when there are several NUMA nodes).
+// Engine internals: the model, its thread context and placed weights, the KV page pool, the RoPE
+// tables and the activations of one step; and the thread context's internals.
 #pragma once
-
-#include <sys/mman.h>
 
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "cache/kv_cache.h"
 #include "core/forward/attention.h"
 #include "core/forward/matmul.h"
+#include "core/forward/placed_weights.h"
 #include "core/model/model_impl.h"
 #include "lazyllm/engine.h"
 #include "simd/kernels.h"
@@ -21,15 +19,17 @@
 
 namespace lazyllm {
 
-// Anonymous memory, mapped untouched so that the first thread to write a page places it (Linux's
-// default first-touch policy): the copy into it runs on the owning node's pinned workers.
-struct NodeBuffer {
-  void* p = MAP_FAILED;
-  size_t bytes = 0;
-  explicit NodeBuffer(size_t n);
-  ~NodeBuffer();
-  NodeBuffer(const NodeBuffer&) = delete;
-  NodeBuffer& operator=(const NodeBuffer&) = delete;
+struct ThreadContext::Impl {
+  threading::Context threads;
+
+  Impl(const ThreadingOptions& o, const threading::Topology* topo) : threads(o.threads, o.numa, topo) {}
+  // The model's weights placed on this context: those an engine of the model on this context
+  // placed already while any such engine lives, else placed now.
+  std::shared_ptr<const PlacedWeights> Place(const Model& model);
+
+ private:
+  std::mutex mu_;
+  std::vector<std::weak_ptr<const PlacedWeights>> placed_;
 };
 
 // The activations of one forward pass over the stacked rows of every sequence in a step (row i
@@ -54,10 +54,9 @@ struct Activations {
 struct Engine::Impl {
   Model model;
   const simd::Kernels& k;
-  std::unique_ptr<threading::Context> threads;
-  // Per weight matrix: the row slice each arena computes.
-  std::unordered_map<const WeightMatrix*, std::vector<WeightSlice>> slices;
-  std::vector<std::unique_ptr<NodeBuffer>> node_buffers;
+  ThreadContext context;
+  const threading::Context& threads;
+  std::shared_ptr<const PlacedWeights> placed;
   // KV storage type and the page pool its sequences share.
   bool kv_f16 = false;
   std::shared_ptr<cache::KvPool> kv_pool;
@@ -81,23 +80,22 @@ struct Engine::Impl {
   double serial_step_flops = kDefaultSerialStepFlops;
   static constexpr double kDefaultSerialStepFlops = 5e7;
 
-  Impl(const Model& m, const EngineOptions& o, const threading::Topology* topo);
+  Impl(const Model& m, const ThreadContext& context, const EngineOptions& o);
   // Makes the RoPE tables cover positions [0, ctx).
   void EnsureRope(int64_t ctx);
-
- private:
-  void PlaceWeights();
 };
 
 namespace internal {
-// An engine on a given machine topology (e.g. an hwloc synthetic one) instead of the detected one.
+// A thread context, and an engine with its own, on a given machine topology (e.g. an hwloc
+// synthetic one) instead of the detected one.
+StatusOr<ThreadContext> CreateThreadContext(const ThreadingOptions& options, const threading::Topology* topo);
 StatusOr<Engine> CreateEngine(const Model& model, const EngineOptions& options, const threading::Topology* topo);
-}  // namespace internal
 
-namespace internal {
 struct EngineAccess {
   static Engine Make(std::shared_ptr<Engine::Impl> impl) { return Engine(std::move(impl)); }
   static const std::shared_ptr<Engine::Impl>& Get(const Engine& e) { return e.impl_; }
+  static ThreadContext MakeContext(std::shared_ptr<ThreadContext::Impl> impl) { return ThreadContext(std::move(impl)); }
+  static ThreadContext::Impl& Get(const ThreadContext& c) { return *c.impl_; }
 };
 }  // namespace internal
 

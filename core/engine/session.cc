@@ -127,12 +127,12 @@ Placement WeightPlacement(const Session& session) {
   const Engine::Impl& e = EngineImpl(SessionAccess::Get(session).engine);
   const Model::Impl& m = ModelImpl(e.model);
   Placement p;
-  const threading::ThreadPool& pool = e.threads->pool();
+  const threading::ThreadPool& pool = e.threads.pool();
   for (int a = 0; a < pool.num_arenas(); ++a) p.arena_threads.push_back(pool.arena_threads(a));
   const auto& lw = m.layers[0];
   for (const WeightMatrix* w : {&lw.wq, &lw.w_down, &m.output}) {
     std::vector<Placement::Slice> out;
-    for (const auto& sl : e.slices.at(w))
+    for (const auto& sl : e.placed->Slices(*w))
       out.push_back({sl.begin, sl.end, sl.data != w->data + sl.begin * w->row_bytes, sl.toucher,
                      std::memcmp(sl.data, w->data + sl.begin * w->row_bytes,
                                  static_cast<size_t>((sl.end - sl.begin) * w->row_bytes)) == 0});

@@ -93,7 +93,7 @@ class StepRun {
   }
 
   void MatMul(const float* x, int64_t n, const WeightMatrix& w, float* y) {
-    lazyllm::MatMul(pool_, k_, w, e_.slices.at(&w), x, n, y, a_.gemv, int8_);
+    lazyllm::MatMul(pool_, k_, w, e_.placed->Slices(w), x, n, y, a_.gemv, int8_);
   }
 
   void RmsNormRows(const float* in, const std::vector<float>& w, float* out, int64_t n) {
@@ -752,7 +752,7 @@ Status Engine::Step(std::span<StepItem> items) const {
     flops += static_cast<double>(c.num_layers) * (n * per_row + 4 * n * keys * q_dim) +
              2 * dim * static_cast<double>(c.vocab_size);
   }
-  const threading::Workers workers(*impl_->threads, /*serial=*/flops < impl_->serial_step_flops);
+  const threading::Workers workers(impl_->threads, /*serial=*/flops < impl_->serial_step_flops);
   Status st;
   try {
     st = StepRun(*impl_, workers, work, int8 == 1).Run();

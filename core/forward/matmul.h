@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/forward/placed_weights.h"
 #include "core/model/model_impl.h"
 #include "simd/kernels.h"
 #include "threading/context.h"
@@ -27,13 +28,6 @@ constexpr int64_t kGemvMaxRows = 4;
 // sequences) run on the small-batch kernel (register tiles, no packing) in chunks of
 // kSmallRowChunk weight rows.
 constexpr int64_t kSmallRowChunk = 32;
-
-// Rows [begin, end) of a weight matrix as computed by one arena; data points at row `begin`.
-struct WeightSlice {
-  int64_t begin, end;
-  const uint8_t* data;
-  int toucher = -1;  // arena whose worker first wrote a node-local copy (-1: the mapped file itself)
-};
 
 // The GEMV's inputs, prepared once per matmul for all threads: the input rows' per-16 sums, or
 // the rows quantized to the int8 activation format. (The fp32 panels of converted weights are

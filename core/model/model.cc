@@ -190,6 +190,17 @@ Status ReadConfig(const gguf::File& f, Model::Impl* m) {
   return ReadArchValues(f, *desc, *c, &m->arch_values);
 }
 
+// Numbers the matrices the forward pass multiplies by, which placed weights are indexed by.
+void IndexMatrices(Model::Impl* m) {
+  std::vector<WeightMatrix*> all = {&m->output};
+  for (LayerWeights& lw : m->layers)
+    for (WeightMatrix* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down}) all.push_back(w);
+  for (WeightMatrix* w : all) {
+    w->index = static_cast<int32_t>(m->matrices.size());
+    m->matrices.push_back(w);
+  }
+}
+
 Status LoadWeights(Model::Impl* m) {
   const ModelConfig& c = m->config;
   const gguf::File& f0 = m->meta();
@@ -258,6 +269,7 @@ Status LoadWeights(Model::Impl* m) {
       LAZYLLM_ASSIGN_OR_RETURN(w.post_ffn_norm, t.Vector(p + "post_ffw_norm.weight", c.dim));
     }
   }
+  IndexMatrices(m);
   m->has_weights = true;
   return OkStatus();
 }

@@ -17,6 +17,9 @@ struct WeightMatrix {
   const uint8_t* data = nullptr;
   int64_t rows = 0, cols = 0;
   int64_t row_bytes = 0;
+  // Its place in Model::Impl::matrices (the matrices the forward pass multiplies by; -1 for the
+  // others), by which placed weights index its slices.
+  int32_t index = -1;
   const void* Row(int64_t r) const { return data + r * row_bytes; }
 };
 
@@ -54,6 +57,9 @@ struct Model::Impl {
   };
   std::vector<RopeVariant> rope_variants;
   std::vector<LayerWeights> layers;
+  // Every matrix the forward pass multiplies by (the LM head and each layer's projections), at
+  // its index.
+  std::vector<const WeightMatrix*> matrices;
 
   explicit Impl(Tokenizer t) : tokenizer(std::move(t)) {}
 };

@@ -172,7 +172,7 @@ TEST(BatchTest, BatchEqualsSoloOnFourNumaNodes) {
   ASSERT_TRUE(topo.ok());
   auto engine = internal::CreateEngine(*model, {.threads = 8, .numa = true}, &*topo);
   ASSERT_TRUE(engine.ok());
-  ASSERT_EQ(EngineImpl(*engine).threads->pool().num_arenas(), 4);
+  ASSERT_EQ(engine->thread_context().arenas(), 4);
   ExpectBatchEqualsSolo(*engine, Requests(*model, 16), 16);
 }
 

@@ -2,9 +2,12 @@
 // their node's workers, and results bit-identical to a single-arena run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
+#include "common/test_paths.h"
 #include "core/engine/engine_impl.h"
 #include "core/engine/session_hooks.h"
 #include "core/forward/matmul.h"
@@ -143,8 +146,10 @@ TEST(NumaTest, SessionsOfOneEngineSharePlacedWeights) {
   const auto topo = Synthetic("pack:2 numa:2 core:4 pu:2");  // 4 NUMA nodes
   auto engine = internal::CreateEngine(model, {.threads = 8, .numa = true}, &topo);
   ASSERT_TRUE(engine.ok()) << engine.status().message();
-  const size_t copies = EngineImpl(*engine).node_buffers.size();
-  EXPECT_GT(copies, 0u);  // the placement made node-local copies
+  const PlacedWeights* placed = EngineImpl(*engine).placed.get();
+  const std::vector<WeightSlice>& wq = placed->Slices(ModelImpl(model).layers[0].wq);
+  EXPECT_TRUE(std::any_of(wq.begin(), wq.end(), [](const WeightSlice& s) { return s.toucher >= 0; }))
+      << "the placement made node-local copies";
   const std::vector<int32_t> prompt =
       model.tokenizer().Encode("Once upon a time, a small bird found a shiny stone.", true);
   auto a = Session::Create(*engine, {.pruning = *PruningOptions::Parse("off", 2, 0)});
@@ -154,7 +159,7 @@ TEST(NumaTest, SessionsOfOneEngineSharePlacedWeights) {
   auto solo_b = internal::CreateSession(
       model, {.threads = 8, .numa = true, .pruning = *PruningOptions::Parse("1:0.5", 2, 0)}, &topo);
   ASSERT_TRUE(a.ok() && b.ok() && solo_a.ok() && solo_b.ok());
-  EXPECT_EQ(EngineImpl(*engine).node_buffers.size(), copies);  // no new copies for the sessions
+  EXPECT_EQ(EngineImpl(a->engine()).placed.get(), placed);  // the sessions' engine: no new copies
   EXPECT_EQ(a->threads(), engine->threads());
   // The two sessions of one engine, stepped alternately, equal their solo runs bit for bit.
   std::vector<std::vector<float>> ta, tb;
@@ -170,6 +175,50 @@ TEST(NumaTest, SessionsOfOneEngineSharePlacedWeights) {
   }
   EXPECT_EQ(ta, Trace(*solo_a, prompt, 4));
   EXPECT_EQ(tb, Trace(*solo_b, prompt, 4));
+}
+
+// Engines on one thread context share its workers and, for one model, one placement of its
+// weights (another model, or another context, gets its own); engines stepped from two threads at
+// once on the shared workers compute bit-identically to engines of their own.
+TEST(NumaTest, EnginesOfOneThreadContextShareWorkersAndPlacedWeights) {
+  const Model& model = TinyGqa();
+  const auto topo = Synthetic("pack:2 numa:2 core:4 pu:2");  // 4 NUMA nodes
+  auto context = internal::CreateThreadContext({.threads = 8, .numa = true}, &topo);
+  ASSERT_TRUE(context.ok()) << context.status().message();
+  EXPECT_EQ(context->arenas(), 4);
+  auto e1 = Engine::Create(model, *context);
+  auto e2 = Engine::Create(model, *context);
+  auto e_f16 = Engine::Create(model, *context, {.kv_type = KvType::kF16});
+  auto own = internal::CreateEngine(model, {.threads = 8, .numa = true}, &topo);
+  auto other_model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(e1.ok() && e2.ok() && e_f16.ok() && own.ok() && other_model.ok());
+  auto e3 = Engine::Create(*other_model, *context);
+  ASSERT_TRUE(e3.ok());
+  EXPECT_EQ(EngineImpl(*e1).placed.get(), EngineImpl(*e2).placed.get());
+  EXPECT_EQ(EngineImpl(*e1).placed.get(), EngineImpl(*e_f16).placed.get());
+  EXPECT_NE(EngineImpl(*e1).placed.get(), EngineImpl(*own).placed.get());
+  EXPECT_NE(EngineImpl(*e1).placed.get(), EngineImpl(*e3).placed.get());
+  EXPECT_EQ(&ModelImpl(EngineImpl(*e3).placed->model()), &ModelImpl(*other_model));
+  EXPECT_EQ(e1->threads(), 8);
+  EXPECT_EQ(&EngineImpl(*e1).threads, &EngineImpl(*e2).threads);
+
+  const std::vector<int32_t> prompt = Prompt(120);
+  const PruningOptions paper = *PruningOptions::Parse("1:0.5", 2, 0);
+  auto solo = Session::Create(*own, {.pruning = paper});
+  ASSERT_TRUE(solo.ok());
+  const auto want = Trace(*solo, prompt, 6);
+  std::vector<std::vector<float>> got[2];
+  std::vector<std::thread> drivers;
+  for (int i = 0; i < 2; ++i) {
+    drivers.emplace_back([&, i] {
+      auto s = Session::Create(i == 0 ? *e1 : *e2, {.pruning = paper});  // two engines, one set of workers
+      ASSERT_TRUE(s.ok());
+      got[i] = Trace(*s, prompt, 6);
+    });
+  }
+  for (std::thread& d : drivers) d.join();
+  EXPECT_EQ(got[0], want);
+  EXPECT_EQ(got[1], want);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
-// Engine and Sequence: an engine holds what the sequences of one model share (the worker pool,
-// the weights placed on NUMA nodes, the activations of one forward pass, the KV page pool);
-// a sequence is one request's state (its KV cache, LazyLLM token state, position, stats).
-// Engine::Step runs one forward pass over work from many sequences at once.
+// ThreadContext, Engine and Sequence. A thread context holds the worker threads (one pinned
+// arena per NUMA node) that engines may share; an engine holds what the sequences of one model
+// share (the weights placed on the context's NUMA nodes, the activations of one forward pass,
+// the KV page pool); a sequence is one request's state (its KV cache, LazyLLM token state,
+// position, sampler, stats). Engine::Step runs one forward pass over work from many sequences.
 #pragma once
 
 #include <cstdint>
@@ -25,11 +26,41 @@ struct SequenceAccess;
 // keys and values are rounded to 11 significant bits when written).
 enum class KvType { kF32, kF16 };
 
-struct EngineOptions {
-  // Worker threads; 0 (default) uses every hardware thread.
+struct ThreadingOptions {
+  // Worker threads; 0 (default) uses every hardware thread the process may use (more are capped
+  // at that number).
   int threads = 0;
-  // With several NUMA nodes (hwloc), one pinned arena per node and a node-local copy of each
-  // node's share of every weight matrix (default on); results are identical either way.
+  // With several NUMA nodes (hwloc), one arena per node with its workers pinned there, and each
+  // engine's weight matrices split by output rows into node-local slices that the node's arena
+  // computes (default on); results are identical either way.
+  bool numa = true;
+};
+
+// The worker threads of a process's engines: the machine's topology, the worker arenas and
+// their per-thread scratch. Engines created on one context share its workers and, for one
+// model, one placement of its weights (one node-local copy per NUMA node, not one per engine).
+// Their steps may run at the same time; each waits for workers the others hold. A shared handle,
+// cheap to copy and thread-safe; it lives while any engine on it does.
+class LAZYLLM_API ThreadContext {
+ public:
+  static StatusOr<ThreadContext> Create(const ThreadingOptions& options = {});
+
+  int threads() const;
+  // Worker arenas: one per NUMA node with NUMA placement, else 1.
+  int arenas() const;
+
+  struct LAZYLLM_LOCAL Impl;  // opaque
+
+ private:
+  friend struct internal::EngineAccess;
+  LAZYLLM_LOCAL explicit ThreadContext(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+struct EngineOptions {
+  // Worker threads and NUMA placement of the engine's own thread context (ThreadingOptions);
+  // unused by an engine created on a shared context.
+  int threads = 0;
   bool numa = true;
   KvType kv_type = KvType::kF32;
   // Bytes of KV pages all sequences together may hold; 0 (default) means no limit. A sequence
@@ -141,9 +172,13 @@ struct StepItem {
 // be destroyed from any thread; one Sequence is used by one thread at a time.
 class LAZYLLM_API Engine {
  public:
+  // An engine with its own thread context (options.threads, options.numa).
   static StatusOr<Engine> Create(const Model& model, const EngineOptions& options = {});
+  // An engine on a shared thread context (options.threads and options.numa are unused).
+  static StatusOr<Engine> Create(const Model& model, const ThreadContext& context, const EngineOptions& options = {});
 
   const Model& model() const;
+  const ThreadContext& thread_context() const;
   int threads() const;
   KvType kv_type() const;
 

@@ -1,0 +1,57 @@
+// Placed weights: every matrix the forward pass multiplies by, split by output rows into one
+// slice per arena of a threading context; built once per (model, context) and shared by the
+// engines of that pair. With several NUMA nodes each slice is a copy in its node's memory.
+#pragma once
+
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/model/model_impl.h"
+#include "threading/context.h"
+
+namespace lazyllm {
+
+// Rows [begin, end) of a weight matrix as computed by one arena; data points at row `begin`.
+struct WeightSlice {
+  int64_t begin, end;
+  const uint8_t* data;
+  int toucher = -1;  // arena whose worker first wrote a node-local copy (-1: the mapped file itself)
+};
+
+// Anonymous memory, mapped untouched so that the first thread to write a page places it (Linux's
+// default first-touch policy): the copy into it runs on the owning node's pinned workers.
+struct NodeBuffer {
+  void* p = MAP_FAILED;
+  size_t bytes = 0;
+  explicit NodeBuffer(size_t n);
+  ~NodeBuffer();
+  NodeBuffer(const NodeBuffer&) = delete;
+  NodeBuffer& operator=(const NodeBuffer&) = delete;
+};
+
+// Immutable once built; it keeps its model alive.
+class PlacedWeights {
+ public:
+  // With one arena each slice is the whole mapped matrix. With several, each slice is copied into
+  // memory first written by its arena's pinned workers, so it lives on their node, and the
+  // mapped file's pages are released (they stay valid and are read again on demand).
+  PlacedWeights(const Model& model, const threading::Context& threads);
+  PlacedWeights(const PlacedWeights&) = delete;
+  PlacedWeights& operator=(const PlacedWeights&) = delete;
+
+  const Model& model() const { return model_; }
+  // The slices of w, a matrix of the model (w.index >= 0); slice a is computed by arena a.
+  const std::vector<WeightSlice>& Slices(const WeightMatrix& w) const { return slices_[w.index]; }
+
+ private:
+  std::vector<WeightSlice> Place(const WeightMatrix& w, const threading::Context& threads);
+
+  Model model_;
+  std::vector<std::vector<WeightSlice>> slices_;  // by WeightMatrix::index
+  std::vector<std::unique_ptr<NodeBuffer>> buffers_;
+};
+
+}  // namespace lazyllm
