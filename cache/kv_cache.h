@@ -53,6 +53,7 @@ class KvCache {
 
   // Whether the address space could be reserved.
   bool ok() const { return base_ != nullptr; }
+  const KvPool& pool() const { return *pool_; }
   bool f16() const { return f16_; }
   int64_t kv_dim() const { return kv_dim_; }
   int64_t max_slots() const { return max_slots_; }

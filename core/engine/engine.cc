@@ -1,15 +1,63 @@
-// Thread contexts and engines: creation, the weights placed once per (model, context), RoPE tables.
+// Thread contexts and engines: creation, the weights placed once per (model, context), warm-up, and
+// the step's entry point (the items checked, the serial choice, the failed items' contexts cleared).
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
-#include <cstring>
+#include <new>
+#include <unordered_set>
 
 #include "core/base/status_macros.h"
+#include "core/engine/costs.h"
 #include "core/engine/engine_impl.h"
+#include "core/engine/sequence_impl.h"
 
 namespace lazyllm {
+namespace {
+
+// An item the step can run: its tokens fit the sequence and the vocabulary.
+Status CheckItem(const Sequence::Impl& s, const StepItem& item) {
+  const auto n = static_cast<int64_t>(item.tokens.size());
+  const bool prefill = item.kind == StepItem::Kind::kPrefill;
+  if (prefill) {
+    if (n == 0) return InvalidArgumentError("prompt is empty: prefill needs at least one token");
+    if (n > s.max_ctx)
+      return OutOfRangeError("prompt of " + std::to_string(n) + " tokens exceeds the context of " +
+                             std::to_string(s.max_ctx) + " tokens");
+  } else {
+    if (s.pos == 0) return InvalidArgumentError("Append/DecodeStep before Prefill: the context is empty");
+    if (n == 0) return InvalidArgumentError("Append of no tokens");
+    if (s.pos + n > s.max_ctx)
+      return OutOfRangeError("context is full: " + std::to_string(s.pos) + " + " + std::to_string(n) +
+                             " tokens exceed the context of " + std::to_string(s.max_ctx));
+    if (item.all_logits != nullptr) return InvalidArgumentError("all_logits needs a prefill, not an append");
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (item.tokens[i] < 0 || item.tokens[i] >= s.m.config.vocab_size)
+      return InvalidArgumentError("token id " + std::to_string(item.tokens[i]) + " at index " + std::to_string(i) +
+                                  " is outside the vocabulary of " + std::to_string(s.m.config.vocab_size));
+  }
+  return OkStatus();
+}
+
+// Items that cannot be stepped together: a missing sequence, one of another engine, one
+// sequence twice, mixed int8_activations.
+Status CheckItems(const Engine::Impl& e, std::span<StepItem> items) {
+  std::unordered_set<const Sequence::Impl*> seen;
+  int int8 = -1;
+  for (const StepItem& item : items) {
+    const Sequence::Impl* s = item.sequence == nullptr ? nullptr : internal::SequenceAccess::Get(*item.sequence);
+    if (s == nullptr) return InvalidArgumentError("step item without a sequence");
+    if (s->engine.get() != &e) return InvalidArgumentError("a sequence of another engine in this step");
+    if (!seen.insert(s).second) return InvalidArgumentError("one sequence twice in a step");
+    if (int8 >= 0 && int8 != static_cast<int>(s->int8_activations))
+      return InvalidArgumentError("sequences with and without int8_activations in one step");
+    int8 = s->int8_activations ? 1 : 0;
+  }
+  return OkStatus();
+}
+
+}  // namespace
 
 std::shared_ptr<const PlacedWeights> ThreadContext::Impl::Place(const Model& model) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -51,32 +99,6 @@ Engine::Impl::Impl(const Model& m, const ThreadContext& shared, const EngineOpti
   if (const char* env = std::getenv("LAZYLLM_SERIAL_STEP_FLOPS")) serial_step_flops = std::strtod(env, nullptr);
 }
 
-// cos/sin of pos·scale·θ_i with θ_i = base^(-2i/rope_dims) (divided by rope_freqs when
-// present), computed in double, so a position's entries do not depend on the table's length.
-void Engine::Impl::EnsureRope(int64_t ctx) {
-  if (ctx <= rope_ctx) return;
-  const Model::Impl& m = ModelImpl(model);
-  const ModelConfig& c = m.config;
-  const int64_t pairs = c.rope_dims / 2;
-  rope_tables.clear();
-  for (const Model::Impl::RopeVariant& v : m.rope_variants) {
-    std::vector<float>& t = rope_tables.emplace_back(static_cast<size_t>(ctx * c.rope_dims));
-    for (int64_t i = 0; i < pairs; ++i) {
-      double freq = std::pow(static_cast<double>(v.theta), -2.0 * static_cast<double>(i) / c.rope_dims);
-      if (!m.rope_freq_factors.empty()) freq /= m.rope_freq_factors[i];
-      freq *= v.freq_scale;
-      const bool neox = m.arch->rope == RopeStyle::kNeox;
-      const int64_t ci = neox ? i : 2 * i, si = neox ? pairs + i : 2 * i + 1;
-      for (int64_t p = 0; p < ctx; ++p) {
-        const double angle = static_cast<double>(p) * freq;
-        t[p * c.rope_dims + ci] = static_cast<float>(std::cos(angle));
-        t[p * c.rope_dims + si] = static_cast<float>(std::sin(angle));
-      }
-    }
-  }
-  rope_ctx = ctx;
-}
-
 StatusOr<Engine> Engine::Create(const Model& model, const EngineOptions& options) {
   return internal::CreateEngine(model, options, nullptr);
 }
@@ -114,5 +136,69 @@ StatusOr<Engine> CreateEngine(const Model& model, const EngineOptions& options, 
   return Engine::Create(model, context, options);
 }
 }  // namespace internal
+
+Status Engine::Warmup(int64_t tokens) const {
+  const int64_t ctx = impl_->model.config().context_length;
+  if (tokens <= 0) tokens = 64;
+  tokens = std::max<int64_t>(1, std::min(tokens, ctx - 1));
+  LAZYLLM_ASSIGN_OR_RETURN(Sequence seq, NewSequence({.max_context = tokens + 1}));
+  // Ids spread over the vocabulary, so that the embedding rows touched are not all one page.
+  const int64_t vocab = impl_->model.config().vocab_size;
+  std::vector<int32_t> ids(static_cast<size_t>(tokens));
+  for (int64_t i = 0; i < tokens; ++i) ids[static_cast<size_t>(i)] = static_cast<int32_t>((i * 7919) % vocab);
+  StepItem item{.sequence = &seq, .tokens = ids, .kind = StepItem::Kind::kPrefill};
+  LAZYLLM_RETURN_IF_ERROR(Step({&item, 1}));
+  LAZYLLM_RETURN_IF_ERROR(item.status);
+  const int32_t next[1] = {ids[0]};
+  item = {.sequence = &seq, .tokens = next};
+  LAZYLLM_RETURN_IF_ERROR(Step({&item, 1}));
+  return item.status;
+}
+
+Status Engine::Step(std::span<StepItem> items) const {
+  std::lock_guard<std::mutex> lock(impl_->step_mu);
+  LAZYLLM_RETURN_IF_ERROR(CheckItems(*impl_, items));
+  // The sequences whose items can run, and the step's matmul and attention flops: a step this
+  // small runs on the calling thread.
+  std::vector<SeqStep>& seqs = impl_->scratch.seqs;
+  size_t count = 0;
+  double flops = 0;
+  bool int8 = false;
+  for (StepItem& item : items) {
+    Sequence::Impl* s = internal::SequenceAccess::Get(*item.sequence);
+    item.status = CheckItem(*s, item);
+    if (!item.status.ok()) continue;
+    if (seqs.size() <= count) seqs.resize(count + 1);
+    SeqStep& q = seqs[count++];
+    q.seq = s;
+    q.item = &item;
+    q.prefill = item.kind == StepItem::Kind::kPrefill;
+    q.failed = OkStatus();
+    const auto n = static_cast<int64_t>(item.tokens.size());
+    flops += EstimateStepFlops(impl_->model.config(), n, (q.prefill ? 0 : s->pos) + n);
+    int8 = s->int8_activations;
+  }
+  if (count == 0) return OkStatus();
+  const std::span<SeqStep> work(seqs.data(), count);
+  const threading::Workers workers(impl_->threads, /*serial=*/flops < impl_->serial_step_flops);
+  const Forward f = {ModelImpl(impl_->model), *impl_->placed, impl_->k, impl_->attention, impl_->rope, workers, int8};
+  try {
+    RunStep(f, work, impl_->scratch, impl_->act);
+  } catch (const std::bad_alloc&) {
+    for (SeqStep& q : work)
+      q.failed = ResourceExhaustedError("out of memory for the activations of a step of " + std::to_string(count) +
+                                        " sequences");
+  }
+  for (SeqStep& q : work) {
+    Sequence::Impl& s = *q.seq;
+    // Pages set aside for this step and not used go back; those of its promised tokens stay.
+    s.kv_promised = q.future;
+    s.kv.TrimReserve(s.kv.PagesToAdd(q.future));
+    if (q.active()) continue;
+    s.Forget();
+    q.item->status = q.failed;
+  }
+  return OkStatus();
+}
 
 }  // namespace lazyllm

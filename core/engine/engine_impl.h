@@ -8,9 +8,11 @@
 #include <vector>
 
 #include "cache/kv_cache.h"
+#include "core/engine/step.h"
+#include "core/forward/activations.h"
 #include "core/forward/attention.h"
-#include "core/forward/matmul.h"
 #include "core/forward/placed_weights.h"
+#include "core/forward/rope.h"
 #include "core/model/model_impl.h"
 #include "lazyllm/engine.h"
 #include "simd/kernels.h"
@@ -32,25 +34,6 @@ struct ThreadContext::Impl {
   std::vector<std::weak_ptr<const PlacedWeights>> placed_;
 };
 
-// The activations of one forward pass over the stacked rows of every sequence in a step (row i
-// of each matrix belongs to the sequence whose segment holds i), grown on demand to the most
-// rows computed at once; gate/up hold at most kFfnChunk rows.
-struct Activations {
-  static constexpr int64_t kFfnChunk = 512;  // rows per pass through the MLP block
-  int64_t row_cap = 0;
-  std::vector<float> x, xn;        // [rows][dim]: residual stream, normalised / scratch rows
-  std::vector<float> q, attn;      // [rows][heads·head_dim]
-  std::vector<float> kbuf, vbuf;   // [rows][kv_heads·head_dim]
-  std::vector<float> gate, up;     // [min(rows, kFfnChunk)][ffn_dim]
-  std::vector<float> kc, vc;       // [keys][kv_dim]: a sequence's live K/V gathered into fp32
-  std::vector<float> head_logits;  // [sequences][vocab]: LM head over each sequence's last row
-  std::vector<int64_t> row_pos;    // [rows]: token position of each stacked row
-  std::vector<int64_t> kv_row;     // [rows]: its K/V row in its sequence's cache at this layer
-  std::vector<int32_t> row_seq;    // [rows]: index of its sequence in the step
-  std::vector<float> head_probs;   // [heads][keys]: scratch of the score reduction
-  GemvInputs gemv;
-};
-
 struct Engine::Impl {
   Model model;
   const simd::Kernels& k;
@@ -60,19 +43,17 @@ struct Engine::Impl {
   // KV storage type and the page pool its sequences share.
   bool kv_f16 = false;
   std::shared_ptr<cache::KvPool> kv_pool;
-  // Per RoPE variant (Model::Impl::rope_variants): [rope_ctx][rope_dims] of cos, sin per pair,
-  // interleaved (c0 s0 c1 s1 ...) for adjacent-pair RoPE, split (c0 c1 ... s0 s1 ...) for NEOX;
-  // grown to the longest context of a sequence created on the engine.
-  std::vector<std::vector<float>> rope_tables;
-  int64_t rope_ctx = 0;
+  // Grown to the longest context of a sequence created on the engine.
+  RopeTables rope;
   // Bytes a sequence's up-front bookkeeping may take: EngineOptions::mem_limit_bytes, or the
   // machine's physical memory; and which of the two, for messages.
   int64_t mem_limit_bytes = 0;
   std::string mem_limit_source;
   Attention attention;
+  // What a step works in: held by Step and NewSequence (the activations, the step's scratch and
+  // the RoPE tables are the engine's), so calls from several threads take turns.
   Activations act;
-  // Held by Step and NewSequence: the activations, the attention scratch and the RoPE tables are
-  // the engine's, so calls from several threads (sessions sharing the engine) take turns.
+  StepScratch scratch;
   std::mutex step_mu;
   // A step estimated below this many flops runs on the calling thread (serial threading::Workers):
   // handing a layer's dozen loops to the workers costs more than it saves on such steps (the
@@ -81,8 +62,6 @@ struct Engine::Impl {
   static constexpr double kDefaultSerialStepFlops = 5e7;
 
   Impl(const Model& m, const ThreadContext& context, const EngineOptions& o);
-  // Makes the RoPE tables cover positions [0, ctx).
-  void EnsureRope(int64_t ctx);
 };
 
 namespace internal {

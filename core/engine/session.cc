@@ -105,10 +105,10 @@ Sequence& Session::sequence() { return impl_->seq; }
 
 namespace internal {
 
-SessionHooks& Hooks(Session& session) { return SessionAccess::Get(session).s.hooks; }
+PruningHooks& Hooks(Session& session) { return SessionAccess::Get(session).s.pruning.hooks; }
 
 bool HasKv(const Session& session, int64_t layer, int64_t slot) {
-  return SessionAccess::Get(session).s.tokens.HasKv(layer, slot);
+  return SessionAccess::Get(session).s.pruning.tokens.HasKv(layer, slot);
 }
 
 std::vector<float> CachedK(const Session& session, int64_t layer, int64_t slot) {

@@ -1,0 +1,42 @@
+// The activations of one step: the stacked rows of every sequence in it (row i of each matrix
+// belongs to the sequence whose segment holds i), grown on demand to the most rows computed at
+// once and kept between steps, so the forward pass allocates only when a step is the largest yet.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "core/forward/attention.h"
+#include "core/forward/matmul.h"
+
+namespace lazyllm {
+
+struct Activations {
+  static constexpr int64_t kFfnChunk = 512;  // rows per pass through the MLP block
+  std::vector<float> x, xn;                  // [rows][dim]: residual stream; normalised / block-output rows
+  std::vector<float> q, attn;                // [rows][heads·head_dim]: queries, attention output
+  std::vector<float> k, v;                   // [rows][kv_heads·head_dim]: the rows' keys and values
+  std::vector<float> gate, up;               // [min(rows, kFfnChunk)][ffn_dim]
+  std::vector<int64_t> key_count;            // [rows]: the live keys each row attends to
+  std::vector<int64_t> key_begin;            // [rows]: its first visible live key (sliding windows)
+  std::vector<float> kc, vc;                 // [keys][kv_dim]: a sequence's live K/V gathered into fp32
+  std::vector<float> head_probs;             // [heads][keys]: scratch of the score reduction
+  std::vector<float> head_logits;            // [sequences][vocab]: LM head over each sequence's last row
+  std::vector<Attention::DirectJob> direct;  // a layer's decode-attention jobs, run together
+  GemvInputs gemv;
+  int64_t row_cap = 0;
+
+  // Makes room for `rows` stacked rows, keeping the rows already there.
+  void Reserve(int64_t rows, int64_t dim, int64_t q_dim, int64_t kv_dim, int64_t ffn_dim) {
+    if (rows <= row_cap) return;
+    row_cap = rows;
+    const auto r = static_cast<size_t>(rows);
+    for (auto* m : {&x, &xn}) m->resize(r * dim);
+    for (auto* m : {&q, &attn}) m->resize(r * q_dim);
+    for (auto* m : {&k, &v}) m->resize(r * kv_dim);
+    for (auto* m : {&gate, &up}) m->resize(static_cast<size_t>(std::min(rows, kFfnChunk) * ffn_dim));
+  }
+};
+
+}  // namespace lazyllm

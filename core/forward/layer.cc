@@ -1,0 +1,194 @@
+// One transformer layer over the stacked rows of a step's sequences, the embedding and the LM head.
+#include "core/forward/layer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace lazyllm {
+namespace {
+
+// out[r] = RMSNorm(in[r]) ⊙ w for n rows of width dim; out may be in.
+void NormRows(const Forward& f, const float* in, const std::vector<float>& w, float* out, int64_t n) {
+  const int64_t dim = f.m.config.dim;
+  f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) f.k.rms_norm(in + r * dim, w.data(), out + r * dim, dim, f.m.config.rms_eps);
+  });
+}
+
+// y[n][w.rows] = x[n][w.cols] · Wᵀ (+ bias on every row, when the layer has one).
+void Project(const Forward& f, const float* x, int64_t n, const WeightMatrix& w, const std::vector<float>& bias,
+             float* y, Activations& a) {
+  MatMul(f.workers, f.k, w, f.placed.Slices(w), x, n, y, a.gemv, f.int8_activations);
+  if (bias.empty()) return;
+  f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) f.k.add(y + r * w.rows, bias.data(), w.rows);
+  });
+}
+
+// x[r] += delta[r] for n rows of width dim.
+void AddRows(const Forward& f, const float* delta, float* x, int64_t n) {
+  const int64_t dim = f.m.config.dim;
+  f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) f.k.add(x + r * dim, delta + r * dim, dim);
+  });
+}
+
+// Per row: each head of q and k normalised (when the family has Q/K norms) and rotated by the
+// row's own position; its k and v written to its K/V row in its sequence's cache at layer l.
+void RotateAndCacheKv(const Forward& f, const LayerWeights& w, int64_t l, const LayerRows& rows, Activations& a) {
+  const ModelConfig& c = f.m.config;
+  const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim, pairs = c.rope_dims / 2;
+  const auto rotate = f.m.arch->rope == RopeStyle::kNeox ? f.k.rope_neox : f.k.rope;
+  f.workers.ParallelFor(rows.num_rows(), 8, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* cs = f.rope.At(w.rope_table, rows.pos[r], c.rope_dims);
+      for (int64_t h = 0; h < c.num_heads; ++h) {
+        float* qh = &a.q[r * q_dim + h * c.head_dim];
+        if (!w.q_norm.empty()) f.k.rms_norm(qh, w.q_norm.data(), qh, c.head_dim, c.rms_eps);
+        rotate(qh, cs, pairs);
+      }
+      for (int64_t h = 0; h < c.num_kv_heads; ++h) {
+        float* kh = &a.k[r * kv_dim + h * c.head_dim];
+        if (!w.k_norm.empty()) f.k.rms_norm(kh, w.k_norm.data(), kh, c.head_dim, c.rms_eps);
+        rotate(kh, cs, pairs);
+      }
+      rows.segments[rows.segment[r]].kv->Write(l, rows.kv_row[r], &a.k[r * kv_dim], &a.v[r * kv_dim], f.k.f32_to_f16);
+    }
+  });
+}
+
+// A sequence's keys of layer l as fp32 K/V matrices: the cache itself when it is fp32 and their
+// rows are consecutive, otherwise a copy (converted from half) in a.kc/a.vc, in position order.
+KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, Activations& a) {
+  const cache::KvCache& kv = *s.kv;
+  const int64_t kv_dim = kv.kv_dim();
+  const auto nk = static_cast<int64_t>(s.keys.size());
+  const int64_t r0 = kv.row_of(l, s.keys.front());
+  bool consecutive = !kv.f16();
+  for (int64_t j = 1; consecutive && j < nk; ++j) consecutive = kv.row_of(l, s.keys[j]) == r0 + j;
+  if (consecutive) return {static_cast<const float*>(kv.K(l, r0)), static_cast<const float*>(kv.V(l, r0)), kv_dim};
+  if (static_cast<int64_t>(a.kc.size()) < nk * kv_dim) {
+    a.kc.resize(static_cast<size_t>(nk * kv_dim));
+    a.vc.resize(static_cast<size_t>(nk * kv_dim));
+  }
+  const simd::ToF32Fn half = f.k.Row(simd::DType::kF16).to_f32;
+  f.workers.ParallelFor(nk, 64, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      const int64_t r = kv.row_of(l, s.keys[j]);
+      if (kv.f16()) {
+        half(kv.K(l, r), &a.kc[j * kv_dim], kv_dim);
+        half(kv.V(l, r), &a.vc[j * kv_dim], kv_dim);
+      } else {
+        std::memcpy(&a.kc[j * kv_dim], kv.K(l, r), kv_dim * sizeof(float));
+        std::memcpy(&a.vc[j * kv_dim], kv.V(l, r), kv_dim * sizeof(float));
+      }
+    }
+  });
+  return {a.kc.data(), a.vc.data(), kv_dim};
+}
+
+// Causal attention of each sequence's rows over its keys of layer l: a row attends to the keys at
+// positions <= its own (within `window` of it, when the layer has one). A few rows over keys read
+// in place (decode) are gathered into one parallel loop for all sequences; the others run at
+// once. Where a sequence asks, its last row's probabilities averaged over heads go to its scores.
+void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, Activations& a) {
+  const int64_t q_dim = f.m.config.num_heads * f.m.config.head_dim;
+  a.key_count.resize(static_cast<size_t>(rows.num_rows()));
+  a.key_begin.resize(static_cast<size_t>(rows.num_rows()));
+  a.direct.clear();
+  for (const Segment& s : rows.segments) {
+    const auto n = static_cast<int64_t>(s.positions.size());
+    int64_t* count = &a.key_count[s.begin];
+    int64_t* begin = &a.key_begin[s.begin];
+    // Rows and keys are both ascending: one merge gives each row's visible key count and its
+    // first key inside the window.
+    size_t j = 0, b = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      while (j < s.keys.size() && s.keys[j] <= s.positions[i]) ++j;
+      while (window > 0 && b < s.keys.size() && s.positions[i] - s.keys[b] >= window) ++b;
+      count[i] = static_cast<int64_t>(j);
+      begin[i] = static_cast<int64_t>(b);
+    }
+    const KeyMatrix keys = GatherKeys(f, s, l, a);
+    const float* q = &a.q[s.begin * q_dim];
+    const int64_t* visible_from = window > 0 ? begin : nullptr;
+    float* out = &a.attn[s.begin * q_dim];
+    if (n < Attention::kTiledMinRows && keys.k != a.kc.data())
+      a.direct.push_back({q, n, count, visible_from, keys, out});
+    else
+      f.attention.Run(f.workers, q, n, count, keys, out, visible_from);
+    // The last row is the newest position, so it sees every key (within its window).
+    if (s.scores != nullptr) {
+      a.head_probs.resize(std::max(a.head_probs.size(), static_cast<size_t>(f.m.config.num_heads * count[n - 1])));
+      f.attention.MeanHeadProbs(f.workers, q + (n - 1) * q_dim, count[n - 1], keys, s.scores, a.head_probs.data(),
+                                begin[n - 1]);
+    }
+  }
+  if (!a.direct.empty()) f.attention.RunDirectMany(f.workers, a.direct);
+}
+
+// xn[n][dim] = Wdown · act(xn·Wgate) ⊙ (xn·Wup), in chunks of rows, each chunk's output
+// overwriting its own (consumed) input rows.
+void Mlp(const Forward& f, const LayerWeights& w, int64_t n, Activations& a) {
+  const int64_t dim = f.m.config.dim, ffn = f.m.config.ffn_dim;
+  const auto activate = f.m.arch->activation == FfnActivation::kGeluTanh ? f.k.geglu : f.k.swiglu;
+  for (int64_t c0 = 0; c0 < n; c0 += Activations::kFfnChunk) {
+    const int64_t nc = std::min(Activations::kFfnChunk, n - c0);
+    float* chunk = &a.xn[c0 * dim];
+    MatMul(f.workers, f.k, w.w_gate, f.placed.Slices(w.w_gate), chunk, nc, a.gate.data(), a.gemv, f.int8_activations);
+    MatMul(f.workers, f.k, w.w_up, f.placed.Slices(w.w_up), chunk, nc, a.up.data(), a.gemv, f.int8_activations);
+    f.workers.ParallelFor(nc, 8, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) activate(&a.gate[r * ffn], &a.up[r * ffn], &a.gate[r * ffn], ffn);
+    });
+    MatMul(f.workers, f.k, w.w_down, f.placed.Slices(w.w_down), a.gate.data(), nc, chunk, a.gemv, f.int8_activations);
+  }
+}
+
+}  // namespace
+
+void EmbedRows(const Forward& f, int64_t begin, std::span<const int64_t> positions, std::span<const int32_t> tokens,
+               int64_t first, float* x) {
+  const int64_t dim = f.m.config.dim;
+  const simd::ToF32Fn convert = f.k.Row(f.m.token_embd.dtype).to_f32;
+  const float scale = f.m.arch_values.embed_scale;
+  f.workers.ParallelFor(static_cast<int64_t>(positions.size()), 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      float* row = x + (begin + i) * dim;
+      convert(f.m.token_embd.Row(tokens[positions[i] - first]), row, dim);
+      if (scale != 1.0f) f.k.scale(row, scale, dim);
+    }
+  });
+}
+
+void Layer(const Forward& f, int64_t l, const LayerRows& rows, Activations& a) {
+  const LayerWeights& w = f.m.layers[l];
+  const int64_t n = rows.num_rows();
+  // Attention block.
+  NormRows(f, a.x.data(), w.attn_norm, a.xn.data(), n);    // xn = RMSNorm(x)               [n, dim]
+  Project(f, a.xn.data(), n, w.wq, w.bq, a.q.data(), a);   // q = xn·Wqᵀ (+ bq)             [n, heads·head_dim]
+  Project(f, a.xn.data(), n, w.wk, w.bk, a.k.data(), a);   // k = xn·Wkᵀ (+ bk)             [n, kv_heads·head_dim]
+  Project(f, a.xn.data(), n, w.wv, w.bv, a.v.data(), a);   // v = xn·Wvᵀ (+ bv)             [n, kv_heads·head_dim]
+  RotateAndCacheKv(f, w, l, rows, a);                      // Q/K norms, RoPE at each row's position; K/V cached
+  Attend(f, l, w.sliding_window, rows, a);                 // attn: per sequence over its keys (+ scores)
+  Project(f, a.attn.data(), n, w.wo, {}, a.xn.data(), a);  // xn = attn·Woᵀ                 [n, dim]
+  if (!w.post_attn_norm.empty()) NormRows(f, a.xn.data(), w.post_attn_norm, a.xn.data(), n);
+  AddRows(f, a.xn.data(), a.x.data(), n);  // x += xn
+  // MLP block.
+  NormRows(f, a.x.data(), w.ffn_norm, a.xn.data(), n);  // xn = RMSNorm(x)               [n, dim]
+  Mlp(f, w, n, a);                                      // xn = Wdown·act(xn·Wgate) ⊙ (xn·Wup)
+  if (!w.post_ffn_norm.empty()) NormRows(f, a.xn.data(), w.post_ffn_norm, a.xn.data(), n);
+  AddRows(f, a.xn.data(), a.x.data(), n);  // x += xn
+}
+
+void LmHead(const Forward& f, const float* in, int64_t n, float* normed, float* logits, Activations& a) {
+  NormRows(f, in, f.m.output_norm, normed, n);
+  MatMul(f.workers, f.k, f.m.output, f.placed.Slices(f.m.output), normed, n, logits, a.gemv, f.int8_activations);
+  // Final soft-capping (gemma2): logit -> c·tanh(logit/c).
+  const float cap = f.m.arch_values.final_softcap;
+  if (cap <= 0) return;
+  const int64_t total = n * f.m.config.vocab_size;
+  for (int64_t i = 0; i < total; ++i) logits[i] = cap * std::tanh(logits[i] / cap);
+}
+
+}  // namespace lazyllm
