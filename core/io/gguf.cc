@@ -10,19 +10,13 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/base/status_macros.h"
 #include "core/io/mapping_guard.h"
 #include "simd/dtype.h"
 
 namespace lazyllm::gguf {
-namespace {
-
-constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
-constexpr uint64_t kMaxKeyLength = 1 << 16;
-constexpr uint64_t kMaxTensorNameLength = 1 << 12;
-constexpr uint64_t kMaxAlignment = 1 << 20;
-constexpr uint32_t kMaxDims = 4;
 
 // Bounds-checked little-endian cursor over the mapped bytes.
 class Cursor {
@@ -63,6 +57,14 @@ class Cursor {
   uint64_t pos_ = 0;
 };
 
+namespace {
+
+constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
+constexpr uint64_t kMaxKeyLength = 1 << 16;
+constexpr uint64_t kMaxTensorNameLength = 1 << 12;
+constexpr uint64_t kMaxAlignment = 1 << 20;
+constexpr uint32_t kMaxDims = 4;
+
 uint64_t ScalarSize(ValueType t) {
   switch (t) {
     case ValueType::kU8:
@@ -87,80 +89,45 @@ uint64_t ScalarSize(ValueType t) {
 
 bool KnownValueType(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::kF64); }
 
+// Reads a T at c into v: floats into f; integers into i, and unsigned ones into u as well.
+template <typename T>
+bool ReadAs(Cursor& c, Value* v) {
+  T x;
+  if (!c.Read(&x)) return false;
+  if constexpr (std::is_floating_point_v<T>) {
+    v->f = x;
+  } else {
+    v->i = static_cast<int64_t>(x);
+    if constexpr (std::is_unsigned_v<T>) v->u = x;
+  }
+  return true;
+}
+
 // Reads one scalar (non-string, non-array) of type t at c into v.
 bool ReadScalar(Cursor& c, ValueType t, Value* v) {
   switch (t) {
-    case ValueType::kU8: {
-      uint8_t x;
-      if (!c.Read(&x)) return false;
-      v->u = x;
-      v->i = x;
-      return true;
-    }
-    case ValueType::kI8: {
-      int8_t x;
-      if (!c.Read(&x)) return false;
-      v->i = x;
-      return true;
-    }
-    case ValueType::kU16: {
-      uint16_t x;
-      if (!c.Read(&x)) return false;
-      v->u = x;
-      v->i = x;
-      return true;
-    }
-    case ValueType::kI16: {
-      int16_t x;
-      if (!c.Read(&x)) return false;
-      v->i = x;
-      return true;
-    }
-    case ValueType::kU32: {
-      uint32_t x;
-      if (!c.Read(&x)) return false;
-      v->u = x;
-      v->i = x;
-      return true;
-    }
-    case ValueType::kI32: {
-      int32_t x;
-      if (!c.Read(&x)) return false;
-      v->i = x;
-      return true;
-    }
-    case ValueType::kU64: {
-      uint64_t x;
-      if (!c.Read(&x)) return false;
-      v->u = x;
-      v->i = static_cast<int64_t>(x);
-      return true;
-    }
-    case ValueType::kI64: {
-      int64_t x;
-      if (!c.Read(&x)) return false;
-      v->i = x;
-      return true;
-    }
-    case ValueType::kF32: {
-      float x;
-      if (!c.Read(&x)) return false;
-      v->f = x;
-      return true;
-    }
-    case ValueType::kF64: {
-      double x;
-      if (!c.Read(&x)) return false;
-      v->f = x;
-      return true;
-    }
-    case ValueType::kBool: {
-      uint8_t x;
-      if (!c.Read(&x)) return false;
-      v->u = x;
-      v->i = x;
-      return x <= 1;
-    }
+    case ValueType::kU8:
+      return ReadAs<uint8_t>(c, v);
+    case ValueType::kI8:
+      return ReadAs<int8_t>(c, v);
+    case ValueType::kU16:
+      return ReadAs<uint16_t>(c, v);
+    case ValueType::kI16:
+      return ReadAs<int16_t>(c, v);
+    case ValueType::kU32:
+      return ReadAs<uint32_t>(c, v);
+    case ValueType::kI32:
+      return ReadAs<int32_t>(c, v);
+    case ValueType::kU64:
+      return ReadAs<uint64_t>(c, v);
+    case ValueType::kI64:
+      return ReadAs<int64_t>(c, v);
+    case ValueType::kF32:
+      return ReadAs<float>(c, v);
+    case ValueType::kF64:
+      return ReadAs<double>(c, v);
+    case ValueType::kBool:
+      return ReadAs<uint8_t>(c, v) && v->u <= 1;
     default:
       return false;
   }
@@ -223,9 +190,23 @@ StatusOr<std::unique_ptr<File>> File::Open(const std::string& path) {
 
 Status File::Parse() {
   Cursor c(base_, size_);
-  auto err = [&](const std::string& what) {
-    return DataLossError(path_ + ": " + what + " (at byte " + std::to_string(c.pos()) + ")");
-  };
+  uint64_t n_tensors = 0, n_kv = 0;
+  LAZYLLM_RETURN_IF_ERROR(ReadHeader(c, &n_tensors, &n_kv));
+  LAZYLLM_RETURN_IF_ERROR(ReadMetadata(c, n_kv));
+  LAZYLLM_RETURN_IF_ERROR(ReadAlignment());
+  LAZYLLM_RETURN_IF_ERROR(ReadTensorTable(c, n_tensors));
+  LAZYLLM_RETURN_IF_ERROR(LocateTensorData(c.pos()));
+  return CheckTensorsDisjoint();
+}
+
+Status File::Malformed(const Cursor& c, const std::string& what) const {
+  return DataLossError(path_ + ": " + what + " (at byte " + std::to_string(c.pos()) + ")");
+}
+
+// Magic, version (2 or 3) and the counts, which must fit what the file can hold: the smallest
+// key/value is 8 (key length) + 4 (type) + 1 (u8 value) bytes, the smallest tensor entry at
+// least 8 + 4 + 8 + 4 + 8, so absurd counts are refused before anything is allocated.
+Status File::ReadHeader(Cursor& c, uint64_t* n_tensors, uint64_t* n_kv) {
   uint32_t magic = 0;
   (void)c.Read(&magic);
   if (magic != kMagic) return DataLossError(path_ + ": not a GGUF file (bad magic)");
@@ -233,132 +214,166 @@ Status File::Parse() {
   if (version_ == 1) return UnimplementedError(path_ + ": unsupported GGUF version 1 (only 2 and 3 are read)");
   if (version_ != 2 && version_ != 3)
     return UnimplementedError(path_ + ": unsupported GGUF version " + std::to_string(version_));
-  uint64_t n_tensors = 0, n_kv = 0;
-  (void)c.Read(&n_tensors);
-  (void)c.Read(&n_kv);
-  // The smallest key/value is 8 (key length) + 4 (type) + 1 (u8 value) bytes; the smallest
-  // tensor entry is 8 + 4 + 4*1*8... at least 8 + 4 + 8 + 4 + 8 bytes. Counts above what the
-  // file can hold are rejected before anything is allocated.
-  if (n_kv > c.remaining() / 13)
-    return err("metadata count " + std::to_string(n_kv) + " exceeds what the file can hold");
-  if (n_tensors > c.remaining() / 32)
-    return err("tensor count " + std::to_string(n_tensors) + " exceeds what the file can hold");
+  (void)c.Read(n_tensors);
+  (void)c.Read(n_kv);
+  if (*n_kv > c.remaining() / 13)
+    return Malformed(c, "metadata count " + std::to_string(*n_kv) + " exceeds what the file can hold");
+  if (*n_tensors > c.remaining() / 32)
+    return Malformed(c, "tensor count " + std::to_string(*n_tensors) + " exceeds what the file can hold");
+  return OkStatus();
+}
 
-  kv_.reserve(n_kv);
-  for (uint64_t k = 0; k < n_kv; ++k) {
+// The key/value pairs: unique keys of at most kMaxKeyLength bytes, known value types, strings
+// and arrays within the file, no nested arrays, bools 0 or 1.
+Status File::ReadMetadata(Cursor& c, uint64_t count) {
+  kv_.reserve(count);
+  for (uint64_t k = 0; k < count; ++k) {
     const std::string idx = "metadata entry #" + std::to_string(k);
     std::string_view key;
     uint64_t len = 0;
     if (!c.ReadString(&key, kMaxKeyLength, &len))
-      return err(idx + ": truncated or bad key length " + std::to_string(len));
+      return Malformed(c, idx + ": truncated or bad key length " + std::to_string(len));
     const std::string where = idx + " ('" + std::string(key) + "')";
-    if (kv_index_.count(std::string(key))) return err(where + ": duplicate key");
+    if (kv_index_.count(std::string(key))) return Malformed(c, where + ": duplicate key");
     uint32_t type_raw;
-    if (!c.Read(&type_raw)) return err(where + ": truncated before the value type");
-    if (!KnownValueType(type_raw)) return err(where + ": unknown value type " + std::to_string(type_raw));
+    if (!c.Read(&type_raw)) return Malformed(c, where + ": truncated before the value type");
+    if (!KnownValueType(type_raw)) return Malformed(c, where + ": unknown value type " + std::to_string(type_raw));
     Value v;
     v.type = static_cast<ValueType>(type_raw);
     const uint64_t value_start = c.pos();
-    if (v.type == ValueType::kString) {
-      if (!c.ReadString(&v.str, std::numeric_limits<uint64_t>::max(), &len))
-        return err(where + ": string length " + std::to_string(len) + " runs past the end of the file");
-    } else if (v.type == ValueType::kArray) {
-      uint32_t et;
-      if (!c.Read(&et) || !c.Read(&v.count)) return err(where + ": truncated array header");
-      if (!KnownValueType(et)) return err(where + ": unknown array element type " + std::to_string(et));
-      v.elem_type = static_cast<ValueType>(et);
-      if (v.elem_type == ValueType::kArray) return err(where + ": nested arrays are not supported");
-      if (v.elem_type == ValueType::kString) {
-        if (v.count > c.remaining() / 8)
-          return err(where + ": array count " + std::to_string(v.count) + " exceeds what the file can hold");
-        v.strings.resize(v.count);
-        for (uint64_t j = 0; j < v.count; ++j) {
-          if (!c.ReadString(&v.strings[j], std::numeric_limits<uint64_t>::max(), &len))
-            return err(where + ": string element " + std::to_string(j) + " of length " + std::to_string(len) +
-                       " runs past the end of the file");
-        }
-      } else {
-        const uint64_t es = ScalarSize(v.elem_type);
-        if (v.count > c.remaining() / es)
-          return err(where + ": array count " + std::to_string(v.count) + " exceeds what the file can hold");
-        v.elems = c.Here();
-        if (v.elem_type == ValueType::kBool) {
-          for (uint64_t j = 0; j < v.count; ++j)
-            if (v.elems[j] > 1) return err(where + ": bool element " + std::to_string(j) + " is not 0 or 1");
-        }
-        c.Skip(v.count * es);
-      }
-    } else if (!ReadScalar(c, v.type, &v)) {
-      return err(where + ": truncated or invalid " + std::string(ValueTypeName(v.type)) + " value");
-    }
+    LAZYLLM_RETURN_IF_ERROR(ReadValue(c, where, &v));
     v.raw = std::string_view(reinterpret_cast<const char*>(base_ + value_start), c.pos() - value_start);
     kv_index_.emplace(std::string(key), kv_.size());
     kv_.emplace_back(std::string(key), std::move(v));
   }
+  return OkStatus();
+}
 
-  if (const Value* a = Find("general.alignment")) {
-    if (a->type != ValueType::kU32)
-      return DataLossError(path_ + ": general.alignment must be u32, got " + std::string(ValueTypeName(a->type)));
-    if (a->u == 0 || (a->u & (a->u - 1)) != 0 || a->u > kMaxAlignment)
-      return DataLossError(path_ + ": general.alignment " + std::to_string(a->u) + " is not a power of two up to " +
-                           std::to_string(kMaxAlignment));
-    alignment_ = a->u;
+// One value of type v->type: a string, an array (ReadArray) or a scalar.
+Status File::ReadValue(Cursor& c, const std::string& where, Value* v) const {
+  uint64_t len = 0;
+  if (v->type == ValueType::kString) {
+    if (!c.ReadString(&v->str, std::numeric_limits<uint64_t>::max(), &len))
+      return Malformed(c, where + ": string length " + std::to_string(len) + " runs past the end of the file");
+    return OkStatus();
   }
+  if (v->type == ValueType::kArray) return ReadArray(c, where, v);
+  if (!ReadScalar(c, v->type, v))
+    return Malformed(c, where + ": truncated or invalid " + std::string(ValueTypeName(v->type)) + " value");
+  return OkStatus();
+}
 
-  tensors_.reserve(n_tensors);
-  for (uint64_t t = 0; t < n_tensors; ++t) {
+// An array: its element type (not an array) and count, then its strings, or its numbers kept in
+// place (bools checked to be 0 or 1).
+Status File::ReadArray(Cursor& c, const std::string& where, Value* v) const {
+  uint32_t et;
+  if (!c.Read(&et) || !c.Read(&v->count)) return Malformed(c, where + ": truncated array header");
+  if (!KnownValueType(et)) return Malformed(c, where + ": unknown array element type " + std::to_string(et));
+  v->elem_type = static_cast<ValueType>(et);
+  if (v->elem_type == ValueType::kArray) return Malformed(c, where + ": nested arrays are not supported");
+  if (v->elem_type == ValueType::kString) {
+    if (v->count > c.remaining() / 8)
+      return Malformed(c, where + ": array count " + std::to_string(v->count) + " exceeds what the file can hold");
+    v->strings.resize(v->count);
+    for (uint64_t j = 0; j < v->count; ++j) {
+      uint64_t len = 0;
+      if (!c.ReadString(&v->strings[j], std::numeric_limits<uint64_t>::max(), &len))
+        return Malformed(c, where + ": string element " + std::to_string(j) + " of length " + std::to_string(len) +
+                                " runs past the end of the file");
+    }
+    return OkStatus();
+  }
+  const uint64_t es = ScalarSize(v->elem_type);
+  if (v->count > c.remaining() / es)
+    return Malformed(c, where + ": array count " + std::to_string(v->count) + " exceeds what the file can hold");
+  v->elems = c.Here();
+  if (v->elem_type == ValueType::kBool) {
+    for (uint64_t j = 0; j < v->count; ++j)
+      if (v->elems[j] > 1) return Malformed(c, where + ": bool element " + std::to_string(j) + " is not 0 or 1");
+  }
+  c.Skip(v->count * es);
+  return OkStatus();
+}
+
+// general.alignment: a u32 power of two up to kMaxAlignment (32 when absent).
+Status File::ReadAlignment() {
+  const Value* a = Find("general.alignment");
+  if (a == nullptr) return OkStatus();
+  if (a->type != ValueType::kU32)
+    return DataLossError(path_ + ": general.alignment must be u32, got " + std::string(ValueTypeName(a->type)));
+  if (a->u == 0 || (a->u & (a->u - 1)) != 0 || a->u > kMaxAlignment)
+    return DataLossError(path_ + ": general.alignment " + std::to_string(a->u) + " is not a power of two up to " +
+                         std::to_string(kMaxAlignment));
+  alignment_ = a->u;
+  return OkStatus();
+}
+
+// The tensor table: unique names, 1 to 4 dimensions of 1..2^40 elements (at most 2^50 in all), a
+// known dtype whose block divides the rows, and aligned data offsets.
+Status File::ReadTensorTable(Cursor& c, uint64_t count) {
+  tensors_.reserve(count);
+  for (uint64_t t = 0; t < count; ++t) {
     const std::string idx = "tensor #" + std::to_string(t);
     TensorInfo ti;
     std::string_view name;
     uint64_t len = 0;
     if (!c.ReadString(&name, kMaxTensorNameLength, &len))
-      return err(idx + ": truncated or bad name length " + std::to_string(len));
+      return Malformed(c, idx + ": truncated or bad name length " + std::to_string(len));
     ti.name = std::string(name);
     const std::string where = idx + " ('" + ti.name + "')";
-    if (tensor_index_.count(ti.name)) return err(where + ": duplicate tensor name");
-    if (!c.Read(&ti.n_dims)) return err(where + ": truncated before n_dims");
-    if (ti.n_dims == 0 || ti.n_dims > kMaxDims)
-      return err(where + ": n_dims " + std::to_string(ti.n_dims) + " is outside 1..4");
-    uint64_t elems = 1;
-    for (uint32_t d = 0; d < ti.n_dims; ++d) {
-      uint64_t ne;
-      if (!c.Read(&ne)) return err(where + ": truncated dimensions");
-      if (ne == 0 || ne > (uint64_t{1} << 40))
-        return err(where + ": dimension " + std::to_string(d) + " = " + std::to_string(ne) + " is out of range");
-      if (elems > (uint64_t{1} << 50) / ne) return err(where + ": element count overflows");
-      elems *= ne;
-      ti.ne[d] = static_cast<int64_t>(ne);
-    }
-    ti.num_elements = static_cast<int64_t>(elems);
-    if (!c.Read(&ti.type_id)) return err(where + ": truncated before the dtype");
-    const simd::DTypeInfo* tt = simd::FindDType(ti.type_id);
-    if (tt == nullptr) return err(where + ": unknown dtype id " + std::to_string(ti.type_id));
-    if (ti.ne[0] % tt->block_elems != 0)
-      return err(where + ": row length " + std::to_string(ti.ne[0]) + " is not a multiple of the " + tt->name +
-                 " block size " + std::to_string(tt->block_elems));
-    ti.num_bytes = static_cast<int64_t>(elems / static_cast<uint64_t>(tt->block_elems)) * tt->block_bytes;
-    if (!c.Read(&ti.offset)) return err(where + ": truncated before the data offset");
+    if (tensor_index_.count(ti.name)) return Malformed(c, where + ": duplicate tensor name");
+    LAZYLLM_RETURN_IF_ERROR(ReadTensorShape(c, where, &ti));
+    if (!c.Read(&ti.offset)) return Malformed(c, where + ": truncated before the data offset");
     if (ti.offset % alignment_ != 0)
-      return err(where + ": data offset " + std::to_string(ti.offset) + " is not a multiple of the alignment " +
-                 std::to_string(alignment_));
+      return Malformed(c, where + ": data offset " + std::to_string(ti.offset) +
+                              " is not a multiple of the alignment " + std::to_string(alignment_));
     tensor_index_.emplace(ti.name, tensors_.size());
     tensors_.push_back(std::move(ti));
   }
+  return OkStatus();
+}
 
-  // The data section starts at the next multiple of the alignment after the tensor table.
-  const uint64_t data_start = (c.pos() + alignment_ - 1) / alignment_ * alignment_;
-  if (n_tensors > 0 && data_start > size_)
+// A tensor's dimensions and dtype, and the bytes they make.
+Status File::ReadTensorShape(Cursor& c, const std::string& where, TensorInfo* ti) const {
+  if (!c.Read(&ti->n_dims)) return Malformed(c, where + ": truncated before n_dims");
+  if (ti->n_dims == 0 || ti->n_dims > kMaxDims)
+    return Malformed(c, where + ": n_dims " + std::to_string(ti->n_dims) + " is outside 1..4");
+  uint64_t elems = 1;
+  for (uint32_t d = 0; d < ti->n_dims; ++d) {
+    uint64_t ne;
+    if (!c.Read(&ne)) return Malformed(c, where + ": truncated dimensions");
+    if (ne == 0 || ne > (uint64_t{1} << 40))
+      return Malformed(c, where + ": dimension " + std::to_string(d) + " = " + std::to_string(ne) + " is out of range");
+    if (elems > (uint64_t{1} << 50) / ne) return Malformed(c, where + ": element count overflows");
+    elems *= ne;
+    ti->ne[d] = static_cast<int64_t>(ne);
+  }
+  ti->num_elements = static_cast<int64_t>(elems);
+  if (!c.Read(&ti->type_id)) return Malformed(c, where + ": truncated before the dtype");
+  const simd::DTypeInfo* tt = simd::FindDType(ti->type_id);
+  if (tt == nullptr) return Malformed(c, where + ": unknown dtype id " + std::to_string(ti->type_id));
+  if (ti->ne[0] % tt->block_elems != 0)
+    return Malformed(c, where + ": row length " + std::to_string(ti->ne[0]) + " is not a multiple of the " + tt->name +
+                            " block size " + std::to_string(tt->block_elems));
+  ti->num_bytes = static_cast<int64_t>(elems / static_cast<uint64_t>(tt->block_elems)) * tt->block_bytes;
+  return OkStatus();
+}
+
+// The data section starts at the next multiple of the alignment after the tensor table; every
+// tensor's bytes must lie inside it, at a multiple of what its dtype's kernels read (floats,
+// fp16 scales), which a file with general.alignment < 4 need not give.
+Status File::LocateTensorData(uint64_t table_end) {
+  const uint64_t data_start = (table_end + alignment_ - 1) / alignment_ * alignment_;
+  if (!tensors_.empty() && data_start > size_)
     return DataLossError(path_ + ": data section starts at byte " + std::to_string(data_start) +
                          ", past the end of the file (" + std::to_string(size_) + " bytes)");
-  const uint64_t data_size = n_tensors > 0 ? size_ - data_start : 0;
+  const uint64_t data_size = tensors_.empty() ? 0 : size_ - data_start;
   for (TensorInfo& ti : tensors_) {
-    const uint64_t bytes = static_cast<uint64_t>(ti.num_bytes);
+    const auto bytes = static_cast<uint64_t>(ti.num_bytes);
     if (ti.offset > data_size || bytes > data_size - ti.offset)
       return DataLossError(path_ + ": tensor '" + ti.name + "' data [" + std::to_string(ti.offset) + ", +" +
                            std::to_string(bytes) + ") runs past the end of the file (data section holds " +
                            std::to_string(data_size) + " bytes)");
-    // The kernels read tensor data as its element type (floats, fp16 scales): the data must sit
-    // at a multiple of that type's alignment, which a file with general.alignment < 4 need not give.
     const simd::DTypeInfo* tt = simd::FindDType(ti.type_id);
     const auto block = static_cast<uint64_t>(tt->block_bytes);
     const uint64_t need = std::min<uint64_t>(block & (~block + 1), 8);  // the largest power of two dividing it
@@ -369,8 +384,12 @@ Status File::Parse() {
                            std::to_string(alignment_) + ")");
     ti.data = base_ + data_start + ti.offset;
   }
-  // Tensors may not share bytes: a file whose tensors overlap is corrupt or crafted (two weights
-  // that alias each other would be read as independent).
+  return OkStatus();
+}
+
+// Tensors may not share bytes: a file whose tensors overlap is corrupt or crafted (two weights
+// that alias each other would be read as independent).
+Status File::CheckTensorsDisjoint() const {
   std::vector<const TensorInfo*> by_offset;
   by_offset.reserve(tensors_.size());
   for (const TensorInfo& ti : tensors_) by_offset.push_back(&ti);

@@ -13,6 +13,8 @@
 
 namespace lazyllm::gguf {
 
+class Cursor;  // gguf.cc: bounds-checked reads of the mapped bytes
+
 enum class ValueType : uint32_t {
   kU8 = 0,
   kI8 = 1,
@@ -134,7 +136,20 @@ class File {
 
  private:
   File() = default;
+  // Parse's phases, in order: the header, the metadata, general.alignment, the tensor table, the
+  // tensors' data, and that no two tensors overlap. Errors name the file, the item and the value.
   Status Parse();
+  Status ReadHeader(Cursor& c, uint64_t* n_tensors, uint64_t* n_kv);
+  Status ReadMetadata(Cursor& c, uint64_t count);
+  Status ReadValue(Cursor& c, const std::string& where, Value* v) const;
+  Status ReadArray(Cursor& c, const std::string& where, Value* v) const;
+  Status ReadAlignment();
+  Status ReadTensorTable(Cursor& c, uint64_t count);
+  Status ReadTensorShape(Cursor& c, const std::string& where, TensorInfo* ti) const;
+  Status LocateTensorData(uint64_t table_end);
+  Status CheckTensorsDisjoint() const;
+  // A DataLoss error at the cursor's byte.
+  Status Malformed(const Cursor& c, const std::string& what) const;
   std::string Where(std::string_view key) const;
 
   std::string path_;
