@@ -1,4 +1,4 @@
-// GGUF parsing with bounds checks on every read; see gguf.h.
+// Opening and parsing GGUF files, with bounds checks on every read; see gguf.h.
 #include "core/io/gguf.h"
 
 #include <fcntl.h>
@@ -10,53 +10,13 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
-#include <type_traits>
 
 #include "core/base/status_macros.h"
+#include "core/io/gguf_cursor.h"
 #include "core/io/mapping_guard.h"
 #include "simd/dtype.h"
 
 namespace lazyllm::gguf {
-
-// Bounds-checked little-endian cursor over the mapped bytes.
-class Cursor {
- public:
-  Cursor(const uint8_t* base, uint64_t size) : base_(base), size_(size) {}
-
-  uint64_t pos() const { return pos_; }
-  uint64_t remaining() const { return size_ - pos_; }
-
-  template <typename T>
-  bool Read(T* out) {
-    if (remaining() < sizeof(T)) return false;
-    std::memcpy(out, base_ + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return true;
-  }
-
-  bool ReadString(std::string_view* out, uint64_t max_len, uint64_t* len_out) {
-    uint64_t len = 0;
-    if (!Read(&len)) return false;
-    *len_out = len;
-    if (len > max_len || len > remaining()) return false;
-    *out = std::string_view(reinterpret_cast<const char*>(base_ + pos_), len);
-    pos_ += len;
-    return true;
-  }
-
-  const uint8_t* Here() const { return base_ + pos_; }
-  bool Skip(uint64_t n) {
-    if (n > remaining()) return false;
-    pos_ += n;
-    return true;
-  }
-
- private:
-  const uint8_t* base_;
-  uint64_t size_;
-  uint64_t pos_ = 0;
-};
-
 namespace {
 
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
@@ -65,98 +25,7 @@ constexpr uint64_t kMaxTensorNameLength = 1 << 12;
 constexpr uint64_t kMaxAlignment = 1 << 20;
 constexpr uint32_t kMaxDims = 4;
 
-uint64_t ScalarSize(ValueType t) {
-  switch (t) {
-    case ValueType::kU8:
-    case ValueType::kI8:
-    case ValueType::kBool:
-      return 1;
-    case ValueType::kU16:
-    case ValueType::kI16:
-      return 2;
-    case ValueType::kU32:
-    case ValueType::kI32:
-    case ValueType::kF32:
-      return 4;
-    case ValueType::kU64:
-    case ValueType::kI64:
-    case ValueType::kF64:
-      return 8;
-    default:
-      return 0;
-  }
-}
-
-bool KnownValueType(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::kF64); }
-
-// Reads a T at c into v: floats into f; integers into i, and unsigned ones into u as well.
-template <typename T>
-bool ReadAs(Cursor& c, Value* v) {
-  T x;
-  if (!c.Read(&x)) return false;
-  if constexpr (std::is_floating_point_v<T>) {
-    v->f = x;
-  } else {
-    v->i = static_cast<int64_t>(x);
-    if constexpr (std::is_unsigned_v<T>) v->u = x;
-  }
-  return true;
-}
-
-// Reads one scalar (non-string, non-array) of type t at c into v.
-bool ReadScalar(Cursor& c, ValueType t, Value* v) {
-  switch (t) {
-    case ValueType::kU8:
-      return ReadAs<uint8_t>(c, v);
-    case ValueType::kI8:
-      return ReadAs<int8_t>(c, v);
-    case ValueType::kU16:
-      return ReadAs<uint16_t>(c, v);
-    case ValueType::kI16:
-      return ReadAs<int16_t>(c, v);
-    case ValueType::kU32:
-      return ReadAs<uint32_t>(c, v);
-    case ValueType::kI32:
-      return ReadAs<int32_t>(c, v);
-    case ValueType::kU64:
-      return ReadAs<uint64_t>(c, v);
-    case ValueType::kI64:
-      return ReadAs<int64_t>(c, v);
-    case ValueType::kF32:
-      return ReadAs<float>(c, v);
-    case ValueType::kF64:
-      return ReadAs<double>(c, v);
-    case ValueType::kBool:
-      return ReadAs<uint8_t>(c, v) && v->u <= 1;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
-
-std::string_view ValueTypeName(ValueType t) {
-  static const char* const kNames[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
-                                       "bool", "string", "array", "u64", "i64", "f64"};
-  const auto i = static_cast<uint32_t>(t);
-  return i < std::size(kNames) ? kNames[i] : "unknown";
-}
-
-bool Value::IsInteger() const {
-  switch (type) {
-    case ValueType::kU8:
-    case ValueType::kI8:
-    case ValueType::kU16:
-    case ValueType::kI16:
-    case ValueType::kU32:
-    case ValueType::kI32:
-    case ValueType::kU64:
-    case ValueType::kI64:
-      return true;
-    default:
-      return false;
-  }
-}
 
 File::~File() {
   if (base_ == nullptr) return;
@@ -404,109 +273,6 @@ Status File::CheckTensorsDisjoint() const {
                            std::to_string(prev.num_bytes) + ")");
   }
   return OkStatus();
-}
-
-const Value* File::Find(std::string_view key) const {
-  auto it = kv_index_.find(std::string(key));
-  return it == kv_index_.end() ? nullptr : &kv_[it->second].second;
-}
-
-const TensorInfo* File::FindTensor(std::string_view name) const {
-  auto it = tensor_index_.find(std::string(name));
-  return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
-}
-
-std::string File::Where(std::string_view key) const { return path_ + ": metadata key '" + std::string(key) + "'"; }
-
-namespace {
-Status WrongType(const std::string& where, const Value& v, const char* expected) {
-  std::string got(ValueTypeName(v.type));
-  if (v.type == ValueType::kArray) got += " of " + std::string(ValueTypeName(v.elem_type));
-  return InvalidArgumentError(where + " has type " + got + ", expected " + expected);
-}
-}  // namespace
-
-StatusOr<int64_t> File::GetInt(std::string_view key) const {
-  const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
-  if (!v->IsInteger()) return WrongType(Where(key), *v, "an integer");
-  if (v->type == ValueType::kU64 && v->u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-    return InvalidArgumentError(Where(key) + " value " + std::to_string(v->u) + " is out of range");
-  return v->i;
-}
-
-StatusOr<double> File::GetFloat(std::string_view key) const {
-  const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
-  if (v->IsFloat()) return v->f;
-  if (v->IsInteger()) return static_cast<double>(v->i);
-  return WrongType(Where(key), *v, "a number");
-}
-
-StatusOr<bool> File::GetBool(std::string_view key) const {
-  const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
-  if (v->type != ValueType::kBool) return WrongType(Where(key), *v, "bool");
-  return v->u != 0;
-}
-
-StatusOr<std::string_view> File::GetString(std::string_view key) const {
-  const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
-  if (v->type != ValueType::kString) return WrongType(Where(key), *v, "string");
-  return v->str;
-}
-
-StatusOr<const std::vector<std::string_view>*> File::GetStringArray(std::string_view key) const {
-  const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
-  if (v->type != ValueType::kArray || v->elem_type != ValueType::kString)
-    return WrongType(Where(key), *v, "array of string");
-  return &v->strings;
-}
-
-StatusOr<std::vector<float>> File::GetFloatArray(std::string_view key) const {
-  const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
-  if (v->type != ValueType::kArray || (v->elem_type != ValueType::kF32 && v->elem_type != ValueType::kF64))
-    return WrongType(Where(key), *v, "array of f32");
-  std::vector<float> out(v->count);
-  for (uint64_t j = 0; j < v->count; ++j) {
-    if (v->elem_type == ValueType::kF32) {
-      std::memcpy(&out[j], v->elems + 4 * j, 4);
-    } else {
-      double d;
-      std::memcpy(&d, v->elems + 8 * j, 8);
-      out[j] = static_cast<float>(d);
-    }
-  }
-  return out;
-}
-
-StatusOr<std::vector<int64_t>> File::GetIntArray(std::string_view key) const {
-  const Value* v = Find(key);
-  if (v == nullptr) return NotFoundError(Where(key) + " is missing");
-  Value probe;
-  probe.type = v->elem_type;
-  if (v->type != ValueType::kArray || !probe.IsInteger()) return WrongType(Where(key), *v, "array of integers");
-  std::vector<int64_t> out(v->count);
-  Cursor c(v->elems, v->count * ScalarSize(v->elem_type));
-  for (uint64_t j = 0; j < v->count; ++j) {
-    Value e;
-    ReadScalar(c, v->elem_type, &e);
-    out[j] = e.i;
-  }
-  return out;
-}
-
-StatusOr<int64_t> File::GetIntOr(std::string_view key, int64_t def) const {
-  return Find(key) ? GetInt(key) : StatusOr<int64_t>(def);
-}
-StatusOr<double> File::GetFloatOr(std::string_view key, double def) const {
-  return Find(key) ? GetFloat(key) : StatusOr<double>(def);
-}
-StatusOr<bool> File::GetBoolOr(std::string_view key, bool def) const {
-  return Find(key) ? GetBool(key) : StatusOr<bool>(def);
 }
 
 }  // namespace lazyllm::gguf
