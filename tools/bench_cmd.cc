@@ -1,5 +1,6 @@
 // `lazyllm bench`: a llama-bench-style matrix of prefill and decode runs.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>

@@ -1,16 +1,10 @@
 // Shared pieces of the lazyllm CLI commands: flag parsing, user-facing errors, model loading.
 #pragma once
 
-#include <cctype>
-#include <charconv>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <map>
+#include <cstdint>
 #include <nlohmann/json.hpp>
-#include <optional>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lazyllm/lazyllm.h"
@@ -20,199 +14,73 @@ namespace lazyllm::cli {
 
 using nlohmann::json;
 
-inline std::string Join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
+// "a, b, c".
+std::string Join(const std::vector<std::string>& v);
 
 // Text files given to the CLI (prompts, eval prompt files) are at most this big: far more than
 // any context holds, and a bound on what a device or a huge file can make it read.
 constexpr std::uintmax_t kMaxTextFileBytes = std::uintmax_t{256} << 20;
 
 // The contents of a regular file of at most kMaxTextFileBytes; `what` names it in errors.
-inline std::string ReadTextFile(const std::string& path, const std::string& what) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) throw CliError{"cannot read " + what + " '" + path + "': no such file"};
-  if (!std::filesystem::is_regular_file(status))
-    throw CliError{"cannot read " + what + " '" + path + "': not a regular file"};
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw CliError{"cannot read " + what + " '" + path + "'"};
-  if (size > kMaxTextFileBytes)
-    throw CliError{what + " '" + path + "' is " + std::to_string(size) + " bytes, more than the limit of " +
-                   std::to_string(kMaxTextFileBytes)};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CliError{"cannot read " + what + " '" + path + "'"};
-  std::string text(static_cast<size_t>(size), '\0');
-  in.read(text.data(), static_cast<std::streamsize>(size));
-  text.resize(static_cast<size_t>(in.gcount()));
-  return text;
-}
+std::string ReadTextFile(const std::string& path, const std::string& what);
 
-inline std::string ReadPrompt(const Flags& flags) {
-  const bool has_p = flags.Has("-p"), has_f = flags.Has("-f");
-  if (has_p == has_f) throw CliError{"give exactly one of -p TEXT or -f FILE"};
-  if (has_p) return *flags.Get("-p");
-  return ReadTextFile(*flags.Get("-f"), "prompt file");
-}
+// The prompt of -p TEXT or -f FILE (exactly one of them).
+std::string ReadPrompt(const Flags& flags);
 
-inline lazyllm::Model LoadModel(const Flags& flags, bool vocab_only) {
-  auto path = flags.Get("-m");
-  if (!path) throw CliError{"missing -m MODEL"};
-  lazyllm::LoadOptions opts;
-  opts.vocab_only = vocab_only;
-  auto model = lazyllm::Model::Load(*path, opts);
-  if (!model.ok()) throw CliError{model.status().message()};
-  return std::move(model).value();
-}
+// The model of -m MODEL (its vocabulary only, for tokenize).
+lazyllm::Model LoadModel(const Flags& flags, bool vocab_only);
 
-inline std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+// Compact JSON, invalid UTF-8 replaced.
+std::string Dump(const json& j);
 
 // -c beyond the model's trained context is allowed (RoPE extrapolates) but said once on stderr.
-inline void WarnIfBeyondTrainedContext(const lazyllm::Model& model, int64_t ctx, const char* cmd) {
-  const int64_t trained = model.config().context_length;
-  if (ctx > trained)
-    std::fprintf(stderr,
-                 "lazyllm %s: warning: -c %lld exceeds the model's trained context of %lld tokens; positions past it "
-                 "are extrapolated and the output may degrade\n",
-                 cmd, static_cast<long long>(ctx), static_cast<long long>(trained));
-}
+void WarnIfBeyondTrainedContext(const lazyllm::Model& model, int64_t ctx, const char* cmd);
 
 // An on|off flag.
-inline bool ParseOnOff(const Flags& flags, const std::string& f, bool def) {
-  auto v = flags.Get(f);
-  if (!v) return def;
-  if (*v == "on") return true;
-  if (*v == "off") return false;
-  throw CliError{"flag '" + f + "': expected on or off, got '" + *v + "'"};
-}
+bool ParseOnOff(const Flags& flags, const std::string& f, bool def);
 
 // A byte count: a plain number of bytes, or one with a K/M/G/T suffix (KiB, MiB, GiB, TiB;
 // "2G", "2GiB" and "2GB" all mean 2·2³⁰), e.g. --kv-mem 4GiB. 0 means no limit.
-inline int64_t ParseBytes(const std::string& flag, const std::string& v) {
-  double num = 0;
-  const char* b = v.data();
-  const char* e = b + v.size();
-  auto [p, ec] = std::from_chars(b, e, num);
-  std::string unit(p, e);
-  for (char& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
-  if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
-  static const std::map<std::string, double> kScale = {
-      {"", 1}, {"B", 1}, {"K", 1024.0}, {"M", 1048576.0}, {"G", 1073741824.0}, {"T", 1099511627776.0}};
-  auto it = kScale.find(unit);
-  if (ec != std::errc() || v.empty() || it == kScale.end() || !(num >= 0) || num * it->second > 9e18)
-    throw CliError{"flag '" + flag + "': '" + v + "' is not a byte count (e.g. 1073741824, 512MiB, 4GiB)"};
-  return static_cast<int64_t>(num * it->second);
-}
+int64_t ParseBytes(const std::string& flag, const std::string& v);
 
 // --mem-limit BYTES: what one sequence may come to need; 0 (absent) means physical memory.
-inline int64_t ParseMemLimit(const Flags& flags) {
-  return flags.Has("--mem-limit") ? ParseBytes("--mem-limit", *flags.Get("--mem-limit")) : 0;
-}
+int64_t ParseMemLimit(const Flags& flags);
 
 // --kv-type f32|f16.
-inline lazyllm::KvType ParseKvType(const Flags& flags) {
-  const std::string v = flags.Get("--kv-type").value_or("f32");
-  if (v == "f32") return lazyllm::KvType::kF32;
-  if (v == "f16") return lazyllm::KvType::kF16;
-  throw CliError{"flag '--kv-type': expected f32 or f16, got '" + v + "'"};
-}
+lazyllm::KvType ParseKvType(const Flags& flags);
 
 // Pruning specs are separated by ';' or by ',' between specs; a spec itself may contain commas
 // (8:0.5,15:0.5), so "off,paper" splits on commas that start a new spec word.
-inline std::vector<std::string> PruneList(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  auto starts_spec = [](const std::string& rest) {
-    for (const char* w : {"off", "paper", "static:", "random:"})
-      if (rest.rfind(w, 0) == 0) return true;
-    return false;
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char ch = s[i];
-    if (ch == ';' || (ch == ',' && starts_spec(s.substr(i + 1)))) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += ch;
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
+std::vector<std::string> PruneList(const std::string& s);
 
 // The chat template family: --chat-template NAME, else the model's tokenizer.chat_template, else
 // chatml with a warning on stderr.
-inline lazyllm::ChatTemplate ChooseChatTemplate(const Flags& flags, const lazyllm::Model& model) {
-  if (auto name = flags.Get("--chat-template")) {
-    auto named = lazyllm::ChatTemplateByName(*name);
-    if (!named.ok()) throw CliError{named.status().message()};
-    return *named;
-  }
-  const lazyllm::ChatTemplate family = lazyllm::DetectChatTemplate(model.chat_template());
-  if (family == lazyllm::ChatTemplate::kUnknown)
-    std::fprintf(stderr, "lazyllm: warning: %s; formatting the chat as chatml\n",
-                 model.chat_template().empty() ? "the model has no tokenizer.chat_template"
-                                               : "the model's chat template is not a known family");
-  return family;
-}
+lazyllm::ChatTemplate ChooseChatTemplate(const Flags& flags, const lazyllm::Model& model);
 
 // The environment a measurement ran in, as the fields every bench record carries (in this order):
 // cpu, cores, numa_nodes, isa, cpu_isa, blas_core, blas_threads, openblas_coretype ("" when
 // unset), lazyllm_version, lazyllm_commit.
-inline std::vector<std::pair<std::string, json>> EnvFields() {
-  const SystemInfo& i = GetSystemInfo();
-  return {{"cpu", i.cpu},
-          {"cores", i.cores},
-          {"numa_nodes", i.numa_nodes},
-          {"isa", i.isa},
-          {"cpu_isa", i.cpu_isa},
-          {"blas_core", i.blas_core},
-          {"blas_threads", i.blas_threads},
-          {"openblas_coretype", i.openblas_coretype},
-          {"lazyllm_version", i.version},
-          {"lazyllm_commit", i.commit}};
-}
+std::vector<std::pair<std::string, json>> EnvFields();
 
 // One line of the same, for a Markdown report's header.
-inline std::string EnvLine() {
-  const SystemInfo& i = GetSystemInfo();
-  return "lazyllm " + i.version + " (" + i.commit + "), " + i.cpu + ", " + std::to_string(i.cores) + " cores, " +
-         std::to_string(i.numa_nodes) + " NUMA node" + (i.numa_nodes == 1 ? "" : "s") + ", " + i.isa +
-         " kernels, OpenBLAS " + i.blas_core + " kernels" +
-         (i.openblas_coretype.empty() ? "" : " (OPENBLAS_CORETYPE=" + i.openblas_coretype + ")") + ", " +
-         std::to_string(i.blas_threads) + " BLAS thread" + (i.blas_threads == 1 ? "" : "s");
-}
+std::string EnvLine();
 
 // Says on stderr, once, when OpenBLAS runs kernels below what the CPU supports.
-inline void WarnIfBlasBelowCpu(const char* cmd) {
-  static bool said = false;
-  if (said) return;
-  said = true;
-  if (const std::string w = BlasKernelWarning(GetSystemInfo()); !w.empty())
-    std::fprintf(stderr, "lazyllm %s: warning: %s\n", cmd, w.c_str());
-}
+void WarnIfBlasBelowCpu(const char* cmd);
 
 // The text of generated tokens (Decode), without end-of-generation tokens.
-inline std::string GeneratedText(const Tokenizer& tok, const std::vector<int32_t>& ids) {
-  std::vector<int32_t> kept;
-  for (int32_t id : ids)
-    if (!tok.IsEndOfGeneration(id)) kept.push_back(id);
-  return tok.Decode(kept);
-}
+std::string GeneratedText(const Tokenizer& tok, const std::vector<int32_t>& ids);
 
 // Writes streamed text to standard output at once.
-inline void WriteStdout(const std::string& s) {
-  std::fwrite(s.data(), 1, s.size(), stdout);
-  std::fflush(stdout);
-}
+void WriteStdout(const std::string& s);
 
 // `lazyllm --version`.
 void PrintVersion();
 
-// Commands in their own files.
+// The commands, each in its own *_cmd.cc.
+int Run(int argc, char** argv);
+int Tokenize(int argc, char** argv);
+int Inspect(int argc, char** argv);
 int Synth(int argc, char** argv);
 int Quantize(int argc, char** argv);
 int Chat(int argc, char** argv);
