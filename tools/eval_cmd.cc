@@ -17,11 +17,44 @@
 #include "tools/eval_metrics.h"
 #include "tools/needle_set.h"
 #include "tools/records.h"
+#include "tools/report.h"
 
 namespace lazyllm::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+const CommandSpec kEvalSpec = {
+    .name = "eval",
+    .summary = "Measures LazyLLM's quality and speed against the baseline (pruning off) on a JSONL eval set.",
+    .shared = {"-m", "-t", "-c"},
+    .own = {{"--set", "FILE|DIR", "the eval set: a .jsonl file, or a folder of them"},
+            {"--prune", "SPECS", "the schedules to compare, separated by ';' (default paper)"},
+            {"-n", "N", "greedy tokens compared per prompt (default 16)"},
+            {"-o", "md|csv|json", "output format (default md)"},
+            {"-r", "N",
+             "TTFT speedup is the median of N interleaved baseline/method pairs per prompt (default 3; each sample "
+             "lasts >= 20 ms)"},
+            {"--seed", "S", "seed of random pruning, and of --make-set's records (default 1)"},
+            {"--no-match", "", "do not add static and random pruning at each schedule's prefill budget"},
+            {"--sweep", "", "add LazyLLM, static and random pruning at 90/80/70/60/50% of the prefill work"},
+            {"--plot", "OUT.svg", "plot greedy-token agreement against TTFT speedup per method"},
+            {"--make-set", "needle",
+             "write an eval set for the needle model (lazyllm synth --preset needle) to stdout"},
+            {"--length", "N", "with --make-set: prompt tokens per record, BOS included (default 1024)"},
+            {"--records", "K", "with --make-set: records (default 10)"},
+            {"--facts", "F", "with --make-set: key-value facts per record, at random depths (default 1, at most 48)"},
+            {"--questions", "Q",
+             "with --make-set: questions per record, the first in the prompt, the others as followups (default 1, "
+             "at most F)"}},
+    .notes = R"(Records are lines with "prompt" or "prompt_file", optional "continuation", "answers" and "metric"
+(exact|contains|f1), and "followups" (later questions, teacher forced). Per method, against the
+baseline on the same prompt: first-token KL
+divergence and top-1 agreement, greedy-token agreement over -n tokens, continuation perplexity
+(teacher forced), task score, followups answered, TTFT speedup beside its ideal (1 / the prefill
+work fraction) and the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed
+up before timing. --make-set needle --length N --records K [--facts F] [--questions Q] [--seed S]
+writes a set instead, the same for the same flags (docs/needle.md).)"};
 
 // One line of an eval set (JSONL).
 struct Record {
@@ -328,14 +361,6 @@ void WriteSvg(const std::string& path, const std::map<std::string, std::vector<P
   if (!out) throw CliError{"cannot write plot '" + path + "': " + std::strerror(errno)};
 }
 
-std::string Ci(const std::vector<double>& v, int prec, double scale = 1.0) {
-  if (v.empty()) return "-";
-  const eval::Interval i = eval::MeanCi95(v);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f ± %.*f", prec, i.mean * scale, prec, i.half_width * scale);
-  return buf;
-}
-
 const char* MethodName(const PruningOptions& p) {
   switch (p.method) {
     case PruningOptions::Method::kOff:
@@ -350,97 +375,53 @@ const char* MethodName(const PruningOptions& p) {
   return "?";
 }
 
-}  // namespace
+// `--make-set needle`: an eval set for the needle model, to stdout.
+int MakeSet(const Flags& flags) {
+  const std::string kind = *flags.Get("--make-set");
+  if (kind != "needle") throw CliError{"flag '--make-set': unknown set '" + kind + "' (expected needle)"};
+  NeedleSetOptions o;
+  o.length = flags.Number<int64_t>("--length", 1024, 0, int64_t{1} << 30);  // MakeNeedleSet says what fits
+  o.records = flags.Number<int64_t>("--records", 10, 1, 1 << 20);
+  o.facts = flags.Number<int64_t>("--facts", 1, 0, 1 << 20);
+  o.questions = flags.Number<int64_t>("--questions", 1, 0, 1 << 20);
+  o.seed = flags.Number<uint64_t>("--seed", 1, 0, UINT64_MAX);
+  for (const NeedleRecord& r : MakeNeedleSet(o)) std::cout << NeedleRecordJson(r) << "\n";
+  std::cout.flush();
+  if (!std::cout) throw CliError{"writing the set to stdout failed"};
+  return 0;
+}
 
-int Eval(int argc, char** argv) {
-  const CommandSpec spec = {
-      .name = "eval",
-      .summary = "Measures LazyLLM's quality and speed against the baseline (pruning off) on a JSONL eval set.",
-      .shared = {"-m", "-t", "-c"},
-      .own = {{"--set", "FILE|DIR", "the eval set: a .jsonl file, or a folder of them"},
-              {"--prune", "SPECS", "the schedules to compare, separated by ';' (default paper)"},
-              {"-n", "N", "greedy tokens compared per prompt (default 16)"},
-              {"-o", "md|csv|json", "output format (default md)"},
-              {"-r", "N",
-               "TTFT speedup is the median of N interleaved baseline/method pairs per prompt (default 3; each sample "
-               "lasts >= 20 ms)"},
-              {"--seed", "S", "seed of random pruning, and of --make-set's records (default 1)"},
-              {"--no-match", "", "do not add static and random pruning at each schedule's prefill budget"},
-              {"--sweep", "", "add LazyLLM, static and random pruning at 90/80/70/60/50% of the prefill work"},
-              {"--plot", "OUT.svg", "plot greedy-token agreement against TTFT speedup per method"},
-              {"--make-set", "needle",
-               "write an eval set for the needle model (lazyllm synth --preset needle) to stdout"},
-              {"--length", "N", "with --make-set: prompt tokens per record, BOS included (default 1024)"},
-              {"--records", "K", "with --make-set: records (default 10)"},
-              {"--facts", "F", "with --make-set: key-value facts per record, at random depths (default 1, at most 48)"},
-              {"--questions", "Q",
-               "with --make-set: questions per record, the first in the prompt, the others as followups (default 1, "
-               "at most F)"}},
-      .notes = R"(Records are lines with "prompt" or "prompt_file", optional "continuation", "answers" and "metric"
-(exact|contains|f1), and "followups" (later questions, teacher forced). Per method, against the
-baseline on the same prompt: first-token KL
-divergence and top-1 agreement, greedy-token agreement over -n tokens, continuation perplexity
-(teacher forced), task score, followups answered, TTFT speedup beside its ideal (1 / the prefill
-work fraction) and the % of prompt tokens computed, as mean ± 95% interval. Every model is warmed
-up before timing. --make-set needle --length N --records K [--facts F] [--questions Q] [--seed S]
-writes a set instead, the same for the same flags (docs/needle.md).)"};
-  Flags flags(spec, argc, argv);
-  if (auto kind = flags.Get("--make-set")) {
-    if (*kind != "needle") throw CliError{"flag '--make-set': unknown set '" + *kind + "' (expected needle)"};
-    NeedleSetOptions o;
-    o.length = flags.Number<int64_t>("--length", 1024, 0, int64_t{1} << 30);  // MakeNeedleSet says what fits
-    o.records = flags.Number<int64_t>("--records", 10, 1, 1 << 20);
-    o.facts = flags.Number<int64_t>("--facts", 1, 0, 1 << 20);
-    o.questions = flags.Number<int64_t>("--questions", 1, 0, 1 << 20);
-    o.seed = flags.Number<uint64_t>("--seed", 1, 0, UINT64_MAX);
-    for (const NeedleRecord& r : MakeNeedleSet(o)) std::cout << NeedleRecordJson(r) << "\n";
-    std::cout.flush();
-    if (!std::cout) throw CliError{"writing the set to stdout failed"};
-    return 0;
-  }
-  for (const char* f : {"--length", "--records", "--facts", "--questions"})
-    if (flags.Has(f)) throw CliError{std::string("flag '") + f + "' needs --make-set"};
-  if (!flags.Has("--set")) throw CliError{"missing --set FILE|DIR"};
-  const int n = flags.Number<int>("-n", 16, 1, 1 << 16);
-  const std::string format = flags.Get("-o").value_or("md");
-  if (format != "md" && format != "csv" && format != "json")
-    throw CliError{"flag '-o': expected md, csv or json, got '" + format + "'"};
-  const uint64_t seed = flags.Number<uint64_t>("--seed", 1, 0, UINT64_MAX);
-  const int threads = flags.Number<int>("-t", 0, 0, 4096);
-  const int reps = flags.Number<int>("-r", 3, 1, 100);
-  Model model = LoadModel(flags, /*vocab_only=*/false);
-  const ModelConfig& c = model.config();
-  const int64_t ctx = flags.Has("-c") ? flags.Number<int64_t>("-c", 0, 2, int64_t{1} << 22)
-                                      : std::min<int64_t>(c.context_length, SessionOptions::kDefaultMaxContext);
-  WarnIfBeyondTrainedContext(model, ctx, "eval");
-  const std::vector<Record> records = LoadSet(*flags.Get("--set"), model.tokenizer(), ctx - 1);
-
-  // Methods: the baseline first, then the listed schedules, then (unless --no-match) static and
-  // random at the prefill budget of each LazyLLM schedule, on the longest prompt's length.
-  int64_t longest = 0;
-  for (const Record& r : records) longest = std::max<int64_t>(longest, static_cast<int64_t>(r.prompt.size()));
+// The methods: the baseline first, then the listed schedules, then (with --sweep) the sweep's,
+// then (unless --no-match) static and random at the prefill budget of each LazyLLM schedule, on
+// the longest prompt's length; each once.
+std::vector<PruningOptions> Methods(const Flags& flags, int64_t layers, int64_t longest, uint64_t seed) {
   std::vector<PruningOptions> methods = {PruningOptions()};
   std::set<std::string> seen = {"off"};
   auto add = [&](const PruningOptions& p) {
     if (seen.insert(p.ToString()).second) methods.push_back(p);
   };
   for (const std::string& spec : PruneList(flags.Get("--prune").value_or("paper"))) {
-    auto p = PruningOptions::Parse(spec, c.num_layers, seed);
+    auto p = PruningOptions::Parse(spec, layers, seed);
     if (!p.ok()) throw CliError{"flag '--prune': " + p.status().message()};
     add(*p);
   }
   if (flags.Has("--sweep"))
-    for (const PruningOptions& p : SweepMethods(c.num_layers, longest, seed)) add(p);
+    for (const PruningOptions& p : SweepMethods(layers, longest, seed)) add(p);
   if (!flags.Has("--no-match")) {
     const std::vector<PruningOptions> listed = methods;
     for (const PruningOptions& p : listed)
       if (p.method == PruningOptions::Method::kLazy && !p.steps.empty())
-        for (const PruningOptions& b : MatchedBaselines(p, c.num_layers, longest, seed)) add(b);
+        for (const PruningOptions& b : MatchedBaselines(p, layers, longest, seed)) add(b);
   }
+  return methods;
+}
 
-  // Every method's session on one engine, warmed up for the longest prompt (workers, weights,
-  // BLAS) and each session's first prefill untimed; then, record by record, every method's TTFT is
-  // measured in pairs with the baseline's.
+// Every method on every record: its sessions on one engine, warmed up for the longest prompt
+// (workers, weights, BLAS) and each session's first prefill untimed; then, record by record,
+// every method's TTFT is measured in pairs with the baseline's. outcomes[method][record].
+std::vector<std::vector<Outcome>> Measure(const Model& model, int threads, int64_t ctx, int64_t longest,
+                                          const std::vector<PruningOptions>& methods,
+                                          const std::vector<Record>& records, int n, int reps) {
   auto engine = Engine::Create(model, {.threads = threads});
   if (!engine.ok()) throw CliError{engine.status().message()};
   if (Status st = engine->Warmup(longest); !st.ok()) throw CliError{st.message()};
@@ -463,107 +444,122 @@ writes a set instead, the same for the same flags (docs/needle.md).)"};
     }
   }
   std::fprintf(stderr, "\n");
+  return outcomes;
+}
 
-  const Tokenizer& tok = model.tokenizer();
-  auto text_of = [&](const std::vector<int32_t>& ids) { return GeneratedText(tok, ids); };
-  std::vector<Row> rows(methods.size());
-  for (size_t mi = 0; mi < methods.size(); ++mi) {
-    for (size_t ri = 0; ri < records.size(); ++ri) {
-      const Outcome& b = outcomes[0][ri];
-      const Outcome& o = outcomes[mi][ri];
-      Row& row = rows[mi];
-      row.kl.push_back(eval::KlDivergence(b.first_logits, o.first_logits));
-      row.top1.push_back(Argmax(b.first_logits) == Argmax(o.first_logits) ? 1.0 : 0.0);
-      const eval::Agreement a = eval::CompareTokens(b.tokens, o.tokens);
-      row.prefix.push_back(static_cast<double>(a.common_prefix));
-      row.equal.push_back(a.equal_fraction);
-      if (!o.cont_log_probs.empty()) {
-        row.ppl.push_back(eval::Perplexity(o.cont_log_probs));
-        row.ppl_ratio.push_back(eval::Perplexity(o.cont_log_probs) / eval::Perplexity(b.cont_log_probs));
-      }
-      if (!records[ri].answers.empty()) row.score.push_back(Score(records[ri], text_of(o.tokens)));
-      if (!records[ri].followup_text.empty())
-        row.followups.push_back(static_cast<double>(o.followups_right) /
-                                static_cast<double>(records[ri].followup_text.size()));
-      row.speedup.push_back(o.speedup);
-      row.ideal.push_back(
-          1.0 / methods[mi].PrefillWorkFraction(c.num_layers, static_cast<int64_t>(records[ri].prompt.size())));
-      row.pct_prefill.push_back(o.pct_prefill);
-      row.pct_final.push_back(o.pct_final);
-      row.revived.push_back(static_cast<double>(o.revived));
+// A method's outcomes record by record against the baseline's.
+Row CompareWithBaseline(const std::vector<Outcome>& base, const std::vector<Outcome>& method,
+                        const std::vector<Record>& records, const PruningOptions& schedule, int64_t layers,
+                        const Tokenizer& tok) {
+  Row row;
+  for (size_t ri = 0; ri < records.size(); ++ri) {
+    const Outcome& b = base[ri];
+    const Outcome& o = method[ri];
+    const Record& r = records[ri];
+    row.kl.push_back(eval::KlDivergence(b.first_logits, o.first_logits));
+    row.top1.push_back(Argmax(b.first_logits) == Argmax(o.first_logits) ? 1.0 : 0.0);
+    const eval::Agreement a = eval::CompareTokens(b.tokens, o.tokens);
+    row.prefix.push_back(static_cast<double>(a.common_prefix));
+    row.equal.push_back(a.equal_fraction);
+    if (!o.cont_log_probs.empty()) {
+      row.ppl.push_back(eval::Perplexity(o.cont_log_probs));
+      row.ppl_ratio.push_back(eval::Perplexity(o.cont_log_probs) / eval::Perplexity(b.cont_log_probs));
     }
+    if (!r.answers.empty()) row.score.push_back(Score(r, GeneratedText(tok, o.tokens)));
+    if (!r.followup_text.empty())
+      row.followups.push_back(static_cast<double>(o.followups_right) / static_cast<double>(r.followup_text.size()));
+    row.speedup.push_back(o.speedup);
+    row.ideal.push_back(1.0 / schedule.PrefillWorkFraction(layers, static_cast<int64_t>(r.prompt.size())));
+    row.pct_prefill.push_back(o.pct_prefill);
+    row.pct_final.push_back(o.pct_final);
+    row.revived.push_back(static_cast<double>(o.revived));
   }
+  return row;
+}
 
-  if (auto plot = flags.Get("--plot")) {
-    // Greedy-token agreement with the baseline against TTFT speedup, per method family.
-    std::map<std::string, std::vector<Point>> series;
-    for (size_t mi = 0; mi < methods.size(); ++mi)
-      series[MethodName(methods[mi])].push_back({eval::MeanCi95(rows[mi].speedup).mean,
-                                                 100.0 * eval::MeanCi95(rows[mi].equal).mean,
-                                                 eval::MeanCi95(rows[mi].pct_prefill).mean});
-    WriteSvg(*plot, series, "greedy tokens equal to the baseline's (%)",
-             "Fidelity against TTFT speedup (" + std::to_string(records.size()) + " prompts)");
-  }
+// Greedy-token agreement with the baseline against TTFT speedup, per method family.
+void Plot(const std::string& path, const std::vector<Row>& rows, const std::vector<PruningOptions>& methods,
+          size_t records) {
+  std::map<std::string, std::vector<Point>> series;
+  for (size_t mi = 0; mi < methods.size(); ++mi)
+    series[MethodName(methods[mi])].push_back({eval::MeanCi95(rows[mi].speedup).mean,
+                                               100.0 * eval::MeanCi95(rows[mi].equal).mean,
+                                               eval::MeanCi95(rows[mi].pct_prefill).mean});
+  WriteSvg(path, series, "greedy tokens equal to the baseline's (%)",
+           "Fidelity against TTFT speedup (" + std::to_string(records) + " prompts)");
+}
 
-  if (format == "json") {
-    json all = json::array();
-    for (size_t mi = 0; mi < methods.size(); ++mi) {
-      const Row& r = rows[mi];
-      json j = {{"method", MethodName(methods[mi])},
-                {"prune", methods[mi].ToString()},
-                {"records", records.size()},
-                {"n", n}};
-      auto put = [&](const char* k, const std::vector<double>& v) {
-        if (v.empty()) return;
-        const eval::Interval i = eval::MeanCi95(v);
-        j[k] = {{"mean", i.mean}, {"ci95", i.half_width}, {"values", v}};
-      };
-      put("first_token_kl", r.kl);
-      put("first_token_top1", r.top1);
-      put("greedy_common_prefix", r.prefix);
-      put("greedy_equal_fraction", r.equal);
-      put("perplexity", r.ppl);
-      put("perplexity_ratio", r.ppl_ratio);
-      put("task_score", r.score);
-      put("followup_score", r.followups);
-      put("ttft_speedup", r.speedup);
-      put("ideal_speedup", r.ideal);
-      put("prompt_computed_pct_prefill", r.pct_prefill);
-      put("prompt_computed_pct_final", r.pct_final);
-      put("revived_tokens", r.revived);
-      all.push_back(j);
-    }
-    std::cout << Dump(all) << "\n";
-    return 0;
-  }
-  if (format == "csv") {
-    std::printf(
-        "method,prune,records,kl,top1,prefix,equal,perplexity,perplexity_ratio,task_score,followup_score,ttft_speedup,"
-        "ideal_speedup,computed_pct_prefill,computed_pct_final,revived\n");
-    for (size_t mi = 0; mi < methods.size(); ++mi) {
-      const Row& r = rows[mi];
-      auto m = [](const std::vector<double>& v) { return v.empty() ? NAN : eval::MeanCi95(v).mean; };
-      std::printf("%s,\"%s\",%zu,%.6g,%.4f,%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.3f,%.3f,%.2f,%.2f,%.2f\n",
-                  MethodName(methods[mi]), methods[mi].ToString().c_str(), records.size(), m(r.kl), m(r.top1),
-                  m(r.prefix), m(r.equal), m(r.ppl), m(r.ppl_ratio), m(r.score), m(r.followups), m(r.speedup),
-                  m(r.ideal), m(r.pct_prefill), m(r.pct_final), m(r.revived));
-    }
-    return 0;
-  }
-  std::printf("%zu records, %d greedy tokens each; mean ± 95%% interval over records\n\n", records.size(), n);
-  std::printf(
-      "| method | prune | first-token KL | top-1 agree %% | greedy prefix | equal tokens %% | perplexity | "
-      "ppl ratio | task score %% | follow-ups %% | TTFT speedup (ideal) | computed %% (prefill → end) | revived |\n");
-  std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-  for (size_t mi = 0; mi < methods.size(); ++mi) {
-    const Row& r = rows[mi];
-    std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%.2f) | %s → %s | %s |\n",
-                MethodName(methods[mi]), methods[mi].ToString().c_str(), Ci(r.kl, 4).c_str(),
-                Ci(r.top1, 1, 100).c_str(), Ci(r.prefix, 1).c_str(), Ci(r.equal, 1, 100).c_str(), Ci(r.ppl, 2).c_str(),
-                Ci(r.ppl_ratio, 3).c_str(), Ci(r.score, 1, 100).c_str(), Ci(r.followups, 1, 100).c_str(),
-                Ci(r.speedup, 2).c_str(), eval::MeanCi95(r.ideal).mean, Ci(r.pct_prefill, 1).c_str(),
-                Ci(r.pct_final, 1).c_str(), Ci(r.revived, 1).c_str());
-  }
+// One report record per method: its means with 95% intervals (percentages scaled in Markdown),
+// the TTFT speedup beside its ideal, and the share computed from the prefill to the end.
+ReportRecord MethodRecord(const PruningOptions& m, const Row& r, size_t records, int n) {
+  auto stat = [](const char* key, const char* csv, const char* md, const std::vector<double>& v, const char* format,
+                 int precision, double scale = 1.0) {
+    return SamplesCell(key, csv, md, v,
+                       {.spread = Spread::kCi95,
+                        .csv_format = format,
+                        .csv_spread = false,
+                        .md_precision = precision,
+                        .md_scale = scale});
+  };
+  Cell speedup = stat("ttft_speedup", "ttft_speedup", "TTFT speedup (ideal)", r.speedup, "%.3f", 2);
+  speedup.md_text += " (" + Fixed("%.2f", eval::MeanCi95(r.ideal).mean) + ")";
+  Cell prefill = stat("prompt_computed_pct_prefill", "computed_pct_prefill", "computed % (prefill → end)",
+                      r.pct_prefill, "%.2f", 1);
+  prefill.md_text += " → " + SamplesText(r.pct_final, Spread::kCi95, 1);
+  return {TextCell("method", MethodName(m), "method", false),
+          TextCell("prune", m.ToString(), "prune", true),
+          IntCell("records", static_cast<int64_t>(records), ""),
+          Cell{"n", n},
+          stat("first_token_kl", "kl", "first-token KL", r.kl, "%.6g", 4),
+          stat("first_token_top1", "top1", "top-1 agree %", r.top1, "%.4f", 1, 100),
+          stat("greedy_common_prefix", "prefix", "greedy prefix", r.prefix, "%.3f", 1),
+          stat("greedy_equal_fraction", "equal", "equal tokens %", r.equal, "%.4f", 1, 100),
+          stat("perplexity", "perplexity", "perplexity", r.ppl, "%.4f", 2),
+          stat("perplexity_ratio", "perplexity_ratio", "ppl ratio", r.ppl_ratio, "%.4f", 3),
+          stat("task_score", "task_score", "task score %", r.score, "%.4f", 1, 100),
+          stat("followup_score", "followup_score", "follow-ups %", r.followups, "%.4f", 1, 100),
+          speedup,
+          stat("ideal_speedup", "ideal_speedup", "", r.ideal, "%.3f", 2),
+          prefill,
+          stat("prompt_computed_pct_final", "computed_pct_final", "", r.pct_final, "%.2f", 1),
+          stat("revived_tokens", "revived", "revived", r.revived, "%.2f", 1)};
+}
+
+}  // namespace
+
+int Eval(int argc, char** argv) {
+  Flags flags(kEvalSpec, argc, argv);
+  if (flags.Has("--make-set")) return MakeSet(flags);
+  for (const char* f : {"--length", "--records", "--facts", "--questions"})
+    if (flags.Has(f)) throw CliError{std::string("flag '") + f + "' needs --make-set"};
+  if (!flags.Has("--set")) throw CliError{"missing --set FILE|DIR"};
+  const int n = flags.Number<int>("-n", 16, 1, 1 << 16);
+  const Format format = ParseFormat(flags);
+  const uint64_t seed = flags.Number<uint64_t>("--seed", 1, 0, UINT64_MAX);
+  const int threads = flags.Number<int>("-t", 0, 0, 4096);
+  const int reps = flags.Number<int>("-r", 3, 1, 100);
+  Model model = LoadModel(flags, /*vocab_only=*/false);
+  const ModelConfig& c = model.config();
+  const int64_t ctx = flags.Has("-c") ? flags.Number<int64_t>("-c", 0, 2, int64_t{1} << 22)
+                                      : std::min<int64_t>(c.context_length, SessionOptions::kDefaultMaxContext);
+  WarnIfBeyondTrainedContext(model, ctx, "eval");
+  const std::vector<Record> records = LoadSet(*flags.Get("--set"), model.tokenizer(), ctx - 1);
+  int64_t longest = 0;
+  for (const Record& r : records) longest = std::max<int64_t>(longest, static_cast<int64_t>(r.prompt.size()));
+  const std::vector<PruningOptions> methods = Methods(flags, c.num_layers, longest, seed);
+  const auto outcomes = Measure(model, threads, ctx, longest, methods, records, n, reps);
+  std::vector<Row> rows;
+  for (size_t mi = 0; mi < methods.size(); ++mi)
+    rows.push_back(
+        CompareWithBaseline(outcomes[0], outcomes[mi], records, methods[mi], c.num_layers, model.tokenizer()));
+  if (auto plot = flags.Get("--plot")) Plot(*plot, rows, methods, records.size());
+  std::vector<ReportRecord> report;
+  for (size_t mi = 0; mi < methods.size(); ++mi)
+    report.push_back(MethodRecord(methods[mi], rows[mi], records.size(), n));
+  WriteReport(format, report,
+              std::to_string(records.size()) + " records, " + std::to_string(n) +
+                  " greedy tokens each; mean ± 95% interval over records",
+              /*env=*/false);
   return 0;
 }
 
