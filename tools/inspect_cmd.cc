@@ -8,37 +8,44 @@
 
 namespace lazyllm::cli {
 
-int Inspect(int argc, char** argv) {
-  const CommandSpec spec = {.name = "inspect",
-                            .summary = "Prints a model's architecture, shapes, features, tokenizer and tensor types.",
-                            .shared = {"-m", "--json"}};
-  Flags flags(spec, argc, argv);
-  lazyllm::Model model = LoadModel(flags, /*vocab_only=*/false);
-  const lazyllm::ModelConfig& c = model.config();
-  const lazyllm::Tokenizer& tok = model.tokenizer();
-  std::map<std::string, int> dtype_counts;
-  const auto tensors = model.tensors();
-  for (const auto& t : tensors) ++dtype_counts[t.dtype];
+namespace {
+
+// What inspect reports beyond the config: parameters, tensors per dtype, the features.
+struct Summary {
   int64_t params = 0;
+  size_t tensors = 0;
+  std::map<std::string, int> dtype_counts;
+  json features = json::object();  // every feature of the architecture table with its value
+  std::string feature_line;        // the features the model uses, named
+};
+
+Summary Summarize(const lazyllm::Model& model) {
+  Summary s;
+  const auto tensors = model.tensors();
+  s.tensors = tensors.size();
   for (const auto& t : tensors) {
+    ++s.dtype_counts[t.dtype];
     int64_t n = 1;
     for (int64_t d : t.shape) n *= d;
-    params += n;
+    s.params += n;
   }
-  // The architecture's features: an object of their values, and a line naming those it uses.
-  json features = json::object();
-  std::string feature_line;
   for (const lazyllm::ModelFeature& f : model.features()) {
-    features[f.key] = std::visit([](const auto& v) { return json(v); }, f.value);
-    if (!f.description.empty()) feature_line += (feature_line.empty() ? "" : ", ") + f.description;
+    s.features[f.key] = std::visit([](const auto& v) { return json(v); }, f.value);
+    if (!f.description.empty()) s.feature_line += (s.feature_line.empty() ? "" : ", ") + f.description;
   }
-  json j = {
-      {"file", *flags.Get("-m")},
+  return s;
+}
+
+json InspectJson(const std::string& path, const lazyllm::Model& model, const Summary& s) {
+  const lazyllm::ModelConfig& c = model.config();
+  const lazyllm::Tokenizer& tok = model.tokenizer();
+  return {
+      {"file", path},
       {"gguf_version", model.gguf_version()},
       {"file_bytes", model.file_bytes()},
       {"architecture", c.architecture},
       {"name", c.name},
-      {"parameters", params},
+      {"parameters", s.params},
       {"num_layers", c.num_layers},
       {"dim", c.dim},
       {"ffn_dim", c.ffn_dim},
@@ -51,7 +58,7 @@ int Inspect(int argc, char** argv) {
       {"context_length", c.context_length},
       {"vocab_size", c.vocab_size},
       {"tied_output", c.tied_output},
-      {"features", features},
+      {"features", s.features},
       {"chat_template", std::string(lazyllm::ChatTemplateName(lazyllm::DetectChatTemplate(model.chat_template())))},
       {"tokenizer",
        {{"model", std::string(tok.kind_name())},
@@ -59,22 +66,21 @@ int Inspect(int argc, char** argv) {
         {"bos_id", tok.bos_id()},
         {"eos_id", tok.eos_id()},
         {"add_bos", tok.add_bos()}}},
-      {"tensor_count", tensors.size()},
-      {"dtypes", dtype_counts},
+      {"tensor_count", s.tensors},
+      {"dtypes", s.dtype_counts},
   };
-  if (flags.Has("--json")) {
-    std::cout << Dump(j) << "\n";
-    return 0;
-  }
-  std::printf("file            %s (GGUF v%u, %lld bytes)\n", flags.Get("-m")->c_str(), model.gguf_version(),
+}
+
+void PrintInspect(const std::string& path, const lazyllm::Model& model, const Summary& s) {
+  const lazyllm::ModelConfig& c = model.config();
+  const lazyllm::Tokenizer& tok = model.tokenizer();
+  const std::string chat = std::string(lazyllm::ChatTemplateName(lazyllm::DetectChatTemplate(model.chat_template())));
+  std::printf("file            %s (GGUF v%u, %lld bytes)\n", path.c_str(), model.gguf_version(),
               static_cast<long long>(model.file_bytes()));
   std::printf("architecture    %s%s%s\n", c.architecture.c_str(), c.name.empty() ? "" : ", ", c.name.c_str());
-  std::printf("features        %s\n", feature_line.c_str());
-  std::printf("chat template   %s\n",
-              model.chat_template().empty()
-                  ? "none"
-                  : std::string(lazyllm::ChatTemplateName(lazyllm::DetectChatTemplate(model.chat_template()))).c_str());
-  std::printf("parameters      %lld\n", static_cast<long long>(params));
+  std::printf("features        %s\n", s.feature_line.c_str());
+  std::printf("chat template   %s\n", model.chat_template().empty() ? "none" : chat.c_str());
+  std::printf("parameters      %lld\n", static_cast<long long>(s.params));
   std::printf("layers          %lld\n", static_cast<long long>(c.num_layers));
   std::printf("dim / ffn       %lld / %lld\n", static_cast<long long>(c.dim), static_cast<long long>(c.ffn_dim));
   std::printf("heads / kv      %lld / %lld (head_dim %lld, rope dims %lld)\n", static_cast<long long>(c.num_heads),
@@ -86,9 +92,24 @@ int Inspect(int argc, char** argv) {
               std::string(tok.kind_name()).c_str(), std::string(tok.pre_tokenizer()).c_str(), tok.bos_id(),
               tok.eos_id());
   std::printf("output          %s\n", c.tied_output ? "tied to token_embd" : "output.weight");
-  std::printf("tensors         %zu:", tensors.size());
-  for (const auto& [name, count] : dtype_counts) std::printf(" %s×%d", name.c_str(), count);
+  std::printf("tensors         %zu:", s.tensors);
+  for (const auto& [name, count] : s.dtype_counts) std::printf(" %s×%d", name.c_str(), count);
   std::printf("\n");
+}
+
+}  // namespace
+
+int Inspect(int argc, char** argv) {
+  const CommandSpec spec = {.name = "inspect",
+                            .summary = "Prints a model's architecture, shapes, features, tokenizer and tensor types.",
+                            .shared = {"-m", "--json"}};
+  Flags flags(spec, argc, argv);
+  lazyllm::Model model = LoadModel(flags, /*vocab_only=*/false);
+  const Summary summary = Summarize(model);
+  if (flags.Has("--json"))
+    std::cout << Dump(InspectJson(*flags.Get("-m"), model, summary)) << "\n";
+  else
+    PrintInspect(*flags.Get("-m"), model, summary);
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // `lazyllm run`: generate from a prompt (or a JSONL batch of prompts); --compare measures LazyLLM.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -14,6 +15,9 @@
 
 namespace lazyllm::cli {
 namespace {
+
+// A prompt's text to its tokens.
+using PromptEncoder = std::function<std::vector<int32_t>(const std::string&)>;
 
 const CommandSpec kRunSpec = {
     .name = "run",
@@ -67,27 +71,24 @@ json StatsJson(const lazyllm::Stats& st, int threads) {
           {"queue_ms", st.queue_ms}};
 }
 
-// `run --compare`: the same prompt with pruning off and with the chosen schedule.
-int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, const std::vector<int32_t>& prompt,
-            const lazyllm::GenerationOptions& gen, bool as_json, int reps) {
-  lazyllm::SessionOptions base_opts = sopts;
-  base_opts.pruning = lazyllm::PruningOptions();
-  struct Side {
-    lazyllm::SessionOptions opts;
-    lazyllm::GenerationResult result;
-  } sides[2] = {{base_opts, {}}, {sopts, {}}};
-  // Both sides on one engine, warmed up first (workers started, weights paged in, BLAS set up),
-  // each side's first prefill untimed (its KV pages); then TTFT is the median of `reps` prefills
-  // per side, interleaved so that both sides see the same machine noise.
+// `run --compare`'s two sides, pruning off and the chosen schedule, on one engine warmed up
+// first (workers started, weights paged in, BLAS set up), each side's first prefill untimed (its
+// KV pages); TTFT is the median of `reps` prefills per side, interleaved so that both sides see
+// the same machine noise, then each side generates.
+std::array<lazyllm::GenerationResult, 2> CompareSides(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts,
+                                                      const std::vector<int32_t>& prompt,
+                                                      const lazyllm::GenerationOptions& gen, int reps) {
   auto engine = lazyllm::Engine::Create(model, {.threads = sopts.threads,
                                                 .numa = sopts.numa,
                                                 .kv_type = sopts.kv_type,
                                                 .mem_limit_bytes = sopts.mem_limit_bytes});
   if (!engine.ok()) throw CliError{engine.status().message()};
   if (auto st = engine->Warmup(static_cast<int64_t>(prompt.size())); !st.ok()) throw CliError{st.message()};
+  lazyllm::SessionOptions base = sopts;
+  base.pruning = lazyllm::PruningOptions();
   std::vector<lazyllm::Session> sessions;
-  for (Side& side : sides) {
-    auto session = lazyllm::Session::Create(*engine, side.opts);
+  for (const lazyllm::SessionOptions& opts : {base, sopts}) {
+    auto session = lazyllm::Session::Create(*engine, opts);
     if (!session.ok()) throw CliError{session.status().message()};
     if (auto st = session->Prefill(prompt); !st.ok()) throw CliError{st.message()};
     sessions.push_back(std::move(session).value());
@@ -100,15 +101,21 @@ int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, c
       ttft[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
   }
+  std::array<lazyllm::GenerationResult, 2> sides;
   for (int i = 0; i < 2; ++i) {
     auto r = lazyllm::Generate(sessions[i], prompt, gen);
     if (!r.ok()) throw CliError{r.status().message()};
-    sides[i].result = std::move(r).value();
+    sides[i] = std::move(r).value();
     std::sort(ttft[i].begin(), ttft[i].end());
-    sides[i].result.stats.ttft_ms = ttft[i][ttft[i].size() / 2];
+    sides[i].stats.ttft_ms = ttft[i][ttft[i].size() / 2];
   }
-  const auto& a = sides[0].result;
-  const auto& b = sides[1].result;
+  return sides;
+}
+
+// `run --compare`: the same prompt with pruning off (a) and with the chosen schedule (b).
+int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, const std::vector<int32_t>& prompt,
+            const lazyllm::GenerationOptions& gen, bool as_json, int reps) {
+  const auto [a, b] = CompareSides(model, sopts, prompt, gen, reps);
   size_t agree = 0;
   while (agree < a.tokens.size() && agree < b.tokens.size() && a.tokens[agree] == b.tokens[agree]) ++agree;
   const bool all_agree = a.tokens == b.tokens;
@@ -117,22 +124,20 @@ int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, c
       1.0 / sopts.pruning.PrefillWorkFraction(model.config().num_layers, static_cast<int64_t>(prompt.size()));
   const lazyllm::Tokenizer& tok = model.tokenizer();
   if (as_json) {
-    json j = {{"prompt_tokens", prompt},
-              {"baseline",
-               {{"prune", "off"},
-                {"tokens", a.tokens},
-                {"text", GeneratedText(tok, a.tokens)},
-                {"stats", StatsJson(a.stats, 0)}}},
-              {"pruned",
-               {{"prune", sopts.pruning.ToString()},
-                {"tokens", b.tokens},
-                {"text", GeneratedText(tok, b.tokens)},
-                {"stats", StatsJson(b.stats, 0)}}},
-              {"ttft_speedup", speedup},
-              {"ideal_speedup", ideal},
-              {"agreeing_prefix_tokens", agree},
-              {"outputs_agree", all_agree}};
-    std::cout << Dump(j) << "\n";
+    auto side = [&](const std::string& prune, const lazyllm::GenerationResult& r) {
+      return json{{"prune", prune},
+                  {"tokens", r.tokens},
+                  {"text", GeneratedText(tok, r.tokens)},
+                  {"stats", StatsJson(r.stats, 0)}};
+    };
+    std::cout << Dump({{"prompt_tokens", prompt},
+                       {"baseline", side("off", a)},
+                       {"pruned", side(sopts.pruning.ToString(), b)},
+                       {"ttft_speedup", speedup},
+                       {"ideal_speedup", ideal},
+                       {"agreeing_prefix_tokens", agree},
+                       {"outputs_agree", all_agree}})
+              << "\n";
     return 0;
   }
   std::printf("prompt: %zu tokens\n\n", prompt.size());
@@ -165,11 +170,10 @@ std::vector<BatchLine> ReadBatchFile(const std::string& path, int default_max, c
   return out;
 }
 
-// `run --batch-file`: every line's request on one engine with continuous batching; outputs in
-// input order (one `run --json` object per line with --json), a summary on stderr.
-int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::EngineOptions& eopts,
-             const lazyllm::SessionOptions& sopts, const lazyllm::GenerationOptions& gen,
-             const std::function<std::vector<int32_t>(const std::string&)>& encode) {
+// The batch file's requests: each line's prompt encoded, its max_tokens and schedule.
+std::vector<lazyllm::BatchRequest> BatchRequests(const Flags& flags, const lazyllm::Model& model,
+                                                 const lazyllm::SessionOptions& sopts,
+                                                 const lazyllm::GenerationOptions& gen, const PromptEncoder& encode) {
   const std::string default_prune = flags.Get("--prune").value_or("paper");
   const auto lines = ReadBatchFile(*flags.Get("--batch-file"), gen.max_new_tokens, default_prune);
   std::vector<lazyllm::BatchRequest> reqs;
@@ -181,16 +185,64 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
     r.sequence = {.max_context = sopts.max_context, .pruning = *pruning, .int8_activations = sopts.int8_activations};
     reqs.push_back(std::move(r));
   }
+  return reqs;
+}
+
+// What a batch did in all, for its summary line.
+struct BatchTotals {
+  int64_t generated = 0, prompt_tokens = 0, kv_bytes = 0, skipped = 0;
+  int failed = 0;
+  int peak_in_flight = 0;  // requests generating (first token out, not done) at once
+  int64_t peak_pool = 0;   // KV pool bytes held
+};
+
+// Each request's output in input order: its text, or with --json one `run --json` object.
+void PrintBatchResults(const Flags& flags, const lazyllm::Model& model, const lazyllm::Engine& engine,
+                       const std::vector<lazyllm::BatchRequest>& reqs,
+                       const std::vector<lazyllm::StatusOr<lazyllm::GenerationResult>>& results, BatchTotals& totals) {
+  const lazyllm::Tokenizer& tok = model.tokenizer();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    if (!r.ok()) {
+      ++totals.failed;
+      if (flags.Has("--json"))
+        std::cout << Dump(json{{"error", r.status().message()}, {"prompt_tokens", reqs[i].prompt}}) << "\n";
+      else
+        std::printf("--- request %zu: error: %s\n", i + 1, r.status().message().c_str());
+      continue;
+    }
+    totals.generated += r->stats.generated_tokens;
+    totals.prompt_tokens += r->stats.prompt_tokens;
+    totals.kv_bytes += r->stats.kv_bytes;
+    totals.skipped += r->stats.pruning.revivals_skipped;
+    if (flags.Has("--json")) {
+      std::cout << Dump(json{{"prompt_tokens", reqs[i].prompt},
+                             {"tokens", r->tokens},
+                             {"text", GeneratedText(tok, r->tokens)},
+                             {"prune", reqs[i].sequence.pruning.ToString()},
+                             {"stats", StatsJson(r->stats, engine.threads())}})
+                << "\n";
+    } else {
+      std::printf("--- request %zu ---\n%s\n", i + 1, GeneratedText(tok, r->tokens).c_str());
+    }
+  }
+  std::fflush(stdout);
+}
+
+// `run --batch-file`: every line's request on one engine with continuous batching; outputs in
+// input order, a summary on stderr.
+int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::EngineOptions& eopts,
+             const lazyllm::SessionOptions& sopts, const lazyllm::GenerationOptions& gen, const PromptEncoder& encode) {
+  std::vector<lazyllm::BatchRequest> reqs = BatchRequests(flags, model, sopts, gen, encode);
   auto engine = lazyllm::Engine::Create(model, eopts);
   if (!engine.ok()) throw CliError{engine.status().message()};
-  // Requests in flight (first token out, not done) and KV pool use, at their peaks.
-  int in_flight = 0, peak_in_flight = 0;
-  int64_t peak_pool = 0;
+  BatchTotals totals;
+  int in_flight = 0;
   for (auto& r : reqs) {
     r.generation.on_token = [&, first = true](int32_t) mutable {
-      if (first) peak_in_flight = std::max(peak_in_flight, ++in_flight);
+      if (first) totals.peak_in_flight = std::max(totals.peak_in_flight, ++in_flight);
       first = false;
-      peak_pool = std::max(peak_pool, engine->kv_pool().held_bytes);
+      totals.peak_pool = std::max(totals.peak_pool, engine->kv_pool().held_bytes);
       return true;
     };
   }
@@ -201,121 +253,82 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
          if (reqs[i].generation.max_new_tokens > 0) --in_flight;
        }});
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const lazyllm::Tokenizer& tok = model.tokenizer();
-  int64_t generated = 0, prompt_tokens = 0, kv_bytes = 0, skipped = 0;
-  int failed = 0;
-  for (size_t i = 0; i < results.size(); ++i) {
-    const auto& r = results[i];
-    if (!r.ok()) {
-      ++failed;
-      if (flags.Has("--json"))
-        std::cout << Dump(json{{"error", r.status().message()}, {"prompt_tokens", reqs[i].prompt}}) << "\n";
-      else
-        std::printf("--- request %zu: error: %s\n", i + 1, r.status().message().c_str());
-      continue;
-    }
-    generated += r->stats.generated_tokens;
-    prompt_tokens += r->stats.prompt_tokens;
-    kv_bytes += r->stats.kv_bytes;
-    skipped += r->stats.pruning.revivals_skipped;
-    if (flags.Has("--json")) {
-      std::cout << Dump(json{{"prompt_tokens", reqs[i].prompt},
-                             {"tokens", r->tokens},
-                             {"text", GeneratedText(tok, r->tokens)},
-                             {"prune", reqs[i].sequence.pruning.ToString()},
-                             {"stats", StatsJson(r->stats, engine->threads())}})
-                << "\n";
-    } else {
-      std::printf("--- request %zu ---\n%s\n", i + 1, GeneratedText(tok, r->tokens).c_str());
-    }
-  }
-  std::fflush(stdout);
+  PrintBatchResults(flags, model, *engine, reqs, results, totals);
   std::fprintf(
       stderr,
       "%zu requests (%d failed), %lld prompt and %lld generated tokens in %.2f s: %.1f generated tok/s; "
       "KV %.1f MiB at the end over all requests (%s); at most %d requests generating at once, KV pool peak "
       "%.1f MiB%s; %lld revivals skipped for want of KV pages\n",
-      results.size(), failed, static_cast<long long>(prompt_tokens), static_cast<long long>(generated), wall_s,
-      generated / wall_s, kv_bytes / 1048576.0, engine->kv_type() == lazyllm::KvType::kF16 ? "f16" : "f32",
-      peak_in_flight, peak_pool / 1048576.0,
+      results.size(), totals.failed, static_cast<long long>(totals.prompt_tokens),
+      static_cast<long long>(totals.generated), wall_s, totals.generated / wall_s, totals.kv_bytes / 1048576.0,
+      engine->kv_type() == lazyllm::KvType::kF16 ? "f16" : "f32", totals.peak_in_flight, totals.peak_pool / 1048576.0,
       eopts.kv_mem_bytes > 0 ? (" of " + std::to_string(eopts.kv_mem_bytes / 1024) + " KiB (--kv-mem)").c_str() : "",
-      static_cast<long long>(skipped));
-  return failed == 0 ? 0 : 1;
+      static_cast<long long>(totals.skipped));
+  return totals.failed == 0 ? 0 : 1;
 }
 
-}  // namespace
+// What `run` was asked for one prompt or a batch: the generation and session options.
+struct RunOptions {
+  lazyllm::GenerationOptions gen;
+  lazyllm::SessionOptions session;
+  int64_t kv_mem = 0;  // --kv-mem: the KV pool of --batch-file
+};
 
-int Run(int argc, char** argv) {
-  Flags flags(kRunSpec, argc, argv);
+// The flags checked for combinations that make no sense, and read.
+RunOptions ReadRunOptions(const Flags& flags) {
   const bool batch = flags.Has("--batch-file");
   if (batch && (flags.Has("-p") || flags.Has("-f"))) throw CliError{"--batch-file replaces -p and -f"};
   if (batch && (flags.Has("--compare") || flags.Has("--logits")))
     throw CliError{"--compare and --logits run one prompt: not with --batch-file"};
   if (flags.Has("--max-batch") && !batch) throw CliError{"--max-batch is a flag of --batch-file"};
-  const std::string text = batch ? std::string() : ReadPrompt(flags);
   if ((flags.Has("--system") || flags.Has("--chat-template")) && !flags.Has("--chat"))
     throw CliError{"--system and --chat-template are flags of --chat"};
-  lazyllm::GenerationOptions gen;
-  gen.max_new_tokens = flags.Number<int>("-n", 64, 0, 1 << 24);
-  gen.sampling.temperature = flags.Number<float>("--temp", 0.8f, 0.0f, 1e6f);
-  gen.sampling.top_k = flags.Number<int>("--top-k", 40, 0, 1 << 30);
-  gen.sampling.top_p = flags.Number<float>("--top-p", 0.95f, 1e-6f, 1.0f);
-  gen.sampling.seed = flags.Number<uint64_t>("--seed", 0xFFFFFFFFu, 0, UINT64_MAX);
-  lazyllm::SessionOptions sopts;
-  sopts.threads = flags.Number<int>("-t", 0, 0, 4096);
-  sopts.max_context = flags.Number<int64_t>("-c", 0, 0, int64_t{1} << 22);
-  sopts.numa = ParseOnOff(flags, "--numa", true);
-  sopts.int8_activations = flags.Has("--int8-act");
-  sopts.kv_type = ParseKvType(flags);
-  sopts.mem_limit_bytes = ParseMemLimit(flags);
-  const int64_t kv_mem = flags.Has("--kv-mem") ? ParseBytes("--kv-mem", *flags.Get("--kv-mem")) : 0;
-  const bool as_json = flags.Has("--json");
-  if (flags.Has("--logits") && !as_json) throw CliError{"--logits needs --json"};
+  RunOptions o;
+  o.gen.max_new_tokens = flags.Number<int>("-n", 64, 0, 1 << 24);
+  o.gen.sampling.temperature = flags.Number<float>("--temp", 0.8f, 0.0f, 1e6f);
+  o.gen.sampling.top_k = flags.Number<int>("--top-k", 40, 0, 1 << 30);
+  o.gen.sampling.top_p = flags.Number<float>("--top-p", 0.95f, 1e-6f, 1.0f);
+  o.gen.sampling.seed = flags.Number<uint64_t>("--seed", 0xFFFFFFFFu, 0, UINT64_MAX);
+  o.session.threads = flags.Number<int>("-t", 0, 0, 4096);
+  o.session.max_context = flags.Number<int64_t>("-c", 0, 0, int64_t{1} << 22);
+  o.session.numa = ParseOnOff(flags, "--numa", true);
+  o.session.int8_activations = flags.Has("--int8-act");
+  o.session.kv_type = ParseKvType(flags);
+  o.session.mem_limit_bytes = ParseMemLimit(flags);
+  o.kv_mem = flags.Has("--kv-mem") ? ParseBytes("--kv-mem", *flags.Get("--kv-mem")) : 0;
+  if (flags.Has("--logits") && !flags.Has("--json")) throw CliError{"--logits needs --json"};
+  return o;
+}
 
-  lazyllm::Model model = LoadModel(flags, /*vocab_only=*/false);
-  WarnIfBeyondTrainedContext(model, sopts.max_context, "run");
-  const lazyllm::Tokenizer& tok = model.tokenizer();
-  auto pruning = lazyllm::PruningOptions::Parse(flags.Get("--prune").value_or("paper"), model.config().num_layers,
-                                                gen.sampling.seed);
-  if (!pruning.ok()) throw CliError{pruning.status().message()};
-  sopts.pruning = *pruning;
-  if (flags.Has("--logits") && pruning->method != lazyllm::PruningOptions::Method::kOff)
-    throw CliError{"--logits needs --prune off (pruned prompt positions have no logits)"};
-  // --chat: the prompt is the user's message, rendered with the model's chat template family
-  // (or --chat-template NAME), special-token strings parsed as tokens.
+// The prompt's tokens: the text as it is, or with --chat the user's message rendered with the
+// model's chat template family (or --chat-template NAME), special-token strings parsed as tokens.
+PromptEncoder MakePromptEncoder(const Flags& flags, const lazyllm::Model& model) {
   const std::optional<lazyllm::ChatTemplate> family =
       flags.Has("--chat") ? std::optional(ChooseChatTemplate(flags, model)) : std::nullopt;
-  auto encode = [&](const std::string& user_text) {
+  const std::optional<std::string> system = flags.Get("--system");
+  const bool bos = !flags.Has("--no-bos");
+  return [&model, family, system, bos](const std::string& user_text) {
+    const lazyllm::Tokenizer& tok = model.tokenizer();
     std::vector<int32_t> ids;
     if (family) {
       std::vector<lazyllm::ChatMessage> messages;
-      if (auto system = flags.Get("--system")) messages.push_back({"system", *system});
+      if (system) messages.push_back({"system", *system});
       messages.push_back({"user", user_text});
-      ids = tok.Encode(lazyllm::FormatChat(*family, messages, true), !flags.Has("--no-bos"), /*parse_special=*/true);
+      ids = tok.Encode(lazyllm::FormatChat(*family, messages, true), bos, /*parse_special=*/true);
     } else {
-      ids = tok.Encode(user_text, !flags.Has("--no-bos"));
+      ids = tok.Encode(user_text, bos);
     }
     if (ids.empty()) throw CliError{"the prompt tokenizes to nothing (empty text with --no-bos)"};
     return ids;
   };
-  if (batch)
-    return RunBatch(flags, model,
-                    {.threads = sopts.threads,
-                     .numa = sopts.numa,
-                     .kv_type = sopts.kv_type,
-                     .kv_mem_bytes = kv_mem,
-                     .mem_limit_bytes = sopts.mem_limit_bytes},
-                    sopts, gen, encode);
-  if (kv_mem != 0) throw CliError{"--kv-mem bounds the KV pool of --batch-file"};
-  const std::vector<int32_t> prompt = encode(text);
-  auto session = lazyllm::Session::Create(model, sopts);
-  if (!session.ok()) throw CliError{session.status().message()};
-  if (static_cast<int64_t>(prompt.size()) > session->max_context())
-    throw CliError{"prompt of " + std::to_string(prompt.size()) + " tokens exceeds the context of " +
-                   std::to_string(session->max_context()) + " tokens (-c)"};
-  if (flags.Has("--compare")) return Compare(model, sopts, prompt, gen, as_json, flags.Number<int>("-r", 5, 1, 1000));
-  if (flags.Has("-r")) throw CliError{"-r is a flag of --compare"};
+}
 
+// One prompt: its text streamed as it comes (a stats line on stderr), or one `run --json`
+// object (with --logits, every position's argmax and the last position's logits).
+int RunOne(const Flags& flags, const lazyllm::Model& model, lazyllm::Session& session, const std::string& prune,
+           const std::vector<int32_t>& prompt, lazyllm::GenerationOptions gen) {
+  const lazyllm::Tokenizer& tok = model.tokenizer();
+  const bool as_json = flags.Has("--json");
   std::vector<float> prompt_logits;
   if (flags.Has("--logits")) gen.prompt_logits = &prompt_logits;
   lazyllm::StreamDecoder stream(tok);  // the same text as the JSON's, in whole UTF-8 characters
@@ -325,7 +338,7 @@ int Run(int argc, char** argv) {
       return true;
     };
   }
-  auto result = lazyllm::Generate(*session, prompt, gen);
+  auto result = lazyllm::Generate(session, prompt, gen);
   if (!result.ok()) throw CliError{result.status().message()};
   const lazyllm::Stats& st = result->stats;
   if (!as_json) {
@@ -337,20 +350,16 @@ int Run(int argc, char** argv) {
         "prompt %lld tokens, generated %lld; load %.1f ms, TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s; "
         "prune %s: %.1f%% of prompt tokens computed (%.1f%% at the end), %lld revived\n",
         static_cast<long long>(st.prompt_tokens), static_cast<long long>(st.generated_tokens), st.load_ms, st.ttft_ms,
-        st.prefill_tokens_per_s, st.decode_tokens_per_s, sopts.pruning.ToString().c_str(),
-        st.pruning.prompt_tokens_computed_pct_prefill, st.pruning.prompt_tokens_computed_pct,
-        static_cast<long long>(st.pruning.revived_tokens));
+        st.prefill_tokens_per_s, st.decode_tokens_per_s, prune.c_str(), st.pruning.prompt_tokens_computed_pct_prefill,
+        st.pruning.prompt_tokens_computed_pct, static_cast<long long>(st.pruning.revived_tokens));
     WarnIfBlasBelowCpu("run");
     return 0;
   }
-  const std::string out_text = GeneratedText(tok, result->tokens);
-  json j = {
-      {"prompt_tokens", prompt},
-      {"tokens", result->tokens},
-      {"text", out_text},
-      {"prune", sopts.pruning.ToString()},
-      {"stats", StatsJson(st, session->threads())},
-  };
+  json j = {{"prompt_tokens", prompt},
+            {"tokens", result->tokens},
+            {"text", GeneratedText(tok, result->tokens)},
+            {"prune", prune},
+            {"stats", StatsJson(st, session.threads())}};
   if (flags.Has("--logits")) {
     const int64_t vocab = model.config().vocab_size;
     const auto n = static_cast<int64_t>(prompt.size());
@@ -362,6 +371,43 @@ int Run(int argc, char** argv) {
   }
   std::cout << Dump(j) << "\n";
   return 0;
+}
+
+}  // namespace
+
+int Run(int argc, char** argv) {
+  Flags flags(kRunSpec, argc, argv);
+  RunOptions o = ReadRunOptions(flags);
+  const bool batch = flags.Has("--batch-file");
+  const std::string text = batch ? std::string() : ReadPrompt(flags);
+  lazyllm::Model model = LoadModel(flags, /*vocab_only=*/false);
+  WarnIfBeyondTrainedContext(model, o.session.max_context, "run");
+  auto pruning = lazyllm::PruningOptions::Parse(flags.Get("--prune").value_or("paper"), model.config().num_layers,
+                                                o.gen.sampling.seed);
+  if (!pruning.ok()) throw CliError{pruning.status().message()};
+  o.session.pruning = *pruning;
+  if (flags.Has("--logits") && pruning->method != lazyllm::PruningOptions::Method::kOff)
+    throw CliError{"--logits needs --prune off (pruned prompt positions have no logits)"};
+  const PromptEncoder encode = MakePromptEncoder(flags, model);
+  if (batch)
+    return RunBatch(flags, model,
+                    {.threads = o.session.threads,
+                     .numa = o.session.numa,
+                     .kv_type = o.session.kv_type,
+                     .kv_mem_bytes = o.kv_mem,
+                     .mem_limit_bytes = o.session.mem_limit_bytes},
+                    o.session, o.gen, encode);
+  if (o.kv_mem != 0) throw CliError{"--kv-mem bounds the KV pool of --batch-file"};
+  const std::vector<int32_t> prompt = encode(text);
+  auto session = lazyllm::Session::Create(model, o.session);
+  if (!session.ok()) throw CliError{session.status().message()};
+  if (static_cast<int64_t>(prompt.size()) > session->max_context())
+    throw CliError{"prompt of " + std::to_string(prompt.size()) + " tokens exceeds the context of " +
+                   std::to_string(session->max_context()) + " tokens (-c)"};
+  if (flags.Has("--compare"))
+    return Compare(model, o.session, prompt, o.gen, flags.Has("--json"), flags.Number<int>("-r", 5, 1, 1000));
+  if (flags.Has("-r")) throw CliError{"-r is a flag of --compare"};
+  return RunOne(flags, model, *session, o.session.pruning.ToString(), prompt, o.gen);
 }
 
 }  // namespace lazyllm::cli
