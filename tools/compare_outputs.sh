@@ -11,7 +11,8 @@
 # tiny-gqa (F32, Q8_0, Q4_0, Q4_K_M, Q6_K), tiny-qwen2, tiny-qwen3, tiny-phi3, tiny-gemma2 and
 # tiny-gemma3; each with `--json --logits --prune off` (every prompt position's argmax and the last
 # position's logits), `--json --prune paper` (the kept rows, revivals and tokens), greedy, and
-# `inspect --json` (the shapes and architecture features); and
+# `inspect --json` (the shapes and architecture features); the files `synth` writes (random presets
+# in several dtypes, and the needle model); and
 # on some of them one thread, the f16 KV cache, int8 activations, sampling, and a --batch-file of
 # four prompts (the batched engine). Outputs land in build-compare/out/{base,head}/; exit 1 on any
 # difference.
@@ -73,6 +74,11 @@ else
   echo "compare_outputs: $ref not found: only the sample model is compared" >&2
 fi
 
+for args in "tiny-gqa --dtype f32" "tiny-gqa --dtype q4_k --seed 3" "smollm2-135m --layers 2 --dtype q6_k" \
+  "needle --context 2048" "needle --layers 4 --context 1024 --dtype q8_0"; do
+  cases+=("synth-${args// /_}|||synth --preset $args")
+done
+
 # Timings differ from run to run; everything else must not.
 strip_timings() {
   sed -E 's/"(load_ms|ttft_ms|prefill_tokens_per_s|decode_tokens_per_s|queue_ms)":[-0-9.eE+]+/"\1":0/g'
@@ -83,7 +89,12 @@ run_all() {  # BINARY OUTDIR
   for c in "${cases[@]}"; do
     IFS='|' read -r name model prompt flags <<<"$c"
     if [ "$flags" = inspect ]; then
-      "$1" inspect -m "$model" --json >"$2/$name.json" 2>/dev/null
+      "$1" inspect -m "$model" --json >"$2/$name.out" 2>/dev/null
+      continue
+    fi
+    if [[ $flags == synth* ]]; then
+      # shellcheck disable=SC2086
+      "$1" $flags -o "$2/$name.out" 2>/dev/null
       continue
     fi
     local args=(run -m "$model" --json -n 16)
@@ -92,7 +103,7 @@ run_all() {  # BINARY OUTDIR
     [ -n "$prompt" ] && args+=(-f "$prompt")
     # shellcheck disable=SC2206
     args+=($flags)
-    "$1" "${args[@]}" 2>/dev/null | strip_timings >"$2/$name.json"
+    "$1" "${args[@]}" 2>/dev/null | strip_timings >"$2/$name.out"
   done
 }
 
@@ -103,10 +114,10 @@ run_all "$LAZYLLM" "$out/head"
 differ=0
 for c in "${cases[@]}"; do
   name=${c%%|*}
-  if cmp -s "$out/base/$name.json" "$out/head/$name.json" && [ -s "$out/base/$name.json" ]; then
+  if cmp -s "$out/base/$name.out" "$out/head/$name.out" && [ -s "$out/base/$name.out" ]; then
     echo "identical  $name"
   else
-    echo "DIFFERENT  $name ($out/base/$name.json vs $out/head/$name.json)"
+    echo "DIFFERENT  $name ($out/base/$name.out vs $out/head/$name.out)"
     differ=1
   fi
 done

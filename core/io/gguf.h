@@ -70,7 +70,12 @@ class Writer {
   // Metadata, in order. CopyValue copies a value parsed from another file as it is.
   void CopyValue(std::string_view key, const Value& v);
   void SetU32(std::string_view key, uint32_t v);
+  void SetF32(std::string_view key, float v);
   void SetString(std::string_view key, std::string_view v);
+  // Arrays of strings, f32 and i32.
+  void SetStrings(std::string_view key, const std::vector<std::string>& v);
+  void SetF32s(std::string_view key, const std::vector<float>& v);
+  void SetI32s(std::string_view key, const std::vector<int32_t>& v);
   // Drops a key set or copied before (no-op when absent).
   void Remove(std::string_view key);
 
@@ -88,6 +93,8 @@ class Writer {
     uint32_t type;
     std::string payload;
   };
+  void Set(std::string_view key, ValueType type, std::string payload);
+
   struct Tensor {
     std::string name;
     std::vector<int64_t> dims;

@@ -37,18 +37,51 @@ void Writer::CopyValue(std::string_view key, const Value& v) {
   kvs_.push_back({std::string(key), static_cast<uint32_t>(v.type), std::string(v.raw)});
 }
 
-void Writer::SetU32(std::string_view key, uint32_t v) {
+void Writer::Set(std::string_view key, ValueType type, std::string payload) {
   Remove(key);
+  kvs_.push_back({std::string(key), static_cast<uint32_t>(type), std::move(payload)});
+}
+
+void Writer::SetU32(std::string_view key, uint32_t v) {
   std::string payload;
   Put(payload, v);
-  kvs_.push_back({std::string(key), static_cast<uint32_t>(ValueType::kU32), payload});
+  Set(key, ValueType::kU32, std::move(payload));
+}
+
+void Writer::SetF32(std::string_view key, float v) {
+  std::string payload;
+  Put(payload, v);
+  Set(key, ValueType::kF32, std::move(payload));
 }
 
 void Writer::SetString(std::string_view key, std::string_view v) {
-  Remove(key);
   std::string payload;
   PutString(payload, v);
-  kvs_.push_back({std::string(key), static_cast<uint32_t>(ValueType::kString), payload});
+  Set(key, ValueType::kString, std::move(payload));
+}
+
+namespace {
+// An array payload: the element type, the count, then each element as `put` writes it.
+template <typename T, typename PutFn>
+std::string ArrayPayload(ValueType elem, const std::vector<T>& v, PutFn put) {
+  std::string payload;
+  Put<uint32_t>(payload, static_cast<uint32_t>(elem));
+  Put<uint64_t>(payload, v.size());
+  for (const T& x : v) put(payload, x);
+  return payload;
+}
+}  // namespace
+
+void Writer::SetStrings(std::string_view key, const std::vector<std::string>& v) {
+  Set(key, ValueType::kArray, ArrayPayload(ValueType::kString, v, PutString));
+}
+
+void Writer::SetF32s(std::string_view key, const std::vector<float>& v) {
+  Set(key, ValueType::kArray, ArrayPayload(ValueType::kF32, v, Put<float>));
+}
+
+void Writer::SetI32s(std::string_view key, const std::vector<int32_t>& v) {
+  Set(key, ValueType::kArray, ArrayPayload(ValueType::kI32, v, Put<int32_t>));
 }
 
 void Writer::AddTensor(std::string name, std::vector<int64_t> dims, uint32_t type_id, int64_t bytes, Fill fill) {

@@ -33,7 +33,7 @@ std::string TempModel(const std::string& name) {
 const Model& Needle() {
   static const Model model = [] {
     const std::string path = TempModel("16");
-    const Status st = needle::Synthesize({.preset = "needle", .context = 2048}, path);
+    const Status st = needle::Synthesize({.context = 2048}, path);
     EXPECT_TRUE(st.ok()) << st.message();
     auto m = Model::Load(path);
     EXPECT_TRUE(m.ok()) << m.status().message();
@@ -58,11 +58,11 @@ TEST(NeedleTest, FilePassesTheLoadersValidationWithTheConstructedShape) {
 
 TEST(NeedleTest, OutOfRangeOptionsAreRefused) {
   const std::string path = TempModel("bad");
-  const Status layers = needle::Synthesize({.preset = "needle", .layers = 1}, path);
+  const Status layers = needle::Synthesize({.layers = 1}, path);
   EXPECT_NE(layers.message().find("--layers 1 is out of range 2..1024"), std::string::npos) << layers.message();
-  const Status ctx = needle::Synthesize({.preset = "needle", .context = needle::kMaxContext + 1}, path);
+  const Status ctx = needle::Synthesize({.context = needle::kMaxContext + 1}, path);
   EXPECT_NE(ctx.message().find("--context 65537 is out of range"), std::string::npos) << ctx.message();
-  const Status dtype = needle::Synthesize({.preset = "needle", .dtype = "q9"}, path);
+  const Status dtype = needle::Synthesize({.dtype = "q9"}, path);
   EXPECT_NE(dtype.message().find("unknown dtype 'q9'"), std::string::npos) << dtype.message();
   EXPECT_FALSE(std::filesystem::exists(path));
 }

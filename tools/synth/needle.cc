@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -154,7 +155,109 @@ const Words& Vocabulary() {
   return words;
 }
 
-Status Synthesize(const SynthOptions& options, const std::string& path) {
+namespace {
+
+// What the weights are made of (docs/needle.md): the residual scale c (b = c = √(dim/2), so every
+// embedding has RMS 1 and RMSNorm leaves it as it is), the RMS √1.5 of a token after layer 0 (a
+// token one or two places after a key carries that key's code too), the retrieval heads' weight u
+// (a match's logit u²·(c/√1.5)²/√64 is kRetrievalLogit), the LM head's weight γ (the question's
+// residual holds bias, its own code, the key one back and the answer, each c: RMS √2, and the
+// answer's logit γ·c/√2 is kAnswerLogit), and the positional heads' per-pair amplitudes.
+struct Scales {
+  double c, rms1, u, gamma;
+  std::vector<double> pos;
+};
+
+StatusOr<Scales> ComputeScales(int64_t context) {
+  Scales s;
+  s.c = std::sqrt(static_cast<double>(kDim) / 2);
+  s.rms1 = std::sqrt(1.5);
+  s.u = std::sqrt(kRetrievalLogit * std::sqrt(static_cast<double>(kHeadDim))) * s.rms1 / s.c;
+  s.gamma = kAnswerLogit * std::sqrt(2.0) / s.c;
+  LAZYLLM_ASSIGN_OR_RETURN(s.pos, PositionalAmplitudes(context));
+  return s;
+}
+
+using Entry = std::pair<int64_t, double>;
+constexpr int64_t kQDim = kHeads * kHeadDim;
+
+// A matrix with at most one nonzero per row: row r has `value` at column `col` of entry(r) (col < 0:
+// none).
+std::function<void(int64_t, float*)> Sparse(int64_t cols, std::function<Entry(int64_t)> entry) {
+  return [cols, entry = std::move(entry)](int64_t r, float* out) {
+    std::fill(out, out + cols, 0.0f);
+    const auto [col, value] = entry(r);
+    if (col >= 0) out[col] = static_cast<float>(value);
+  };
+}
+
+// The embedding (bias and the token's code, each c) and the LM head (γ from a value's code to its
+// token; 0 for every other token).
+void AddEmbeddingAndHead(SynthFile& file, simd::DType dtype, const BuiltVocab& bv, const Scales& s) {
+  const auto vocab_size = static_cast<int64_t>(bv.vocab.tokens.size());
+  const double c = s.c, gamma = s.gamma;
+  file.tensors.push_back({"token_embd.weight", kDim, vocab_size, dtype, [&bv, c](int64_t r, float* out) {
+                            std::fill(out, out + kDim, 0.0f);
+                            out[kBias] = static_cast<float>(c);
+                            out[bv.code[r]] = static_cast<float>(c);
+                          }});
+  file.tensors.push_back({"output_norm.weight", kDim, 1, simd::DType::kF32, ConstantRows(kDim, 1.0f)});
+  file.tensors.push_back({"output.weight", kDim, vocab_size, dtype, Sparse(kDim, [&bv, gamma](int64_t r) {
+                            return bv.value[r] < 0 ? Entry{-1, 0} : Entry{kValue + bv.value[r], gamma};
+                          })});
+}
+
+// Layer 0's positional heads: head h attends δ = h + 1 tokens back, reading the bias dimension (b
+// after the norm), and copies that token's key code into kPrev1 (h = 0) or kPrev2 (h = 1).
+void AddPositionalAttention(SynthFile& file, const std::string& b, simd::DType dtype, const Scales& s) {
+  const std::vector<double>& pos = s.pos;
+  const double c = s.c;
+  file.tensors.push_back({b + "attn_q.weight", kDim, kQDim, dtype, Sparse(kDim, [pos, c](int64_t r) {
+                            const int64_t d = r % kHeadDim;
+                            return d < 2 * kPositionalPairs && d % 2 == 0 ? Entry{kBias, pos[d / 2] / c} : Entry{-1, 0};
+                          })});
+  file.tensors.push_back({b + "attn_k.weight", kDim, kQDim, dtype, Sparse(kDim, [pos, c](int64_t r) {
+                            const int64_t h = r / kHeadDim, d = r % kHeadDim;
+                            if (d >= 2 * kPositionalPairs) return Entry{-1, 0};
+                            const double angle = static_cast<double>(h + 1) * Omega(d / 2);
+                            return Entry{kBias, pos[d / 2] * (d % 2 == 0 ? std::cos(angle) : std::sin(angle)) / c};
+                          })});
+  file.tensors.push_back({b + "attn_v.weight", kDim, kQDim, dtype, Sparse(kDim, [](int64_t r) {
+                            const int64_t d = r % kHeadDim;
+                            return d < kNumKeys ? Entry{kCurKey + d, 1.0} : Entry{-1, 0};
+                          })});
+  file.tensors.push_back({b + "attn_output.weight", kQDim, kDim, dtype, Sparse(kQDim, [](int64_t r) {
+                            if (r >= kPrev1 && r < kPrev1 + kNumKeys) return Entry{r - kPrev1, 1.0};
+                            if (r >= kPrev2 && r < kPrev2 + kNumKeys) return Entry{kHeadDim + r - kPrev2, 1.0};
+                            return Entry{-1, 0};
+                          })});
+}
+
+// The retrieval heads (both heads alike): the query is the key one back (kPrev1), the key of a
+// token is the key two back (kPrev2), both in the slowly turning head dimensions 16..63. In the
+// last layer (`answers`), head 0 copies the attended token's value code into kValue.
+void AddRetrievalAttention(SynthFile& file, const std::string& b, simd::DType dtype, const Scales& s, bool answers) {
+  const double u = s.u, rms1 = s.rms1;
+  auto match = [u](int64_t from) {
+    return [u, from](int64_t r) {
+      const int64_t d = r % kHeadDim;
+      return d >= kKeyDim0 ? Entry{from + d - kKeyDim0, u} : Entry{-1, 0};
+    };
+  };
+  file.tensors.push_back({b + "attn_q.weight", kDim, kQDim, dtype, Sparse(kDim, match(kPrev1))});
+  file.tensors.push_back({b + "attn_k.weight", kDim, kQDim, dtype, Sparse(kDim, match(kPrev2))});
+  file.tensors.push_back({b + "attn_v.weight", kDim, kQDim, dtype, Sparse(kDim, [answers](int64_t r) {
+                            return answers && r < kHeadDim ? Entry{kValue + r, 1.0} : Entry{-1, 0};
+                          })});
+  file.tensors.push_back(
+      {b + "attn_output.weight", kQDim, kDim, dtype, Sparse(kQDim, [answers, rms1](int64_t r) {
+         return answers && r >= kValue && r < kValue + kNumValues ? Entry{r - kValue, rms1} : Entry{-1, 0};
+       })});
+}
+
+}  // namespace
+
+Status Synthesize(const Options& options, const std::string& path) {
   LAZYLLM_ASSIGN_OR_RETURN(simd::DType dtype, ParseSynthDType(options.dtype));
   const int64_t layers = options.layers == 0 ? kDefaultLayers : options.layers;
   const int64_t context = options.context == 0 ? kDefaultContext : options.context;
@@ -170,110 +273,34 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
   if (static_cast<int64_t>(w.keys.size()) != kNumKeys || static_cast<int64_t>(w.values.size()) != kNumValues)
     return InternalError("needle: the vocabulary has " + std::to_string(w.keys.size()) + " keys and " +
                          std::to_string(w.values.size()) + " values");
-  LAZYLLM_ASSIGN_OR_RETURN(std::vector<double> pos, PositionalAmplitudes(context));
+  LAZYLLM_ASSIGN_OR_RETURN(const Scales scales, ComputeScales(context));
   const BuiltVocab& bv = Built();
-  const auto vocab_size = static_cast<int64_t>(bv.vocab.tokens.size());
-
-  // Residual scale: b = c = √(dim/2), so every embedding has RMS 1 and RMSNorm leaves it as is.
-  const double c = std::sqrt(static_cast<double>(kDim) / 2);
-  // After layer 0, a token one or two places after a key carries that key's code c as well: RMS
-  // √1.5. The retrieval logit of a match is u²·(c/√1.5)²/√64; u makes it kRetrievalLogit.
-  const double rms1 = std::sqrt(1.5);
-  const double u = std::sqrt(kRetrievalLogit * std::sqrt(static_cast<double>(kHeadDim))) * rms1 / c;
-  // The last layer copies the value code (c/√1.5 after the norm) back at size c; the question's
-  // residual then holds bias, its own code, the key one back and the answer, each c: RMS √2, and
-  // the LM head's weight γ makes the answer's logit γ·c/√2 = kAnswerLogit.
-  const double gamma = kAnswerLogit * std::sqrt(2.0) / c;
-
-  SynthShape shape{.name = "needle",
-                   .layers = layers,
-                   .dim = kDim,
-                   .ffn_dim = kFfnDim,
-                   .heads = kHeads,
-                   .kv_heads = kHeads,
-                   .context = context,
-                   .rope_theta = kRopeBase,
-                   .tied_output = false};
   SynthFile file{.name = "lazyllm-synth needle (constructed key-value retrieval)",
-                 .shape = shape,
+                 .shape = {.name = "needle",
+                           .layers = layers,
+                           .dim = kDim,
+                           .ffn_dim = kFfnDim,
+                           .heads = kHeads,
+                           .kv_heads = kHeads,
+                           .context = context,
+                           .rope_theta = kRopeBase,
+                           .tied_output = false},
                  .head_dim = kHeadDim,
                  .file_type = dtype,
                  .vocab = &bv.vocab};
-  const auto F32 = simd::DType::kF32;
-  auto zero_row = [](int64_t cols) { return [cols](int64_t, float* out) { std::fill(out, out + cols, 0.0f); }; };
-  auto ones = [](int64_t cols) { return [cols](int64_t, float* out) { std::fill(out, out + cols, 1.0f); }; };
-  // A matrix with at most one nonzero per row: row r has `value(r)` at column `col(r)` (col < 0: none).
-  auto sparse = [](int64_t cols, auto entry) {
-    return [cols, entry](int64_t r, float* out) {
-      std::fill(out, out + cols, 0.0f);
-      const auto [col, value] = entry(r);
-      if (col >= 0) out[col] = static_cast<float>(value);
-    };
-  };
-  using Entry = std::pair<int64_t, double>;
-  constexpr int64_t q_dim = kHeads * kHeadDim;
-
-  file.tensors.push_back({"token_embd.weight", kDim, vocab_size, dtype, [&bv, c](int64_t r, float* out) {
-                            std::fill(out, out + kDim, 0.0f);
-                            out[kBias] = static_cast<float>(c);
-                            out[bv.code[r]] = static_cast<float>(c);
-                          }});
-  file.tensors.push_back({"output_norm.weight", kDim, 1, F32, ones(kDim)});
-  file.tensors.push_back({"output.weight", kDim, vocab_size, dtype, sparse(kDim, [&bv, gamma](int64_t r) {
-                            return bv.value[r] < 0 ? Entry{-1, 0} : Entry{kValue + bv.value[r], gamma};
-                          })});
+  AddEmbeddingAndHead(file, dtype, bv, scales);
   for (int64_t l = 0; l < layers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    file.tensors.push_back({b + "attn_norm.weight", kDim, 1, F32, ones(kDim)});
-    if (l == 0) {
-      // Positional heads: head h attends δ = h + 1 tokens back, reading the bias dimension (b
-      // after the norm), and copies that token's key code into kPrev1 (h = 0) or kPrev2 (h = 1).
-      file.tensors.push_back(
-          {b + "attn_q.weight", kDim, q_dim, dtype, sparse(kDim, [pos, c](int64_t r) {
-             const int64_t d = r % kHeadDim;
-             return d < 2 * kPositionalPairs && d % 2 == 0 ? Entry{kBias, pos[d / 2] / c} : Entry{-1, 0};
-           })});
-      file.tensors.push_back({b + "attn_k.weight", kDim, q_dim, dtype, sparse(kDim, [pos, c](int64_t r) {
-                                const int64_t h = r / kHeadDim, d = r % kHeadDim;
-                                if (d >= 2 * kPositionalPairs) return Entry{-1, 0};
-                                const double angle = static_cast<double>(h + 1) * Omega(d / 2);
-                                return Entry{kBias, pos[d / 2] * (d % 2 == 0 ? std::cos(angle) : std::sin(angle)) / c};
-                              })});
-      file.tensors.push_back({b + "attn_v.weight", kDim, q_dim, dtype, sparse(kDim, [](int64_t r) {
-                                const int64_t d = r % kHeadDim;
-                                return d < kNumKeys ? Entry{kCurKey + d, 1.0} : Entry{-1, 0};
-                              })});
-      file.tensors.push_back({b + "attn_output.weight", q_dim, kDim, dtype, sparse(q_dim, [](int64_t r) {
-                                if (r >= kPrev1 && r < kPrev1 + kNumKeys) return Entry{r - kPrev1, 1.0};
-                                if (r >= kPrev2 && r < kPrev2 + kNumKeys) return Entry{kHeadDim + r - kPrev2, 1.0};
-                                return Entry{-1, 0};
-                              })});
-    } else {
-      // Retrieval heads (both heads alike): the query is the key one back (kPrev1), the key of a
-      // token is the key two back (kPrev2), both in the slowly turning head dimensions 16..63.
-      auto match = [u](int64_t from) {
-        return [u, from](int64_t r) {
-          const int64_t d = r % kHeadDim;
-          return d >= kKeyDim0 ? Entry{from + d - kKeyDim0, u} : Entry{-1, 0};
-        };
-      };
-      file.tensors.push_back({b + "attn_q.weight", kDim, q_dim, dtype, sparse(kDim, match(kPrev1))});
-      file.tensors.push_back({b + "attn_k.weight", kDim, q_dim, dtype, sparse(kDim, match(kPrev2))});
-      const bool answers = l == layers - 1;
-      // The last layer's head 0 copies the attended token's value code into kValue.
-      file.tensors.push_back({b + "attn_v.weight", kDim, q_dim, dtype, sparse(kDim, [answers](int64_t r) {
-                                return answers && r < kHeadDim ? Entry{kValue + r, 1.0} : Entry{-1, 0};
-                              })});
-      file.tensors.push_back(
-          {b + "attn_output.weight", q_dim, kDim, dtype, sparse(q_dim, [answers, rms1](int64_t r) {
-             return answers && r >= kValue && r < kValue + kNumValues ? Entry{r - kValue, rms1} : Entry{-1, 0};
-           })});
-    }
+    file.tensors.push_back({b + "attn_norm.weight", kDim, 1, simd::DType::kF32, ConstantRows(kDim, 1.0f)});
+    if (l == 0)
+      AddPositionalAttention(file, b, dtype, scales);
+    else
+      AddRetrievalAttention(file, b, dtype, scales, /*answers=*/l == layers - 1);
     // The feed-forward blocks are zero: SwiGLU(0) = 0, so they add nothing.
-    file.tensors.push_back({b + "ffn_norm.weight", kDim, 1, F32, ones(kDim)});
-    file.tensors.push_back({b + "ffn_gate.weight", kDim, kFfnDim, dtype, zero_row(kDim)});
-    file.tensors.push_back({b + "ffn_up.weight", kDim, kFfnDim, dtype, zero_row(kDim)});
-    file.tensors.push_back({b + "ffn_down.weight", kFfnDim, kDim, dtype, zero_row(kFfnDim)});
+    file.tensors.push_back({b + "ffn_norm.weight", kDim, 1, simd::DType::kF32, ConstantRows(kDim, 1.0f)});
+    file.tensors.push_back({b + "ffn_gate.weight", kDim, kFfnDim, dtype, ConstantRows(kDim, 0.0f)});
+    file.tensors.push_back({b + "ffn_up.weight", kDim, kFfnDim, dtype, ConstantRows(kDim, 0.0f)});
+    file.tensors.push_back({b + "ffn_down.weight", kFfnDim, kDim, dtype, ConstantRows(kFfnDim, 0.0f)});
   }
   return WriteSynthGguf(file, path);
 }

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "lazyllm/status.h"
-#include "tools/synth/synth.h"
+#include "tools/synth/writer.h"
 
 namespace lazyllm::needle {
 
@@ -48,9 +48,15 @@ inline constexpr double kPositionalMargin = 30.0;
 inline constexpr double kRetrievalLogit = 32.0;
 inline constexpr double kAnswerLogit = 24.0;  // the answer's logit; every other token's is 0
 
-// Writes the model: options.layers (0: 16; at least 2), options.context (0: 32768; at most
-// 65536), options.dtype (any weight type Synthesize takes; the construction's rows have one or
-// two nonzero values, which every block format stores exactly or nearly so).
-Status Synthesize(const SynthOptions& options, const std::string& path);
+struct Options {
+  int64_t layers = 0;   // 0: kDefaultLayers; at least 2
+  int64_t context = 0;  // 0: kDefaultContext; at most kMaxContext
+  // Any dtype synthetic weights take (ParseSynthDType); the construction's rows have one or two
+  // nonzero values, which every block format stores exactly or nearly so.
+  std::string dtype = "f32";
+};
+
+// Writes the model.
+Status Synthesize(const Options& options, const std::string& path);
 
 }  // namespace lazyllm::needle
