@@ -4,6 +4,7 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "lazyllm/lazyllm.h"
 #include "tools/cli.h"
@@ -11,20 +12,57 @@
 namespace lazyllm::cli {
 namespace {
 
-constexpr const char* kUsage = R"(usage: lazyllm COMMAND [flags]      (lazyllm COMMAND --help: its flags)
+// The commands, in the order the usage lists them.
+struct Command {
+  const char* name;
+  int (*run)(int argc, char** argv);
+  const char* summary;
+};
+constexpr Command kCommands[] = {
+    {"run", Run, "generate from a prompt (or a JSONL batch of prompts); --compare measures LazyLLM"},
+    {"chat", Chat, "an interactive chat on standard input, streaming each reply"},
+    {"bench", Bench, "a benchmark matrix of prefill and decode speed (md, csv or json)"},
+    {"eval", Eval, "LazyLLM's quality and speed against the baseline on a JSONL eval set"},
+    {"tokenize", Tokenize, "print the token ids of a text"},
+    {"inspect", Inspect, "print a model's architecture, shapes, tokenizer and tensor types"},
+    {"synth", Synth, "write a GGUF with random weights in a preset's shape"},
+    {"quantize", Quantize, "rewrite an F32/F16/BF16 model in a quantized type"},
+};
 
-commands:
-  run       generate from a prompt (or a JSONL batch of prompts); --compare measures LazyLLM
-  chat      an interactive chat on standard input, streaming each reply
-  bench     a benchmark matrix of prefill and decode speed (md, csv or json)
-  eval      LazyLLM's quality and speed against the baseline on a JSONL eval set
-  tokenize  print the token ids of a text
-  inspect   print a model's architecture, shapes, tokenizer and tensor types
-  synth     write a GGUF with random weights in a preset's shape
-  quantize  rewrite an F32/F16/BF16 model in a quantized type
+std::string Usage() {
+  std::string u = "usage: lazyllm COMMAND [flags]      (lazyllm COMMAND --help: its flags)\n\ncommands:\n";
+  for (const Command& c : kCommands) {
+    char line[160];
+    std::snprintf(line, sizeof line, "  %-9s %s\n", c.name, c.summary);
+    u += line;
+  }
+  return u + "\n  lazyllm --version   the version, commit, compiler, the ISA chosen and OpenBLAS's kernels\n";
+}
 
-  lazyllm --version   the version, commit, compiler, the ISA chosen and OpenBLAS's kernels
-)";
+// An unknown command's error, with the closest command when it looks like a misspelling.
+int UnknownCommand(const std::string& cmd) {
+  std::vector<std::string> names;
+  std::string list;
+  for (const Command& c : kCommands) {
+    names.push_back(c.name);
+    list += (list.empty() ? "" : ", ") + std::string(c.name);
+  }
+  names.insert(names.end(), {"--version", "--help"});
+  const std::string near = ClosestMatch(cmd, names);
+  std::fprintf(stderr, "lazyllm: error: unknown command '%s'%s (%s; see lazyllm --help)\n", cmd.c_str(),
+               near.empty() ? "" : ("; did you mean '" + near + "'?").c_str(), list.c_str());
+  return 2;
+}
+
+// Runs a command; output that could not be written (a full disk, a closed pipe) is an error, not
+// success.
+int RunCommand(const Command& c, int argc, char** argv) {
+  const int rc = c.run(argc, argv);
+  std::cout.flush();
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout)
+    throw CliError{std::string("cannot write the output to standard output: ") + std::strerror(errno)};
+  return rc;
+}
 
 }  // namespace
 
@@ -46,55 +84,27 @@ void PrintVersion() {
 }  // namespace lazyllm::cli
 
 int main(int argc, char** argv) {
+  using namespace lazyllm::cli;
   if (argc < 2) {
-    std::fputs(lazyllm::cli::kUsage, stderr);
+    std::fputs(Usage().c_str(), stderr);
     return 2;
   }
   const std::string cmd = argv[1];
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
-    std::fputs(lazyllm::cli::kUsage, stdout);
+    std::fputs(Usage().c_str(), stdout);
     return 0;
   }
   if (cmd == "--version" || cmd == "-V") {
-    lazyllm::cli::PrintVersion();
+    PrintVersion();
     return 0;
   }
   try {
-    using namespace lazyllm::cli;
-    int rc = -1;
-    if (cmd == "run")
-      rc = Run(argc, argv);
-    else if (cmd == "bench")
-      rc = Bench(argc, argv);
-    else if (cmd == "synth")
-      rc = Synth(argc, argv);
-    else if (cmd == "quantize")
-      rc = Quantize(argc, argv);
-    else if (cmd == "chat")
-      rc = Chat(argc, argv);
-    else if (cmd == "eval")
-      rc = Eval(argc, argv);
-    else if (cmd == "tokenize")
-      rc = Tokenize(argc, argv);
-    else if (cmd == "inspect")
-      rc = Inspect(argc, argv);
-    if (rc >= 0) {
-      // Output that could not be written (a full disk, a closed pipe) is an error, not success.
-      std::cout.flush();
-      if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout)
-        throw CliError{std::string("cannot write the output to standard output: ") + std::strerror(errno)};
-      return rc;
-    }
-    const std::string near = ClosestMatch(
-        cmd, {"run", "chat", "bench", "synth", "quantize", "eval", "tokenize", "inspect", "--version", "--help"});
-    std::fprintf(stderr,
-                 "lazyllm: error: unknown command '%s'%s (run, chat, bench, synth, quantize, eval, tokenize, inspect; "
-                 "see lazyllm --help)\n",
-                 cmd.c_str(), near.empty() ? "" : ("; did you mean '" + near + "'?").c_str());
-    return 2;
-  } catch (const lazyllm::cli::CliExit& e) {
+    for (const Command& c : kCommands)
+      if (cmd == c.name) return RunCommand(c, argc, argv);
+    return UnknownCommand(cmd);
+  } catch (const CliExit& e) {
     return e.code;
-  } catch (const lazyllm::cli::CliError& e) {
+  } catch (const CliError& e) {
     std::fprintf(stderr, "lazyllm %s: error: %s\n", cmd.c_str(), e.message.c_str());
     return 1;
   } catch (const std::exception& e) {
