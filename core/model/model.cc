@@ -201,12 +201,60 @@ void IndexMatrices(Model::Impl* m) {
   }
 }
 
+// Layer l's weights, and its per-layer features: its sliding window and RoPE table.
+Status LoadLayer(TensorLoader& t, const Model::Impl& m, int64_t l, LayerWeights* w) {
+  const ModelConfig& c = m.config;
+  const ArchDesc& d = *m.arch;
+  const ArchValues& v = m.arch_values;
+  const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
+  const std::string p = "blk." + std::to_string(l) + ".";
+  const bool sliding = v.sliding_window > 0 && IsSlidingLayer(d, l);
+  w->sliding_window = sliding ? v.sliding_window : 0;
+  w->rope_table = d.sliding_local_rope && sliding ? 1 : 0;
+  LAZYLLM_ASSIGN_OR_RETURN(w->attn_norm, t.Vector(p + "attn_norm.weight", c.dim));
+  if (d.fused_qkv) {
+    // Q, K and V are row ranges of one matrix: views, no copy.
+    LAZYLLM_ASSIGN_OR_RETURN(WeightMatrix qkv, t.Matrix(p + "attn_qkv.weight", c.dim, q_dim + 2 * kv_dim));
+    w->wq = RowView(qkv, 0, q_dim);
+    w->wk = RowView(qkv, q_dim, kv_dim);
+    w->wv = RowView(qkv, q_dim + kv_dim, kv_dim);
+  } else {
+    LAZYLLM_ASSIGN_OR_RETURN(w->wq, t.Matrix(p + "attn_q.weight", c.dim, q_dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w->wk, t.Matrix(p + "attn_k.weight", c.dim, kv_dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w->wv, t.Matrix(p + "attn_v.weight", c.dim, kv_dim));
+  }
+  if (d.qkv_bias) {
+    LAZYLLM_ASSIGN_OR_RETURN(w->bq, t.Vector(p + "attn_q.bias", q_dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w->bk, t.Vector(p + "attn_k.bias", kv_dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w->bv, t.Vector(p + "attn_v.bias", kv_dim));
+  }
+  if (d.qk_norm) {
+    LAZYLLM_ASSIGN_OR_RETURN(w->q_norm, t.Vector(p + "attn_q_norm.weight", c.head_dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w->k_norm, t.Vector(p + "attn_k_norm.weight", c.head_dim));
+  }
+  LAZYLLM_ASSIGN_OR_RETURN(w->wo, t.Matrix(p + "attn_output.weight", q_dim, c.dim));
+  LAZYLLM_ASSIGN_OR_RETURN(w->ffn_norm, t.Vector(p + "ffn_norm.weight", c.dim));
+  if (d.fused_gate_up) {
+    LAZYLLM_ASSIGN_OR_RETURN(WeightMatrix gate_up, t.Matrix(p + "ffn_up.weight", c.dim, 2 * c.ffn_dim));
+    w->w_gate = RowView(gate_up, 0, c.ffn_dim);
+    w->w_up = RowView(gate_up, c.ffn_dim, c.ffn_dim);
+  } else {
+    LAZYLLM_ASSIGN_OR_RETURN(w->w_gate, t.Matrix(p + "ffn_gate.weight", c.dim, c.ffn_dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w->w_up, t.Matrix(p + "ffn_up.weight", c.dim, c.ffn_dim));
+  }
+  LAZYLLM_ASSIGN_OR_RETURN(w->w_down, t.Matrix(p + "ffn_down.weight", c.ffn_dim, c.dim));
+  if (d.post_norms) {
+    LAZYLLM_ASSIGN_OR_RETURN(w->post_attn_norm, t.Vector(p + "post_attention_norm.weight", c.dim));
+    LAZYLLM_ASSIGN_OR_RETURN(w->post_ffn_norm, t.Vector(p + "post_ffw_norm.weight", c.dim));
+  }
+  return OkStatus();
+}
+
+// The embedding, the LM head (token_embd's rows when the file has no output.weight), RoPE's
+// frequency factors and variants, then every layer.
 Status LoadWeights(Model::Impl* m) {
   const ModelConfig& c = m->config;
-  const gguf::File& f0 = m->meta();
   TensorLoader t(m->files);
-  const int64_t q_dim = c.num_heads * c.head_dim;
-  const int64_t kv_dim = c.num_kv_heads * c.head_dim;
   LAZYLLM_ASSIGN_OR_RETURN(m->token_embd, t.Matrix("token_embd.weight", c.dim, c.vocab_size));
   LAZYLLM_ASSIGN_OR_RETURN(m->output_norm, t.Vector("output_norm.weight", c.dim));
   if (t.Lookup("output.weight") != nullptr) {
@@ -219,56 +267,12 @@ Status LoadWeights(Model::Impl* m) {
     LAZYLLM_ASSIGN_OR_RETURN(m->rope_freq_factors, t.Vector("rope_freqs.weight", c.rope_dims / 2));
   }
   if (t.Lookup("rope_factors_long.weight") != nullptr || t.Lookup("rope_factors_short.weight") != nullptr)
-    return UnimplementedError(f0.path() + ": LongRoPE (rope_factors_long/short) is not supported");
-  const ArchDesc& d = *m->arch;
-  const ArchValues& v = m->arch_values;
+    return UnimplementedError(m->meta().path() + ": LongRoPE (rope_factors_long/short) is not supported");
   // RoPE tables: the file's base and scaling; gemma3's sliding layers use base 10000 unscaled.
-  m->rope_variants = {{c.rope_theta, v.rope_freq_scale}};
-  if (d.sliding_local_rope) m->rope_variants.push_back({10000.0f, 1.0f});
+  m->rope_variants = {{c.rope_theta, m->arch_values.rope_freq_scale}};
+  if (m->arch->sliding_local_rope) m->rope_variants.push_back({10000.0f, 1.0f});
   m->layers.resize(static_cast<size_t>(c.num_layers));
-  for (int64_t l = 0; l < c.num_layers; ++l) {
-    LayerWeights& w = m->layers[static_cast<size_t>(l)];
-    const std::string p = "blk." + std::to_string(l) + ".";
-    const bool sliding = v.sliding_window > 0 && IsSlidingLayer(d, l);
-    w.sliding_window = sliding ? v.sliding_window : 0;
-    w.rope_table = d.sliding_local_rope && sliding ? 1 : 0;
-    LAZYLLM_ASSIGN_OR_RETURN(w.attn_norm, t.Vector(p + "attn_norm.weight", c.dim));
-    if (d.fused_qkv) {
-      // Q, K and V are row ranges of one matrix: views, no copy.
-      LAZYLLM_ASSIGN_OR_RETURN(WeightMatrix qkv, t.Matrix(p + "attn_qkv.weight", c.dim, q_dim + 2 * kv_dim));
-      w.wq = RowView(qkv, 0, q_dim);
-      w.wk = RowView(qkv, q_dim, kv_dim);
-      w.wv = RowView(qkv, q_dim + kv_dim, kv_dim);
-    } else {
-      LAZYLLM_ASSIGN_OR_RETURN(w.wq, t.Matrix(p + "attn_q.weight", c.dim, q_dim));
-      LAZYLLM_ASSIGN_OR_RETURN(w.wk, t.Matrix(p + "attn_k.weight", c.dim, kv_dim));
-      LAZYLLM_ASSIGN_OR_RETURN(w.wv, t.Matrix(p + "attn_v.weight", c.dim, kv_dim));
-    }
-    if (d.qkv_bias) {
-      LAZYLLM_ASSIGN_OR_RETURN(w.bq, t.Vector(p + "attn_q.bias", q_dim));
-      LAZYLLM_ASSIGN_OR_RETURN(w.bk, t.Vector(p + "attn_k.bias", kv_dim));
-      LAZYLLM_ASSIGN_OR_RETURN(w.bv, t.Vector(p + "attn_v.bias", kv_dim));
-    }
-    if (d.qk_norm) {
-      LAZYLLM_ASSIGN_OR_RETURN(w.q_norm, t.Vector(p + "attn_q_norm.weight", c.head_dim));
-      LAZYLLM_ASSIGN_OR_RETURN(w.k_norm, t.Vector(p + "attn_k_norm.weight", c.head_dim));
-    }
-    LAZYLLM_ASSIGN_OR_RETURN(w.wo, t.Matrix(p + "attn_output.weight", q_dim, c.dim));
-    LAZYLLM_ASSIGN_OR_RETURN(w.ffn_norm, t.Vector(p + "ffn_norm.weight", c.dim));
-    if (d.fused_gate_up) {
-      LAZYLLM_ASSIGN_OR_RETURN(WeightMatrix gate_up, t.Matrix(p + "ffn_up.weight", c.dim, 2 * c.ffn_dim));
-      w.w_gate = RowView(gate_up, 0, c.ffn_dim);
-      w.w_up = RowView(gate_up, c.ffn_dim, c.ffn_dim);
-    } else {
-      LAZYLLM_ASSIGN_OR_RETURN(w.w_gate, t.Matrix(p + "ffn_gate.weight", c.dim, c.ffn_dim));
-      LAZYLLM_ASSIGN_OR_RETURN(w.w_up, t.Matrix(p + "ffn_up.weight", c.dim, c.ffn_dim));
-    }
-    LAZYLLM_ASSIGN_OR_RETURN(w.w_down, t.Matrix(p + "ffn_down.weight", c.ffn_dim, c.dim));
-    if (d.post_norms) {
-      LAZYLLM_ASSIGN_OR_RETURN(w.post_attn_norm, t.Vector(p + "post_attention_norm.weight", c.dim));
-      LAZYLLM_ASSIGN_OR_RETURN(w.post_ffn_norm, t.Vector(p + "post_ffw_norm.weight", c.dim));
-    }
-  }
+  for (int64_t l = 0; l < c.num_layers; ++l) LAZYLLM_RETURN_IF_ERROR(LoadLayer(t, *m, l, &m->layers[l]));
   IndexMatrices(m);
   m->has_weights = true;
   return OkStatus();
