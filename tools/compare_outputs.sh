@@ -20,25 +20,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:?usage: tools/compare_outputs.sh BASE_COMMIT}
 rev=$(git rev-parse --short "$base")
-root=$PWD
 ref=../shared/reference
 prompts=$ref/prompts
 
-# The CLI at BASE, built once per commit from a clean export of that tree.
-base_dir=build-compare/$rev
-if [ ! -x "$base_dir/build/bin/lazyllm" ]; then
-  rm -rf "$base_dir"
-  mkdir -p "$base_dir/src"
-  git archive "$rev" | tar -x -C "$base_dir/src"
-  cmake -S "$base_dir/src" -B "$base_dir/build" -DCMAKE_BUILD_TYPE=Release -DLAZYLLM_BUILD_TESTS=OFF \
-    -DLAZYLLM_BUILD_BENCH=OFF -DLAZYLLM_INSTALL=OFF >/dev/null 2>&1
-  cmake --build "$base_dir/build" -j"$(nproc)" --target lazyllm_cli >"$base_dir/build.log" 2>&1 ||
-    { echo "compare_outputs: building $rev failed (see $base_dir/build.log)" >&2; exit 2; }
-fi
-base_bin=$root/$base_dir/build/bin/lazyllm
+# The CLI at BASE (tools/build_at.sh builds it once per commit) and the current tree's.
+base_bin=$(tools/build_at.sh "$base")
 if [ -z "${LAZYLLM:-}" ]; then
   cmake --build build -j"$(nproc)" --target lazyllm_cli >/dev/null
-  LAZYLLM=$root/build/bin/lazyllm
+  LAZYLLM=$PWD/build/bin/lazyllm
 fi
 
 sample=models/stories260K/stories260K-f32-gguf-v3.gguf
