@@ -83,8 +83,7 @@ Engine::Impl::Impl(const Model& m, const ThreadContext& shared, const EngineOpti
       threads(internal::EngineAccess::Get(shared).threads),
       placed(internal::EngineAccess::Get(shared).Place(m)),
       kv_f16(o.kv_type == KvType::kF16),
-      attention(k, {m.config().num_heads, m.config().num_kv_heads, m.config().head_dim,
-                    ModelImpl(m).arch_values.attn_scale, ModelImpl(m).arch_values.attn_softcap}) {
+      attention(ModelAttention(ModelImpl(m), k)) {
   const ModelConfig& c = m.config();
   const int64_t row_bytes = c.num_kv_heads * c.head_dim * (kv_f16 ? 2 : 4);
   const int64_t page_rows = cache::KvCache::PageRows(row_bytes);

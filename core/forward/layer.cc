@@ -147,6 +147,11 @@ void Mlp(const Forward& f, const LayerWeights& w, int64_t n, Activations& a) {
 
 }  // namespace
 
+Attention ModelAttention(const Model::Impl& m, const simd::Kernels& k) {
+  const ModelConfig& c = m.config;
+  return Attention(k, {c.num_heads, c.num_kv_heads, c.head_dim, m.arch_values.attn_scale, m.arch_values.attn_softcap});
+}
+
 void EmbedRows(const Forward& f, int64_t begin, std::span<const int64_t> positions, std::span<const int32_t> tokens,
                int64_t first, float* x) {
   const int64_t dim = f.m.config.dim;

@@ -50,6 +50,9 @@ struct LayerRows {
   int64_t num_rows() const { return static_cast<int64_t>(pos.size()); }
 };
 
+// The attention of the model's layers: its heads and the scale and soft-cap its family gives.
+Attention ModelAttention(const Model::Impl& m, const simd::Kernels& k);
+
 // x[begin + i] = embedding of tokens[positions[i] - first] (× the family's embedding scale).
 void EmbedRows(const Forward& f, int64_t begin, std::span<const int64_t> positions, std::span<const int32_t> tokens,
                int64_t first, float* x);
