@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Speed of the current tree's CLI against the CLI at BASE, side by side: `lazyllm bench` of both
-# on one model, alternating, ROUNDS times, once with the environment as it is and (when it pins
+# on one model, alternating (each round in the other order), ROUNDS times, once with the environment as it is and (when it pins
 # OpenBLAS with OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE) once with both variables unset, as a user's
 # machine runs. Prints, per case, each side's median tokens/s over the rounds and head / base.
 #
@@ -28,7 +28,9 @@ settings=(as_set)
 [ -n "${OPENBLAS_CORETYPE:-}${OPENBLAS_L2_SIZE:-}" ] && settings+=(unset)
 for setting in "${settings[@]}"; do
   for ((i = 0; i < rounds; ++i)); do
-    for side in base head; do
+    order="base head"
+    ((i % 2)) && order="head base"  # alternate which side runs first, so order effects cancel
+    for side in $order; do
       bin=$base_bin
       [ $side = head ] && bin=$head_bin
       if [ "$setting" = unset ]; then
