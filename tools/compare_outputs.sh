@@ -8,7 +8,7 @@
 #   LAZYLLM=path/to/lazyllm tools/compare_outputs.sh BASE   # compares that binary instead of build/'s
 #
 # The matrix: the bundled sample model and, from ../shared/reference/models (when present),
-# tiny-gqa (F32, Q8_0, Q4_0, Q4_K_M, Q6_K), tiny-qwen2, tiny-qwen3, tiny-phi3, tiny-gemma2 and
+# tiny-gqa (F32, F16, BF16, Q8_0, Q4_0, Q4_K_M, Q6_K), tiny-qwen2, tiny-qwen3, tiny-phi3, tiny-gemma2 and
 # tiny-gemma3; each with `--json --logits --prune off` (every prompt position's argmax and the last
 # position's logits), `--json --prune paper` (the kept rows, revivals and tokens), greedy, and
 # `inspect --json` (the shapes and architecture features); the files `synth` writes (random presets
@@ -50,8 +50,8 @@ cases=(
   "sample-batch|$sample||--batch-file $batch"
 )
 if [ -d "$ref/models" ]; then
-  for m in tiny-gqa-f32 tiny-gqa-q8_0 tiny-gqa-q4_0 tiny-gqa-q4_k_m tiny-gqa-q6_k tiny-qwen2 tiny-qwen3 tiny-phi3 \
-    tiny-gemma2 tiny-gemma3; do
+  for m in tiny-gqa-f32 tiny-gqa-f16 tiny-gqa-bf16 tiny-gqa-q8_0 tiny-gqa-q4_0 tiny-gqa-q4_k_m tiny-gqa-q6_k tiny-qwen2 \
+    tiny-qwen3 tiny-phi3 tiny-gemma2 tiny-gemma3; do
     p=$prompts/medium.txt
     [ "$m" = tiny-gqa-f32 ] && p=$prompts/long_x2.txt
     cases+=("$m-off|$ref/models/$m.gguf|$p|--prune off --logits" "$m-paper|$ref/models/$m.gguf|$p|--prune paper"

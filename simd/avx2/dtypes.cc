@@ -30,32 +30,29 @@ float DotF32W(const void* w, const float* x, const float* /*xsum16*/, int64_t n)
   return DotF32(static_cast<const float*>(w), x, n);
 }
 
-float DotF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
+// A row of 16-bit floats (IEEE half or bfloat16): 8 at a time widened by Load, two accumulators,
+// the tail widened by Widen.
+template <__m256 (*Load)(const uint16_t*), float (*Widen)(uint16_t)>
+float DotHalfRow(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(w);
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(LoadF16(h + i), _mm256_loadu_ps(x + i), acc0);
-    acc1 = _mm256_fmadd_ps(LoadF16(h + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
+    acc0 = _mm256_fmadd_ps(Load(h + i), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(Load(h + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
   }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(LoadF16(h + i), _mm256_loadu_ps(x + i), acc0);
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(Load(h + i), _mm256_loadu_ps(x + i), acc0);
   float s = HorizontalSum(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i) s += F16ToF32(h[i]) * x[i];
+  for (; i < n; ++i) s += Widen(h[i]) * x[i];
   return s;
 }
 
-float DotBF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(w);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+template <__m256 (*Load)(const uint16_t*), float (*Widen)(uint16_t)>
+void HalfRowToF32(const void* src, float* dst, int64_t n) {
+  const auto* h = static_cast<const uint16_t*>(src);
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(LoadBF16(h + i), _mm256_loadu_ps(x + i), acc0);
-    acc1 = _mm256_fmadd_ps(LoadBF16(h + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
-  }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(LoadBF16(h + i), _mm256_loadu_ps(x + i), acc0);
-  float s = HorizontalSum(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i) s += BF16ToF32(h[i]) * x[i];
-  return s;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, Load(h + i));
+  for (; i < n; ++i) dst[i] = Widen(h[i]);
 }
 
 inline __m256 BlockScale(uint16_t d) { return _mm256_set1_ps(_cvtsh_ss(d)); }
@@ -149,20 +146,6 @@ inline __m256i LoadQ8_0Int8(const BlockQ8_0& b) { return _mm256_loadu_si256(rein
 
 float DotQ8_0Q8(const void* w, const void* xq, int64_t n) { return Int8RowDot<BlockQ8_0, LoadQ8_0Int8>(w, xq, n); }
 float DotQ4_0Q8(const void* w, const void* xq, int64_t n) { return Int8RowDot<BlockQ4_0, LoadQ4_0Int8>(w, xq, n); }
-
-void ToF32F16(const void* src, float* dst, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(src);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, LoadF16(h + i));
-  for (; i < n; ++i) dst[i] = F16ToF32(h[i]);
-}
-
-void ToF32BF16(const void* src, float* dst, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(src);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, LoadBF16(h + i));
-  for (; i < n; ++i) dst[i] = BF16ToF32(h[i]);
-}
 
 void ToF32Q8_0(const void* src, float* dst, int64_t n) {
   const auto* b = static_cast<const BlockQ8_0*>(src);
@@ -388,8 +371,8 @@ constexpr DTypeRow Decoded(DType d) {
 // Every weight dtype's row (F32 converts as the scalar table does: a copy).
 constexpr DTypeRow kRows[] = {
     {DType::kF32, {nullptr, DotF32W}},
-    {DType::kF16, {ToF32F16, DotF16}},
-    {DType::kBF16, {ToF32BF16, DotBF16}},
+    {DType::kF16, {HalfRowToF32<LoadF16, F16ToF32>, DotHalfRow<LoadF16, F16ToF32>}},
+    {DType::kBF16, {HalfRowToF32<LoadBF16, BF16ToF32>, DotHalfRow<LoadBF16, BF16ToF32>}},
     {DType::kQ8_0, {ToF32Q8_0, DotQ8_0, DotQ8_0Q8, DType::kQ8_0}},
     {DType::kQ4_0, {ToF32Q4_0, DotQ4_0, DotQ4_0Q8, DType::kQ8_0}},
     Decoded<Q4_1>(DType::kQ4_1),
