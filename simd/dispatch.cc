@@ -23,6 +23,7 @@ void InstallDTypeRows(Kernels& table, std::span<const DTypeRow> rows) {
       k.int8_dot = row.kernels.int8_dot;
       k.int8_act = row.kernels.int8_act;
     }
+    if (row.kernels.int8_gemm != nullptr) k.int8_gemm = row.kernels.int8_gemm;
   }
 }
 
@@ -68,6 +69,8 @@ bool CpuSupports(Isa isa) {
   }
   return false;
 }
+
+bool CpuSupportsAvx512Vnni() { return CpuSupports(Isa::kAvx512) && __builtin_cpu_supports("avx512vnni"); }
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "simd/dtype.h"
+#include "simd/int8_gemm.h"
 
 namespace lazyllm::simd {
 
@@ -25,9 +26,6 @@ enum class Isa { kRef, kAvx2, kAvx512 };
 using RowDotFn = float (*)(const void* w, const float* x, const float* xsum16, int64_t n);
 // Converts n elements of a stored row to fp32 (n a multiple of the block size).
 using ToF32Fn = void (*)(const void* src, float* dst, int64_t n);
-// Dot product of a stored weight row with an activation row quantized to the dtype's int8
-// activation format (DTypeKernels::int8_act).
-using Int8DotFn = float (*)(const void* w, const void* xq, int64_t n);
 // Encodes n fp32 activations as int8 blocks (Q8_0 or Q8_K).
 using QuantizeActFn = void (*)(const float* x, void* out, int64_t n);
 
@@ -35,8 +33,10 @@ using QuantizeActFn = void (*)(const float* x, void* out, int64_t n);
 struct DTypeKernels {
   ToF32Fn to_f32 = nullptr;       // exact dequantization; nullptr: lazyllm cannot compute with this dtype
   RowDotFn dot = nullptr;         // exact fp32-activation GEMV dot
-  Int8DotFn int8_dot = nullptr;   // opt-in int8-activation dot (nullptr: none)
+  Int8DotFn int8_dot = nullptr;   // int8-activation dot (nullptr: none)
   DType int8_act = DType::kQ8_0;  // the activation format int8_dot reads (kQ8_0 or kQ8_K)
+  // Int8 GEMM over a decoded panel (nullptr: Int8GemmByDots over int8_dot).
+  Int8GemmFn int8_gemm = nullptr;
 };
 
 // One weight dtype's kernels on one ISA: a row of that ISA's table (simd/<isa>/dtypes.cc). The
@@ -107,6 +107,9 @@ void InstallDTypeRows(Kernels& table, std::span<const DTypeRow> rows);
 std::span<const DTypeRow> RefDTypeRows();
 std::span<const DTypeRow> Avx2DTypeRows();
 std::span<const DTypeRow> Avx512DTypeRows();
+// The AVX-512 VNNI int8 GEMM rows; only where CpuSupportsAvx512Vnni().
+std::span<const DTypeRow> Avx512VnniDTypeRows();
+bool CpuSupportsAvx512Vnni();
 
 // out[i] = x[16i] + ... + x[16i + 15] for i < n/16 (n a multiple of 16): the xsum16 argument of
 // RowDotFn.
@@ -121,8 +124,8 @@ const Kernels& RefKernels();
 // The AVX2+FMA+F16C table; only call when CpuSupports(Isa::kAvx2).
 const Kernels& Avx2Kernels();
 
-// AVX2 plus AVX-512 (F, BW, VL) versions of the decode GEMV dots; only call when
-// CpuSupports(Isa::kAvx512).
+// AVX2 plus AVX-512 (F, BW, VL) versions of the decode GEMV dots, and the VNNI int8 GEMM where
+// the CPU has it; only call when CpuSupports(Isa::kAvx512).
 const Kernels& Avx512Kernels();
 
 // Whether this CPU and OS can run kernels of the ISA.

@@ -17,7 +17,7 @@ namespace {
 const CommandSpec kBenchSpec = {
     .name = "bench",
     .summary = "A benchmark matrix of prefill and decode speed over every combination of the values given.",
-    .shared = {"-m", "--int8-act", "--kv-type"},
+    .shared = {"-m", "--exact", "--kv-type"},
     .own = {{"-p", "N,N,...", "prompt lengths in tokens (default 512)"},
             {"-n", "N,N,...", "tokens to generate (default 32)"},
             {"-t", "N,N,...", "worker threads (default 0: one per core)"},
@@ -65,7 +65,7 @@ struct Plan {
   std::vector<PruningOptions> prunings;
   int reps = 3;
   uint64_t seed = 42;
-  bool int8 = false;
+  bool exact = false;
   int64_t max_prompt = 0, max_gen = 0;
 };
 
@@ -83,7 +83,7 @@ Plan ReadPlan(const Flags& flags) {
   if (plan.numas.empty()) throw CliError{"flag '--numa': expected a list of on and off, got an empty one"};
   plan.reps = flags.Number<int>("-r", 3, 1, 1000);
   plan.seed = flags.Number<uint64_t>("--seed", 42, 0, UINT64_MAX);
-  plan.int8 = flags.Has("--int8-act");
+  plan.exact = flags.Has("--exact");
   plan.max_prompt = *std::max_element(plan.prompts.begin(), plan.prompts.end());
   plan.max_gen = *std::max_element(plan.gens.begin(), plan.gens.end());
   if (flags.Has("--batch")) {
@@ -160,7 +160,7 @@ std::vector<Case> RunCases(const Plan& plan, const Model& model, const Prompts& 
       for (const PruningOptions& pr : plan.prunings) {
         auto s = Session::Create(model, {.threads = static_cast<int>(t),
                                          .numa = numa == "on",
-                                         .int8_activations = plan.int8,
+                                         .exact_activations = plan.exact,
                                          .max_context = plan.max_prompt + plan.max_gen,
                                          .pruning = pr});
         if (!s.ok()) throw CliError{s.status().message()};
@@ -198,15 +198,17 @@ Cell ComputedCell(const std::vector<double>& samples) {
 }
 
 std::vector<ReportRecord> CaseRecords(const std::vector<Case>& cases, const std::string& name, const Model& model,
-                                      int reps) {
+                                      const Plan& plan) {
+  const Cell activations = TextCell("activations", model.matmul_activations(plan.exact), "act", false);
   const double gib = static_cast<double>(model.file_bytes()) / (1024.0 * 1024.0 * 1024.0);
   std::vector<ReportRecord> out;
   for (const Case& cs : cases) {
     Cell size = IntCell("file_bytes", model.file_bytes(), "size");
     size.md_text = Fixed("%.2f GiB", gib);
-    out.push_back({TextCell("model", name, "model", true), size, IntCell("threads", cs.threads, "threads"),
+    out.push_back({TextCell("model", name, "model", true), size, activations, IntCell("threads", cs.threads, "threads"),
                    TextCell("numa", cs.numa, "numa", false), TextCell("prune", cs.prune, "prune", true),
-                   IntCell("n_prompt", cs.prompt, "prompt"), IntCell("n_gen", cs.gen, "gen"), Cell{"repetitions", reps},
+                   IntCell("n_prompt", cs.prompt, "prompt"), IntCell("n_gen", cs.gen, "gen"),
+                   Cell{"repetitions", plan.reps},
                    SamplesCell("prefill_tokens_per_s", "prefill_tps", "prefill t/s", cs.prefill_tps, {}),
                    SamplesCell("ttft_ms", "ttft_ms", "TTFT ms", cs.ttft_ms, {}),
                    SamplesCell("decode_tokens_per_s", "decode_tps", "decode t/s", cs.decode_tps, {.md_precision = 2}),
@@ -224,13 +226,13 @@ struct BatchCase {
 };
 
 // One repetition of a batched case; appends its measurements unless `record` is false.
-void RunBatchCase(const Engine& engine, BatchCase& cs, const Prompts& prompts, bool int8, bool record) {
+void RunBatchCase(const Engine& engine, BatchCase& cs, const Prompts& prompts, bool exact, bool record) {
   using Clock = std::chrono::steady_clock;
   std::vector<Sequence> seqs;
   std::vector<std::vector<int32_t>> ids;
   for (int64_t b = 0; b < cs.batch; ++b) {
     auto s =
-        engine.NewSequence({.max_context = cs.prompt + cs.gen + 1, .pruning = cs.pruning, .int8_activations = int8});
+        engine.NewSequence({.max_context = cs.prompt + cs.gen + 1, .pruning = cs.pruning, .exact_activations = exact});
     if (!s.ok()) throw CliError{s.status().message()};
     seqs.push_back(std::move(*s));
     ids.push_back(prompts.Get(cs.prompt, b));
@@ -284,7 +286,7 @@ std::vector<BatchCase> RunBatchCases(const Plan& plan, const Engine& engine, con
       std::fprintf(stderr, "\rbench: rep %d/%d case %zu/%zu  B=%lld p=%lld n=%lld prune=%s      ", rep, plan.reps,
                    i + 1, cases.size(), static_cast<long long>(cs.batch), static_cast<long long>(cs.prompt),
                    static_cast<long long>(cs.gen), cs.pruning.ToString().c_str());
-      RunBatchCase(engine, cs, prompts, plan.int8, rep > 0);
+      RunBatchCase(engine, cs, prompts, plan.exact, rep > 0);
     }
   }
   std::fprintf(stderr, "\n");
@@ -294,9 +296,10 @@ std::vector<BatchCase> RunBatchCases(const Plan& plan, const Engine& engine, con
 std::vector<ReportRecord> BatchRecords(const std::vector<BatchCase>& cases, const std::string& name, const Model& model,
                                        const Engine& engine, const Plan& plan) {
   const std::string kv = engine.kv_type() == KvType::kF16 ? "f16" : "f32";
+  const Cell activations = TextCell("activations", model.matmul_activations(plan.exact), "act", false);
   std::vector<ReportRecord> out;
   for (const BatchCase& cs : cases) {
-    out.push_back({TextCell("model", name, "model", true), Cell{"file_bytes", model.file_bytes()},
+    out.push_back({TextCell("model", name, "model", true), Cell{"file_bytes", model.file_bytes()}, activations,
                    IntCell("threads", engine.threads(), "threads"), Cell{"numa", plan.numas[0]},
                    TextCell("kv_type", kv, "kv", false), TextCell("prune", cs.pruning.ToString(), "prune", true),
                    IntCell("batch", cs.batch, "B"), IntCell("n_prompt", cs.prompt, "prompt"),
@@ -327,7 +330,7 @@ int Bench(int argc, char** argv) {
   const std::string name = model.config().name.empty() ? *flags.Get("-m") : model.config().name;
   std::vector<ReportRecord> records;
   if (plan.batches.empty()) {
-    records = CaseRecords(RunCases(plan, model, prompts), name, model, plan.reps);
+    records = CaseRecords(RunCases(plan, model, prompts), name, model, plan);
   } else {
     auto engine = Engine::Create(
         model,

@@ -13,9 +13,10 @@
 # position's logits), `--json --prune paper` (the kept rows, revivals and tokens), greedy, and
 # `inspect --json` (the shapes and architecture features); the files `synth` writes (random presets
 # in several dtypes, and the needle model); and
-# on some of them one thread, the f16 KV cache, int8 activations, sampling, and a --batch-file of
-# four prompts (the batched engine). Outputs land in build-compare/out/{base,head}/; exit 1 on any
-# difference.
+# on some of them one thread, the f16 KV cache, exact activations (quantized files run with 8-bit
+# activations by default), sampling, and a --batch-file of four prompts (the batched engine).
+# Outputs land in build-compare/out/{base,head}/; exit 1 on any difference. BASE must know
+# `--exact` (commits since 8-bit activations became the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:?usage: tools/compare_outputs.sh BASE_COMMIT}
@@ -57,8 +58,8 @@ if [ -d "$ref/models" ]; then
     cases+=("$m-off|$ref/models/$m.gguf|$p|--prune off --logits" "$m-paper|$ref/models/$m.gguf|$p|--prune paper"
       "$m-inspect|$ref/models/$m.gguf||inspect")
   done
-  cases+=("tiny-gqa-q4_k_m-int8|$ref/models/tiny-gqa-q4_k_m.gguf|$prompts/medium.txt|--prune paper --int8-act"
-    "tiny-gqa-q8_0-int8|$ref/models/tiny-gqa-q8_0.gguf|$prompts/medium.txt|--prune off --logits --int8-act")
+  cases+=("tiny-gqa-q4_k_m-exact|$ref/models/tiny-gqa-q4_k_m.gguf|$prompts/medium.txt|--prune paper --exact"
+    "tiny-gqa-q8_0-exact|$ref/models/tiny-gqa-q8_0.gguf|$prompts/medium.txt|--prune off --logits --exact")
 else
   echo "compare_outputs: $ref not found: only the sample model is compared" >&2
 fi

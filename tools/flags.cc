@@ -29,8 +29,9 @@ const std::vector<FlagDef>& SharedFlags() {
        "LazyLLM token pruning (default paper): off | paper | LAYER:FRACTION[,LAYER:FRACTION...] | "
        "static:LAYER:FRACTION | random:FRACTION"},
       {"--numa", "on|off", "NUMA placement of workers and weights (default on; matters with several NUMA nodes)"},
-      {"--int8-act", "",
-       "decode matmuls on quantized weights use 8-bit activations and integer dot products (faster, not exact)"},
+      {"--exact", "",
+       "matmuls on quantized weights keep fp32 activations and dequantize weights exactly (default: 8-bit "
+       "activations and integer dot products, as llama.cpp; faster)"},
       {"--kv-type", "f32|f16", "K/V cache storage: f32 (default, exact) or f16 (half the bytes)"},
       {"--mem-limit", "BYTES",
        "memory one sequence may come to need (e.g. 512MiB, 4GiB; default: physical memory); more is refused up front"},

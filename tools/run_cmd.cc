@@ -23,7 +23,7 @@ const CommandSpec kRunSpec = {
     .name = "run",
     .summary = "Generates from a prompt with LazyLLM token pruning (default --prune paper).",
     .shared = {"-m", "-p", "-f", "-n", "-t", "-c", "--temp", "--top-k", "--top-p", "--seed", "--no-bos", "--json",
-               "--prune", "--numa", "--int8-act", "--kv-type", "--mem-limit", "--system", "--chat-template"},
+               "--prune", "--numa", "--exact", "--kv-type", "--mem-limit", "--system", "--chat-template"},
     .own =
         {{"--logits", "",
           "with --json: the last prompt position's logits and the argmax at every prompt position (needs --prune off)"},
@@ -54,7 +54,7 @@ LazyLLM's pruned (token, layer) pairs take no KV memory, so more pruned requests
 --compare warms up both sides first, then interleaves their prefills.)",
 };
 
-json StatsJson(const lazyllm::Stats& st, int threads) {
+json StatsJson(const lazyllm::Stats& st, int threads, const std::string& activations) {
   return {{"prompt_tokens", st.prompt_tokens},
           {"generated_tokens", st.generated_tokens},
           {"load_ms", st.load_ms},
@@ -62,6 +62,7 @@ json StatsJson(const lazyllm::Stats& st, int threads) {
           {"prefill_tokens_per_s", st.prefill_tokens_per_s},
           {"decode_tokens_per_s", st.decode_tokens_per_s},
           {"threads", threads},
+          {"activations", activations},
           {"kept_per_layer", st.pruning.kept_per_layer},
           {"revived_tokens", st.pruning.revived_tokens},
           {"revivals_skipped", st.pruning.revivals_skipped},
@@ -128,7 +129,7 @@ int Compare(const lazyllm::Model& model, const lazyllm::SessionOptions& sopts, c
       return json{{"prune", prune},
                   {"tokens", r.tokens},
                   {"text", GeneratedText(tok, r.tokens)},
-                  {"stats", StatsJson(r.stats, 0)}};
+                  {"stats", StatsJson(r.stats, 0, model.matmul_activations(sopts.exact_activations))}};
     };
     std::cout << Dump({{"prompt_tokens", prompt},
                        {"baseline", side("off", a)},
@@ -182,7 +183,7 @@ std::vector<lazyllm::BatchRequest> BatchRequests(const Flags& flags, const lazyl
     if (!pruning.ok()) throw CliError{"request " + std::to_string(i + 1) + ": " + pruning.status().message()};
     lazyllm::BatchRequest r{.prompt = encode(lines[i].prompt), .generation = gen};
     r.generation.max_new_tokens = lines[i].max_tokens;
-    r.sequence = {.max_context = sopts.max_context, .pruning = *pruning, .int8_activations = sopts.int8_activations};
+    r.sequence = {.max_context = sopts.max_context, .pruning = *pruning, .exact_activations = sopts.exact_activations};
     reqs.push_back(std::move(r));
   }
   return reqs;
@@ -220,7 +221,8 @@ void PrintBatchResults(const Flags& flags, const lazyllm::Model& model, const la
                              {"tokens", r->tokens},
                              {"text", GeneratedText(tok, r->tokens)},
                              {"prune", reqs[i].sequence.pruning.ToString()},
-                             {"stats", StatsJson(r->stats, engine.threads())}})
+                             {"stats", StatsJson(r->stats, engine.threads(),
+                                                 model.matmul_activations(reqs[i].sequence.exact_activations))}})
                 << "\n";
     } else {
       std::printf("--- request %zu ---\n%s\n", i + 1, GeneratedText(tok, r->tokens).c_str());
@@ -292,7 +294,7 @@ RunOptions ReadRunOptions(const Flags& flags) {
   o.session.threads = flags.Number<int>("-t", 0, 0, 4096);
   o.session.max_context = flags.Number<int64_t>("-c", 0, 0, int64_t{1} << 22);
   o.session.numa = ParseOnOff(flags, "--numa", true);
-  o.session.int8_activations = flags.Has("--int8-act");
+  o.session.exact_activations = flags.Has("--exact");
   o.session.kv_type = ParseKvType(flags);
   o.session.mem_limit_bytes = ParseMemLimit(flags);
   o.kv_mem = flags.Has("--kv-mem") ? ParseBytes("--kv-mem", *flags.Get("--kv-mem")) : 0;
@@ -341,17 +343,19 @@ int RunOne(const Flags& flags, const lazyllm::Model& model, lazyllm::Session& se
   auto result = lazyllm::Generate(session, prompt, gen);
   if (!result.ok()) throw CliError{result.status().message()};
   const lazyllm::Stats& st = result->stats;
+  const std::string activations = model.matmul_activations(flags.Has("--exact"));
   if (!as_json) {
     WriteStdout(stream.Flush());
     std::printf("\n");
     std::fflush(stdout);
     std::fprintf(
         stderr,
-        "prompt %lld tokens, generated %lld; load %.1f ms, TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s; "
-        "prune %s: %.1f%% of prompt tokens computed (%.1f%% at the end), %lld revived\n",
+        "prompt %lld tokens, generated %lld; load %.1f ms, TTFT %.1f ms, prefill %.1f tok/s, decode %.1f tok/s "
+        "(%s activations); prune %s: %.1f%% of prompt tokens computed (%.1f%% at the end), %lld revived\n",
         static_cast<long long>(st.prompt_tokens), static_cast<long long>(st.generated_tokens), st.load_ms, st.ttft_ms,
-        st.prefill_tokens_per_s, st.decode_tokens_per_s, prune.c_str(), st.pruning.prompt_tokens_computed_pct_prefill,
-        st.pruning.prompt_tokens_computed_pct, static_cast<long long>(st.pruning.revived_tokens));
+        st.prefill_tokens_per_s, st.decode_tokens_per_s, activations.c_str(), prune.c_str(),
+        st.pruning.prompt_tokens_computed_pct_prefill, st.pruning.prompt_tokens_computed_pct,
+        static_cast<long long>(st.pruning.revived_tokens));
     WarnIfBlasBelowCpu("run");
     return 0;
   }
@@ -359,7 +363,7 @@ int RunOne(const Flags& flags, const lazyllm::Model& model, lazyllm::Session& se
             {"tokens", result->tokens},
             {"text", GeneratedText(tok, result->tokens)},
             {"prune", prune},
-            {"stats", StatsJson(st, session.threads())}};
+            {"stats", StatsJson(st, session.threads(), activations)}};
   if (flags.Has("--logits")) {
     const int64_t vocab = model.config().vocab_size;
     const auto n = static_cast<int64_t>(prompt.size());

@@ -142,7 +142,7 @@ lazyllm_engine_options lazyllm_engine_default_options(void) {
 }
 
 lazyllm_session_options lazyllm_session_default_options(void) {
-  return {.max_context = 0, .prune = nullptr, .prune_seed = 0, .int8_activations = 0};
+  return {.max_context = 0, .prune = nullptr, .prune_seed = 0, .exact_activations = 0};
 }
 
 lazyllm_status lazyllm_engine_create(const lazyllm_model* m, const lazyllm_engine_options* options,
@@ -181,7 +181,7 @@ lazyllm_status lazyllm_session_create(lazyllm_engine* engine, const lazyllm_sess
     if (!pruning.ok()) return Report(pruning.status());
     auto session = lazyllm::Session::Create(
         engine->engine,
-        {.int8_activations = o.int8_activations != 0, .max_context = o.max_context, .pruning = *pruning});
+        {.exact_activations = o.exact_activations != 0, .max_context = o.max_context, .pruning = *pruning});
     if (!session.ok()) return Report(session.status());
     *out = new lazyllm_session{std::move(session).value()};
     return Report(lazyllm::OkStatus());

@@ -41,18 +41,18 @@ Status CheckItem(const Sequence::Impl& s, const StepItem& item) {
 }
 
 // Items that cannot be stepped together: a missing sequence, one of another engine, one
-// sequence twice, mixed int8_activations.
+// sequence twice, mixed exact_activations.
 Status CheckItems(const Engine::Impl& e, std::span<StepItem> items) {
   std::unordered_set<const Sequence::Impl*> seen;
-  int int8 = -1;
+  int exact = -1;
   for (const StepItem& item : items) {
     const Sequence::Impl* s = item.sequence == nullptr ? nullptr : internal::SequenceAccess::Get(*item.sequence);
     if (s == nullptr) return InvalidArgumentError("step item without a sequence");
     if (s->engine.get() != &e) return InvalidArgumentError("a sequence of another engine in this step");
     if (!seen.insert(s).second) return InvalidArgumentError("one sequence twice in a step");
-    if (int8 >= 0 && int8 != static_cast<int>(s->int8_activations))
-      return InvalidArgumentError("sequences with and without int8_activations in one step");
-    int8 = s->int8_activations ? 1 : 0;
+    if (exact >= 0 && exact != static_cast<int>(s->exact_activations))
+      return InvalidArgumentError("sequences with and without exact_activations in one step");
+    exact = s->exact_activations ? 1 : 0;
   }
   return OkStatus();
 }
@@ -175,7 +175,7 @@ Status Engine::Step(std::span<StepItem> items) const {
     q.failed = OkStatus();
     const auto n = static_cast<int64_t>(item.tokens.size());
     flops += EstimateStepFlops(impl_->model.config(), n, (q.prefill ? 0 : s->pos) + n);
-    int8 = s->int8_activations;
+    int8 = !s->exact_activations;
   }
   if (count == 0) return OkStatus();
   const std::span<SeqStep> work(seqs.data(), count);

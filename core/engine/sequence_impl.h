@@ -23,7 +23,7 @@ struct Sequence::Impl {
   std::shared_ptr<Engine::Impl> engine;
   const Model::Impl& m;
   int64_t max_ctx;
-  bool int8_activations;
+  bool exact_activations;
   cache::KvCache kv;
   // Tokens whose KV pages at every layer are set aside (ReserveKv), less those run since: steps
   // keep the pages these need and take what else they compute (revivals) from the pool.

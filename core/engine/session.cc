@@ -62,7 +62,7 @@ StatusOr<Session> CreateSession(const Model& model, const SessionOptions& option
 StatusOr<Session> CreateSessionOn(const Engine& engine, const SessionOptions& options) {
   LAZYLLM_ASSIGN_OR_RETURN(Sequence seq, engine.NewSequence({.max_context = options.max_context,
                                                              .pruning = options.pruning,
-                                                             .int8_activations = options.int8_activations}));
+                                                             .exact_activations = options.exact_activations}));
   return SessionAccess::Make(std::make_unique<Session::Impl>(engine, std::move(seq)));
 }
 }  // namespace internal

@@ -31,6 +31,23 @@ void GemvInt8(const SliceProduct& p, simd::Int8DotFn dot, const GemvInputs& in, 
   });
 }
 
+// Int8 GEMM: panels of kInt8PanelRows weight rows, each decoded once (by the dtype's panel
+// kernel, or read block by block by its row dot) and multiplied into every activation row.
+void Int8Gemm(const SliceProduct& p, const simd::DTypeKernels& kern, const simd::Int8Acts& acts) {
+  const int64_t rows = p.rows(), panels = (rows + simd::kInt8PanelRows - 1) / simd::kInt8PanelRows;
+  const int64_t scratch_floats = kern.int8_gemm != nullptr ? (simd::Int8GemmScratchBytes(p.w.cols) + 3) / 4 : 0;
+  p.workers.ParallelForIn(p.arena, 0, panels, 1, [&](int64_t q0, int64_t q1) {
+    void* scratch = scratch_floats > 0 ? p.workers.Scratch(scratch_floats) : nullptr;
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t r0 = q * simd::kInt8PanelRows, nr = std::min(simd::kInt8PanelRows, rows - r0);
+      if (kern.int8_gemm != nullptr)
+        kern.int8_gemm(p.Row(r0), p.w.row_bytes, nr, acts, p.y + r0, p.w.rows, scratch);
+      else
+        simd::Int8GemmByDots(kern.int8_dot, p.Row(r0), p.w.row_bytes, nr, acts, p.y + r0, p.w.rows);
+    }
+  });
+}
+
 // GEMV on the stored dtype: each weight row once, against every input row (and its 16-sums).
 void Gemv(const SliceProduct& p, simd::RowDotFn dot, const GemvInputs& in) {
   const int64_t groups = p.w.cols / 16;
@@ -92,11 +109,15 @@ void MatMul(const threading::Workers& workers, const simd::Kernels& k, const Wei
   const simd::DTypeKernels& kern = k.Row(w.dtype);
   LAZYLLM_CHECK(kern.to_f32 != nullptr && kern.dot != nullptr) << "no kernels for " << simd::InfoOf(w.dtype).name;
   const bool gemv_rows = n < kGemvMaxRows, f32 = w.dtype == simd::DType::kF32;
-  // GEMV inputs prepared once for all arenas: with int8 activations the rows quantized to the
-  // dtype's activation format, else per-16 sums of each row (for dtypes with mins).
-  const simd::Int8DotFn int8_dot = int8_activations && gemv_rows ? kern.int8_dot : nullptr;
+  const bool int8 = int8_activations && kern.int8_dot != nullptr;
+  // Inputs prepared once for all arenas: with int8 activations the rows quantized to the dtype's
+  // activation format, else (GEMV) per-16 sums of each row (for dtypes with mins).
+  const bool int8_gemm = int8 && (!gemv_rows || kern.int8_gemm != nullptr);
+  const simd::Int8DotFn int8_dot = int8 && !int8_gemm ? kern.int8_dot : nullptr;
   int64_t xq_row_bytes = 0;
-  if (int8_dot != nullptr) {
+  if (int8_gemm) {
+    simd::PrepareInt8Acts(k, kern.int8_act, x, n, w.cols, &gemv.acts);
+  } else if (int8_dot != nullptr) {
     xq_row_bytes = simd::ActRowBytes(kern.int8_act, w.cols);
     gemv.xq.resize(static_cast<size_t>(n * xq_row_bytes));
     const simd::QuantizeActFn quantize = k.QuantizeAct(kern.int8_act);
@@ -108,7 +129,9 @@ void MatMul(const threading::Workers& workers, const simd::Kernels& k, const Wei
   workers.ForEachArena([&](int a) {
     const SliceProduct p = {workers, a, w, sl[a], x, n, y + sl[a].begin};
     if (p.rows() == 0) return;
-    if (int8_dot != nullptr)
+    if (int8_gemm)
+      Int8Gemm(p, kern, gemv.acts);
+    else if (int8_dot != nullptr)
       GemvInt8(p, int8_dot, gemv, xq_row_bytes);
     else if (gemv_rows)
       Gemv(p, kern.dot, gemv);

@@ -35,11 +35,14 @@ constexpr int64_t kSmallRowChunk = 32;
 struct GemvInputs {
   std::vector<float> xsum;
   std::vector<uint8_t> xq;
+  simd::Int8Acts acts;  // the int8 GEMM's
 };
 
+//  - int8_activations and a quantized dtype (one with an int8 dot): the input rows quantized to
+//    its activation format (Q8_0 or Q8_K); few rows run the GEMV of integer row dots, more rows
+//    the int8 GEMM over decoded panels of kInt8PanelRows weight rows.
 //  - Few rows (decode, short prompts): GEMV on the stored dtype, each weight row read once for
-//    all input rows. With int8_activations and a dtype that has an int8 dot, the rows are
-//    first quantized to its activation format (Q8_0 or Q8_K) and the dots are integer ones.
+//    all input rows.
 //  - F32 weights, up to the ISA's gemm_small_max_rows rows (batched decode): the small-batch kernel.
 //  - F32 weights: sgemm on the fixed grid of weight panels × input row blocks, read in place.
 //  - Other dtypes: panels of kPanelRows output rows converted to fp32 in per-thread scratch,

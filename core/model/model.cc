@@ -1,4 +1,5 @@
 // Model loading: GGUF metadata -> ModelConfig, tensor lookup with dtype and shape validation.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -359,6 +360,14 @@ StatusOr<Model> Model::Load(const std::string& path, const LoadOptions& options)
 
 const ModelConfig& Model::config() const { return impl_->config; }
 const std::vector<ModelFeature>& Model::features() const { return impl_->features; }
+
+std::string Model::matmul_activations(bool exact_activations) const {
+  const simd::Kernels& k = simd::KernelsFor(simd::SelectedIsa());
+  const bool quantized = std::any_of(impl_->matrices.begin(), impl_->matrices.end(),
+                                     [&](const WeightMatrix* w) { return k.Row(w->dtype).int8_dot != nullptr; });
+  if (!quantized) return "fp32";
+  return exact_activations ? "fp32-exact" : "int8";
+}
 const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
 bool Model::has_weights() const { return impl_->has_weights; }
 uint32_t Model::gguf_version() const { return impl_->meta().version(); }

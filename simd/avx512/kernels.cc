@@ -76,6 +76,7 @@ const Kernels& Avx512Kernels() {
     t.gemm_small_f32 = GemmSmallF32;
     t.gemm_small_max_rows = 64;  // measured: ahead of packed sgemm up to B = 32 and beyond
     InstallDTypeRows(t, Avx512DTypeRows());
+    if (CpuSupportsAvx512Vnni()) InstallDTypeRows(t, Avx512VnniDTypeRows());
     return t;
   }();
   return k;

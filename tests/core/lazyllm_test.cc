@@ -17,10 +17,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Exact activations: the references and the dequantized twins compute in fp32.
 StatusOr<Session> MakeSession(const Model& model, const std::string& spec, uint64_t seed = 0) {
   auto p = PruningOptions::Parse(spec, model.config().num_layers, seed);
   if (!p.ok()) return p.status();
-  return Session::Create(model, {.threads = 2, .pruning = *p});
+  return Session::Create(model, {.threads = 2, .exact_activations = true, .pruning = *p});
 }
 
 // Greedy generation of n tokens; returns the tokens.

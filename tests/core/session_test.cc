@@ -2,8 +2,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include "common/test_paths.h"
 #include "lazyllm/lazyllm.h"
@@ -21,7 +23,8 @@ struct Comparison {
 };
 
 // Runs the reference file's prompt through lazyllm and compares every field.
-Comparison Compare(const fs::path& ref_path, bool int8_activations = false) {
+// exact: fp32 activations on quantized weights (the references dequantize weights exactly).
+Comparison Compare(const fs::path& ref_path, bool exact_activations = true) {
   const nlohmann::json ref = testing::ReadJson(ref_path);
   const std::string file = ref["model"];
   auto model = Model::Load(testing::ReferenceModelPath(file).string());
@@ -36,7 +39,7 @@ Comparison Compare(const fs::path& ref_path, bool int8_activations = false) {
 
   SessionOptions so;
   so.threads = 2;
-  so.int8_activations = int8_activations;
+  so.exact_activations = exact_activations;
   auto session = Session::Create(*model, so);
   EXPECT_TRUE(session.ok());
   GenerationOptions gen;
@@ -161,10 +164,10 @@ TEST(SessionTest, MatchesLlamaCppWithinPublishedDistances) {
   EXPECT_GE(files, 13);
 }
 
-// The opt-in int8-activation decode computes as llama.cpp does, so on Q8_0/Q4_0 files its greedy
-// tokens must still agree with llama.cpp's within the published limits (the prefill, and so the
-// last logits, stay exact fp32).
-TEST(SessionTest, Int8ActivationDecodeTracksLlamaCpp) {
+// The default int8 activations compute as llama.cpp does, so on its Q8_0/Q4_0 dumps the last
+// logits stay within the band llama.cpp's own rounding has and the greedy tokens within the
+// published limits.
+TEST(SessionTest, Int8ActivationsTrackLlamaCpp) {
   LAZYLLM_REQUIRE_REFERENCE();
   int files = 0;
   for (const auto& e : fs::directory_iterator(testing::ReferenceDir() / "llama.cpp")) {
@@ -172,43 +175,68 @@ TEST(SessionTest, Int8ActivationDecodeTracksLlamaCpp) {
     const bool q8 = name.find("-q8_0.") != std::string::npos, q4 = name.find("-q4_0.") != std::string::npos;
     if (!q8 && !q4) continue;
     SCOPED_TRACE(name);
-    const Comparison c = Compare(e.path(), /*int8_activations=*/true);
-    EXPECT_LE(c.rel_diff, q8 ? 1.3e-2 : 2.2e-2);
+    const Comparison c = Compare(e.path(), /*exact_activations=*/false);
+    std::printf("  int8 vs llama.cpp %-26s rel %.2e greedy %zu/%zu\n", name.c_str(), c.rel_diff, c.greedy_equal_prefix,
+                c.greedy_len);
+    EXPECT_LE(c.rel_diff, q8 ? 1.3e-2 : 3.6e-2);
     EXPECT_GE(c.greedy_equal_prefix, q8 ? 32u : 7u);
-    std::printf("  int8 decode vs llama.cpp %-20s greedy %zu/%zu\n", name.c_str(), c.greedy_equal_prefix, c.greedy_len);
     ++files;
   }
   EXPECT_GE(files, 2);
 }
 
-// The other quantized types: with --int8-act the decode matmuls round activations to 8 bits
-// (Q8_K or Q8_0) as llama.cpp does, so teacher-forced decode logits move from the exact ones by
-// about what llama.cpp's own rounding moves them (1-3% relative, reference README), and no more.
-TEST(SessionTest, Int8ActivationDecodeOnEveryQuantizedType) {
+// Every quantized type: the default 8-bit activations (Q8_K or Q8_0, in prefill and decode) land
+// as close to the exact (float64) last logits as llama.cpp's own 8-bit activations do (its dumps
+// of the same files and prompt); teacher-forced decode moves the logits from the exact path's by
+// that band (1-4% relative) and no more; greedy decoding gives the exact path's tokens wherever
+// its top two logits are further apart than the band.
+TEST(SessionTest, Int8ActivationsStayWithinTheBandOfExact) {
   LAZYLLM_REQUIRE_REFERENCE();
-  for (const char* type : {"q4_k_m", "q5_k_m", "q6_k", "q3_k_m", "q2_k", "q4_1", "q5_0", "q5_1", "iq4_nl"}) {
+  int files = 0;
+  for (const char* type :
+       {"q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "q3_k_m", "q2_k", "q4_1", "q5_0", "q5_1", "iq4_nl"}) {
     SCOPED_TRACE(type);
-    const nlohmann::json ref =
-        testing::ReadJson(testing::ReferenceDir() / ("llama.cpp/tiny-gqa-" + std::string(type) + ".medium.json"));
-    auto model = Model::Load(testing::ReferenceModelPath(ref["model"]).string());
+    const std::string file = "tiny-gqa-" + std::string(type);
+    const nlohmann::json f64 = testing::ReadJson(testing::ReferenceDir() / ("float64/" + file + ".medium.json"));
+    const nlohmann::json cpp = testing::ReadJson(testing::ReferenceDir() / ("llama.cpp/" + file + ".medium.json"));
+    const auto exact_last = f64["last_logits"].get<std::vector<float>>();
+    const double theirs = testing::MaxRelDiff(cpp["last_logits"].get<std::vector<float>>(), exact_last);
+    auto model = Model::Load((testing::ReferenceDir() / ("models/" + file + ".gguf")).string());
     ASSERT_TRUE(model.ok());
-    const auto prompt = ref["prompt_tokens"].get<std::vector<int32_t>>();
-    const auto forced = ref["greedy_tokens"].get<std::vector<int32_t>>();
-    auto exact = Session::Create(*model, {.threads = 2});
-    auto int8 = Session::Create(*model, {.threads = 2, .int8_activations = true});
+    const auto prompt = f64["prompt_tokens"].get<std::vector<int32_t>>();
+    auto exact = Session::Create(*model, {.threads = 2, .exact_activations = true});
+    auto int8 = Session::Create(*model, {.threads = 2});
     ASSERT_TRUE(exact.ok() && int8.ok());
     ASSERT_TRUE(exact->Prefill(prompt).ok());
     ASSERT_TRUE(int8->Prefill(prompt).ok());
-    double worst = 0;
-    for (size_t i = 0; i < 8; ++i) {
-      ASSERT_TRUE(exact->DecodeStep(forced[i]).ok());
-      ASSERT_TRUE(int8->DecodeStep(forced[i]).ok());
+    const double ours =
+        testing::MaxRelDiff(std::vector<float>(int8->logits().begin(), int8->logits().end()), exact_last);
+    double worst = testing::MaxRelDiff(int8->logits(), exact->logits());
+    size_t same = 0, decided = 0;
+    for (size_t i = 0; i < 16; ++i) {
+      // Greedy on the exact path, forced on both.
+      const std::span<const float> l = exact->logits();
+      const int32_t next = Argmax(l);
+      std::vector<float> sorted(l.begin(), l.end());
+      std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
+      const float spread = *std::max_element(l.begin(), l.end()) - *std::min_element(l.begin(), l.end());
+      if (sorted[0] - sorted[1] > 0.05f * spread) {
+        ++decided;
+        same += Argmax(int8->logits()) == next ? 1 : 0;
+      }
+      ASSERT_TRUE(exact->DecodeStep(next).ok());
+      ASSERT_TRUE(int8->DecodeStep(next).ok());
       worst = std::max(worst, testing::MaxRelDiff(int8->logits(), exact->logits()));
     }
-    std::printf("  int8 decode %-7s max relative change of the logits over 8 steps %.2e\n", type, worst);
+    std::printf("  int8 %-7s last logits from float64: ours %.2e, llama.cpp %.2e; decode drift %.2e; greedy %zu/%zu\n",
+                type, ours, theirs, worst, same, decided);
+    EXPECT_LE(ours, 1.5 * theirs);
     EXPECT_GT(worst, 0.0);  // the int8 path ran
-    EXPECT_LT(worst, 4e-2);
+    EXPECT_LT(worst, 5e-2);
+    EXPECT_EQ(same, decided);
+    ++files;
   }
+  EXPECT_EQ(files, 11);
 }
 
 TEST(SessionTest, SampleModelGoldenContinuation) {

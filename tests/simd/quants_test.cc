@@ -3,12 +3,14 @@
 // block layouts (ggml's dequantize_row_* definitions), not from the decoders under test.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
 #include "simd/dtype.h"
+#include "simd/int8_gemm.h"
 #include "simd/kernels.h"
 #include "simd/quantize.h"
 
@@ -411,6 +413,53 @@ TEST(QuantsTest, Int8DotsEqualDequantizedProducts) {
       const DTypeKernels& k = KernelsFor(isa).Row(t);
       EXPECT_EQ(k.int8_act, ref.int8_act);
       EXPECT_NEAR(k.int8_dot(wq.data() + 2, xq.data() + 4, n), want, 2e-6 * magnitude);
+    }
+  }
+}
+
+// The int8 GEMM of every dtype, on every ISA (the VNNI panel kernel where the CPU has it, the
+// row-dot GEMM otherwise), equals the scalar int8 dot of each (weight row, activation row) pair:
+// the same integer sums, within float rounding. 71 rows: a full panel and a partial one with a
+// partial sub-panel; 13 activation rows: a full register tile and a partial one.
+TEST(QuantsTest, Int8GemmEqualsScalarRowDots) {
+  const DType types[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL,
+                         DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS};
+  const int64_t k = 3 * 256, rows = 71, n = 13;
+  std::mt19937 rng(22);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> w(rows * k), x(n * k);
+  for (auto& v : w) v = u(rng);
+  for (auto& v : x) v = u(rng) * 4.0f;
+  x[5] = 0.0f;  // an activation block of zeros besides the others
+  for (DType t : types) {
+    const DTypeKernels& ref = RefKernels().Row(t);
+    const int64_t row_bytes = RowBytes(t, k);
+    std::vector<uint8_t> wq(static_cast<size_t>(rows * row_bytes));
+    for (int64_t r = 0; r < rows; ++r) QuantizeRow(t, w.data() + r * k, wq.data() + r * row_bytes, k);
+    Int8Acts acts;
+    PrepareInt8Acts(RefKernels(), ref.int8_act, x.data(), n, k, &acts);
+    std::vector<double> want(static_cast<size_t>(n * rows));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t r = 0; r < rows; ++r)
+        want[i * rows + r] = ref.int8_dot(wq.data() + r * row_bytes, &acts.blocks[i * acts.row_bytes()], k);
+    double scale = 0;
+    for (double v : want) scale = std::max(scale, std::fabs(v));
+    for (Isa isa : AllIsas()) {
+      SCOPED_TRACE(std::string(InfoOf(t).name) + " on " + std::string(IsaName(isa)));
+      const DTypeKernels& kern = KernelsFor(isa).Row(t);
+      if (isa == Isa::kAvx512 && CpuSupportsAvx512Vnni()) EXPECT_NE(kern.int8_gemm, nullptr);
+      std::vector<float> y(static_cast<size_t>(n * rows), -1.0f);
+      std::vector<uint8_t> scratch(static_cast<size_t>(Int8GemmScratchBytes(k)));
+      for (int64_t r0 = 0; r0 < rows; r0 += kInt8PanelRows) {
+        const int64_t nr = std::min(kInt8PanelRows, rows - r0);
+        if (kern.int8_gemm != nullptr)
+          kern.int8_gemm(wq.data() + r0 * row_bytes, row_bytes, nr, acts, y.data() + r0, rows, scratch.data());
+        else
+          Int8GemmByDots(kern.int8_dot, wq.data() + r0 * row_bytes, row_bytes, nr, acts, y.data() + r0, rows);
+      }
+      double worst = 0;
+      for (size_t j = 0; j < y.size(); ++j) worst = std::max(worst, std::fabs(y[j] - want[j]));
+      EXPECT_LE(worst, 1e-5 * scale);
     }
   }
 }

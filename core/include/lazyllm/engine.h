@@ -102,9 +102,9 @@ struct SequenceOptions {
   static constexpr int64_t kDefaultMaxContext = 4096;
   // Token pruning; default off. Build it with PruningOptions::Parse.
   PruningOptions pruning;
-  // Decode matmuls with 8-bit activations (see SessionOptions). Every sequence of one step
-  // must agree.
-  bool int8_activations = false;
+  // Matmuls on quantized weights with fp32 activations and exactly dequantized weights instead
+  // of 8-bit activations (see SessionOptions). Every sequence of one step must agree.
+  bool exact_activations = false;
 };
 
 class Engine;
@@ -197,7 +197,7 @@ class LAZYLLM_API Engine {
   // results do not depend on what else is in the step (bit-identical when each matmul computes
   // its rows with the same call shape; otherwise within float rounding). Each item's status is
   // set; the returned status is not OK only when the items themselves are inconsistent (one
-  // sequence twice, sequences of another engine, mixed int8_activations).
+  // sequence twice, sequences of another engine, mixed exact_activations).
   Status Step(std::span<StepItem> items) const;
 
   // KV page pool: bytes per page, rows per page, limit (0: none), and bytes held by sequences.

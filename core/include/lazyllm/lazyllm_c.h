@@ -85,8 +85,9 @@ typedef struct lazyllm_session_options {
   /* LazyLLM token pruning: "off", "paper", "LAYER:FRACTION,...", "static:L:F", "random:F"
    * (see `lazyllm run --help`); NULL means "off". */
   const char* prune;
-  uint64_t prune_seed;      /* seed of random pruning */
-  int32_t int8_activations; /* decode matmuls with 8-bit activations (not exact; default 0) */
+  uint64_t prune_seed;       /* seed of random pruning */
+  int32_t exact_activations; /* quantized weights with fp32 activations, exactly dequantized
+                              * (default 0: 8-bit activations, as llama.cpp) */
 } lazyllm_session_options;
 
 LAZYLLM_API lazyllm_engine_options lazyllm_engine_default_options(void);

@@ -79,6 +79,10 @@ class LAZYLLM_API Model {
   std::vector<TensorSummary> tensors() const;
   // tokenizer.chat_template (the Jinja text), empty when the file has none.
   std::string chat_template() const;
+  // How its matmuls treat activations (for stats and bench records): "int8" when some weight
+  // matrix is quantized and `exact_activations` is off (see SessionOptions), "fp32-exact" when it
+  // is on, "fp32" when every matrix is F32, F16 or BF16 (or the model is vocab-only).
+  std::string matmul_activations(bool exact_activations) const;
 
   struct LAZYLLM_LOCAL Impl;  // opaque
 

@@ -26,12 +26,12 @@ struct SessionOptions {
   // node with its threads pinned there, and each weight matrix split by output rows into
   // node-local slices that the node's arena computes. With one node (or off): one arena.
   bool numa = true;
-  // Decode matmuls on quantized weights with the activation row rounded to 8-bit blocks (Q8_0 for
-  // the 32-element dtypes, Q8_K for the K-quants and IQ4_XS) and integer dot products, as
-  // llama.cpp computes them: faster, but activations are no longer exact fp32 there (each
-  // element moves by up to half a step of its block, 1/254 of the block's largest magnitude).
-  // Default off: every path keeps fp32 activations and dequantizes weights exactly.
-  bool int8_activations = false;
+  // Matmuls on quantized weights round each activation row to 8-bit blocks (Q8_K for the
+  // K-quants and IQ4_XS, Q8_0 for the 32-element dtypes) and use integer dot products, in prefill
+  // and decode, as llama.cpp computes them: each element moves by up to half a step of its
+  // block, 1/254 of the block's largest magnitude. exact_activations keeps fp32 activations and
+  // dequantizes the weights exactly (slower). F32, F16 and BF16 weights always compute in fp32.
+  bool exact_activations = false;
   // Maximum tokens in context (prompt + generated); 0 (default) means the model's trained
   // context length, capped at kDefaultMaxContext (as llama.cpp's default context). The KV
   // cache and the activations are sized for it up front, so a model trained for 128K tokens

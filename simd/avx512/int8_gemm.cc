@@ -1,0 +1,203 @@
+// AVX-512 VNNI int8 GEMM: a panel of weight rows decoded once to int8 levels, interleaved so that
+// one 64-byte vector holds 4 consecutive levels of 16 rows, then multiplied into every activation
+// row by vpdpbusd (64 multiply-adds per instruction): the activation's 4 levels (biased to
+// unsigned) broadcast against the 16 rows' signed levels.
+//
+// Per group of G levels a row has a scale and an offset (DecodedBlock): with unsigned activations
+// u = x + 128, Σ u·q = Σ x·q + 128·Σ q, so each group's integer sum starts at -128·Σ q (the
+// panel's bias) and ends exact. Then, per activation block of B levels with scale dx:
+// y += dx · Σ_g (scale_g · Σ x·q + offset_g · Σ x).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "simd/avx2/quant_decoders.h"
+#include "simd/kernels.h"
+
+namespace lazyllm::simd {
+namespace {
+
+constexpr int kLanes = 16;      // weight rows per vector: one int32 lane each
+constexpr int kTileInputs = 8;  // activation rows per register tile
+
+// The 32-element types with their own row kernels, as decoders.
+struct Q8_0 {
+  using Block = BlockQ8_0;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    std::memcpy(o->q, b.qs, 32);
+    o->scale[0] = Half(b.d);
+    o->offset[0] = 0.0f;
+  }
+};
+
+struct Q4_0 {
+  using Block = BlockQ4_0;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    Store32(o->q, _mm256_sub_epi8(Nibbles16(b.qs), Bytes(8)));
+    o->scale[0] = Half(b.d);
+    o->offset[0] = 0.0f;
+  }
+};
+
+// 16 rows of a panel, decoded: levels [k/4][16][4], and per group [k/G][16] the bias -128·Σ q,
+// the scale and the offset.
+struct SubPanel {
+  int8_t* levels;
+  int32_t* bias;
+  float* scale;
+  float* offset;
+};
+
+SubPanel SubPanelAt(void* scratch, int s, int64_t k, int group) {
+  auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t{63});
+  const int64_t groups = k / group;
+  const int64_t bytes = 16 * k + 3 * 16 * 4 * groups;  // a multiple of 64
+  uint8_t* p = base + s * bytes;
+  return {reinterpret_cast<int8_t*>(p), reinterpret_cast<int32_t*>(p + 16 * k),
+          reinterpret_cast<float*>(p + 16 * k + 64 * groups), reinterpret_cast<float*>(p + 16 * k + 128 * groups)};
+}
+
+// Σ of the 32 (or 16) int8 levels at q.
+template <int G>
+int32_t LevelSum(const int8_t* q) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i v;
+  if constexpr (G == 32)
+    v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q))),
+    v = _mm256_add_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16))));
+  else
+    v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+  const __m256i s = _mm256_madd_epi16(v, ones);
+  __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+  return _mm_cvtsi128_si32(t);
+}
+
+// Decodes rows [0, rows) (rows <= 16) of w into the sub-panel; absent rows compute to 0.
+template <class T>
+void Pack(const uint8_t* w, int64_t row_bytes, int rows, int64_t k, const SubPanel& s) {
+  constexpr int G = T::kGroup, E = T::kElems;
+  const int64_t groups = k / G;
+  if (rows < kLanes) {
+    std::memset(s.levels, 0, static_cast<size_t>(16 * k));
+    std::memset(s.bias, 0, static_cast<size_t>(3 * 16 * 4 * groups));
+  }
+  DecodedBlock o;
+  for (int r = 0; r < rows; ++r) {
+    const auto* blocks = reinterpret_cast<const typename T::Block*>(w + r * row_bytes);
+    for (int64_t blk = 0; blk < k / E; ++blk) {
+      T::Decode(blocks[blk], &o);
+      int32_t* lev = reinterpret_cast<int32_t*>(s.levels) + blk * (E / 4) * kLanes + r;
+      for (int j = 0; j < E / 4; ++j) std::memcpy(lev + j * kLanes, o.q + 4 * j, 4);
+      for (int g = 0; g < E / G; ++g) {
+        const int64_t gi = blk * (E / G) + g;
+        s.bias[gi * kLanes + r] = -128 * LevelSum<G>(o.q + g * G);
+        s.scale[gi * kLanes + r] = o.scale[g];
+        s.offset[gi * kLanes + r] = o.offset[g];
+      }
+    }
+  }
+}
+
+// NI activation rows from i0 times one sub-panel, written to y[(i0 + i)·ldy + 0..rows).
+template <int G, bool kOffsets, int NI>
+void Tile(const SubPanel& s, const Int8Acts& x, int64_t i0, int rows, float* y, int64_t ldy) {
+  const int64_t k = x.k, B = x.block;
+  const uint8_t* xq[NI];
+  const float* dx[NI];
+  const float* xs[NI];
+  for (int i = 0; i < NI; ++i) {
+    xq[i] = x.biased.data() + (i0 + i) * k;
+    dx[i] = x.scales.data() + (i0 + i) * (k / B);
+    xs[i] = x.sums16.data() + (i0 + i) * (k / 16);
+  }
+  __m512 acc[NI];
+  for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps();
+  const auto* lev = reinterpret_cast<const __m512i*>(s.levels);
+  for (int64_t b = 0; b < k / B; ++b) {
+    __m512 f[NI];
+    for (int i = 0; i < NI; ++i) f[i] = _mm512_setzero_ps();
+    for (int64_t gi = b * (B / G); gi < (b + 1) * (B / G); ++gi) {
+      const __m512i bias = _mm512_load_si512(s.bias + gi * kLanes);
+      __m512i sum[NI];
+      for (int i = 0; i < NI; ++i) sum[i] = bias;
+      const int64_t k0 = gi * G;
+#pragma GCC unroll 8
+      for (int q = 0; q < G / 4; ++q) {
+        const __m512i wv = _mm512_load_si512(lev + k0 / 4 + q);
+        for (int i = 0; i < NI; ++i) {
+          int32_t a;
+          std::memcpy(&a, xq[i] + k0 + 4 * q, 4);
+          sum[i] = _mm512_dpbusd_epi32(sum[i], _mm512_set1_epi32(a), wv);
+        }
+      }
+      const __m512 scale = _mm512_load_ps(s.scale + gi * kLanes);
+      for (int i = 0; i < NI; ++i) f[i] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum[i]), f[i]);
+      if constexpr (kOffsets) {
+        const __m512 offset = _mm512_load_ps(s.offset + gi * kLanes);
+        for (int i = 0; i < NI; ++i) {
+          const float xsum = G == 32 ? xs[i][2 * gi] + xs[i][2 * gi + 1] : xs[i][gi];
+          f[i] = _mm512_fmadd_ps(offset, _mm512_set1_ps(xsum), f[i]);
+        }
+      }
+    }
+    for (int i = 0; i < NI; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(dx[i][b]), f[i], acc[i]);
+  }
+  const __mmask16 m = static_cast<__mmask16>((1u << rows) - 1);
+  for (int i = 0; i < NI; ++i) _mm512_mask_storeu_ps(y + (i0 + i) * ldy, m, acc[i]);
+}
+
+template <int G, bool kOffsets>
+void Tiles(const SubPanel& s, const Int8Acts& x, int rows, float* y, int64_t ldy) {
+  int64_t i = 0;
+  for (; i + kTileInputs <= x.n; i += kTileInputs) Tile<G, kOffsets, kTileInputs>(s, x, i, rows, y, ldy);
+  switch (x.n - i) {
+    case 7: Tile<G, kOffsets, 7>(s, x, i, rows, y, ldy); break;
+    case 6: Tile<G, kOffsets, 6>(s, x, i, rows, y, ldy); break;
+    case 5: Tile<G, kOffsets, 5>(s, x, i, rows, y, ldy); break;
+    case 4: Tile<G, kOffsets, 4>(s, x, i, rows, y, ldy); break;
+    case 3: Tile<G, kOffsets, 3>(s, x, i, rows, y, ldy); break;
+    case 2: Tile<G, kOffsets, 2>(s, x, i, rows, y, ldy); break;
+    case 1: Tile<G, kOffsets, 1>(s, x, i, rows, y, ldy); break;
+    default: break;
+  }
+}
+
+// Whether some row of the decoded dtype has a nonzero offset (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K).
+template <class T>
+constexpr bool kHasOffsets = std::is_same_v<T, Q4_1> || std::is_same_v<T, Q5_1> || std::is_same_v<T, Q2_K> ||
+                             std::is_same_v<T, Q4_K> || std::is_same_v<T, Q5_K>;
+
+template <class T>
+void Gemm(const void* w, int64_t row_bytes, int64_t rows, const Int8Acts& x, float* y, int64_t ldy, void* scratch) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const int subs = static_cast<int>((rows + kLanes - 1) / kLanes);
+  for (int s = 0; s < subs; ++s) {
+    const int n = static_cast<int>(std::min<int64_t>(kLanes, rows - s * kLanes));
+    Pack<T>(wb + s * kLanes * row_bytes, row_bytes, n, x.k, SubPanelAt(scratch, s, x.k, T::kGroup));
+  }
+  for (int s = 0; s < subs; ++s) {
+    const int n = static_cast<int>(std::min<int64_t>(kLanes, rows - s * kLanes));
+    Tiles<T::kGroup, kHasOffsets<T>>(SubPanelAt(scratch, s, x.k, T::kGroup), x, n, y + s * kLanes, ldy);
+  }
+}
+
+constexpr DTypeRow Row(DType d, Int8GemmFn f) { return {d, {.int8_gemm = f}}; }
+
+constexpr DTypeRow kRows[] = {
+    Row(DType::kQ8_0, Gemm<Q8_0>),     Row(DType::kQ4_0, Gemm<Q4_0>),   Row(DType::kQ4_1, Gemm<Q4_1>),
+    Row(DType::kQ5_0, Gemm<Q5_0>),     Row(DType::kQ5_1, Gemm<Q5_1>),   Row(DType::kIQ4_NL, Gemm<IQ4_NL>),
+    Row(DType::kQ2_K, Gemm<Q2_K>),     Row(DType::kQ3_K, Gemm<Q3_K>),   Row(DType::kQ4_K, Gemm<Q4_K>),
+    Row(DType::kQ5_K, Gemm<Q5_K>),     Row(DType::kQ6_K, Gemm<Q6_K>),   Row(DType::kIQ4_XS, Gemm<IQ4_XS>),
+};
+
+}  // namespace
+
+std::span<const DTypeRow> Avx512VnniDTypeRows() { return kRows; }
+
+}  // namespace lazyllm::simd
