@@ -22,11 +22,11 @@ constexpr int64_t kInt8PanelRows = 64;
 struct Int8Acts {
   DType format = DType::kQ8_0;
   int64_t n = 0, k = 0;
-  int64_t block = 32;                // elements per activation block (32 or 256)
-  std::vector<uint8_t> blocks;       // n rows of ActRowBytes(format, k)
-  std::vector<uint8_t> biased;       // n rows of k bytes: level + 128 (unsigned)
-  std::vector<float> scales;         // n rows of k/block block scales
-  std::vector<float> sums16;         // n rows of k/16 level sums (Σ of 16 levels, as floats)
+  int64_t block = 32;           // elements per activation block (32 or 256)
+  std::vector<uint8_t> blocks;  // n rows of ActRowBytes(format, k)
+  std::vector<uint8_t> biased;  // n rows of k bytes: level + 128 (unsigned)
+  std::vector<float> scales;    // n rows of k/block block scales
+  std::vector<float> sums16;    // n rows of k/16 level sums (Σ of 16 levels, as floats)
   int64_t row_bytes() const { return static_cast<int64_t>(blocks.size()) / (n > 0 ? n : 1); }
 };
 

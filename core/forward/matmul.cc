@@ -112,7 +112,7 @@ void MatMul(const threading::Workers& workers, const simd::Kernels& k, const Wei
   const bool int8 = int8_activations && kern.int8_dot != nullptr;
   // Inputs prepared once for all arenas: with int8 activations the rows quantized to the dtype's
   // activation format, else (GEMV) per-16 sums of each row (for dtypes with mins).
-  const bool int8_gemm = int8 && (!gemv_rows || kern.int8_gemm != nullptr);
+  const bool int8_gemm = int8 && !gemv_rows;
   const simd::Int8DotFn int8_dot = int8 && !int8_gemm ? kern.int8_dot : nullptr;
   int64_t xq_row_bytes = 0;
   if (int8_gemm) {

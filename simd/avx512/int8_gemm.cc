@@ -157,14 +157,29 @@ void Tiles(const SubPanel& s, const Int8Acts& x, int rows, float* y, int64_t ldy
   int64_t i = 0;
   for (; i + kTileInputs <= x.n; i += kTileInputs) Tile<G, kOffsets, kTileInputs>(s, x, i, rows, y, ldy);
   switch (x.n - i) {
-    case 7: Tile<G, kOffsets, 7>(s, x, i, rows, y, ldy); break;
-    case 6: Tile<G, kOffsets, 6>(s, x, i, rows, y, ldy); break;
-    case 5: Tile<G, kOffsets, 5>(s, x, i, rows, y, ldy); break;
-    case 4: Tile<G, kOffsets, 4>(s, x, i, rows, y, ldy); break;
-    case 3: Tile<G, kOffsets, 3>(s, x, i, rows, y, ldy); break;
-    case 2: Tile<G, kOffsets, 2>(s, x, i, rows, y, ldy); break;
-    case 1: Tile<G, kOffsets, 1>(s, x, i, rows, y, ldy); break;
-    default: break;
+    case 7:
+      Tile<G, kOffsets, 7>(s, x, i, rows, y, ldy);
+      break;
+    case 6:
+      Tile<G, kOffsets, 6>(s, x, i, rows, y, ldy);
+      break;
+    case 5:
+      Tile<G, kOffsets, 5>(s, x, i, rows, y, ldy);
+      break;
+    case 4:
+      Tile<G, kOffsets, 4>(s, x, i, rows, y, ldy);
+      break;
+    case 3:
+      Tile<G, kOffsets, 3>(s, x, i, rows, y, ldy);
+      break;
+    case 2:
+      Tile<G, kOffsets, 2>(s, x, i, rows, y, ldy);
+      break;
+    case 1:
+      Tile<G, kOffsets, 1>(s, x, i, rows, y, ldy);
+      break;
+    default:
+      break;
   }
 }
 
@@ -190,10 +205,10 @@ void Gemm(const void* w, int64_t row_bytes, int64_t rows, const Int8Acts& x, flo
 constexpr DTypeRow Row(DType d, Int8GemmFn f) { return {d, {.int8_gemm = f}}; }
 
 constexpr DTypeRow kRows[] = {
-    Row(DType::kQ8_0, Gemm<Q8_0>),     Row(DType::kQ4_0, Gemm<Q4_0>),   Row(DType::kQ4_1, Gemm<Q4_1>),
-    Row(DType::kQ5_0, Gemm<Q5_0>),     Row(DType::kQ5_1, Gemm<Q5_1>),   Row(DType::kIQ4_NL, Gemm<IQ4_NL>),
-    Row(DType::kQ2_K, Gemm<Q2_K>),     Row(DType::kQ3_K, Gemm<Q3_K>),   Row(DType::kQ4_K, Gemm<Q4_K>),
-    Row(DType::kQ5_K, Gemm<Q5_K>),     Row(DType::kQ6_K, Gemm<Q6_K>),   Row(DType::kIQ4_XS, Gemm<IQ4_XS>),
+    Row(DType::kQ8_0, Gemm<Q8_0>), Row(DType::kQ4_0, Gemm<Q4_0>), Row(DType::kQ4_1, Gemm<Q4_1>),
+    Row(DType::kQ5_0, Gemm<Q5_0>), Row(DType::kQ5_1, Gemm<Q5_1>), Row(DType::kIQ4_NL, Gemm<IQ4_NL>),
+    Row(DType::kQ2_K, Gemm<Q2_K>), Row(DType::kQ3_K, Gemm<Q3_K>), Row(DType::kQ4_K, Gemm<Q4_K>),
+    Row(DType::kQ5_K, Gemm<Q5_K>), Row(DType::kQ6_K, Gemm<Q6_K>), Row(DType::kIQ4_XS, Gemm<IQ4_XS>),
 };
 
 }  // namespace

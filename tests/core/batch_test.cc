@@ -34,15 +34,16 @@ struct Trace {
   std::vector<int32_t> tokens;
 };
 
-SequenceOptions Options(const Model& model, const std::string& schedule, uint64_t seed) {
+SequenceOptions Options(const Model& model, const std::string& schedule, uint64_t seed, bool exact = true) {
   auto p = PruningOptions::Parse(schedule, model.config().num_layers, seed);
   EXPECT_TRUE(p.ok()) << schedule;
-  return {.max_context = 512, .pruning = p.ok() ? *p : PruningOptions()};
+  return {.max_context = 512, .pruning = p.ok() ? *p : PruningOptions(), .exact_activations = exact};
 }
 
 // Runs the requests through one engine, `width` at a time at most, each joining at its step
 // (or when a slot frees up) and leaving when done. width 1 with joins 0 is the solo run.
-std::vector<Trace> RunRequests(const Engine& engine, const std::vector<Request>& reqs, size_t width) {
+std::vector<Trace> RunRequests(const Engine& engine, const std::vector<Request>& reqs, size_t width,
+                               bool exact = true) {
   std::vector<Trace> out(reqs.size());
   std::vector<std::optional<Sequence>> seqs(reqs.size());
   std::vector<int32_t> last(reqs.size());
@@ -50,7 +51,7 @@ std::vector<Trace> RunRequests(const Engine& engine, const std::vector<Request>&
   std::vector<size_t> active;
   for (int step = 0; next < reqs.size() || !active.empty(); ++step) {
     while (next < reqs.size() && active.size() < width && reqs[next].join <= step) {
-      auto s = engine.NewSequence(Options(engine.model(), reqs[next].schedule, next));
+      auto s = engine.NewSequence(Options(engine.model(), reqs[next].schedule, next, exact));
       EXPECT_TRUE(s.ok()) << s.status().message();
       seqs[next].emplace(std::move(*s));
       active.push_back(next++);
@@ -124,6 +125,30 @@ void ExpectBatchEqualsSolo(const Engine& engine, const std::vector<Request>& req
                                   std::to_string(identical) + "/" + std::to_string(total));
 }
 
+// With 8-bit activations (the default on quantized weights) a decode step of one sequence runs
+// the GEMV's int8 row dots and a step of many the int8 GEMM: the same rounded activations and
+// exact integer sums, float steps in another order, so an activation on a rounding boundary may
+// take the neighbouring level in the next matmul. Batch results stay within the int8 band of the
+// solo run's (compared until the greedy tokens part, which the band allows).
+void ExpectBatchNearSolo(const Engine& engine, const std::vector<Request>& reqs, size_t width, double band) {
+  auto solo_reqs = reqs;
+  for (auto& r : solo_reqs) r.join = 0;
+  const auto solo = RunRequests(engine, solo_reqs, 1, /*exact=*/false);
+  const auto batch = RunRequests(engine, reqs, width, /*exact=*/false);
+  double worst = 0;
+  size_t compared = 0, prefills_identical = 0;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    prefills_identical += batch[i].logits[0] == solo[i].logits[0] ? 1 : 0;  // both prefills run the GEMM
+    for (size_t t = 0; t < solo[i].logits.size(); ++t, ++compared) {
+      worst = std::max(worst, testing::MaxRelDiff(batch[i].logits[t], solo[i].logits[t]));
+      if (batch[i].tokens[t] != solo[i].tokens[t]) break;
+    }
+  }
+  std::printf("  int8 batch vs solo: max relative difference %.2e over %zu steps; %zu/%zu prefills identical\n", worst,
+              compared, prefills_identical, reqs.size());
+  EXPECT_LE(worst, band);
+}
+
 TEST(BatchTest, BatchEqualsSoloOnTheSampleModel) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
@@ -161,7 +186,8 @@ TEST(BatchTest, BatchEqualsSoloOnQuantizedAndSlidingWindowModels) {
       for (int t = 0; t < 20 + 23 * i; ++t) prompt.push_back((t * 7919 + i * 31) % model->config().vocab_size);
       reqs.push_back({prompt, i % 3 == 0 ? "off" : (i % 3 == 1 ? "paper" : "static:1:0.5"), 3 + i % 4, i % 3});
     }
-    ExpectBatchEqualsSolo(*engine, reqs, 12);
+    ExpectBatchEqualsSolo(*engine, reqs, 12);  // exact activations: within float rounding
+    if (std::string(file).find("q4_k_m") != std::string::npos) ExpectBatchNearSolo(*engine, reqs, 12, 5e-2);
   }
 }
 
