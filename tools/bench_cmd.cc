@@ -17,7 +17,7 @@ namespace {
 const CommandSpec kBenchSpec = {
     .name = "bench",
     .summary = "A benchmark matrix of prefill and decode speed over every combination of the values given.",
-    .shared = {"-m", "--exact", "--kv-type"},
+    .shared = {"-m", "--exact", "--kv-type", "--revive-budget"},
     .own = {{"-p", "N,N,...", "prompt lengths in tokens (default 512)"},
             {"-n", "N,N,...", "tokens to generate (default 32)"},
             {"-t", "N,N,...", "worker threads (default 0: one per core)"},
@@ -101,6 +101,7 @@ void AddSchedules(const Flags& flags, const ModelConfig& c, Plan* plan) {
   for (const std::string& spec : PruneList(flags.Get("--prune").value_or("off"))) {
     auto p = PruningOptions::Parse(spec, c.num_layers, plan->seed);
     if (!p.ok()) throw CliError{"flag '--prune': " + p.status().message()};
+    ApplyReviveBudget(flags, &*p);
     const bool seen = std::any_of(plan->prunings.begin(), plan->prunings.end(),
                                   [&](const PruningOptions& q) { return q.ToString() == p->ToString(); });
     if (!seen) plan->prunings.push_back(*p);

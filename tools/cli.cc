@@ -120,6 +120,12 @@ std::vector<std::string> PruneList(const std::string& s) {
   return out;
 }
 
+void ApplyReviveBudget(const Flags& flags, lazyllm::PruningOptions* p) {
+  if (!flags.Has("--revive-budget") || p->method != lazyllm::PruningOptions::Method::kLazy) return;
+  p->revive_budget =
+      *flags.Get("--revive-budget") == "inf" ? -1 : flags.Number<int64_t>("--revive-budget", -1, 0, int64_t{1} << 40);
+}
+
 lazyllm::ChatTemplate ChooseChatTemplate(const Flags& flags, const lazyllm::Model& model) {
   if (auto name = flags.Get("--chat-template")) {
     auto named = lazyllm::ChatTemplateByName(*name);

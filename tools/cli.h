@@ -52,6 +52,8 @@ lazyllm::KvType ParseKvType(const Flags& flags);
 // Pruning specs are separated by ';' or by ',' between specs; a spec itself may contain commas
 // (8:0.5,15:0.5), so "off,paper" splits on commas that start a new spec word.
 std::vector<std::string> PruneList(const std::string& s);
+// Applies --revive-budget R|inf (when given) to a LazyLLM schedule.
+void ApplyReviveBudget(const Flags& flags, lazyllm::PruningOptions* p);
 
 // The chat template family: --chat-template NAME, else the model's tokenizer.chat_template, else
 // chatml with a warning on stderr.

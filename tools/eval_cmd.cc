@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 const CommandSpec kEvalSpec = {
     .name = "eval",
     .summary = "Measures LazyLLM's quality and speed against the baseline (pruning off) on a JSONL eval set.",
-    .shared = {"-m", "-t", "-c"},
+    .shared = {"-m", "-t", "-c", "--revive-budget"},
     .own = {{"--set", "FILE|DIR", "the eval set: a .jsonl file, or a folder of them"},
             {"--prune", "SPECS", "the schedules to compare, separated by ';' (default paper)"},
             {"-n", "N", "greedy tokens compared per prompt (default 16)"},
@@ -403,6 +403,7 @@ std::vector<PruningOptions> Methods(const Flags& flags, int64_t layers, int64_t 
   for (const std::string& spec : PruneList(flags.Get("--prune").value_or("paper"))) {
     auto p = PruningOptions::Parse(spec, layers, seed);
     if (!p.ok()) throw CliError{"flag '--prune': " + p.status().message()};
+    ApplyReviveBudget(flags, &*p);
     add(*p);
   }
   if (flags.Has("--sweep"))

@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <string>
+
+#include "lazyllm/pruning.h"
 
 namespace lazyllm::cli {
 namespace {
@@ -27,8 +30,15 @@ const std::vector<FlagDef>& SharedFlags() {
       {"--json", "", "print one JSON object instead of text"},
       {"--prune", "SPEC",
        "LazyLLM token pruning (default paper): off | paper | LAYER:FRACTION[,LAYER:FRACTION...] | "
-       "static:LAYER:FRACTION | random:FRACTION"},
+       "static:LAYER:FRACTION | random:FRACTION; a LazyLLM schedule may end with ,revive:R (its revival bound)"},
       {"--numa", "on|off", "NUMA placement of workers and weights (default on; matters with several NUMA nodes)"},
+      {"--revive-budget", "R|inf",
+       "LazyLLM's revival bound: at most R revivals per pruning layer per decode step (default: the schedule's; "
+       "paper's is " +
+           std::string(lazyllm::PruningOptions::kPaperReviveBudget < 0
+                           ? "inf"
+                           : std::to_string(lazyllm::PruningOptions::kPaperReviveBudget)) +
+           "; a spec sets it with ,revive:R)"},
       {"--exact", "",
        "matmuls on quantized weights keep fp32 activations and dequantize weights exactly (default: 8-bit "
        "activations and integer dot products, as llama.cpp; faster)"},

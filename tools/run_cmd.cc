@@ -22,8 +22,16 @@ using PromptEncoder = std::function<std::vector<int32_t>(const std::string&)>;
 const CommandSpec kRunSpec = {
     .name = "run",
     .summary = "Generates from a prompt with LazyLLM token pruning (default --prune paper).",
-    .shared = {"-m", "-p", "-f", "-n", "-t", "-c", "--temp", "--top-k", "--top-p", "--seed", "--no-bos", "--json",
-               "--prune", "--numa", "--exact", "--kv-type", "--mem-limit", "--system", "--chat-template"},
+    .shared = {"-m",        "-p",
+               "-f",        "-n",
+               "-t",        "-c",
+               "--temp",    "--top-k",
+               "--top-p",   "--seed",
+               "--no-bos",  "--json",
+               "--prune",   "--revive-budget",
+               "--numa",    "--exact",
+               "--kv-type", "--mem-limit",
+               "--system",  "--chat-template"},
     .own =
         {{"--logits", "",
           "with --json: the last prompt position's logits and the argmax at every prompt position (needs --prune off)"},
@@ -47,7 +55,10 @@ generated ids, the text and timing stats). Timing lines go to stderr.
 --prune SPEC: off | paper (the paper's schedule for the model's depth) | LAYER:FRACTION,...
   (e.g. 8:0.5,15:0.5,23:0.5: before layer L keep the FRACTION of prompt tokens the last token
   attends to most) | static:LAYER:FRACTION (prune once in the prefill, never revive) |
-  random:FRACTION (drop prompt tokens at random before layer 0, seeded by --seed).
+  random:FRACTION (drop prompt tokens at random before layer 0, seeded by --seed). A LazyLLM
+  schedule may end with ,revive:R: a decode step revives at most R dropped tokens per pruning
+  layer (the highest-scored; the rest stay revivable), so no step costs much more than the
+  baseline's; --revive-budget R|inf sets it for every schedule.
 
 --batch-file outputs in input order: the texts, or with --json one `run --json` object per line;
 LazyLLM's pruned (token, layer) pairs take no KV memory, so more pruned requests fit in --kv-mem.
@@ -66,6 +77,7 @@ json StatsJson(const lazyllm::Stats& st, int threads, const std::string& activat
           {"kept_per_layer", st.pruning.kept_per_layer},
           {"revived_tokens", st.pruning.revived_tokens},
           {"revivals_skipped", st.pruning.revivals_skipped},
+          {"revivals_deferred", st.pruning.revivals_deferred},
           {"prompt_tokens_computed_pct_prefill", st.pruning.prompt_tokens_computed_pct_prefill},
           {"prompt_tokens_computed_pct_final", st.pruning.prompt_tokens_computed_pct},
           {"kv_bytes", st.kv_bytes},
@@ -181,6 +193,7 @@ std::vector<lazyllm::BatchRequest> BatchRequests(const Flags& flags, const lazyl
   for (size_t i = 0; i < lines.size(); ++i) {
     auto pruning = lazyllm::PruningOptions::Parse(lines[i].prune, model.config().num_layers, gen.sampling.seed);
     if (!pruning.ok()) throw CliError{"request " + std::to_string(i + 1) + ": " + pruning.status().message()};
+    ApplyReviveBudget(flags, &*pruning);
     lazyllm::BatchRequest r{.prompt = encode(lines[i].prompt), .generation = gen};
     r.generation.max_new_tokens = lines[i].max_tokens;
     r.sequence = {.max_context = sopts.max_context, .pruning = *pruning, .exact_activations = sopts.exact_activations};
@@ -389,6 +402,7 @@ int Run(int argc, char** argv) {
   auto pruning = lazyllm::PruningOptions::Parse(flags.Get("--prune").value_or("paper"), model.config().num_layers,
                                                 o.gen.sampling.seed);
   if (!pruning.ok()) throw CliError{pruning.status().message()};
+  ApplyReviveBudget(flags, &*pruning);
   o.session.pruning = *pruning;
   if (flags.Has("--logits") && pruning->method != lazyllm::PruningOptions::Method::kOff)
     throw CliError{"--logits needs --prune off (pruned prompt positions have no logits)"};

@@ -46,48 +46,75 @@ Status ParseStep(std::string_view spec, std::string_view item, int64_t num_layer
   return OkStatus();
 }
 
+StatusOr<PruningOptions> ParseSchedule(std::string_view full, std::string_view spec, int64_t num_layers, uint64_t seed);
+
 }  // namespace
 
 StatusOr<PruningOptions> PruningOptions::Parse(std::string_view spec, int64_t num_layers, uint64_t seed) {
+  // A trailing revive:R (LazyLLM schedules only).
+  std::string_view steps_spec = spec;
+  int64_t budget = -1;
+  if (const size_t at = spec.rfind(",revive:"); at != std::string_view::npos) {
+    const std::string_view r = spec.substr(at + 8);
+    if (!ParseInt(r, &budget) || budget < 0)
+      return Bad(spec, "revival bound '" + std::string(r) + "' is not a count >= 0");
+    steps_spec = spec.substr(0, at);
+    if (steps_spec.rfind("static:", 0) == 0 || steps_spec.rfind("random:", 0) == 0 || steps_spec == "off")
+      return Bad(spec, "revive:R bounds LazyLLM's revivals; static, random and off never revive");
+  }
+  LAZYLLM_ASSIGN_OR_RETURN(PruningOptions o, ParseSchedule(spec, steps_spec, num_layers, seed));
+  if (budget >= 0) o.revive_budget = budget;
+  return o;
+}
+
+namespace {
+
+StatusOr<PruningOptions> ParseSchedule(std::string_view full, std::string_view spec, int64_t num_layers,
+                                       uint64_t seed) {
   PruningOptions o;
   o.seed = seed;
+  using Method = PruningOptions::Method;
+  using Step = PruningOptions::Step;
   if (spec == "off") return o;
   if (spec == "paper") {
     if (num_layers < 2)
-      return Bad(spec, "a model of " + std::to_string(num_layers) + " layer cannot be pruned by layer");
+      return Bad(full, "a model of " + std::to_string(num_layers) + " layer cannot be pruned by layer");
     o.method = Method::kLazy;
     for (const double f : {9.0 / 32, 19.0 / 32, 28.0 / 32}) {
       const auto layer = std::clamp<int64_t>(static_cast<int64_t>(std::floor(f * num_layers + 0.5)), 1, num_layers - 1);
       if (o.steps.empty() || o.steps.back().layer != layer) o.steps.push_back({layer, 0.3});
     }
+    o.revive_budget = PruningOptions::kPaperReviveBudget;
     return o;
   }
   if (spec.rfind("random:", 0) == 0) {
     o.method = Method::kRandom;
     const std::string_view k = spec.substr(7);
-    if (!ParseFraction(k, &o.random_k)) return Bad(spec, "fraction '" + std::string(k) + "' is not a number");
-    if (!(o.random_k >= 0.0 && o.random_k < 1.0)) return Bad(spec, "fraction " + std::string(k) + " is outside [0, 1)");
+    if (!ParseFraction(k, &o.random_k)) return Bad(full, "fraction '" + std::string(k) + "' is not a number");
+    if (!(o.random_k >= 0.0 && o.random_k < 1.0)) return Bad(full, "fraction " + std::string(k) + " is outside [0, 1)");
     return o;
   }
   if (spec.rfind("static:", 0) == 0) {
     o.method = Method::kStatic;
     Step s;
-    LAZYLLM_RETURN_IF_ERROR(ParseStep(spec, spec.substr(7), num_layers, &s));
+    LAZYLLM_RETURN_IF_ERROR(ParseStep(full, spec.substr(7), num_layers, &s));
     o.steps.push_back(s);
     return o;
   }
-  if (spec.empty()) return Bad(spec, "empty (use off, paper, L:k,..., static:L:k or random:k)");
+  if (spec.empty()) return Bad(full, "empty (use off, paper, L:k,..., static:L:k or random:k)");
   o.method = Method::kLazy;
   for (std::string_view item : Split(spec, ',')) {
     Step s;
-    LAZYLLM_RETURN_IF_ERROR(ParseStep(spec, item, num_layers, &s));
+    LAZYLLM_RETURN_IF_ERROR(ParseStep(full, item, num_layers, &s));
     for (const Step& prev : o.steps)
-      if (prev.layer == s.layer) return Bad(spec, "layer " + std::to_string(s.layer) + " appears twice");
+      if (prev.layer == s.layer) return Bad(full, "layer " + std::to_string(s.layer) + " appears twice");
     o.steps.push_back(s);
   }
   std::sort(o.steps.begin(), o.steps.end(), [](const Step& a, const Step& b) { return a.layer < b.layer; });
   return o;
 }
+
+}  // namespace
 
 namespace {
 // The shortest text that parses back to exactly v (0.9999999 stays 0.9999999, not %g's 1).
@@ -111,6 +138,7 @@ std::string PruningOptions::ToString() const {
   }
   std::string s;
   for (const Step& st : steps) s += (s.empty() ? "" : ",") + std::to_string(st.layer) + ":" + Exact(st.k);
+  if (revive_budget >= 0) s += ",revive:" + std::to_string(revive_budget);
   return s;
 }
 

@@ -28,6 +28,31 @@ void DropAtRandom(PruningState& p, StepRows& r) {
   p.stats.kept_positions.push_back(r.rows);
 }
 
+// The revival bound: of the selected keys an append would revive at this layer (no K/V here, not
+// computed in this step), keeps the budget's worth of highest score (ties: the later position)
+// and defers the others: they are not selected at this layer in this step, and their Aux Cache
+// entries stay for a later step.
+void BoundRevivals(PruningState& p, const SelectionAt& at, const StepRows& r, SelectScratch& scratch) {
+  const int64_t budget = p.options.revive_budget;
+  std::vector<int64_t>& cand = scratch.order;  // SelectLowest is done with it
+  cand.clear();
+  size_t i = 0;
+  for (size_t j = 0; j < r.live.size(); ++j) {
+    const bool computed = i < r.rows.size() && r.rows[i] == r.live[j];
+    if (computed) ++i;
+    if (!scratch.drop[j] && !computed && !p.tokens.HasKv(at.layer, r.live[j])) cand.push_back(static_cast<int64_t>(j));
+  }
+  if (static_cast<int64_t>(cand.size()) <= budget) return;
+  std::sort(cand.begin(), cand.end(), [&](int64_t a, int64_t b) {
+    return r.scores[a] != r.scores[b] ? r.scores[a] > r.scores[b] : r.live[a] > r.live[b];
+  });
+  for (size_t c = static_cast<size_t>(budget); c < cand.size(); ++c) {
+    scratch.drop[cand[c]] = 1;
+    if (p.hooks.on_defer) p.hooks.on_defer(at.layer, r.live[cand[c]]);
+  }
+  p.stats.revivals_deferred += static_cast<int64_t>(cand.size()) - budget;
+}
+
 // Sets aside KV pages for the rows an append computes from layer l on: its selected rows and the
 // tokens it revives (keeping those of its promised tokens). Under a pool limit, revivals that
 // find no page are skipped: the first ones in position order are kept, the rest stay dropped at
@@ -102,6 +127,7 @@ Status Select(PruningState& p, cache::KvCache& kv, const SelectionAt& at, StepRo
   const int64_t num_drop = PruningOptions::NumDropped(p.step_k[l], n_live);
   simd::SelectLowest(r.scores.data(), r.live.data(), n_live, num_drop, scratch.order.data(), scratch.drop.data());
   if (at.decode) {
+    if (p.options.revive_budget >= 0) BoundRevivals(p, at, r, scratch);
     const Status fit = FitRevivals(p, kv, at, r, scratch.drop);
     if (!fit.ok()) return fit;
   }

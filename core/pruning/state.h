@@ -21,6 +21,8 @@ struct PruningHooks {
   std::function<void(int64_t layer, int64_t slot, std::span<const float> row)> on_stash;
   // A revived row at the input of selection layer `layer`, as it enters the computation.
   std::function<void(int64_t layer, int64_t slot, std::span<const float> row)> on_revive;
+  // A selected token whose revival at selection layer `layer` the revival bound deferred.
+  std::function<void(int64_t layer, int64_t slot)> on_defer;
 };
 
 // Layers whose output the Aux Cache keeps: l where l+1 is a LazyLLM selection layer.

@@ -91,7 +91,8 @@ std::vector<Trace> RunRequests(const Engine& engine, const std::vector<Request>&
 std::vector<Request> Requests(const Model& model, size_t n) {
   const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
   const auto all = model.tokenizer().Encode(text, true);
-  const std::vector<std::string> schedules = {"off", "paper", "static:2:0.5", "random:0.4", "1:0.5,3:0.6"};
+  const std::vector<std::string> schedules = {"off",        "paper",       "static:2:0.5",
+                                              "random:0.4", "1:0.5,3:0.6", "paper,revive:1"};
   std::vector<Request> reqs;
   for (size_t i = 0; i < n; ++i) {
     const auto len = std::min<size_t>(all.size(), 3 + (i * 37) % 300);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "common/test_paths.h"
 #include "core/engine/session_hooks.h"
@@ -325,6 +326,61 @@ TEST(LazyLlmTest, RevivedRowEqualsStashedHiddenStateAndFillsItsSlot) {
     EXPECT_TRUE(std::any_of(k.begin(), k.end(), [](float v) { return v != 0.0f; }));
   }
   EXPECT_EQ(static_cast<int64_t>(revived.size()), s->pruning_stats().revived_tokens);
+}
+
+// The revival bound (DESIGN §3): with R = 1 no decode step revives more than one token at a
+// pruning layer; the tokens past the bound are deferred, keep no K/V there and stay in the Aux
+// Cache: later steps revive them with exactly the stashed row; no pair is computed twice (an
+// internal check) and the work stays within the baseline's.
+TEST(LazyLlmTest, RevivalBoundDefersWithoutLosingTokens) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  const auto prompt =
+      model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true);
+  auto s = MakeSession(*model, "paper,revive:1");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->pruning().revive_budget, 1);
+  std::map<std::pair<int64_t, int64_t>, std::vector<float>> stashed;  // (Aux layer, slot) -> row
+  std::map<int64_t, int> revived_now;                                 // selection layer -> revivals this step
+  std::set<std::pair<int64_t, int64_t>> deferred, revived_after_deferral;
+  int mismatches = 0, over_budget = 0;
+  int64_t deferrals = 0;
+  auto& hooks = internal::Hooks(*s);
+  hooks.on_stash = [&](int64_t layer, int64_t slot, std::span<const float> row) {
+    stashed[{layer, slot}].assign(row.begin(), row.end());
+  };
+  hooks.on_revive = [&](int64_t layer, int64_t slot, std::span<const float> row) {
+    auto it = stashed.find({layer - 1, slot});
+    if (it == stashed.end() || !std::equal(row.begin(), row.end(), it->second.begin())) ++mismatches;
+    if (++revived_now[layer] > 1) ++over_budget;
+    if (deferred.count({layer, slot}) != 0) revived_after_deferral.insert({layer, slot});
+  };
+  hooks.on_defer = [&](int64_t layer, int64_t slot) {
+    EXPECT_FALSE(internal::HasKv(*s, layer, slot));
+    EXPECT_TRUE(internal::HasKv(*s, layer - 1, slot));
+    EXPECT_EQ(stashed.count({layer - 1, slot}), 1u) << "a deferred token must stay in the Aux Cache";
+    deferred.insert({layer, slot});
+    ++deferrals;
+  };
+  ASSERT_TRUE(s->Prefill(prompt).ok());
+  const int steps = 96;
+  for (int i = 0; i < steps; ++i) {
+    revived_now.clear();
+    ASSERT_TRUE(s->DecodeStep(Argmax(s->logits())).ok());
+  }
+  const PruningStats st = s->pruning_stats();
+  EXPECT_EQ(over_budget, 0);
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_GT(st.revived_tokens, 0);
+  EXPECT_EQ(st.revivals_deferred, deferrals);
+  EXPECT_GT(st.revivals_deferred, 0);
+  EXPECT_FALSE(revived_after_deferral.empty()) << "deferred tokens are revived by later steps";
+  const int64_t baseline_pairs = model->config().num_layers * (static_cast<int64_t>(prompt.size()) + steps);
+  EXPECT_LE(st.computed_pairs, baseline_pairs);
+  std::printf("  revive:1 over %d steps: %lld revived, %lld deferrals (%zu tokens), %zu revived after deferral\n",
+              steps, static_cast<long long>(st.revived_tokens), static_cast<long long>(st.revivals_deferred),
+              deferred.size(), revived_after_deferral.size());
 }
 
 TEST(LazyLlmTest, StaticAndRandomBaselines) {

@@ -61,6 +61,18 @@ TEST(PruningTest, ParsesListsAndBaselines) {
   EXPECT_EQ(r->seed, 7u);
 }
 
+TEST(PruningTest, ParsesTheRevivalBound) {
+  auto o = PruningOptions::Parse("paper,revive:2", 32);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_EQ(o->revive_budget, 2);
+  EXPECT_EQ(Layers(*o), Layers(*PruningOptions::Parse("paper", 32)));
+  EXPECT_EQ(o->ToString(), "9:0.3,19:0.3,28:0.3,revive:2");
+  EXPECT_EQ(PruningOptions::Parse(o->ToString(), 32)->ToString(), o->ToString());
+  EXPECT_EQ(PruningOptions::Parse("3:0.5,revive:0", 5)->revive_budget, 0);
+  EXPECT_EQ(PruningOptions::Parse("3:0.5", 5)->revive_budget, -1);
+  EXPECT_EQ(PruningOptions::Parse("paper", 32)->revive_budget, PruningOptions::kPaperReviveBudget);
+}
+
 TEST(PruningTest, ErrorsNameTheProblem) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"0:0.3", "layer 0 is outside 1..4"},
@@ -75,6 +87,10 @@ TEST(PruningTest, ErrorsNameTheProblem) {
       {"2:0.3,", "is not LAYER:FRACTION"},
       {"random:1.5", "outside [0, 1)"},
       {"static:9:0.5", "layer 9 is outside"},
+      {"paper,revive:-1", "revival bound '-1' is not a count"},
+      {"paper,revive:x", "revival bound 'x' is not a count"},
+      {"static:3:0.5,revive:2", "static, random and off never revive"},
+      {"2:0.3,revive:1,3:0.2", "revival bound '1,3:0.2' is not a count"},
   };
   for (const auto& [spec, expect] : cases) {
     auto o = PruningOptions::Parse(spec, 5);

@@ -87,6 +87,9 @@ struct PruningStats {
   // token stayed dropped at that step. Always 0 without a pool limit; while it is 0 a sequence's
   // results are those of its solo run.
   int64_t revivals_skipped = 0;
+  // Revivals deferred by the revival bound (PruningOptions::revive_budget): selected tokens past
+  // the budget at a layer, left in the Aux Cache for a later step (one per token and layer).
+  int64_t revivals_deferred = 0;
   // 100 · Σ_l |has_kv[l] ∩ prompt| / (L · N_prompt), after the prefill and now.
   double prompt_tokens_computed_pct_prefill = 100.0;
   double prompt_tokens_computed_pct = 100.0;

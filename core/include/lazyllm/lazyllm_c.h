@@ -83,7 +83,8 @@ typedef struct lazyllm_engine_options {
 typedef struct lazyllm_session_options {
   int64_t max_context; /* tokens; 0: the model's trained context, capped at 4096 */
   /* LazyLLM token pruning: "off", "paper", "LAYER:FRACTION,...", "static:L:F", "random:F"
-   * (see `lazyllm run --help`); NULL means "off". */
+   * (see `lazyllm run --help`); NULL means "off". A LazyLLM schedule takes a revival bound as a
+   * last item, e.g. "paper,revive:2" (at most 2 revivals per pruning layer per decode step). */
   const char* prune;
   uint64_t prune_seed;       /* seed of random pruning */
   int32_t exact_activations; /* quantized weights with fp32 activations, exactly dequantized

@@ -26,15 +26,22 @@ struct LAZYLLM_API PruningOptions {
   std::vector<Step> steps;  // kLazy: sorted by layer, unique; kStatic: one step; else empty
   double random_k = 0.0;    // kRandom only
   uint64_t seed = 0;        // kRandom only
+  // kLazy: the revival bound R (DESIGN §3). A decode step revives at most R tokens at each
+  // pruning layer, the selected ones of highest score (ties: the later position); the others are
+  // treated as not selected there in this step and stay revivable from the Aux Cache. -1: no
+  // bound. `paper` sets kPaperReviveBudget; a spec sets it with a `revive:R` item.
+  int64_t revive_budget = -1;
+  static constexpr int64_t kPaperReviveBudget = -1;
 
   // Parses `spec` for a model of num_layers layers:
-  //   off | paper | L:k[,L:k...] | static:L:k | random:k
+  //   off | paper[,revive:R] | L:k[,L:k...][,revive:R] | static:L:k | random:k
   // `paper` places k = 0.3 at floor(f·L + 0.5) for f = 9/32, 19/32, 28/32, clamped to 1..L-1,
   // duplicates merged. Errors name the offending part: a layer outside 1..L-1, k outside
   // [0, 1), a duplicate layer, or text that is not a schedule.
   static StatusOr<PruningOptions> Parse(std::string_view spec, int64_t num_layers, uint64_t seed = 0);
 
-  // The schedule written back in the `L:k,...` form (e.g. "9:0.3,19:0.3,28:0.3").
+  // The schedule written back in the `L:k,...` form (e.g. "9:0.3,19:0.3,28:0.3"), with
+  // ",revive:R" when the revival bound is set.
   std::string ToString() const;
 
   // Tokens dropped from a candidate set of `candidates` tokens at fraction k: floor(k·|S|),
