@@ -24,31 +24,37 @@ void PrepareInt8Acts(const Kernels& kernels, DType format, const float* x, int64
   out->biased.resize(static_cast<size_t>(n * k));
   out->scales.resize(static_cast<size_t>(n * blocks));
   out->sums16.resize(static_cast<size_t>(n * (k / 16)));
+  out->sums32.resize(static_cast<size_t>(n * (k / 32)));
   const QuantizeActFn quantize = kernels.QuantizeAct(format);
   for (int64_t i = 0; i < n; ++i) {
     uint8_t* row = &out->blocks[i * row_bytes];
     quantize(x + i * k, row, k);
     uint8_t* biased = &out->biased[i * k];
     float* scales = &out->scales[i * blocks];
-    float* sums = &out->sums16[i * (k / 16)];
+    float* sums16 = &out->sums16[i * (k / 16)];
+    float* sums32 = &out->sums32[i * (k / 32)];
     for (int64_t b = 0; b < blocks; ++b) {
       const int8_t* qs;
+      float* s16 = sums16 + b * (out->block / 16);
       if (format == DType::kQ8_K) {
         const auto& blk = reinterpret_cast<const BlockQ8_K*>(row)[b];
         scales[b] = blk.d;
         qs = blk.qs;
+        for (int g = 0; g < 16; ++g) s16[g] = blk.bsums[g];
       } else {
         const auto& blk = reinterpret_cast<const BlockQ8_0*>(row)[b];
         scales[b] = F16ToF32(blk.d);
         qs = blk.qs;
+        for (int g = 0; g < 2; ++g) {
+          int32_t s = 0;
+          for (int j = 0; j < 16; ++j) s += qs[16 * g + j];
+          s16[g] = static_cast<float>(s);
+        }
       }
-      for (int64_t j = 0; j < out->block; ++j) biased[b * out->block + j] = static_cast<uint8_t>(qs[j] + 128);
-      for (int64_t g = 0; g < out->block / 16; ++g) {
-        int32_t s = 0;
-        for (int j = 0; j < 16; ++j) s += qs[16 * g + j];
-        sums[b * (out->block / 16) + g] = static_cast<float>(s);
-      }
+      uint8_t* u = biased + b * out->block;
+      for (int64_t j = 0; j < out->block; ++j) u[j] = static_cast<uint8_t>(qs[j]) ^ 0x80;  // q + 128
     }
+    for (int64_t g = 0; g < k / 32; ++g) sums32[g] = sums16[2 * g] + sums16[2 * g + 1];
   }
 }
 

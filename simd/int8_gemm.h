@@ -27,6 +27,7 @@ struct Int8Acts {
   std::vector<uint8_t> biased;  // n rows of k bytes: level + 128 (unsigned)
   std::vector<float> scales;    // n rows of k/block block scales
   std::vector<float> sums16;    // n rows of k/16 level sums (Σ of 16 levels, as floats)
+  std::vector<float> sums32;    // n rows of k/32 level sums
   int64_t row_bytes() const { return static_cast<int64_t>(blocks.size()) / (n > 0 ? n : 1); }
 };
 

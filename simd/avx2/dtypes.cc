@@ -229,13 +229,6 @@ inline __m256i DotI8(__m256i w, __m256i x) {
   return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
 }
 
-inline int32_t HorizontalSumI32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
-}
-
 // The twin of the scalar Int8Dot: per weight block, dx · Σ groups (scale · Σ q·qx + offset · Σ qx).
 template <class T>
 float Int8Dot(const void* w, const void* xq, int64_t n) {

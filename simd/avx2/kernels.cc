@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "simd/avx2/vec.h"
 #include "simd/quant_kernels.h"
@@ -230,6 +231,13 @@ void RopeNeox(float* x, const float* cs, int64_t n_pairs) {
   }
 }
 
+// 4 vectors of 8 int32 levels (each within int8) as 32 bytes in element order (the packs
+// saturate and interleave 128-bit lanes; the permute undoes the interleave).
+inline __m256i PackLevels(__m256i i0, __m256i i1, __m256i i2, __m256i i3) {
+  const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+  return _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
 void QuantizeQ8_0(const float* x, void* out, int64_t n) {
   auto* b = static_cast<BlockQ8_0*>(out);
   const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -244,11 +252,44 @@ void QuantizeQ8_0(const float* x, void* out, int64_t n) {
     // cvtps rounds to nearest even (the default MXCSR mode); the packs saturate, but |x·inv| <= 127.
     const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, inv)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, inv));
     const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, inv)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, inv));
-    const __m256i w01 = _mm256_packs_epi32(i0, i1), w23 = _mm256_packs_epi32(i2, i3);  // lane-interleaved
-    const __m256i bytes = _mm256_packs_epi16(w01, w23);
-    // Undo the per-128-bit-lane interleave of the two packs: dword order 0 4 1 5 2 6 3 7.
-    const __m256i ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(b[blk].qs), ordered);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(b[blk].qs), PackLevels(i0, i1, i2, i3));
+  }
+}
+
+// The scalar QuantizeQ8K's twin, bit for bit: the first element of largest magnitude sets the
+// scale, levels round to nearest even (cvtps under the default MXCSR mode) and clamp at 127.
+void QuantizeQ8KAvx2(const float* x, void* out, int64_t n) {
+  auto* b = static_cast<BlockQ8_K*>(out);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t blk = 0; blk < n / kSuperBlock; ++blk, x += kSuperBlock) {
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < kSuperBlock; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+    const float amax = HorizontalMax(m);
+    if (amax == 0.0f) {
+      std::memset(&b[blk], 0, sizeof(BlockQ8_K));
+      continue;
+    }
+    int first = 0;
+    for (const __m256 am = _mm256_set1_ps(amax);; first += 8) {
+      const int hit =
+          _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + first)), am, _CMP_EQ_OQ));
+      if (hit != 0) {
+        first += __builtin_ctz(static_cast<unsigned>(hit));
+        break;
+      }
+    }
+    const float iscale = -127.0f / x[first];
+    const __m256 is = _mm256_set1_ps(iscale), top = _mm256_set1_ps(127.0f);
+    auto level = [&](int j) {
+      return _mm256_cvtps_epi32(_mm256_min_ps(top, _mm256_mul_ps(is, _mm256_loadu_ps(x + j))));
+    };
+    for (int j = 0; j < kSuperBlock; j += 32) {
+      const __m256i i0 = level(j), i1 = level(j + 8), i2 = level(j + 16), i3 = level(j + 24);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(b[blk].qs + j), PackLevels(i0, i1, i2, i3));
+      b[blk].bsums[j / 16] = static_cast<int16_t>(HorizontalSumI32(_mm256_add_epi32(i0, i1)));
+      b[blk].bsums[j / 16 + 1] = static_cast<int16_t>(HorizontalSumI32(_mm256_add_epi32(i2, i3)));
+    }
+    b[blk].d = 1.0f / iscale;
   }
 }
 
@@ -281,6 +322,7 @@ const Kernels& Avx2Kernels() {
     t.geglu = GeGlu;
     t.f32_to_f16 = F32ToF16Row;
     t.quantize_q8_0 = QuantizeQ8_0;
+    t.quantize_q8_k = QuantizeQ8KAvx2;
     InstallDTypeRows(t, Avx2DTypeRows());
     return t;
   }();

@@ -110,11 +110,11 @@ void Tile(const SubPanel& s, const Int8Acts& x, int64_t i0, int rows, float* y, 
   const int64_t k = x.k, B = x.block;
   const uint8_t* xq[NI];
   const float* dx[NI];
-  const float* xs[NI];
+  const float* xs[NI];  // level sums per group of G
   for (int i = 0; i < NI; ++i) {
     xq[i] = x.biased.data() + (i0 + i) * k;
     dx[i] = x.scales.data() + (i0 + i) * (k / B);
-    xs[i] = x.sums16.data() + (i0 + i) * (k / 16);
+    xs[i] = (G == 32 ? x.sums32.data() : x.sums16.data()) + (i0 + i) * (k / G);
   }
   __m512 acc[NI];
   for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps();
@@ -140,10 +140,7 @@ void Tile(const SubPanel& s, const Int8Acts& x, int64_t i0, int rows, float* y, 
       for (int i = 0; i < NI; ++i) f[i] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum[i]), f[i]);
       if constexpr (kOffsets) {
         const __m512 offset = _mm512_load_ps(s.offset + gi * kLanes);
-        for (int i = 0; i < NI; ++i) {
-          const float xsum = G == 32 ? xs[i][2 * gi] + xs[i][2 * gi + 1] : xs[i][gi];
-          f[i] = _mm512_fmadd_ps(offset, _mm512_set1_ps(xsum), f[i]);
-        }
+        for (int i = 0; i < NI; ++i) f[i] = _mm512_fmadd_ps(offset, _mm512_set1_ps(xs[i][gi]), f[i]);
       }
     }
     for (int i = 0; i < NI; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(dx[i][b]), f[i], acc[i]);

@@ -351,6 +351,28 @@ TEST(QuantsTest, EncodersRoundTripWithinTheirLevelSpacing) {
   }
 }
 
+// Every ISA's Q8_K quantizer is the scalar one bit for bit, on random rows with ties for the
+// largest magnitude (the first element wins, its sign sets the scale's) and an all-zero block.
+TEST(QuantsTest, Q8KQuantizersAreBitIdenticalToTheScalarOne) {
+  const int64_t n = 4 * 256;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  std::vector<float> x(n);
+  for (auto& v : x) v = u(rng);
+  x[17] = 5.0f, x[200] = -5.0f;   // block 0: a tie, positive first
+  x[300] = -6.0f, x[301] = 6.0f;  // block 1: a tie, negative first
+  std::fill(x.begin() + 512, x.begin() + 768, 0.0f);
+  std::vector<BlockQ8_K> want(n / 256), got(n / 256);
+  RefKernels().QuantizeAct(DType::kQ8_K)(x.data(), want.data(), n);
+  EXPECT_LT(want[0].d, 0.0f);  // -max/127 with max = +5
+  EXPECT_GT(want[1].d, 0.0f);
+  for (Isa isa : AllIsas()) {
+    SCOPED_TRACE(IsaName(isa));
+    KernelsFor(isa).QuantizeAct(DType::kQ8_K)(x.data(), got.data(), n);
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(BlockQ8_K)), 0);
+  }
+}
+
 TEST(QuantsTest, Q8KActivationsAsGgmlDefinesThem) {
   std::vector<float> x(512);
   for (int j = 0; j < 512; ++j) x[j] = static_cast<float>(j % 256 - 100) / 50.0f;  // largest |x|: 3.1 at 255
