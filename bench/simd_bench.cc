@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "simd/int8_gemm.h"
 #include "simd/kernels.h"
 #include "simd/select.h"
 
@@ -36,7 +37,7 @@ void BM_RowDot(benchmark::State& state, Isa isa, DType dtype) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.size()));
 }
 
-// Int8-activation row dot (the --int8-act decode path): weight row times a quantized activation row.
+// Int8-activation row dot (the decode path of quantized weights): weight row times a quantized activation row.
 void BM_Int8RowDot(benchmark::State& state, Isa isa, DType dtype) {
   if (!CpuSupports(isa)) {
     state.SkipWithError("ISA not supported by this CPU");
@@ -64,6 +65,48 @@ LAZYLLM_INT8DOT(kAvx2, kQ3_K);
 LAZYLLM_INT8DOT(kAvx2, kQ2_K);
 LAZYLLM_INT8DOT(kAvx2, kIQ4_XS);
 LAZYLLM_INT8DOT(kAvx2, kQ5_0);
+
+// Int8 GEMM of one panel (kInt8PanelRows weight rows of k = 2048) into n activation rows: the
+// prefill path. Counter: multiply-adds per second.
+void BM_Int8Gemm(benchmark::State& state, Isa isa, DType dtype) {
+  if (!CpuSupports(isa)) {
+    state.SkipWithError("ISA not supported by this CPU");
+    return;
+  }
+  const int64_t k = 2048, rows = kInt8PanelRows, n = state.range(0);
+  const int64_t row_bytes = RowBytes(dtype, k);
+  std::vector<uint8_t> w = BenchRow(dtype, k * rows);
+  w.resize(static_cast<size_t>(rows * row_bytes));
+  std::vector<float> x(static_cast<size_t>(n * k));
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (auto& v : x) v = u(rng);
+  const Kernels& t = KernelsFor(isa);
+  const DTypeKernels& kern = t.Row(dtype);
+  Int8Acts acts;
+  PrepareInt8Acts(t, kern.int8_act, x.data(), n, k, &acts);
+  std::vector<float> y(static_cast<size_t>(n * rows));
+  std::vector<uint8_t> scratch(static_cast<size_t>(Int8GemmScratchBytes(k)));
+  for (auto _ : state) {
+    if (kern.int8_gemm != nullptr)
+      kern.int8_gemm(w.data(), row_bytes, rows, acts, y.data(), rows, scratch.data());
+    else
+      Int8GemmByDots(kern.int8_dot, w.data(), row_bytes, rows, acts, y.data(), rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["MAC/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * rows * k * n), benchmark::Counter::kIsRate);
+}
+
+#define LAZYLLM_INT8GEMM(isa, dtype) \
+  BENCHMARK_CAPTURE(BM_Int8Gemm, isa##_##dtype, Isa::isa, DType::dtype)->Arg(1)->Arg(8)->Arg(512)
+
+LAZYLLM_INT8GEMM(kAvx2, kQ4_K);
+LAZYLLM_INT8GEMM(kAvx512, kQ4_K);
+LAZYLLM_INT8GEMM(kAvx512, kQ6_K);
+LAZYLLM_INT8GEMM(kAvx512, kQ8_0);
+LAZYLLM_INT8GEMM(kAvx512, kQ4_0);
+LAZYLLM_INT8GEMM(kAvx512, kQ5_K);
 
 #define LAZYLLM_ROWDOT(isa, dtype) \
   BENCHMARK_CAPTURE(BM_RowDot, isa##_##dtype, Isa::isa, DType::dtype)->Arg(4096)->Arg(11008)

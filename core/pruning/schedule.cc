@@ -56,14 +56,15 @@ StatusOr<PruningOptions> PruningOptions::Parse(std::string_view spec, int64_t nu
   int64_t budget = -1;
   if (const size_t at = spec.rfind(",revive:"); at != std::string_view::npos) {
     const std::string_view r = spec.substr(at + 8);
-    if (!ParseInt(r, &budget) || budget < 0)
-      return Bad(spec, "revival bound '" + std::string(r) + "' is not a count >= 0");
+    const bool unbounded = r == "inf";
+    if (!unbounded && (!ParseInt(r, &budget) || budget < 0))
+      return Bad(spec, "revival bound '" + std::string(r) + "' is not a count >= 0 or inf");
     steps_spec = spec.substr(0, at);
     if (steps_spec.rfind("static:", 0) == 0 || steps_spec.rfind("random:", 0) == 0 || steps_spec == "off")
       return Bad(spec, "revive:R bounds LazyLLM's revivals; static, random and off never revive");
   }
   LAZYLLM_ASSIGN_OR_RETURN(PruningOptions o, ParseSchedule(spec, steps_spec, num_layers, seed));
-  if (budget >= 0) o.revive_budget = budget;
+  if (steps_spec != spec) o.revive_budget = budget;  // -1 for inf
   return o;
 }
 

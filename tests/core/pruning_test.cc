@@ -21,7 +21,8 @@ TEST(PruningTest, PaperPresetPerDepth) {
   // ../shared/reference/README.md: 5 layers -> 1, 3, 4; 2 layers -> 1.
   EXPECT_EQ(Layers(*PruningOptions::Parse("paper", 5)), (std::vector<int64_t>{1, 3, 4}));
   EXPECT_EQ(Layers(*PruningOptions::Parse("paper", 2)), (std::vector<int64_t>{1}));
-  EXPECT_EQ(PruningOptions::Parse("paper", 32)->ToString(), "9:0.3,19:0.3,28:0.3");
+  EXPECT_EQ(PruningOptions::Parse("paper", 32)->ToString(), "9:0.3,19:0.3,28:0.3,revive:2");
+  EXPECT_EQ(PruningOptions::Parse("paper,revive:inf", 32)->ToString(), "9:0.3,19:0.3,28:0.3");
   // "computes about 68% of the baseline's token-layer work" for Llama 2 7B.
   EXPECT_NEAR(PruningOptions::Parse("paper", 32)->PrefillWorkFraction(32, 100000), 0.68, 0.01);
 }
@@ -70,6 +71,7 @@ TEST(PruningTest, ParsesTheRevivalBound) {
   EXPECT_EQ(PruningOptions::Parse(o->ToString(), 32)->ToString(), o->ToString());
   EXPECT_EQ(PruningOptions::Parse("3:0.5,revive:0", 5)->revive_budget, 0);
   EXPECT_EQ(PruningOptions::Parse("3:0.5", 5)->revive_budget, -1);
+  EXPECT_EQ(PruningOptions::Parse("paper,revive:inf", 5)->revive_budget, -1);
   EXPECT_EQ(PruningOptions::Parse("paper", 32)->revive_budget, PruningOptions::kPaperReviveBudget);
 }
 
@@ -87,7 +89,7 @@ TEST(PruningTest, ErrorsNameTheProblem) {
       {"2:0.3,", "is not LAYER:FRACTION"},
       {"random:1.5", "outside [0, 1)"},
       {"static:9:0.5", "layer 9 is outside"},
-      {"paper,revive:-1", "revival bound '-1' is not a count"},
+      {"paper,revive:-1", "revival bound '-1' is not a count >= 0 or inf"},
       {"paper,revive:x", "revival bound 'x' is not a count"},
       {"static:3:0.5,revive:2", "static, random and off never revive"},
       {"2:0.3,revive:1,3:0.2", "revival bound '1,3:0.2' is not a count"},

@@ -132,7 +132,8 @@ TEST(CliTest, PruneStatsAndCompareAgainstReference) {
   LAZYLLM_REQUIRE_REFERENCE();
   const auto ref = testing::ReadJson(testing::ReferenceDir() / "lazyllm/stories260K.long.paper.json");
   const std::string prompt = (testing::ReferenceDir() / "prompts/long.txt").string();
-  Result r = RunCli("run -m " + Model() + " -f " + prompt + " -n 64 --temp 0 --json");  // default: paper
+  // default: paper (with its revival bound, which the reference does not have)
+  Result r = RunCli("run -m " + Model() + " -f " + prompt + " -n 64 --temp 0 --json --revive-budget inf");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["prune"], "1:0.3,3:0.3,4:0.3");
@@ -469,7 +470,7 @@ TEST(CliTest, RunBatchFileMatchesReferenceInInputOrder) {
   EXPECT_EQ(lines[3]["tokens"].get<std::vector<int>>(), want);
   EXPECT_EQ(lines[0]["prompt_tokens"], ref["prompt_tokens"]);
   EXPECT_EQ(lines[1]["stats"]["generated_tokens"], 10);
-  EXPECT_EQ(lines[1]["prune"], "1:0.3,3:0.3,4:0.3");  // --prune's default, paper
+  EXPECT_EQ(lines[1]["prune"], "1:0.3,3:0.3,4:0.3,revive:2");  // --prune's default, paper
   EXPECT_EQ(lines[2]["stats"]["generated_tokens"], 3);
   EXPECT_EQ(lines[2]["prune"], "static:2:0.5");
   for (const auto& l : lines) EXPECT_GT(l["stats"]["kv_bytes"].get<int64_t>(), 0);
