@@ -1,4 +1,12 @@
-// AVX-512 VNNI int8 GEMM: a panel of weight rows decoded once to int8 levels, interleaved so that
+// AVX-512 VNNI int8 kernels: row dots of the 32-element dtypes for decode, and the GEMM.
+//
+// Row dots (Q4_0, Q8_0 against Q8_0 activations): two blocks per 512-bit vpdpbusd, unsigned
+// operand first: Q4_0's nibbles (0..15) times the activations, less 8·Σx, which a second
+// vpdpbusd of the constant 8 against the activations gives; Q8_0's activations biased to
+// unsigned (x ^ 0x80 = x + 128) times the signed weights, less 128·Σw likewise. Each block's
+// integer sum is exact; its scale dw·dx multiplies it in fp32.
+//
+// GEMM: a panel of weight rows decoded once to int8 levels, interleaved so that
 // one 64-byte vector holds 4 consecutive levels of 16 rows, then multiplied into every activation
 // row by vpdpbusd (64 multiply-adds per instruction): the activation's 4 levels (biased to
 // unsigned) broadcast against the 16 rows' signed levels.
@@ -42,6 +50,76 @@ struct Q4_0 {
     o->offset[0] = 0.0f;
   }
 };
+
+// The 16 lanes' scales of two blocks: dw·dx of block j in lanes 0-7, of block j + 1 in 8-15.
+inline __m512 PairScales(uint16_t w0, uint16_t x0, uint16_t w1, uint16_t x1) {
+  const __m128 d = _mm_cvtph_ps(_mm_setr_epi16(static_cast<int16_t>(w0), static_cast<int16_t>(w1),
+                                               static_cast<int16_t>(x0), static_cast<int16_t>(x1), 0, 0, 0, 0));
+  const __m128 p = _mm_mul_ps(d, _mm_movehl_ps(d, d));  // [dw0·dx0, dw1·dx1, ...]
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                               _mm512_castps128_ps512(p));
+}
+
+// Two Q8_0 activation blocks' levels as one vector.
+inline __m512i ActPair(const BlockQ8_0& a, const BlockQ8_0& b) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(Load32(a.qs)), Load32(b.qs), 1);
+}
+
+// Two Q4_0 blocks' nibbles in element order: [block j 0-15, 16-31, block j+1 0-15, 16-31].
+inline __m512i Q4_0Pair(const BlockQ4_0& a, const BlockQ4_0& b) {
+  const __m256i q = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(b.qs), reinterpret_cast<const __m128i*>(a.qs));
+  const __m512i both =
+      _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);  // lo a, lo b, hi a, hi b
+  return _mm512_and_si512(_mm512_shuffle_i64x2(both, both, _MM_SHUFFLE(3, 1, 2, 0)), _mm512_set1_epi8(0x0F));
+}
+
+// Exact Σ (q - 8)·x of blocks j and j + 1 (lanes 0-7 and 8-15).
+inline __m512i Q4_0PairSums(const BlockQ4_0* b, const BlockQ8_0* x) {
+  const __m512i xv = ActPair(x[0], x[1]);
+  const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Q4_0Pair(b[0], b[1]), xv);
+  return _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xv));
+}
+
+// Exact Σ w·x of blocks j and j + 1: Σ (x + 128)·w - 128·Σ w.
+inline __m512i Q8_0PairSums(const BlockQ8_0* b, const BlockQ8_0* x) {
+  const __m512i wv = ActPair(b[0], b[1]), bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(ActPair(x[0], x[1]), bias), wv);
+  return _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, wv));
+}
+
+// One block's exact integer sum (an odd block count's last block).
+inline int32_t BlockSum(const BlockQ4_0& b, const BlockQ8_0& x) {
+  int32_t s = 0;
+  for (int j = 0; j < 16; ++j) s += ((b.qs[j] & 0xF) - 8) * x.qs[j] + ((b.qs[j] >> 4) - 8) * x.qs[j + 16];
+  return s;
+}
+inline int32_t BlockSum(const BlockQ8_0& b, const BlockQ8_0& x) {
+  int32_t s = 0;
+  for (int j = 0; j < 32; ++j) s += b.qs[j] * x.qs[j];
+  return s;
+}
+
+// Σ over blocks of dw·dx·(exact block sum), two blocks per vector, two vectors in flight.
+template <class Block, __m512i (*PairSums)(const Block*, const BlockQ8_0*)>
+float PairRowDot(const void* w, const void* xq, int64_t n) {
+  const auto* b = static_cast<const Block*>(w);
+  const auto* x = static_cast<const BlockQ8_0*>(xq);
+  const int64_t blocks = n / 32;
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  auto pair = [&](int64_t j, __m512 acc) {
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(PairSums(b + j, x + j)),
+                           PairScales(b[j].d, x[j].d, b[j + 1].d, x[j + 1].d), acc);
+  };
+  int64_t j = 0;
+  for (; j + 4 <= blocks; j += 4) {
+    acc0 = pair(j, acc0);
+    acc1 = pair(j + 2, acc1);
+  }
+  if (j + 2 <= blocks) acc0 = pair(j, acc0), j += 2;
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  if (j < blocks) s += Half(b[j].d) * Half(x[j].d) * static_cast<float>(BlockSum(b[j], x[j]));
+  return s;
+}
 
 // 16 rows of a panel, decoded: levels [k/4][16][4], and per group [k/G][16] the bias -128·Σ q,
 // the scale and the offset.
@@ -202,10 +280,20 @@ void Gemm(const void* w, int64_t row_bytes, int64_t rows, const Int8Acts& x, flo
 constexpr DTypeRow Row(DType d, Int8GemmFn f) { return {d, {.int8_gemm = f}}; }
 
 constexpr DTypeRow kRows[] = {
-    Row(DType::kQ8_0, Gemm<Q8_0>), Row(DType::kQ4_0, Gemm<Q4_0>), Row(DType::kQ4_1, Gemm<Q4_1>),
-    Row(DType::kQ5_0, Gemm<Q5_0>), Row(DType::kQ5_1, Gemm<Q5_1>), Row(DType::kIQ4_NL, Gemm<IQ4_NL>),
-    Row(DType::kQ2_K, Gemm<Q2_K>), Row(DType::kQ3_K, Gemm<Q3_K>), Row(DType::kQ4_K, Gemm<Q4_K>),
-    Row(DType::kQ5_K, Gemm<Q5_K>), Row(DType::kQ6_K, Gemm<Q6_K>), Row(DType::kIQ4_XS, Gemm<IQ4_XS>),
+    {DType::kQ8_0,
+     {.int8_dot = PairRowDot<BlockQ8_0, Q8_0PairSums>, .int8_act = DType::kQ8_0, .int8_gemm = Gemm<Q8_0>}},
+    {DType::kQ4_0,
+     {.int8_dot = PairRowDot<BlockQ4_0, Q4_0PairSums>, .int8_act = DType::kQ8_0, .int8_gemm = Gemm<Q4_0>}},
+    Row(DType::kQ4_1, Gemm<Q4_1>),
+    Row(DType::kQ5_0, Gemm<Q5_0>),
+    Row(DType::kQ5_1, Gemm<Q5_1>),
+    Row(DType::kIQ4_NL, Gemm<IQ4_NL>),
+    Row(DType::kQ2_K, Gemm<Q2_K>),
+    Row(DType::kQ3_K, Gemm<Q3_K>),
+    Row(DType::kQ4_K, Gemm<Q4_K>),
+    Row(DType::kQ5_K, Gemm<Q5_K>),
+    Row(DType::kQ6_K, Gemm<Q6_K>),
+    Row(DType::kIQ4_XS, Gemm<IQ4_XS>),
 };
 
 }  // namespace
