@@ -67,6 +67,9 @@ LAZYLLM_INT8DOT(kAvx2, kIQ4_XS);
 LAZYLLM_INT8DOT(kAvx2, kQ5_0);
 LAZYLLM_INT8DOT(kAvx512, kQ8_0);
 LAZYLLM_INT8DOT(kAvx512, kQ4_0);
+LAZYLLM_INT8DOT(kAvx512, kQ4_K);
+LAZYLLM_INT8DOT(kAvx512, kQ5_K);
+LAZYLLM_INT8DOT(kAvx512, kQ6_K);
 
 // Int8 GEMM of one panel (kInt8PanelRows weight rows of k = 2048) into n activation rows: the
 // prefill path. Counter: multiply-adds per second.

@@ -281,17 +281,6 @@ float Int8Dot(const void* w, const void* xq, int64_t n) {
 // from the activation's per-16 sums. Bounds: maddubs pairs <= 63·127·2 < 2^15; with scales <= 127
 // every int32 lane stays below 2^23.
 
-// Σ over 8 groups of 32 of mins[g]·(bsums[2g] + bsums[2g+1]).
-inline int32_t MinsDotBsums(const uint8_t* mins, const int16_t* bsums) {
-  const __m128i b = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums)),
-                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8)));  // 8 group sums
-  const __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins)));
-  __m128i p = _mm_madd_epi16(m, b);
-  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4E));
-  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
-  return _mm_cvtsi128_si32(p);
-}
-
 // Q4_K (bits = 4) and Q5_K (bits = 5) against Q8_K.
 template <int kBits>
 float Int8DotK4(const void* w, const void* xq, int64_t n) {

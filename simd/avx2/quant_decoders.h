@@ -32,6 +32,17 @@ inline void UnpackScaleMinK4(const uint8_t* packed, uint8_t* scales, uint8_t* mi
 }
 inline __m256i Bytes(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
 
+// Σ over 8 groups of 32 of mins[g]·(bsums[2g] + bsums[2g+1]).
+inline int32_t MinsDotBsums(const uint8_t* mins, const int16_t* bsums) {
+  const __m128i b = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums)),
+                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8)));  // 8 group sums
+  const __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins)));
+  __m128i p = _mm_madd_epi16(m, b);
+  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4E));
+  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
+  return _mm_cvtsi128_si32(p);
+}
+
 // Bits k..k+1 (or k alone with mask 1) of every byte: 16-bit shifts never carry a bit across a
 // byte boundary once masked.
 inline __m256i BitsOf(__m256i v, int k, int mask) { return _mm256_and_si256(_mm256_srli_epi16(v, k), Bytes(mask)); }

@@ -121,6 +121,92 @@ float PairRowDot(const void* w, const void* xq, int64_t n) {
   return s;
 }
 
+// K-quant row dots against Q8_K: 64 levels per vpdpbusd (unsigned levels times the signed
+// activations), each int32 lane multiplied by its group's integer scale (vpmulld; the lane's
+// group picked from the block's scales by a permute), one conversion to fp32 per block. Mins
+// (Q4_K, Q5_K) and Q6_K's -32 come from the activation's per-16 sums.
+
+// Lanes [g ×8, g+1 ×8] for 64 levels of two groups of 32 (chunk c: groups 2c, 2c+1).
+inline __m512i Pick32(int c) {
+  return _mm512_setr_epi32(2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c + 1, 2 * c + 1, 2 * c + 1,
+                           2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1);
+}
+// Lanes [g ×4, g+1 ×4, g+2 ×4, g+3 ×4] for 64 levels of four groups of 16 (chunk c: 4c..4c+3).
+inline __m512i Pick16(int c) {
+  const int g = 4 * c;
+  return _mm512_setr_epi32(g, g, g, g, g + 1, g + 1, g + 1, g + 1, g + 2, g + 2, g + 2, g + 2, g + 3, g + 3, g + 3,
+                           g + 3);
+}
+
+inline __m512i Join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+
+// Q4_K (bits = 4) and Q5_K (bits = 5).
+template <int kBits>
+float VnniDotK4(const void* w, const void* xq, int64_t n) {
+  using Block = std::conditional_t<kBits == 4, BlockQ4_K, BlockQ5_K>;
+  const auto* b = static_cast<const Block*>(w);
+  const auto* a = static_cast<const BlockQ8_K*>(xq);
+  const __m512i pick[4] = {Pick32(0), Pick32(1), Pick32(2), Pick32(3)};
+  __m512 acc = _mm512_setzero_ps();
+  float mins_total = 0.0f;
+  for (int64_t blk = 0; blk < n / kSuperBlock; ++blk) {
+    const Block& wb = b[blk];
+    const BlockQ8_K& xb = a[blk];
+    alignas(16) uint8_t scales[16], mins[8];
+    UnpackScaleMinK4(wb.scales, scales, mins);
+    mins_total += xb.d * Half(wb.dmin) * static_cast<float>(MinsDotBsums(mins, xb.bsums));
+    const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales)));
+    __m256i hbits;
+    if constexpr (kBits == 5) hbits = Load32(wb.qh);
+    __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = Load32(wb.qs + 32 * c);
+      __m256i lo = _mm256_and_si256(q, Bytes(0x0F)), hi = BitsOf(q, 4, 0x0F);
+      if constexpr (kBits == 5) {
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(BitsOf(hbits, 2 * c, 1), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(BitsOf(hbits, 2 * c + 1, 1), 4));
+      }
+      const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Join(lo, hi), _mm512_loadu_si512(xb.qs + 64 * c));
+      sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(s, _mm512_permutexvar_epi32(pick[c], sc)));
+    }
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(xb.d * Half(wb.d)), _mm512_cvtepi32_ps(sumi), acc);
+  }
+  return _mm512_reduce_add_ps(acc) - mins_total;
+}
+
+// Q6_K: Σ sc·(q - 32)·x = Σ sc·q·x - 32·Σ sc·bsum, q in 0..63.
+float VnniDotQ6K(const void* w, const void* xq, int64_t n) {
+  const auto* b = static_cast<const BlockQ6_K*>(w);
+  const auto* a = static_cast<const BlockQ8_K*>(xq);
+  const __m512i pick[4] = {Pick16(0), Pick16(1), Pick16(2), Pick16(3)};
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t blk = 0; blk < n / kSuperBlock; ++blk) {
+    const BlockQ6_K& wb = b[blk];
+    const BlockQ8_K& xb = a[blk];
+    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.scales));
+    const __m512i sc = _mm512_cvtepi8_epi32(sc8);
+    // 32·Σ sc·bsum over the 16 groups, as the starting value of every lane's share.
+    const __m256i offset = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), Load32(xb.bsums));
+    __m512i sumi = _mm512_castsi256_si512(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5));
+    sumi = _mm512_inserti64x4(sumi, _mm256_setzero_si256(), 1);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = Load32(wb.ql + 64 * h), ql1 = Load32(wb.ql + 64 * h + 32), qh = Load32(wb.qh + 32 * h);
+      const __m256i low[4] = {_mm256_and_si256(ql0, Bytes(0x0F)), _mm256_and_si256(ql1, Bytes(0x0F)),
+                              BitsOf(ql0, 4, 0x0F), BitsOf(ql1, 4, 0x0F)};
+      __m256i q[4];
+      for (int k = 0; k < 4; ++k) q[k] = _mm256_or_si256(low[k], _mm256_slli_epi16(BitsOf(qh, 2 * k, 3), 4));
+      for (int kk = 0; kk < 2; ++kk) {
+        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Join(q[2 * kk], q[2 * kk + 1]),
+                                              _mm512_loadu_si512(xb.qs + 128 * h + 64 * kk));
+        sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(s, _mm512_permutexvar_epi32(pick[2 * h + kk], sc)));
+      }
+    }
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(xb.d * Half(wb.d)), _mm512_cvtepi32_ps(sumi), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
 // 16 rows of a panel, decoded: levels [k/4][16][4], and per group [k/G][16] the bias -128·Σ q,
 // the scale and the offset.
 struct SubPanel {
@@ -290,9 +376,9 @@ constexpr DTypeRow kRows[] = {
     Row(DType::kIQ4_NL, Gemm<IQ4_NL>),
     Row(DType::kQ2_K, Gemm<Q2_K>),
     Row(DType::kQ3_K, Gemm<Q3_K>),
-    Row(DType::kQ4_K, Gemm<Q4_K>),
-    Row(DType::kQ5_K, Gemm<Q5_K>),
-    Row(DType::kQ6_K, Gemm<Q6_K>),
+    {DType::kQ4_K, {.int8_dot = VnniDotK4<4>, .int8_act = DType::kQ8_K, .int8_gemm = Gemm<Q4_K>}},
+    {DType::kQ5_K, {.int8_dot = VnniDotK4<5>, .int8_act = DType::kQ8_K, .int8_gemm = Gemm<Q5_K>}},
+    {DType::kQ6_K, {.int8_dot = VnniDotQ6K, .int8_act = DType::kQ8_K, .int8_gemm = Gemm<Q6_K>}},
     Row(DType::kIQ4_XS, Gemm<IQ4_XS>),
 };
 
