@@ -24,6 +24,7 @@ void InstallDTypeRows(Kernels& table, std::span<const DTypeRow> rows) {
       k.int8_act = row.kernels.int8_act;
     }
     if (row.kernels.int8_gemm != nullptr) k.int8_gemm = row.kernels.int8_gemm;
+    if (row.kernels.int8_dots != nullptr) k.int8_dots = row.kernels.int8_dots;
   }
 }
 

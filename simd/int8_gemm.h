@@ -36,6 +36,12 @@ struct Kernels;
 // Dot product of a stored weight row with an activation row quantized to the dtype's int8
 // activation format (DTypeKernels::int8_act).
 using Int8DotFn = float (*)(const void* w, const void* xq, int64_t n);
+// y[i·y_stride] = int8_dot(w, xq + i·xq_row_bytes, k) for i < n.
+using Int8DotsFn = void (*)(const void* w, const void* xq, int64_t xq_row_bytes, int64_t n, int64_t k, float* y,
+                            int64_t y_stride);
+// Input rows up to which matmuls run the row dots (each weight block decoded once for all rows)
+// rather than the panel GEMM.
+constexpr int64_t kInt8DotsMaxRows = 16;
 
 // Quantizes n rows of x (k elements each) to `format` with the table's quantizer and lays them
 // out as Int8Acts.

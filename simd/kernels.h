@@ -37,6 +37,9 @@ struct DTypeKernels {
   DType int8_act = DType::kQ8_0;  // the activation format int8_dot reads (kQ8_0 or kQ8_K)
   // Int8 GEMM over a decoded panel (nullptr: Int8GemmByDots over int8_dot).
   Int8GemmFn int8_gemm = nullptr;
+  // One weight row against up to kInt8DotsMaxRows activation rows, each block decoded once for
+  // all of them; every row's result equals int8_dot's bit for bit (nullptr: int8_dot per row).
+  Int8DotsFn int8_dots = nullptr;
 };
 
 // One weight dtype's kernels on one ISA: a row of that ISA's table (simd/<isa>/dtypes.cc). The

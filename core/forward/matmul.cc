@@ -23,11 +23,18 @@ struct SliceProduct {
   const uint8_t* Row(int64_t r) const { return s.data + r * w.row_bytes; }
 };
 
-// GEMV with int8 activations: each weight row once, against every input row quantized in xq.
-void GemvInt8(const SliceProduct& p, simd::Int8DotFn dot, const GemvInputs& in, int64_t xq_row_bytes) {
+// GEMV with int8 activations: each weight row once, against every input row quantized in xq
+// (by the dtype's multi-row dot where it has one: each block decoded once for all rows).
+void GemvInt8(const SliceProduct& p, const simd::DTypeKernels& kern, const GemvInputs& in, int64_t xq_row_bytes) {
   p.workers.ParallelForIn(p.arena, 0, p.rows(), 32, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t i = 0; i < p.n; ++i) p.y[i * p.w.rows + r] = dot(p.Row(r), &in.xq[i * xq_row_bytes], p.w.cols);
+    for (int64_t r = r0; r < r1; ++r) {
+      if (kern.int8_dots != nullptr) {
+        kern.int8_dots(p.Row(r), in.xq.data(), xq_row_bytes, p.n, p.w.cols, p.y + r, p.w.rows);
+        continue;
+      }
+      for (int64_t i = 0; i < p.n; ++i)
+        p.y[i * p.w.rows + r] = kern.int8_dot(p.Row(r), &in.xq[i * xq_row_bytes], p.w.cols);
+    }
   });
 }
 
@@ -112,7 +119,7 @@ void MatMul(const threading::Workers& workers, const simd::Kernels& k, const Wei
   const bool int8 = int8_activations && kern.int8_dot != nullptr;
   // Inputs prepared once for all arenas: with int8 activations the rows quantized to the dtype's
   // activation format, else (GEMV) per-16 sums of each row (for dtypes with mins).
-  const bool int8_gemm = int8 && !gemv_rows;
+  const bool int8_gemm = int8 && !gemv_rows && (kern.int8_dots == nullptr || n >= simd::kInt8DotsMaxRows);
   const simd::Int8DotFn int8_dot = int8 && !int8_gemm ? kern.int8_dot : nullptr;
   int64_t xq_row_bytes = 0;
   if (int8_gemm) {
@@ -132,7 +139,7 @@ void MatMul(const threading::Workers& workers, const simd::Kernels& k, const Wei
     if (int8_gemm)
       Int8Gemm(p, kern, gemv.acts);
     else if (int8_dot != nullptr)
-      GemvInt8(p, int8_dot, gemv, xq_row_bytes);
+      GemvInt8(p, kern, gemv, xq_row_bytes);
     else if (gemv_rows)
       Gemv(p, kern.dot, gemv);
     else if (f32 && n <= k.gemm_small_max_rows)

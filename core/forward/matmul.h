@@ -39,8 +39,9 @@ struct GemvInputs {
 };
 
 //  - int8_activations and a quantized dtype (one with an int8 dot): the input rows quantized to
-//    its activation format (Q8_0 or Q8_K); few rows run the GEMV of integer row dots, more rows
-//    the int8 GEMM over decoded panels of kInt8PanelRows weight rows.
+//    its activation format (Q8_0 or Q8_K); few rows (under kGemvMaxRows, or kInt8DotsMaxRows
+//    for dtypes with a multi-row dot) run the GEMV of integer row dots, each weight row read
+//    once; more rows the int8 GEMM over decoded panels of kInt8PanelRows weight rows.
 //  - Few rows (decode, short prompts): GEMV on the stored dtype, each weight row read once for
 //    all input rows.
 //  - F32 weights, up to the ISA's gemm_small_max_rows rows (batched decode): the small-batch kernel.

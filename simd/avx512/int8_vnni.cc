@@ -73,19 +73,21 @@ inline __m512i Q4_0Pair(const BlockQ4_0& a, const BlockQ4_0& b) {
   return _mm512_and_si512(_mm512_shuffle_i64x2(both, both, _MM_SHUFFLE(3, 1, 2, 0)), _mm512_set1_epi8(0x0F));
 }
 
-// Exact Σ (q - 8)·x of blocks j and j + 1 (lanes 0-7 and 8-15).
-inline __m512i Q4_0PairSums(const BlockQ4_0* b, const BlockQ8_0* x) {
+// Exact Σ (q - 8)·x of blocks j and j + 1 (lanes 0-7 and 8-15), wv their nibbles.
+inline __m512i Q4_0PairSums(const __m512i& wv, const BlockQ8_0* x) {
   const __m512i xv = ActPair(x[0], x[1]);
-  const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Q4_0Pair(b[0], b[1]), xv);
+  const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, xv);
   return _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xv));
 }
+inline __m512i Q4_0Weights(const BlockQ4_0* b) { return Q4_0Pair(b[0], b[1]); }
 
-// Exact Σ w·x of blocks j and j + 1: Σ (x + 128)·w - 128·Σ w.
-inline __m512i Q8_0PairSums(const BlockQ8_0* b, const BlockQ8_0* x) {
-  const __m512i wv = ActPair(b[0], b[1]), bias = _mm512_set1_epi8(static_cast<char>(0x80));
+// Exact Σ w·x of blocks j and j + 1: Σ (x + 128)·w - 128·Σ w, wv their levels.
+inline __m512i Q8_0PairSums(const __m512i& wv, const BlockQ8_0* x) {
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(ActPair(x[0], x[1]), bias), wv);
   return _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, wv));
 }
+inline __m512i Q8_0Weights(const BlockQ8_0* b) { return ActPair(b[0], b[1]); }
 
 // One block's exact integer sum (an odd block count's last block).
 inline int32_t BlockSum(const BlockQ4_0& b, const BlockQ8_0& x) {
@@ -99,26 +101,29 @@ inline int32_t BlockSum(const BlockQ8_0& b, const BlockQ8_0& x) {
   return s;
 }
 
-// Σ over blocks of dw·dx·(exact block sum), two blocks per vector, two vectors in flight.
-template <class Block, __m512i (*PairSums)(const Block*, const BlockQ8_0*)>
-float PairRowDot(const void* w, const void* xq, int64_t n) {
+// Σ over blocks of dw·dx·(exact block sum), two blocks per vector, for NI activation rows at once
+// (the weight pair decoded once); input i's arithmetic does not depend on NI.
+template <class Block, __m512i (*PairSums)(const __m512i&, const BlockQ8_0*), __m512i (*Weights)(const Block*), int NI>
+void PairDots(const void* w, const void* xq, int64_t xq_row_bytes, int64_t k, float* y, int64_t y_stride) {
   const auto* b = static_cast<const Block*>(w);
-  const auto* x = static_cast<const BlockQ8_0*>(xq);
-  const int64_t blocks = n / 32;
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  auto pair = [&](int64_t j, __m512 acc) {
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(PairSums(b + j, x + j)),
-                           PairScales(b[j].d, x[j].d, b[j + 1].d, x[j + 1].d), acc);
-  };
+  const BlockQ8_0* x[NI];
+  for (int i = 0; i < NI; ++i)
+    x[i] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(xq) + i * xq_row_bytes);
+  const int64_t blocks = k / 32;
+  __m512 acc[NI];
+  for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps();
   int64_t j = 0;
-  for (; j + 4 <= blocks; j += 4) {
-    acc0 = pair(j, acc0);
-    acc1 = pair(j + 2, acc1);
+  for (; j + 2 <= blocks; j += 2) {
+    const __m512i wv = Weights(b + j);
+    for (int i = 0; i < NI; ++i)
+      acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(PairSums(wv, x[i] + j)),
+                               PairScales(b[j].d, x[i][j].d, b[j + 1].d, x[i][j + 1].d), acc[i]);
   }
-  if (j + 2 <= blocks) acc0 = pair(j, acc0), j += 2;
-  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-  if (j < blocks) s += Half(b[j].d) * Half(x[j].d) * static_cast<float>(BlockSum(b[j], x[j]));
-  return s;
+  for (int i = 0; i < NI; ++i) {
+    float s = _mm512_reduce_add_ps(acc[i]);
+    if (j < blocks) s += Half(b[j].d) * Half(x[i][j].d) * static_cast<float>(BlockSum(b[j], x[i][j]));
+    y[i * y_stride] = s;
+  }
 }
 
 // K-quant row dots against Q8_K: 64 levels per vpdpbusd (unsigned levels times the signed
@@ -140,25 +145,30 @@ inline __m512i Pick16(int c) {
 
 inline __m512i Join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
 
-// Q4_K (bits = 4) and Q5_K (bits = 5).
-template <int kBits>
-float VnniDotK4(const void* w, const void* xq, int64_t n) {
+// Q4_K (bits = 4) and Q5_K (bits = 5), NI activation rows at once.
+template <int kBits, int NI>
+void VnniDotsK4(const void* w, const void* xq, int64_t xq_row_bytes, int64_t k, float* y, int64_t y_stride) {
   using Block = std::conditional_t<kBits == 4, BlockQ4_K, BlockQ5_K>;
   const auto* b = static_cast<const Block*>(w);
-  const auto* a = static_cast<const BlockQ8_K*>(xq);
+  const BlockQ8_K* a[NI];
+  for (int i = 0; i < NI; ++i)
+    a[i] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(xq) + i * xq_row_bytes);
   const __m512i pick[4] = {Pick32(0), Pick32(1), Pick32(2), Pick32(3)};
-  __m512 acc = _mm512_setzero_ps();
-  float mins_total = 0.0f;
-  for (int64_t blk = 0; blk < n / kSuperBlock; ++blk) {
+  __m512 acc[NI];
+  float mins_total[NI];
+  for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps(), mins_total[i] = 0.0f;
+  for (int64_t blk = 0; blk < k / kSuperBlock; ++blk) {
     const Block& wb = b[blk];
-    const BlockQ8_K& xb = a[blk];
     alignas(16) uint8_t scales[16], mins[8];
     UnpackScaleMinK4(wb.scales, scales, mins);
-    mins_total += xb.d * Half(wb.dmin) * static_cast<float>(MinsDotBsums(mins, xb.bsums));
+    const float d = Half(wb.d), dmin = Half(wb.dmin);
+    for (int i = 0; i < NI; ++i)
+      mins_total[i] += a[i][blk].d * dmin * static_cast<float>(MinsDotBsums(mins, a[i][blk].bsums));
     const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales)));
     __m256i hbits;
     if constexpr (kBits == 5) hbits = Load32(wb.qh);
-    __m512i sumi = _mm512_setzero_si512();
+    __m512i sumi[NI];
+    for (int i = 0; i < NI; ++i) sumi[i] = _mm512_setzero_si512();
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
       const __m256i q = Load32(wb.qs + 32 * c);
@@ -167,44 +177,115 @@ float VnniDotK4(const void* w, const void* xq, int64_t n) {
         lo = _mm256_or_si256(lo, _mm256_slli_epi16(BitsOf(hbits, 2 * c, 1), 4));
         hi = _mm256_or_si256(hi, _mm256_slli_epi16(BitsOf(hbits, 2 * c + 1, 1), 4));
       }
-      const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Join(lo, hi), _mm512_loadu_si512(xb.qs + 64 * c));
-      sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(s, _mm512_permutexvar_epi32(pick[c], sc)));
+      const __m512i wv = Join(lo, hi), scv = _mm512_permutexvar_epi32(pick[c], sc);
+      for (int i = 0; i < NI; ++i) {
+        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, _mm512_loadu_si512(a[i][blk].qs + 64 * c));
+        sumi[i] = _mm512_add_epi32(sumi[i], _mm512_mullo_epi32(s, scv));
+      }
     }
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(xb.d * Half(wb.d)), _mm512_cvtepi32_ps(sumi), acc);
+    for (int i = 0; i < NI; ++i)
+      acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i][blk].d * d), _mm512_cvtepi32_ps(sumi[i]), acc[i]);
   }
-  return _mm512_reduce_add_ps(acc) - mins_total;
+  for (int i = 0; i < NI; ++i) y[i * y_stride] = _mm512_reduce_add_ps(acc[i]) - mins_total[i];
 }
 
-// Q6_K: Σ sc·(q - 32)·x = Σ sc·q·x - 32·Σ sc·bsum, q in 0..63.
-float VnniDotQ6K(const void* w, const void* xq, int64_t n) {
+// Q6_K: Σ sc·(q - 32)·x = Σ sc·q·x - 32·Σ sc·bsum, q in 0..63; NI activation rows at once.
+template <int NI>
+void VnniDotsQ6K(const void* w, const void* xq, int64_t xq_row_bytes, int64_t k, float* y, int64_t y_stride) {
   const auto* b = static_cast<const BlockQ6_K*>(w);
-  const auto* a = static_cast<const BlockQ8_K*>(xq);
+  const BlockQ8_K* a[NI];
+  for (int i = 0; i < NI; ++i)
+    a[i] = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(xq) + i * xq_row_bytes);
   const __m512i pick[4] = {Pick16(0), Pick16(1), Pick16(2), Pick16(3)};
-  __m512 acc = _mm512_setzero_ps();
-  for (int64_t blk = 0; blk < n / kSuperBlock; ++blk) {
+  __m512 acc[NI];
+  for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t blk = 0; blk < k / kSuperBlock; ++blk) {
     const BlockQ6_K& wb = b[blk];
-    const BlockQ8_K& xb = a[blk];
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.scales));
     const __m512i sc = _mm512_cvtepi8_epi32(sc8);
-    // 32·Σ sc·bsum over the 16 groups, as the starting value of every lane's share.
-    const __m256i offset = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), Load32(xb.bsums));
-    __m512i sumi = _mm512_castsi256_si512(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5));
-    sumi = _mm512_inserti64x4(sumi, _mm256_setzero_si256(), 1);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+    __m512i sumi[NI];
+    for (int i = 0; i < NI; ++i) {
+      // -32·Σ sc·bsum over the 16 groups, the starting value of the sum.
+      const __m256i offset = _mm256_madd_epi16(sc16, Load32(a[i][blk].bsums));
+      sumi[i] = _mm512_castsi256_si512(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5));
+      sumi[i] = _mm512_inserti64x4(sumi[i], _mm256_setzero_si256(), 1);
+    }
     for (int h = 0; h < 2; ++h) {
       const __m256i ql0 = Load32(wb.ql + 64 * h), ql1 = Load32(wb.ql + 64 * h + 32), qh = Load32(wb.qh + 32 * h);
       const __m256i low[4] = {_mm256_and_si256(ql0, Bytes(0x0F)), _mm256_and_si256(ql1, Bytes(0x0F)),
                               BitsOf(ql0, 4, 0x0F), BitsOf(ql1, 4, 0x0F)};
       __m256i q[4];
-      for (int k = 0; k < 4; ++k) q[k] = _mm256_or_si256(low[k], _mm256_slli_epi16(BitsOf(qh, 2 * k, 3), 4));
+      for (int kq = 0; kq < 4; ++kq) q[kq] = _mm256_or_si256(low[kq], _mm256_slli_epi16(BitsOf(qh, 2 * kq, 3), 4));
       for (int kk = 0; kk < 2; ++kk) {
-        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Join(q[2 * kk], q[2 * kk + 1]),
-                                              _mm512_loadu_si512(xb.qs + 128 * h + 64 * kk));
-        sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(s, _mm512_permutexvar_epi32(pick[2 * h + kk], sc)));
+        const __m512i wv = Join(q[2 * kk], q[2 * kk + 1]), scv = _mm512_permutexvar_epi32(pick[2 * h + kk], sc);
+        for (int i = 0; i < NI; ++i) {
+          const __m512i s =
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, _mm512_loadu_si512(a[i][blk].qs + 128 * h + 64 * kk));
+          sumi[i] = _mm512_add_epi32(sumi[i], _mm512_mullo_epi32(s, scv));
+        }
       }
     }
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(xb.d * Half(wb.d)), _mm512_cvtepi32_ps(sumi), acc);
+    const float d = Half(wb.d);
+    for (int i = 0; i < NI; ++i)
+      acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i][blk].d * d), _mm512_cvtepi32_ps(sumi[i]), acc[i]);
   }
-  return _mm512_reduce_add_ps(acc);
+  for (int i = 0; i < NI; ++i) y[i * y_stride] = _mm512_reduce_add_ps(acc[i]);
+}
+
+// The multi-row kernels as the table's entries: one activation row (int8_dot), and up to
+// kInt8DotsMaxRows rows in chunks of 4 (int8_dots).
+template <template <int> class K>
+float OneDot(const void* w, const void* xq, int64_t k) {
+  float y;
+  K<1>::Run(w, xq, 0, k, &y, 1);
+  return y;
+}
+
+template <template <int> class K>
+void ManyDots(const void* w, const void* xq, int64_t xq_row_bytes, int64_t n, int64_t k, float* y, int64_t y_stride) {
+  const auto* x = static_cast<const uint8_t*>(xq);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) K<4>::Run(w, x + i * xq_row_bytes, xq_row_bytes, k, y + i * y_stride, y_stride);
+  switch (n - i) {
+    case 3:
+      K<3>::Run(w, x + i * xq_row_bytes, xq_row_bytes, k, y + i * y_stride, y_stride);
+      break;
+    case 2:
+      K<2>::Run(w, x + i * xq_row_bytes, xq_row_bytes, k, y + i * y_stride, y_stride);
+      break;
+    case 1:
+      K<1>::Run(w, x + i * xq_row_bytes, xq_row_bytes, k, y + i * y_stride, y_stride);
+      break;
+    default:
+      break;
+  }
+}
+
+template <int NI>
+struct Q4_0Dots {
+  static constexpr auto Run = PairDots<BlockQ4_0, Q4_0PairSums, Q4_0Weights, NI>;
+};
+template <int NI>
+struct Q8_0Dots {
+  static constexpr auto Run = PairDots<BlockQ8_0, Q8_0PairSums, Q8_0Weights, NI>;
+};
+template <int NI>
+struct Q4KDots {
+  static constexpr auto Run = VnniDotsK4<4, NI>;
+};
+template <int NI>
+struct Q5KDots {
+  static constexpr auto Run = VnniDotsK4<5, NI>;
+};
+template <int NI>
+struct Q6KDots {
+  static constexpr auto Run = VnniDotsQ6K<NI>;
+};
+
+template <template <int> class K>
+constexpr DTypeKernels DotsRow(DType act, Int8GemmFn gemm) {
+  return {.int8_dot = OneDot<K>, .int8_act = act, .int8_gemm = gemm, .int8_dots = ManyDots<K>};
 }
 
 // 16 rows of a panel, decoded: levels [k/4][16][4], and per group [k/G][16] the bias -128·Σ q,
@@ -366,19 +447,17 @@ void Gemm(const void* w, int64_t row_bytes, int64_t rows, const Int8Acts& x, flo
 constexpr DTypeRow Row(DType d, Int8GemmFn f) { return {d, {.int8_gemm = f}}; }
 
 constexpr DTypeRow kRows[] = {
-    {DType::kQ8_0,
-     {.int8_dot = PairRowDot<BlockQ8_0, Q8_0PairSums>, .int8_act = DType::kQ8_0, .int8_gemm = Gemm<Q8_0>}},
-    {DType::kQ4_0,
-     {.int8_dot = PairRowDot<BlockQ4_0, Q4_0PairSums>, .int8_act = DType::kQ8_0, .int8_gemm = Gemm<Q4_0>}},
+    {DType::kQ8_0, DotsRow<Q8_0Dots>(DType::kQ8_0, Gemm<Q8_0>)},
+    {DType::kQ4_0, DotsRow<Q4_0Dots>(DType::kQ8_0, Gemm<Q4_0>)},
     Row(DType::kQ4_1, Gemm<Q4_1>),
     Row(DType::kQ5_0, Gemm<Q5_0>),
     Row(DType::kQ5_1, Gemm<Q5_1>),
     Row(DType::kIQ4_NL, Gemm<IQ4_NL>),
     Row(DType::kQ2_K, Gemm<Q2_K>),
     Row(DType::kQ3_K, Gemm<Q3_K>),
-    {DType::kQ4_K, {.int8_dot = VnniDotK4<4>, .int8_act = DType::kQ8_K, .int8_gemm = Gemm<Q4_K>}},
-    {DType::kQ5_K, {.int8_dot = VnniDotK4<5>, .int8_act = DType::kQ8_K, .int8_gemm = Gemm<Q5_K>}},
-    {DType::kQ6_K, {.int8_dot = VnniDotQ6K, .int8_act = DType::kQ8_K, .int8_gemm = Gemm<Q6_K>}},
+    {DType::kQ4_K, DotsRow<Q4KDots>(DType::kQ8_K, Gemm<Q4_K>)},
+    {DType::kQ5_K, DotsRow<Q5KDots>(DType::kQ8_K, Gemm<Q5_K>)},
+    {DType::kQ6_K, DotsRow<Q6KDots>(DType::kQ8_K, Gemm<Q6_K>)},
     Row(DType::kIQ4_XS, Gemm<IQ4_XS>),
 };
 

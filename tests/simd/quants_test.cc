@@ -486,6 +486,40 @@ TEST(QuantsTest, Int8GemmEqualsScalarRowDots) {
   }
 }
 
+// The multi-row int8 dots give each activation row exactly the single-row dot's bits, for every
+// count up to kInt8DotsMaxRows: a sequence decodes to the same numbers alone or in a batch.
+TEST(QuantsTest, MultiRowInt8DotsAreBitIdenticalToTheRowDot) {
+  const int64_t k = 3 * 256;
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> w(k), x(kInt8DotsMaxRows * k);
+  for (auto& v : w) v = u(rng);
+  for (auto& v : x) v = u(rng) * 3.0f;
+  int kernels = 0;
+  for (Isa isa : AllIsas()) {
+    const Kernels& t = KernelsFor(isa);
+    size_t count;
+    const DTypeInfo* all = AllDTypes(&count);
+    for (size_t d = 0; d < count; ++d) {
+      const DTypeKernels& kern = t.Row(all[d].id);
+      if (kern.int8_dots == nullptr) continue;
+      SCOPED_TRACE(std::string(all[d].name) + " on " + std::string(IsaName(isa)));
+      ++kernels;
+      std::vector<uint8_t> wq(static_cast<size_t>(RowBytes(all[d].id, k)));
+      QuantizeRow(all[d].id, w.data(), wq.data(), k);
+      const int64_t xb = ActRowBytes(kern.int8_act, k);
+      std::vector<uint8_t> xq(static_cast<size_t>(kInt8DotsMaxRows * xb));
+      for (int64_t i = 0; i < kInt8DotsMaxRows; ++i) t.QuantizeAct(kern.int8_act)(x.data() + i * k, &xq[i * xb], k);
+      for (int64_t n = 1; n < kInt8DotsMaxRows; ++n) {
+        std::vector<float> y(static_cast<size_t>(2 * n), -1.0f);
+        kern.int8_dots(wq.data(), xq.data(), xb, n, k, y.data(), 2);
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(y[2 * i], kern.int8_dot(wq.data(), &xq[i * xb], k)) << n << " " << i;
+      }
+    }
+  }
+  if (CpuSupportsAvx512Vnni()) EXPECT_GE(kernels, 5);
+}
+
 TEST(QuantsTest, RegistryKnowsEveryGgmlType) {
   // Geometry from ggml-common.h's block structs; the computable set is the kernel table's.
   EXPECT_EQ(InfoOf(DType::kQ2_K).block_bytes, 84);
