@@ -199,9 +199,9 @@ class LAZYLLM_API Engine {
   // all items; RoPE, K/V writes, attention and LazyLLM's selections per sequence. A sequence's
   // results do not depend on what else is in the step (bit-identical when each matmul computes
   // its rows with the same call shape; otherwise within float rounding, and with 8-bit
-  // activations on quantized weights within their band: a step of fewer than 4 rows runs row
-  // dots, a larger one the int8 GEMM, and an activation on a rounding boundary may take the
-  // neighbouring level). Each item's status is
+  // activations on quantized weights within their band: a step of few rows runs row dots (under
+  // 16 rows for the dtypes with multi-row dots, else under 4), a larger one the int8 GEMM, and
+  // an activation on a rounding boundary may take the neighbouring level). Each item's status is
   // set; the returned status is not OK only when the items themselves are inconsistent (one
   // sequence twice, sequences of another engine, mixed exact_activations).
   Status Step(std::span<StepItem> items) const;
