@@ -22,9 +22,9 @@ void InstallDTypeRows(Kernels& table, std::span<const DTypeRow> rows) {
     if (row.kernels.int8_dot != nullptr) {
       k.int8_dot = row.kernels.int8_dot;
       k.int8_act = row.kernels.int8_act;
+      k.int8_dots = row.kernels.int8_dots;  // the multi-row twin of this int8_dot, or none
     }
     if (row.kernels.int8_gemm != nullptr) k.int8_gemm = row.kernels.int8_gemm;
-    if (row.kernels.int8_dots != nullptr) k.int8_dots = row.kernels.int8_dots;
   }
 }
 

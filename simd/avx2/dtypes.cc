@@ -115,12 +115,7 @@ inline __m256i Int8PairDot(__m256i w, __m256i x) {
   return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-inline __m256i LoadQ4_0Int8(const BlockQ4_0& b) {
-  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-  const __m128i mask = _mm_set1_epi8(0x0f);
-  const __m256i both = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask));
-  return _mm256_sub_epi8(both, _mm256_set1_epi8(8));
-}
+inline __m256i LoadQ4_0Int8(const BlockQ4_0& b) { return _mm256_sub_epi8(Nibbles16(b.qs), Bytes(8)); }
 
 template <typename Block, __m256i (*Load)(const Block&)>
 float Int8RowDot(const void* w, const void* xq, int64_t n) {
@@ -295,16 +290,12 @@ float Int8DotK4(const void* w, const void* xq, int64_t n) {
     alignas(16) uint8_t scales[8], mins[8];
     UnpackScaleMinK4(wb.scales, scales, mins);
     mins_total += xb.d * Half(wb.dmin) * static_cast<float>(MinsDotBsums(mins, xb.bsums));
-    __m256i hbits;
+    __m256i hbits = _mm256_setzero_si256();
     if constexpr (kBits == 5) hbits = Load32(wb.qh);
     __m256i sumi = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
-      const __m256i q = Load32(wb.qs + 32 * c);
-      __m256i lo = _mm256_and_si256(q, Bytes(0x0F)), hi = BitsOf(q, 4, 0x0F);
-      if constexpr (kBits == 5) {
-        lo = _mm256_or_si256(lo, _mm256_slli_epi16(BitsOf(hbits, 2 * c, 1), 4));
-        hi = _mm256_or_si256(hi, _mm256_slli_epi16(BitsOf(hbits, 2 * c + 1, 1), 4));
-      }
+      __m256i lo, hi;
+      LevelsK4<kBits>(wb.qs, hbits, c, &lo, &hi);
       const __m256i plo = _mm256_maddubs_epi16(lo, Load32(xb.qs + 64 * c));
       const __m256i phi = _mm256_maddubs_epi16(hi, Load32(xb.qs + 64 * c + 32));
       sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16(scales[2 * c])));
@@ -328,12 +319,10 @@ float Int8DotQ6K(const void* w, const void* xq, int64_t n) {
     const __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.bsums)));
     __m256i sumi = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), offset), 5);
     for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = Load32(wb.ql + 64 * h), ql1 = Load32(wb.ql + 64 * h + 32), qh = Load32(wb.qh + 32 * h);
-      const __m256i low[4] = {_mm256_and_si256(ql0, Bytes(0x0F)), _mm256_and_si256(ql1, Bytes(0x0F)),
-                              BitsOf(ql0, 4, 0x0F), BitsOf(ql1, 4, 0x0F)};
+      __m256i q[4];
+      LevelsQ6K(wb, h, q);
       for (int k = 0; k < 4; ++k) {
-        const __m256i q = _mm256_or_si256(low[k], _mm256_slli_epi16(BitsOf(qh, 2 * k, 3), 4));
-        const __m256i p = _mm256_maddubs_epi16(q, Load32(xb.qs + 128 * h + 32 * k));
+        const __m256i p = _mm256_maddubs_epi16(q[k], Load32(xb.qs + 128 * h + 32 * k));
         const int g = 8 * h + 2 * k;  // bytes 0..15 are group g, 16..31 group g + 1
         const __m256i s = _mm256_set_m128i(_mm_set1_epi16(wb.scales[g + 1]), _mm_set1_epi16(wb.scales[g]));
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));

@@ -70,6 +70,50 @@ inline __m256i Iq4nlTable() {
   return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
 }
 
+// The unsigned levels of chunk c (elements 64c .. 64c + 63) of a Q4_K (kBits = 4: 0..15) or
+// Q5_K (kBits = 5: 0..31, the fifth bit from hbits, the block's qh) block: elements 64c .. 64c + 31
+// in *lo, 64c + 32 .. 64c + 63 in *hi.
+template <int kBits>
+inline void LevelsK4(const uint8_t* qs, __m256i hbits, int c, __m256i* lo, __m256i* hi) {
+  const __m256i q = Load32(qs + 32 * c);
+  *lo = _mm256_and_si256(q, Bytes(0x0F));
+  *hi = BitsOf(q, 4, 0x0F);
+  if constexpr (kBits == 5) {
+    *lo = _mm256_or_si256(*lo, _mm256_slli_epi16(BitsOf(hbits, 2 * c, 1), 4));
+    *hi = _mm256_or_si256(*hi, _mm256_slli_epi16(BitsOf(hbits, 2 * c + 1, 1), 4));
+  }
+}
+
+// The unsigned 6-bit levels (0..63, before Q6_K's -32) of half h of a Q6_K block: q[k] holds
+// elements 128h + 32k .. 128h + 32k + 31.
+inline void LevelsQ6K(const BlockQ6_K& b, int h, __m256i q[4]) {
+  const __m256i ql0 = Load32(b.ql + 64 * h), ql1 = Load32(b.ql + 64 * h + 32), qh = Load32(b.qh + 32 * h);
+  const __m256i low[4] = {_mm256_and_si256(ql0, Bytes(0x0F)), _mm256_and_si256(ql1, Bytes(0x0F)), BitsOf(ql0, 4, 0x0F),
+                          BitsOf(ql1, 4, 0x0F)};
+  for (int k = 0; k < 4; ++k) q[k] = _mm256_or_si256(low[k], _mm256_slli_epi16(BitsOf(qh, 2 * k, 3), 4));
+}
+
+// Q8_0 and Q4_0 as decoders (their row kernels have their own code; the GEMM's panels use these).
+struct Q8_0 {
+  using Block = BlockQ8_0;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    std::memcpy(o->q, b.qs, 32);
+    o->scale[0] = Half(b.d);
+    o->offset[0] = 0.0f;
+  }
+};
+
+struct Q4_0 {
+  using Block = BlockQ4_0;
+  static constexpr int kElems = 32, kGroup = 32;
+  static void Decode(const Block& b, DecodedBlock* o) {
+    Store32(o->q, _mm256_sub_epi8(Nibbles16(b.qs), Bytes(8)));
+    o->scale[0] = Half(b.d);
+    o->offset[0] = 0.0f;
+  }
+};
+
 struct Q4_1 {
   using Block = BlockQ4_1;
   static constexpr int kElems = 32, kGroup = 32;
@@ -144,9 +188,10 @@ struct Q4_K {
   static constexpr int kElems = 256, kGroup = 32;
   static void Decode(const Block& b, DecodedBlock* o) {
     for (int c = 0; c < 4; ++c) {
-      const __m256i q = Load32(b.qs + 32 * c);
-      Store32(o->q + 64 * c, _mm256_and_si256(q, Bytes(0x0F)));
-      Store32(o->q + 64 * c + 32, BitsOf(q, 4, 0x0F));
+      __m256i lo, hi;
+      LevelsK4<4>(b.qs, _mm256_setzero_si256(), c, &lo, &hi);
+      Store32(o->q + 64 * c, lo);
+      Store32(o->q + 64 * c + 32, hi);
     }
     GroupScalesK4<Half>(b.scales, b.d, b.dmin, o);
   }
@@ -158,10 +203,10 @@ struct Q5_K {
   static void Decode(const Block& b, DecodedBlock* o) {
     const __m256i qh = Load32(b.qh);
     for (int c = 0; c < 4; ++c) {
-      const __m256i q = Load32(b.qs + 32 * c);
-      const __m256i lo = _mm256_and_si256(q, Bytes(0x0F)), hi = BitsOf(q, 4, 0x0F);
-      Store32(o->q + 64 * c, _mm256_or_si256(lo, _mm256_slli_epi16(BitsOf(qh, 2 * c, 1), 4)));
-      Store32(o->q + 64 * c + 32, _mm256_or_si256(hi, _mm256_slli_epi16(BitsOf(qh, 2 * c + 1, 1), 4)));
+      __m256i lo, hi;
+      LevelsK4<5>(b.qs, qh, c, &lo, &hi);
+      Store32(o->q + 64 * c, lo);
+      Store32(o->q + 64 * c + 32, hi);
     }
     GroupScalesK4<Half>(b.scales, b.d, b.dmin, o);
   }
@@ -172,13 +217,9 @@ struct Q6_K {
   static constexpr int kElems = 256, kGroup = 16;
   static void Decode(const Block& b, DecodedBlock* o) {
     for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = Load32(b.ql + 64 * h), ql1 = Load32(b.ql + 64 * h + 32), qh = Load32(b.qh + 32 * h);
-      const __m256i low[4] = {_mm256_and_si256(ql0, Bytes(0x0F)), _mm256_and_si256(ql1, Bytes(0x0F)),
-                              BitsOf(ql0, 4, 0x0F), BitsOf(ql1, 4, 0x0F)};
-      for (int k = 0; k < 4; ++k) {
-        const __m256i q = _mm256_or_si256(low[k], _mm256_slli_epi16(BitsOf(qh, 2 * k, 3), 4));
-        Store32(o->q + 128 * h + 32 * k, _mm256_sub_epi8(q, Bytes(32)));
-      }
+      __m256i q[4];
+      LevelsQ6K(b, h, q);
+      for (int k = 0; k < 4; ++k) Store32(o->q + 128 * h + 32 * k, _mm256_sub_epi8(q[k], Bytes(32)));
     }
     GroupScalesQ6K<Half>(b, o);
   }

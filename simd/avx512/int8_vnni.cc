@@ -30,27 +30,6 @@ namespace {
 constexpr int kLanes = 16;      // weight rows per vector: one int32 lane each
 constexpr int kTileInputs = 8;  // activation rows per register tile
 
-// The 32-element types with their own row kernels, as decoders.
-struct Q8_0 {
-  using Block = BlockQ8_0;
-  static constexpr int kElems = 32, kGroup = 32;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    std::memcpy(o->q, b.qs, 32);
-    o->scale[0] = Half(b.d);
-    o->offset[0] = 0.0f;
-  }
-};
-
-struct Q4_0 {
-  using Block = BlockQ4_0;
-  static constexpr int kElems = 32, kGroup = 32;
-  static void Decode(const Block& b, DecodedBlock* o) {
-    Store32(o->q, _mm256_sub_epi8(Nibbles16(b.qs), Bytes(8)));
-    o->scale[0] = Half(b.d);
-    o->offset[0] = 0.0f;
-  }
-};
-
 // The 16 lanes' scales of two blocks: dw·dx of block j in lanes 0-7, of block j + 1 in 8-15.
 inline __m512 PairScales(uint16_t w0, uint16_t x0, uint16_t w1, uint16_t x1) {
   const __m128 d = _mm_cvtph_ps(_mm_setr_epi16(static_cast<int16_t>(w0), static_cast<int16_t>(w1),
@@ -60,16 +39,16 @@ inline __m512 PairScales(uint16_t w0, uint16_t x0, uint16_t w1, uint16_t x1) {
                                _mm512_castps128_ps512(p));
 }
 
-// Two Q8_0 activation blocks' levels as one vector.
-inline __m512i ActPair(const BlockQ8_0& a, const BlockQ8_0& b) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(Load32(a.qs)), Load32(b.qs), 1);
-}
+// Two halves as one vector: lo in bytes 0..31, hi in 32..63.
+inline __m512i Join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+
+// Two Q8_0 blocks' levels as one vector.
+inline __m512i ActPair(const BlockQ8_0& a, const BlockQ8_0& b) { return Join(Load32(a.qs), Load32(b.qs)); }
 
 // Two Q4_0 blocks' nibbles in element order: [block j 0-15, 16-31, block j+1 0-15, 16-31].
 inline __m512i Q4_0Pair(const BlockQ4_0& a, const BlockQ4_0& b) {
   const __m256i q = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(b.qs), reinterpret_cast<const __m128i*>(a.qs));
-  const __m512i both =
-      _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);  // lo a, lo b, hi a, hi b
+  const __m512i both = Join(q, _mm256_srli_epi16(q, 4));  // lo a, lo b, hi a, hi b
   return _mm512_and_si512(_mm512_shuffle_i64x2(both, both, _MM_SHUFFLE(3, 1, 2, 0)), _mm512_set1_epi8(0x0F));
 }
 
@@ -143,8 +122,6 @@ inline __m512i Pick16(int c) {
                            g + 3);
 }
 
-inline __m512i Join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
-
 // Q4_K (bits = 4) and Q5_K (bits = 5), NI activation rows at once.
 template <int kBits, int NI>
 void VnniDotsK4(const void* w, const void* xq, int64_t xq_row_bytes, int64_t k, float* y, int64_t y_stride) {
@@ -165,18 +142,14 @@ void VnniDotsK4(const void* w, const void* xq, int64_t xq_row_bytes, int64_t k, 
     for (int i = 0; i < NI; ++i)
       mins_total[i] += a[i][blk].d * dmin * static_cast<float>(MinsDotBsums(mins, a[i][blk].bsums));
     const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales)));
-    __m256i hbits;
+    __m256i hbits = _mm256_setzero_si256();
     if constexpr (kBits == 5) hbits = Load32(wb.qh);
     __m512i sumi[NI];
     for (int i = 0; i < NI; ++i) sumi[i] = _mm512_setzero_si512();
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
-      const __m256i q = Load32(wb.qs + 32 * c);
-      __m256i lo = _mm256_and_si256(q, Bytes(0x0F)), hi = BitsOf(q, 4, 0x0F);
-      if constexpr (kBits == 5) {
-        lo = _mm256_or_si256(lo, _mm256_slli_epi16(BitsOf(hbits, 2 * c, 1), 4));
-        hi = _mm256_or_si256(hi, _mm256_slli_epi16(BitsOf(hbits, 2 * c + 1, 1), 4));
-      }
+      __m256i lo, hi;
+      LevelsK4<kBits>(wb.qs, hbits, c, &lo, &hi);
       const __m512i wv = Join(lo, hi), scv = _mm512_permutexvar_epi32(pick[c], sc);
       for (int i = 0; i < NI; ++i) {
         const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, _mm512_loadu_si512(a[i][blk].qs + 64 * c));
@@ -212,11 +185,8 @@ void VnniDotsQ6K(const void* w, const void* xq, int64_t xq_row_bytes, int64_t k,
       sumi[i] = _mm512_inserti64x4(sumi[i], _mm256_setzero_si256(), 1);
     }
     for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = Load32(wb.ql + 64 * h), ql1 = Load32(wb.ql + 64 * h + 32), qh = Load32(wb.qh + 32 * h);
-      const __m256i low[4] = {_mm256_and_si256(ql0, Bytes(0x0F)), _mm256_and_si256(ql1, Bytes(0x0F)),
-                              BitsOf(ql0, 4, 0x0F), BitsOf(ql1, 4, 0x0F)};
       __m256i q[4];
-      for (int kq = 0; kq < 4; ++kq) q[kq] = _mm256_or_si256(low[kq], _mm256_slli_epi16(BitsOf(qh, 2 * kq, 3), 4));
+      LevelsQ6K(wb, h, q);
       for (int kk = 0; kk < 2; ++kk) {
         const __m512i wv = Join(q[2 * kk], q[2 * kk + 1]), scv = _mm512_permutexvar_epi32(pick[2 * h + kk], sc);
         for (int i = 0; i < NI; ++i) {
