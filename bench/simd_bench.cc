@@ -1,6 +1,7 @@
 // Microbenchmarks of every kernel of the table per ISA: stored-dtype GEMV row dots, elementwise
 // kernels, conversions, int8 activations, and the LazyLLM selection.
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstring>
@@ -112,6 +113,54 @@ LAZYLLM_INT8GEMM(kAvx512, kQ6_K);
 LAZYLLM_INT8GEMM(kAvx512, kQ8_0);
 LAZYLLM_INT8GEMM(kAvx512, kQ4_0);
 LAZYLLM_INT8GEMM(kAvx512, kQ5_K);
+
+// Decode of a matrix larger than the caches, one thread, one activation row: the stored rows by
+// the int8 row dots against the same rows interleaved (simd/interleaved.h) by the group kernel.
+// Bytes: the weights read per second.
+void BM_Int8Decode(benchmark::State& state, DType dtype, bool interleaved) {
+  const DTypeKernels& kern = KernelsFor(Isa::kAvx512).Row(dtype);
+  if (!CpuSupports(Isa::kAvx512) || (interleaved && kern.int8_group == nullptr)) {
+    state.SkipWithError("no AVX-512 VNNI group kernel on this CPU");
+    return;
+  }
+  const int64_t k = 2048, rows = 32768, row_bytes = RowBytes(dtype, k);
+  const std::vector<uint8_t> stored = BenchRow(dtype, k * rows);
+  // In transparent huge pages where the kernel grants them, as placement allocates weights.
+  const size_t bytes = stored.size();
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    state.SkipWithError("mmap failed");
+    return;
+  }
+  madvise(p, bytes, MADV_HUGEPAGE);
+  auto* w = static_cast<uint8_t*>(p);
+  if (interleaved)
+    for (int64_t g = 0; g < rows / kGroupRows; ++g)
+      InterleaveRows(dtype, &stored[g * kGroupRows * row_bytes], row_bytes, k, w + g * kGroupRows * row_bytes);
+  else
+    std::memcpy(w, stored.data(), bytes);
+  std::vector<float> x(static_cast<size_t>(k)), y(static_cast<size_t>(rows));
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (auto& v : x) v = u(rng);
+  Int8Acts acts;
+  PrepareInt8Acts(KernelsFor(Isa::kAvx512), kern.int8_act, x.data(), 1, k, &acts);
+  for (auto _ : state) {
+    for (int64_t r = 0; r < rows; r += interleaved ? kGroupRows : 1) {
+      if (interleaved)
+        kern.int8_group(w + r * row_bytes, acts, &y[r], rows);
+      else
+        y[r] = kern.int8_dot(w + r * row_bytes, acts.blocks.data(), k);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
+  munmap(p, bytes);
+}
+BENCHMARK_CAPTURE(BM_Int8Decode, rows_kQ8_0, DType::kQ8_0, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Int8Decode, interleaved_kQ8_0, DType::kQ8_0, true)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Int8Decode, rows_kQ4_0, DType::kQ4_0, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Int8Decode, interleaved_kQ4_0, DType::kQ4_0, true)->Unit(benchmark::kMillisecond);
 
 #define LAZYLLM_ROWDOT(isa, dtype) \
   BENCHMARK_CAPTURE(BM_RowDot, isa##_##dtype, Isa::isa, DType::dtype)->Arg(4096)->Arg(11008)

@@ -13,6 +13,7 @@
 
 #include "simd/dtype.h"
 #include "simd/int8_gemm.h"
+#include "simd/interleaved.h"
 
 namespace lazyllm::simd {
 
@@ -40,6 +41,9 @@ struct DTypeKernels {
   // One weight row against up to kInt8DotsMaxRows activation rows, each block decoded once for
   // all of them; every row's result equals int8_dot's bit for bit (nullptr: int8_dot per row).
   Int8DotsFn int8_dots = nullptr;
+  // The kernel of the interleaved layout (simd/interleaved.h; nullptr: matrices of this dtype are
+  // not interleaved at placement). Gives the same bits as Int8GroupRef.
+  Int8GroupFn int8_group = nullptr;
 };
 
 // One weight dtype's kernels on one ISA: a row of that ISA's table (simd/<isa>/dtypes.cc). The

@@ -254,8 +254,8 @@ struct Q6KDots {
 };
 
 template <template <int> class K>
-constexpr DTypeKernels DotsRow(DType act, Int8GemmFn gemm) {
-  return {.int8_dot = OneDot<K>, .int8_act = act, .int8_gemm = gemm, .int8_dots = ManyDots<K>};
+constexpr DTypeKernels DotsRow(DType act, Int8GemmFn gemm, Int8GroupFn group = nullptr) {
+  return {.int8_dot = OneDot<K>, .int8_act = act, .int8_gemm = gemm, .int8_dots = ManyDots<K>, .int8_group = group};
 }
 
 // 16 rows of a panel, decoded: levels [k/4][16][4], and per group [k/G][16] the bias -128·Σ q,
@@ -414,11 +414,117 @@ void Gemm(const void* w, int64_t row_bytes, int64_t rows, const Int8Acts& x, flo
   }
 }
 
+// Interleaved groups (Q8_0, Q4_0; layout in simd/interleaved.h): per block column, each 64-byte
+// level vector holds 4 levels of the 16 rows, and one vpdpbusd per activation row multiplies it by
+// those 4 activation levels (a broadcast). 16 rows' int32 sums per block, exact, then as in
+// Int8GroupRef: fma(Σ u·x − c·Σx, dw·dx, acc), lane r being row r.
+
+// Where column j of a group starts its levels and its scales (ColumnAt of interleaved.cc).
+template <int kLevelBytes>
+inline void GroupColumn(const uint8_t* g, int64_t j, int64_t blocks, const uint8_t** levels, const uint16_t** scales) {
+  const uint8_t* base = g + j / 2 * 2 * (kLevelBytes + 32);
+  if (j == blocks - 1 && blocks % 2 == 1) {
+    *levels = base;
+    *scales = reinterpret_cast<const uint16_t*>(base + kLevelBytes);
+  } else {
+    *levels = base + j % 2 * kLevelBytes;
+    *scales = reinterpret_cast<const uint16_t*>(base + 2 * kLevelBytes + j % 2 * 32);
+  }
+}
+
+// Four activation levels as one int32, broadcast to every lane.
+inline __m512i Act4(const int8_t* q) {
+  int32_t v;
+  std::memcpy(&v, q, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// Activation rows [i0, i0 + NI) against one group; dtype Q8_0 (kQ8 true) or Q4_0. With one or two
+// rows each row's sum runs in two chains (even and odd vectors) to hide vpdpbusd's latency.
+template <bool kQ8, int NI>
+void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
+  constexpr int kLevelBytes = kQ8 ? 512 : 256, kChains = NI <= 2 ? 2 : 1;
+  const int64_t blocks = x.k / 32, xb = x.row_bytes();
+  const BlockQ8_0* xr[NI];
+  for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_0*>(&x.blocks[(i0 + i) * xb]);
+  const float* dx = &x.scales[i0 * blocks];
+  const float* sx = &x.sums32[i0 * blocks];
+  const __m512 minus_c = _mm512_set1_ps(kQ8 ? -128.0f : -8.0f);
+  __m512 acc[NI];
+  for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < blocks; ++j) {
+    const uint8_t* lv;
+    const uint16_t* sc;
+    GroupColumn<kLevelBytes>(g, j, blocks, &lv, &sc);
+    __m512i sum[NI][kChains];
+    for (int i = 0; i < NI; ++i)
+      for (int c = 0; c < kChains; ++c) sum[i][c] = _mm512_setzero_si512();
+    if constexpr (kQ8) {
+      for (int v = 0; v < 8; ++v) {
+        const __m512i w = _mm512_loadu_si512(lv + 64 * v);
+        for (int i = 0; i < NI; ++i)
+          sum[i][v % kChains] = _mm512_dpbusd_epi32(sum[i][v % kChains], w, Act4(xr[i][j].qs + 4 * v));
+      }
+    } else {
+      const __m512i mask = _mm512_set1_epi8(0x0F);
+      for (int v = 0; v < 4; ++v) {
+        const __m512i b = _mm512_loadu_si512(lv + 64 * v);
+        const __m512i lo = _mm512_and_si512(b, mask), hi = _mm512_and_si512(_mm512_srli_epi16(b, 4), mask);
+        for (int i = 0; i < NI; ++i) {
+          sum[i][0] = _mm512_dpbusd_epi32(sum[i][0], lo, Act4(xr[i][j].qs + 4 * v));
+          sum[i][kChains - 1] = _mm512_dpbusd_epi32(sum[i][kChains - 1], hi, Act4(xr[i][j].qs + 16 + 4 * v));
+        }
+      }
+    }
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc)));
+    for (int i = 0; i < NI; ++i) {
+      __m512i s = sum[i][0];
+      if constexpr (kChains == 2) s = _mm512_add_epi32(s, sum[i][1]);
+      const __m512 exact = _mm512_fmadd_ps(minus_c, _mm512_set1_ps(sx[i * blocks + j]), _mm512_cvtepi32_ps(s));
+      acc[i] = _mm512_fmadd_ps(exact, _mm512_mul_ps(dw, _mm512_set1_ps(dx[i * blocks + j])), acc[i]);
+    }
+  }
+  for (int i = 0; i < NI; ++i) _mm512_storeu_ps(y + (i0 + i) * ldy, acc[i]);
+}
+
+// Every activation row, in tiles of 8 (then the rest).
+template <bool kQ8>
+void Int8Group(const void* group, const Int8Acts& x, float* y, int64_t ldy) {
+  const auto* g = static_cast<const uint8_t*>(group);
+  int64_t i = 0;
+  for (; i + kTileInputs <= x.n; i += kTileInputs) GroupTile<kQ8, kTileInputs>(g, x, i, y, ldy);
+  switch (x.n - i) {
+    case 7:
+      GroupTile<kQ8, 7>(g, x, i, y, ldy);
+      break;
+    case 6:
+      GroupTile<kQ8, 6>(g, x, i, y, ldy);
+      break;
+    case 5:
+      GroupTile<kQ8, 5>(g, x, i, y, ldy);
+      break;
+    case 4:
+      GroupTile<kQ8, 4>(g, x, i, y, ldy);
+      break;
+    case 3:
+      GroupTile<kQ8, 3>(g, x, i, y, ldy);
+      break;
+    case 2:
+      GroupTile<kQ8, 2>(g, x, i, y, ldy);
+      break;
+    case 1:
+      GroupTile<kQ8, 1>(g, x, i, y, ldy);
+      break;
+    default:
+      break;
+  }
+}
+
 constexpr DTypeRow Row(DType d, Int8GemmFn f) { return {d, {.int8_gemm = f}}; }
 
 constexpr DTypeRow kRows[] = {
-    {DType::kQ8_0, DotsRow<Q8_0Dots>(DType::kQ8_0, Gemm<Q8_0>)},
-    {DType::kQ4_0, DotsRow<Q4_0Dots>(DType::kQ8_0, Gemm<Q4_0>)},
+    {DType::kQ8_0, DotsRow<Q8_0Dots>(DType::kQ8_0, Gemm<Q8_0>, Int8Group<true>)},
+    {DType::kQ4_0, DotsRow<Q4_0Dots>(DType::kQ8_0, Gemm<Q4_0>, Int8Group<false>)},
     Row(DType::kQ4_1, Gemm<Q4_1>),
     Row(DType::kQ5_0, Gemm<Q5_0>),
     Row(DType::kQ5_1, Gemm<Q5_1>),

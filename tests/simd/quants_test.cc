@@ -469,7 +469,9 @@ TEST(QuantsTest, Int8GemmEqualsScalarRowDots) {
     for (Isa isa : AllIsas()) {
       SCOPED_TRACE(std::string(InfoOf(t).name) + " on " + std::string(IsaName(isa)));
       const DTypeKernels& kern = KernelsFor(isa).Row(t);
-      if (isa == Isa::kAvx512 && CpuSupportsAvx512Vnni()) EXPECT_NE(kern.int8_gemm, nullptr);
+      if (isa == Isa::kAvx512 && CpuSupportsAvx512Vnni()) {
+        EXPECT_NE(kern.int8_gemm, nullptr);
+      }
       std::vector<float> y(static_cast<size_t>(n * rows), -1.0f);
       std::vector<uint8_t> scratch(static_cast<size_t>(Int8GemmScratchBytes(k)));
       for (int64_t r0 = 0; r0 < rows; r0 += kInt8PanelRows) {
@@ -517,7 +519,100 @@ TEST(QuantsTest, MultiRowInt8DotsAreBitIdenticalToTheRowDot) {
       }
     }
   }
-  if (CpuSupportsAvx512Vnni()) EXPECT_GE(kernels, 5);
+  if (CpuSupportsAvx512Vnni()) {
+    EXPECT_GE(kernels, 5);
+  }
+}
+
+// 16 random Q8_0 or Q4_0 rows of k elements, stored as in GGUF.
+std::vector<uint8_t> RandomRows(DType t, int64_t k, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> w(kGroupRows * k);
+  for (auto& v : w) v = u(rng);
+  const int64_t row_bytes = RowBytes(t, k);
+  std::vector<uint8_t> rows(static_cast<size_t>(kGroupRows * row_bytes));
+  for (int64_t r = 0; r < kGroupRows; ++r) QuantizeRow(t, w.data() + r * k, rows.data() + r * row_bytes, k);
+  return rows;
+}
+
+// The interleaved layout is the one interleaved.h describes (checked at its first column, from
+// the stored blocks), and every row comes back byte for byte; odd and even block counts.
+TEST(QuantsTest, InterleavedRowsRoundTrip) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0})
+    for (int64_t k : {int64_t{7 * 32}, int64_t{8 * 32}}) {
+      SCOPED_TRACE(std::string(InfoOf(t).name) + " k " + std::to_string(k));
+      ASSERT_TRUE(Interleavable(t));
+      const int64_t row_bytes = RowBytes(t, k);
+      const std::vector<uint8_t> rows = RandomRows(t, k, static_cast<uint32_t>(k));
+      std::vector<uint8_t> group(rows.size());
+      InterleaveRows(t, rows.data(), row_bytes, k, group.data());
+      const int64_t level_bytes = t == DType::kQ8_0 ? 512 : 256;
+      for (int r = 0; r < kGroupRows; ++r) {
+        const uint8_t* block0 = rows.data() + r * row_bytes;  // fp16 scale, then the level bytes
+        uint16_t scale;
+        std::memcpy(&scale, group.data() + 2 * level_bytes + 2 * r, 2);
+        EXPECT_EQ(scale, block0[0] | block0[1] << 8);
+        for (int e = 0; e < (t == DType::kQ8_0 ? 32 : 16); ++e)
+          ASSERT_EQ(group[e / 4 * 64 + 4 * r + e % 4], block0[2 + e] ^ (t == DType::kQ8_0 ? 0x80 : 0)) << r << " " << e;
+        std::vector<uint8_t> back(static_cast<size_t>(row_bytes));
+        DeinterleaveRow(t, group.data(), k, r, back.data());
+        EXPECT_EQ(0, std::memcmp(back.data(), block0, back.size())) << r;
+      }
+    }
+}
+
+// The group kernels (VNNI where the CPU has it) give the scalar twin's bits for every count of
+// activation rows, so a row's result never depends on the batch; the twin equals the stored rows'
+// int8 dots within float rounding (the same exact integer sums).
+TEST(QuantsTest, Int8GroupKernelsAreBitIdenticalToTheScalarTwin) {
+  int kernels = 0;
+  for (DType t : {DType::kQ8_0, DType::kQ4_0})
+    for (int64_t k : {int64_t{7 * 32}, int64_t{24 * 32}}) {
+      const int64_t row_bytes = RowBytes(t, k);
+      const std::vector<uint8_t> rows = RandomRows(t, k, 31);
+      std::vector<uint8_t> group(rows.size());
+      InterleaveRows(t, rows.data(), row_bytes, k, group.data());
+      std::mt19937 rng(32);
+      std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+      const int64_t n = 17;  // two register tiles of 8 and a single row
+      std::vector<float> x(n * k);
+      for (auto& v : x) v = u(rng);
+      std::fill(x.begin() + 32, x.begin() + 64, 0.0f);  // an activation block of zeros
+      Int8Acts acts;
+      PrepareInt8Acts(RefKernels(), DType::kQ8_0, x.data(), n, k, &acts);
+      std::vector<float> want(static_cast<size_t>(n * kGroupRows));
+      Int8GroupRef(t, group.data(), acts, want.data(), kGroupRows);
+      double scale = 0, worst = 0;
+      for (int64_t i = 0; i < n; ++i)
+        for (int r = 0; r < kGroupRows; ++r) {
+          const double dot =
+              RefKernels().Row(t).int8_dot(rows.data() + r * row_bytes, &acts.blocks[i * acts.row_bytes()], k);
+          scale = std::max(scale, std::fabs(dot));
+          worst = std::max(worst, std::fabs(dot - want[i * kGroupRows + r]));
+        }
+      EXPECT_LE(worst, 1e-5 * scale) << InfoOf(t).name;
+      for (Isa isa : AllIsas()) {
+        const Int8GroupFn kernel = KernelsFor(isa).Row(t).int8_group;
+        if (kernel == nullptr) continue;
+        SCOPED_TRACE(std::string(InfoOf(t).name) + " on " + std::string(IsaName(isa)) + " k " + std::to_string(k));
+        ++kernels;
+        for (int64_t m : {int64_t{1}, int64_t{2}, int64_t{5}, n}) {
+          Int8Acts first = acts;  // the first m rows
+          first.n = m;
+          first.blocks.resize(static_cast<size_t>(m * acts.row_bytes()));
+          std::vector<float> y(static_cast<size_t>(m * 20), -1.0f);
+          kernel(group.data(), first, y.data(), 20);
+          for (int64_t i = 0; i < m; ++i)
+            for (int r = 0; r < kGroupRows; ++r)
+              ASSERT_EQ(y[i * 20 + r], want[i * kGroupRows + r]) << m << " " << i << " " << r;
+          EXPECT_EQ(y[16], -1.0f);  // nothing past the group's 16 outputs
+        }
+      }
+    }
+  if (CpuSupportsAvx512Vnni()) {
+    EXPECT_EQ(kernels, 4);
+  }
 }
 
 TEST(QuantsTest, RegistryKnowsEveryGgmlType) {
