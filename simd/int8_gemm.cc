@@ -14,14 +14,15 @@ int64_t Int8GemmScratchBytes(int64_t k) {
   return kInt8PanelRows / 16 * (16 * k + 3 * 16 * 4 * (k / 16)) + 64;
 }
 
-void PrepareInt8Acts(const Kernels& kernels, DType format, const float* x, int64_t n, int64_t k, Int8Acts* out) {
+void PrepareInt8Acts(const Kernels& kernels, DType format, const float* x, int64_t n, int64_t k, Int8Acts* out,
+                     bool biased) {
   out->format = format;
   out->n = n;
   out->k = k;
   out->block = format == DType::kQ8_K ? kSuperBlock : 32;
   const int64_t row_bytes = ActRowBytes(format, k), blocks = k / out->block;
   out->blocks.resize(static_cast<size_t>(n * row_bytes));
-  out->biased.resize(static_cast<size_t>(n * k));
+  out->biased.resize(static_cast<size_t>(biased ? n * k : 0));
   out->scales.resize(static_cast<size_t>(n * blocks));
   out->sums16.resize(static_cast<size_t>(n * (k / 16)));
   out->sums32.resize(static_cast<size_t>(n * (k / 32)));
@@ -29,7 +30,6 @@ void PrepareInt8Acts(const Kernels& kernels, DType format, const float* x, int64
   for (int64_t i = 0; i < n; ++i) {
     uint8_t* row = &out->blocks[i * row_bytes];
     quantize(x + i * k, row, k);
-    uint8_t* biased = &out->biased[i * k];
     float* scales = &out->scales[i * blocks];
     float* sums16 = &out->sums16[i * (k / 16)];
     float* sums32 = &out->sums32[i * (k / 32)];
@@ -51,7 +51,8 @@ void PrepareInt8Acts(const Kernels& kernels, DType format, const float* x, int64
           s16[g] = static_cast<float>(s);
         }
       }
-      uint8_t* u = biased + b * out->block;
+      if (!biased) continue;
+      uint8_t* u = &out->biased[i * k + b * out->block];
       for (int64_t j = 0; j < out->block; ++j) u[j] = static_cast<uint8_t>(qs[j]) ^ 0x80;  // q + 128
     }
     for (int64_t g = 0; g < k / 32; ++g) sums32[g] = sums16[2 * g] + sums16[2 * g + 1];

@@ -24,7 +24,7 @@ struct Int8Acts {
   int64_t n = 0, k = 0;
   int64_t block = 32;           // elements per activation block (32 or 256)
   std::vector<uint8_t> blocks;  // n rows of ActRowBytes(format, k)
-  std::vector<uint8_t> biased;  // n rows of k bytes: level + 128 (unsigned)
+  std::vector<uint8_t> biased;  // n rows of k bytes: level + 128 (unsigned); may be empty
   std::vector<float> scales;    // n rows of k/block block scales
   std::vector<float> sums16;    // n rows of k/16 level sums (Σ of 16 levels, as floats)
   std::vector<float> sums32;    // n rows of k/32 level sums
@@ -44,8 +44,9 @@ using Int8DotsFn = void (*)(const void* w, const void* xq, int64_t xq_row_bytes,
 constexpr int64_t kInt8DotsMaxRows = 16;
 
 // Quantizes n rows of x (k elements each) to `format` with the table's quantizer and lays them
-// out as Int8Acts.
-void PrepareInt8Acts(const Kernels& kernels, DType format, const float* x, int64_t n, int64_t k, Int8Acts* out);
+// out as Int8Acts; without `biased` (the panel GEMM's input) that array is left empty.
+void PrepareInt8Acts(const Kernels& kernels, DType format, const float* x, int64_t n, int64_t k, Int8Acts* out,
+                     bool biased = true);
 
 // Bytes of per-thread scratch an Int8GemmFn needs for rows of k elements.
 int64_t Int8GemmScratchBytes(int64_t k);

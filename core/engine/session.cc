@@ -132,10 +132,14 @@ Placement WeightPlacement(const Session& session) {
   const auto& lw = m.layers[0];
   for (const WeightMatrix* w : {&lw.wq, &lw.w_down, &m.output}) {
     std::vector<Placement::Slice> out;
-    for (const auto& sl : e.placed->Slices(*w))
-      out.push_back({sl.begin, sl.end, sl.data != w->data + sl.begin * w->row_bytes, sl.toucher,
-                     std::memcmp(sl.data, w->data + sl.begin * w->row_bytes,
-                                 static_cast<size_t>((sl.end - sl.begin) * w->row_bytes)) == 0});
+    std::vector<uint8_t> buf(static_cast<size_t>(w->row_bytes));
+    for (const auto& sl : e.placed->Slices(*w)) {
+      bool equal = true;  // every row, deinterleaved if need be, as in the file
+      for (int64_t r = 0; r < sl.end - sl.begin && equal; ++r)
+        equal = std::memcmp(StoredRow(*w, sl, r, buf.data()), w->Row(sl.begin + r), buf.size()) == 0;
+      out.push_back(
+          {sl.begin, sl.end, sl.data != w->data + sl.begin * w->row_bytes, sl.toucher, equal, sl.interleaved});
+    }
     p.matrices.push_back(std::move(out));
   }
   return p;

@@ -32,7 +32,8 @@ struct Placement {
     int64_t begin, end;
     bool copied;
     int toucher;
-    bool equal;
+    bool equal;        // every row as in the file (deinterleaved if need be)
+    bool interleaved;  // rows in groups (simd/interleaved.h)
   };
   std::vector<int> arena_threads;
   std::vector<std::vector<Slice>> matrices;

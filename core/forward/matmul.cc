@@ -20,8 +20,14 @@ struct SliceProduct {
   int64_t n;
   float* y;  // y + s.begin
   int64_t rows() const { return s.end - s.begin; }
+  // Row r as stored in the slice (for the kernels of the stored layout: below s.grouped() only
+  // the interleaved kernels read it), or as in the file, deinterleaved into buf if need be.
   const uint8_t* Row(int64_t r) const { return s.data + r * w.row_bytes; }
+  const uint8_t* StoredRow(int64_t r, uint8_t* buf) const { return lazyllm::StoredRow(w, s, r, buf); }
 };
+
+// Bytes of thread scratch, as floats, for one deinterleaved row.
+int64_t RowScratchFloats(const WeightMatrix& w) { return (w.row_bytes + 3) / 4; }
 
 // GEMV with int8 activations: each weight row once, against every input row quantized in xq
 // (by the dtype's multi-row dot where it has one: each block decoded once for all rows).
@@ -34,6 +40,21 @@ void GemvInt8(const SliceProduct& p, const simd::DTypeKernels& kern, const GemvI
       }
       for (int64_t i = 0; i < p.n; ++i)
         p.y[i * p.w.rows + r] = kern.int8_dot(p.Row(r), &in.xq[i * xq_row_bytes], p.w.cols);
+    }
+  });
+}
+
+// Interleaved slices (any number of input rows): each group of 16 rows by the dtype's group
+// kernel, against every activation row; rows past the last group by the row dots.
+void Int8Groups(const SliceProduct& p, const simd::DTypeKernels& kern, const simd::Int8Acts& acts) {
+  const int64_t groups = p.s.grouped() / simd::kGroupRows, tail = p.rows() - p.s.grouped();
+  p.workers.ParallelForIn(p.arena, 0, groups + (tail > 0 ? 1 : 0), 1, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t r0 = g * simd::kGroupRows;
+      if (g < groups)
+        kern.int8_group(p.Row(r0), acts, p.y + r0, p.w.rows);
+      else
+        simd::Int8GemmByDots(kern.int8_dot, p.Row(r0), p.w.row_bytes, tail, acts, p.y + r0, p.w.rows);
     }
   });
 }
@@ -59,9 +80,12 @@ void Int8Gemm(const SliceProduct& p, const simd::DTypeKernels& kern, const simd:
 void Gemv(const SliceProduct& p, simd::RowDotFn dot, const GemvInputs& in) {
   const int64_t groups = p.w.cols / 16;
   p.workers.ParallelForIn(p.arena, 0, p.rows(), 32, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
+    auto* buf = reinterpret_cast<uint8_t*>(p.workers.Scratch(RowScratchFloats(p.w)));
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* row = p.StoredRow(r, buf);
       for (int64_t i = 0; i < p.n; ++i)
-        p.y[i * p.w.rows + r] = dot(p.Row(r), p.x + i * p.w.cols, in.xsum.data() + i * groups, p.w.cols);
+        p.y[i * p.w.rows + r] = dot(row, p.x + i * p.w.cols, in.xsum.data() + i * groups, p.w.cols);
+    }
   });
 }
 
@@ -97,10 +121,11 @@ void SgemmF32Grid(const SliceProduct& p) {
 void SgemmPanels(const SliceProduct& p, simd::ToF32Fn convert) {
   const int64_t rows = p.rows(), cols = p.w.cols;
   p.workers.ParallelForIn(p.arena, 0, (rows + kPanelRows - 1) / kPanelRows, 1, [&](int64_t p0, int64_t p1) {
-    float* panel = p.workers.Scratch(kPanelRows * cols);
+    float* panel = p.workers.Scratch(kPanelRows * cols + RowScratchFloats(p.w));
+    auto* buf = reinterpret_cast<uint8_t*>(panel + kPanelRows * cols);
     for (int64_t q = p0; q < p1; ++q) {
       const int64_t r0 = q * kPanelRows, nr = std::min(kPanelRows, rows - r0);
-      for (int64_t r = 0; r < nr; ++r) convert(p.Row(r0 + r), panel + r * cols, cols);
+      for (int64_t r = 0; r < nr; ++r) convert(p.StoredRow(r0 + r, buf), panel + r * cols, cols);
       simd::SgemmNT(p.n, nr, cols, p.x, cols, panel, cols, p.y + r0, p.w.rows);
     }
   });
@@ -119,11 +144,14 @@ void MatMul(const threading::Workers& workers, const simd::Kernels& k, const Wei
   const bool int8 = int8_activations && kern.int8_dot != nullptr;
   // Inputs prepared once for all arenas: with int8 activations the rows quantized to the dtype's
   // activation format, else (GEMV) per-16 sums of each row (for dtypes with mins).
-  const bool int8_gemm = int8 && !gemv_rows && (kern.int8_dots == nullptr || n >= simd::kInt8DotsMaxRows);
-  const simd::Int8DotFn int8_dot = int8 && !int8_gemm ? kern.int8_dot : nullptr;
+  // (A slice whose copy failed is not interleaved: Int8Groups computes all of it by row dots.)
+  const bool int8_groups = int8 && std::ranges::any_of(sl, [](const WeightSlice& s) { return s.interleaved; });
+  const bool int8_gemm =
+      int8 && !int8_groups && !gemv_rows && (kern.int8_dots == nullptr || n >= simd::kInt8DotsMaxRows);
+  const simd::Int8DotFn int8_dot = int8 && !int8_gemm && !int8_groups ? kern.int8_dot : nullptr;
   int64_t xq_row_bytes = 0;
-  if (int8_gemm) {
-    simd::PrepareInt8Acts(k, kern.int8_act, x, n, w.cols, &gemv.acts);
+  if (int8_gemm || int8_groups) {
+    simd::PrepareInt8Acts(k, kern.int8_act, x, n, w.cols, &gemv.acts, int8_gemm);
   } else if (int8_dot != nullptr) {
     xq_row_bytes = simd::ActRowBytes(kern.int8_act, w.cols);
     gemv.xq.resize(static_cast<size_t>(n * xq_row_bytes));
@@ -136,7 +164,9 @@ void MatMul(const threading::Workers& workers, const simd::Kernels& k, const Wei
   workers.ForEachArena([&](int a) {
     const SliceProduct p = {workers, a, w, sl[a], x, n, y + sl[a].begin};
     if (p.rows() == 0) return;
-    if (int8_gemm)
+    if (int8_groups)
+      Int8Groups(p, kern, gemv.acts);
+    else if (int8_gemm)
       Int8Gemm(p, kern, gemv.acts);
     else if (int8_dot != nullptr)
       GemvInt8(p, kern, gemv, xq_row_bytes);

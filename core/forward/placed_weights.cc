@@ -8,11 +8,15 @@
 
 #include "core/forward/matmul.h"
 #include "simd/check.h"
+#include "simd/kernels.h"
 
 namespace lazyllm {
 
 NodeBuffer::NodeBuffer(size_t n) : bytes(std::max<size_t>(n, 1)) {
   p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // Transparent huge pages where the system grants them: decode streams every weight once per
+  // token, and 4 KiB pages stop the hardware prefetchers at every page and cost a TLB miss each.
+  if (p != MAP_FAILED) madvise(p, bytes, MADV_HUGEPAGE);
 }
 
 NodeBuffer::~NodeBuffer() {
@@ -29,9 +33,13 @@ PlacedWeights::PlacedWeights(const Model& model, const threading::Context& threa
 
 std::vector<WeightSlice> PlacedWeights::Place(const WeightMatrix& w, const threading::Context& threads) {
   threading::ThreadPool& pool = threads.pool();
-  if (pool.num_arenas() == 1) return {{0, w.rows, w.data}};
+  const bool interleave = simd::KernelsFor(simd::SelectedIsa()).Row(w.dtype).int8_group != nullptr &&
+                          simd::Interleavable(w.dtype) && w.rows >= simd::kGroupRows;
+  if (pool.num_arenas() == 1 && !interleave) return {{0, w.rows, w.data}};
+  const auto ranges = pool.num_arenas() == 1 ? std::vector<std::pair<int64_t, int64_t>>{{0, w.rows}}
+                                             : threading::SplitRows(w.rows, threads.plan(), kSliceAlign);
   std::vector<WeightSlice> out;
-  for (const auto& [begin, end] : threading::SplitRows(w.rows, threads.plan(), kSliceAlign)) {
+  for (const auto& [begin, end] : ranges) {
     const size_t bytes = static_cast<size_t>((end - begin) * w.row_bytes);
     buffers_.push_back(std::make_unique<NodeBuffer>(bytes));
     NodeBuffer& buf = *buffers_.back();
@@ -41,13 +49,24 @@ std::vector<WeightSlice> PlacedWeights::Place(const WeightMatrix& w, const threa
       continue;
     }
     auto* dst = static_cast<uint8_t*>(buf.p);
+    WeightSlice slice = {begin, end, dst, -1, interleave};
+    // Tasks of kGroupRows rows: a group interleaved, or (the rows past the last group, or every
+    // row of a matrix not interleaved) copied as stored.
+    const int64_t groups = slice.grouped() / simd::kGroupRows, rows = end - begin;
     const int a = static_cast<int>(out.size());
     int toucher = -1;
-    pool.ParallelForIn(a, 0, end - begin, 16, [&](int64_t r0, int64_t r1) {
-      if (r0 == 0) toucher = threading::ThreadPool::CurrentArena();
-      std::memcpy(dst + r0 * w.row_bytes, src + r0 * w.row_bytes, static_cast<size_t>((r1 - r0) * w.row_bytes));
+    pool.ParallelForIn(a, 0, (rows + simd::kGroupRows - 1) / simd::kGroupRows, 1, [&](int64_t t0, int64_t t1) {
+      if (t0 == 0) toucher = threading::ThreadPool::CurrentArena();
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t r0 = t * simd::kGroupRows, r1 = std::min(rows, r0 + simd::kGroupRows);
+        if (t < groups)
+          simd::InterleaveRows(w.dtype, src + r0 * w.row_bytes, w.row_bytes, w.cols, dst + r0 * w.row_bytes);
+        else
+          std::memcpy(dst + r0 * w.row_bytes, src + r0 * w.row_bytes, static_cast<size_t>((r1 - r0) * w.row_bytes));
+      }
     });
-    out.push_back({begin, end, dst, toucher});
+    slice.toucher = toucher;
+    out.push_back(slice);
   }
   // The copies replace the mapped pages (which stay valid and are read again on demand).
   const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
@@ -55,6 +74,14 @@ std::vector<WeightSlice> PlacedWeights::Place(const WeightMatrix& w, const threa
   const auto hi = (reinterpret_cast<uintptr_t>(w.data) + static_cast<uintptr_t>(w.rows * w.row_bytes)) / page * page;
   if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
   return out;
+}
+
+const uint8_t* StoredRow(const WeightMatrix& w, const WeightSlice& s, int64_t r, uint8_t* buf) {
+  const uint8_t* row = s.data + r * w.row_bytes;
+  if (r >= s.grouped()) return row;
+  const int64_t g = r / simd::kGroupRows * simd::kGroupRows;
+  simd::DeinterleaveRow(w.dtype, s.data + g * w.row_bytes, w.cols, static_cast<int>(r - g), buf);
+  return buf;
 }
 
 }  // namespace lazyllm

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/model/model_impl.h"
+#include "simd/interleaved.h"
 #include "threading/context.h"
 
 namespace lazyllm {
@@ -19,7 +20,14 @@ struct WeightSlice {
   int64_t begin, end;
   const uint8_t* data;
   int toucher = -1;  // arena whose worker first wrote a node-local copy (-1: the mapped file itself)
+  // Whether the slice's first grouped() rows are interleaved in groups of simd::kGroupRows
+  // (simd/interleaved.h); the rest are stored as in the file, at the same offsets.
+  bool interleaved = false;
+  int64_t grouped() const { return interleaved ? (end - begin) / simd::kGroupRows * simd::kGroupRows : 0; }
 };
+
+// Row r of a slice in the stored format: in place, or written to buf (w.row_bytes bytes).
+const uint8_t* StoredRow(const WeightMatrix& w, const WeightSlice& s, int64_t r, uint8_t* buf);
 
 // Anonymous memory, mapped untouched so that the first thread to write a page places it (Linux's
 // default first-touch policy): the copy into it runs on the owning node's pinned workers.
@@ -36,8 +44,10 @@ struct NodeBuffer {
 class PlacedWeights {
  public:
   // With one arena each slice is the whole mapped matrix. With several, each slice is copied into
-  // memory first written by its arena's pinned workers, so it lives on their node, and the
-  // mapped file's pages are released (they stay valid and are read again on demand).
+  // memory first written by its arena's pinned workers, so it lives on their node. Matrices whose
+  // dtype the int8 kernels read interleaved (DTypeKernels::int8_group) are copied interleaved,
+  // with one arena too. A copied matrix's mapped pages are released (they stay valid and are
+  // read again on demand), so memory stays one copy of the weights.
   PlacedWeights(const Model& model, const threading::Context& threads);
   PlacedWeights(const PlacedWeights&) = delete;
   PlacedWeights& operator=(const PlacedWeights&) = delete;

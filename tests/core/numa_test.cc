@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <string>
 #include <thread>
 
 #include "common/test_paths.h"
@@ -12,26 +14,35 @@
 #include "core/engine/session_hooks.h"
 #include "core/forward/matmul.h"
 #include "lazyllm/lazyllm.h"
+#include "simd/kernels.h"
+#include "simd/select.h"
 #include "threading/topology.h"
 #include "tools/synth/synth.h"
 
 namespace lazyllm {
 namespace {
 
-// A 2-layer tiny-gqa model (dim 256, 8 heads over 2 KV heads, ffn 768, vocab 512).
-const Model& TinyGqa() {
-  static const Model model = [] {
-    const auto path = std::filesystem::temp_directory_path() / "lazyllm_numa_test_tiny_gqa.gguf";
-    SynthOptions o;
-    o.preset = "tiny-gqa";
-    o.layers = 2;
-    o.seed = 7;
-    EXPECT_TRUE(Synthesize(o, path.string()).ok());
-    auto m = Model::Load(path.string());
-    EXPECT_TRUE(m.ok()) << m.status().message();
-    return *m;
-  }();
-  return model;
+// A 2-layer tiny-gqa model (dim 256, 8 heads over 2 KV heads, ffn 768, vocab 512) in a weight
+// dtype: f32, or q8_0 and q4_0, which placement copies interleaved where the CPU has the kernels.
+const Model& TinyGqa(const std::string& dtype = "f32") {
+  static std::map<std::string, Model> models;
+  if (auto it = models.find(dtype); it != models.end()) return it->second;
+  const auto path = std::filesystem::temp_directory_path() / ("lazyllm_numa_test_tiny_gqa_" + dtype + ".gguf");
+  SynthOptions o;
+  o.preset = "tiny-gqa";
+  o.layers = 2;
+  o.seed = 7;
+  o.dtype = dtype;
+  EXPECT_TRUE(Synthesize(o, path.string()).ok());
+  auto m = Model::Load(path.string());
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  return models.emplace(dtype, *m).first->second;
+}
+
+// Whether placement interleaves matrices of this dtype on this CPU.
+bool Interleaves(const std::string& dtype) {
+  const simd::DType t = dtype == "q8_0" ? simd::DType::kQ8_0 : dtype == "q4_0" ? simd::DType::kQ4_0 : simd::DType::kF32;
+  return simd::KernelsFor(simd::SelectedIsa()).Row(t).int8_group != nullptr;
 }
 
 threading::Topology Synthetic(const char* desc) {
@@ -59,68 +70,74 @@ std::vector<int32_t> Prompt(int n) {
 }
 
 TEST(NumaTest, PlacesSlicesPerNodeAndMatchesSingleArena) {
-  const Model& model = TinyGqa();
   const auto topo = Synthetic("pack:2 numa:2 core:4 pu:2");  // 4 NUMA nodes
-  for (const char* prune : {"off", "1:0.5"}) {
-    SessionOptions single;
-    single.threads = 2;
-    single.numa = false;
-    single.pruning = *PruningOptions::Parse(prune, 2, 0);
-    auto base = Session::Create(model, single);
-    ASSERT_TRUE(base.ok());
-    const auto want = Trace(*base, Prompt(100), 6);
+  for (const std::string dtype : {"f32", "q8_0", "q4_0"})
+    for (const char* prune : {"off", "1:0.5"}) {
+      SCOPED_TRACE(dtype);
+      const Model& model = TinyGqa(dtype);
+      SessionOptions single;
+      single.threads = 2;
+      single.numa = false;
+      single.pruning = *PruningOptions::Parse(prune, 2, 0);
+      auto base = Session::Create(model, single);
+      ASSERT_TRUE(base.ok());
+      const auto want = Trace(*base, Prompt(100), 6);
 
-    for (int threads : {2, 4}) {
-      SessionOptions numa = single;
-      numa.threads = threads;
-      numa.numa = true;
-      auto s = internal::CreateSession(model, numa, &topo);
-      ASSERT_TRUE(s.ok()) << s.status().message();
-      const internal::Placement p = internal::WeightPlacement(*s);
-      // Round-robin over nodes: one worker on each of `threads` nodes.
-      EXPECT_EQ(p.arena_threads, std::vector<int>(static_cast<size_t>(threads), 1));
-      for (const auto& matrix : p.matrices) {
-        ASSERT_EQ(matrix.size(), static_cast<size_t>(threads));
-        for (size_t a = 0; a < matrix.size(); ++a) {
-          const auto& sl = matrix[a];
-          EXPECT_EQ(sl.begin % kSliceAlign, 0) << "slices start on panel boundaries";
-          if (a > 0) {
-            EXPECT_EQ(sl.begin, matrix[a - 1].end);
+      for (int threads : {2, 4}) {
+        SessionOptions numa = single;
+        numa.threads = threads;
+        numa.numa = true;
+        auto s = internal::CreateSession(model, numa, &topo);
+        ASSERT_TRUE(s.ok()) << s.status().message();
+        const internal::Placement p = internal::WeightPlacement(*s);
+        // Round-robin over nodes: one worker on each of `threads` nodes.
+        EXPECT_EQ(p.arena_threads, std::vector<int>(static_cast<size_t>(threads), 1));
+        for (const auto& matrix : p.matrices) {
+          ASSERT_EQ(matrix.size(), static_cast<size_t>(threads));
+          for (size_t a = 0; a < matrix.size(); ++a) {
+            const auto& sl = matrix[a];
+            EXPECT_EQ(sl.begin % kSliceAlign, 0) << "slices start on panel boundaries";
+            if (a > 0) {
+              EXPECT_EQ(sl.begin, matrix[a - 1].end);
+            }
+            EXPECT_TRUE(sl.copied) << "each slice is a node-local copy";
+            EXPECT_TRUE(sl.equal) << "the copy holds the file's bytes";
+            EXPECT_EQ(sl.interleaved, Interleaves(dtype));
+            if (sl.end > sl.begin) {
+              EXPECT_EQ(sl.toucher, static_cast<int>(a))
+                  << "slice " << a << " was first written by another arena's worker";
+            }
           }
-          EXPECT_TRUE(sl.copied) << "each slice is a node-local copy";
-          EXPECT_TRUE(sl.equal) << "the copy holds the file's bytes";
-          if (sl.end > sl.begin) {
-            EXPECT_EQ(sl.toucher, static_cast<int>(a))
-                << "slice " << a << " was first written by another arena's worker";
-          }
+          EXPECT_EQ(matrix.front().begin, 0);
         }
-        EXPECT_EQ(matrix.front().begin, 0);
+        const auto got = Trace(*s, Prompt(100), 6);
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i)
+          EXPECT_EQ(std::memcmp(got[i].data(), want[i].data(), want[i].size() * sizeof(float)), 0)
+              << "prune " << prune << ", " << threads << " arenas: logits differ from the single-arena run at step "
+              << i;
       }
-      const auto got = Trace(*s, Prompt(100), 6);
-      ASSERT_EQ(got.size(), want.size());
-      for (size_t i = 0; i < got.size(); ++i)
-        EXPECT_EQ(std::memcmp(got[i].data(), want[i].data(), want[i].size() * sizeof(float)), 0)
-            << "prune " << prune << ", " << threads << " arenas: logits differ from the single-arena run at step " << i;
     }
-  }
 }
 
 // Work is split into fixed-size panels and per-(head, block) tasks, never by thread count.
 TEST(NumaTest, ThreadCountDoesNotChangeResults) {
-  const Model& model = TinyGqa();
-  for (const char* prune : {"off", "1:0.5"}) {
-    SessionOptions o;
-    o.numa = false;
-    o.pruning = *PruningOptions::Parse(prune, 2, 0);
-    o.threads = 1;
-    auto one = Session::Create(model, o);
-    o.threads = 2;
-    auto two = Session::Create(model, o);
-    ASSERT_TRUE(one.ok() && two.ok());
-    const auto a = Trace(*one, Prompt(300), 4), b = Trace(*two, Prompt(300), 4);
-    for (size_t i = 0; i < a.size(); ++i)
-      EXPECT_EQ(std::memcmp(a[i].data(), b[i].data(), a[i].size() * sizeof(float)), 0) << prune << ", step " << i;
-  }
+  for (const std::string dtype : {"f32", "q8_0", "q4_0"})
+    for (const char* prune : {"off", "1:0.5"}) {
+      const Model& model = TinyGqa(dtype);
+      SessionOptions o;
+      o.numa = false;
+      o.pruning = *PruningOptions::Parse(prune, 2, 0);
+      o.threads = 1;
+      auto one = Session::Create(model, o);
+      o.threads = 2;
+      auto two = Session::Create(model, o);
+      ASSERT_TRUE(one.ok() && two.ok());
+      const auto a = Trace(*one, Prompt(300), 4), b = Trace(*two, Prompt(300), 4);
+      for (size_t i = 0; i < a.size(); ++i)
+        EXPECT_EQ(std::memcmp(a[i].data(), b[i].data(), a[i].size() * sizeof(float)), 0)
+            << dtype << ", " << prune << ", step " << i;
+    }
 }
 
 TEST(NumaTest, SingleNodeOrNumaOffUsesOneArena) {
@@ -132,6 +149,16 @@ TEST(NumaTest, SingleNodeOrNumaOffUsesOneArena) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(internal::WeightPlacement(*s).arena_threads, std::vector<int>{2});
   EXPECT_FALSE(internal::WeightPlacement(*s).matrices[0][0].copied) << "one arena computes from the mapped file";
+  // unless the dtype is read interleaved: then the one arena's slice is an interleaved copy
+  for (const std::string dtype : {"q8_0", "q4_0"}) {
+    auto q = internal::CreateSession(TinyGqa(dtype), o, &one_node);
+    ASSERT_TRUE(q.ok());
+    const internal::Placement p = internal::WeightPlacement(*q);
+    ASSERT_EQ(p.matrices[0].size(), 1u);
+    EXPECT_EQ(p.matrices[0][0].copied, Interleaves(dtype)) << dtype;
+    EXPECT_EQ(p.matrices[0][0].interleaved, Interleaves(dtype)) << dtype;
+    EXPECT_TRUE(p.matrices[0][0].equal) << dtype;
+  }
   const auto four_nodes = Synthetic("pack:2 numa:2 core:4 pu:2");
   o.numa = false;
   auto off = internal::CreateSession(model, o, &four_nodes);
