@@ -4,18 +4,22 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "simd/quant_kernels.h"
 
 namespace lazyllm::simd {
 namespace {
 
-// Small-batch fp32 matmul: register tiles of MR weight rows × NR input rows, 16 lanes each;
-// the k tail is masked.
+// Small-batch fp32 matmul: register tiles of MR weight rows × NR input rows, 16 lanes each, over
+// columns [c0, c1) (c1 - c0 a multiple of 16, or c1 = k with a masked tail), the accumulators
+// taken from and left in acc[MR·NR]. Each lane adds its products in column order, so a result has
+// the same bits however the columns are cut into chunks.
 template <int MR, int NR>
-void GemmTile(const float* w, const float* x, int64_t k, float* y, int64_t ldy) {
+void GemmTileColumns(const float* w, const float* x, int64_t k, int64_t c0, int64_t c1, __m512* acc_io) {
   __m512 acc[MR * NR];
 #pragma GCC unroll 32
-  for (int t = 0; t < MR * NR; ++t) acc[t] = _mm512_setzero_ps();
+  for (int t = 0; t < MR * NR; ++t) acc[t] = acc_io[t];
   auto step = [&](int64_t c, __mmask16 m) __attribute__((always_inline)) {
     __m512 xv[NR];
 #pragma GCC unroll 8
@@ -27,37 +31,54 @@ void GemmTile(const float* w, const float* x, int64_t k, float* y, int64_t ldy) 
       for (int i = 0; i < NR; ++i) acc[r * NR + i] = _mm512_fmadd_ps(wv, xv[i], acc[r * NR + i]);
     }
   };
-  int64_t c = 0;
-  for (; c + 16 <= k; c += 16) {
+  int64_t c = c0;
+  for (; c + 16 <= c1; c += 16) {
     // The weight rows stream from memory: ask for the next tile row's while this one computes.
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) _mm_prefetch(reinterpret_cast<const char*>(w + (r + MR) * k + c), _MM_HINT_T0);
     step(c, 0xffff);
   }
-  if (c < k) step(c, static_cast<__mmask16>((1u << (k - c)) - 1));
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 8
-    for (int i = 0; i < NR; ++i) y[i * ldy + r] = _mm512_reduce_add_ps(acc[r * NR + i]);
+  if (c < c1) step(c, static_cast<__mmask16>((1u << (c1 - c)) - 1));
+#pragma GCC unroll 32
+  for (int t = 0; t < MR * NR; ++t) acc_io[t] = acc[t];
 }
 
-// Tiles of 4 weight rows × 4 input rows (16 accumulators, 4 inputs and a weight in registers).
+// Columns per chunk when a weight row block meets more than one tile of inputs: the block's
+// chunk (MR · 1 KiB) and the inputs' (n · 1 KiB) stay in L1 while every input tile uses them, so
+// wide rows (llama3.2-1b's 2048 and 8192) are read from memory once per block, not per tile.
+constexpr int64_t kColumnChunk = 256;
+
+// MR weight rows against all n input rows (n <= kMaxSmallInputs): tiles of 4 inputs (16
+// accumulators, 4 inputs and a weight in registers), then the rest.
+constexpr int64_t kMaxSmallInputs = 64;
 template <int MR>
 void GemmRowBlock(const float* w, const float* x, int64_t n, int64_t k, float* y, int64_t ldy) {
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) GemmTile<MR, 4>(w, x + i * k, k, y + i * ldy, ldy);
-  switch (n - i) {
-    case 3:
-      GemmTile<MR, 3>(w, x + i * k, k, y + i * ldy, ldy);
-      break;
-    case 2:
-      GemmTile<MR, 2>(w, x + i * k, k, y + i * ldy, ldy);
-      break;
-    case 1:
-      GemmTile<MR, 1>(w, x + i * k, k, y + i * ldy, ldy);
-      break;
-    default:
-      break;
+  alignas(64) __m512 acc[MR * kMaxSmallInputs];
+  for (int64_t t = 0; t < MR * n; ++t) acc[t] = _mm512_setzero_ps();
+  const int64_t chunk = n <= 4 ? k : kColumnChunk;
+  for (int64_t c0 = 0; c0 < k; c0 += chunk) {
+    const int64_t c1 = std::min(k, c0 + chunk);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) GemmTileColumns<MR, 4>(w, x + i * k, k, c0, c1, acc + MR * i);
+    switch (n - i) {
+      case 3:
+        GemmTileColumns<MR, 3>(w, x + i * k, k, c0, c1, acc + MR * i);
+        break;
+      case 2:
+        GemmTileColumns<MR, 2>(w, x + i * k, k, c0, c1, acc + MR * i);
+        break;
+      case 1:
+        GemmTileColumns<MR, 1>(w, x + i * k, k, c0, c1, acc + MR * i);
+        break;
+      default:
+        break;
+    }
+  }
+  // acc holds, per tile of NR inputs starting at input i, [r][NR] at MR · i.
+  for (int64_t i0 = 0; i0 < n; i0 += 4) {
+    const int64_t nr = std::min<int64_t>(4, n - i0);
+    for (int r = 0; r < MR; ++r)
+      for (int64_t i = 0; i < nr; ++i) y[(i0 + i) * ldy + r] = _mm512_reduce_add_ps(acc[MR * i0 + r * nr + i]);
   }
 }
 
@@ -74,7 +95,7 @@ const Kernels& Avx512Kernels() {
     Kernels t = Avx2Kernels();
     t.isa = Isa::kAvx512;
     t.gemm_small_f32 = GemmSmallF32;
-    t.gemm_small_max_rows = 64;  // measured: ahead of packed sgemm up to B = 32 and beyond
+    t.gemm_small_max_rows = kMaxSmallInputs;  // measured: ahead of packed sgemm up to B = 32 and beyond
     InstallDTypeRows(t, Avx512DTypeRows());
     if (CpuSupportsAvx512Vnni()) InstallDTypeRows(t, Avx512VnniDTypeRows());
     return t;
