@@ -46,7 +46,7 @@ void MoveRow(DType t, uint8_t* group, uint8_t* row, int r, int64_t k, bool to_gr
     else
       b[j].d = *scale;
     const uint32_t bias = t == DType::kQ8_0 ? 0x80808080u : 0;  // Q8_0: level + 128
-    for (int e = 0; e < kBytes; e += 4) {  // 4 bytes of the row: one 4-level lane of vector e/4
+    for (int e = 0; e < kBytes; e += 4) {                       // 4 bytes of the row: one 4-level lane of vector e/4
       uint8_t* g = group + c.levels + e / 4 * 64 + 4 * r;
       uint32_t v;
       std::memcpy(&v, to_group ? qs + e : g, 4);
@@ -78,8 +78,8 @@ bool Interleavable(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
 
 void InterleaveRows(DType t, const void* rows, int64_t row_bytes, int64_t k, void* group) {
   for (int r = 0; r < kGroupRows; ++r)
-    Move(t, static_cast<uint8_t*>(group), const_cast<uint8_t*>(static_cast<const uint8_t*>(rows) + r * row_bytes), r,
-         k, true);
+    Move(t, static_cast<uint8_t*>(group), const_cast<uint8_t*>(static_cast<const uint8_t*>(rows) + r * row_bytes), r, k,
+         true);
 }
 
 void DeinterleaveRow(DType t, const void* group, int64_t k, int r, void* row) {
