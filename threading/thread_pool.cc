@@ -35,6 +35,7 @@ ThreadPool::ThreadPool(int num_threads) {
   a.threads = num_threads_;
   a.arena = std::make_unique<tbb::task_arena>(num_threads_);
   arenas_.push_back(std::move(a));
+  team_ = std::make_unique<SpinTeam>(num_threads_);
 }
 
 ThreadPool::ThreadPool(const std::vector<ArenaPlan>& plan) {
@@ -48,6 +49,7 @@ ThreadPool::ThreadPool(const std::vector<ArenaPlan>& plan) {
     num_threads_ += a.threads;
     arenas_.push_back(std::move(a));
   }
+  if (arenas_.size() == 1) team_ = std::make_unique<SpinTeam>(num_threads_);
 }
 
 ThreadPool::~ThreadPool() = default;

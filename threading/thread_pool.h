@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "threading/spin_team.h"
 #include "threading/topology.h"
 
 // ThreadSanitizer builds run the parallel loops on plain std::threads instead of oneTBB's
@@ -78,6 +79,15 @@ class ThreadPool {
   template <typename Fn>
   void ParallelForIn(int a, int64_t begin, int64_t end, int64_t grain, Fn&& fn) {
     if (begin >= end) return;
+    if (team_ != nullptr) {  // one arena: its spinning team, unless that is running another loop
+      auto call = [&](int64_t b, int64_t e) {
+        current_arena_ = a;
+        fn(b, e);
+      };
+      using Call = decltype(call);
+      const SpinTeam::Body body = [](void* c, int64_t b, int64_t e) { (*static_cast<Call*>(c))(b, e); };
+      if (team_->TryRun(begin, end, grain, body, &call)) return;
+    }
 #ifdef LAZYLLM_PLAIN_THREAD_LOOPS
     // One std::thread per worker, taking grain-sized chunks in turn.
     grain = std::max<int64_t>(grain, 1);
@@ -149,6 +159,9 @@ class ThreadPool {
   static thread_local int current_arena_;
   int num_threads_ = 0;
   std::vector<Arena> arenas_;
+  // With one arena, the loops run on this team (oneTBB's arena takes a loop submitted while the
+  // team runs another, as when two threads share the pool).
+  std::unique_ptr<SpinTeam> team_;
 };
 
 // Hardware threads available to this process (its CPU affinity mask).

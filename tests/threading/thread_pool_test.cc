@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
 #include "threading/context.h"
+#include "threading/spin_team.h"
 #include "threading/topology.h"
 
 namespace lazyllm::threading {
@@ -77,7 +79,9 @@ TEST(WorkersTest, SerialRunsEveryBodyOnTheCallerWithItsArena) {
       if (std::this_thread::get_id() != caller) elsewhere.fetch_add(1);
     });
     for (auto& h : hits) ASSERT_EQ(h.load(), 1);
-    if (serial) EXPECT_EQ(elsewhere.load(), 0);
+    if (serial) {
+      EXPECT_EQ(elsewhere.load(), 0);
+    }
     std::vector<std::atomic<int>> arenas(2);
     workers.ForEachArena([&](int a) {
       arenas[a].fetch_add(1);
@@ -97,6 +101,59 @@ TEST(ContextTest, ScratchIsThePerThreadBufferKeptBetweenCalls) {
   float* other = nullptr;
   std::thread([&] { other = context.Scratch(16); }).join();
   EXPECT_NE(other, a);
+}
+
+// The spinning team of a one-arena pool: every index once, in whole grains and at most one part
+// per thread, for loops of every size, after its workers have gone to sleep, nested, and from
+// several submitting threads at once (the loops the team is not free for run on oneTBB).
+TEST(SpinTeamTest, CoversEveryIndexOnceInWholeGrains) {
+  for (int threads : {1, 2, 4}) {
+    SpinTeam team(threads);
+    for (int64_t n : {1, 2, 3, 17, 1000})
+      for (int64_t grain : {1, 4, 64}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n) + 5);
+        std::atomic<int> calls{0};
+        auto body = [&](int64_t b, int64_t e) {
+          EXPECT_EQ((b - 5) % grain, 0) << "a part starts on a grain";
+          for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+          calls.fetch_add(1);
+        };
+        using Body = decltype(body);
+        ASSERT_TRUE(team.TryRun(
+            5, 5 + n, grain, [](void* c, int64_t b, int64_t e) { (*static_cast<Body*>(c))(b, e); }, &body));
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[5 + i].load(), 1) << threads << " " << n << " " << grain;
+        EXPECT_LE(calls.load(), threads);
+        EXPECT_LE(calls.load(), (n + grain - 1) / grain);
+      }
+  }
+}
+
+TEST(SpinTeamTest, PoolLoopsAfterSleepNestedAndConcurrent) {
+  ThreadPool pool(4);
+  auto check = [&](int64_t n) {
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    pool.ParallelFor(n, 3, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+    });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << n;
+  };
+  check(100);
+  std::this_thread::sleep_for(std::chrono::microseconds(20 * SpinTeam::kSpinMicros));  // workers asleep
+  check(100);
+  // A loop inside a loop's body.
+  std::atomic<int> inner{0};
+  pool.ParallelFor(8, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      pool.ParallelFor(10, 1, [&](int64_t ib, int64_t ie) { inner.fetch_add(static_cast<int>(ie - ib)); });
+  });
+  EXPECT_EQ(inner.load(), 80);
+  // Three threads submitting 200 loops each.
+  std::vector<std::thread> submitters;
+  for (int t = 0; t < 3; ++t)
+    submitters.emplace_back([&] {
+      for (int rep = 0; rep < 200; ++rep) check(37 + rep % 5);
+    });
+  for (auto& t : submitters) t.join();
 }
 
 }  // namespace
