@@ -22,7 +22,8 @@
 // scheduler. Debian's oneTBB is not instrumented, so TSan cannot see the synchronisation inside
 // its scheduler (nor its recycling of task objects between threads) and reports false races in
 // every loop; with std::threads every edge is visible, and TSan checks what matters here: the
-// loop bodies, whose chunks run concurrently on different threads exactly as with oneTBB.
+// loop bodies, whose chunks run concurrently on different threads exactly as with oneTBB. (The
+// one-arena pools' SpinTeam is std::threads and atomics already: TSan checks it as it runs.)
 #if defined(__SANITIZE_THREAD__)
 #define LAZYLLM_PLAIN_THREAD_LOOPS 1
 #elif defined(__has_feature)
