@@ -117,12 +117,12 @@ LAZYLLM_INT8GEMM(kAvx512, kQ5_K);
 // Decode of a matrix larger than the caches, one thread, one activation row: the stored rows by
 // the int8 row dots against the same rows interleaved (simd/interleaved.h) by the group kernel.
 // Bytes: the weights read per second.
-void BM_Int8Decode(benchmark::State& state, DType dtype, bool interleaved) {
-  const DTypeKernels& kern = KernelsFor(Isa::kAvx512).Row(dtype);
-  if (!CpuSupports(Isa::kAvx512) || (interleaved && kern.int8_group == nullptr)) {
-    state.SkipWithError("no AVX-512 VNNI group kernel on this CPU");
+void BM_Int8Decode(benchmark::State& state, Isa isa, DType dtype, bool interleaved) {
+  if (!CpuSupports(isa) || (interleaved && KernelsFor(isa).Row(dtype).int8_group == nullptr)) {
+    state.SkipWithError("no group kernel for this ISA on this CPU");
     return;
   }
+  const DTypeKernels& kern = KernelsFor(isa).Row(dtype);
   const int64_t k = 2048, rows = 32768, row_bytes = RowBytes(dtype, k);
   const std::vector<uint8_t> stored = BenchRow(dtype, k * rows);
   // In transparent huge pages where the kernel grants them, as placement allocates weights.
@@ -144,7 +144,7 @@ void BM_Int8Decode(benchmark::State& state, DType dtype, bool interleaved) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (auto& v : x) v = u(rng);
   Int8Acts acts;
-  PrepareInt8Acts(KernelsFor(Isa::kAvx512), kern.int8_act, x.data(), 1, k, &acts);
+  PrepareInt8Acts(KernelsFor(isa), kern.int8_act, x.data(), 1, k, &acts);
   for (auto _ : state) {
     for (int64_t r = 0; r < rows; r += interleaved ? kGroupRows : 1) {
       if (interleaved)
@@ -157,10 +157,15 @@ void BM_Int8Decode(benchmark::State& state, DType dtype, bool interleaved) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
   munmap(p, bytes);
 }
-BENCHMARK_CAPTURE(BM_Int8Decode, rows_kQ8_0, DType::kQ8_0, false)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Int8Decode, interleaved_kQ8_0, DType::kQ8_0, true)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Int8Decode, rows_kQ4_0, DType::kQ4_0, false)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Int8Decode, interleaved_kQ4_0, DType::kQ4_0, true)->Unit(benchmark::kMillisecond);
+#define LAZYLLM_INT8DECODE(isa, dtype)                                                                                \
+  BENCHMARK_CAPTURE(BM_Int8Decode, isa##_rows_##dtype, Isa::isa, DType::dtype, false)->Unit(benchmark::kMillisecond); \
+  BENCHMARK_CAPTURE(BM_Int8Decode, isa##_interleaved_##dtype, Isa::isa, DType::dtype, true)                           \
+      ->Unit(benchmark::kMillisecond)
+
+LAZYLLM_INT8DECODE(kAvx512, kQ8_0);
+LAZYLLM_INT8DECODE(kAvx512, kQ4_0);
+LAZYLLM_INT8DECODE(kAvx2, kQ8_0);
+LAZYLLM_INT8DECODE(kAvx2, kQ4_0);
 
 #define LAZYLLM_ROWDOT(isa, dtype) \
   BENCHMARK_CAPTURE(BM_RowDot, isa##_##dtype, Isa::isa, DType::dtype)->Arg(4096)->Arg(11008)

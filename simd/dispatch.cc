@@ -73,6 +73,7 @@ bool CpuSupports(Isa isa) {
 }
 
 bool CpuSupportsAvx512Vnni() { return CpuSupports(Isa::kAvx512) && __builtin_cpu_supports("avx512vnni"); }
+bool CpuSupportsAvxVnni() { return CpuSupports(Isa::kAvx2) && __builtin_cpu_supports("avxvnni"); }
 
 namespace {
 

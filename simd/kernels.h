@@ -117,6 +117,9 @@ std::span<const DTypeRow> Avx512DTypeRows();
 // The AVX-512 VNNI int8 GEMM rows; only where CpuSupportsAvx512Vnni().
 std::span<const DTypeRow> Avx512VnniDTypeRows();
 bool CpuSupportsAvx512Vnni();
+// The AVX-VNNI (256-bit) group kernels of the AVX2 table; only where CpuSupportsAvxVnni().
+std::span<const DTypeRow> AvxVnniDTypeRows();
+bool CpuSupportsAvxVnni();
 
 // out[i] = x[16i] + ... + x[16i + 15] for i < n/16 (n a multiple of 16): the xsum16 argument of
 // RowDotFn.

@@ -324,6 +324,7 @@ const Kernels& Avx2Kernels() {
     t.quantize_q8_0 = QuantizeQ8_0;
     t.quantize_q8_k = QuantizeQ8KAvx2;
     InstallDTypeRows(t, Avx2DTypeRows());
+    if (CpuSupportsAvxVnni()) InstallDTypeRows(t, AvxVnniDTypeRows());
     return t;
   }();
   return k;
