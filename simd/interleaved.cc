@@ -10,19 +10,7 @@
 namespace lazyllm::simd {
 namespace {
 
-// Where column j of a group keeps its levels and its 16 scales.
-struct Column {
-  int64_t levels, scales;  // byte offsets from the group's start
-};
-
-// Level bytes of one column of 16 rows: Q8_0 8 vectors, Q4_0 4.
-int64_t LevelBytes(DType t) { return t == DType::kQ8_0 ? 8 * 64 : 4 * 64; }
-
-Column ColumnAt(DType t, int64_t j, int64_t blocks) {
-  const int64_t l = LevelBytes(t), base = j / 2 * 2 * (l + 32);
-  if (j == blocks - 1 && blocks % 2 == 1) return {base, base + l};
-  return {base + j % 2 * l, base + 2 * l + j % 2 * 32};
-}
+int64_t LevelBytes(DType t) { return t == DType::kQ8_0 ? kQ8_0GroupLevelBytes : kQ4_0GroupLevelBytes; }
 
 // The stored block of row r in column j (both dtypes: a uint16 scale, then the bytes).
 template <class Block>
@@ -38,7 +26,7 @@ void MoveRow(DType t, uint8_t* group, uint8_t* row, int r, int64_t k, bool to_gr
   constexpr int kBytes = sizeof(Block) - 2;  // level bytes per block: 32 (Q8_0) or 16 (Q4_0)
   auto* b = reinterpret_cast<Block*>(row);
   for (int64_t j = 0; j < blocks; ++j) {
-    const Column c = ColumnAt(t, j, blocks);
+    const GroupColumn c = GroupColumnAt(LevelBytes(t), j, blocks);
     auto* scale = reinterpret_cast<uint16_t*>(group + c.scales) + r;
     auto* qs = reinterpret_cast<uint8_t*>(b[j].qs);
     if (to_group)
@@ -65,7 +53,7 @@ void Move(DType t, uint8_t* group, uint8_t* row, int r, int64_t k, bool to_group
 }
 
 // Level e (0..31) of row r in column c, unsigned (q + c).
-uint8_t Level(DType t, const uint8_t* group, const Column& c, int r, int e) {
+uint8_t Level(DType t, const uint8_t* group, const GroupColumn& c, int r, int e) {
   if (t == DType::kQ8_0) return group[c.levels + e / 4 * 64 + 4 * r + e % 4];
   const int s = e % 16;  // the stored byte: levels s (low nibble) and s + 16 (high)
   const uint8_t b = group[c.levels + s / 4 * 64 + 4 * r + s % 4];
@@ -96,7 +84,7 @@ void Int8GroupRef(DType t, const void* group, const Int8Acts& x, float* y, int64
     for (int r = 0; r < kGroupRows; ++r) {
       float acc = 0.0f;
       for (int64_t j = 0; j < blocks; ++j) {
-        const Column col = ColumnAt(t, j, blocks);
+        const GroupColumn col = GroupColumnAt(LevelBytes(t), j, blocks);
         int32_t sum = 0;
         for (int e = 0; e < 32; ++e) sum += Level(t, g, col, r, e) * xr[j].qs[e];
         const float dw = F16ToF32(reinterpret_cast<const uint16_t*>(g + col.scales)[r]);

@@ -29,6 +29,20 @@ namespace lazyllm::simd {
 // Rows per interleaved group (one int32 lane of a 512-bit vector each).
 constexpr int64_t kGroupRows = 16;
 
+// Level bytes of one block column of a group: Q8_0 8 vectors of 64, Q4_0 4.
+constexpr int64_t kQ8_0GroupLevelBytes = 8 * 64, kQ4_0GroupLevelBytes = 4 * 64;
+
+// Byte offsets, from a group's start, of block column j's levels and its 16 fp16 scales, in a
+// group of `blocks` columns of level_bytes each (the layout above).
+struct GroupColumn {
+  int64_t levels, scales;
+};
+constexpr GroupColumn GroupColumnAt(int64_t level_bytes, int64_t j, int64_t blocks) {
+  const int64_t base = j / 2 * 2 * (level_bytes + 32);
+  if (j == blocks - 1 && blocks % 2 == 1) return {base, base + level_bytes};
+  return {base + j % 2 * level_bytes, base + 2 * level_bytes + j % 2 * 32};
+}
+
 // Whether matrices of dtype t have an interleaved layout (Q8_0, Q4_0).
 bool Interleavable(DType t);
 // Lays out 16 stored rows of k elements (row_bytes apart) as one group of 16 · row_bytes bytes.

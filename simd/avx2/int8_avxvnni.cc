@@ -15,19 +15,6 @@ namespace {
 
 constexpr int kTileInputs = 4;  // activation rows per register tile: 2 halves × 4 × 2 chains
 
-// Where column j of a group starts its levels and its scales (ColumnAt of interleaved.cc).
-template <int kLevelBytes>
-inline void GroupColumn(const uint8_t* g, int64_t j, int64_t blocks, const uint8_t** levels, const uint16_t** scales) {
-  const uint8_t* base = g + j / 2 * 2 * (kLevelBytes + 32);
-  if (j == blocks - 1 && blocks % 2 == 1) {
-    *levels = base;
-    *scales = reinterpret_cast<const uint16_t*>(base + kLevelBytes);
-  } else {
-    *levels = base + j % 2 * kLevelBytes;
-    *scales = reinterpret_cast<const uint16_t*>(base + 2 * kLevelBytes + j % 2 * 32);
-  }
-}
-
 // Four activation levels as one int32, broadcast to every lane.
 inline __m256i Act4(const int8_t* q) {
   int32_t v;
@@ -40,7 +27,7 @@ inline __m256i Load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_ca
 // Activation rows [i0, i0 + NI) against one group, Q8_0 (kQ8) or Q4_0; h is the half (rows 8h..8h+7).
 template <bool kQ8, int NI>
 void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
-  constexpr int kLevelBytes = kQ8 ? 512 : 256;
+  constexpr int64_t kLevelBytes = kQ8 ? kQ8_0GroupLevelBytes : kQ4_0GroupLevelBytes;
   const int64_t blocks = x.k / 32, xb = x.row_bytes();
   const BlockQ8_0* xr[NI];
   for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_0*>(&x.blocks[(i0 + i) * xb]);
@@ -50,9 +37,9 @@ void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_
   __m256 acc[NI][2];
   for (int i = 0; i < NI; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
   for (int64_t j = 0; j < blocks; ++j) {
-    const uint8_t* lv;
-    const uint16_t* sc;
-    GroupColumn<kLevelBytes>(g, j, blocks, &lv, &sc);
+    const GroupColumn col = GroupColumnAt(kLevelBytes, j, blocks);
+    const uint8_t* lv = g + col.levels;
+    const auto* sc = reinterpret_cast<const uint16_t*>(g + col.scales);
     __m256i sum[NI][2];
     for (int i = 0; i < NI; ++i) sum[i][0] = sum[i][1] = _mm256_setzero_si256();
     if constexpr (kQ8) {
@@ -76,7 +63,8 @@ void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_
     for (int h = 0; h < 2; ++h) {
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + 8 * h)));
       for (int i = 0; i < NI; ++i) {
-        const __m256 exact = _mm256_fmadd_ps(minus_c, _mm256_set1_ps(sx[i * blocks + j]), _mm256_cvtepi32_ps(sum[i][h]));
+        const __m256 exact =
+            _mm256_fmadd_ps(minus_c, _mm256_set1_ps(sx[i * blocks + j]), _mm256_cvtepi32_ps(sum[i][h]));
         acc[i][h] = _mm256_fmadd_ps(exact, _mm256_mul_ps(dw, _mm256_set1_ps(dx[i * blocks + j])), acc[i][h]);
       }
     }

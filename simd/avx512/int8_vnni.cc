@@ -419,19 +419,6 @@ void Gemm(const void* w, int64_t row_bytes, int64_t rows, const Int8Acts& x, flo
 // those 4 activation levels (a broadcast). 16 rows' int32 sums per block, exact, then as in
 // Int8GroupRef: fma(Σ u·x − c·Σx, dw·dx, acc), lane r being row r.
 
-// Where column j of a group starts its levels and its scales (ColumnAt of interleaved.cc).
-template <int kLevelBytes>
-inline void GroupColumn(const uint8_t* g, int64_t j, int64_t blocks, const uint8_t** levels, const uint16_t** scales) {
-  const uint8_t* base = g + j / 2 * 2 * (kLevelBytes + 32);
-  if (j == blocks - 1 && blocks % 2 == 1) {
-    *levels = base;
-    *scales = reinterpret_cast<const uint16_t*>(base + kLevelBytes);
-  } else {
-    *levels = base + j % 2 * kLevelBytes;
-    *scales = reinterpret_cast<const uint16_t*>(base + 2 * kLevelBytes + j % 2 * 32);
-  }
-}
-
 // Four activation levels as one int32, broadcast to every lane.
 inline __m512i Act4(const int8_t* q) {
   int32_t v;
@@ -443,7 +430,7 @@ inline __m512i Act4(const int8_t* q) {
 // rows each row's sum runs in two chains (even and odd vectors) to hide vpdpbusd's latency.
 template <bool kQ8, int NI>
 void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
-  constexpr int kLevelBytes = kQ8 ? 512 : 256, kChains = NI <= 2 ? 2 : 1;
+  constexpr int64_t kLevelBytes = kQ8 ? kQ8_0GroupLevelBytes : kQ4_0GroupLevelBytes, kChains = NI <= 2 ? 2 : 1;
   const int64_t blocks = x.k / 32, xb = x.row_bytes();
   const BlockQ8_0* xr[NI];
   for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_0*>(&x.blocks[(i0 + i) * xb]);
@@ -453,9 +440,9 @@ void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_
   __m512 acc[NI];
   for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps();
   for (int64_t j = 0; j < blocks; ++j) {
-    const uint8_t* lv;
-    const uint16_t* sc;
-    GroupColumn<kLevelBytes>(g, j, blocks, &lv, &sc);
+    const GroupColumn col = GroupColumnAt(kLevelBytes, j, blocks);
+    const uint8_t* lv = g + col.levels;
+    const auto* sc = reinterpret_cast<const uint16_t*>(g + col.scales);
     __m512i sum[NI][kChains];
     for (int i = 0; i < NI; ++i)
       for (int c = 0; c < kChains; ++c) sum[i][c] = _mm512_setzero_si512();
