@@ -20,9 +20,10 @@ struct SliceProduct {
   int64_t n;
   float* y;  // y + s.begin
   int64_t rows() const { return s.end - s.begin; }
-  // Row r as stored in the slice (for the kernels of the stored layout: below s.grouped() only
-  // the interleaved kernels read it), or as in the file, deinterleaved into buf if need be.
+  // The slice's bytes at row r's offset: row r as in the file, except below s.grouped(), where
+  // they are part of an interleaved group that only the group kernels read.
   const uint8_t* Row(int64_t r) const { return s.data + r * w.row_bytes; }
+  // Row r as in the file, deinterleaved into buf if need be.
   const uint8_t* StoredRow(int64_t r, uint8_t* buf) const { return lazyllm::StoredRow(w, s, r, buf); }
 };
 
