@@ -73,7 +73,11 @@ bool CpuSupports(Isa isa) {
 }
 
 bool CpuSupportsAvx512Vnni() { return CpuSupports(Isa::kAvx512) && __builtin_cpu_supports("avx512vnni"); }
-bool CpuSupportsAvxVnni() { return CpuSupports(Isa::kAvx2) && __builtin_cpu_supports("avxvnni"); }
+// CPUID leaf 7, subleaf 1, EAX bit 4 (clang 14's __builtin_cpu_supports does not know "avxvnni").
+bool CpuSupportsAvxVnni() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return CpuSupports(Isa::kAvx2) && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax >> 4 & 1) != 0;
+}
 
 namespace {
 
