@@ -9,6 +9,7 @@
 
 #include "simd/blocks.h"
 #include "simd/kernels.h"
+#include "simd/tiles.h"
 
 namespace lazyllm::simd {
 namespace {
@@ -76,21 +77,7 @@ void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_
 template <bool kQ8>
 void Int8Group(const void* group, const Int8Acts& x, float* y, int64_t ldy) {
   const auto* g = static_cast<const uint8_t*>(group);
-  int64_t i = 0;
-  for (; i + kTileInputs <= x.n; i += kTileInputs) GroupTile<kQ8, kTileInputs>(g, x, i, y, ldy);
-  switch (x.n - i) {
-    case 3:
-      GroupTile<kQ8, 3>(g, x, i, y, ldy);
-      break;
-    case 2:
-      GroupTile<kQ8, 2>(g, x, i, y, ldy);
-      break;
-    case 1:
-      GroupTile<kQ8, 1>(g, x, i, y, ldy);
-      break;
-    default:
-      break;
-  }
+  ForEachTile<kTileInputs>(x.n, [&]<int NI>(int64_t i) { GroupTile<kQ8, NI>(g, x, i, y, ldy); });
 }
 
 constexpr DTypeRow kRows[] = {

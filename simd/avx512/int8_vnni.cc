@@ -23,6 +23,7 @@
 
 #include "simd/avx2/quant_decoders.h"
 #include "simd/kernels.h"
+#include "simd/tiles.h"
 
 namespace lazyllm::simd {
 namespace {
@@ -215,21 +216,8 @@ float OneDot(const void* w, const void* xq, int64_t k) {
 template <template <int> class K>
 void ManyDots(const void* w, const void* xq, int64_t xq_row_bytes, int64_t n, int64_t k, float* y, int64_t y_stride) {
   const auto* x = static_cast<const uint8_t*>(xq);
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) K<4>::Run(w, x + i * xq_row_bytes, xq_row_bytes, k, y + i * y_stride, y_stride);
-  switch (n - i) {
-    case 3:
-      K<3>::Run(w, x + i * xq_row_bytes, xq_row_bytes, k, y + i * y_stride, y_stride);
-      break;
-    case 2:
-      K<2>::Run(w, x + i * xq_row_bytes, xq_row_bytes, k, y + i * y_stride, y_stride);
-      break;
-    case 1:
-      K<1>::Run(w, x + i * xq_row_bytes, xq_row_bytes, k, y + i * y_stride, y_stride);
-      break;
-    default:
-      break;
-  }
+  ForEachTile<4>(
+      n, [&]<int NI>(int64_t i) { K<NI>::Run(w, x + i * xq_row_bytes, xq_row_bytes, k, y + i * y_stride, y_stride); });
 }
 
 template <int NI>
@@ -366,33 +354,7 @@ void Tile(const SubPanel& s, const Int8Acts& x, int64_t i0, int rows, float* y, 
 
 template <int G, bool kOffsets>
 void Tiles(const SubPanel& s, const Int8Acts& x, int rows, float* y, int64_t ldy) {
-  int64_t i = 0;
-  for (; i + kTileInputs <= x.n; i += kTileInputs) Tile<G, kOffsets, kTileInputs>(s, x, i, rows, y, ldy);
-  switch (x.n - i) {
-    case 7:
-      Tile<G, kOffsets, 7>(s, x, i, rows, y, ldy);
-      break;
-    case 6:
-      Tile<G, kOffsets, 6>(s, x, i, rows, y, ldy);
-      break;
-    case 5:
-      Tile<G, kOffsets, 5>(s, x, i, rows, y, ldy);
-      break;
-    case 4:
-      Tile<G, kOffsets, 4>(s, x, i, rows, y, ldy);
-      break;
-    case 3:
-      Tile<G, kOffsets, 3>(s, x, i, rows, y, ldy);
-      break;
-    case 2:
-      Tile<G, kOffsets, 2>(s, x, i, rows, y, ldy);
-      break;
-    case 1:
-      Tile<G, kOffsets, 1>(s, x, i, rows, y, ldy);
-      break;
-    default:
-      break;
-  }
+  ForEachTile<kTileInputs>(x.n, [&]<int NI>(int64_t i) { Tile<G, kOffsets, NI>(s, x, i, rows, y, ldy); });
 }
 
 // Whether some row of the decoded dtype has a nonzero offset (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K).
@@ -478,33 +440,7 @@ void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_
 template <bool kQ8>
 void Int8Group(const void* group, const Int8Acts& x, float* y, int64_t ldy) {
   const auto* g = static_cast<const uint8_t*>(group);
-  int64_t i = 0;
-  for (; i + kTileInputs <= x.n; i += kTileInputs) GroupTile<kQ8, kTileInputs>(g, x, i, y, ldy);
-  switch (x.n - i) {
-    case 7:
-      GroupTile<kQ8, 7>(g, x, i, y, ldy);
-      break;
-    case 6:
-      GroupTile<kQ8, 6>(g, x, i, y, ldy);
-      break;
-    case 5:
-      GroupTile<kQ8, 5>(g, x, i, y, ldy);
-      break;
-    case 4:
-      GroupTile<kQ8, 4>(g, x, i, y, ldy);
-      break;
-    case 3:
-      GroupTile<kQ8, 3>(g, x, i, y, ldy);
-      break;
-    case 2:
-      GroupTile<kQ8, 2>(g, x, i, y, ldy);
-      break;
-    case 1:
-      GroupTile<kQ8, 1>(g, x, i, y, ldy);
-      break;
-    default:
-      break;
-  }
+  ForEachTile<kTileInputs>(x.n, [&]<int NI>(int64_t i) { GroupTile<kQ8, NI>(g, x, i, y, ldy); });
 }
 
 constexpr DTypeRow Row(DType d, Int8GemmFn f) { return {d, {.int8_gemm = f}}; }

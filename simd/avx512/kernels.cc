@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "simd/quant_kernels.h"
+#include "simd/tiles.h"
 
 namespace lazyllm::simd {
 namespace {
@@ -58,21 +59,7 @@ void GemmRowBlock(const float* w, const float* x, int64_t n, int64_t k, float* y
   const int64_t chunk = n <= 4 ? k : kColumnChunk;
   for (int64_t c0 = 0; c0 < k; c0 += chunk) {
     const int64_t c1 = std::min(k, c0 + chunk);
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) GemmTileColumns<MR, 4>(w, x + i * k, k, c0, c1, acc + MR * i);
-    switch (n - i) {
-      case 3:
-        GemmTileColumns<MR, 3>(w, x + i * k, k, c0, c1, acc + MR * i);
-        break;
-      case 2:
-        GemmTileColumns<MR, 2>(w, x + i * k, k, c0, c1, acc + MR * i);
-        break;
-      case 1:
-        GemmTileColumns<MR, 1>(w, x + i * k, k, c0, c1, acc + MR * i);
-        break;
-      default:
-        break;
-    }
+    ForEachTile<4>(n, [&]<int NR>(int64_t i) { GemmTileColumns<MR, NR>(w, x + i * k, k, c0, c1, acc + MR * i); });
   }
   // acc holds, per tile of NR inputs starting at input i, [r][NR] at MR · i.
   for (int64_t i0 = 0; i0 < n; i0 += 4) {
