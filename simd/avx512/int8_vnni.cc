@@ -22,6 +22,7 @@
 #include <type_traits>
 
 #include "simd/avx2/quant_decoders.h"
+#include "simd/avx2/vec.h"
 #include "simd/kernels.h"
 #include "simd/tiles.h"
 
@@ -274,11 +275,7 @@ int32_t LevelSum(const int8_t* q) {
     v = _mm256_add_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16))));
   else
     v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
-  const __m256i s = _mm256_madd_epi16(v, ones);
-  __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
-  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
-  return _mm_cvtsi128_si32(t);
+  return HorizontalSumI32(_mm256_madd_epi16(v, ones));
 }
 
 // Decodes rows [0, rows) (rows <= 16) of w into the sub-panel; absent rows compute to 0.
