@@ -103,14 +103,20 @@ class ThreadPool {
     for (std::thread& t : threads) t.join();
 #else
     Arena& ar = arenas_[a];
+    // Isolated: while this loop waits for its chunks, its thread runs no other work of the arena.
+    // Without it, two threads submitting loops at once (sessions of two engines on one context)
+    // could deadlock: one waiting inside its loop would take the other's ForEachArena wait, whose
+    // task group holds the very loop beneath it on the same stack.
     ar.arena->execute([&] {
-      tbb::parallel_for(
-          tbb::blocked_range<int64_t>(begin, end, std::max<int64_t>(grain, 1)),
-          [&](const tbb::blocked_range<int64_t>& r) {
-            current_arena_ = a;
-            fn(r.begin(), r.end());
-          },
-          tbb::static_partitioner());
+      tbb::this_task_arena::isolate([&] {
+        tbb::parallel_for(
+            tbb::blocked_range<int64_t>(begin, end, std::max<int64_t>(grain, 1)),
+            [&](const tbb::blocked_range<int64_t>& r) {
+              current_arena_ = a;
+              fn(r.begin(), r.end());
+            },
+            tbb::static_partitioner());
+      });
     });
 #endif
   }
