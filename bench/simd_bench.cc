@@ -164,6 +164,8 @@ void BM_Int8Decode(benchmark::State& state, Isa isa, DType dtype, bool interleav
 
 LAZYLLM_INT8DECODE(kAvx512, kQ8_0);
 LAZYLLM_INT8DECODE(kAvx512, kQ4_0);
+LAZYLLM_INT8DECODE(kAvx512, kQ4_K);
+LAZYLLM_INT8DECODE(kAvx512, kQ5_K);
 LAZYLLM_INT8DECODE(kAvx2, kQ8_0);
 LAZYLLM_INT8DECODE(kAvx2, kQ4_0);
 

@@ -25,7 +25,10 @@ void InstallDTypeRows(Kernels& table, std::span<const DTypeRow> rows) {
       k.int8_dots = row.kernels.int8_dots;  // the multi-row twin of this int8_dot, or none
     }
     if (row.kernels.int8_gemm != nullptr) k.int8_gemm = row.kernels.int8_gemm;
-    if (row.kernels.int8_group != nullptr) k.int8_group = row.kernels.int8_group;
+    if (row.kernels.int8_group != nullptr) {
+      k.int8_group = row.kernels.int8_group;
+      k.int8_group_gemm = row.kernels.int8_group_gemm;  // the panel GEMM of this layout, or none
+    }
   }
 }
 

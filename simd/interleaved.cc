@@ -1,8 +1,12 @@
-// The interleaved layout of Q8_0 and Q4_0 rows (see interleaved.h) and its scalar group kernel.
+// The interleaved layout of Q8_0, Q4_0, Q4_K and Q5_K rows (see interleaved.h) and its scalar
+// group kernels.
 #include "simd/interleaved.h"
 
 #include <cmath>
 #include <cstring>
+#include <span>
+#include <type_traits>
+#include <vector>
 
 #include "simd/blocks.h"
 #include "simd/check.h"
@@ -11,45 +15,78 @@ namespace lazyllm::simd {
 namespace {
 
 int64_t LevelBytes(DType t) { return t == DType::kQ8_0 ? kQ8_0GroupLevelBytes : kQ4_0GroupLevelBytes; }
+bool IsKQuant(DType t) { return t == DType::kQ4_K || t == DType::kQ5_K; }
 
-// The stored block of row r in column j (both dtypes: a uint16 scale, then the bytes).
-template <class Block>
-Block& StoredBlock(void* rows, int64_t row_bytes, int r, int64_t j) {
-  return reinterpret_cast<Block*>(static_cast<uint8_t*>(rows) + r * row_bytes)[j];
-}
+// Where a run of a stored block's bytes goes in its column of the group: either 4-byte lanes of
+// 64-byte vectors (stored byte e to at + e/4·64 + 4·r + e%4, xor flip) or one fp16 per row (to
+// at + 2·r).
+struct Segment {
+  int stored, bytes;
+  bool scales_base;  // Q8_0/Q4_0: `at` counts from the column's scales, else from its levels
+  int64_t at;
+  bool fp16;
+  uint32_t flip = 0;  // Q8_0's levels: + 128
+};
 
-// Moves one row between the stored layout and the group, in either direction: `to_group`
-// interleaves, else the group's row r is written back in the stored format.
-template <class Block>
-void MoveRow(DType t, uint8_t* group, uint8_t* row, int r, int64_t k, bool to_group) {
-  const int64_t blocks = k / 32;
-  constexpr int kBytes = sizeof(Block) - 2;  // level bytes per block: 32 (Q8_0) or 16 (Q4_0)
-  auto* b = reinterpret_cast<Block*>(row);
-  for (int64_t j = 0; j < blocks; ++j) {
-    const GroupColumn c = GroupColumnAt(LevelBytes(t), j, blocks);
-    auto* scale = reinterpret_cast<uint16_t*>(group + c.scales) + r;
-    auto* qs = reinterpret_cast<uint8_t*>(b[j].qs);
-    if (to_group)
-      *scale = b[j].d;
-    else
-      b[j].d = *scale;
-    const uint32_t bias = t == DType::kQ8_0 ? 0x80808080u : 0;  // Q8_0: level + 128
-    for (int e = 0; e < kBytes; e += 4) {                       // 4 bytes of the row: one 4-level lane of vector e/4
-      uint8_t* g = group + c.levels + e / 4 * 64 + 4 * r;
-      uint32_t v;
-      std::memcpy(&v, to_group ? qs + e : g, 4);
-      v ^= bias;
-      std::memcpy(to_group ? g : qs + e, &v, 4);
-    }
+// The segments of dtype t's stored block (K-quants: from the column's start).
+constexpr KGroupColumn kQ4K = KGroupColumnOf(4), kQ5K = KGroupColumnOf(5);
+constexpr Segment kQ8_0Segments[] = {{0, 2, true, 0, true}, {2, 32, false, 0, false, 0x80808080u}};
+constexpr Segment kQ4_0Segments[] = {{0, 2, true, 0, true}, {2, 16, false, 0, false}};
+constexpr Segment kQ4_KSegments[] = {{0, 2, false, kQ4K.d, true},
+                                     {2, 2, false, kQ4K.dmin, true},
+                                     {4, 12, false, kQ4K.scales, false},
+                                     {16, 128, false, 0, false}};
+constexpr Segment kQ5_KSegments[] = {{0, 2, false, kQ5K.d, true},
+                                     {2, 2, false, kQ5K.dmin, true},
+                                     {4, 12, false, kQ5K.scales, false},
+                                     {16, 32, false, kQ5K.qh, false},
+                                     {48, 128, false, 0, false}};
+static_assert(kQ4K.bytes == kGroupRows * sizeof(BlockQ4_K) && kQ5K.bytes == kGroupRows * sizeof(BlockQ5_K));
+
+std::span<const Segment> Segments(DType t) {
+  switch (t) {
+    case DType::kQ8_0:
+      return kQ8_0Segments;
+    case DType::kQ4_0:
+      return kQ4_0Segments;
+    case DType::kQ4_K:
+      return kQ4_KSegments;
+    default:
+      return kQ5_KSegments;
   }
 }
 
+// The offsets of block column j within a group of `blocks` columns.
+GroupColumn ColumnAt(DType t, int64_t j, int64_t blocks) {
+  if (!IsKQuant(t)) return GroupColumnAt(LevelBytes(t), j, blocks);
+  const int64_t base = j * kGroupRows * InfoOf(t).block_bytes;
+  return {base, base};
+}
+
+// Moves row r between the stored layout and the group, in either direction: `to_group`
+// interleaves, else the group's row r is written back in the stored format.
 void Move(DType t, uint8_t* group, uint8_t* row, int r, int64_t k, bool to_group) {
-  LAZYLLM_CHECK(Interleavable(t) && k % 32 == 0) << InfoOf(t).name << " rows of " << k;
-  if (t == DType::kQ8_0)
-    MoveRow<BlockQ8_0>(t, group, row, r, k, to_group);
-  else
-    MoveRow<BlockQ4_0>(t, group, row, r, k, to_group);
+  const DTypeInfo& info = InfoOf(t);
+  LAZYLLM_CHECK(Interleavable(t) && k % info.block_elems == 0) << info.name << " rows of " << k;
+  const int64_t blocks = k / info.block_elems;
+  for (int64_t j = 0; j < blocks; ++j) {
+    const GroupColumn c = ColumnAt(t, j, blocks);
+    uint8_t* stored = row + j * info.block_bytes;
+    for (const Segment& s : Segments(t)) {
+      uint8_t* base = group + (s.scales_base ? c.scales : c.levels) + s.at;
+      for (int e = 0; e < s.bytes; e += s.fp16 ? 2 : 4) {
+        uint8_t* g = s.fp16 ? base + 2 * r : base + e / 4 * 64 + 4 * r;
+        if (s.fp16) {
+          std::memcpy(to_group ? g : stored + s.stored, to_group ? stored + s.stored : g, 2);
+          continue;
+        }
+        uint32_t v;
+        std::memcpy(&v, to_group ? stored + s.stored + e : g, 4);
+        v ^= s.flip;
+        std::memcpy(to_group ? g : stored + s.stored + e, &v, 4);
+      }
+    }
+  }
 }
 
 // Level e (0..31) of row r in column c, unsigned (q + c).
@@ -60,23 +97,8 @@ uint8_t Level(DType t, const uint8_t* group, const GroupColumn& c, int r, int e)
   return e < 16 ? b & 0x0F : b >> 4;
 }
 
-}  // namespace
-
-bool Interleavable(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
-
-void InterleaveRows(DType t, const void* rows, int64_t row_bytes, int64_t k, void* group) {
-  for (int r = 0; r < kGroupRows; ++r)
-    Move(t, static_cast<uint8_t*>(group), const_cast<uint8_t*>(static_cast<const uint8_t*>(rows) + r * row_bytes), r, k,
-         true);
-}
-
-void DeinterleaveRow(DType t, const void* group, int64_t k, int r, void* row) {
-  Move(t, const_cast<uint8_t*>(static_cast<const uint8_t*>(group)), static_cast<uint8_t*>(row), r, k, false);
-}
-
-void Int8GroupRef(DType t, const void* group, const Int8Acts& x, float* y, int64_t ldy) {
-  LAZYLLM_CHECK(Interleavable(t) && x.format == DType::kQ8_0) << InfoOf(t).name;
-  const auto* g = static_cast<const uint8_t*>(group);
+// Q8_0/Q4_0 twin, read from the layout itself.
+void Int8GroupRef32(DType t, const uint8_t* g, const Int8Acts& x, float* y, int64_t ldy) {
   const int64_t blocks = x.k / 32, xb = x.row_bytes();
   const float c = t == DType::kQ8_0 ? 128.0f : 8.0f;
   for (int64_t i = 0; i < x.n; ++i) {
@@ -94,6 +116,68 @@ void Int8GroupRef(DType t, const void* group, const Int8Acts& x, float* y, int64
       y[i * ldy + r] = acc;
     }
   }
+}
+
+// The unsigned level (0..31) of element e of a Q4_K/Q5_K super-block, from its stored bytes.
+template <class Block>
+int KLevel(const Block& b, int e) {
+  const int c = e / 64, l = e % 32, high = e % 64 / 32;
+  int q = (b.qs[32 * c + l] >> (4 * high)) & 0xF;
+  if constexpr (std::is_same_v<Block, BlockQ5_K>) q |= ((b.qh[l] >> (2 * c + high)) & 1) << 4;
+  return q;
+}
+
+// Q4_K/Q5_K twin: each row deinterleaved, then the exact sums of its stored super-blocks.
+template <class Block>
+void Int8GroupRefK(DType t, const uint8_t* g, const Int8Acts& x, float* y, int64_t ldy) {
+  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  std::vector<Block> row(static_cast<size_t>(blocks));
+  for (int r = 0; r < kGroupRows; ++r) {
+    DeinterleaveRow(t, g, x.k, r, row.data());
+    for (int64_t i = 0; i < x.n; ++i) {
+      const auto* xr = reinterpret_cast<const BlockQ8_K*>(&x.blocks[i * xb]);
+      float acc = 0.0f;
+      for (int64_t j = 0; j < blocks; ++j) {
+        int32_t sum = 0, mins = 0;
+        for (int s = 0; s < 8; ++s) {
+          uint8_t scale, min;
+          ScaleMinK4(s, row[j].scales, &scale, &min);
+          int32_t dot = 0;
+          for (int e = 32 * s; e < 32 * s + 32; ++e) dot += KLevel(row[j], e) * xr[j].qs[e];
+          sum += scale * dot;
+          mins += min * (xr[j].bsums[2 * s] + xr[j].bsums[2 * s + 1]);
+        }
+        acc = std::fma(static_cast<float>(sum), F16ToF32(row[j].d) * xr[j].d, acc);
+        acc = std::fma(static_cast<float>(mins), -(F16ToF32(row[j].dmin) * xr[j].d), acc);
+      }
+      y[i * ldy + r] = acc;
+    }
+  }
+}
+
+}  // namespace
+
+bool Interleavable(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0 || IsKQuant(t); }
+
+void InterleaveRows(DType t, const void* rows, int64_t row_bytes, int64_t k, void* group) {
+  for (int r = 0; r < kGroupRows; ++r)
+    Move(t, static_cast<uint8_t*>(group), const_cast<uint8_t*>(static_cast<const uint8_t*>(rows) + r * row_bytes), r, k,
+         true);
+}
+
+void DeinterleaveRow(DType t, const void* group, int64_t k, int r, void* row) {
+  Move(t, const_cast<uint8_t*>(static_cast<const uint8_t*>(group)), static_cast<uint8_t*>(row), r, k, false);
+}
+
+void Int8GroupRef(DType t, const void* group, const Int8Acts& x, float* y, int64_t ldy) {
+  LAZYLLM_CHECK(Interleavable(t) && x.format == (IsKQuant(t) ? DType::kQ8_K : DType::kQ8_0)) << InfoOf(t).name;
+  const auto* g = static_cast<const uint8_t*>(group);
+  if (t == DType::kQ4_K)
+    Int8GroupRefK<BlockQ4_K>(t, g, x, y, ldy);
+  else if (t == DType::kQ5_K)
+    Int8GroupRefK<BlockQ5_K>(t, g, x, y, ldy);
+  else
+    Int8GroupRef32(t, g, x, y, ldy);
 }
 
 }  // namespace lazyllm::simd

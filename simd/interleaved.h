@@ -1,22 +1,37 @@
-// Interleaved weight rows: Q8_0 and Q4_0 matrices laid out at placement in groups of 16 rows, so
-// that one 64-byte load holds 4 levels of all 16 rows and feeds one vpdpbusd per activation row.
+// Interleaved weight rows: Q8_0, Q4_0, Q4_K and Q5_K matrices laid out at placement in groups of
+// 16 rows, so that one 64-byte load holds 4 levels of all 16 rows and feeds one vpdpbusd per
+// activation row.
 //
 // A group has the bytes of its 16 stored rows (16 · row_bytes), so a slice's rows keep their
 // offsets: group g starts where row 16·g did, and rows past the last whole group stay as stored.
-// Within a group, per pair of block columns (j, j + 1), then a last single column when the block
+// Everywhere below, a "vector of 4-byte lanes" is 64 bytes in which bytes 4·r..4·r+3 belong to
+// row r (one int32 lane of a 512-bit register per row).
+//
+// Q8_0 and Q4_0. Per pair of block columns (j, j + 1), then a last single column when the block
 // count is odd:
 //
 //   levels of column j, then of column j + 1, then the 16 fp16 scales of j, then those of j + 1
 //
-// Levels of one column are 64-byte vectors in which byte 4·r + t holds level t of the vector's
+// Levels of one column are vectors of 4-byte lanes, byte 4·r + t holding level t of the vector's
 // 4 levels of row r:
 //   Q8_0: 8 vectors, vector v the levels 4v..4v+3 as unsigned bytes, level + 128;
 //   Q4_0: 4 vectors, vector v the stored bytes 4v..4v+3 of each row: the low nibbles are the
 //         levels 4v..4v+3, the high nibbles the levels 16+4v..16+4v+3 (as GGUF stores them).
 // So with a pair of columns the level vectors start 64-byte aligned when the group does.
-//
 // Both dtypes are then unsigned levels u = q + c (Q8_0: c = 128; Q4_0: c = 8) against the signed
 // int8 activations, and a block's exact sum is Σ u·x − c·Σx.
+//
+// Q4_K and Q5_K. Super-block column j starts at j · 16 · sizeof(block) (a multiple of 64) and
+// holds, in order (offsets in KGroupColumn):
+//   qs:     32 vectors of 4-byte lanes, vector 8c + m the stored bytes qs[32c + 4m .. +3] of each
+//           row: low nibbles the levels 64c + 4m.., high nibbles 64c + 32 + 4m.. (sub-blocks 2c
+//           and 2c + 1);
+//   qh:     (Q5_K) 8 vectors, vector m the stored bytes qh[4m .. +3]: bit s of byte 4m + t is
+//           the fifth bit of level 32s + 4m + t;
+//   scales: 3 vectors, vector v the stored packed bytes scales[4v .. +3] (ScaleMinK4);
+//   d:      the 16 rows' fp16 d, then dmin: the 16 rows' fp16 dmin.
+// Levels are unsigned (0..15 or 0..31) against the signed activations; a super-block's exact
+// sums are Σ_s scale_s · Σ q·x and Σ_s min_s · (the activation's sum over sub-block s).
 #pragma once
 
 #include <cstdint>
@@ -43,15 +58,26 @@ constexpr GroupColumn GroupColumnAt(int64_t level_bytes, int64_t j, int64_t bloc
   return {base + j % 2 * level_bytes, base + 2 * level_bytes + j % 2 * 32};
 }
 
-// Whether matrices of dtype t have an interleaved layout (Q8_0, Q4_0).
+// Offsets within a Q4_K (bits = 4) or Q5_K (bits = 5) group's super-block column, and its size.
+struct KGroupColumn {
+  int64_t qh, scales, d, dmin, bytes;
+};
+constexpr KGroupColumn KGroupColumnOf(int bits) {
+  const int64_t scales = bits == 5 ? 2048 + 512 : 2048;
+  return {2048, scales, scales + 192, scales + 192 + 32, scales + 192 + 64};
+}
+
+// Whether matrices of dtype t have an interleaved layout (Q8_0, Q4_0, Q4_K, Q5_K).
 bool Interleavable(DType t);
 // Lays out 16 stored rows of k elements (row_bytes apart) as one group of 16 · row_bytes bytes.
 void InterleaveRows(DType t, const void* rows, int64_t row_bytes, int64_t k, void* group);
 // Row r of a group in the stored format (row_bytes bytes).
 void DeinterleaveRow(DType t, const void* group, int64_t k, int r, void* row);
 
-// y[i·ldy + r] = w_r · x_i for the group's 16 rows r and every activation row i < x.n (Q8_0
-// activations). Per row: acc = 0, then per block j in order acc = fma(Σ u·x − c·Σx, dw·dx, acc),
+// y[i·ldy + r] = w_r · x_i for the group's 16 rows r and every activation row i < x.n (the
+// dtype's activation format: Q8_0 or Q8_K). Per row: acc = 0, then per block j in order
+//   Q8_0, Q4_0: acc = fma(Σ u·x − c·Σx, dw·dx, acc);
+//   Q4_K, Q5_K: acc = fma(Σ_s sc_s·Σ q·x, d·dx, acc), then acc = fma(Σ_s m_s·Σx_s, −(dmin·dx), acc);
 // the integer sums exact and the fp32 steps in this order, so every kernel of this signature gives
 // the same bits, whatever x.n.
 using Int8GroupFn = void (*)(const void* group, const Int8Acts& x, float* y, int64_t ldy);

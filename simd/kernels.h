@@ -44,6 +44,10 @@ struct DTypeKernels {
   // The kernel of the interleaved layout (simd/interleaved.h; nullptr: matrices of this dtype are
   // not interleaved at placement). Gives the same bits as Int8GroupRef.
   Int8GroupFn int8_group = nullptr;
+  // The panel GEMM of interleaved groups, for steps of kInt8DotsMaxRows rows or more (nullptr:
+  // int8_group runs every step): int8_gemm's bits on the deinterleaved rows, its rows a multiple
+  // of kGroupRows whose groups start at w.
+  Int8GemmFn int8_group_gemm = nullptr;
 };
 
 // One weight dtype's kernels on one ISA: a row of that ISA's table (simd/<isa>/dtypes.cc). The

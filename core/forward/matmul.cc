@@ -61,18 +61,23 @@ void Int8Groups(const SliceProduct& p, const simd::DTypeKernels& kern, const sim
 }
 
 // Int8 GEMM: panels of kInt8PanelRows weight rows, each decoded once (by the dtype's panel
-// kernel, or read block by block by its row dot) and multiplied into every activation row.
+// kernel, or read block by block by its row dot) and multiplied into every activation row. A
+// panel's interleaved rows (below s.grouped()) are decoded from their groups.
 void Int8Gemm(const SliceProduct& p, const simd::DTypeKernels& kern, const simd::Int8Acts& acts) {
-  const int64_t rows = p.rows(), panels = (rows + simd::kInt8PanelRows - 1) / simd::kInt8PanelRows;
+  const int64_t rows = p.rows(), grouped = p.s.grouped();
+  const int64_t panels = (rows + simd::kInt8PanelRows - 1) / simd::kInt8PanelRows;
   const int64_t scratch_floats = kern.int8_gemm != nullptr ? (simd::Int8GemmScratchBytes(p.w.cols) + 3) / 4 : 0;
   p.workers.ParallelForIn(p.arena, 0, panels, 1, [&](int64_t q0, int64_t q1) {
     void* scratch = scratch_floats > 0 ? p.workers.Scratch(scratch_floats) : nullptr;
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t r0 = q * simd::kInt8PanelRows, nr = std::min(simd::kInt8PanelRows, rows - r0);
+      const int64_t ng = std::clamp<int64_t>(grouped - r0, 0, nr);  // rows in whole groups
+      if (ng > 0) kern.int8_group_gemm(p.Row(r0), p.w.row_bytes, ng, acts, p.y + r0, p.w.rows, scratch);
+      if (ng == nr) continue;
       if (kern.int8_gemm != nullptr)
-        kern.int8_gemm(p.Row(r0), p.w.row_bytes, nr, acts, p.y + r0, p.w.rows, scratch);
+        kern.int8_gemm(p.Row(r0 + ng), p.w.row_bytes, nr - ng, acts, p.y + r0 + ng, p.w.rows, scratch);
       else
-        simd::Int8GemmByDots(kern.int8_dot, p.Row(r0), p.w.row_bytes, nr, acts, p.y + r0, p.w.rows);
+        simd::Int8GemmByDots(kern.int8_dot, p.Row(r0 + ng), p.w.row_bytes, nr - ng, acts, p.y + r0 + ng, p.w.rows);
     }
   });
 }
@@ -146,9 +151,12 @@ void MatMul(const threading::Workers& workers, const simd::Kernels& k, const Wei
   // Inputs prepared once for all arenas: with int8 activations the rows quantized to the dtype's
   // activation format, else (GEMV) per-16 sums of each row (for dtypes with mins).
   // (A slice whose copy failed is not interleaved: Int8Groups computes all of it by row dots.)
-  const bool int8_groups = int8 && std::ranges::any_of(sl, [](const WeightSlice& s) { return s.interleaved; });
-  const bool int8_gemm =
-      int8 && !int8_groups && !gemv_rows && (kern.int8_dots == nullptr || n >= simd::kInt8DotsMaxRows);
+  // Interleaved slices run the group kernel, or for larger steps the dtype's panel GEMM of
+  // groups where it has one (then with the same bits as on stored rows).
+  const bool interleaved = int8 && std::ranges::any_of(sl, [](const WeightSlice& s) { return s.interleaved; });
+  const bool gemm_rows = !gemv_rows && (kern.int8_dots == nullptr || n >= simd::kInt8DotsMaxRows);
+  const bool int8_gemm = int8 && gemm_rows && (!interleaved || kern.int8_group_gemm != nullptr);
+  const bool int8_groups = interleaved && !int8_gemm;
   const simd::Int8DotFn int8_dot = int8 && !int8_gemm && !int8_groups ? kern.int8_dot : nullptr;
   int64_t xq_row_bytes = 0;
   if (int8_gemm || int8_groups) {

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "simd/avx2/quant_decoders.h"
 #include "simd/avx2/vec.h"
@@ -243,8 +244,14 @@ struct Q6KDots {
 };
 
 template <template <int> class K>
-constexpr DTypeKernels DotsRow(DType act, Int8GemmFn gemm, Int8GroupFn group = nullptr) {
-  return {.int8_dot = OneDot<K>, .int8_act = act, .int8_gemm = gemm, .int8_dots = ManyDots<K>, .int8_group = group};
+constexpr DTypeKernels DotsRow(DType act, Int8GemmFn gemm, Int8GroupFn group = nullptr,
+                               Int8GemmFn group_gemm = nullptr) {
+  return {.int8_dot = OneDot<K>,
+          .int8_act = act,
+          .int8_gemm = gemm,
+          .int8_dots = ManyDots<K>,
+          .int8_group = group,
+          .int8_group_gemm = group_gemm};
 }
 
 // 16 rows of a panel, decoded: levels [k/4][16][4], and per group [k/G][16] the bias -128·Σ q,
@@ -359,13 +366,19 @@ template <class T>
 constexpr bool kHasOffsets = std::is_same_v<T, Q4_1> || std::is_same_v<T, Q5_1> || std::is_same_v<T, Q2_K> ||
                              std::is_same_v<T, Q4_K> || std::is_same_v<T, Q5_K>;
 
+// Decodes the weight rows of sub-panel s (rows 16s.., at most 16) into the scratch.
 template <class T>
+void PackStored(const uint8_t* w, int64_t row_bytes, int s, int rows, int64_t k, const SubPanel& panel) {
+  Pack<T>(w + s * kLanes * row_bytes, row_bytes, rows, k, panel);
+}
+
+template <class T, auto kPack = PackStored<T>>
 void Gemm(const void* w, int64_t row_bytes, int64_t rows, const Int8Acts& x, float* y, int64_t ldy, void* scratch) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const int subs = static_cast<int>((rows + kLanes - 1) / kLanes);
   for (int s = 0; s < subs; ++s) {
     const int n = static_cast<int>(std::min<int64_t>(kLanes, rows - s * kLanes));
-    Pack<T>(wb + s * kLanes * row_bytes, row_bytes, n, x.k, SubPanelAt(scratch, s, x.k, T::kGroup));
+    kPack(wb, row_bytes, s, n, x.k, SubPanelAt(scratch, s, x.k, T::kGroup));
   }
   for (int s = 0; s < subs; ++s) {
     const int n = static_cast<int>(std::min<int64_t>(kLanes, rows - s * kLanes));
@@ -440,6 +453,167 @@ void Int8Group(const void* group, const Int8Acts& x, float* y, int64_t ldy) {
   ForEachTile<kTileInputs>(x.n, [&]<int NI>(int64_t i) { GroupTile<kQ8, NI>(g, x, i, y, ldy); });
 }
 
+// Interleaved K-quant groups (Q4_K, Q5_K; layout in simd/interleaved.h). Per super-block column:
+// the 8 sub-blocks' 6-bit scales and mins unpacked for all 16 rows at once (one byte per row and
+// sub-block in 4-byte lanes); per sub-block s, 8 level vectors (nibbles, plus Q5_K's fifth bit
+// moved from bit s of the qh vector), one vpdpbusd each per activation row, then the sub-block's
+// int32 sums times its scales (vpmulld); the mins' sum Σ_s m_s·Σx_s by vpdpwssd on int16 pairs.
+
+// Zero-extends byte b of every 4-byte lane to int32 (as a vpshufb control).
+inline __m512i ByteOfLanes(int b) {
+  const int z = static_cast<int>(0x80808000u);
+  return _mm512_set4_epi32(z | (12 + b), z | (8 + b), z | (4 + b), z | b);
+}
+// Zero-extends bytes b and b + 1 of every 4-byte lane to two int16 (as a vpshufb control).
+inline __m512i BytePairOfLanes(int b) {
+  const auto lane = [b](int d) { return static_cast<int>(0x80008000u | (4 * d + b + 1) << 16 | (4 * d + b)); };
+  return _mm512_set4_epi32(lane(3), lane(2), lane(1), lane(0));
+}
+
+// The activation's sums over sub-blocks (2p, 2p + 1) as an int16 pair, p = 0..3, each broadcast.
+inline void SubBlockSumPairs(const BlockQ8_K& a, __m512i* pairs) {
+  const __m256i s = _mm256_madd_epi16(Load32(a.bsums), _mm256_set1_epi16(1));  // Σx of sub-blocks 0..7
+  alignas(32) int32_t p[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(p), _mm256_packs_epi32(s, s));  // [0 1 2 3 0 1 2 3 | 4 5 6 7 ...]
+  pairs[0] = _mm512_set1_epi32(p[0]), pairs[1] = _mm512_set1_epi32(p[1]);
+  pairs[2] = _mm512_set1_epi32(p[4]), pairs[3] = _mm512_set1_epi32(p[5]);
+}
+
+// Level vector m (levels 32S + 4m..4m+3 of the 16 rows, unsigned) of sub-block S of a column.
+template <int kBits, int S>
+inline __m512i KLevels(const uint8_t* col, int m) {
+  constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
+  __m512i q = _mm512_loadu_si512(col + 64 * (8 * (S / 2) + m));
+  if constexpr (S % 2 == 1) q = _mm512_srli_epi16(q, 4);
+  q = _mm512_and_si512(q, _mm512_set1_epi8(0x0F));
+  if constexpr (kBits == 5) {
+    const __m512i h = _mm512_loadu_si512(col + kCol.qh + 64 * m);  // bit S: the fifth bit
+    const __m512i b = S <= 4 ? _mm512_slli_epi16(h, 4 - S) : _mm512_srli_epi16(h, S - 4);
+    q = _mm512_ternarylogic_epi32(q, b, _mm512_set1_epi8(0x10), 0xF8);  // q | (b & 0x10)
+  }
+  return q;
+}
+
+// The scales (sc) and mins (mn) of a column's sub-blocks 4v..4v+3 in bytes 0..3 of each row's
+// lane (ScaleMinK4 for the 16 rows at once).
+template <int kBits>
+inline void KScalesMins(const uint8_t* col, __m512i* sc, __m512i* mn) {
+  constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), low6 = _mm512_set1_epi8(0x3F), top2 = _mm512_set1_epi8(0x30);
+  const __m512i p0 = _mm512_loadu_si512(col + kCol.scales), p1 = _mm512_loadu_si512(col + kCol.scales + 64),
+                p2 = _mm512_loadu_si512(col + kCol.scales + 128);
+  sc[0] = _mm512_and_si512(p0, low6);
+  sc[1] = _mm512_or_si512(_mm512_and_si512(p2, low4), _mm512_and_si512(_mm512_srli_epi32(p0, 2), top2));
+  mn[0] = _mm512_and_si512(p1, low6);
+  mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(p2, 4), low4),
+                          _mm512_and_si512(_mm512_srli_epi32(p1, 2), top2));
+}
+
+// Columns ahead of the one computed whose lines are prefetched (one line per level vector).
+constexpr int kPrefetchColumns = 4;
+
+// Sub-block S of a super-block column: sum[i] += scale_S · Σ q·x over its 32 levels, for the
+// NI activation rows (with one or two, in two chains to hide vpdpbusd's latency).
+template <int kBits, int NI, int S>
+inline void KSubBlock(const uint8_t* col, const BlockQ8_K* const* xr, int64_t j, const __m512i& sc, __m512i* sum) {
+  constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
+  constexpr int kChains = NI <= 2 ? 2 : 1;
+  __m512i part[NI][kChains];
+  for (int i = 0; i < NI; ++i)
+    for (int h = 0; h < kChains; ++h) part[i][h] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+  for (int m = 0; m < 8; ++m) {
+    if (64 * (8 * S + m) < kCol.bytes)
+      _mm_prefetch(reinterpret_cast<const char*>(col + kPrefetchColumns * kCol.bytes + 64 * (8 * S + m)), _MM_HINT_T0);
+    const __m512i q = KLevels<kBits, S>(col, m);
+    for (int i = 0; i < NI; ++i)
+      part[i][m % kChains] = _mm512_dpbusd_epi32(part[i][m % kChains], q, Act4(xr[i][j].qs + 32 * S + 4 * m));
+  }
+  const __m512i scale = _mm512_shuffle_epi8(sc, ByteOfLanes(S % 4));
+  for (int i = 0; i < NI; ++i) {
+    __m512i p = part[i][0];
+    if constexpr (kChains == 2) p = _mm512_add_epi32(p, part[i][1]);
+    sum[i] = _mm512_add_epi32(sum[i], _mm512_mullo_epi32(p, scale));
+  }
+}
+
+// Activation rows [i0, i0 + NI) against one Q4_K (kBits 4) or Q5_K (5) group.
+template <int kBits, int NI>
+void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
+  constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
+  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  const BlockQ8_K* xr[NI];
+  for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_K*>(&x.blocks[(i0 + i) * xb]);
+  __m512 acc[NI];
+  for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < blocks; ++j) {
+    const uint8_t* col = g + j * kCol.bytes;
+    __m512i sc[2], mn[2];
+    KScalesMins<kBits>(col, sc, mn);
+    __m512i sum[NI];
+    for (int i = 0; i < NI; ++i) sum[i] = _mm512_setzero_si512();
+    [&]<int... S>(std::integer_sequence<int, S...>) { (KSubBlock<kBits, NI, S>(col, xr, j, sc[S / 4], sum), ...); }
+    (std::make_integer_sequence<int, 8>());
+    const __m512i mins[4] = {
+        _mm512_shuffle_epi8(mn[0], BytePairOfLanes(0)), _mm512_shuffle_epi8(mn[0], BytePairOfLanes(2)),
+        _mm512_shuffle_epi8(mn[1], BytePairOfLanes(0)), _mm512_shuffle_epi8(mn[1], BytePairOfLanes(2))};
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + kCol.d)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + kCol.dmin)));
+    for (int i = 0; i < NI; ++i) {
+      __m512i pairs[4];
+      SubBlockSumPairs(xr[i][j], pairs);
+      __m512i msum = _mm512_setzero_si512();
+      for (int p = 0; p < 4; ++p) msum = _mm512_dpwssd_epi32(msum, mins[p], pairs[p]);
+      const __m512 dx = _mm512_set1_ps(xr[i][j].d);
+      acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[i]), _mm512_mul_ps(d, dx), acc[i]);
+      acc[i] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dmin, dx), acc[i]);
+    }
+  }
+  for (int i = 0; i < NI; ++i) _mm512_storeu_ps(y + (i0 + i) * ldy, acc[i]);
+}
+
+template <int kBits>
+void KGroup(const void* group, const Int8Acts& x, float* y, int64_t ldy) {
+  const auto* g = static_cast<const uint8_t*>(group);
+  ForEachTile<kTileInputs>(x.n, [&]<int NI>(int64_t i) { KGroupTile<kBits, NI>(g, x, i, y, ldy); });
+}
+
+// Decodes interleaved group s (16 rows) into a sub-panel, as Pack<Q4_K/Q5_K> does the same rows
+// stored: the level vectors are the layout's own, Σ q by vpdpbusd against ones, and the scales
+// and offsets the same fp32 products as GroupScalesK4's.
+template <int kBits>
+void PackGroupK(const uint8_t* w, int64_t row_bytes, int s, int /*rows: 16*/, int64_t k, const SubPanel& panel) {
+  constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
+  const uint8_t* g = w + s * kLanes * row_bytes;
+  auto* levels = reinterpret_cast<__m512i*>(panel.levels);
+  for (int64_t j = 0; j < k / kSuperBlock; ++j) {
+    const uint8_t* col = g + j * kCol.bytes;
+    __m512i sc[2], mn[2];
+    KScalesMins<kBits>(col, sc, mn);
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + kCol.d)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + kCol.dmin)));
+    [&]<int... S>(std::integer_sequence<int, S...>) {
+      (
+          [&] {
+            __m512i sum = _mm512_setzero_si512();
+            for (int m = 0; m < 8; ++m) {
+              const __m512i q = KLevels<kBits, S>(col, m);
+              _mm512_store_si512(levels + 64 * j + 8 * S + m, q);
+              sum = _mm512_dpbusd_epi32(sum, q, _mm512_set1_epi8(1));
+            }
+            const int64_t gi = 8 * j + S;
+            _mm512_store_si512(panel.bias + gi * kLanes, _mm512_mullo_epi32(sum, _mm512_set1_epi32(-128)));
+            const __m512 scale = _mm512_cvtepi32_ps(_mm512_shuffle_epi8(sc[S / 4], ByteOfLanes(S % 4)));
+            const __m512 min = _mm512_cvtepi32_ps(_mm512_shuffle_epi8(mn[S / 4], ByteOfLanes(S % 4)));
+            _mm512_store_ps(panel.scale + gi * kLanes, _mm512_mul_ps(d, scale));
+            _mm512_store_ps(panel.offset + gi * kLanes, _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dmin, min)));
+          }(),
+          ...);
+    }
+    (std::make_integer_sequence<int, 8>());
+  }
+}
+
 constexpr DTypeRow Row(DType d, Int8GemmFn f) { return {d, {.int8_gemm = f}}; }
 
 constexpr DTypeRow kRows[] = {
@@ -451,8 +625,8 @@ constexpr DTypeRow kRows[] = {
     Row(DType::kIQ4_NL, Gemm<IQ4_NL>),
     Row(DType::kQ2_K, Gemm<Q2_K>),
     Row(DType::kQ3_K, Gemm<Q3_K>),
-    {DType::kQ4_K, DotsRow<Q4KDots>(DType::kQ8_K, Gemm<Q4_K>)},
-    {DType::kQ5_K, DotsRow<Q5KDots>(DType::kQ8_K, Gemm<Q5_K>)},
+    {DType::kQ4_K, DotsRow<Q4KDots>(DType::kQ8_K, Gemm<Q4_K>, KGroup<4>, Gemm<Q4_K, PackGroupK<4>>)},
+    {DType::kQ5_K, DotsRow<Q5KDots>(DType::kQ8_K, Gemm<Q5_K>, KGroup<5>, Gemm<Q5_K, PackGroupK<5>>)},
     {DType::kQ6_K, DotsRow<Q6KDots>(DType::kQ8_K, Gemm<Q6_K>)},
     Row(DType::kIQ4_XS, Gemm<IQ4_XS>),
 };

@@ -524,7 +524,7 @@ TEST(QuantsTest, MultiRowInt8DotsAreBitIdenticalToTheRowDot) {
   }
 }
 
-// 16 random Q8_0 or Q4_0 rows of k elements, stored as in GGUF.
+// 16 random rows of dtype t, k elements each, stored as in GGUF.
 std::vector<uint8_t> RandomRows(DType t, int64_t k, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -539,22 +539,36 @@ std::vector<uint8_t> RandomRows(DType t, int64_t k, uint32_t seed) {
 // The interleaved layout is the one interleaved.h describes (checked at its first column, from
 // the stored blocks), and every row comes back byte for byte; odd and even block counts.
 TEST(QuantsTest, InterleavedRowsRoundTrip) {
-  for (DType t : {DType::kQ8_0, DType::kQ4_0})
-    for (int64_t k : {int64_t{7 * 32}, int64_t{8 * 32}}) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K})
+    for (int64_t blocks : {7, 8}) {
+      const bool kquant = t == DType::kQ4_K || t == DType::kQ5_K;
+      const int64_t k = blocks * InfoOf(t).block_elems;
       SCOPED_TRACE(std::string(InfoOf(t).name) + " k " + std::to_string(k));
       ASSERT_TRUE(Interleavable(t));
       const int64_t row_bytes = RowBytes(t, k);
       const std::vector<uint8_t> rows = RandomRows(t, k, static_cast<uint32_t>(k));
       std::vector<uint8_t> group(rows.size());
       InterleaveRows(t, rows.data(), row_bytes, k, group.data());
-      const int64_t level_bytes = t == DType::kQ8_0 ? 512 : 256;
+      // A run of the first column's 4-byte lanes: stored bytes [from, from + bytes) of row r at `at`.
+      const auto expect_lanes = [&](int r, const uint8_t* stored, int64_t at, int bytes, uint8_t flip) {
+        for (int e = 0; e < bytes; ++e)
+          ASSERT_EQ(group[at + e / 4 * 64 + 4 * r + e % 4], stored[e] ^ flip) << r << " " << e;
+      };
+      const auto fp16_at = [&](int64_t at, int r) { return group[at + 2 * r] | group[at + 2 * r + 1] << 8; };
       for (int r = 0; r < kGroupRows; ++r) {
-        const uint8_t* block0 = rows.data() + r * row_bytes;  // fp16 scale, then the level bytes
-        uint16_t scale;
-        std::memcpy(&scale, group.data() + 2 * level_bytes + 2 * r, 2);
-        EXPECT_EQ(scale, block0[0] | block0[1] << 8);
-        for (int e = 0; e < (t == DType::kQ8_0 ? 32 : 16); ++e)
-          ASSERT_EQ(group[e / 4 * 64 + 4 * r + e % 4], block0[2 + e] ^ (t == DType::kQ8_0 ? 0x80 : 0)) << r << " " << e;
+        const uint8_t* block0 = rows.data() + r * row_bytes;
+        if (!kquant) {  // fp16 scale, then the level bytes
+          const int64_t level_bytes = t == DType::kQ8_0 ? 512 : 256;
+          EXPECT_EQ(fp16_at(2 * level_bytes, r), block0[0] | block0[1] << 8);
+          expect_lanes(r, block0 + 2, 0, t == DType::kQ8_0 ? 32 : 16, t == DType::kQ8_0 ? 0x80 : 0);
+        } else {  // d, dmin, scales[12], (qh[32]), qs[128]
+          const KGroupColumn c = KGroupColumnOf(t == DType::kQ4_K ? 4 : 5);
+          EXPECT_EQ(fp16_at(c.d, r), block0[0] | block0[1] << 8);
+          EXPECT_EQ(fp16_at(c.dmin, r), block0[2] | block0[3] << 8);
+          expect_lanes(r, block0 + 4, c.scales, 12, 0);
+          if (t == DType::kQ5_K) expect_lanes(r, block0 + 16, c.qh, 32, 0);
+          expect_lanes(r, block0 + (t == DType::kQ5_K ? 48 : 16), 0, 128, 0);
+        }
         std::vector<uint8_t> back(static_cast<size_t>(row_bytes));
         DeinterleaveRow(t, group.data(), k, r, back.data());
         EXPECT_EQ(0, std::memcmp(back.data(), block0, back.size())) << r;
@@ -567,9 +581,10 @@ TEST(QuantsTest, InterleavedRowsRoundTrip) {
 // int8 dots within float rounding (the same exact integer sums).
 TEST(QuantsTest, Int8GroupKernelsAreBitIdenticalToTheScalarTwin) {
   int kernels = 0;
-  for (DType t : {DType::kQ8_0, DType::kQ4_0})
-    for (int64_t k : {int64_t{7 * 32}, int64_t{24 * 32}}) {
-      const int64_t row_bytes = RowBytes(t, k);
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K})
+    for (int64_t blocks : {int64_t{7}, int64_t{24}}) {
+      const DType act = t == DType::kQ4_K || t == DType::kQ5_K ? DType::kQ8_K : DType::kQ8_0;
+      const int64_t k = blocks * InfoOf(t).block_elems, row_bytes = RowBytes(t, k);
       const std::vector<uint8_t> rows = RandomRows(t, k, 31);
       std::vector<uint8_t> group(rows.size());
       InterleaveRows(t, rows.data(), row_bytes, k, group.data());
@@ -580,7 +595,7 @@ TEST(QuantsTest, Int8GroupKernelsAreBitIdenticalToTheScalarTwin) {
       for (auto& v : x) v = u(rng);
       std::fill(x.begin() + 32, x.begin() + 64, 0.0f);  // an activation block of zeros
       Int8Acts acts;
-      PrepareInt8Acts(RefKernels(), DType::kQ8_0, x.data(), n, k, &acts);
+      PrepareInt8Acts(RefKernels(), act, x.data(), n, k, &acts);
       std::vector<float> want(static_cast<size_t>(n * kGroupRows));
       Int8GroupRef(t, group.data(), acts, want.data(), kGroupRows);
       double scale = 0, worst = 0;
@@ -610,8 +625,40 @@ TEST(QuantsTest, Int8GroupKernelsAreBitIdenticalToTheScalarTwin) {
         }
       }
     }
-  // Two dtypes at two widths per ISA with a group kernel: AVX-512 VNNI, and AVX-VNNI in the AVX2 table.
-  EXPECT_EQ(kernels, 4 * (CpuSupportsAvx512Vnni() ? 1 : 0) + 4 * (CpuSupportsAvxVnni() ? 1 : 0));
+  // At two widths: four dtypes on AVX-512 VNNI, Q8_0 and Q4_0 on AVX-VNNI (in the AVX2 table).
+  EXPECT_EQ(kernels, 8 * (CpuSupportsAvx512Vnni() ? 1 : 0) + 4 * (CpuSupportsAvxVnni() ? 1 : 0));
+}
+
+// The panel GEMM of interleaved groups (prefill of Q4_K and Q5_K) gives the bits of the panel
+// GEMM on the same rows stored, so interleaving changes no prefill output; here for two groups
+// and rows past them, as matmul's panels split them.
+TEST(QuantsTest, GroupPanelGemmIsBitIdenticalToTheStoredRowsGemm) {
+  int kernels = 0;
+  for (DType t : {DType::kQ4_K, DType::kQ5_K})
+    for (Isa isa : AllIsas()) {
+      const DTypeKernels& kern = KernelsFor(isa).Row(t);
+      if (kern.int8_group_gemm == nullptr) continue;
+      SCOPED_TRACE(std::string(InfoOf(t).name) + " on " + std::string(IsaName(isa)));
+      ++kernels;
+      const int64_t k = 3 * 256, row_bytes = RowBytes(t, k), n = 21;
+      std::vector<uint8_t> stored = RandomRows(t, k, 41), more = RandomRows(t, k, 42);
+      stored.insert(stored.end(), more.begin(), more.end());  // 32 rows: two groups
+      std::vector<uint8_t> grouped(stored.size());
+      for (int g = 0; g < 2; ++g)
+        InterleaveRows(t, &stored[g * kGroupRows * row_bytes], row_bytes, k, &grouped[g * kGroupRows * row_bytes]);
+      std::mt19937 rng(43);
+      std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+      std::vector<float> x(n * k);
+      for (auto& v : x) v = u(rng);
+      Int8Acts acts;
+      PrepareInt8Acts(KernelsFor(isa), kern.int8_act, x.data(), n, k, &acts);
+      std::vector<uint8_t> scratch(static_cast<size_t>(Int8GemmScratchBytes(k)));
+      std::vector<float> want(static_cast<size_t>(n * 2 * kGroupRows)), got(want.size(), -1.0f);
+      kern.int8_gemm(stored.data(), row_bytes, 2 * kGroupRows, acts, want.data(), 2 * kGroupRows, scratch.data());
+      kern.int8_group_gemm(grouped.data(), row_bytes, 2 * kGroupRows, acts, got.data(), 2 * kGroupRows, scratch.data());
+      for (size_t e = 0; e < want.size(); ++e) ASSERT_EQ(got[e], want[e]) << e;
+    }
+  EXPECT_EQ(kernels, CpuSupportsAvx512Vnni() ? 2 : 0);
 }
 
 TEST(QuantsTest, RegistryKnowsEveryGgmlType) {
