@@ -1,4 +1,4 @@
-// The interleaved layout of Q8_0, Q4_0, Q4_K and Q5_K rows (see interleaved.h) and its scalar
+// The interleaved layout of Q8_0, Q4_0, Q4_K, Q5_K and Q6_K rows (see interleaved.h) and its scalar
 // group kernels.
 #include "simd/interleaved.h"
 
@@ -16,31 +16,42 @@ namespace {
 
 int64_t LevelBytes(DType t) { return t == DType::kQ8_0 ? kQ8_0GroupLevelBytes : kQ4_0GroupLevelBytes; }
 bool IsKQuant(DType t) { return t == DType::kQ4_K || t == DType::kQ5_K; }
+bool IsSuperBlock(DType t) { return IsKQuant(t) || t == DType::kQ6_K; }
 
 // Where a run of a stored block's bytes goes in its column of the group: either 4-byte lanes of
-// 64-byte vectors (stored byte e to at + e/4·64 + 4·r + e%4, xor flip) or one fp16 per row (to
-// at + 2·r).
+// 64-byte vectors (stored byte e to at + e/4·stride + 4·r + e%4, xor flip) or one fp16 per row
+// (to at + 2·r).
 struct Segment {
   int stored, bytes;
-  bool scales_base;  // Q8_0/Q4_0: `at` counts from the column's scales, else from its levels
+  bool scales_base;  // `at` counts from the column's scales (or Q6_K's tail), else from its levels
   int64_t at;
   bool fp16;
+  int64_t stride = 64;
   uint32_t flip = 0;  // Q8_0's levels: + 128
 };
 
 // The segments of dtype t's stored block (K-quants: from the column's start).
 constexpr KGroupColumn kQ4K = KGroupColumnOf(4), kQ5K = KGroupColumnOf(5);
-constexpr Segment kQ8_0Segments[] = {{0, 2, true, 0, true}, {2, 32, false, 0, false, 0x80808080u}};
+constexpr Segment kQ8_0Segments[] = {{0, 2, true, 0, true}, {2, 32, false, 0, false, 64, 0x80808080u}};
 constexpr Segment kQ4_0Segments[] = {{0, 2, true, 0, true}, {2, 16, false, 0, false}};
 constexpr Segment kQ4_KSegments[] = {{0, 2, false, kQ4K.d, true},
                                      {2, 2, false, kQ4K.dmin, true},
                                      {4, 12, false, kQ4K.scales, false},
-                                     {16, 128, false, 0, false}};
+                                     {16, 128, false, KQsVectorAt(4, 0), false}};
 constexpr Segment kQ5_KSegments[] = {{0, 2, false, kQ5K.d, true},
                                      {2, 2, false, kQ5K.dmin, true},
                                      {4, 12, false, kQ5K.scales, false},
-                                     {16, 32, false, kQ5K.qh, false},
-                                     {48, 128, false, 0, false}};
+                                     {16, 32, false, KQhVectorAt(0), false, 128},
+                                     {48, 32, false, KQsVectorAt(5, 0), false, 128},
+                                     {80, 96, false, KQsVectorAt(5, 8), false}};
+constexpr Segment kQ6_KSegments[] = {{0, 32, false, Q6QlVectorAt(0), false, 128},  // ql: half 0
+                                     {32, 32, false, Q6QlVectorAt(8), false},
+                                     {64, 32, false, Q6QlVectorAt(16), false, 128},  // half 1
+                                     {96, 32, false, Q6QlVectorAt(24), false},
+                                     {128, 32, false, Q6QhVectorAt(0), false, 128},  // qh
+                                     {160, 32, false, Q6QhVectorAt(8), false, 128},
+                                     {192, 16, true, 0, false},  // scales
+                                     {208, 2, true, 4 * 64, true}};
 static_assert(kQ4K.bytes == kGroupRows * sizeof(BlockQ4_K) && kQ5K.bytes == kGroupRows * sizeof(BlockQ5_K));
 
 std::span<const Segment> Segments(DType t) {
@@ -51,6 +62,8 @@ std::span<const Segment> Segments(DType t) {
       return kQ4_0Segments;
     case DType::kQ4_K:
       return kQ4_KSegments;
+    case DType::kQ6_K:
+      return kQ6_KSegments;
     default:
       return kQ5_KSegments;
   }
@@ -58,6 +71,7 @@ std::span<const Segment> Segments(DType t) {
 
 // The offsets of block column j within a group of `blocks` columns.
 GroupColumn ColumnAt(DType t, int64_t j, int64_t blocks) {
+  if (t == DType::kQ6_K) return Q6GroupColumnAt(j, blocks);
   if (!IsKQuant(t)) return GroupColumnAt(LevelBytes(t), j, blocks);
   const int64_t base = j * kGroupRows * InfoOf(t).block_bytes;
   return {base, base};
@@ -75,7 +89,7 @@ void Move(DType t, uint8_t* group, uint8_t* row, int r, int64_t k, bool to_group
     for (const Segment& s : Segments(t)) {
       uint8_t* base = group + (s.scales_base ? c.scales : c.levels) + s.at;
       for (int e = 0; e < s.bytes; e += s.fp16 ? 2 : 4) {
-        uint8_t* g = s.fp16 ? base + 2 * r : base + e / 4 * 64 + 4 * r;
+        uint8_t* g = s.fp16 ? base + 2 * r : base + e / 4 * s.stride + 4 * r;
         if (s.fp16) {
           std::memcpy(to_group ? g : stored + s.stored, to_group ? stored + s.stored : g, 2);
           continue;
@@ -155,9 +169,35 @@ void Int8GroupRefK(DType t, const uint8_t* g, const Int8Acts& x, float* y, int64
   }
 }
 
+// Q6_K twin: each row deinterleaved, then its stored super-blocks' exact sums.
+void Int8GroupRefQ6K(const uint8_t* g, const Int8Acts& x, float* y, int64_t ldy) {
+  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  std::vector<BlockQ6_K> row(static_cast<size_t>(blocks));
+  for (int r = 0; r < kGroupRows; ++r) {
+    DeinterleaveRow(DType::kQ6_K, g, x.k, r, row.data());
+    for (int64_t i = 0; i < x.n; ++i) {
+      const auto* xr = reinterpret_cast<const BlockQ8_K*>(&x.blocks[i * xb]);
+      float acc = 0.0f;
+      for (int64_t j = 0; j < blocks; ++j) {
+        const BlockQ6_K& b = row[j];
+        int32_t sum = 0, offset = 0;
+        for (int e = 0; e < kSuperBlock; ++e) {  // element 128h + 32k + l
+          const int h = e / 128, k = e % 128 / 32, l = e % 32;
+          const int low = (b.ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0xF;
+          const int u = low | ((b.qh[32 * h + l] >> (2 * k)) & 3) << 4;
+          sum += b.scales[e / 16] * u * xr[j].qs[e];
+        }
+        for (int s = 0; s < 16; ++s) offset += b.scales[s] * xr[j].bsums[s];
+        acc = std::fma(static_cast<float>(sum - 32 * offset), F16ToF32(b.d) * xr[j].d, acc);
+      }
+      y[i * ldy + r] = acc;
+    }
+  }
+}
+
 }  // namespace
 
-bool Interleavable(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0 || IsKQuant(t); }
+bool Interleavable(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0 || IsSuperBlock(t); }
 
 void InterleaveRows(DType t, const void* rows, int64_t row_bytes, int64_t k, void* group) {
   for (int r = 0; r < kGroupRows; ++r)
@@ -170,12 +210,14 @@ void DeinterleaveRow(DType t, const void* group, int64_t k, int r, void* row) {
 }
 
 void Int8GroupRef(DType t, const void* group, const Int8Acts& x, float* y, int64_t ldy) {
-  LAZYLLM_CHECK(Interleavable(t) && x.format == (IsKQuant(t) ? DType::kQ8_K : DType::kQ8_0)) << InfoOf(t).name;
+  LAZYLLM_CHECK(Interleavable(t) && x.format == (IsSuperBlock(t) ? DType::kQ8_K : DType::kQ8_0)) << InfoOf(t).name;
   const auto* g = static_cast<const uint8_t*>(group);
   if (t == DType::kQ4_K)
     Int8GroupRefK<BlockQ4_K>(t, g, x, y, ldy);
   else if (t == DType::kQ5_K)
     Int8GroupRefK<BlockQ5_K>(t, g, x, y, ldy);
+  else if (t == DType::kQ6_K)
+    Int8GroupRefQ6K(g, x, y, ldy);
   else
     Int8GroupRef32(t, g, x, y, ldy);
 }

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "core/forward/matmul.h"
 #include "simd/check.h"
@@ -23,6 +25,20 @@ NodeBuffer::~NodeBuffer() {
   if (p != MAP_FAILED) munmap(p, bytes);
 }
 
+namespace {
+
+// LAZYLLM_REPACK=0 keeps every matrix in its stored layout (an A/B switch for benchmarks: the
+// same binary with and without the interleaved layouts).
+bool RepackAllowed() {
+  static const bool allowed = [] {
+    const char* env = std::getenv("LAZYLLM_REPACK");
+    return env == nullptr || std::string_view(env) != "0";
+  }();
+  return allowed;
+}
+
+}  // namespace
+
 PlacedWeights::PlacedWeights(const Model& model, const threading::Context& threads) : model_(model) {
   const Model::Impl& m = ModelImpl(model_);
   for (const WeightMatrix* w : m.matrices) {
@@ -34,7 +50,7 @@ PlacedWeights::PlacedWeights(const Model& model, const threading::Context& threa
 std::vector<WeightSlice> PlacedWeights::Place(const WeightMatrix& w, const threading::Context& threads) {
   threading::ThreadPool& pool = threads.pool();
   const bool interleave = simd::KernelsFor(simd::SelectedIsa()).Row(w.dtype).int8_group != nullptr &&
-                          simd::Interleavable(w.dtype) && w.rows >= simd::kGroupRows;
+                          simd::Interleavable(w.dtype) && w.rows >= simd::kGroupRows && RepackAllowed();
   if (pool.num_arenas() == 1 && !interleave) return {{0, w.rows, w.data}};
   const auto ranges = pool.num_arenas() == 1 ? std::vector<std::pair<int64_t, int64_t>>{{0, w.rows}}
                                              : threading::SplitRows(w.rows, threads.plan(), kSliceAlign);

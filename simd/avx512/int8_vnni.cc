@@ -482,12 +482,11 @@ inline void SubBlockSumPairs(const BlockQ8_K& a, __m512i* pairs) {
 // Level vector m (levels 32S + 4m..4m+3 of the 16 rows, unsigned) of sub-block S of a column.
 template <int kBits, int S>
 inline __m512i KLevels(const uint8_t* col, int m) {
-  constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
-  __m512i q = _mm512_loadu_si512(col + 64 * (8 * (S / 2) + m));
+  __m512i q = _mm512_loadu_si512(col + KQsVectorAt(kBits, 8 * (S / 2) + m));
   if constexpr (S % 2 == 1) q = _mm512_srli_epi16(q, 4);
   q = _mm512_and_si512(q, _mm512_set1_epi8(0x0F));
   if constexpr (kBits == 5) {
-    const __m512i h = _mm512_loadu_si512(col + kCol.qh + 64 * m);  // bit S: the fifth bit
+    const __m512i h = _mm512_loadu_si512(col + KQhVectorAt(m));  // bit S: the fifth bit
     const __m512i b = S <= 4 ? _mm512_slli_epi16(h, 4 - S) : _mm512_srli_epi16(h, S - 4);
     q = _mm512_ternarylogic_epi32(q, b, _mm512_set1_epi8(0x10), 0xF8);  // q | (b & 0x10)
   }
@@ -509,8 +508,9 @@ inline void KScalesMins(const uint8_t* col, __m512i* sc, __m512i* mn) {
                           _mm512_and_si512(_mm512_srli_epi32(p1, 2), top2));
 }
 
-// Columns ahead of the one computed whose lines are prefetched (one line per level vector).
-constexpr int kPrefetchColumns = 4;
+// How far ahead of the column computed the group kernels prefetch, a line per level vector (the
+// hardware prefetchers alone leave these kernels at half their rate from DRAM).
+constexpr int64_t kPrefetchBytes = 10 * 1024;
 
 // Sub-block S of a super-block column: sum[i] += scale_S · Σ q·x over its 32 levels, for the
 // NI activation rows (with one or two, in two chains to hide vpdpbusd's latency).
@@ -524,7 +524,7 @@ inline void KSubBlock(const uint8_t* col, const BlockQ8_K* const* xr, int64_t j,
 #pragma GCC unroll 8
   for (int m = 0; m < 8; ++m) {
     if (64 * (8 * S + m) < kCol.bytes)
-      _mm_prefetch(reinterpret_cast<const char*>(col + kPrefetchColumns * kCol.bytes + 64 * (8 * S + m)), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(col + kPrefetchBytes + 64 * (8 * S + m)), _MM_HINT_T0);
     const __m512i q = KLevels<kBits, S>(col, m);
     for (int i = 0; i < NI; ++i)
       part[i][m % kChains] = _mm512_dpbusd_epi32(part[i][m % kChains], q, Act4(xr[i][j].qs + 32 * S + 4 * m));
@@ -614,6 +614,127 @@ void PackGroupK(const uint8_t* w, int64_t row_bytes, int s, int /*rows: 16*/, in
   }
 }
 
+// Interleaved Q6_K groups (layout in simd/interleaved.h): per chunk C of 32 levels (C = 4h + k),
+// 8 level vectors (ql nibbles with two qh bits moved to bits 4-5: u = q + 32), one vpdpbusd each
+// per activation row, the chunk's two sub-blocks in separate sums times their int8 scales
+// (vpmulld); the −32·Σ sc·Σx term by vpdpwssd on int16 pairs of scales and the activation's bsums.
+
+// Level vector m of chunk C: levels 32C + 4m..4m+3 of the 16 rows (u in 0..63).
+template <int C>
+inline __m512i Q6Levels(const uint8_t* lv, int m) {
+  constexpr int h = C / 4, k = C % 4;
+  __m512i q = _mm512_loadu_si512(lv + Q6QlVectorAt(16 * h + 8 * (k % 2) + m));
+  if constexpr (k >= 2) q = _mm512_srli_epi16(q, 4);
+  q = _mm512_and_si512(q, _mm512_set1_epi8(0x0F));
+  __m512i b = _mm512_loadu_si512(lv + Q6QhVectorAt(8 * h + m));  // bits 2k..2k+1: the top two
+  if constexpr (k < 2) b = _mm512_slli_epi16(b, 4 - 2 * k);
+  if constexpr (k == 3) b = _mm512_srli_epi16(b, 2);
+  return _mm512_ternarylogic_epi32(q, b, _mm512_set1_epi8(0x30), 0xF8);  // q | (b & 0x30)
+}
+
+// Sign-extends byte b of every 4-byte lane to int32: a vpshufb control moving it to byte 3.
+inline __m512i SignedByteOfLanes(const __m512i& v, int b) {
+  const int z = 0x00808080;
+  const __m512i ctrl = _mm512_set4_epi32(z | (12 + b) << 24, z | (8 + b) << 24, z | (4 + b) << 24, z | b << 24);
+  return _mm512_srai_epi32(_mm512_shuffle_epi8(v, ctrl), 24);
+}
+// Sign-extends bytes b and b + 1 of every 4-byte lane to two int16.
+inline __m512i SignedBytePairOfLanes(const __m512i& v, int b) {
+  const auto lane = [b](int d) { return static_cast<int>(0x00800080u | (4 * d + b + 1) << 24 | (4 * d + b) << 8); };
+  return _mm512_srai_epi16(_mm512_shuffle_epi8(v, _mm512_set4_epi32(lane(3), lane(2), lane(1), lane(0))), 8);
+}
+
+// Activation rows [i0, i0 + NI) against one Q6_K group.
+template <int NI>
+void Q6GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
+  constexpr int64_t kColumnBytes = kGroupRows * sizeof(BlockQ6_K);
+  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  const BlockQ8_K* xr[NI];
+  for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_K*>(&x.blocks[(i0 + i) * xb]);
+  __m512 acc[NI];
+  for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < blocks; ++j) {
+    const GroupColumn col = Q6GroupColumnAt(j, blocks);
+    const uint8_t* lv = g + col.levels;
+    const uint8_t* ahead = g + j * kColumnBytes + kPrefetchBytes;  // the group's bytes in column order
+    __m512i sc[4];  // sub-block scales 4v..4v+3 in bytes 0..3 of each row's lane
+    for (int v = 0; v < 4; ++v) sc[v] = _mm512_loadu_si512(g + col.scales + 64 * v);
+    __m512i sum[NI];
+    for (int i = 0; i < NI; ++i) sum[i] = _mm512_setzero_si512();
+    [&]<int... C>(std::integer_sequence<int, C...>) {
+      (
+          [&] {
+            __m512i part[NI][2];  // sub-blocks 2C (m < 4) and 2C + 1
+            for (int i = 0; i < NI; ++i) part[i][0] = part[i][1] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int m = 0; m < 8; ++m) {
+              if (64 * (8 * C + m) < kColumnBytes)
+                _mm_prefetch(reinterpret_cast<const char*>(ahead + 64 * (8 * C + m)), _MM_HINT_T0);
+              const __m512i q = Q6Levels<C>(lv, m);
+              for (int i = 0; i < NI; ++i)
+                part[i][m / 4] = _mm512_dpbusd_epi32(part[i][m / 4], q, Act4(xr[i][j].qs + 32 * C + 4 * m));
+            }
+            const __m512i s0 = SignedByteOfLanes(sc[C / 2], 2 * (C % 2)),
+                          s1 = SignedByteOfLanes(sc[C / 2], 2 * (C % 2) + 1);
+            for (int i = 0; i < NI; ++i)
+              sum[i] = _mm512_add_epi32(
+                  sum[i], _mm512_add_epi32(_mm512_mullo_epi32(part[i][0], s0), _mm512_mullo_epi32(part[i][1], s1)));
+          }(),
+          ...);
+    }
+    (std::make_integer_sequence<int, 8>());
+    __m512i pairs[8];  // scales (2p, 2p + 1) as int16
+    for (int p = 0; p < 8; ++p) pairs[p] = SignedBytePairOfLanes(sc[p / 2], 2 * (p % 2));
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + col.scales + 256)));
+    for (int i = 0; i < NI; ++i) {
+      __m512i offset = _mm512_setzero_si512();  // Σ sc·Σx
+      const auto* bsums = reinterpret_cast<const int32_t*>(xr[i][j].bsums);
+      for (int p = 0; p < 8; ++p) offset = _mm512_dpwssd_epi32(offset, pairs[p], _mm512_set1_epi32(bsums[p]));
+      const __m512i exact = _mm512_sub_epi32(sum[i], _mm512_slli_epi32(offset, 5));
+      acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(d, _mm512_set1_ps(xr[i][j].d)), acc[i]);
+    }
+  }
+  for (int i = 0; i < NI; ++i) _mm512_storeu_ps(y + (i0 + i) * ldy, acc[i]);
+}
+
+void Q6Group(const void* group, const Int8Acts& x, float* y, int64_t ldy) {
+  const auto* g = static_cast<const uint8_t*>(group);
+  ForEachTile<kTileInputs>(x.n, [&]<int NI>(int64_t i) { Q6GroupTile<NI>(g, x, i, y, ldy); });
+}
+
+// Decodes interleaved Q6_K group s into a sub-panel as Pack<Q6_K> does the same rows stored:
+// levels u − 32, per sub-block of 16 the bias −128·Σ(u − 32) and the scale d·sc.
+void PackGroupQ6K(const uint8_t* w, int64_t row_bytes, int s, int /*rows: 16*/, int64_t k, const SubPanel& panel) {
+  const uint8_t* g = w + s * kLanes * row_bytes;
+  auto* levels = reinterpret_cast<__m512i*>(panel.levels);
+  const int64_t blocks = k / kSuperBlock;
+  for (int64_t j = 0; j < blocks; ++j) {
+    const GroupColumn col = Q6GroupColumnAt(j, blocks);
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + col.scales + 256)));
+    [&]<int... C>(std::integer_sequence<int, C...>) {
+      (
+          [&] {
+            __m512i sums[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+            for (int m = 0; m < 8; ++m) {
+              const __m512i q = _mm512_sub_epi8(Q6Levels<C>(g + col.levels, m), _mm512_set1_epi8(32));
+              _mm512_store_si512(levels + 64 * j + 8 * C + m, q);
+              sums[m / 4] = _mm512_dpbusd_epi32(sums[m / 4], _mm512_set1_epi8(1), q);
+            }
+            const __m512i sc = _mm512_loadu_si512(g + col.scales + 64 * (C / 2));
+            for (int h = 0; h < 2; ++h) {
+              const int64_t gi = 16 * j + 2 * C + h;
+              _mm512_store_si512(panel.bias + gi * kLanes, _mm512_mullo_epi32(sums[h], _mm512_set1_epi32(-128)));
+              const __m512 scale = _mm512_cvtepi32_ps(SignedByteOfLanes(sc, 2 * (C % 2) + h));
+              _mm512_store_ps(panel.scale + gi * kLanes, _mm512_mul_ps(d, scale));
+              _mm512_store_ps(panel.offset + gi * kLanes, _mm512_setzero_ps());
+            }
+          }(),
+          ...);
+    }
+    (std::make_integer_sequence<int, 8>());
+  }
+}
+
 constexpr DTypeRow Row(DType d, Int8GemmFn f) { return {d, {.int8_gemm = f}}; }
 
 constexpr DTypeRow kRows[] = {
@@ -627,7 +748,7 @@ constexpr DTypeRow kRows[] = {
     Row(DType::kQ3_K, Gemm<Q3_K>),
     {DType::kQ4_K, DotsRow<Q4KDots>(DType::kQ8_K, Gemm<Q4_K>, KGroup<4>, Gemm<Q4_K, PackGroupK<4>>)},
     {DType::kQ5_K, DotsRow<Q5KDots>(DType::kQ8_K, Gemm<Q5_K>, KGroup<5>, Gemm<Q5_K, PackGroupK<5>>)},
-    {DType::kQ6_K, DotsRow<Q6KDots>(DType::kQ8_K, Gemm<Q6_K>)},
+    {DType::kQ6_K, DotsRow<Q6KDots>(DType::kQ8_K, Gemm<Q6_K>, Q6Group, Gemm<Q6_K, PackGroupQ6K>)},
     Row(DType::kIQ4_XS, Gemm<IQ4_XS>),
 };
 

@@ -23,7 +23,8 @@ namespace lazyllm {
 namespace {
 
 // A 2-layer tiny-gqa model (dim 256, 8 heads over 2 KV heads, ffn 768, vocab 512) in a weight
-// dtype: f32, or q8_0 and q4_0, which placement copies interleaved where the CPU has the kernels.
+// dtype: f32, or q8_0, q4_0, q4_k and q6_k, which placement copies interleaved where the CPU has
+// the kernels.
 const Model& TinyGqa(const std::string& dtype = "f32") {
   static std::map<std::string, Model> models;
   if (auto it = models.find(dtype); it != models.end()) return it->second;
@@ -41,8 +42,7 @@ const Model& TinyGqa(const std::string& dtype = "f32") {
 
 // Whether placement interleaves matrices of this dtype on this CPU.
 bool Interleaves(const std::string& dtype) {
-  const simd::DType t = dtype == "q8_0" ? simd::DType::kQ8_0 : dtype == "q4_0" ? simd::DType::kQ4_0 : simd::DType::kF32;
-  return simd::KernelsFor(simd::SelectedIsa()).Row(t).int8_group != nullptr;
+  return simd::KernelsFor(simd::SelectedIsa()).Row(simd::FindDTypeByName(dtype)->id).int8_group != nullptr;
 }
 
 threading::Topology Synthetic(const char* desc) {
@@ -71,7 +71,7 @@ std::vector<int32_t> Prompt(int n) {
 
 TEST(NumaTest, PlacesSlicesPerNodeAndMatchesSingleArena) {
   const auto topo = Synthetic("pack:2 numa:2 core:4 pu:2");  // 4 NUMA nodes
-  for (const std::string dtype : {"f32", "q8_0", "q4_0"})
+  for (const std::string dtype : {"f32", "q8_0", "q4_0", "q4_k", "q6_k"})
     for (const char* prune : {"off", "1:0.5"}) {
       SCOPED_TRACE(dtype);
       const Model& model = TinyGqa(dtype);
@@ -122,7 +122,7 @@ TEST(NumaTest, PlacesSlicesPerNodeAndMatchesSingleArena) {
 
 // Work is split into fixed-size panels and per-(head, block) tasks, never by thread count.
 TEST(NumaTest, ThreadCountDoesNotChangeResults) {
-  for (const std::string dtype : {"f32", "q8_0", "q4_0"})
+  for (const std::string dtype : {"f32", "q8_0", "q4_0", "q4_k", "q6_k"})
     for (const char* prune : {"off", "1:0.5"}) {
       const Model& model = TinyGqa(dtype);
       SessionOptions o;
@@ -150,7 +150,7 @@ TEST(NumaTest, SingleNodeOrNumaOffUsesOneArena) {
   EXPECT_EQ(internal::WeightPlacement(*s).arena_threads, std::vector<int>{2});
   EXPECT_FALSE(internal::WeightPlacement(*s).matrices[0][0].copied) << "one arena computes from the mapped file";
   // unless the dtype is read interleaved: then the one arena's slice is an interleaved copy
-  for (const std::string dtype : {"q8_0", "q4_0"}) {
+  for (const std::string dtype : {"q8_0", "q4_0", "q4_k", "q6_k"}) {
     auto q = internal::CreateSession(TinyGqa(dtype), o, &one_node);
     ASSERT_TRUE(q.ok());
     const internal::Placement p = internal::WeightPlacement(*q);

@@ -539,7 +539,7 @@ std::vector<uint8_t> RandomRows(DType t, int64_t k, uint32_t seed) {
 // The interleaved layout is the one interleaved.h describes (checked at its first column, from
 // the stored blocks), and every row comes back byte for byte; odd and even block counts.
 TEST(QuantsTest, InterleavedRowsRoundTrip) {
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K})
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
     for (int64_t blocks : {7, 8}) {
       const bool kquant = t == DType::kQ4_K || t == DType::kQ5_K;
       const int64_t k = blocks * InfoOf(t).block_elems;
@@ -549,25 +549,39 @@ TEST(QuantsTest, InterleavedRowsRoundTrip) {
       const std::vector<uint8_t> rows = RandomRows(t, k, static_cast<uint32_t>(k));
       std::vector<uint8_t> group(rows.size());
       InterleaveRows(t, rows.data(), row_bytes, k, group.data());
-      // A run of the first column's 4-byte lanes: stored bytes [from, from + bytes) of row r at `at`.
-      const auto expect_lanes = [&](int r, const uint8_t* stored, int64_t at, int bytes, uint8_t flip) {
+      // Stored bytes [0, bytes) of row r in the first column's 4-byte lanes: byte e in the vector
+      // at vector_at(e / 4), as interleaved.h spells out per dtype.
+      const auto expect_lanes = [&](int r, const uint8_t* stored, int bytes, uint8_t flip, auto vector_at) {
         for (int e = 0; e < bytes; ++e)
-          ASSERT_EQ(group[at + e / 4 * 64 + 4 * r + e % 4], stored[e] ^ flip) << r << " " << e;
+          ASSERT_EQ(group[vector_at(e / 4) + 4 * r + e % 4], stored[e] ^ flip) << r << " " << e;
       };
       const auto fp16_at = [&](int64_t at, int r) { return group[at + 2 * r] | group[at + 2 * r + 1] << 8; };
       for (int r = 0; r < kGroupRows; ++r) {
         const uint8_t* block0 = rows.data() + r * row_bytes;
-        if (!kquant) {  // fp16 scale, then the level bytes
+        if (t == DType::kQ6_K) {  // ql[128], qh[64], scales[16], d: the pair's two tails, then levels
+          const int64_t levels = 2 * 288;
+          expect_lanes(r, block0, 128, 0, [&](int v) {
+            const int w = v % 16;
+            return levels + 1536 * (v / 16) + (w < 8 ? 128 * w : 1024 + 64 * (w - 8));
+          });
+          expect_lanes(r, block0 + 128, 64, 0, [&](int u) { return levels + 1536 * (u / 8) + 128 * (u % 8) + 64; });
+          expect_lanes(r, block0 + 192, 16, 0, [](int v) { return 64 * v; });
+          EXPECT_EQ(fp16_at(256, r), block0[208] | block0[209] << 8);
+        } else if (!kquant) {  // fp16 scale, then the level bytes; the scales after both columns' levels
           const int64_t level_bytes = t == DType::kQ8_0 ? 512 : 256;
           EXPECT_EQ(fp16_at(2 * level_bytes, r), block0[0] | block0[1] << 8);
-          expect_lanes(r, block0 + 2, 0, t == DType::kQ8_0 ? 32 : 16, t == DType::kQ8_0 ? 0x80 : 0);
-        } else {  // d, dmin, scales[12], (qh[32]), qs[128]
-          const KGroupColumn c = KGroupColumnOf(t == DType::kQ4_K ? 4 : 5);
-          EXPECT_EQ(fp16_at(c.d, r), block0[0] | block0[1] << 8);
-          EXPECT_EQ(fp16_at(c.dmin, r), block0[2] | block0[3] << 8);
-          expect_lanes(r, block0 + 4, c.scales, 12, 0);
-          if (t == DType::kQ5_K) expect_lanes(r, block0 + 16, c.qh, 32, 0);
-          expect_lanes(r, block0 + (t == DType::kQ5_K ? 48 : 16), 0, 128, 0);
+          expect_lanes(r, block0 + 2, t == DType::kQ8_0 ? 32 : 16, t == DType::kQ8_0 ? 0x80 : 0,
+                       [](int v) { return 64 * v; });
+        } else {  // d, dmin, scales[12], (qh[32]), qs[128]: scales, d, dmin, then the levels
+          EXPECT_EQ(fp16_at(192, r), block0[0] | block0[1] << 8);
+          EXPECT_EQ(fp16_at(224, r), block0[2] | block0[3] << 8);
+          expect_lanes(r, block0 + 4, 12, 0, [](int v) { return 64 * v; });
+          if (t == DType::kQ4_K) {
+            expect_lanes(r, block0 + 16, 128, 0, [](int v) { return 256 + 64 * v; });
+          } else {
+            expect_lanes(r, block0 + 16, 32, 0, [](int m) { return 256 + 128 * m + 64; });
+            expect_lanes(r, block0 + 48, 128, 0, [](int v) { return v < 8 ? 256 + 128 * v : 1280 + 64 * (v - 8); });
+          }
         }
         std::vector<uint8_t> back(static_cast<size_t>(row_bytes));
         DeinterleaveRow(t, group.data(), k, r, back.data());
@@ -581,9 +595,9 @@ TEST(QuantsTest, InterleavedRowsRoundTrip) {
 // int8 dots within float rounding (the same exact integer sums).
 TEST(QuantsTest, Int8GroupKernelsAreBitIdenticalToTheScalarTwin) {
   int kernels = 0;
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K})
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
     for (int64_t blocks : {int64_t{7}, int64_t{24}}) {
-      const DType act = t == DType::kQ4_K || t == DType::kQ5_K ? DType::kQ8_K : DType::kQ8_0;
+      const DType act = InfoOf(t).block_elems == kSuperBlock ? DType::kQ8_K : DType::kQ8_0;
       const int64_t k = blocks * InfoOf(t).block_elems, row_bytes = RowBytes(t, k);
       const std::vector<uint8_t> rows = RandomRows(t, k, 31);
       std::vector<uint8_t> group(rows.size());
@@ -625,16 +639,15 @@ TEST(QuantsTest, Int8GroupKernelsAreBitIdenticalToTheScalarTwin) {
         }
       }
     }
-  // At two widths: four dtypes on AVX-512 VNNI, Q8_0 and Q4_0 on AVX-VNNI (in the AVX2 table).
-  EXPECT_EQ(kernels, 8 * (CpuSupportsAvx512Vnni() ? 1 : 0) + 4 * (CpuSupportsAvxVnni() ? 1 : 0));
+  // At two widths: five dtypes on AVX-512 VNNI, Q8_0 and Q4_0 on AVX-VNNI (in the AVX2 table).
+  EXPECT_EQ(kernels, 10 * (CpuSupportsAvx512Vnni() ? 1 : 0) + 4 * (CpuSupportsAvxVnni() ? 1 : 0));
 }
 
-// The panel GEMM of interleaved groups (prefill of Q4_K and Q5_K) gives the bits of the panel
-// GEMM on the same rows stored, so interleaving changes no prefill output; here for two groups
-// and rows past them, as matmul's panels split them.
+// The panel GEMM of interleaved groups (prefill of Q4_K, Q5_K and Q6_K) gives the bits of the
+// panel GEMM on the same rows stored, so interleaving changes no prefill output (two groups here).
 TEST(QuantsTest, GroupPanelGemmIsBitIdenticalToTheStoredRowsGemm) {
   int kernels = 0;
-  for (DType t : {DType::kQ4_K, DType::kQ5_K})
+  for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
     for (Isa isa : AllIsas()) {
       const DTypeKernels& kern = KernelsFor(isa).Row(t);
       if (kern.int8_group_gemm == nullptr) continue;
@@ -658,7 +671,7 @@ TEST(QuantsTest, GroupPanelGemmIsBitIdenticalToTheStoredRowsGemm) {
       kern.int8_group_gemm(grouped.data(), row_bytes, 2 * kGroupRows, acts, got.data(), 2 * kGroupRows, scratch.data());
       for (size_t e = 0; e < want.size(); ++e) ASSERT_EQ(got[e], want[e]) << e;
     }
-  EXPECT_EQ(kernels, CpuSupportsAvx512Vnni() ? 2 : 0);
+  EXPECT_EQ(kernels, CpuSupportsAvx512Vnni() ? 3 : 0);
 }
 
 TEST(QuantsTest, RegistryKnowsEveryGgmlType) {
