@@ -537,6 +537,45 @@ inline void KSubBlock(const uint8_t* col, const BlockQ8_K* const* xr, int64_t j,
   }
 }
 
+// The same sums for one or two activation rows, all eight sub-blocks at once: each qs vector is
+// loaded once and gives two level vectors, each qh vector once for eight (8 sums per row; the
+// integer total is the same in any order).
+template <int kBits, int NI>
+inline void KSubBlocksAtOnce(const uint8_t* col, const BlockQ8_K* const* xr, int64_t j, const __m512i* sc,
+                             __m512i* sum) {
+  constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+  __m512i part[NI][8];
+  for (int i = 0; i < NI; ++i)
+    for (int s = 0; s < 8; ++s) part[i][s] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+  for (int m = 0; m < 8; ++m) {
+    for (int l = 0; l < kCol.bytes / 64 / 8; ++l)
+      _mm_prefetch(reinterpret_cast<const char*>(col + kPrefetchBytes + 64 * (kCol.bytes / 64 / 8 * m + l)),
+                   _MM_HINT_T0);
+    __m512i h = _mm512_setzero_si512();
+    if constexpr (kBits == 5) h = _mm512_loadu_si512(col + KQhVectorAt(m));
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) {
+      const __m512i q = _mm512_loadu_si512(col + KQsVectorAt(kBits, 8 * c + m));
+      __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+      if constexpr (kBits == 5) {  // bits 2c and 2c + 1 of h: the fifth bits
+        const __m512i b = c < 2 ? _mm512_slli_epi16(h, 4 - 2 * c) : _mm512_srli_epi16(h, 2 * c - 4);
+        lo = _mm512_ternarylogic_epi32(lo, b, bit4, 0xF8);
+        hi = _mm512_ternarylogic_epi32(hi, _mm512_srli_epi16(b, 1), bit4, 0xF8);
+      }
+      for (int i = 0; i < NI; ++i) {
+        part[i][2 * c] = _mm512_dpbusd_epi32(part[i][2 * c], lo, Act4(xr[i][j].qs + 64 * c + 4 * m));
+        part[i][2 * c + 1] = _mm512_dpbusd_epi32(part[i][2 * c + 1], hi, Act4(xr[i][j].qs + 64 * c + 32 + 4 * m));
+      }
+    }
+  }
+  for (int s = 0; s < 8; ++s) {
+    const __m512i scale = _mm512_shuffle_epi8(sc[s / 4], ByteOfLanes(s % 4));
+    for (int i = 0; i < NI; ++i) sum[i] = _mm512_add_epi32(sum[i], _mm512_mullo_epi32(part[i][s], scale));
+  }
+}
+
 // Activation rows [i0, i0 + NI) against one Q4_K (kBits 4) or Q5_K (5) group.
 template <int kBits, int NI>
 void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
@@ -552,8 +591,12 @@ void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64
     KScalesMins<kBits>(col, sc, mn);
     __m512i sum[NI];
     for (int i = 0; i < NI; ++i) sum[i] = _mm512_setzero_si512();
-    [&]<int... S>(std::integer_sequence<int, S...>) { (KSubBlock<kBits, NI, S>(col, xr, j, sc[S / 4], sum), ...); }
-    (std::make_integer_sequence<int, 8>());
+    if constexpr (NI <= 2) {
+      KSubBlocksAtOnce<kBits, NI>(col, xr, j, sc, sum);
+    } else {
+      [&]<int... S>(std::integer_sequence<int, S...>) { (KSubBlock<kBits, NI, S>(col, xr, j, sc[S / 4], sum), ...); }
+      (std::make_integer_sequence<int, 8>());
+    }
     const __m512i mins[4] = {
         _mm512_shuffle_epi8(mn[0], BytePairOfLanes(0)), _mm512_shuffle_epi8(mn[0], BytePairOfLanes(2)),
         _mm512_shuffle_epi8(mn[1], BytePairOfLanes(0)), _mm512_shuffle_epi8(mn[1], BytePairOfLanes(2))};
@@ -644,6 +687,69 @@ inline __m512i SignedBytePairOfLanes(const __m512i& v, int b) {
   return _mm512_srai_epi16(_mm512_shuffle_epi8(v, _mm512_set4_epi32(lane(3), lane(2), lane(1), lane(0))), 8);
 }
 
+// Chunk C (sub-blocks 2C and 2C + 1) of a Q6_K column: sum[i] += Σ_s sc_s·Σ u·x, each level
+// vector built once per chunk (the order for many activation rows: two sums per row).
+template <int NI, int C>
+inline void Q6Chunk(const uint8_t* lv, const uint8_t* ahead, const BlockQ8_K* const* xr, int64_t j, const __m512i* sc,
+                    __m512i* sum) {
+  constexpr int64_t kColumnBytes = kGroupRows * sizeof(BlockQ6_K);
+  __m512i part[NI][2];  // sub-blocks 2C (m < 4) and 2C + 1
+  for (int i = 0; i < NI; ++i) part[i][0] = part[i][1] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+  for (int m = 0; m < 8; ++m) {
+    if (64 * (8 * C + m) < kColumnBytes)
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + 64 * (8 * C + m)), _MM_HINT_T0);
+    const __m512i q = Q6Levels<C>(lv, m);
+    for (int i = 0; i < NI; ++i)
+      part[i][m / 4] = _mm512_dpbusd_epi32(part[i][m / 4], q, Act4(xr[i][j].qs + 32 * C + 4 * m));
+  }
+  const __m512i s0 = SignedByteOfLanes(sc[C / 2], 2 * (C % 2)), s1 = SignedByteOfLanes(sc[C / 2], 2 * (C % 2) + 1);
+  for (int i = 0; i < NI; ++i)
+    sum[i] = _mm512_add_epi32(sum[i],
+                              _mm512_add_epi32(_mm512_mullo_epi32(part[i][0], s0), _mm512_mullo_epi32(part[i][1], s1)));
+}
+
+// The same sums for one or two activation rows, a half's four chunks at once: each ql and qh
+// vector is loaded once and gives four level vectors (8 sums per row; the integer total is the
+// same in any order).
+template <int NI>
+inline void Q6HalvesAtOnce(const uint8_t* lv, const uint8_t* ahead, const BlockQ8_K* const* xr, int64_t j,
+                           const __m512i* sc, __m512i* sum) {
+  constexpr int64_t kColumnBytes = kGroupRows * sizeof(BlockQ6_K);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), top2 = _mm512_set1_epi8(0x30);
+  for (int h = 0; h < 2; ++h) {
+    __m512i part[NI][4][2];  // chunk 4h + k, sub-block half
+    for (int i = 0; i < NI; ++i)
+      for (int k = 0; k < 4; ++k) part[i][k][0] = part[i][k][1] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int m = 0; m < 8; ++m) {
+      for (int l = 0; l < 4; ++l)
+        if (64 * (4 * (8 * h + m) + l) < kColumnBytes)
+          _mm_prefetch(reinterpret_cast<const char*>(ahead + 64 * (4 * (8 * h + m) + l)), _MM_HINT_T0);
+      const __m512i ql0 = _mm512_loadu_si512(lv + Q6QlVectorAt(16 * h + m));
+      const __m512i ql1 = _mm512_loadu_si512(lv + Q6QlVectorAt(16 * h + 8 + m));
+      const __m512i qh = _mm512_loadu_si512(lv + Q6QhVectorAt(8 * h + m));
+      const __m512i u[4] = {
+          _mm512_ternarylogic_epi32(_mm512_and_si512(ql0, low4), _mm512_slli_epi16(qh, 4), top2, 0xF8),
+          _mm512_ternarylogic_epi32(_mm512_and_si512(ql1, low4), _mm512_slli_epi16(qh, 2), top2, 0xF8),
+          _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql0, 4), low4), qh, top2, 0xF8),
+          _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(ql1, 4), low4), _mm512_srli_epi16(qh, 2), top2,
+                                    0xF8)};
+      for (int i = 0; i < NI; ++i)
+        for (int k = 0; k < 4; ++k)
+          part[i][k][m / 4] =
+              _mm512_dpbusd_epi32(part[i][k][m / 4], u[k], Act4(xr[i][j].qs + 32 * (4 * h + k) + 4 * m));
+    }
+    for (int k = 0; k < 4; ++k) {
+      const int c = 4 * h + k;
+      const __m512i s0 = SignedByteOfLanes(sc[c / 2], 2 * (c % 2)), s1 = SignedByteOfLanes(sc[c / 2], 2 * (c % 2) + 1);
+      for (int i = 0; i < NI; ++i)
+        sum[i] = _mm512_add_epi32(
+            sum[i], _mm512_add_epi32(_mm512_mullo_epi32(part[i][k][0], s0), _mm512_mullo_epi32(part[i][k][1], s1)));
+    }
+  }
+}
+
 // Activation rows [i0, i0 + NI) against one Q6_K group.
 template <int NI>
 void Q6GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
@@ -661,28 +767,12 @@ void Q6GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int6
     for (int v = 0; v < 4; ++v) sc[v] = _mm512_loadu_si512(g + col.scales + 64 * v);
     __m512i sum[NI];
     for (int i = 0; i < NI; ++i) sum[i] = _mm512_setzero_si512();
-    [&]<int... C>(std::integer_sequence<int, C...>) {
-      (
-          [&] {
-            __m512i part[NI][2];  // sub-blocks 2C (m < 4) and 2C + 1
-            for (int i = 0; i < NI; ++i) part[i][0] = part[i][1] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-            for (int m = 0; m < 8; ++m) {
-              if (64 * (8 * C + m) < kColumnBytes)
-                _mm_prefetch(reinterpret_cast<const char*>(ahead + 64 * (8 * C + m)), _MM_HINT_T0);
-              const __m512i q = Q6Levels<C>(lv, m);
-              for (int i = 0; i < NI; ++i)
-                part[i][m / 4] = _mm512_dpbusd_epi32(part[i][m / 4], q, Act4(xr[i][j].qs + 32 * C + 4 * m));
-            }
-            const __m512i s0 = SignedByteOfLanes(sc[C / 2], 2 * (C % 2)),
-                          s1 = SignedByteOfLanes(sc[C / 2], 2 * (C % 2) + 1);
-            for (int i = 0; i < NI; ++i)
-              sum[i] = _mm512_add_epi32(
-                  sum[i], _mm512_add_epi32(_mm512_mullo_epi32(part[i][0], s0), _mm512_mullo_epi32(part[i][1], s1)));
-          }(),
-          ...);
+    if constexpr (NI <= 2) {
+      Q6HalvesAtOnce<NI>(lv, ahead, xr, j, sc, sum);
+    } else {
+      [&]<int... C>(std::integer_sequence<int, C...>) { (Q6Chunk<NI, C>(lv, ahead, xr, j, sc, sum), ...); }
+      (std::make_integer_sequence<int, 8>());
     }
-    (std::make_integer_sequence<int, 8>());
     __m512i pairs[8];  // scales (2p, 2p + 1) as int16
     for (int p = 0; p < 8; ++p) pairs[p] = SignedBytePairOfLanes(sc[p / 2], 2 * (p % 2));
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + col.scales + 256)));
