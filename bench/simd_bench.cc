@@ -123,8 +123,7 @@ void BM_Int8Decode(benchmark::State& state, Isa isa, DType dtype, bool interleav
     return;
   }
   const DTypeKernels& kern = KernelsFor(isa).Row(dtype);
-  // Each thread its own share of the rows (a multi-threaded run reads as many bytes in all).
-  const int64_t k = 2048, rows = 32768 / state.threads(), row_bytes = RowBytes(dtype, k);
+  const int64_t k = 2048, rows = 32768, row_bytes = RowBytes(dtype, k);
   const std::vector<uint8_t> stored = BenchRow(dtype, k * rows);
   // In transparent huge pages where the kernel grants them, as placement allocates weights.
   const size_t bytes = stored.size();
@@ -158,13 +157,10 @@ void BM_Int8Decode(benchmark::State& state, Isa isa, DType dtype, bool interleav
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
   munmap(p, bytes);
 }
-#define LAZYLLM_INT8DECODE(isa, dtype)                                                      \
-  BENCHMARK_CAPTURE(BM_Int8Decode, isa##_rows_##dtype, Isa::isa, DType::dtype, false)       \
-      ->Unit(benchmark::kMillisecond)                                                       \
-      ->ThreadRange(1, 2);                                                                  \
-  BENCHMARK_CAPTURE(BM_Int8Decode, isa##_interleaved_##dtype, Isa::isa, DType::dtype, true) \
-      ->Unit(benchmark::kMillisecond)                                                       \
-      ->ThreadRange(1, 2)
+#define LAZYLLM_INT8DECODE(isa, dtype)                                                                                \
+  BENCHMARK_CAPTURE(BM_Int8Decode, isa##_rows_##dtype, Isa::isa, DType::dtype, false)->Unit(benchmark::kMillisecond); \
+  BENCHMARK_CAPTURE(BM_Int8Decode, isa##_interleaved_##dtype, Isa::isa, DType::dtype, true)                           \
+      ->Unit(benchmark::kMillisecond)
 
 LAZYLLM_INT8DECODE(kAvx512, kQ8_0);
 LAZYLLM_INT8DECODE(kAvx512, kQ4_0);

@@ -391,6 +391,10 @@ void Gemm(const void* w, int64_t row_bytes, int64_t rows, const Int8Acts& x, flo
 // those 4 activation levels (a broadcast). 16 rows' int32 sums per block, exact, then as in
 // Int8GroupRef: fma(Σ u·x − c·Σx, dw·dx, acc), lane r being row r.
 
+// How far ahead of the column computed the group kernels prefetch, a line per level vector (the
+// hardware prefetchers alone leave these kernels at half their rate from DRAM).
+constexpr int64_t kPrefetchBytes = 10 * 1024;
+
 // Four activation levels as one int32, broadcast to every lane.
 inline __m512i Act4(const int8_t* q) {
   int32_t v;
@@ -403,6 +407,7 @@ inline __m512i Act4(const int8_t* q) {
 template <bool kQ8, int NI>
 void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
   constexpr int64_t kLevelBytes = kQ8 ? kQ8_0GroupLevelBytes : kQ4_0GroupLevelBytes, kChains = NI <= 2 ? 2 : 1;
+  constexpr int64_t kColumnBytes = kLevelBytes + 32;
   const int64_t blocks = x.k / 32, xb = x.row_bytes();
   const BlockQ8_0* xr[NI];
   for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_0*>(&x.blocks[(i0 + i) * xb]);
@@ -415,6 +420,8 @@ void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_
     const GroupColumn col = GroupColumnAt(kLevelBytes, j, blocks);
     const uint8_t* lv = g + col.levels;
     const auto* sc = reinterpret_cast<const uint16_t*>(g + col.scales);
+    for (int64_t l = 0; l < (kColumnBytes + 63) / 64; ++l)  // the group's bytes in column order
+      _mm_prefetch(reinterpret_cast<const char*>(g + j * kColumnBytes + kPrefetchBytes + 64 * l), _MM_HINT_T0);
     __m512i sum[NI][kChains];
     for (int i = 0; i < NI; ++i)
       for (int c = 0; c < kChains; ++c) sum[i][c] = _mm512_setzero_si512();
@@ -507,10 +514,6 @@ inline void KScalesMins(const uint8_t* col, __m512i* sc, __m512i* mn) {
   mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(p2, 4), low4),
                           _mm512_and_si512(_mm512_srli_epi32(p1, 2), top2));
 }
-
-// How far ahead of the column computed the group kernels prefetch, a line per level vector (the
-// hardware prefetchers alone leave these kernels at half their rate from DRAM).
-constexpr int64_t kPrefetchBytes = 10 * 1024;
 
 // Sub-block S of a super-block column: sum[i] += scale_S · Σ q·x over its 32 levels, for the
 // NI activation rows (with one or two, in two chains to hide vpdpbusd's latency).
