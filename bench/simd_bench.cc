@@ -114,16 +114,17 @@ LAZYLLM_INT8GEMM(kAvx512, kQ8_0);
 LAZYLLM_INT8GEMM(kAvx512, kQ4_0);
 LAZYLLM_INT8GEMM(kAvx512, kQ5_K);
 
-// Decode of a matrix larger than the caches, one thread, one activation row: the stored rows by
-// the int8 row dots against the same rows interleaved (simd/interleaved.h) by the group kernel.
-// Bytes: the weights read per second.
+// Decode of a matrix of 2048-wide rows, one thread, one activation row: the stored rows by the
+// int8 row dots against the same rows interleaved (simd/interleaved.h) by the group kernel.
+// Argument: rows, 512 (the kernel's own rate, from L2) or 32768 (larger than the caches, from
+// DRAM). Bytes: the weights read per second.
 void BM_Int8Decode(benchmark::State& state, Isa isa, DType dtype, bool interleaved) {
   if (!CpuSupports(isa) || (interleaved && KernelsFor(isa).Row(dtype).int8_group == nullptr)) {
     state.SkipWithError("no group kernel for this ISA on this CPU");
     return;
   }
   const DTypeKernels& kern = KernelsFor(isa).Row(dtype);
-  const int64_t k = 2048, rows = 32768, row_bytes = RowBytes(dtype, k);
+  const int64_t k = 2048, rows = state.range(0), row_bytes = RowBytes(dtype, k);
   const std::vector<uint8_t> stored = BenchRow(dtype, k * rows);
   // In transparent huge pages where the kernel grants them, as placement allocates weights.
   const size_t bytes = stored.size();
@@ -157,10 +158,9 @@ void BM_Int8Decode(benchmark::State& state, Isa isa, DType dtype, bool interleav
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(bytes));
   munmap(p, bytes);
 }
-#define LAZYLLM_INT8DECODE(isa, dtype)                                                                                \
-  BENCHMARK_CAPTURE(BM_Int8Decode, isa##_rows_##dtype, Isa::isa, DType::dtype, false)->Unit(benchmark::kMillisecond); \
-  BENCHMARK_CAPTURE(BM_Int8Decode, isa##_interleaved_##dtype, Isa::isa, DType::dtype, true)                           \
-      ->Unit(benchmark::kMillisecond)
+#define LAZYLLM_INT8DECODE(isa, dtype)                                                                       \
+  BENCHMARK_CAPTURE(BM_Int8Decode, isa##_rows_##dtype, Isa::isa, DType::dtype, false)->Arg(512)->Arg(32768); \
+  BENCHMARK_CAPTURE(BM_Int8Decode, isa##_interleaved_##dtype, Isa::isa, DType::dtype, true)->Arg(512)->Arg(32768)
 
 LAZYLLM_INT8DECODE(kAvx512, kQ8_0);
 LAZYLLM_INT8DECODE(kAvx512, kQ4_0);
