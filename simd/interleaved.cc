@@ -30,7 +30,7 @@ struct Segment {
   uint32_t flip = 0;  // Q8_0's levels: + 128
 };
 
-// The segments of dtype t's stored block (K-quants: from the column's start).
+// The segments of dtype t's stored block, in the layout's order per dtype (interleaved.h).
 constexpr KGroupColumn kQ4K = KGroupColumnOf(4), kQ5K = KGroupColumnOf(5);
 constexpr Segment kQ8_0Segments[] = {{0, 2, true, 0, true}, {2, 32, false, 0, false, 64, 0x80808080u}};
 constexpr Segment kQ4_0Segments[] = {{0, 2, true, 0, true}, {2, 16, false, 0, false}};
@@ -62,10 +62,12 @@ std::span<const Segment> Segments(DType t) {
       return kQ4_0Segments;
     case DType::kQ4_K:
       return kQ4_KSegments;
+    case DType::kQ5_K:
+      return kQ5_KSegments;
     case DType::kQ6_K:
       return kQ6_KSegments;
     default:
-      return kQ5_KSegments;
+      return {};  // not interleavable (Move checks first)
   }
 }
 

@@ -547,15 +547,16 @@ template <int kBits, int NI>
 inline void KSubBlocksAtOnce(const uint8_t* col, const BlockQ8_K* const* xr, int64_t j, const __m512i* sc,
                              __m512i* sum) {
   constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
+  constexpr int kLinesPerStep = (kCol.bytes / 64 + 7) / 8;
   const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
   __m512i part[NI][8];
   for (int i = 0; i < NI; ++i)
     for (int s = 0; s < 8; ++s) part[i][s] = _mm512_setzero_si512();
 #pragma GCC unroll 8
   for (int m = 0; m < 8; ++m) {
-    for (int l = 0; l < kCol.bytes / 64 / 8; ++l)
-      _mm_prefetch(reinterpret_cast<const char*>(col + kPrefetchBytes + 64 * (kCol.bytes / 64 / 8 * m + l)),
-                   _MM_HINT_T0);
+    for (int l = 0; l < kLinesPerStep; ++l)  // the column's lines, a share per step
+      if (kLinesPerStep * m + l < kCol.bytes / 64)
+        _mm_prefetch(reinterpret_cast<const char*>(col + kPrefetchBytes + 64 * (kLinesPerStep * m + l)), _MM_HINT_T0);
     __m512i h = _mm512_setzero_si512();
     if constexpr (kBits == 5) h = _mm512_loadu_si512(col + KQhVectorAt(m));
 #pragma GCC unroll 4
