@@ -169,6 +169,9 @@ LAZYLLM_INT8DECODE(kAvx512, kQ5_K);
 LAZYLLM_INT8DECODE(kAvx512, kQ6_K);
 LAZYLLM_INT8DECODE(kAvx2, kQ8_0);
 LAZYLLM_INT8DECODE(kAvx2, kQ4_0);
+LAZYLLM_INT8DECODE(kAvx2, kQ4_K);
+LAZYLLM_INT8DECODE(kAvx2, kQ5_K);
+LAZYLLM_INT8DECODE(kAvx2, kQ6_K);
 
 // The small-batch F32 kernel (batched decode of F32 weights): 32 weight rows of k = 2048 (from
 // L2) into n input rows. Counter: multiply-adds per second.

@@ -1,5 +1,6 @@
 // AVX-VNNI (the VEX-encoded vpdpbusd of CPUs with AVX2 but not AVX-512, such as Intel's hybrid
-// and E-core parts) group kernel of the interleaved Q8_0 and Q4_0 layout (simd/interleaved.h).
+// and E-core parts) group kernels of the interleaved layouts (simd/interleaved.h): Q8_0, Q4_0,
+// Q4_K, Q5_K and Q6_K.
 // Each 64-byte level vector of a group is two 256-bit halves, rows 0-7 and rows 8-15; per half
 // and activation row one vpdpbusd per 4 levels, then per block, as Int8GroupRef:
 // fma(Σ u·x − c·Σx, dw·dx, acc) with lane r being row r, so the bits equal the scalar twin's.
@@ -8,6 +9,7 @@
 #include <cstring>
 
 #include "simd/blocks.h"
+#include "simd/interleaved.h"
 #include "simd/kernels.h"
 #include "simd/tiles.h"
 
@@ -80,9 +82,185 @@ void Int8Group(const void* group, const Int8Acts& x, float* y, int64_t ldy) {
   ForEachTile<kTileInputs>(x.n, [&]<int NI>(int64_t i) { GroupTile<kQ8, NI>(g, x, i, y, ldy); });
 }
 
+// The K-quant layouts (Q4_K, Q5_K, Q6_K; simd/interleaved.h) by halves of 8 rows, in the order
+// of the AVX-512 kernels' chunk path: per sub-block (or Q6_K chunk of two sub-blocks) 8 level
+// vectors, one vpdpbusd each per activation row, the int32 sums times the int8 scales (vpmulld),
+// the mins or Q6_K's −32 term by vpdpwssd; the integer sums exact, the fp32 steps as the twin's.
+
+// Byte b of every 4-byte lane, zero-extended (or, signed, moved to the top for an arithmetic
+// shift), and bytes b, b + 1 as two int16: vpshufb controls.
+inline __m256i ByteOfLanes(int b, bool top) {
+  const auto lane = [&](int d) {
+    return top ? static_cast<int>(0x00808080u | static_cast<unsigned>(4 * d + b) << 24)
+               : static_cast<int>(0x80808000u | static_cast<unsigned>(4 * d + b));
+  };
+  return _mm256_setr_epi32(lane(0), lane(1), lane(2), lane(3), lane(0), lane(1), lane(2), lane(3));
+}
+inline __m256i BytePairOfLanes(int b, bool top) {
+  const auto lane = [&](int d) {
+    const auto lo = static_cast<unsigned>(4 * d + b), hi = lo + 1;
+    return top ? static_cast<int>(0x00800080u | hi << 24 | lo << 8) : static_cast<int>(0x80008000u | hi << 16 | lo);
+  };
+  return _mm256_setr_epi32(lane(0), lane(1), lane(2), lane(3), lane(0), lane(1), lane(2), lane(3));
+}
+
+// How far ahead of the column computed the group kernels prefetch (as the AVX-512 ones).
+constexpr int64_t kPrefetchBytes = 10 * 1024;
+
+// Prefetches a column's bytes kPrefetchBytes ahead.
+inline void PrefetchColumn(const uint8_t* column_start, int64_t bytes) {
+  for (int64_t l = 0; l < (bytes + 63) / 64; ++l)
+    _mm_prefetch(reinterpret_cast<const char*>(column_start + kPrefetchBytes + 64 * l), _MM_HINT_T0);
+}
+
+// Activation rows [i0, i0 + NI) against one Q4_K (kBits 4) or Q5_K (5) group, its two halves of
+// 8 rows (h) in turn within each column, so the group is read once.
+template <int kBits, int NI>
+void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
+  constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
+  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  const BlockQ8_K* xr[NI];
+  for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_K*>(&x.blocks[(i0 + i) * xb]);
+  const __m256i low4 = _mm256_set1_epi8(0x0F), low6 = _mm256_set1_epi8(0x3F), top2 = _mm256_set1_epi8(0x30);
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  const __m256i byte_of[4] = {ByteOfLanes(0, false), ByteOfLanes(1, false), ByteOfLanes(2, false),
+                              ByteOfLanes(3, false)};
+  const __m256i pair_of[2] = {BytePairOfLanes(0, false), BytePairOfLanes(2, false)};
+  __m256 acc[2][NI];
+  for (int h = 0; h < 2; ++h)
+    for (int i = 0; i < NI; ++i) acc[h][i] = _mm256_setzero_ps();
+  for (int64_t j = 0; j < blocks; ++j) {
+    PrefetchColumn(g + j * kCol.bytes, kCol.bytes);
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* col = g + j * kCol.bytes + 32 * h;
+      const __m256i p0 = Load(col + kCol.scales), p1 = Load(col + kCol.scales + 64), p2 = Load(col + kCol.scales + 128);
+      const __m256i sc[2] = {
+          _mm256_and_si256(p0, low6),
+          _mm256_or_si256(_mm256_and_si256(p2, low4), _mm256_and_si256(_mm256_srli_epi32(p0, 2), top2))};
+      const __m256i mn[2] = {_mm256_and_si256(p1, low6),
+                             _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(p2, 4), low4),
+                                             _mm256_and_si256(_mm256_srli_epi32(p1, 2), top2))};
+      __m256i sum[NI];
+      for (int i = 0; i < NI; ++i) sum[i] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int s = 0; s < 8; ++s) {
+        __m256i part[NI];
+        for (int i = 0; i < NI; ++i) part[i] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; ++m) {
+          __m256i q = Load(col + KQsVectorAt(kBits, 8 * (s / 2) + m));
+          q = _mm256_and_si256(s % 2 == 1 ? _mm256_srli_epi16(q, 4) : q, low4);
+          if constexpr (kBits == 5) {  // bit s of the qh byte: the fifth bit
+            const __m256i hb = Load(col + KQhVectorAt(m));
+            const __m256i b = s <= 4 ? _mm256_sll_epi16(hb, _mm_cvtsi32_si128(4 - s))
+                                     : _mm256_srl_epi16(hb, _mm_cvtsi32_si128(s - 4));
+            q = _mm256_or_si256(q, _mm256_and_si256(b, bit4));
+          }
+          for (int i = 0; i < NI; ++i)
+            part[i] = _mm256_dpbusd_avx_epi32(part[i], q, Act4(xr[i][j].qs + 32 * s + 4 * m));
+        }
+        const __m256i scale = _mm256_shuffle_epi8(sc[s / 4], byte_of[s % 4]);
+        for (int i = 0; i < NI; ++i) sum[i] = _mm256_add_epi32(sum[i], _mm256_mullo_epi32(part[i], scale));
+      }
+      __m256i mins[4];
+      for (int p = 0; p < 4; ++p) mins[p] = _mm256_shuffle_epi8(mn[p / 2], pair_of[p % 2]);
+      const __m256 d =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + j * kCol.bytes + kCol.d + 16 * h)));
+      const __m256 dmin =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + j * kCol.bytes + kCol.dmin + 16 * h)));
+      for (int i = 0; i < NI; ++i) {
+        const __m256i s32 =
+            _mm256_madd_epi16(Load(reinterpret_cast<const uint8_t*>(xr[i][j].bsums)), _mm256_set1_epi16(1));
+        alignas(32) int32_t pr[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(pr), _mm256_packs_epi32(s32, s32));  // pairs 0, 1 | 2, 3
+        const int32_t pairs[4] = {pr[0], pr[1], pr[4], pr[5]};
+        __m256i msum = _mm256_setzero_si256();
+        for (int p = 0; p < 4; ++p) msum = _mm256_dpwssd_avx_epi32(msum, mins[p], _mm256_set1_epi32(pairs[p]));
+        const __m256 dx = _mm256_set1_ps(xr[i][j].d);
+        acc[h][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i]), _mm256_mul_ps(d, dx), acc[h][i]);
+        acc[h][i] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(dmin, dx), acc[h][i]);
+      }
+    }
+  }
+  for (int h = 0; h < 2; ++h)
+    for (int i = 0; i < NI; ++i) _mm256_storeu_ps(y + (i0 + i) * ldy + 8 * h, acc[h][i]);
+}
+
+// Activation rows [i0, i0 + NI) against one Q6_K group, its halves in turn within each column.
+template <int NI>
+void Q6GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
+  constexpr int64_t kColumnBytes = kGroupRows * sizeof(BlockQ6_K);
+  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  const BlockQ8_K* xr[NI];
+  for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_K*>(&x.blocks[(i0 + i) * xb]);
+  const __m256i low4 = _mm256_set1_epi8(0x0F), top2 = _mm256_set1_epi8(0x30);
+  const __m256i byte_of[4] = {ByteOfLanes(0, true), ByteOfLanes(1, true), ByteOfLanes(2, true), ByteOfLanes(3, true)};
+  const __m256i pair_of[2] = {BytePairOfLanes(0, true), BytePairOfLanes(2, true)};
+  __m256 acc[2][NI];
+  for (int h = 0; h < 2; ++h)
+    for (int i = 0; i < NI; ++i) acc[h][i] = _mm256_setzero_ps();
+  for (int64_t j = 0; j < blocks; ++j) {
+    PrefetchColumn(g + j * kColumnBytes, kColumnBytes);
+    for (int h = 0; h < 2; ++h) {
+      const GroupColumn col = Q6GroupColumnAt(j, blocks);
+      const uint8_t* lv = g + col.levels + 32 * h;
+      __m256i sc[4];  // scales 4v..4v+3 in bytes 0..3 of each row's lane
+      for (int v = 0; v < 4; ++v) sc[v] = Load(g + col.scales + 64 * v + 32 * h);
+      __m256i sum[NI];
+      for (int i = 0; i < NI; ++i) sum[i] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {  // chunk c = 4·half + k: sub-blocks 2c and 2c + 1
+        const int half = c / 4, k = c % 4;
+        __m256i part[NI][2];
+        for (int i = 0; i < NI; ++i) part[i][0] = part[i][1] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; ++m) {
+          __m256i q = Load(lv + Q6QlVectorAt(16 * half + 8 * (k % 2) + m));
+          q = _mm256_and_si256(k >= 2 ? _mm256_srli_epi16(q, 4) : q, low4);
+          const __m256i hb = Load(lv + Q6QhVectorAt(8 * half + m));  // bits 2k..2k+1: the top two
+          const __m256i b = k < 2 ? _mm256_sll_epi16(hb, _mm_cvtsi32_si128(4 - 2 * k))
+                                  : _mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * k - 4));
+          q = _mm256_or_si256(q, _mm256_and_si256(b, top2));
+          for (int i = 0; i < NI; ++i)
+            part[i][m / 4] = _mm256_dpbusd_avx_epi32(part[i][m / 4], q, Act4(xr[i][j].qs + 32 * c + 4 * m));
+        }
+        for (int e = 0; e < 2; ++e) {
+          const __m256i scale = _mm256_srai_epi32(_mm256_shuffle_epi8(sc[c / 2], byte_of[2 * (c % 2) + e]), 24);
+          for (int i = 0; i < NI; ++i) sum[i] = _mm256_add_epi32(sum[i], _mm256_mullo_epi32(part[i][e], scale));
+        }
+      }
+      __m256i pairs[8];  // scales (2p, 2p + 1) as int16
+      for (int p = 0; p < 8; ++p) pairs[p] = _mm256_srai_epi16(_mm256_shuffle_epi8(sc[p / 2], pair_of[p % 2]), 8);
+      const __m256 d =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + col.scales + 256 + 16 * h)));
+      for (int i = 0; i < NI; ++i) {
+        __m256i offset = _mm256_setzero_si256();  // Σ sc·Σx
+        const auto* bsums = reinterpret_cast<const int32_t*>(xr[i][j].bsums);
+        for (int p = 0; p < 8; ++p) offset = _mm256_dpwssd_avx_epi32(offset, pairs[p], _mm256_set1_epi32(bsums[p]));
+        const __m256i exact = _mm256_sub_epi32(sum[i], _mm256_slli_epi32(offset, 5));
+        acc[h][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(exact), _mm256_mul_ps(d, _mm256_set1_ps(xr[i][j].d)), acc[h][i]);
+      }
+    }
+  }
+  for (int h = 0; h < 2; ++h)
+    for (int i = 0; i < NI; ++i) _mm256_storeu_ps(y + (i0 + i) * ldy + 8 * h, acc[h][i]);
+}
+
+template <int kBits>
+void KGroup(const void* group, const Int8Acts& x, float* y, int64_t ldy) {
+  const auto* g = static_cast<const uint8_t*>(group);
+  ForEachTile<kTileInputs>(x.n, [&]<int NI>(int64_t i) {
+    if constexpr (kBits == 6)
+      Q6GroupTile<NI>(g, x, i, y, ldy);
+    else
+      KGroupTile<kBits, NI>(g, x, i, y, ldy);
+  });
+}
+
 constexpr DTypeRow kRows[] = {
-    {DType::kQ8_0, {.int8_group = Int8Group<true>}},
-    {DType::kQ4_0, {.int8_group = Int8Group<false>}},
+    {DType::kQ8_0, {.int8_group = Int8Group<true>}}, {DType::kQ4_0, {.int8_group = Int8Group<false>}},
+    {DType::kQ4_K, {.int8_group = KGroup<4>}},       {DType::kQ5_K, {.int8_group = KGroup<5>}},
+    {DType::kQ6_K, {.int8_group = KGroup<6>}},
 };
 
 }  // namespace
