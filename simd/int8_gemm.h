@@ -29,6 +29,11 @@ struct Int8Acts {
   std::vector<float> sums16;    // n rows of k/16 level sums (Σ of 16 levels, as floats)
   std::vector<float> sums32;    // n rows of k/32 level sums
   int64_t row_bytes() const { return static_cast<int64_t>(blocks.size()) / (n > 0 ? n : 1); }
+  // Row i's blocks as the int8 dots read them (Block: BlockQ8_0 or BlockQ8_K, as `format`).
+  template <class Block>
+  const Block* Row(int64_t i) const {
+    return reinterpret_cast<const Block*>(&blocks[static_cast<size_t>(i * row_bytes())]);
+  }
 };
 
 struct Kernels;

@@ -115,10 +115,10 @@ uint8_t Level(DType t, const uint8_t* group, const GroupColumn& c, int r, int e)
 
 // Q8_0/Q4_0 twin, read from the layout itself.
 void Int8GroupRef32(DType t, const uint8_t* g, const Int8Acts& x, float* y, int64_t ldy) {
-  const int64_t blocks = x.k / 32, xb = x.row_bytes();
+  const int64_t blocks = x.k / 32;
   const float c = t == DType::kQ8_0 ? 128.0f : 8.0f;
   for (int64_t i = 0; i < x.n; ++i) {
-    const auto* xr = reinterpret_cast<const BlockQ8_0*>(&x.blocks[i * xb]);
+    const auto* xr = x.Row<BlockQ8_0>(i);
     for (int r = 0; r < kGroupRows; ++r) {
       float acc = 0.0f;
       for (int64_t j = 0; j < blocks; ++j) {
@@ -146,12 +146,12 @@ int KLevel(const Block& b, int e) {
 // Q4_K/Q5_K twin: each row deinterleaved, then the exact sums of its stored super-blocks.
 template <class Block>
 void Int8GroupRefK(DType t, const uint8_t* g, const Int8Acts& x, float* y, int64_t ldy) {
-  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  const int64_t blocks = x.k / kSuperBlock;
   std::vector<Block> row(static_cast<size_t>(blocks));
   for (int r = 0; r < kGroupRows; ++r) {
     DeinterleaveRow(t, g, x.k, r, row.data());
     for (int64_t i = 0; i < x.n; ++i) {
-      const auto* xr = reinterpret_cast<const BlockQ8_K*>(&x.blocks[i * xb]);
+      const auto* xr = x.Row<BlockQ8_K>(i);
       float acc = 0.0f;
       for (int64_t j = 0; j < blocks; ++j) {
         int32_t sum = 0, mins = 0;
@@ -173,12 +173,12 @@ void Int8GroupRefK(DType t, const uint8_t* g, const Int8Acts& x, float* y, int64
 
 // Q6_K twin: each row deinterleaved, then its stored super-blocks' exact sums.
 void Int8GroupRefQ6K(const uint8_t* g, const Int8Acts& x, float* y, int64_t ldy) {
-  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  const int64_t blocks = x.k / kSuperBlock;
   std::vector<BlockQ6_K> row(static_cast<size_t>(blocks));
   for (int r = 0; r < kGroupRows; ++r) {
     DeinterleaveRow(DType::kQ6_K, g, x.k, r, row.data());
     for (int64_t i = 0; i < x.n; ++i) {
-      const auto* xr = reinterpret_cast<const BlockQ8_K*>(&x.blocks[i * xb]);
+      const auto* xr = x.Row<BlockQ8_K>(i);
       float acc = 0.0f;
       for (int64_t j = 0; j < blocks; ++j) {
         const BlockQ6_K& b = row[j];

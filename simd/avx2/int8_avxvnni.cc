@@ -31,9 +31,9 @@ inline __m256i Load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_ca
 template <bool kQ8, int NI>
 void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
   constexpr int64_t kLevelBytes = kQ8 ? kQ8_0GroupLevelBytes : kQ4_0GroupLevelBytes;
-  const int64_t blocks = x.k / 32, xb = x.row_bytes();
+  const int64_t blocks = x.k / 32;
   const BlockQ8_0* xr[NI];
-  for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_0*>(&x.blocks[(i0 + i) * xb]);
+  for (int i = 0; i < NI; ++i) xr[i] = x.Row<BlockQ8_0>(i0 + i);
   const float* dx = &x.scales[i0 * blocks];
   const float* sx = &x.sums32[i0 * blocks];
   const __m256 minus_c = _mm256_set1_ps(kQ8 ? -128.0f : -8.0f);
@@ -118,9 +118,9 @@ inline void PrefetchColumn(const uint8_t* column_start, int64_t bytes) {
 template <int kBits, int NI>
 void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
   constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
-  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  const int64_t blocks = x.k / kSuperBlock;
   const BlockQ8_K* xr[NI];
-  for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_K*>(&x.blocks[(i0 + i) * xb]);
+  for (int i = 0; i < NI; ++i) xr[i] = x.Row<BlockQ8_K>(i0 + i);
   const __m256i low4 = _mm256_set1_epi8(0x0F), low6 = _mm256_set1_epi8(0x3F), top2 = _mm256_set1_epi8(0x30);
   const __m256i bit4 = _mm256_set1_epi8(0x10);
   const __m256i byte_of[4] = {ByteOfLanes(0, false), ByteOfLanes(1, false), ByteOfLanes(2, false),
@@ -190,9 +190,9 @@ void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64
 template <int NI>
 void Q6GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
   constexpr int64_t kColumnBytes = kGroupRows * sizeof(BlockQ6_K);
-  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  const int64_t blocks = x.k / kSuperBlock;
   const BlockQ8_K* xr[NI];
-  for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_K*>(&x.blocks[(i0 + i) * xb]);
+  for (int i = 0; i < NI; ++i) xr[i] = x.Row<BlockQ8_K>(i0 + i);
   const __m256i low4 = _mm256_set1_epi8(0x0F), top2 = _mm256_set1_epi8(0x30);
   const __m256i byte_of[4] = {ByteOfLanes(0, true), ByteOfLanes(1, true), ByteOfLanes(2, true), ByteOfLanes(3, true)};
   const __m256i pair_of[2] = {BytePairOfLanes(0, true), BytePairOfLanes(2, true)};

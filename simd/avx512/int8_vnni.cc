@@ -408,9 +408,9 @@ template <bool kQ8, int NI>
 void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
   constexpr int64_t kLevelBytes = kQ8 ? kQ8_0GroupLevelBytes : kQ4_0GroupLevelBytes, kChains = NI <= 2 ? 2 : 1;
   constexpr int64_t kColumnBytes = kLevelBytes + 32;
-  const int64_t blocks = x.k / 32, xb = x.row_bytes();
+  const int64_t blocks = x.k / 32;
   const BlockQ8_0* xr[NI];
-  for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_0*>(&x.blocks[(i0 + i) * xb]);
+  for (int i = 0; i < NI; ++i) xr[i] = x.Row<BlockQ8_0>(i0 + i);
   const float* dx = &x.scales[i0 * blocks];
   const float* sx = &x.sums32[i0 * blocks];
   const __m512 minus_c = _mm512_set1_ps(kQ8 ? -128.0f : -8.0f);
@@ -584,9 +584,9 @@ inline void KSubBlocksAtOnce(const uint8_t* col, const BlockQ8_K* const* xr, int
 template <int kBits, int NI>
 void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
   constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
-  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  const int64_t blocks = x.k / kSuperBlock;
   const BlockQ8_K* xr[NI];
-  for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_K*>(&x.blocks[(i0 + i) * xb]);
+  for (int i = 0; i < NI; ++i) xr[i] = x.Row<BlockQ8_K>(i0 + i);
   __m512 acc[NI];
   for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps();
   for (int64_t j = 0; j < blocks; ++j) {
@@ -758,9 +758,9 @@ inline void Q6HalvesAtOnce(const uint8_t* lv, const uint8_t* ahead, const BlockQ
 template <int NI>
 void Q6GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
   constexpr int64_t kColumnBytes = kGroupRows * sizeof(BlockQ6_K);
-  const int64_t blocks = x.k / kSuperBlock, xb = x.row_bytes();
+  const int64_t blocks = x.k / kSuperBlock;
   const BlockQ8_K* xr[NI];
-  for (int i = 0; i < NI; ++i) xr[i] = reinterpret_cast<const BlockQ8_K*>(&x.blocks[(i0 + i) * xb]);
+  for (int i = 0; i < NI; ++i) xr[i] = x.Row<BlockQ8_K>(i0 + i);
   __m512 acc[NI];
   for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps();
   for (int64_t j = 0; j < blocks; ++j) {

@@ -463,7 +463,7 @@ TEST(QuantsTest, Int8GemmEqualsScalarRowDots) {
     std::vector<double> want(static_cast<size_t>(n * rows));
     for (int64_t i = 0; i < n; ++i)
       for (int64_t r = 0; r < rows; ++r)
-        want[i * rows + r] = ref.int8_dot(wq.data() + r * row_bytes, &acts.blocks[i * acts.row_bytes()], k);
+        want[i * rows + r] = ref.int8_dot(wq.data() + r * row_bytes, acts.Row<uint8_t>(i), k);
     double scale = 0;
     for (double v : want) scale = std::max(scale, std::fabs(v));
     for (Isa isa : AllIsas()) {
@@ -615,8 +615,7 @@ TEST(QuantsTest, Int8GroupKernelsAreBitIdenticalToTheScalarTwin) {
       double scale = 0, worst = 0;
       for (int64_t i = 0; i < n; ++i)
         for (int r = 0; r < kGroupRows; ++r) {
-          const double dot =
-              RefKernels().Row(t).int8_dot(rows.data() + r * row_bytes, &acts.blocks[i * acts.row_bytes()], k);
+          const double dot = RefKernels().Row(t).int8_dot(rows.data() + r * row_bytes, acts.Row<uint8_t>(i), k);
           scale = std::max(scale, std::fabs(dot));
           worst = std::max(worst, std::fabs(dot - want[i * kGroupRows + r]));
         }
