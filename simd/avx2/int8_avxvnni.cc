@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "simd/avx2/vec.h"
 #include "simd/blocks.h"
 #include "simd/interleaved.h"
 #include "simd/kernels.h"
@@ -104,15 +105,6 @@ inline __m256i BytePairOfLanes(int b, bool top) {
   return _mm256_setr_epi32(lane(0), lane(1), lane(2), lane(3), lane(0), lane(1), lane(2), lane(3));
 }
 
-// How far ahead of the column computed the group kernels prefetch (as the AVX-512 ones).
-constexpr int64_t kPrefetchBytes = 10 * 1024;
-
-// Prefetches a column's bytes kPrefetchBytes ahead.
-inline void PrefetchColumn(const uint8_t* column_start, int64_t bytes) {
-  for (int64_t l = 0; l < (bytes + 63) / 64; ++l)
-    _mm_prefetch(reinterpret_cast<const char*>(column_start + kPrefetchBytes + 64 * l), _MM_HINT_T0);
-}
-
 // Activation rows [i0, i0 + NI) against one Q4_K (kBits 4) or Q5_K (5) group, its two halves of
 // 8 rows (h) in turn within each column, so the group is read once.
 template <int kBits, int NI>
@@ -130,7 +122,7 @@ void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64
   for (int h = 0; h < 2; ++h)
     for (int i = 0; i < NI; ++i) acc[h][i] = _mm256_setzero_ps();
   for (int64_t j = 0; j < blocks; ++j) {
-    PrefetchColumn(g + j * kCol.bytes, kCol.bytes);
+    PrefetchAhead(g + j * kCol.bytes, kCol.bytes);
     for (int h = 0; h < 2; ++h) {
       const uint8_t* col = g + j * kCol.bytes + 32 * h;
       const __m256i p0 = Load(col + kCol.scales), p1 = Load(col + kCol.scales + 64), p2 = Load(col + kCol.scales + 128);
@@ -200,7 +192,7 @@ void Q6GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int6
   for (int h = 0; h < 2; ++h)
     for (int i = 0; i < NI; ++i) acc[h][i] = _mm256_setzero_ps();
   for (int64_t j = 0; j < blocks; ++j) {
-    PrefetchColumn(g + j * kColumnBytes, kColumnBytes);
+    PrefetchAhead(g + j * kColumnBytes, kColumnBytes);
     for (int h = 0; h < 2; ++h) {
       const GroupColumn col = Q6GroupColumnAt(j, blocks);
       const uint8_t* lv = g + col.levels + 32 * h;

@@ -391,10 +391,6 @@ void Gemm(const void* w, int64_t row_bytes, int64_t rows, const Int8Acts& x, flo
 // those 4 activation levels (a broadcast). 16 rows' int32 sums per block, exact, then as in
 // Int8GroupRef: fma(Σ u·x − c·Σx, dw·dx, acc), lane r being row r.
 
-// How far ahead of the column computed the group kernels prefetch, a line per level vector (the
-// hardware prefetchers alone leave these kernels at half their rate from DRAM).
-constexpr int64_t kPrefetchBytes = 10 * 1024;
-
 // Four activation levels as one int32, broadcast to every lane.
 inline __m512i Act4(const int8_t* q) {
   int32_t v;
@@ -420,8 +416,7 @@ void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_
     const GroupColumn col = GroupColumnAt(kLevelBytes, j, blocks);
     const uint8_t* lv = g + col.levels;
     const auto* sc = reinterpret_cast<const uint16_t*>(g + col.scales);
-    for (int64_t l = 0; l < (kColumnBytes + 63) / 64; ++l)  // the group's bytes in column order
-      _mm_prefetch(reinterpret_cast<const char*>(g + j * kColumnBytes + kPrefetchBytes + 64 * l), _MM_HINT_T0);
+    PrefetchAhead(g + j * kColumnBytes, kColumnBytes);  // the group's bytes in column order
     __m512i sum[NI][kChains];
     for (int i = 0; i < NI; ++i)
       for (int c = 0; c < kChains; ++c) sum[i][c] = _mm512_setzero_si512();
@@ -526,8 +521,7 @@ inline void KSubBlock(const uint8_t* col, const BlockQ8_K* const* xr, int64_t j,
     for (int h = 0; h < kChains; ++h) part[i][h] = _mm512_setzero_si512();
 #pragma GCC unroll 8
   for (int m = 0; m < 8; ++m) {
-    if (64 * (8 * S + m) < kCol.bytes)
-      _mm_prefetch(reinterpret_cast<const char*>(col + kPrefetchBytes + 64 * (8 * S + m)), _MM_HINT_T0);
+    if (64 * (8 * S + m) < kCol.bytes) PrefetchAhead(col + 64 * (8 * S + m), 64);
     const __m512i q = KLevels<kBits, S>(col, m);
     for (int i = 0; i < NI; ++i)
       part[i][m % kChains] = _mm512_dpbusd_epi32(part[i][m % kChains], q, Act4(xr[i][j].qs + 32 * S + 4 * m));
@@ -555,8 +549,7 @@ inline void KSubBlocksAtOnce(const uint8_t* col, const BlockQ8_K* const* xr, int
 #pragma GCC unroll 8
   for (int m = 0; m < 8; ++m) {
     for (int l = 0; l < kLinesPerStep; ++l)  // the column's lines, a share per step
-      if (kLinesPerStep * m + l < kCol.bytes / 64)
-        _mm_prefetch(reinterpret_cast<const char*>(col + kPrefetchBytes + 64 * (kLinesPerStep * m + l)), _MM_HINT_T0);
+      if (kLinesPerStep * m + l < kCol.bytes / 64) PrefetchAhead(col + 64 * (kLinesPerStep * m + l), 64);
     __m512i h = _mm512_setzero_si512();
     if constexpr (kBits == 5) h = _mm512_loadu_si512(col + KQhVectorAt(m));
 #pragma GCC unroll 4
@@ -694,15 +687,14 @@ inline __m512i SignedBytePairOfLanes(const __m512i& v, int b) {
 // Chunk C (sub-blocks 2C and 2C + 1) of a Q6_K column: sum[i] += Σ_s sc_s·Σ u·x, each level
 // vector built once per chunk (the order for many activation rows: two sums per row).
 template <int NI, int C>
-inline void Q6Chunk(const uint8_t* lv, const uint8_t* ahead, const BlockQ8_K* const* xr, int64_t j, const __m512i* sc,
+inline void Q6Chunk(const uint8_t* lv, const uint8_t* column, const BlockQ8_K* const* xr, int64_t j, const __m512i* sc,
                     __m512i* sum) {
   constexpr int64_t kColumnBytes = kGroupRows * sizeof(BlockQ6_K);
   __m512i part[NI][2];  // sub-blocks 2C (m < 4) and 2C + 1
   for (int i = 0; i < NI; ++i) part[i][0] = part[i][1] = _mm512_setzero_si512();
 #pragma GCC unroll 8
   for (int m = 0; m < 8; ++m) {
-    if (64 * (8 * C + m) < kColumnBytes)
-      _mm_prefetch(reinterpret_cast<const char*>(ahead + 64 * (8 * C + m)), _MM_HINT_T0);
+    if (64 * (8 * C + m) < kColumnBytes) PrefetchAhead(column + 64 * (8 * C + m), 64);
     const __m512i q = Q6Levels<C>(lv, m);
     for (int i = 0; i < NI; ++i)
       part[i][m / 4] = _mm512_dpbusd_epi32(part[i][m / 4], q, Act4(xr[i][j].qs + 32 * C + 4 * m));
@@ -717,7 +709,7 @@ inline void Q6Chunk(const uint8_t* lv, const uint8_t* ahead, const BlockQ8_K* co
 // vector is loaded once and gives four level vectors (8 sums per row; the integer total is the
 // same in any order).
 template <int NI>
-inline void Q6HalvesAtOnce(const uint8_t* lv, const uint8_t* ahead, const BlockQ8_K* const* xr, int64_t j,
+inline void Q6HalvesAtOnce(const uint8_t* lv, const uint8_t* column, const BlockQ8_K* const* xr, int64_t j,
                            const __m512i* sc, __m512i* sum) {
   constexpr int64_t kColumnBytes = kGroupRows * sizeof(BlockQ6_K);
   const __m512i low4 = _mm512_set1_epi8(0x0F), top2 = _mm512_set1_epi8(0x30);
@@ -728,8 +720,7 @@ inline void Q6HalvesAtOnce(const uint8_t* lv, const uint8_t* ahead, const BlockQ
 #pragma GCC unroll 8
     for (int m = 0; m < 8; ++m) {
       for (int l = 0; l < 4; ++l)
-        if (64 * (4 * (8 * h + m) + l) < kColumnBytes)
-          _mm_prefetch(reinterpret_cast<const char*>(ahead + 64 * (4 * (8 * h + m) + l)), _MM_HINT_T0);
+        if (64 * (4 * (8 * h + m) + l) < kColumnBytes) PrefetchAhead(column + 64 * (4 * (8 * h + m) + l), 64);
       const __m512i ql0 = _mm512_loadu_si512(lv + Q6QlVectorAt(16 * h + m));
       const __m512i ql1 = _mm512_loadu_si512(lv + Q6QlVectorAt(16 * h + 8 + m));
       const __m512i qh = _mm512_loadu_si512(lv + Q6QhVectorAt(8 * h + m));
@@ -766,15 +757,15 @@ void Q6GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int6
   for (int64_t j = 0; j < blocks; ++j) {
     const GroupColumn col = Q6GroupColumnAt(j, blocks);
     const uint8_t* lv = g + col.levels;
-    const uint8_t* ahead = g + j * kColumnBytes + kPrefetchBytes;  // the group's bytes in column order
-    __m512i sc[4];  // sub-block scales 4v..4v+3 in bytes 0..3 of each row's lane
+    const uint8_t* column = g + j * kColumnBytes;  // its bytes in order, for the prefetch
+    __m512i sc[4];                                 // sub-block scales 4v..4v+3 in bytes 0..3 of each row's lane
     for (int v = 0; v < 4; ++v) sc[v] = _mm512_loadu_si512(g + col.scales + 64 * v);
     __m512i sum[NI];
     for (int i = 0; i < NI; ++i) sum[i] = _mm512_setzero_si512();
     if constexpr (NI <= 2) {
-      Q6HalvesAtOnce<NI>(lv, ahead, xr, j, sc, sum);
+      Q6HalvesAtOnce<NI>(lv, column, xr, j, sc, sum);
     } else {
-      [&]<int... C>(std::integer_sequence<int, C...>) { (Q6Chunk<NI, C>(lv, ahead, xr, j, sc, sum), ...); }
+      [&]<int... C>(std::integer_sequence<int, C...>) { (Q6Chunk<NI, C>(lv, column, xr, j, sc, sum), ...); }
       (std::make_integer_sequence<int, 8>());
     }
     __m512i pairs[8];  // scales (2p, 2p + 1) as int16
