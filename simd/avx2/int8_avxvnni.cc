@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "simd/avx2/quant_decoders.h"
 #include "simd/avx2/vec.h"
 #include "simd/blocks.h"
 #include "simd/interleaved.h"
@@ -25,8 +26,6 @@ inline __m256i Act4(const int8_t* q) {
   std::memcpy(&v, q, 4);
   return _mm256_set1_epi32(v);
 }
-
-inline __m256i Load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 // Activation rows [i0, i0 + NI) against one group, Q8_0 (kQ8) or Q4_0; h is the half (rows 8h..8h+7).
 template <bool kQ8, int NI>
@@ -49,14 +48,14 @@ void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_
     if constexpr (kQ8) {
       for (int v = 0; v < 8; ++v)
         for (int h = 0; h < 2; ++h) {
-          const __m256i w = Load(lv + 64 * v + 32 * h);
+          const __m256i w = Load32(lv + 64 * v + 32 * h);
           for (int i = 0; i < NI; ++i) sum[i][h] = _mm256_dpbusd_avx_epi32(sum[i][h], w, Act4(xr[i][j].qs + 4 * v));
         }
     } else {
       const __m256i mask = _mm256_set1_epi8(0x0F);
       for (int v = 0; v < 4; ++v)
         for (int h = 0; h < 2; ++h) {
-          const __m256i b = Load(lv + 64 * v + 32 * h);
+          const __m256i b = Load32(lv + 64 * v + 32 * h);
           const __m256i lo = _mm256_and_si256(b, mask), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), mask);
           for (int i = 0; i < NI; ++i) {
             sum[i][h] = _mm256_dpbusd_avx_epi32(sum[i][h], lo, Act4(xr[i][j].qs + 4 * v));
@@ -125,7 +124,8 @@ void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64
     PrefetchAhead(g + j * kCol.bytes, kCol.bytes);
     for (int h = 0; h < 2; ++h) {
       const uint8_t* col = g + j * kCol.bytes + 32 * h;
-      const __m256i p0 = Load(col + kCol.scales), p1 = Load(col + kCol.scales + 64), p2 = Load(col + kCol.scales + 128);
+      const __m256i p0 = Load32(col + kCol.scales), p1 = Load32(col + kCol.scales + 64),
+                    p2 = Load32(col + kCol.scales + 128);
       const __m256i sc[2] = {
           _mm256_and_si256(p0, low6),
           _mm256_or_si256(_mm256_and_si256(p2, low4), _mm256_and_si256(_mm256_srli_epi32(p0, 2), top2))};
@@ -140,10 +140,10 @@ void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64
         for (int i = 0; i < NI; ++i) part[i] = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int m = 0; m < 8; ++m) {
-          __m256i q = Load(col + KQsVectorAt(kBits, 8 * (s / 2) + m));
+          __m256i q = Load32(col + KQsVectorAt(kBits, 8 * (s / 2) + m));
           q = _mm256_and_si256(s % 2 == 1 ? _mm256_srli_epi16(q, 4) : q, low4);
           if constexpr (kBits == 5) {  // bit s of the qh byte: the fifth bit
-            const __m256i hb = Load(col + KQhVectorAt(m));
+            const __m256i hb = Load32(col + KQhVectorAt(m));
             const __m256i b = s <= 4 ? _mm256_sll_epi16(hb, _mm_cvtsi32_si128(4 - s))
                                      : _mm256_srl_epi16(hb, _mm_cvtsi32_si128(s - 4));
             q = _mm256_or_si256(q, _mm256_and_si256(b, bit4));
@@ -161,11 +161,8 @@ void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64
       const __m256 dmin =
           _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + j * kCol.bytes + kCol.dmin + 16 * h)));
       for (int i = 0; i < NI; ++i) {
-        const __m256i s32 =
-            _mm256_madd_epi16(Load(reinterpret_cast<const uint8_t*>(xr[i][j].bsums)), _mm256_set1_epi16(1));
-        alignas(32) int32_t pr[8];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(pr), _mm256_packs_epi32(s32, s32));  // pairs 0, 1 | 2, 3
-        const int32_t pairs[4] = {pr[0], pr[1], pr[4], pr[5]};
+        int32_t pairs[4];
+        SubBlockSumPairs(xr[i][j], pairs);
         __m256i msum = _mm256_setzero_si256();
         for (int p = 0; p < 4; ++p) msum = _mm256_dpwssd_avx_epi32(msum, mins[p], _mm256_set1_epi32(pairs[p]));
         const __m256 dx = _mm256_set1_ps(xr[i][j].d);
@@ -197,7 +194,7 @@ void Q6GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int6
       const GroupColumn col = Q6GroupColumnAt(j, blocks);
       const uint8_t* lv = g + col.levels + 32 * h;
       __m256i sc[4];  // scales 4v..4v+3 in bytes 0..3 of each row's lane
-      for (int v = 0; v < 4; ++v) sc[v] = Load(g + col.scales + 64 * v + 32 * h);
+      for (int v = 0; v < 4; ++v) sc[v] = Load32(g + col.scales + 64 * v + 32 * h);
       __m256i sum[NI];
       for (int i = 0; i < NI; ++i) sum[i] = _mm256_setzero_si256();
 #pragma GCC unroll 8
@@ -207,9 +204,9 @@ void Q6GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int6
         for (int i = 0; i < NI; ++i) part[i][0] = part[i][1] = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int m = 0; m < 8; ++m) {
-          __m256i q = Load(lv + Q6QlVectorAt(16 * half + 8 * (k % 2) + m));
+          __m256i q = Load32(lv + Q6QlVectorAt(16 * half + 8 * (k % 2) + m));
           q = _mm256_and_si256(k >= 2 ? _mm256_srli_epi16(q, 4) : q, low4);
-          const __m256i hb = Load(lv + Q6QhVectorAt(8 * half + m));  // bits 2k..2k+1: the top two
+          const __m256i hb = Load32(lv + Q6QhVectorAt(8 * half + m));  // bits 2k..2k+1: the top two
           const __m256i b = k < 2 ? _mm256_sll_epi16(hb, _mm_cvtsi32_si128(4 - 2 * k))
                                   : _mm256_srl_epi16(hb, _mm_cvtsi32_si128(2 * k - 4));
           q = _mm256_or_si256(q, _mm256_and_si256(b, top2));

@@ -32,6 +32,15 @@ inline void UnpackScaleMinK4(const uint8_t* packed, uint8_t* scales, uint8_t* mi
 }
 inline __m256i Bytes(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
 
+// A Q8_K block's sums over its 8 sub-blocks of 32, as int16 pairs: pairs[p] holds those of
+// sub-blocks 2p (low half) and 2p + 1, the operand of a vpdpwssd against per-row pairs of mins.
+inline void SubBlockSumPairs(const BlockQ8_K& a, int32_t* pairs) {
+  const __m256i s = _mm256_madd_epi16(Load32(a.bsums), _mm256_set1_epi16(1));  // Σx of sub-blocks 0..7
+  alignas(32) int32_t p[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(p), _mm256_packs_epi32(s, s));  // [0 1 2 3 0 1 2 3 | 4 5 6 7 ...]
+  pairs[0] = p[0], pairs[1] = p[1], pairs[2] = p[4], pairs[3] = p[5];
+}
+
 // Σ over 8 groups of 32 of mins[g]·(bsums[2g] + bsums[2g+1]).
 inline int32_t MinsDotBsums(const uint8_t* mins, const int16_t* bsums) {
   const __m128i b = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums)),

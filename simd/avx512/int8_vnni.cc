@@ -472,15 +472,6 @@ inline __m512i BytePairOfLanes(int b) {
   return _mm512_set4_epi32(lane(3), lane(2), lane(1), lane(0));
 }
 
-// The activation's sums over sub-blocks (2p, 2p + 1) as an int16 pair, p = 0..3, each broadcast.
-inline void SubBlockSumPairs(const BlockQ8_K& a, __m512i* pairs) {
-  const __m256i s = _mm256_madd_epi16(Load32(a.bsums), _mm256_set1_epi16(1));  // Σx of sub-blocks 0..7
-  alignas(32) int32_t p[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(p), _mm256_packs_epi32(s, s));  // [0 1 2 3 0 1 2 3 | 4 5 6 7 ...]
-  pairs[0] = _mm512_set1_epi32(p[0]), pairs[1] = _mm512_set1_epi32(p[1]);
-  pairs[2] = _mm512_set1_epi32(p[4]), pairs[3] = _mm512_set1_epi32(p[5]);
-}
-
 // Level vector m (levels 32S + 4m..4m+3 of the 16 rows, unsigned) of sub-block S of a column.
 template <int kBits, int S>
 inline __m512i KLevels(const uint8_t* col, int m) {
@@ -600,10 +591,10 @@ void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + kCol.d)));
     const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + kCol.dmin)));
     for (int i = 0; i < NI; ++i) {
-      __m512i pairs[4];
+      int32_t pairs[4];
       SubBlockSumPairs(xr[i][j], pairs);
       __m512i msum = _mm512_setzero_si512();
-      for (int p = 0; p < 4; ++p) msum = _mm512_dpwssd_epi32(msum, mins[p], pairs[p]);
+      for (int p = 0; p < 4; ++p) msum = _mm512_dpwssd_epi32(msum, mins[p], _mm512_set1_epi32(pairs[p]));
       const __m512 dx = _mm512_set1_ps(xr[i][j].d);
       acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum[i]), _mm512_mul_ps(d, dx), acc[i]);
       acc[i] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dmin, dx), acc[i]);
