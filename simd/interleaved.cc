@@ -143,9 +143,40 @@ int KLevel(const Block& b, int e) {
   return q;
 }
 
-// Q4_K/Q5_K twin: each row deinterleaved, then the exact sums of its stored super-blocks.
+// One Q4_K/Q5_K super-block against its activation block, with its exact sums, as the group
+// kernels' fp32 steps: acc = fma(Σ sc·Σ q·x, d·dx, acc), then fma(Σ m·Σx, −(dmin·dx), acc).
 template <class Block>
-void Int8GroupRefK(DType t, const uint8_t* g, const Int8Acts& x, float* y, int64_t ldy) {
+float KBlockStep(const Block& b, const BlockQ8_K& a, float acc) {
+  int32_t sum = 0, mins = 0;
+  for (int s = 0; s < 8; ++s) {
+    uint8_t scale, min;
+    ScaleMinK4(s, b.scales, &scale, &min);
+    int32_t dot = 0;
+    for (int e = 32 * s; e < 32 * s + 32; ++e) dot += KLevel(b, e) * a.qs[e];
+    sum += scale * dot;
+    mins += min * (a.bsums[2 * s] + a.bsums[2 * s + 1]);
+  }
+  acc = std::fma(static_cast<float>(sum), F16ToF32(b.d) * a.d, acc);
+  return std::fma(static_cast<float>(mins), -(F16ToF32(b.dmin) * a.d), acc);
+}
+
+// One Q6_K super-block: acc = fma(Σ sc·Σ u·x − 32·Σ sc·Σx, d·dx, acc).
+float Q6BlockStep(const BlockQ6_K& b, const BlockQ8_K& a, float acc) {
+  int32_t sum = 0, offset = 0;
+  for (int e = 0; e < kSuperBlock; ++e) {  // element 128h + 32k + l
+    const int h = e / 128, k = e % 128 / 32, l = e % 32;
+    const int low = (b.ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0xF;
+    const int u = low | ((b.qh[32 * h + l] >> (2 * k)) & 3) << 4;
+    sum += b.scales[e / 16] * u * a.qs[e];
+  }
+  for (int s = 0; s < 16; ++s) offset += b.scales[s] * a.bsums[s];
+  return std::fma(static_cast<float>(sum - 32 * offset), F16ToF32(b.d) * a.d, acc);
+}
+
+// The super-block dtypes' twin: each row deinterleaved, then per activation row its stored
+// super-blocks in order through `step`.
+template <class Block, float (*kStep)(const Block&, const BlockQ8_K&, float)>
+void Int8GroupRefSuper(DType t, const uint8_t* g, const Int8Acts& x, float* y, int64_t ldy) {
   const int64_t blocks = x.k / kSuperBlock;
   std::vector<Block> row(static_cast<size_t>(blocks));
   for (int r = 0; r < kGroupRows; ++r) {
@@ -153,45 +184,7 @@ void Int8GroupRefK(DType t, const uint8_t* g, const Int8Acts& x, float* y, int64
     for (int64_t i = 0; i < x.n; ++i) {
       const auto* xr = x.Row<BlockQ8_K>(i);
       float acc = 0.0f;
-      for (int64_t j = 0; j < blocks; ++j) {
-        int32_t sum = 0, mins = 0;
-        for (int s = 0; s < 8; ++s) {
-          uint8_t scale, min;
-          ScaleMinK4(s, row[j].scales, &scale, &min);
-          int32_t dot = 0;
-          for (int e = 32 * s; e < 32 * s + 32; ++e) dot += KLevel(row[j], e) * xr[j].qs[e];
-          sum += scale * dot;
-          mins += min * (xr[j].bsums[2 * s] + xr[j].bsums[2 * s + 1]);
-        }
-        acc = std::fma(static_cast<float>(sum), F16ToF32(row[j].d) * xr[j].d, acc);
-        acc = std::fma(static_cast<float>(mins), -(F16ToF32(row[j].dmin) * xr[j].d), acc);
-      }
-      y[i * ldy + r] = acc;
-    }
-  }
-}
-
-// Q6_K twin: each row deinterleaved, then its stored super-blocks' exact sums.
-void Int8GroupRefQ6K(const uint8_t* g, const Int8Acts& x, float* y, int64_t ldy) {
-  const int64_t blocks = x.k / kSuperBlock;
-  std::vector<BlockQ6_K> row(static_cast<size_t>(blocks));
-  for (int r = 0; r < kGroupRows; ++r) {
-    DeinterleaveRow(DType::kQ6_K, g, x.k, r, row.data());
-    for (int64_t i = 0; i < x.n; ++i) {
-      const auto* xr = x.Row<BlockQ8_K>(i);
-      float acc = 0.0f;
-      for (int64_t j = 0; j < blocks; ++j) {
-        const BlockQ6_K& b = row[j];
-        int32_t sum = 0, offset = 0;
-        for (int e = 0; e < kSuperBlock; ++e) {  // element 128h + 32k + l
-          const int h = e / 128, k = e % 128 / 32, l = e % 32;
-          const int low = (b.ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0xF;
-          const int u = low | ((b.qh[32 * h + l] >> (2 * k)) & 3) << 4;
-          sum += b.scales[e / 16] * u * xr[j].qs[e];
-        }
-        for (int s = 0; s < 16; ++s) offset += b.scales[s] * xr[j].bsums[s];
-        acc = std::fma(static_cast<float>(sum - 32 * offset), F16ToF32(b.d) * xr[j].d, acc);
-      }
+      for (int64_t j = 0; j < blocks; ++j) acc = kStep(row[j], xr[j], acc);
       y[i * ldy + r] = acc;
     }
   }
@@ -215,11 +208,11 @@ void Int8GroupRef(DType t, const void* group, const Int8Acts& x, float* y, int64
   LAZYLLM_CHECK(Interleavable(t) && x.format == (IsSuperBlock(t) ? DType::kQ8_K : DType::kQ8_0)) << InfoOf(t).name;
   const auto* g = static_cast<const uint8_t*>(group);
   if (t == DType::kQ4_K)
-    Int8GroupRefK<BlockQ4_K>(t, g, x, y, ldy);
+    Int8GroupRefSuper<BlockQ4_K, KBlockStep<BlockQ4_K>>(t, g, x, y, ldy);
   else if (t == DType::kQ5_K)
-    Int8GroupRefK<BlockQ5_K>(t, g, x, y, ldy);
+    Int8GroupRefSuper<BlockQ5_K, KBlockStep<BlockQ5_K>>(t, g, x, y, ldy);
   else if (t == DType::kQ6_K)
-    Int8GroupRefQ6K(g, x, y, ldy);
+    Int8GroupRefSuper<BlockQ6_K, Q6BlockStep>(t, g, x, y, ldy);
   else
     Int8GroupRef32(t, g, x, y, ldy);
 }
