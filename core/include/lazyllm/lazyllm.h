@@ -8,6 +8,7 @@
 #include "lazyllm/pruning.h"
 #include "lazyllm/quantize.h"
 #include "lazyllm/sampling.h"
+#include "lazyllm/scheduler.h"
 #include "lazyllm/session.h"
 #include "lazyllm/status.h"
 #include "lazyllm/system.h"
