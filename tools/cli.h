@@ -88,5 +88,6 @@ int Quantize(int argc, char** argv);
 int Chat(int argc, char** argv);
 int Bench(int argc, char** argv);
 int Eval(int argc, char** argv);
+int Serve(int argc, char** argv);
 
 }  // namespace lazyllm::cli

@@ -21,6 +21,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"run", Run, "generate from a prompt (or a JSONL batch of prompts); --compare measures LazyLLM"},
     {"chat", Chat, "an interactive chat on standard input, streaming each reply"},
+    {"serve", Serve, "an OpenAI-compatible HTTP server with continuous batching"},
     {"bench", Bench, "a benchmark matrix of prefill and decode speed (md, csv or json)"},
     {"eval", Eval, "LazyLLM's quality and speed against the baseline on a JSONL eval set"},
     {"tokenize", Tokenize, "print the token ids of a text"},

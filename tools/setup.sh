@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake pkg-config git libtbb-dev libhwloc-dev libopenblas-dev libpcre2-dev libcli11-dev
-      nlohmann-json3-dev googletest libgtest-dev libbenchmark-dev clang clang-format)
+      nlohmann-json3-dev libcpp-httplib-dev googletest libgtest-dev libbenchmark-dev clang clang-format)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

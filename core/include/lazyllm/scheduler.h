@@ -35,7 +35,7 @@ struct TokenEvent {
 
 // What a finished request produced.
 struct Completion {
-  Status status;                // OK unless finish is kError or kCancelled
+  Status status;  // OK unless finish is kError or kCancelled
   FinishReason finish = FinishReason::kError;
   std::vector<int32_t> tokens;  // every generated id (a stop string's tokens included)
   std::string text;             // the generated text, cut where a stop string begins
@@ -73,7 +73,7 @@ struct SchedulerState {
   int64_t running = 0;        // admitted, not finished
   int64_t kv_held_bytes = 0;  // the engine's KV pool in use
   int64_t kv_limit_bytes = 0;
-  int64_t steps = 0;          // engine steps run
+  int64_t steps = 0;  // engine steps run
 };
 
 // Requests are admitted in submission order while fewer than max_batch run and the engine's KV
