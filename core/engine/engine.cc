@@ -19,6 +19,17 @@ namespace {
 Status CheckItem(const Sequence::Impl& s, const StepItem& item) {
   const auto n = static_cast<int64_t>(item.tokens.size());
   const bool prefill = item.kind == StepItem::Kind::kPrefill;
+  if (item.max_layers < 0)
+    return InvalidArgumentError("max_layers " + std::to_string(item.max_layers) + " must be >= 0");
+  if (item.kind == StepItem::Kind::kResume) {
+    if (!s.parked) return InvalidArgumentError("resume without a prefill cut short by max_layers");
+    if (n != 0) return InvalidArgumentError("a resume runs the parked prefill's rows: it takes no tokens");
+    if (item.all_logits != nullptr) return InvalidArgumentError("all_logits needs a whole prefill");
+    return OkStatus();
+  }
+  if (!prefill && s.parked) return InvalidArgumentError("Append while a prefill cut by layers waits to resume");
+  if (prefill && item.max_layers > 0 && item.all_logits != nullptr)
+    return InvalidArgumentError("all_logits needs a whole prefill, not one cut by max_layers");
   if (prefill) {
     if (n == 0) return InvalidArgumentError("prompt is empty: prefill needs at least one token");
     if (n > s.max_ctx)
@@ -45,7 +56,12 @@ Status CheckItem(const Sequence::Impl& s, const StepItem& item) {
 Status CheckItems(const Engine::Impl& e, std::span<StepItem> items) {
   std::unordered_set<const Sequence::Impl*> seen;
   int exact = -1;
+  const int64_t layers = e.model.config().num_layers;
   for (const StepItem& item : items) {
+    const bool cut = item.kind == StepItem::Kind::kResume ||
+                     (item.kind == StepItem::Kind::kPrefill && item.max_layers > 0 && item.max_layers < layers);
+    if (cut && items.size() > 1)
+      return InvalidArgumentError("a prefill cut by layers (max_layers, resume) runs alone in its step");
     const Sequence::Impl* s = item.sequence == nullptr ? nullptr : internal::SequenceAccess::Get(*item.sequence);
     if (s == nullptr) return InvalidArgumentError("step item without a sequence");
     if (s->engine.get() != &e) return InvalidArgumentError("a sequence of another engine in this step");
@@ -171,10 +187,17 @@ Status Engine::Step(std::span<StepItem> items) const {
     SeqStep& q = seqs[count++];
     q.seq = s;
     q.item = &item;
-    q.prefill = item.kind == StepItem::Kind::kPrefill;
+    q.resume = item.kind == StepItem::Kind::kResume;
+    q.prefill = item.kind == StepItem::Kind::kPrefill || q.resume;
+    q.parked = false;
     q.failed = OkStatus();
-    const auto n = static_cast<int64_t>(item.tokens.size());
-    flops += EstimateStepFlops(impl_->model.config(), n, (q.prefill ? 0 : s->pos) + n);
+    q.tokens = q.resume ? s->parked->tokens : static_cast<int64_t>(item.tokens.size());
+    const int64_t layers = impl_->model.config().num_layers;
+    q.first_layer = q.resume ? s->parked->layers_done : 0;
+    q.last_layer = item.max_layers > 0 ? std::min(layers, q.first_layer + item.max_layers) : layers;
+    const int64_t n = q.tokens;
+    flops += EstimateStepFlops(impl_->model.config(), n, (q.prefill ? 0 : s->pos) + n) *
+             static_cast<double>(q.last_layer - q.first_layer) / static_cast<double>(layers);
     int8 = !s->exact_activations;
   }
   if (count == 0) return OkStatus();
@@ -190,9 +213,10 @@ Status Engine::Step(std::span<StepItem> items) const {
   }
   for (SeqStep& q : work) {
     Sequence::Impl& s = *q.seq;
-    // Pages set aside for this step and not used go back; those of its promised tokens stay.
-    s.kv_promised = q.future;
-    s.kv.TrimReserve(s.kv.PagesToAdd(q.future));
+    // Pages set aside for this step and not used go back; those of its promised tokens stay
+    // (and a parked prefill's, for its prompt's rows at the layers still to run).
+    s.kv_promised = q.future + (q.parked ? q.tokens : 0);
+    s.kv.TrimReserve(s.kv.PagesToAdd(s.kv_promised));
     if (q.active()) continue;
     s.Forget();
     q.item->status = q.failed;

@@ -19,6 +19,7 @@ Sequence::Impl::Impl(std::shared_ptr<Engine::Impl> e, const SequenceOptions& o, 
       logits(static_cast<size_t>(m.config.vocab_size)) {}
 
 void Sequence::Impl::Forget() {
+  parked.reset();
   kv.Clear();
   kv.ReleaseReserve();
   kv_promised = 0;
@@ -83,6 +84,7 @@ Status Sequence::SetSampling(const SamplingOptions& options) {
 
 int32_t Sequence::Sample() { return impl_->sampler.Sample(impl_->logits); }
 int64_t Sequence::position() const { return impl_->pos; }
+int64_t Sequence::prefill_layers_done() const { return impl_->parked ? impl_->parked->layers_done : 0; }
 int64_t Sequence::max_context() const { return impl_->max_ctx; }
 const PruningOptions& Sequence::pruning() const { return impl_->pruning.options; }
 int64_t Sequence::kv_bytes() const { return impl_->kv.bytes(); }

@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "cache/kv_cache.h"
 #include "core/engine/engine_impl.h"
+#include "core/pruning/selection.h"
 #include "core/pruning/state.h"
 #include "lazyllm/engine.h"
 
@@ -33,6 +35,15 @@ struct Sequence::Impl {
   int64_t prompt_len = 0;
   std::vector<float> logits;  // [vocab]: of the most recent position
   Sampler sampler{SamplingOptions{}};
+  // A prefill cut short by max_layers, between its steps: the layers it has run, its prompt
+  // length, its rows and their activations (dim floats each) at the next layer's input, and the
+  // tokens it promised after the prompt.
+  struct Parked {
+    int64_t layers_done = 0, tokens = 0, future = 0;
+    StepRows rows;
+    std::vector<float> x;
+  };
+  std::optional<Parked> parked;
 
   Impl(std::shared_ptr<Engine::Impl> e, const SequenceOptions& o, int64_t max_context);
   // After a failed step: the context is gone (the step may have written part of it).

@@ -15,8 +15,14 @@ namespace {
 // its rows at layer 0.
 void Begin(SeqStep& s) {
   Sequence::Impl& q = *s.seq;
-  const auto n = static_cast<int64_t>(s.item->tokens.size());
+  if (s.resume) {  // its rows where it stopped; its pages are still set aside
+    s.rows = std::move(q.parked->rows);
+    s.future = q.parked->future;
+    return;
+  }
+  const int64_t n = s.tokens;
   if (s.prefill) {
+    q.parked.reset();
     q.pos = 0;
     q.prompt_len = n;
     q.pruning.Clear();
@@ -174,7 +180,8 @@ void Logits(const Forward& f, std::span<SeqStep> seqs, Activations& a) {
 void Finish(SeqStep& s) {
   if (!s.active()) return;
   Sequence::Impl& q = *s.seq;
-  q.pos += static_cast<int64_t>(s.item->tokens.size());
+  q.parked.reset();
+  q.pos += s.tokens;
   PruningStats& stats = q.pruning.stats;
   stats.prompt_tokens_computed_pct = q.pruning.ComputedPct(q.prompt_len);
   if (s.prefill) stats.prompt_tokens_computed_pct_prefill = stats.prompt_tokens_computed_pct;
@@ -184,21 +191,42 @@ bool AnyActive(std::span<const SeqStep> seqs) {
   return std::any_of(seqs.begin(), seqs.end(), [](const SeqStep& s) { return s.active(); });
 }
 
+// A prefill cut short: its rows and their activations wait in the sequence for the next step.
+void Park(int64_t layers_done, int64_t dim, SeqStep& s, const Activations& a) {
+  if (!s.active()) return;
+  const auto n = static_cast<int64_t>(s.rows.rows.size());
+  s.seq->parked = Sequence::Impl::Parked{.layers_done = layers_done,
+                                         .tokens = s.tokens,
+                                         .future = s.future,
+                                         .rows = std::move(s.rows),
+                                         .x = std::vector<float>(&a.x[s.begin * dim], &a.x[(s.begin + n) * dim])};
+  s.parked = true;
+}
+
 }  // namespace
 
 void RunStep(const Forward& f, std::span<SeqStep> seqs, StepScratch& scratch, Activations& a) {
-  const int64_t layers = f.m.config.num_layers;
-  for (SeqStep& s : seqs) Begin(s);  // rows at layer 0; KV pages set aside
+  const int64_t layers = f.m.config.num_layers, dim = f.m.config.dim;
+  // Layers [first, last): all of them, unless a prefill cut by layers runs here alone.
+  const int64_t first = seqs.front().first_layer, last = seqs.front().last_layer;
+  LAZYLLM_CHECK(seqs.size() == 1 || (first == 0 && last == layers)) << "a prefill cut by layers shares its step";
+  for (SeqStep& s : seqs) Begin(s);  // rows at layer `first`; KV pages set aside
   Reserve(f, Stack(seqs), a);        // each sequence's rows after the previous one's
-  for (const SeqStep& s : seqs)      // x = the rows' token embeddings
-    if (s.active()) EmbedRows(f, s.begin, s.rows.rows, s.item->tokens, s.prefill ? 0 : s.seq->pos, a.x.data());
-  for (int64_t l = 0; l < layers; ++l) {
+  for (const SeqStep& s : seqs) {    // x = the rows' token embeddings, or a resumed prefill's rows
+    if (!s.active()) continue;
+    if (s.resume)
+      std::copy(s.seq->parked->x.begin(), s.seq->parked->x.end(), &a.x[s.begin * dim]);
+    else
+      EmbedRows(f, s.begin, s.rows.rows, s.item->tokens, s.prefill ? 0 : s.seq->pos, a.x.data());
+  }
+  for (int64_t l = first; l < last; ++l) {
     SelectRows(f, l, seqs, scratch.select, a);  // LazyLLM's selections at the layer's input
     if (!AnyActive(seqs)) return;
     PlanLayer(l, seqs, scratch.layer);  // each row's position, K/V row and keys
     Layer(f, l, scratch.layer, a);      // x = layer l (x)
-    if (ReportLayer(l + 1, layers, seqs)) Compact(f.m.config.dim, seqs, a);
+    if (ReportLayer(l + 1, layers, seqs)) Compact(dim, seqs, a);
   }
+  if (last < layers) return Park(last, dim, seqs.front(), a);
   Logits(f, seqs, a);
   for (SeqStep& s : seqs) Finish(s);
 }

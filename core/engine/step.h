@@ -21,7 +21,13 @@ namespace lazyllm {
 struct SeqStep {
   Sequence::Impl* seq = nullptr;
   StepItem* item = nullptr;
-  bool prefill = false;
+  bool prefill = false;  // a prefill or its resumption
+  bool resume = false;   // rows from the sequence's parked prefill, not from tokens
+  int64_t tokens = 0;    // the tokens it adds to the context (a resumed prefill's prompt)
+  // Layers it runs in this step: [first_layer, last_layer). A range short of the whole model is
+  // a prefill cut by max_layers, alone in its step; parked is set when it stopped early.
+  int64_t first_layer = 0, last_layer = 0;
+  bool parked = false;
   Status failed;       // its rows left the step (the KV pool is full, its item was cancelled, ...)
   int64_t future = 0;  // the sequence's promised tokens after this step's
   int64_t begin = 0;   // its first row in the stacked activations

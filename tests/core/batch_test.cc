@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -770,6 +771,125 @@ TEST(BatchTest, SequenceNeedRespectsTheMemoryLimit) {
   ASSERT_TRUE(roomy.ok());
   EXPECT_TRUE(roomy->NewSequence(Options(*model, "paper", 0)).ok());
   EXPECT_EQ(Engine::Create(*model, {.mem_limit_bytes = -1}).status().code(), StatusCode::kInvalidArgument);
+}
+
+// What a sequence's prefill and greedy decode produced: every logit, the pruning record, KV bytes.
+struct PrefillRecord {
+  std::vector<std::vector<float>> logits;
+  std::vector<int64_t> kept_per_layer;
+  std::vector<std::vector<int64_t>> kept_positions;
+  int64_t revived = 0, computed_pairs = 0, kv_bytes = 0;
+  int parts = 0;  // steps the prefill took
+};
+
+// The prompt's prefill cut into steps of `cut` layers (0: whole), another sequence's decode step
+// run between the parts, then `decode` greedy tokens.
+PrefillRecord RunCut(const Engine& engine, const std::vector<int32_t>& prompt, const std::string& schedule, int cut,
+                     int decode, bool exact) {
+  PrefillRecord r;
+  auto seq = engine.NewSequence(Options(engine.model(), schedule, 3, exact));
+  auto other = engine.NewSequence(Options(engine.model(), "paper", 4, exact));
+  EXPECT_TRUE(seq.ok() && other.ok());
+  const int32_t other_prompt[] = {1, 5, 9, 14};
+  StepItem o{.sequence = &*other, .tokens = other_prompt, .kind = StepItem::Kind::kPrefill};
+  EXPECT_TRUE(engine.Step({&o, 1}).ok() && o.status.ok());
+  StepItem it{.sequence = &*seq, .tokens = prompt, .kind = StepItem::Kind::kPrefill, .max_layers = cut};
+  for (;;) {
+    EXPECT_TRUE(engine.Step({&it, 1}).ok());
+    EXPECT_TRUE(it.status.ok()) << it.status;
+    ++r.parts;
+    if (seq->prefill_layers_done() == 0) break;
+    int32_t next = Argmax(other->logits());  // the other sequence decodes meanwhile
+    StepItem d{.sequence = &*other, .tokens = {&next, 1}};
+    EXPECT_TRUE(engine.Step({&d, 1}).ok() && d.status.ok());
+    it = {.sequence = &*seq, .kind = StepItem::Kind::kResume, .max_layers = cut};
+  }
+  for (int t = 0;; ++t) {
+    const auto lg = seq->logits();
+    r.logits.emplace_back(lg.begin(), lg.end());
+    if (t == decode) break;
+    int32_t next = Argmax(lg);
+    StepItem d{.sequence = &*seq, .tokens = {&next, 1}};
+    EXPECT_TRUE(engine.Step({&d, 1}).ok() && d.status.ok());
+  }
+  const PruningStats st = seq->pruning_stats();
+  r.kept_per_layer = st.kept_per_layer;
+  r.kept_positions = st.kept_positions;
+  r.revived = st.revived_tokens;
+  r.computed_pairs = st.computed_pairs;
+  r.kv_bytes = seq->kv_bytes();
+  return r;
+}
+
+// A prefill cut into layer ranges, with other work between its parts, computes exactly what the
+// whole prefill does: the same kept sets, the same logits bit for bit, the same revivals after.
+TEST(LayerSplitPrefillTest, CutsChangeNothingTheSequenceComputes) {
+  const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
+  for (const std::string file : {std::string(), std::string("gqa-q4_k_m.gguf"), std::string("gemma2.gguf")}) {
+    const std::string path =
+        file.empty() ? testing::SampleModel().string() : testing::ReferenceModelPath(file).string();
+    if (!std::filesystem::exists(path)) {
+      std::printf("  (skipping %s: ../shared/reference is not there)\n", file.c_str());
+      continue;
+    }
+    auto model = Model::Load(path);
+    ASSERT_TRUE(model.ok()) << model.status();
+    auto engine = Engine::Create(*model, {.threads = 2});
+    ASSERT_TRUE(engine.ok());
+    auto all = model->tokenizer().Encode(text, true);
+    all.resize(std::min<size_t>(all.size(), 200));
+    const int64_t layers = model->config().num_layers;
+    for (const std::string schedule : {"off", "paper", "random:0.4", "1:0.5"}) {
+      for (bool exact : {true, false}) {
+        const PrefillRecord whole = RunCut(*engine, all, schedule, 0, 6, exact);
+        EXPECT_EQ(whole.parts, 1);
+        for (int cut : {1, 2, 3}) {
+          SCOPED_TRACE(path + " " + schedule + " cut " + std::to_string(cut) + (exact ? " exact" : " int8"));
+          const PrefillRecord split = RunCut(*engine, all, schedule, cut, 6, exact);
+          EXPECT_EQ(split.parts, (layers + cut - 1) / cut);
+          EXPECT_EQ(split.kept_per_layer, whole.kept_per_layer);
+          EXPECT_EQ(split.kept_positions, whole.kept_positions);
+          EXPECT_EQ(split.revived, whole.revived);
+          EXPECT_EQ(split.computed_pairs, whole.computed_pairs);
+          EXPECT_EQ(split.kv_bytes, whole.kv_bytes);
+          ASSERT_EQ(split.logits.size(), whole.logits.size());
+          for (size_t t = 0; t < whole.logits.size(); ++t)
+            EXPECT_TRUE(split.logits[t] == whole.logits[t]) << "step " << t << " differs";
+        }
+      }
+    }
+  }
+}
+
+TEST(LayerSplitPrefillTest, ACutPrefillRunsAloneAndOnlyResumes) {
+  auto model = Model::Load(testing::SampleModel().string());
+  ASSERT_TRUE(model.ok());
+  auto engine = Engine::Create(*model, {.threads = 2});
+  ASSERT_TRUE(engine.ok());
+  auto a = engine->NewSequence(), b = engine->NewSequence();
+  ASSERT_TRUE(a.ok() && b.ok());
+  const int32_t prompt[] = {1, 5, 9, 14, 20};
+  StepItem two[2] = {{.sequence = &*a, .tokens = prompt, .kind = StepItem::Kind::kPrefill, .max_layers = 1},
+                     {.sequence = &*b, .tokens = prompt, .kind = StepItem::Kind::kPrefill}};
+  EXPECT_EQ(engine->Step(two).code(), StatusCode::kInvalidArgument);
+  StepItem resume{.sequence = &*a, .kind = StepItem::Kind::kResume};
+  ASSERT_TRUE(engine->Step({&resume, 1}).ok());
+  EXPECT_EQ(resume.status.code(), StatusCode::kInvalidArgument) << "nothing to resume";
+  StepItem cut{.sequence = &*a, .tokens = prompt, .kind = StepItem::Kind::kPrefill, .max_layers = 1};
+  ASSERT_TRUE(engine->Step({&cut, 1}).ok());
+  ASSERT_TRUE(cut.status.ok());
+  EXPECT_EQ(a->prefill_layers_done(), 1);
+  EXPECT_EQ(a->position(), 0);
+  int32_t tok = 3;
+  StepItem append{.sequence = &*a, .tokens = {&tok, 1}};
+  ASSERT_TRUE(engine->Step({&append, 1}).ok());
+  EXPECT_EQ(append.status.code(), StatusCode::kInvalidArgument) << "an append while the prefill waits";
+  EXPECT_EQ(a->prefill_layers_done(), 1) << "a refused item leaves the sequence as it was";
+  resume.max_layers = 0;  // all that remain
+  ASSERT_TRUE(engine->Step({&resume, 1}).ok());
+  ASSERT_TRUE(resume.status.ok());
+  EXPECT_EQ(a->prefill_layers_done(), 0);
+  EXPECT_EQ(a->position(), 5);
 }
 
 }  // namespace

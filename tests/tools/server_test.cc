@@ -5,6 +5,8 @@
 // (seen in /metrics), /metrics parses as Prometheus text, the API key is enforced, a full queue
 // gets 503 with Retry-After, --timeout ends with finish_reason "timeout", draining finishes what
 // runs.
+#include "tools/server/server.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -14,8 +16,8 @@
 
 #include <chrono>
 #include <csignal>
-#include <optional>
 #include <cstring>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -25,7 +27,6 @@
 
 #include "common/test_paths.h"
 #include "lazyllm/lazyllm.h"
-#include "tools/server/server.h"
 
 namespace lazyllm::server {
 namespace {
@@ -149,8 +150,12 @@ Streamed ReadStream(const std::string& body, bool chat) {
   return s;
 }
 
-const char* const kPrompts[] = {"Once upon a time", "The little girl saw a big", "Tom and his dog went to the park.",
-                                "One day, a cat",   "Lily wanted to play with her ball, but", "The sun was"};
+const char* const kPrompts[] = {"Once upon a time",
+                                "The little girl saw a big",
+                                "Tom and his dog went to the park.",
+                                "One day, a cat",
+                                "Lily wanted to play with her ball, but",
+                                "The sun was"};
 
 TEST_F(ServerTest, ConcurrentClientsGetTheirSoloTexts) {
   StartServer();
@@ -355,8 +360,9 @@ void SendAndHangUp(int port, const std::string& body, std::chrono::milliseconds 
   addr.sin_port = htons(static_cast<uint16_t>(port));
   inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string req = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string req =
+      "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   ASSERT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
   std::this_thread::sleep_for(after);
   close(fd);
@@ -394,7 +400,8 @@ TEST_F(ServerTest, MetricsParseAsPrometheusText) {
   ASSERT_TRUE(Post("/v1/completions", {{"prompt", 1}}));
   auto res = Client().Get("/metrics");
   ASSERT_TRUE(res && res->status == 200);
-  const std::regex sample(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? (-?[0-9.eE+-]+|\+Inf|NaN)$)");
+  const std::regex sample(
+      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? (-?[0-9.eE+-]+|\+Inf|NaN)$)");
   const std::regex comment(R"(^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) .+$)");
   std::set<std::string> typed;
   std::istringstream in(res->body);

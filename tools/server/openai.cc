@@ -87,9 +87,8 @@ GenerationRequest Common(const json& j, const ServedModel& served, std::vector<i
   r.prompt = std::move(prompt);
   const auto n_prompt = static_cast<int64_t>(r.prompt.size());
   if (n_prompt >= served.context)
-    Bad(chat ? "messages" : "prompt", "the prompt is " + std::to_string(n_prompt) +
-                                          " tokens; the context holds " + std::to_string(served.context) +
-                                          " (prompt and generated tokens together)");
+    Bad(chat ? "messages" : "prompt", "the prompt is " + std::to_string(n_prompt) + " tokens; the context holds " +
+                                          std::to_string(served.context) + " (prompt and generated tokens together)");
   const int64_t room = served.context - n_prompt;
   const char* max_name = Field(j, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
   const json* max = Field(j, max_name);
@@ -101,9 +100,9 @@ GenerationRequest Common(const json& j, const ServedModel& served, std::vector<i
   r.sampling.temperature = static_cast<float>(Number(j, "temperature", 1.0, 0.0, 2.0));
   r.sampling.top_p = static_cast<float>(Number(j, "top_p", 1.0, 1e-6, 1.0));
   r.sampling.top_k = static_cast<int>(Integer(j, "top_k", 0, 0, std::numeric_limits<int32_t>::max()));
-  r.sampling.seed = static_cast<uint64_t>(
-      Integer(j, "seed", static_cast<int64_t>(0xFFFFFFFFu), std::numeric_limits<int64_t>::min(),
-              std::numeric_limits<int64_t>::max()));
+  r.sampling.seed =
+      static_cast<uint64_t>(Integer(j, "seed", static_cast<int64_t>(0xFFFFFFFFu), std::numeric_limits<int64_t>::min(),
+                                    std::numeric_limits<int64_t>::max()));
   if (Integer(j, "n", 1, 1, 1) != 1) Bad("n", "'n' must be 1");
   if (const json* stop = Field(j, "stop")) {
     if (stop->is_string()) {
@@ -179,8 +178,7 @@ std::variant<GenerationRequest, ApiError> ParseChat(const std::string& body, con
     const json j = ParseObject(body);
     CheckModel(j, served);
     if (!served.chat_template)
-      Bad("messages",
-          "the model has no chat template lazyllm supports; start the server with --chat-template NAME");
+      Bad("messages", "the model has no chat template lazyllm supports; start the server with --chat-template NAME");
     const json* m = Field(j, "messages");
     if (!m || !m->is_array() || m->empty()) Bad("messages", "'messages' must be a non-empty list");
     std::vector<ChatMessage> messages;
@@ -239,9 +237,8 @@ std::string FinishReasonText(FinishReason r) { return std::string(FinishReasonNa
 
 json Usage(const Completion& c, int64_t prompt_tokens) {
   const auto generated = static_cast<int64_t>(c.tokens.size());
-  return {{"prompt_tokens", prompt_tokens},
-          {"completion_tokens", generated},
-          {"total_tokens", prompt_tokens + generated}};
+  return {
+      {"prompt_tokens", prompt_tokens}, {"completion_tokens", generated}, {"total_tokens", prompt_tokens + generated}};
 }
 
 json LazyllmInfo(const Completion& c, const std::string& prune) {
@@ -277,9 +274,8 @@ json FullResponse(const ResponseHead& h, const Completion& c, int64_t prompt_tok
 
 json Chunk(const ResponseHead& h, const std::string& text, bool first, const std::optional<FinishReason>& finish) {
   json r = Head(h, h.chat ? "chat.completion.chunk" : "text_completion");
-  json choice = {{"index", 0},
-                 {"finish_reason", finish ? json(FinishReasonText(*finish)) : json(nullptr)},
-                 {"logprobs", nullptr}};
+  json choice = {
+      {"index", 0}, {"finish_reason", finish ? json(FinishReasonText(*finish)) : json(nullptr)}, {"logprobs", nullptr}};
   if (h.chat) {
     json delta = json::object();
     if (first) delta["role"] = "assistant";

@@ -30,7 +30,7 @@ json ErrorBody(const ApiError& e);
 struct ServedModel {
   std::string id;  // the name clients give as `model` (any value is accepted when empty)
   const Model* model = nullptr;
-  int64_t context = 0;  // tokens a request's prompt and generation share
+  int64_t context = 0;                        // tokens a request's prompt and generation share
   std::optional<ChatTemplate> chat_template;  // nullopt: chat requests are refused
   std::string default_prune = "off";
   bool exact_activations = false;  // --exact
@@ -46,7 +46,7 @@ struct GenerationRequest {
   bool stream = false;
   bool include_usage = false;
   bool ignore_eos = false;  // an extension (as vLLM's and llama-server's): generate max_tokens
-  std::string prune;  // the schedule spec
+  std::string prune;        // the schedule spec
   PruningOptions pruning;
 };
 

@@ -1,9 +1,9 @@
 // OpenAI-compatible endpoints over a Scheduler, on cpp-httplib.
 #include "tools/server/server.h"
 
-#include <httplib.h>
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -95,9 +95,7 @@ std::string NewId(const char* prefix) {
   return b;
 }
 
-std::string Sse(const json& j) {
-  return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
-}
+std::string Sse(const json& j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
 
 // What the scheduler's thread hands to the HTTP thread of one request.
 struct Channel {
@@ -200,8 +198,8 @@ struct Server::Handlers {
     const auto arrived = Clock::now();
     StatusOr<Scheduler::Id> id = scheduler->Submit(std::move(r));
     if (!id.ok()) {
-      const bool busy = id.status().code() == StatusCode::kResourceExhausted ||
-                        id.status().code() == StatusCode::kCancelled;
+      const bool busy =
+          id.status().code() == StatusCode::kResourceExhausted || id.status().code() == StatusCode::kCancelled;
       return fail({busy ? 503 : 400, id.status().message(), "", busy ? "unavailable_error" : "invalid_request_error"});
     }
     const ResponseHead head{NewId(chat ? "chatcmpl-" : "cmpl-"), static_cast<int64_t>(std::time(nullptr)), served.id,
@@ -326,8 +324,8 @@ Server::Server(ServerOptions options)
     const std::string auth = req.get_header_value("Authorization");
     const std::string want = "Bearer " + options_.api_key;
     if (SameSecret(auth, want)) return httplib::Server::HandlerResponse::Unhandled;
-    SendError(res, {401, auth.empty() ? "no API key: send 'Authorization: Bearer KEY'" : "the API key is not valid",
-                    "", "invalid_request_error", "invalid_api_key"});
+    SendError(res, {401, auth.empty() ? "no API key: send 'Authorization: Bearer KEY'" : "the API key is not valid", "",
+                    "invalid_request_error", "invalid_api_key"});
     handlers_->metrics.Request(req.path, 401);
     return httplib::Server::HandlerResponse::Handled;
   });
