@@ -20,6 +20,10 @@ int Serve(int argc, char** argv) {
               {"--port", "N", "TCP port (default 8080; 0: any free port, printed)"},
               {"--parallel", "N", "requests generating at once (default 8)"},
               {"--queue", "N", "requests waiting for a slot at most; more get 503 (default 64)"},
+              {"--step-budget", "N",
+               "rows x layers a step gives one prefill: a longer prompt is prefilled in parts of whole layers between "
+               "the other requests' decode steps, computing the same (default 4096: a layer of a 4K prompt; 0: never "
+               "cut)"},
               {"--kv-mem", "BYTES", "KV cache pool of all requests together (e.g. 2GiB; default: no limit)"},
               {"--timeout", "S",
                "seconds a request may run; then it ends with finish_reason timeout (default 0: none)"},
@@ -44,6 +48,8 @@ time and what pruning computed.)"};
     so.api_key = env;
   const int parallel = flags.Number<int>("--parallel", 8, 1, 4096);
   const int queue = flags.Number<int>("--queue", 64, 1, 1 << 20);
+  const int64_t step_budget =
+      flags.Number<int64_t>("--step-budget", SchedulerOptions::kDefaultStepBudget, 0, int64_t{1} << 40);
   so.http_threads = parallel + queue + 8;
   const double grace = flags.Number<double>("--grace", 30, 0, 1e6);
   const std::string prune = flags.Get("--prune").value_or("off");
@@ -90,7 +96,7 @@ time and what pruning computed.)"};
   ApplyReviveBudget(flags, &*pruning);
   served.default_prune = pruning->ToString();
   if (Status st = engine->Warmup(std::min<int64_t>(served.context, 256)); !st.ok()) throw CliError{st.message()};
-  Scheduler scheduler(*engine, {.max_batch = parallel, .max_queue = queue});
+  Scheduler scheduler(*engine, {.max_batch = parallel, .max_queue = queue, .step_budget = step_budget});
   http.SetReady(served, scheduler);
   std::fprintf(stderr, "lazyllm serve: ready: %s, context %lld, --parallel %d, --prune %s, chat template %s\n",
                served.id.c_str(), static_cast<long long>(served.context), parallel, served.default_prune.c_str(),

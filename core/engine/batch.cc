@@ -15,7 +15,8 @@ std::vector<StatusOr<GenerationResult>> GenerateBatch(const Engine& engine, std:
     results[i] = std::move(r);
     if (options.on_done) options.on_done(i, results[i]);
   };
-  Scheduler scheduler(engine, {.max_batch = options.max_batch});
+  // Offline throughput: prefills are not cut by layers (nobody waits on a token stream).
+  Scheduler scheduler(engine, {.max_batch = options.max_batch, .step_budget = 0});
   std::vector<Request> batch;
   for (size_t i = 0; i < requests.size(); ++i) {
     const BatchRequest& r = requests[i];

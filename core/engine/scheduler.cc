@@ -109,11 +109,24 @@ struct Job {
   std::optional<StopText> text;
   Completion out;
   int decode_steps = 0;
+  bool cut = false;  // its prefill runs in parts of `part_layers` layers
+  int64_t part_layers = 0;
+  bool prefill_started = false;  // a part of it has run
+  double prefill_ms = 0;
   bool done = false;
   std::atomic<bool> cancel{false};  // set by Cancel from any thread
 
   bool Expired(Clock::time_point now) const { return deadline && now >= *deadline; }
 };
+
+// A prefill (or a part of one) ends at the next layer when its request is cancelled or its time
+// runs out; the request's own on_prefill_layer is asked too.
+std::function<bool(int64_t, int64_t)> PrefillProgress(Job& j) {
+  return [&j, user = j.req.generation.on_prefill_layer](int64_t done, int64_t layers) {
+    if (j.cancel || j.Expired(Clock::now())) return false;
+    return !user || user(done, layers);
+  };
+}
 
 struct Scheduler::Impl {
   Impl(const Engine& e, const SchedulerOptions& o) : engine(e), options(o) {}
@@ -130,13 +143,14 @@ struct Scheduler::Impl {
   Id next_id = 1;
   bool accepting = true;
   bool stop = false;
-  int64_t steps = 0;
+  int64_t steps = 0, prefill_parts = 0;
   std::thread driver;
 
   void Loop();
   std::vector<std::unique_ptr<Job>> TakeEnded(Clock::time_point now);
   void Admit(std::vector<std::unique_ptr<Job>>& ended);
   void Step();
+  void StepPrefillPart();
   void Advance(Job& j, const StepItem& item, const Status& status, double step_ms);
   void Deliver(Job& j, int32_t token, bool final);
   void End(Job& j, FinishReason why, Status status = OkStatus());
@@ -216,6 +230,10 @@ void Scheduler::Impl::Admit(std::vector<std::unique_ptr<Job>>& ended) {
     }
     j.seq.emplace(std::move(*seq));
     j.text.emplace(engine.model().tokenizer(), j.req.stop);
+    const auto n = static_cast<int64_t>(r.prompt.size());
+    const int64_t layers = engine.model().config().num_layers;
+    j.cut = options.step_budget > 0 && n * layers > options.step_budget;
+    j.part_layers = std::max<int64_t>(1, options.step_budget / n);
     j.admitted = Clock::now();
     Stats& stats = j.out.stats;
     stats.prompt_tokens = static_cast<int64_t>(r.prompt.size());
@@ -235,28 +253,55 @@ void Scheduler::Impl::Step() {
     if (j.done) continue;
     StepItem it{.sequence = &*j.seq};
     if (j.out.tokens.empty()) {
+      if (j.cut) continue;  // StepPrefillPart runs it
       it.tokens = j.req.prompt;
       it.kind = StepItem::Kind::kPrefill;
-      // A long prefill ends at the next layer when it is cancelled or its time runs out.
-      it.on_layer = [&j, user = j.req.generation.on_prefill_layer](int64_t done, int64_t layers) {
-        if (j.cancel || j.Expired(Clock::now())) return false;
-        return !user || user(done, layers);
-      };
+      it.on_layer = PrefillProgress(j);
     } else {
       it.tokens = {&j.out.tokens.back(), 1};
     }
     items.push_back(std::move(it));
     jobs.push_back(&j);
   }
-  if (items.empty()) return;
+  if (!items.empty()) {
+    const auto s0 = Clock::now();
+    const Status step = engine.Step(items);
+    const double step_ms = Ms(Clock::now() - s0);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++steps;
+    }
+    for (size_t i = 0; i < items.size(); ++i) Advance(*jobs[i], items[i], step.ok() ? items[i].status : step, step_ms);
+  }
+  StepPrefillPart();
+}
+
+// The next part of the oldest prefill cut by layers, alone in its step; the last part gives the
+// request its first token.
+void Scheduler::Impl::StepPrefillPart() {
+  const auto it = std::find_if(running.begin(), running.end(),
+                               [](const auto& j) { return !j->done && j->cut && j->out.tokens.empty(); });
+  if (it == running.end()) return;
+  Job& j = **it;
+  StepItem item{.sequence = &*j.seq, .max_layers = j.part_layers, .on_layer = PrefillProgress(j)};
+  if (j.prefill_started) {
+    item.kind = StepItem::Kind::kResume;
+  } else {
+    item.tokens = j.req.prompt;
+    item.kind = StepItem::Kind::kPrefill;
+  }
+  j.prefill_started = true;
   const auto s0 = Clock::now();
-  const Status step = engine.Step(items);
-  const double step_ms = Ms(Clock::now() - s0);
+  const Status step = engine.Step({&item, 1});
+  j.prefill_ms += Ms(Clock::now() - s0);
   {
     std::lock_guard<std::mutex> lock(mu);
     ++steps;
+    ++prefill_parts;
   }
-  for (size_t i = 0; i < items.size(); ++i) Advance(*jobs[i], items[i], step.ok() ? items[i].status : step, step_ms);
+  const Status& status = step.ok() ? item.status : step;
+  if (status.ok() && j.seq->prefill_layers_done() > 0) return;  // more parts to come
+  Advance(j, item, status, j.prefill_ms);
 }
 
 // A request after a step: it fails, or samples its next token, or ends.
@@ -272,7 +317,7 @@ void Scheduler::Impl::Advance(Job& j, const StepItem& item, const Status& status
   }
   const GenerationOptions& g = j.req.generation;
   Stats& st = j.out.stats;
-  const bool prefill = item.kind == StepItem::Kind::kPrefill;
+  const bool prefill = item.kind != StepItem::Kind::kAppend;  // a whole prefill, or a cut one's last part
   if (prefill) {
     st.prefill_ms = step_ms;
     st.prefill_tokens_per_s = st.prompt_tokens / (st.prefill_ms / 1000.0);
@@ -402,7 +447,8 @@ SchedulerState Scheduler::state() const {
           .running = std::ssize(impl_->running),
           .kv_held_bytes = kv.held_bytes,
           .kv_limit_bytes = kv.limit_bytes,
-          .steps = impl_->steps};
+          .steps = impl_->steps,
+          .prefill_parts = impl_->prefill_parts};
 }
 
 const Engine& Scheduler::engine() const { return impl_->engine; }

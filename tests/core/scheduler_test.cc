@@ -216,5 +216,65 @@ TEST_F(SchedulerTest, ShutdownLetsRunningRequestsFinish) {
   EXPECT_EQ(end.get_future().get().finish, FinishReason::kCancelled);
 }
 
+// A long prompt admitted beside decoding requests is prefilled in one-layer parts between their
+// steps: they keep getting tokens while it prefills, and it gets its solo run's tokens, kept sets
+// and revivals.
+TEST_F(SchedulerTest, ALongPrefillIsCutByLayersAndOthersKeepDecoding) {
+  const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
+  auto prompt = model_->tokenizer().Encode(text, true);
+  prompt.resize(300);
+  const int64_t layers = model_->config().num_layers;
+  Scheduler scheduler(*engine_, {.max_batch = 8, .step_budget = 300});  // one layer of it per part
+  std::atomic<int> decoded{0};
+  std::vector<Completion> shorts(3);
+  std::vector<std::promise<void>> ended(3);
+  std::promise<void> all_started;
+  std::vector<Scheduler::Id> ids;
+  for (int i = 0; i < 3; ++i) {
+    Request r = Greedy(kPrompts[i], "off", 100000);  // until cancelled below
+    r.sequence.max_context = 200000;
+    r.generation.stop_at_eos = false;
+    r.on_token = [&](const TokenEvent&) {
+      if (++decoded == 3) all_started.set_value();
+    };
+    r.on_done = [&, i](const Completion& c) {
+      shorts[i] = c;
+      ended[i].set_value();
+    };
+    auto id = scheduler.Submit(std::move(r));
+    ASSERT_TRUE(id.ok());
+    ids.push_back(*id);
+  }
+  all_started.get_future().wait();
+  Request longer = Greedy("", "paper", 12);
+  longer.prompt = prompt;
+  std::vector<int> decoded_at_layer;
+  longer.generation.on_prefill_layer = [&](int64_t, int64_t) {
+    decoded_at_layer.push_back(decoded.load());
+    return true;
+  };
+  const Request solo_request = longer;
+  const Completion got = Run(scheduler, longer);
+  for (Scheduler::Id id : ids) EXPECT_TRUE(scheduler.Cancel(id)) << "still decoding";
+  for (auto& e : ended) e.get_future().wait();
+  ASSERT_TRUE(got.status.ok()) << got.status;
+  EXPECT_EQ(scheduler.state().prefill_parts, layers);
+  ASSERT_EQ(std::ssize(decoded_at_layer), layers);
+  EXPECT_GT(decoded_at_layer.back(), decoded_at_layer.front()) << "the others decoded while it prefilled";
+  // Its solo run.
+  auto s = Session::Create(*engine_, {.max_context = 512, .pruning = solo_request.sequence.pruning});
+  ASSERT_TRUE(s.ok());
+  GenerationOptions g = solo_request.generation;
+  g.on_prefill_layer = nullptr;
+  auto want = Generate(*s, prompt, g);
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(got.tokens, want->tokens);
+  EXPECT_EQ(got.stats.pruning.kept_positions, want->stats.pruning.kept_positions);
+  EXPECT_EQ(got.stats.pruning.kept_per_layer, want->stats.pruning.kept_per_layer);
+  EXPECT_EQ(got.stats.pruning.revived_tokens, want->stats.pruning.revived_tokens);
+  EXPECT_LT(got.stats.pruning.prompt_tokens_computed_pct_prefill, 100.0) << "paper pruned it";
+  for (const Completion& c : shorts) EXPECT_EQ(c.finish, FinishReason::kCancelled);
+}
+
 }  // namespace
 }  // namespace lazyllm

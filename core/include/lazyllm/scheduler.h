@@ -65,6 +65,14 @@ struct SchedulerOptions {
   // Requests waiting for admission at most; Submit refuses more with kResourceExhausted.
   // 0: no limit.
   int max_queue = 0;
+  // Rows × layers one step gives a prefill. A prompt of n tokens with n × num_layers above it is
+  // prefilled in parts of max(1, step_budget / n) layers (StepItem::max_layers), each its own
+  // step after a step of the other requests, so that their decoding does not wait for the whole
+  // prefill; what it computes is unchanged (its selections, revivals and logits are those of the
+  // unsplit prefill). One such prefill advances at a time, in admission order. 0: never cut.
+  // The default is one layer of a 4,096-token prompt.
+  int64_t step_budget = kDefaultStepBudget;
+  static constexpr int64_t kDefaultStepBudget = 4096;
 };
 
 // What the scheduler holds now.
@@ -73,7 +81,8 @@ struct SchedulerState {
   int64_t running = 0;        // admitted, not finished
   int64_t kv_held_bytes = 0;  // the engine's KV pool in use
   int64_t kv_limit_bytes = 0;
-  int64_t steps = 0;  // engine steps run
+  int64_t steps = 0;          // engine steps run
+  int64_t prefill_parts = 0;  // of them, parts of prefills cut by layers
 };
 
 // Requests are admitted in submission order while fewer than max_batch run and the engine's KV
