@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(gguf_fuzz tokenizer_fuzz schedule_fuzz chat_template_fuzz eval_record_fuzz batch_record_fuzz)
+TARGETS=(gguf_fuzz tokenizer_fuzz schedule_fuzz chat_template_fuzz eval_record_fuzz batch_record_fuzz request_fuzz)
 
 dict_of() {
   case "$1" in
@@ -20,6 +20,7 @@ dict_of() {
     schedule_fuzz) echo fuzz/dict/schedule.dict ;;
     chat_template_fuzz) echo fuzz/dict/chat.dict ;;
     eval_record_fuzz | batch_record_fuzz) echo fuzz/dict/json.dict ;;
+    request_fuzz) echo fuzz/dict/request.dict ;;
   esac
 }
 

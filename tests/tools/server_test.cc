@@ -12,11 +12,15 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <regex>
 #include <set>
@@ -465,6 +469,130 @@ TEST_F(ServerTest, DrainingFinishesWhatRuns) {
   EXPECT_EQ(result["usage"]["completion_tokens"], 3000) << "it ran to its end";
   // After the drain nothing listens.
   EXPECT_FALSE(Client().Get("/health"));
+}
+
+// The `lazyllm serve` process: it answers like `run --temp 0`, refuses bad flags, and on SIGTERM
+// finishes the request it runs and exits 0.
+class ServeProcessTest : public ::testing::Test {
+ protected:
+  // Starts `lazyllm serve ARGS --port 0`; returns once it says it is ready (its port read from
+  // what it prints), or fails.
+  void Start(const std::string& args) {
+    err_path_ = ::testing::TempDir() + "/lazyllm_serve_err." + std::to_string(getpid()) + ".txt";
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      const std::string cmd =
+          "exec " + std::string(LAZYLLM_CLI) + " serve " + args + " --port 0 >/dev/null 2>" + err_path_;
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (auto until = Clock::now() + std::chrono::seconds(120); Clock::now() < until;) {
+      const std::string err = Err();
+      const auto at = err.find("listening on http://127.0.0.1:");
+      if (at != std::string::npos && err.find("ready:") != std::string::npos) {
+        port_ = std::atoi(err.c_str() + at + std::strlen("listening on http://127.0.0.1:"));
+        return;
+      }
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        FAIL() << "serve exited: " << err;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "serve did not get ready: " << Err();
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string Err() const {
+    std::ifstream in(err_path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  // Sends SIGTERM and returns the exit status (-1 when it did not exit normally).
+  int Terminate() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string err_path_;
+};
+
+std::string RunText(const std::string& args) {
+  std::string out;
+  FILE* p = popen((std::string(LAZYLLM_CLI) + " run " + args + " 2>/dev/null").c_str(), "r");
+  std::array<char, 4096> buf;
+  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
+  pclose(p);
+  if (!out.empty() && out.back() == '\n') out.pop_back();  // run ends its text with a newline
+  return out;
+}
+
+TEST_F(ServeProcessTest, AnswersLikeRunAndDrainsOnSigterm) {
+  const std::string model = testing::SampleModel().string();
+  ASSERT_NO_FATAL_FAILURE(Start("-m " + model + " -t 1 -c 4096 --prune paper"));
+  httplib::Client c("127.0.0.1", port_);
+  c.set_read_timeout(120, 0);
+  for (const std::string prune : {"off", "paper"}) {
+    auto res =
+        c.Post("/v1/completions",
+               json({{"prompt", "Once upon a time"}, {"max_tokens", 30}, {"temperature", 0}, {"prune", prune}}).dump(),
+               "application/json");
+    ASSERT_TRUE(res && res->status == 200);
+    EXPECT_EQ(json::parse(res->body)["choices"][0]["text"],
+              RunText("-m " + model + " -p 'Once upon a time' -n 30 --temp 0 -c 4096 --prune " + prune));
+  }
+  // A long request in flight when SIGTERM comes finishes; then the process exits 0.
+  json result;
+  std::thread client([&] {
+    auto res = c.Post("/v1/completions",
+                      json({{"prompt", "Once upon a time"}, {"max_tokens", 3000}, {"ignore_eos", true}}).dump(),
+                      "application/json");
+    if (res && res->status == 200) result = json::parse(res->body);
+  });
+  for (auto until = Clock::now() + std::chrono::seconds(60); Clock::now() < until;) {
+    auto m = httplib::Client("127.0.0.1", port_).Get("/metrics");
+    if (m && m->body.find("lazyllm_requests_running 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Terminate(), 0);
+  client.join();
+  ASSERT_TRUE(result.is_object()) << Err();
+  EXPECT_EQ(result["usage"]["completion_tokens"], 3000);
+  EXPECT_NE(Err().find("SIGTERM: draining"), std::string::npos);
+}
+
+TEST_F(ServeProcessTest, BadFlagsAndABusyPortAreClearErrors) {
+  const std::string model = testing::SampleModel().string();
+  for (const std::string args : {"--port 70000", "--parallel 0", "--prune banana", "--kv-mem lots", "--bogus 1"}) {
+    FILE* p = popen((std::string(LAZYLLM_CLI) + " serve -m " + model + " " + args + " 2>&1").c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buf;
+    for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
+    const int status = pclose(p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << args;
+    EXPECT_NE(out.find("error"), std::string::npos) << args << ": " << out;
+  }
+  ASSERT_NO_FATAL_FAILURE(Start("-m " + model + " -t 1"));
+  FILE* p = popen(
+      (std::string(LAZYLLM_CLI) + " serve -m " + model + " --port " + std::to_string(port_) + " 2>&1").c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
+  pclose(p);
+  EXPECT_NE(out.find("cannot listen on 127.0.0.1:" + std::to_string(port_)), std::string::npos) << out;
+  EXPECT_EQ(Terminate(), 0);
 }
 
 }  // namespace

@@ -314,6 +314,12 @@ Server::Server(ServerOptions options)
   Handlers& h = *handlers_;
   httplib::Server& s = *http_;
   s.set_payload_max_length(options_.max_body_bytes);
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on a port
+  // in use would start and silently share its connections instead of failing.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   s.new_task_queue = [this] {
     int n = options_.http_threads;
     if (n <= 0) n = 64;
