@@ -3,9 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake pkg-config git libtbb-dev libhwloc-dev libopenblas-dev libpcre2-dev libcli11-dev
-      nlohmann-json3-dev libcpp-httplib-dev googletest libgtest-dev libbenchmark-dev clang clang-format)
+      nlohmann-json3-dev libcpp-httplib-dev googletest libgtest-dev libbenchmark-dev clang clang-format wrk)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# Node and npm for the OpenAI-client test (a node from elsewhere, e.g. NodeSource's, will do).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "setup: installing ${missing[*]}" >&2

@@ -3,8 +3,8 @@
 #  1. the Release build's tests;
 #  2. every suite again under AddressSanitizer + UndefinedBehaviorSanitizer (the CLI tests run the
 #     sanitized binary);
-#  3. the threaded suites (thread pool, topology, NUMA, sessions, the batched engine and the
-#     concurrency tests) under ThreadSanitizer, with multi-worker engines (TSan builds run the
+#  3. the threaded suites (thread pool, topology, NUMA, sessions, the batched engine, the
+#     scheduler, the server and the concurrency tests) under ThreadSanitizer, with multi-worker engines (TSan builds run the
 #     pool's loops on plain std::threads: Debian's oneTBB is not instrumented, see
 #     docs/reliability.md);
 #  4. the libFuzzer targets, built with clang (the project's clang build), each run shortly on its
@@ -19,11 +19,12 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLAZYLLM_SANITIZE=ON -DLAZYLL
 cmake --build build-asan -j"$(nproc)"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$PWD/../tools/lsan.supp" ctest --output-on-failure -j"$(nproc)")
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DLAZYLLM_TSAN=ON -DLAZYLLM_BUILD_BENCH=OFF >/dev/null
-cmake --build build-tsan -j"$(nproc)" --target thread_pool_test topology_test numa_test session_test batch_test
+cmake --build build-tsan -j"$(nproc)" --target thread_pool_test topology_test numa_test session_test batch_test \
+  scheduler_test server_test
 # The threaded suites, less the long reference-numerics tests (100x slower under TSan, and no
 # more threaded than the rest).
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j"$(nproc)" \
-  -R '^(ThreadPool|Workers|Context|Topology|Numa|Session|MappedFile|Batch|GenerateBatch|Concurrency)[A-Za-z]*Test\.' \
+  -R '^(ThreadPool|Workers|Context|Topology|Numa|Session|MappedFile|Batch|GenerateBatch|Concurrency|Scheduler|Server|ServeProcess|LayerSplitPrefill)[A-Za-z]*Test\.' \
   -E '(MatchesFloat64Reference|MatchesLlamaCpp|Int8Activation|BatchEqualsSoloOnTheSampleModel|BatchEqualsSoloOnQuantized)')
 tools/fuzz.sh --smoke 10
 cmake --build build-fuzz -j"$(nproc)" --target lazyllm_cli
