@@ -23,7 +23,7 @@ cmake --build build-tsan -j"$(nproc)" --target thread_pool_test topology_test nu
   scheduler_test server_test
 # The threaded suites, less the long reference-numerics tests (100x slower under TSan, and no
 # more threaded than the rest).
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j"$(nproc)" \
+(cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/../tools/tsan.supp" ctest --output-on-failure -j"$(nproc)" \
   -R '^(ThreadPool|Workers|Context|Topology|Numa|Session|MappedFile|Batch|GenerateBatch|Concurrency|Scheduler|Server|ServeProcess|LayerSplitPrefill)[A-Za-z]*Test\.' \
   -E '(MatchesFloat64Reference|MatchesLlamaCpp|Int8Activation|BatchEqualsSoloOnTheSampleModel|BatchEqualsSoloOnQuantized)')
 tools/fuzz.sh --smoke 10
