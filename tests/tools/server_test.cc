@@ -479,6 +479,7 @@ class ServeProcessTest : public ::testing::Test {
   // what it prints), or fails.
   void Start(const std::string& args) {
     err_path_ = ::testing::TempDir() + "/lazyllm_serve_err." + std::to_string(getpid()) + ".txt";
+    std::remove(err_path_.c_str());  // not an earlier server's lines
     pid_ = fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
