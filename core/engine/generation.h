@@ -3,22 +3,25 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 #include "lazyllm/generate.h"
+#include "lazyllm/scheduler.h"
 
 namespace lazyllm {
 
 using Clock = std::chrono::steady_clock;
 inline double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-// Whether a generation ends after `token`, its `generated`-th: the caller's on_token asks to stop
-// (it is called once per token), an end-of-generation token with stop_at_eos, max_new_tokens
-// reached, or no room in the context for another step.
-inline bool EndsAfter(const GenerationOptions& g, const Tokenizer& tok, int32_t token, int64_t generated,
-                      const Sequence& seq) {
-  if (g.on_token && !g.on_token(token)) return true;
-  if (g.stop_at_eos && tok.IsEndOfGeneration(token)) return true;
-  return generated >= g.max_new_tokens || seq.position() >= seq.max_context();
+// Why a generation ends after `token`, its `generated`-th, or nullopt when it goes on: the
+// caller's on_token asks to stop (it is called once per token) or an end-of-generation token with
+// stop_at_eos (kStop); max_new_tokens reached or no room in the context for another step (kLength).
+inline std::optional<FinishReason> EndsAfter(const GenerationOptions& g, const Tokenizer& tok, int32_t token,
+                                             int64_t generated, const Sequence& seq) {
+  if (g.on_token && !g.on_token(token)) return FinishReason::kStop;
+  if (g.stop_at_eos && tok.IsEndOfGeneration(token)) return FinishReason::kStop;
+  if (generated >= g.max_new_tokens || seq.position() >= seq.max_context()) return FinishReason::kLength;
+  return std::nullopt;
 }
 
 // The stats of a finished generation: its tokens, the decode rate over its decode steps, and

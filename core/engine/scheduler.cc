@@ -103,7 +103,7 @@ class StopText {
 struct Job {
   Scheduler::Id id = 0;
   Request req;
-  Clock::time_point submitted, admitted, first_token;
+  Clock::time_point submitted, first_token;
   std::optional<Clock::time_point> deadline;
   std::optional<Sequence> seq;
   std::optional<StopText> text;
@@ -111,7 +111,6 @@ struct Job {
   int decode_steps = 0;
   bool cut = false;  // its prefill runs in parts of `part_layers` layers
   int64_t part_layers = 0;
-  bool prefill_started = false;  // a part of it has run
   double prefill_ms = 0;
   bool done = false;
   std::atomic<bool> cancel{false};  // set by Cancel from any thread
@@ -234,10 +233,9 @@ void Scheduler::Impl::Admit(std::vector<std::unique_ptr<Job>>& ended) {
     const int64_t layers = engine.model().config().num_layers;
     j.cut = options.step_budget > 0 && n * layers > options.step_budget;
     j.part_layers = std::max<int64_t>(1, options.step_budget / n);
-    j.admitted = Clock::now();
     Stats& stats = j.out.stats;
     stats.prompt_tokens = static_cast<int64_t>(r.prompt.size());
-    stats.queue_ms = Ms(j.admitted - j.submitted);
+    stats.queue_ms = Ms(Clock::now() - j.submitted);
     stats.load_ms = engine.model().load_ms();
     running.push_back(std::move(queue.front()));
     queue.pop_front();
@@ -284,13 +282,12 @@ void Scheduler::Impl::StepPrefillPart() {
   if (it == running.end()) return;
   Job& j = **it;
   StepItem item{.sequence = &*j.seq, .max_layers = j.part_layers, .on_layer = PrefillProgress(j)};
-  if (j.prefill_started) {
+  if (j.seq->prefill_layers_done() > 0) {  // an earlier part stopped there
     item.kind = StepItem::Kind::kResume;
   } else {
     item.tokens = j.req.prompt;
     item.kind = StepItem::Kind::kPrefill;
   }
-  j.prefill_started = true;
   const auto s0 = Clock::now();
   const Status step = engine.Step({&item, 1});
   j.prefill_ms += Ms(Clock::now() - s0);
@@ -331,14 +328,11 @@ void Scheduler::Impl::Advance(Job& j, const StepItem& item, const Status& status
     j.first_token = Clock::now();
     st.ttft_ms = Ms(j.first_token - j.submitted);
   }
-  const bool stopped = j.text->Next(token);
+  const bool stopped = j.text->Next(token);  // a stop string appeared
   Deliver(j, token, /*final=*/false);
-  const Tokenizer& tok = engine.model().tokenizer();
+  if (stopped) return End(j, FinishReason::kStop);
   const auto generated = static_cast<int64_t>(j.out.tokens.size());
-  if (stopped || (g.on_token && !g.on_token(token)) || (g.stop_at_eos && tok.IsEndOfGeneration(token)))
-    End(j, FinishReason::kStop);
-  else if (generated >= g.max_new_tokens || j.seq->position() >= j.seq->max_context())
-    End(j, FinishReason::kLength);
+  if (const auto why = EndsAfter(g, engine.model().tokenizer(), token, generated, *j.seq)) End(j, *why);
 }
 
 void Scheduler::Impl::Loop() {
