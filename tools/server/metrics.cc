@@ -42,34 +42,20 @@ void Metrics::Request(const std::string& endpoint, int status) {
   std::lock_guard<std::mutex> lock(mu_);
   ++requests_[{endpoint, status}];
 }
-void Metrics::Tokens(int64_t prompt, int64_t generated) {
-  std::lock_guard<std::mutex> lock(mu_);
-  prompt_tokens_ += static_cast<uint64_t>(prompt);
-  generated_tokens_ += static_cast<uint64_t>(generated);
-}
 void Metrics::Disconnected() {
   std::lock_guard<std::mutex> lock(mu_);
   ++disconnected_;
 }
-void Metrics::TimedOut() {
+
+void Metrics::Completed(int64_t prompt_tokens, const Stats& s, double seconds, bool timed_out) {
   std::lock_guard<std::mutex> lock(mu_);
-  ++timed_out_;
-}
-void Metrics::Ttft(double s) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ttft_.Add(s);
-}
-void Metrics::Queue(double s) {
-  std::lock_guard<std::mutex> lock(mu_);
-  queue_.Add(s);
-}
-void Metrics::TimePerOutputToken(double s) {
-  std::lock_guard<std::mutex> lock(mu_);
-  tpot_.Add(s);
-}
-void Metrics::EndToEnd(double s) {
-  std::lock_guard<std::mutex> lock(mu_);
-  e2e_.Add(s);
+  prompt_tokens_ += static_cast<uint64_t>(prompt_tokens);
+  generated_tokens_ += static_cast<uint64_t>(s.generated_tokens);
+  queue_.Add(s.queue_ms / 1000);
+  if (s.generated_tokens > 0) ttft_.Add(s.ttft_ms / 1000);
+  if (s.generated_tokens > 1) tpot_.Add(s.decode_ms / 1000 / static_cast<double>(s.generated_tokens - 1));
+  e2e_.Add(seconds);
+  if (timed_out) ++timed_out_;
 }
 
 void Metrics::Write(std::string& out, const std::string& name, const std::string& help, const Histogram& h) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "lazyllm/generate.h"
+
 namespace lazyllm::server {
 
 class Metrics {
@@ -14,13 +16,10 @@ class Metrics {
   Metrics();
 
   void Request(const std::string& endpoint, int status);
-  void Tokens(int64_t prompt, int64_t generated);
   void Disconnected();  // a client left before its response: its request was cancelled
-  void TimedOut();
-  void Ttft(double seconds);
-  void Queue(double seconds);
-  void TimePerOutputToken(double seconds);
-  void EndToEnd(double seconds);
+  // A generation that ended: its tokens, its times (from its stats, and `seconds` from arrival
+  // to the end) and whether its timeout ended it.
+  void Completed(int64_t prompt_tokens, const Stats& stats, double seconds, bool timed_out);
 
   // Gauges read at scrape time.
   struct Gauges {

@@ -209,15 +209,9 @@ struct Server::Handlers {
     // The end of a request, whichever way it went: metrics and the in-flight count.
     auto account = [this, endpoint, arrived, n_prompt](const Completion* c, int status) {
       metrics.Request(endpoint, status);
-      if (c && c->status.ok()) {
-        const Stats& s = c->stats;
-        metrics.Tokens(n_prompt, s.generated_tokens);
-        metrics.Queue(s.queue_ms / 1000);
-        if (s.generated_tokens > 0) metrics.Ttft(s.ttft_ms / 1000);
-        if (s.generated_tokens > 1) metrics.TimePerOutputToken(s.decode_ms / 1000 / (s.generated_tokens - 1));
-        metrics.EndToEnd(std::chrono::duration<double>(Clock::now() - arrived).count());
-        if (c->finish == FinishReason::kTimeout) metrics.TimedOut();
-      }
+      if (c && c->status.ok())
+        metrics.Completed(n_prompt, c->stats, std::chrono::duration<double>(Clock::now() - arrived).count(),
+                          c->finish == FinishReason::kTimeout);
       --in_flight;
     };
     const int fd = ConnectionSocket(req);
