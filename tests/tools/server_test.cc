@@ -530,12 +530,19 @@ class ServeProcessTest : public ::testing::Test {
   std::string err_path_;
 };
 
-std::string RunText(const std::string& args) {
+// `lazyllm ARGS` (with its redirections): what it printed and its exit status (-1 when it did not
+// exit normally).
+std::pair<std::string, int> Cli(const std::string& args) {
   std::string out;
-  FILE* p = popen((std::string(LAZYLLM_CLI) + " run " + args + " 2>/dev/null").c_str(), "r");
+  FILE* p = popen((std::string(LAZYLLM_CLI) + " " + args).c_str(), "r");
   std::array<char, 4096> buf;
   for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  pclose(p);
+  const int status = pclose(p);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+std::string RunText(const std::string& args) {
+  std::string out = Cli("run " + args + " 2>/dev/null").first;
   if (!out.empty() && out.back() == '\n') out.pop_back();  // run ends its text with a newline
   return out;
 }
@@ -577,21 +584,12 @@ TEST_F(ServeProcessTest, AnswersLikeRunAndDrainsOnSigterm) {
 TEST_F(ServeProcessTest, BadFlagsAndABusyPortAreClearErrors) {
   const std::string model = testing::SampleModel().string();
   for (const std::string args : {"--port 70000", "--parallel 0", "--prune banana", "--kv-mem lots", "--bogus 1"}) {
-    FILE* p = popen((std::string(LAZYLLM_CLI) + " serve -m " + model + " " + args + " 2>&1").c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buf;
-    for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-    const int status = pclose(p);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << args;
+    const auto [out, status] = Cli("serve -m " + model + " " + args + " 2>&1");
+    EXPECT_GT(status, 0) << args;
     EXPECT_NE(out.find("error"), std::string::npos) << args << ": " << out;
   }
   ASSERT_NO_FATAL_FAILURE(Start("-m " + model + " -t 1"));
-  FILE* p = popen(
-      (std::string(LAZYLLM_CLI) + " serve -m " + model + " --port " + std::to_string(port_) + " 2>&1").c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  pclose(p);
+  const std::string out = Cli("serve -m " + model + " --port " + std::to_string(port_) + " 2>&1").first;
   EXPECT_NE(out.find("cannot listen on 127.0.0.1:" + std::to_string(port_)), std::string::npos) << out;
   EXPECT_EQ(Terminate(), 0);
 }
