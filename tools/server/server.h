@@ -28,8 +28,8 @@ struct ServerOptions {
   size_t max_body_bytes = size_t{8} << 20;
   // A request that runs longer ends with finish_reason "timeout"; 0: never.
   double timeout_s = 0;
-  // Connections served at once (each request holds one while it runs); 0: derived from the
-  // scheduler's batch and queue when ready, at least 16.
+  // Connections served at once (each request holds one while it runs): at least 16; 0 means 64.
+  // `serve` gives --parallel + --queue + 8, so that every admitted or queued request has one.
   int http_threads = 0;
 };
 
