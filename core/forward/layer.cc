@@ -34,14 +34,15 @@ void AddRows(const Forward& f, const float* delta, float* x, int64_t n) {
   });
 }
 
-// Per row: each head of q and k normalised (when the family has Q/K norms) and rotated by the
+// Per row of the range: each head of q and k normalised (when the family has Q/K norms) and rotated by the
 // row's own position; its k and v written to its K/V row in its sequence's cache at layer l.
-void RotateAndCacheKv(const Forward& f, const LayerWeights& w, int64_t l, const LayerRows& rows, Activations& a) {
+void RotateAndCacheKv(const Forward& f, const LayerWeights& w, int64_t l, const LayerRows& rows, RowRange range,
+                      Activations& a) {
   const ModelConfig& c = f.m.config;
   const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim, pairs = c.rope_dims / 2;
   const auto rotate = f.m.arch->rope == RopeStyle::kNeox ? f.k.rope_neox : f.k.rope;
-  f.workers.ParallelFor(rows.num_rows(), 8, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
+  f.workers.ParallelFor(range.size(), 8, [&](int64_t i0, int64_t i1) {
+    for (int64_t r = range.begin + i0; r < range.begin + i1; ++r) {
       const float* cs = f.rope.At(w.rope_table, rows.pos[r], c.rope_dims);
       for (int64_t h = 0; h < c.num_heads; ++h) {
         float* qh = &a.q[r * q_dim + h * c.head_dim];
@@ -88,17 +89,27 @@ KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, Activations&
   return {a.kc.data(), a.vc.data(), kv_dim};
 }
 
-// Causal attention of each sequence's rows over its keys of layer l: a row attends to the keys at
-// positions <= its own (within `window` of it, when the layer has one). A few rows over keys read
-// in place (decode) are gathered into one parallel loop for all sequences; the others run at
-// once. Where a sequence asks, its last row's probabilities averaged over heads go to its scores.
-void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, Activations& a) {
+// Causal attention of each sequence's rows in the range over its keys of layer l: a row attends
+// to the keys at positions <= its own (within `window` of it, when the layer has one). A few rows
+// over keys read in place (decode) are gathered into one parallel loop for all sequences; the
+// others run at once. Where a sequence asks and the range holds its last row, that row's
+// probabilities averaged over heads go to its scores.
+void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, RowRange range, Activations& a) {
   const int64_t q_dim = f.m.config.num_heads * f.m.config.head_dim;
   a.key_count.resize(static_cast<size_t>(rows.num_rows()));
   a.key_begin.resize(static_cast<size_t>(rows.num_rows()));
   a.direct.clear();
-  for (const Segment& s : rows.segments) {
-    const auto n = static_cast<int64_t>(s.positions.size());
+  for (const Segment& seg : rows.segments) {
+    const auto rows_in = static_cast<int64_t>(seg.positions.size());
+    // The segment's rows in the range: [lo, hi) of its own.
+    const int64_t lo = std::max<int64_t>(range.begin - seg.begin, 0);
+    const int64_t hi = std::min<int64_t>(range.end - seg.begin, rows_in);
+    if (lo >= hi) continue;
+    Segment s = seg;
+    s.begin += lo;
+    s.positions = seg.positions.subspan(static_cast<size_t>(lo), static_cast<size_t>(hi - lo));
+    if (hi < rows_in) s.scores = nullptr;  // its last row is not in the range
+    const int64_t n = hi - lo;
     int64_t* count = &a.key_count[s.begin];
     int64_t* begin = &a.key_begin[s.begin];
     // Rows and keys are both ascending: one merge gives each row's visible key count and its
@@ -128,14 +139,14 @@ void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, 
   if (!a.direct.empty()) f.attention.RunDirectMany(f.workers, a.direct);
 }
 
-// xn[n][dim] = Wdown · act(xn·Wgate) ⊙ (xn·Wup), in chunks of rows, each chunk's output
-// overwriting its own (consumed) input rows.
-void Mlp(const Forward& f, const LayerWeights& w, int64_t n, Activations& a) {
+// xn[n][dim] = Wdown · act(xn·Wgate) ⊙ (xn·Wup) for n rows from xn, in chunks of rows, each
+// chunk's output overwriting its own (consumed) input rows.
+void Mlp(const Forward& f, const LayerWeights& w, float* xn, int64_t n, Activations& a) {
   const int64_t dim = f.m.config.dim, ffn = f.m.config.ffn_dim;
   const auto activate = f.m.arch->activation == FfnActivation::kGeluTanh ? f.k.geglu : f.k.swiglu;
   for (int64_t c0 = 0; c0 < n; c0 += Activations::kFfnChunk) {
     const int64_t nc = std::min(Activations::kFfnChunk, n - c0);
-    float* chunk = &a.xn[c0 * dim];
+    float* chunk = &xn[c0 * dim];
     MatMul(f.workers, f.k, w.w_gate, f.placed.Slices(w.w_gate), chunk, nc, a.gate.data(), a.gemv, f.int8_activations);
     MatMul(f.workers, f.k, w.w_up, f.placed.Slices(w.w_up), chunk, nc, a.up.data(), a.gemv, f.int8_activations);
     f.workers.ParallelFor(nc, 8, [&](int64_t r0, int64_t r1) {
@@ -166,24 +177,41 @@ void EmbedRows(const Forward& f, int64_t begin, std::span<const int64_t> positio
   });
 }
 
-void Layer(const Forward& f, int64_t l, const LayerRows& rows, Activations& a) {
+void LayerQkv(const Forward& f, int64_t l, const LayerRows& rows, RowRange range, Activations& a) {
   const LayerWeights& w = f.m.layers[l];
-  const int64_t n = rows.num_rows();
-  // Attention block.
-  NormRows(f, a.x.data(), w.attn_norm, a.xn.data(), n);    // xn = RMSNorm(x)               [n, dim]
-  Project(f, a.xn.data(), n, w.wq, w.bq, a.q.data(), a);   // q = xn·Wqᵀ (+ bq)             [n, heads·head_dim]
-  Project(f, a.xn.data(), n, w.wk, w.bk, a.k.data(), a);   // k = xn·Wkᵀ (+ bk)             [n, kv_heads·head_dim]
-  Project(f, a.xn.data(), n, w.wv, w.bv, a.v.data(), a);   // v = xn·Wvᵀ (+ bv)             [n, kv_heads·head_dim]
-  RotateAndCacheKv(f, w, l, rows, a);                      // Q/K norms, RoPE at each row's position; K/V cached
-  Attend(f, l, w.sliding_window, rows, a);                 // attn: per sequence over its keys (+ scores)
-  Project(f, a.attn.data(), n, w.wo, {}, a.xn.data(), a);  // xn = attn·Woᵀ                 [n, dim]
-  if (!w.post_attn_norm.empty()) NormRows(f, a.xn.data(), w.post_attn_norm, a.xn.data(), n);
-  AddRows(f, a.xn.data(), a.x.data(), n);  // x += xn
+  const ModelConfig& c = f.m.config;
+  const int64_t n = range.size(), r = range.begin, q_dim = c.num_heads * c.head_dim,
+                kv_dim = c.num_kv_heads * c.head_dim;
+  float* xn = &a.xn[r * c.dim];
+  NormRows(f, &a.x[r * c.dim], w.attn_norm, xn, n);    // xn = RMSNorm(x)               [n, dim]
+  Project(f, xn, n, w.wq, w.bq, &a.q[r * q_dim], a);   // q = xn·Wqᵀ (+ bq)             [n, heads·head_dim]
+  Project(f, xn, n, w.wk, w.bk, &a.k[r * kv_dim], a);  // k = xn·Wkᵀ (+ bk)             [n, kv_heads·head_dim]
+  Project(f, xn, n, w.wv, w.bv, &a.v[r * kv_dim], a);  // v = xn·Wvᵀ (+ bv)             [n, kv_heads·head_dim]
+  RotateAndCacheKv(f, w, l, rows, range, a);           // Q/K norms, RoPE at each row's position; K/V cached
+}
+
+void LayerRest(const Forward& f, int64_t l, const LayerRows& rows, RowRange range, Activations& a) {
+  const LayerWeights& w = f.m.layers[l];
+  const ModelConfig& c = f.m.config;
+  const int64_t n = range.size(), r = range.begin, q_dim = c.num_heads * c.head_dim;
+  float* x = &a.x[r * c.dim];
+  float* xn = &a.xn[r * c.dim];
+  // Attention block, after its K/V.
+  Attend(f, l, w.sliding_window, rows, range, a);      // attn: per sequence over its keys (+ scores)
+  Project(f, &a.attn[r * q_dim], n, w.wo, {}, xn, a);  // xn = attn·Woᵀ                 [n, dim]
+  if (!w.post_attn_norm.empty()) NormRows(f, xn, w.post_attn_norm, xn, n);
+  AddRows(f, xn, x, n);  // x += xn
   // MLP block.
-  NormRows(f, a.x.data(), w.ffn_norm, a.xn.data(), n);  // xn = RMSNorm(x)               [n, dim]
-  Mlp(f, w, n, a);                                      // xn = Wdown·act(xn·Wgate) ⊙ (xn·Wup)
-  if (!w.post_ffn_norm.empty()) NormRows(f, a.xn.data(), w.post_ffn_norm, a.xn.data(), n);
-  AddRows(f, a.xn.data(), a.x.data(), n);  // x += xn
+  NormRows(f, x, w.ffn_norm, xn, n);  // xn = RMSNorm(x)               [n, dim]
+  Mlp(f, w, xn, n, a);                // xn = Wdown·act(xn·Wgate) ⊙ (xn·Wup)
+  if (!w.post_ffn_norm.empty()) NormRows(f, xn, w.post_ffn_norm, xn, n);
+  AddRows(f, xn, x, n);  // x += xn
+}
+
+void Layer(const Forward& f, int64_t l, const LayerRows& rows, Activations& a) {
+  const RowRange all = {0, rows.num_rows()};
+  LayerQkv(f, l, rows, all, a);   // K/V of every row first: a row's attention reads its sequence's keys
+  LayerRest(f, l, rows, all, a);  // then attention, output projection and MLP
 }
 
 void LmHead(const Forward& f, const float* in, int64_t n, float* normed, float* logits, Activations& a) {

@@ -57,9 +57,24 @@ Attention ModelAttention(const Model::Impl& m, const simd::Kernels& k);
 void EmbedRows(const Forward& f, int64_t begin, std::span<const int64_t> positions, std::span<const int32_t> tokens,
                int64_t first, float* x);
 
+// Stacked rows [begin, end) of a layer.
+struct RowRange {
+  int64_t begin = 0, end = 0;
+  int64_t size() const { return end - begin; }
+};
+
 // Transformer layer l over the stacked rows, x → x (and each sequence's K/V at layer l, and its
-// scores where asked).
+// scores where asked): LayerQkv over all rows, then LayerRest over all rows.
 void Layer(const Forward& f, int64_t l, const LayerRows& rows, Activations& a);
+
+// The two halves of layer l over a range of the rows, so that a long prefill can stop inside a
+// layer. LayerQkv: the rows' q (kept in a.q) and their K/V, written to their caches. LayerRest:
+// their attention, output projection and MLP, x → x; it reads each row's keys at this layer, so
+// LayerQkv must have run over every row of the range's sequences. Each row's result depends on
+// its own inputs only (the kernels are row-independent), so any cut of the rows into ranges
+// computes the same bits as one range of all of them.
+void LayerQkv(const Forward& f, int64_t l, const LayerRows& rows, RowRange range, Activations& a);
+void LayerRest(const Forward& f, int64_t l, const LayerRows& rows, RowRange range, Activations& a);
 
 // logits[n][vocab] = LMHead(RMSNorm(in[n][dim])) (soft-capped where the family says so); normed
 // receives the normalised rows and may be `in` itself.

@@ -825,7 +825,7 @@ PrefillRecord RunCut(const Engine& engine, const std::vector<int32_t>& prompt, c
 // whole prefill does: the same kept sets, the same logits bit for bit, the same revivals after.
 TEST(LayerSplitPrefillTest, CutsChangeNothingTheSequenceComputes) {
   const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
-  for (const std::string file : {std::string(), std::string("gqa-q4_k_m.gguf"), std::string("gemma2.gguf")}) {
+  for (const std::string& file : {std::string(), std::string("gqa-q4_k_m.gguf"), std::string("gemma2.gguf")}) {
     const std::string path =
         file.empty() ? testing::SampleModel().string() : testing::ReferenceModelPath(file).string();
     if (!std::filesystem::exists(path)) {
@@ -839,7 +839,8 @@ TEST(LayerSplitPrefillTest, CutsChangeNothingTheSequenceComputes) {
     auto all = model->tokenizer().Encode(text, true);
     all.resize(std::min<size_t>(all.size(), 200));
     const int64_t layers = model->config().num_layers;
-    for (const std::string schedule : {"off", "paper", "random:0.4", "1:0.5"}) {
+    for (const std::string& schedule :
+         {std::string("off"), std::string("paper"), std::string("random:0.4"), std::string("1:0.5")}) {
       for (bool exact : {true, false}) {
         const PrefillRecord whole = RunCut(*engine, all, schedule, 0, 6, exact);
         EXPECT_EQ(whole.parts, 1);
