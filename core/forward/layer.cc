@@ -139,14 +139,16 @@ void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, 
   if (!a.direct.empty()) f.attention.RunDirectMany(f.workers, a.direct);
 }
 
-// xn[n][dim] = Wdown · act(xn·Wgate) ⊙ (xn·Wup) for n rows from xn, in chunks of rows, each
-// chunk's output overwriting its own (consumed) input rows.
-void Mlp(const Forward& f, const LayerWeights& w, float* xn, int64_t n, Activations& a) {
+// xn[r] = Wdown · act(xn[r]·Wgate) ⊙ (xn[r]·Wup) for the rows r of the range, in chunks of the
+// layer's rows (multiples of kFfnChunk from its first row, whatever the range, so that a range's
+// matmuls are the whole layer's), each chunk's output overwriting its own (consumed) input rows.
+void Mlp(const Forward& f, const LayerWeights& w, RowRange range, Activations& a) {
   const int64_t dim = f.m.config.dim, ffn = f.m.config.ffn_dim;
   const auto activate = f.m.arch->activation == FfnActivation::kGeluTanh ? f.k.geglu : f.k.swiglu;
-  for (int64_t c0 = 0; c0 < n; c0 += Activations::kFfnChunk) {
-    const int64_t nc = std::min(Activations::kFfnChunk, n - c0);
-    float* chunk = &xn[c0 * dim];
+  for (int64_t c0 = range.begin, c1 = 0; c0 < range.end; c0 = c1) {
+    c1 = std::min(range.end, (c0 / Activations::kFfnChunk + 1) * Activations::kFfnChunk);
+    const int64_t nc = c1 - c0;
+    float* chunk = &a.xn[c0 * dim];
     MatMul(f.workers, f.k, w.w_gate, f.placed.Slices(w.w_gate), chunk, nc, a.gate.data(), a.gemv, f.int8_activations);
     MatMul(f.workers, f.k, w.w_up, f.placed.Slices(w.w_up), chunk, nc, a.up.data(), a.gemv, f.int8_activations);
     f.workers.ParallelFor(nc, 8, [&](int64_t r0, int64_t r1) {
@@ -203,7 +205,7 @@ void LayerRest(const Forward& f, int64_t l, const LayerRows& rows, RowRange rang
   AddRows(f, xn, x, n);  // x += xn
   // MLP block.
   NormRows(f, x, w.ffn_norm, xn, n);  // xn = RMSNorm(x)               [n, dim]
-  Mlp(f, w, xn, n, a);                // xn = Wdown·act(xn·Wgate) ⊙ (xn·Wup)
+  Mlp(f, w, range, a);                // xn = Wdown·act(xn·Wgate) ⊙ (xn·Wup)
   if (!w.post_ffn_norm.empty()) NormRows(f, xn, w.post_ffn_norm, xn, n);
   AddRows(f, xn, x, n);  // x += xn
 }

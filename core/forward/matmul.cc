@@ -111,11 +111,11 @@ void SmallBatchF32(const SliceProduct& p, const simd::Kernels& k) {
 void SgemmF32Grid(const SliceProduct& p) {
   const int64_t rows = p.rows(), cols = p.w.cols;
   const int64_t panels = (rows + kF32PanelRows - 1) / kF32PanelRows;
-  const int64_t blocks = (p.n + kF32RowBlock - 1) / kF32RowBlock;
+  const int64_t blocks = (p.n + kRowBlock - 1) / kRowBlock;
   p.workers.ParallelForIn(p.arena, 0, panels * blocks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t r0 = t / blocks * kF32PanelRows, i0 = t % blocks * kF32RowBlock;
-      const int64_t nr = std::min(kF32PanelRows, rows - r0), ni = std::min(kF32RowBlock, p.n - i0);
+      const int64_t r0 = t / blocks * kF32PanelRows, i0 = t % blocks * kRowBlock;
+      const int64_t nr = std::min(kF32PanelRows, rows - r0), ni = std::min(kRowBlock, p.n - i0);
       simd::SgemmNT(ni, nr, cols, p.x + i0 * cols, cols, reinterpret_cast<const float*>(p.Row(r0)), cols,
                     p.y + i0 * p.w.rows + r0, p.w.rows);
     }
@@ -123,7 +123,7 @@ void SgemmF32Grid(const SliceProduct& p) {
 }
 
 // Other dtypes: panels of kPanelRows weight rows converted to fp32 in the thread's scratch, each
-// multiplied into every input row by one sgemm call.
+// multiplied into every block of input rows.
 void SgemmPanels(const SliceProduct& p, simd::ToF32Fn convert) {
   const int64_t rows = p.rows(), cols = p.w.cols;
   p.workers.ParallelForIn(p.arena, 0, (rows + kPanelRows - 1) / kPanelRows, 1, [&](int64_t p0, int64_t p1) {
@@ -132,7 +132,10 @@ void SgemmPanels(const SliceProduct& p, simd::ToF32Fn convert) {
     for (int64_t q = p0; q < p1; ++q) {
       const int64_t r0 = q * kPanelRows, nr = std::min(kPanelRows, rows - r0);
       for (int64_t r = 0; r < nr; ++r) convert(p.StoredRow(r0 + r, buf), panel + r * cols, cols);
-      simd::SgemmNT(p.n, nr, cols, p.x, cols, panel, cols, p.y + r0, p.w.rows);
+      for (int64_t i0 = 0; i0 < p.n; i0 += kRowBlock) {
+        const int64_t ni = std::min(kRowBlock, p.n - i0);
+        simd::SgemmNT(ni, nr, cols, p.x + i0 * cols, cols, panel, cols, p.y + i0 * p.w.rows + r0, p.w.rows);
+      }
     }
   });
 }

@@ -13,14 +13,17 @@
 namespace lazyllm {
 
 // Prefill sgemm calls: converted weights go through per-thread fp32 scratch of kPanelRows
-// weight rows, times all input rows; F32 weights are read in place on a grid of kF32PanelRows
-// weight rows × kF32RowBlock input rows (enough tasks to balance small matrices). The grid never
-// depends on the thread count, and NUMA slices start on multiples of the panels, so every
-// output element is computed by the same call shape however the work is shared out: results do
-// not change with -t or --numa.
+// weight rows; F32 weights are read in place in panels of kF32PanelRows weight rows (enough
+// tasks to balance small matrices). Either is multiplied into blocks of kRowBlock input rows,
+// from the first. The calls never depend on the thread count, and NUMA slices start on multiples
+// of the panels, so every output element is computed by the same call shape however the work is
+// shared out: results do not change with -t or --numa. And since sgemm's result for a row can
+// depend on the other rows of its call (OpenBLAS's does), the blocks make a matmul over rows
+// [r0, r1), r0 a multiple of kRowBlock, compute the same bits for them as one over all rows:
+// what lets a prefill stop inside a layer.
 constexpr int64_t kPanelRows = 64;
 constexpr int64_t kF32PanelRows = 128;
-constexpr int64_t kF32RowBlock = 256;
+constexpr int64_t kRowBlock = 256;
 constexpr int64_t kSliceAlign = kF32PanelRows;
 // Below this many input rows, matmuls run as GEMV on the stored dtype.
 constexpr int64_t kGemvMaxRows = 4;
