@@ -21,9 +21,9 @@ int Serve(int argc, char** argv) {
               {"--parallel", "N", "requests generating at once (default 8)"},
               {"--queue", "N", "requests waiting for a slot at most; more get 503 (default 64)"},
               {"--step-budget", "N",
-               "rows x layers a step gives one prefill: a longer prompt is prefilled in parts of whole layers between "
-               "the other requests' decode steps, computing the same (default 4096: a layer of a 4K prompt; 0: never "
-               "cut)"},
+               "rows x layers of work a step gives one prefill: a longer prompt is prefilled in parts (between layers "
+               "or inside one, in 256-row ranges) between the other requests' decode steps, computing the same "
+               "(default 512; 0: never cut)"},
               {"--kv-mem", "BYTES", "KV cache pool of all requests together (e.g. 2GiB; default: no limit)"},
               {"--timeout", "S",
                "seconds a request may run; then it ends with finish_reason timeout (default 0: none)"},

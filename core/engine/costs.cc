@@ -41,6 +41,13 @@ SequenceNeed EstimateSequenceNeed(const ModelConfig& c, int64_t ctx, const Pruni
   return need;
 }
 
+LayerFlops EstimateLayerFlops(const ModelConfig& c) {
+  const Widths w(c);
+  return {.qkv_row = 2 * w.dim * (w.q_dim + 2 * w.kv_dim),
+          .rest_row = 2 * (w.q_dim * w.dim + 3 * w.dim * w.ffn),
+          .per_key = 4 * w.q_dim};
+}
+
 double EstimateStepFlops(const ModelConfig& c, int64_t n, int64_t keys) {
   const Widths w(c);
   const double per_row = 2 * (w.dim * (2 * w.q_dim + 2 * w.kv_dim) + 3 * w.dim * w.ffn);

@@ -26,6 +26,15 @@ struct SequenceNeed {
 SequenceNeed EstimateSequenceNeed(const ModelConfig& c, int64_t ctx, const PruningOptions& pruning, bool kv_f16,
                                   bool grow_rope, int64_t rope_variants);
 
+// A layer's flops: per row, its q/K/V projections and the rest of its matmuls (output projection
+// and MLP); per (row, key) pair, its attention. One row through a layer's matmuls is what a
+// step budget of rows × layers counts.
+struct LayerFlops {
+  double qkv_row = 0, rest_row = 0, per_key = 0;
+  double row() const { return qkv_row + rest_row; }
+};
+LayerFlops EstimateLayerFlops(const ModelConfig& c);
+
 // Matmul and attention flops of n rows over `keys` keys each (at most), through every layer and
 // the LM head of one row.
 double EstimateStepFlops(const ModelConfig& c, int64_t n, int64_t keys);

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <new>
 #include <unordered_set>
 
@@ -21,15 +23,17 @@ Status CheckItem(const Sequence::Impl& s, const StepItem& item) {
   const bool prefill = item.kind == StepItem::Kind::kPrefill;
   if (item.max_layers < 0)
     return InvalidArgumentError("max_layers " + std::to_string(item.max_layers) + " must be >= 0");
+  if (!(item.max_flops >= 0) || std::isinf(item.max_flops))
+    return InvalidArgumentError("max_flops " + std::to_string(item.max_flops) + " must be finite and >= 0");
   if (item.kind == StepItem::Kind::kResume) {
-    if (!s.parked) return InvalidArgumentError("resume without a prefill cut short by max_layers");
+    if (!s.parked) return InvalidArgumentError("resume without a prefill cut short (by max_layers or max_flops)");
     if (n != 0) return InvalidArgumentError("a resume runs the parked prefill's rows: it takes no tokens");
     if (item.all_logits != nullptr) return InvalidArgumentError("all_logits needs a whole prefill");
     return OkStatus();
   }
-  if (!prefill && s.parked) return InvalidArgumentError("Append while a prefill cut by layers waits to resume");
-  if (prefill && item.max_layers > 0 && item.all_logits != nullptr)
-    return InvalidArgumentError("all_logits needs a whole prefill, not one cut by max_layers");
+  if (!prefill && s.parked) return InvalidArgumentError("Append while a prefill cut short waits to resume");
+  if (prefill && (item.max_layers > 0 || item.max_flops > 0) && item.all_logits != nullptr)
+    return InvalidArgumentError("all_logits needs a whole prefill, not one cut by max_layers or max_flops");
   if (prefill) {
     if (n == 0) return InvalidArgumentError("prompt is empty: prefill needs at least one token");
     if (n > s.max_ctx)
@@ -59,9 +63,10 @@ Status CheckItems(const Engine::Impl& e, std::span<StepItem> items) {
   const int64_t layers = e.model.config().num_layers;
   for (const StepItem& item : items) {
     const bool cut = item.kind == StepItem::Kind::kResume ||
-                     (item.kind == StepItem::Kind::kPrefill && item.max_layers > 0 && item.max_layers < layers);
+                     (item.kind == StepItem::Kind::kPrefill &&
+                      ((item.max_layers > 0 && item.max_layers < layers) || item.max_flops > 0));
     if (cut && items.size() > 1)
-      return InvalidArgumentError("a prefill cut by layers (max_layers, resume) runs alone in its step");
+      return InvalidArgumentError("a prefill cut short (max_layers, max_flops, resume) runs alone in its step");
     const Sequence::Impl* s = item.sequence == nullptr ? nullptr : internal::SequenceAccess::Get(*item.sequence);
     if (s == nullptr) return InvalidArgumentError("step item without a sequence");
     if (s->engine.get() != &e) return InvalidArgumentError("a sequence of another engine in this step");
@@ -195,9 +200,12 @@ Status Engine::Step(std::span<StepItem> items) const {
     const int64_t layers = impl_->model.config().num_layers;
     q.first_layer = q.resume ? s->parked->layers_done : 0;
     q.last_layer = item.max_layers > 0 ? std::min(layers, q.first_layer + item.max_layers) : layers;
+    q.at = {};
+    q.ran = false;
+    q.budget = item.max_flops > 0 ? item.max_flops : std::numeric_limits<double>::infinity();
     const int64_t n = q.tokens;
-    flops += EstimateStepFlops(impl_->model.config(), n, (q.prefill ? 0 : s->pos) + n) *
-             static_cast<double>(q.last_layer - q.first_layer) / static_cast<double>(layers);
+    flops += std::min(q.budget, EstimateStepFlops(impl_->model.config(), n, (q.prefill ? 0 : s->pos) + n) *
+                                    static_cast<double>(q.last_layer - q.first_layer) / static_cast<double>(layers));
     int8 = !s->exact_activations;
   }
   if (count == 0) return OkStatus();

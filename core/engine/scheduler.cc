@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "core/base/status_macros.h"
+#include "core/engine/costs.h"
 #include "core/engine/generation.h"
 
 namespace lazyllm {
@@ -109,8 +110,8 @@ struct Job {
   std::optional<StopText> text;
   Completion out;
   int decode_steps = 0;
-  bool cut = false;  // its prefill runs in parts of `part_layers` layers
-  int64_t part_layers = 0;
+  bool cut = false;  // its prefill runs in parts of about `part_flops`
+  double part_flops = 0;
   double prefill_ms = 0;
   bool done = false;
   std::atomic<bool> cancel{false};  // set by Cancel from any thread
@@ -232,7 +233,7 @@ void Scheduler::Impl::Admit(std::vector<std::unique_ptr<Job>>& ended) {
     const auto n = static_cast<int64_t>(r.prompt.size());
     const int64_t layers = engine.model().config().num_layers;
     j.cut = options.step_budget > 0 && n * layers > options.step_budget;
-    j.part_layers = std::max<int64_t>(1, options.step_budget / n);
+    j.part_flops = static_cast<double>(options.step_budget) * EstimateLayerFlops(engine.model().config()).row();
     Stats& stats = j.out.stats;
     stats.prompt_tokens = static_cast<int64_t>(r.prompt.size());
     stats.queue_ms = Ms(Clock::now() - j.submitted);
@@ -274,15 +275,15 @@ void Scheduler::Impl::Step() {
   StepPrefillPart();
 }
 
-// The next part of the oldest prefill cut by layers, alone in its step; the last part gives the
+// The next part of the oldest prefill cut short, alone in its step; the last part gives the
 // request its first token.
 void Scheduler::Impl::StepPrefillPart() {
   const auto it = std::find_if(running.begin(), running.end(),
                                [](const auto& j) { return !j->done && j->cut && j->out.tokens.empty(); });
   if (it == running.end()) return;
   Job& j = **it;
-  StepItem item{.sequence = &*j.seq, .max_layers = j.part_layers, .on_layer = PrefillProgress(j)};
-  if (j.seq->prefill_layers_done() > 0) {  // an earlier part stopped there
+  StepItem item{.sequence = &*j.seq, .max_flops = j.part_flops, .on_layer = PrefillProgress(j)};
+  if (j.seq->prefill_pending()) {  // an earlier part stopped there
     item.kind = StepItem::Kind::kResume;
   } else {
     item.tokens = j.req.prompt;
@@ -297,7 +298,7 @@ void Scheduler::Impl::StepPrefillPart() {
     ++prefill_parts;
   }
   const Status& status = step.ok() ? item.status : step;
-  if (status.ok() && j.seq->prefill_layers_done() > 0) return;  // more parts to come
+  if (status.ok() && j.seq->prefill_pending()) return;  // more parts to come
   Advance(j, item, status, j.prefill_ms);
 }
 

@@ -85,6 +85,7 @@ Status Sequence::SetSampling(const SamplingOptions& options) {
 int32_t Sequence::Sample() { return impl_->sampler.Sample(impl_->logits); }
 int64_t Sequence::position() const { return impl_->pos; }
 int64_t Sequence::prefill_layers_done() const { return impl_->parked ? impl_->parked->layers_done : 0; }
+bool Sequence::prefill_pending() const { return impl_->parked.has_value(); }
 int64_t Sequence::max_context() const { return impl_->max_ctx; }
 const PruningOptions& Sequence::pruning() const { return impl_->pruning.options; }
 int64_t Sequence::kv_bytes() const { return impl_->kv.bytes(); }

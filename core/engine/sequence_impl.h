@@ -9,6 +9,7 @@
 
 #include "cache/kv_cache.h"
 #include "core/engine/engine_impl.h"
+#include "core/forward/layer.h"
 #include "core/pruning/selection.h"
 #include "core/pruning/state.h"
 #include "lazyllm/engine.h"
@@ -35,13 +36,17 @@ struct Sequence::Impl {
   int64_t prompt_len = 0;
   std::vector<float> logits;  // [vocab]: of the most recent position
   Sampler sampler{SamplingOptions{}};
-  // A prefill cut short by max_layers, between its steps: the layers it has run, its prompt
-  // length, its rows and their activations (dim floats each) at the next layer's input, and the
-  // tokens it promised after the prompt.
+  // A prefill cut short (by max_layers or max_flops), between its steps: the layer it stopped at,
+  // how far into that layer (its rows with q and K/V done, and with the rest done), its prompt
+  // length, the tokens it promised after the prompt, its rows at that layer, and their
+  // activations: x (dim floats a row) and, inside a layer, q. The vectors are exchanged with the
+  // step's activations, never copied, and may be longer than the rows.
   struct Parked {
-    int64_t layers_done = 0, tokens = 0, future = 0;
+    int64_t layers_done = 0;
+    LayerCut at;
+    int64_t tokens = 0, future = 0;
     StepRows rows;
-    std::vector<float> x;
+    std::vector<float> x, q;
   };
   std::optional<Parked> parked;
 

@@ -2,8 +2,11 @@
 #include "core/engine/step.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <optional>
 
+#include "core/engine/costs.h"
 #include "core/engine/sequence_impl.h"
 #include "simd/check.h"
 
@@ -18,6 +21,7 @@ void Begin(SeqStep& s) {
   if (s.resume) {  // its rows where it stopped; its pages are still set aside
     s.rows = std::move(q.parked->rows);
     s.future = q.parked->future;
+    s.at = q.parked->at;
     return;
   }
   const int64_t n = s.tokens;
@@ -95,8 +99,9 @@ void SelectRows(const Forward& f, int64_t l, std::span<SeqStep> seqs, SelectScra
 }
 
 // Each active sequence's segment of layer l: its rows and keys, a K/V row for each row (from the
-// pages set aside, so one is there), and its scores when its next layer selects.
-void PlanLayer(int64_t l, std::span<SeqStep> seqs, LayerRows& rows) {
+// pages set aside, so one is there), and its scores when its next layer selects. `again`: a
+// prefill resumed inside layer l, whose rows have their K/V rows and are marked computed there.
+void PlanLayer(int64_t l, std::span<SeqStep> seqs, LayerRows& rows, bool again) {
   rows.segments.clear();
   rows.pos.clear();
   rows.kv_row.clear();
@@ -111,7 +116,7 @@ void PlanLayer(int64_t l, std::span<SeqStep> seqs, LayerRows& rows) {
     for (int64_t t : s.rows.rows) {
       const int64_t kv_row = q.kv.Assign(l, t);
       LAZYLLM_CHECK(kv_row >= 0) << "the KV pages set aside for the step ran out at layer " << l;
-      q.pruning.tokens.MarkComputed(l, t);
+      if (!again) q.pruning.tokens.MarkComputed(l, t);
       rows.pos.push_back(t);
       rows.kv_row.push_back(kv_row);
       rows.segment.push_back(static_cast<int32_t>(rows.segments.size() - 1));
@@ -191,42 +196,105 @@ bool AnyActive(std::span<const SeqStep> seqs) {
   return std::any_of(seqs.begin(), seqs.end(), [](const SeqStep& s) { return s.active(); });
 }
 
-// A prefill cut short: its rows and their activations wait in the sequence for the next step.
-void Park(int64_t layers_done, int64_t dim, SeqStep& s, const Activations& a) {
+// Exchanges an activation matrix with a parked one, keeping `size` floats in `a`'s.
+void Exchange(std::vector<float>& a, std::vector<float>& parked, int64_t size) {
+  a.swap(parked);
+  if (static_cast<int64_t>(a.size()) < size) a.resize(static_cast<size_t>(size));
+}
+
+int64_t QDim(const Forward& f) { return f.m.config.num_heads * f.m.config.head_dim; }
+
+// A prefill cut short, stopped at layer l (s.at into it): its rows and their activations (x, and
+// q inside a layer) wait in the sequence for the next step. Alone in its step, its rows are the
+// first ones.
+void Park(const Forward& f, int64_t l, SeqStep& s, Activations& a) {
   if (!s.active()) return;
-  const auto n = static_cast<int64_t>(s.rows.rows.size());
-  s.seq->parked = Sequence::Impl::Parked{.layers_done = layers_done,
-                                         .tokens = s.tokens,
-                                         .future = s.future,
-                                         .rows = std::move(s.rows),
-                                         .x = std::vector<float>(&a.x[s.begin * dim], &a.x[(s.begin + n) * dim])};
+  LAZYLLM_CHECK(s.begin == 0) << "a parked prefill's rows begin at " << s.begin;
+  std::optional<Sequence::Impl::Parked>& p = s.seq->parked;
+  if (!p) p.emplace();
+  p->layers_done = l;
+  p->at = s.at;
+  p->tokens = s.tokens;
+  p->future = s.future;
+  p->rows = std::move(s.rows);
+  Exchange(a.x, p->x, a.row_cap * f.m.config.dim);
+  if (s.at.qkv > 0) Exchange(a.q, p->q, a.row_cap * QDim(f));
   s.parked = true;
+}
+
+// A resumed prefill's activations back from its sequence.
+void Unpark(const Forward& f, SeqStep& s, Activations& a) {
+  Sequence::Impl::Parked& p = *s.seq->parked;
+  Exchange(a.x, p.x, a.row_cap * f.m.config.dim);
+  if (s.at.qkv > 0) Exchange(a.q, p.q, a.row_cap * QDim(f));
+}
+
+// A prefill cut inside a layer stops after a multiple of kCutRows of its rows and leaves no range
+// of fewer than kCutRows: the attention's query blocks (at most 64 rows) start where they do in
+// the whole layer, and no range is few enough rows for the decode kernels.
+constexpr int64_t kCutRows = kRowBlock;
+
+// Estimated flops of rows [r0, r1) of a prefill's layer in one half: q/K/V, or the rest with
+// each row's attention over about as many keys as rows up to it.
+double HalfFlops(const LayerFlops& lf, bool qkv, int64_t r0, int64_t r1) {
+  const auto b0 = static_cast<double>(r0), b1 = static_cast<double>(r1);
+  if (qkv) return (b1 - b0) * lf.qkv_row;
+  return (b1 - b0) * lf.rest_row + lf.per_key * (b1 * (b1 + 1) - b0 * (b0 + 1)) / 2;
+}
+
+// Layer l over the step's rows, from where a cut prefill stopped inside it (s.at, s being the
+// step's first sequence). Each half runs its remaining rows at once while s.budget allows; a
+// prefill with less budget left runs whole kCutRows while it does (at least one range per
+// step), then returns false, s.at saying where it stopped.
+bool RunLayer(const Forward& f, int64_t l, SeqStep& s, const LayerRows& rows, Activations& a) {
+  const int64_t n = rows.num_rows();
+  const LayerFlops lf = EstimateLayerFlops(f.m.config);
+  s.at.begun = true;
+  while (s.at.rest < n) {
+    const bool qkv = s.at.qkv < n;
+    const int64_t r0 = qkv ? s.at.qkv : s.at.rest;
+    int64_t r1 = n;
+    if (HalfFlops(lf, qkv, r0, n) > s.budget) {
+      r1 = r0;
+      while (r1 + 2 * kCutRows <= n && HalfFlops(lf, qkv, r0, r1 + kCutRows) <= s.budget) r1 += kCutRows;
+      if (r1 == r0 && s.ran) return false;
+      if (r1 == r0) r1 = r0 + 2 * kCutRows <= n ? r0 + kCutRows : n;
+    }
+    (qkv ? LayerQkv : LayerRest)(f, l, rows, {r0, r1}, a);
+    s.budget -= HalfFlops(lf, qkv, r0, r1);
+    s.ran = true;
+    (qkv ? s.at.qkv : s.at.rest) = r1;
+  }
+  s.at = {};
+  return true;
 }
 
 }  // namespace
 
 void RunStep(const Forward& f, std::span<SeqStep> seqs, StepScratch& scratch, Activations& a) {
   const int64_t layers = f.m.config.num_layers, dim = f.m.config.dim;
-  // Layers [first, last): all of them, unless a prefill cut by layers runs here alone.
+  // Layers [first, last): all of them, unless a prefill cut short runs here alone.
   const int64_t first = seqs.front().first_layer, last = seqs.front().last_layer;
-  LAZYLLM_CHECK(seqs.size() == 1 || (first == 0 && last == layers)) << "a prefill cut by layers shares its step";
+  LAZYLLM_CHECK(seqs.size() == 1 || (first == 0 && last == layers && std::isinf(seqs.front().budget)))
+      << "a prefill cut short shares its step";
   for (SeqStep& s : seqs) Begin(s);  // rows at layer `first`; KV pages set aside
   Reserve(f, Stack(seqs), a);        // each sequence's rows after the previous one's
-  for (const SeqStep& s : seqs) {    // x = the rows' token embeddings, or a resumed prefill's rows
+  for (SeqStep& s : seqs) {          // x = the rows' token embeddings, or a resumed prefill's rows
     if (!s.active()) continue;
     if (s.resume)
-      std::copy(s.seq->parked->x.begin(), s.seq->parked->x.end(), &a.x[s.begin * dim]);
+      Unpark(f, s, a);
     else
       EmbedRows(f, s.begin, s.rows.rows, s.item->tokens, s.prefill ? 0 : s.seq->pos, a.x.data());
   }
   for (int64_t l = first; l < last; ++l) {
-    SelectRows(f, l, seqs, scratch.select, a);  // LazyLLM's selections at the layer's input
+    const bool inside = l == first && seqs.front().at.begun;  // resumed inside layer l: selected there
+    if (!inside) SelectRows(f, l, seqs, scratch.select, a);   // LazyLLM's selections at the layer's input
     if (!AnyActive(seqs)) return;
-    PlanLayer(l, seqs, scratch.layer);  // each row's position, K/V row and keys
-    Layer(f, l, scratch.layer, a);      // x = layer l (x)
+    PlanLayer(l, seqs, scratch.layer, inside);  // each row's position, K/V row and keys
+    if (!RunLayer(f, l, seqs.front(), scratch.layer, a)) return Park(f, l, seqs.front(), a);  // x = layer l (x)
     if (ReportLayer(l + 1, layers, seqs)) Compact(dim, seqs, a);
   }
-  if (last < layers) return Park(last, dim, seqs.front(), a);
+  if (last < layers) return Park(f, last, seqs.front(), a);
   Logits(f, seqs, a);
   for (SeqStep& s : seqs) Finish(s);
 }

@@ -24,9 +24,13 @@ struct SeqStep {
   bool prefill = false;  // a prefill or its resumption
   bool resume = false;   // rows from the sequence's parked prefill, not from tokens
   int64_t tokens = 0;    // the tokens it adds to the context (a resumed prefill's prompt)
-  // Layers it runs in this step: [first_layer, last_layer). A range short of the whole model is
-  // a prefill cut by max_layers, alone in its step; parked is set when it stopped early.
+  // Layers it runs in this step: [first_layer, last_layer), beginning `at` into the first. A
+  // prefill cut by max_layers or max_flops runs alone in its step: it stops at last_layer, or
+  // inside a layer once it has spent its `budget` of flops; parked is set when it stopped early.
   int64_t first_layer = 0, last_layer = 0;
+  LayerCut at;
+  double budget = 0;  // flops it may still spend in this step (infinite: no limit)
+  bool ran = false;   // it has run a range of rows in this step
   bool parked = false;
   Status failed;       // its rows left the step (the KV pool is full, its item was cancelled, ...)
   int64_t future = 0;  // the sequence's promised tokens after this step's

@@ -63,6 +63,13 @@ struct RowRange {
   int64_t size() const { return end - begin; }
 };
 
+// How far a layer has run over its rows when a prefill stopped inside it: begun once its rows
+// are selected and planned, then LayerQkv over rows [0, qkv) and LayerRest over rows [0, rest).
+struct LayerCut {
+  bool begun = false;
+  int64_t qkv = 0, rest = 0;
+};
+
 // Transformer layer l over the stacked rows, x → x (and each sequence's K/V at layer l, and its
 // scores where asked): LayerQkv over all rows, then LayerRest over all rows.
 void Layer(const Forward& f, int64_t l, const LayerRows& rows, Activations& a);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "common/test_paths.h"
+#include "core/engine/costs.h"
 #include "core/engine/engine_impl.h"
 #include "lazyllm/engine.h"
 #include "lazyllm/generate.h"
@@ -782,27 +784,40 @@ struct PrefillRecord {
   int parts = 0;  // steps the prefill took
 };
 
-// The prompt's prefill cut into steps of `cut` layers (0: whole), another sequence's decode step
-// run between the parts, then `decode` greedy tokens.
-PrefillRecord RunCut(const Engine& engine, const std::vector<int32_t>& prompt, const std::string& schedule, int cut,
+// How a prefill is cut: parts of at most `layers` layers and `flops` flops (0: no limit).
+struct Cut {
+  int layers = 0;
+  double flops = 0;
+};
+
+// The prompt's prefill cut into steps, another sequence's decode step run between the parts,
+// then `decode` greedy tokens.
+PrefillRecord RunCut(const Engine& engine, const std::vector<int32_t>& prompt, const std::string& schedule, Cut cut,
                      int decode, bool exact) {
   PrefillRecord r;
-  auto seq = engine.NewSequence(Options(engine.model(), schedule, 3, exact));
+  SequenceOptions options = Options(engine.model(), schedule, 3, exact);
+  options.max_context = std::max<int64_t>(options.max_context, static_cast<int64_t>(prompt.size()) + decode);
+  auto seq = engine.NewSequence(options);
   auto other = engine.NewSequence(Options(engine.model(), "paper", 4, exact));
   EXPECT_TRUE(seq.ok() && other.ok());
   const int32_t other_prompt[] = {1, 5, 9, 14};
   StepItem o{.sequence = &*other, .tokens = other_prompt, .kind = StepItem::Kind::kPrefill};
   EXPECT_TRUE(engine.Step({&o, 1}).ok() && o.status.ok());
-  StepItem it{.sequence = &*seq, .tokens = prompt, .kind = StepItem::Kind::kPrefill, .max_layers = cut};
+  StepItem it{.sequence = &*seq,
+              .tokens = prompt,
+              .kind = StepItem::Kind::kPrefill,
+              .max_layers = cut.layers,
+              .max_flops = cut.flops};
   for (;;) {
     EXPECT_TRUE(engine.Step({&it, 1}).ok());
     EXPECT_TRUE(it.status.ok()) << it.status;
     ++r.parts;
-    if (seq->prefill_layers_done() == 0) break;
+    if (!seq->prefill_pending()) break;
+    EXPECT_EQ(seq->position(), 0);
     int32_t next = Argmax(other->logits());  // the other sequence decodes meanwhile
     StepItem d{.sequence = &*other, .tokens = {&next, 1}};
     EXPECT_TRUE(engine.Step({&d, 1}).ok() && d.status.ok());
-    it = {.sequence = &*seq, .kind = StepItem::Kind::kResume, .max_layers = cut};
+    it = {.sequence = &*seq, .kind = StepItem::Kind::kResume, .max_layers = cut.layers, .max_flops = cut.flops};
   }
   for (int t = 0;; ++t) {
     const auto lg = seq->logits();
@@ -842,12 +857,55 @@ TEST(LayerSplitPrefillTest, CutsChangeNothingTheSequenceComputes) {
     for (const std::string& schedule :
          {std::string("off"), std::string("paper"), std::string("random:0.4"), std::string("1:0.5")}) {
       for (bool exact : {true, false}) {
-        const PrefillRecord whole = RunCut(*engine, all, schedule, 0, 6, exact);
+        const PrefillRecord whole = RunCut(*engine, all, schedule, {}, 6, exact);
         EXPECT_EQ(whole.parts, 1);
         for (int cut : {1, 2, 3}) {
           SCOPED_TRACE(path + " " + schedule + " cut " + std::to_string(cut) + (exact ? " exact" : " int8"));
-          const PrefillRecord split = RunCut(*engine, all, schedule, cut, 6, exact);
+          const PrefillRecord split = RunCut(*engine, all, schedule, {.layers = cut}, 6, exact);
           EXPECT_EQ(split.parts, (layers + cut - 1) / cut);
+          EXPECT_EQ(split.kept_per_layer, whole.kept_per_layer);
+          EXPECT_EQ(split.kept_positions, whole.kept_positions);
+          EXPECT_EQ(split.revived, whole.revived);
+          EXPECT_EQ(split.computed_pairs, whole.computed_pairs);
+          EXPECT_EQ(split.kv_bytes, whole.kv_bytes);
+          ASSERT_EQ(split.logits.size(), whole.logits.size());
+          for (size_t t = 0; t < whole.logits.size(); ++t)
+            EXPECT_TRUE(split.logits[t] == whole.logits[t]) << "step " << t << " differs";
+        }
+      }
+    }
+  }
+}
+
+// Cut inside layers by a budget of flops (parts of 256-row ranges of a layer's q/K/V or of its
+// rest, down to one range a part), a prefill still computes exactly what the whole prefill does:
+// every matmul and attention call of a range is one the whole layer makes. The files cover the
+// in-place F32 sgemm, converted panels (F16, Q4_K_M --exact), the int8 GEMM and sliding windows.
+TEST(LayerSplitPrefillTest, CutsInsideLayersChangeNothing) {
+  const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
+  for (const std::string& file : {std::string("gqa-f32.gguf"), std::string("gqa-q4_k_m.gguf"),
+                                  std::string("gqa-f16.gguf"), std::string("gemma2.gguf")}) {
+    const std::string path = testing::ReferenceModelPath(file).string();
+    if (!std::filesystem::exists(path)) {
+      std::printf("  (skipping %s: ../shared/reference is not there)\n", file.c_str());
+      continue;
+    }
+    auto model = Model::Load(path);
+    ASSERT_TRUE(model.ok()) << model.status();
+    auto engine = Engine::Create(*model, {.threads = 2});
+    ASSERT_TRUE(engine.ok());
+    auto all = model->tokenizer().Encode(text + text + text, true);
+    all.resize(std::min<size_t>(all.size(), 1100));
+    ASSERT_EQ(all.size(), 1100u);
+    const int64_t layers = model->config().num_layers;
+    const double row_layer = EstimateLayerFlops(model->config()).row();
+    for (const std::string& schedule : {std::string("off"), std::string("paper"), std::string("random:0.4")}) {
+      for (bool exact : {true, false}) {
+        const PrefillRecord whole = RunCut(*engine, all, schedule, {}, 4, exact);
+        for (double budget : {20.0, 600.0, 1150.0}) {
+          SCOPED_TRACE(path + " " + schedule + " budget " + std::to_string(budget) + (exact ? " exact" : " int8"));
+          const PrefillRecord split = RunCut(*engine, all, schedule, {.flops = budget * row_layer}, 4, exact);
+          EXPECT_GT(split.parts, budget < 1100 ? layers : 1) << "parts end inside layers";
           EXPECT_EQ(split.kept_per_layer, whole.kept_per_layer);
           EXPECT_EQ(split.kept_positions, whole.kept_positions);
           EXPECT_EQ(split.revived, whole.revived);
@@ -873,6 +931,14 @@ TEST(LayerSplitPrefillTest, ACutPrefillRunsAloneAndOnlyResumes) {
   StepItem two[2] = {{.sequence = &*a, .tokens = prompt, .kind = StepItem::Kind::kPrefill, .max_layers = 1},
                      {.sequence = &*b, .tokens = prompt, .kind = StepItem::Kind::kPrefill}};
   EXPECT_EQ(engine->Step(two).code(), StatusCode::kInvalidArgument);
+  two[0].max_layers = 0;
+  two[0].max_flops = 1e6;
+  EXPECT_EQ(engine->Step(two).code(), StatusCode::kInvalidArgument) << "a prefill cut by flops runs alone too";
+  for (double bad : {-1.0, std::nan(""), HUGE_VAL}) {
+    StepItem odd{.sequence = &*a, .tokens = prompt, .kind = StepItem::Kind::kPrefill, .max_flops = bad};
+    ASSERT_TRUE(engine->Step({&odd, 1}).ok());
+    EXPECT_EQ(odd.status.code(), StatusCode::kInvalidArgument) << bad;
+  }
   StepItem resume{.sequence = &*a, .kind = StepItem::Kind::kResume};
   ASSERT_TRUE(engine->Step({&resume, 1}).ok());
   EXPECT_EQ(resume.status.code(), StatusCode::kInvalidArgument) << "nothing to resume";
@@ -880,6 +946,7 @@ TEST(LayerSplitPrefillTest, ACutPrefillRunsAloneAndOnlyResumes) {
   ASSERT_TRUE(engine->Step({&cut, 1}).ok());
   ASSERT_TRUE(cut.status.ok());
   EXPECT_EQ(a->prefill_layers_done(), 1);
+  EXPECT_TRUE(a->prefill_pending());
   EXPECT_EQ(a->position(), 0);
   int32_t tok = 3;
   StepItem append{.sequence = &*a, .tokens = {&tok, 1}};

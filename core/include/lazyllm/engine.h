@@ -128,7 +128,9 @@ class LAZYLLM_API Sequence {
   int32_t Sample();
   // Tokens in context.
   int64_t position() const;
-  // Layers a prefill cut short by StepItem::max_layers has run (0 when none waits to resume).
+  // Whether a prefill cut short (StepItem::max_layers or max_flops) waits for kResume items, and
+  // the layers it has run whole (0 when none waits, or it stopped inside its first layer).
+  bool prefill_pending() const;
   int64_t prefill_layers_done() const;
   int64_t max_context() const;
   const PruningOptions& pruning() const;
@@ -156,19 +158,23 @@ struct StepItem {
   enum class Kind {
     kPrefill,  // clear the context and run `tokens` at positions 0..n-1
     kAppend,   // run `tokens` at the next positions over the context (a decode step when n = 1)
-    kResume,   // run the next layers of the sequence's prefill that max_layers cut short (no tokens)
+    kResume,   // run on the sequence's prefill that max_layers or max_flops cut short (no tokens)
   };
   Sequence* sequence = nullptr;
   std::span<const int32_t> tokens;
   Kind kind = Kind::kAppend;
   // Prefill only: receives n × vocab_size logits, row i for position i (needs pruning off).
   std::vector<float>* all_logits = nullptr;
-  // Prefill and resume: run at most this many layers now (0: all that remain). A prefill cut
-  // short keeps its rows in the sequence (Sequence::prefill_layers_done) and has no logits yet;
-  // kResume items continue it, and the one that runs its last layer gives its logits. Splitting
-  // a prefill by layers changes nothing it computes: its selections, revivals, K/V and logits
-  // are those of the unsplit prefill, bit for bit. Such an item runs alone in its step.
+  // Prefill and resume: run at most this many layers now (0: all that remain), and stop once
+  // about max_flops (estimated matmul and attention flops; 0: no limit) are spent, which may be
+  // inside a layer: after a range of its rows (a multiple of 64 rows) through the q/K/V half, or
+  // through the rest. A part always makes progress. A prefill cut short keeps its rows in the
+  // sequence (Sequence::prefill_pending) and has no logits yet; kResume items continue it, and
+  // the one that runs its last layer gives its logits. Cutting a prefill changes nothing it
+  // computes: its selections, revivals, K/V and logits are those of the unsplit prefill, bit for
+  // bit. Such an item runs alone in its step.
   int64_t max_layers = 0;
+  double max_flops = 0;
   // Progress and cancellation: called on the stepping thread after each layer of this item's
   // pass (layers_done = 1..num_layers). Returning false cancels the item: it fails with
   // kCancelled and its context is cleared; the step's other items go on unchanged.

@@ -65,14 +65,17 @@ struct SchedulerOptions {
   // Requests waiting for admission at most; Submit refuses more with kResourceExhausted.
   // 0: no limit.
   int max_queue = 0;
-  // Rows × layers one step gives a prefill. A prompt of n tokens with n × num_layers above it is
-  // prefilled in parts of max(1, step_budget / n) layers (StepItem::max_layers), each its own
-  // step after a step of the other requests, so that their decoding does not wait for the whole
-  // prefill; what it computes is unchanged (its selections, revivals and logits are those of the
-  // unsplit prefill). One such prefill advances at a time, in admission order. 0: never cut.
-  // The default is one layer of a 4,096-token prompt.
+  // The work one step gives a prefill, in rows × layers: a row through one layer's matmuls
+  // counts 1, its attention at its flops on top. A prompt of n tokens with n × num_layers above
+  // it is prefilled in parts of about that much work (StepItem::max_flops), each its own step
+  // after a step of the other requests, so that their decoding does not wait for the whole
+  // prefill. A part ends between layers or inside one, after a 256-row range of its q/K/V or of
+  // the rest, and runs one range at least. What the prefill computes is unchanged (its
+  // selections, revivals and logits are those of the unsplit prefill, bit for bit). One such
+  // prefill advances at a time, in admission order. 0: never cut. The default, 512, is half a
+  // layer of a 1,024-token prompt.
   int64_t step_budget = kDefaultStepBudget;
-  static constexpr int64_t kDefaultStepBudget = 4096;
+  static constexpr int64_t kDefaultStepBudget = 512;
 };
 
 // What the scheduler holds now.
