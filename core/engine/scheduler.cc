@@ -275,13 +275,20 @@ void Scheduler::Impl::Step() {
   StepPrefillPart();
 }
 
-// The next part of the oldest prefill cut short, alone in its step; the last part gives the
-// request its first token.
+// The next part of a prefill cut short, alone in its step; the last part gives the request its
+// first token. Of several, the one with the least work left goes first (the oldest of equals):
+// a short prompt that arrives during a long one's prefill waits a few parts, not all of them.
 void Scheduler::Impl::StepPrefillPart() {
-  const auto it = std::find_if(running.begin(), running.end(),
-                               [](const auto& j) { return !j->done && j->cut && j->out.tokens.empty(); });
-  if (it == running.end()) return;
-  Job& j = **it;
+  const int64_t layers = engine.model().config().num_layers;
+  Job* next = nullptr;
+  int64_t least = 0;
+  for (const auto& jp : running) {
+    if (jp->done || !jp->cut || !jp->out.tokens.empty()) continue;
+    const int64_t left = static_cast<int64_t>(jp->req.prompt.size()) * (layers - jp->seq->prefill_layers_done());
+    if (next == nullptr || left < least) next = jp.get(), least = left;
+  }
+  if (next == nullptr) return;
+  Job& j = *next;
   StepItem item{.sequence = &*j.seq, .max_flops = j.part_flops, .on_layer = PrefillProgress(j)};
   if (j.seq->prefill_pending()) {  // an earlier part stopped there
     item.kind = StepItem::Kind::kResume;

@@ -276,5 +276,51 @@ TEST_F(SchedulerTest, ALongPrefillIsCutByLayersAndOthersKeepDecoding) {
   for (const Completion& c : shorts) EXPECT_EQ(c.finish, FinishReason::kCancelled);
 }
 
+// Of two prefills cut short, the one with less work left goes first: a short prompt that arrives
+// while a long one is prefilled in parts gets its first token before the long one does, and both
+// get their solo runs' tokens.
+TEST_F(SchedulerTest, AShortPromptOvertakesALongPrefillInParts) {
+  const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
+  auto prompt = model_->tokenizer().Encode(text, true);
+  prompt.resize(300);
+  Scheduler scheduler(*engine_, {.max_batch = 8, .step_budget = 20});  // both prompts are cut
+  std::mutex mu;
+  std::vector<std::string> firsts;  // which request got its first token, in order
+  auto first_token = [&](const std::string& name) {
+    return [&, name, seen = false](const TokenEvent&) mutable {
+      if (seen) return;
+      seen = true;
+      std::lock_guard<std::mutex> lock(mu);
+      firsts.push_back(name);
+    };
+  };
+  Request shorter = Greedy(kPrompts[0], "off", 4);
+  ASSERT_GT(std::ssize(shorter.prompt) * model_->config().num_layers, 20);
+  const Request short_solo = shorter;
+  shorter.on_token = first_token("short");
+  auto short_done = std::make_shared<std::promise<Completion>>();
+  shorter.on_done = [short_done](const Completion& c) { short_done->set_value(c); };
+  Request longer = Greedy("", "off", 4);
+  longer.prompt = prompt;
+  const Request long_solo = longer;
+  bool submitted = false;
+  longer.generation.on_prefill_layer = [&](int64_t done, int64_t) {
+    if (done == 1 && !submitted) {  // after the long prompt's first part
+      submitted = true;
+      EXPECT_TRUE(scheduler.Submit(std::move(shorter)).ok());
+    }
+    return true;
+  };
+  longer.on_token = first_token("long");
+  const Completion got_long = Run(scheduler, longer);
+  const Completion got_short = short_done->get_future().get();
+  ASSERT_TRUE(submitted);
+  ASSERT_TRUE(got_long.status.ok() && got_short.status.ok());
+  EXPECT_EQ(firsts, (std::vector<std::string>{"short", "long"}));
+  EXPECT_EQ(got_short.tokens, Solo(short_solo));
+  Request plain = long_solo;
+  EXPECT_EQ(got_long.tokens, Solo(plain));
+}
+
 }  // namespace
 }  // namespace lazyllm

@@ -72,8 +72,8 @@ struct SchedulerOptions {
   // prefill. A part ends between layers or inside one, after a 256-row range of its q/K/V or of
   // the rest, and runs one range at least. What the prefill computes is unchanged (its
   // selections, revivals and logits are those of the unsplit prefill, bit for bit). One such
-  // prefill advances at a time, in admission order. 0: never cut. The default, 512, is half a
-  // layer of a 1,024-token prompt.
+  // prefill advances at a time: the one with the least work left. 0: never cut. The default,
+  // 512, is half a layer of a 1,024-token prompt.
   int64_t step_budget = kDefaultStepBudget;
   static constexpr int64_t kDefaultStepBudget = 512;
 };
