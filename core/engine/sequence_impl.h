@@ -39,14 +39,14 @@ struct Sequence::Impl {
   // A prefill cut short (by max_layers or max_flops), between its steps: the layer it stopped at,
   // how far into that layer (its rows with q and K/V done, and with the rest done), its prompt
   // length, the tokens it promised after the prompt, its rows at that layer, and their
-  // activations: x (dim floats a row) and, inside a layer, q. The vectors are exchanged with the
-  // step's activations, never copied, and may be longer than the rows.
+  // activations: x (dim floats a row) and, inside a layer, q and attn. The vectors are exchanged
+  // with the step's activations, never copied, and may be longer than the rows.
   struct Parked {
     int64_t layers_done = 0;
     LayerCut at;
     int64_t tokens = 0, future = 0;
     StepRows rows;
-    std::vector<float> x, q;
+    std::vector<float> x, q, attn;
   };
   std::optional<Parked> parked;
 

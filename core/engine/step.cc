@@ -204,9 +204,9 @@ void Exchange(std::vector<float>& a, std::vector<float>& parked, int64_t size) {
 
 int64_t QDim(const Forward& f) { return f.m.config.num_heads * f.m.config.head_dim; }
 
-// A prefill cut short, stopped at layer l (s.at into it): its rows and their activations (x, and
-// q inside a layer) wait in the sequence for the next step. Alone in its step, its rows are the
-// first ones.
+// A prefill cut short, stopped at layer l (s.at into it): its rows and their activations (x;
+// inside a layer q until its attention is done, and attn until its output is) wait in the
+// sequence for the next step. Alone in its step, its rows are the first ones.
 void Park(const Forward& f, int64_t l, SeqStep& s, Activations& a) {
   if (!s.active()) return;
   LAZYLLM_CHECK(s.begin == 0) << "a parked prefill's rows begin at " << s.begin;
@@ -219,6 +219,7 @@ void Park(const Forward& f, int64_t l, SeqStep& s, Activations& a) {
   p->rows = std::move(s.rows);
   Exchange(a.x, p->x, a.row_cap * f.m.config.dim);
   if (s.at.qkv > 0) Exchange(a.q, p->q, a.row_cap * QDim(f));
+  if (s.at.attend > 0) Exchange(a.attn, p->attn, a.row_cap * QDim(f));
   s.parked = true;
 }
 
@@ -227,43 +228,58 @@ void Unpark(const Forward& f, SeqStep& s, Activations& a) {
   Sequence::Impl::Parked& p = *s.seq->parked;
   Exchange(a.x, p.x, a.row_cap * f.m.config.dim);
   if (s.at.qkv > 0) Exchange(a.q, p.q, a.row_cap * QDim(f));
+  if (s.at.attend > 0) Exchange(a.attn, p.attn, a.row_cap * QDim(f));
 }
 
-// A prefill cut inside a layer stops after a multiple of kCutRows of its rows and leaves no range
-// of fewer than kCutRows: the attention's query blocks (at most 64 rows) start where they do in
-// the whole layer, and no range is few enough rows for the decode kernels.
-constexpr int64_t kCutRows = kRowBlock;
+// The three parts of a layer, in order, and how a prefill cut inside one covers its rows.
+enum class Part { kQkv, kAttend, kOut };
 
-// Estimated flops of rows [r0, r1) of a prefill's layer in one half: q/K/V, or the rest with
-// each row's attention over about as many keys as rows up to it.
-double HalfFlops(const LayerFlops& lf, bool qkv, int64_t r0, int64_t r1) {
+// Rows a cut inside a layer's part comes after a multiple of, from its first row; a part's range
+// is never fewer rows than this (the last one takes the rest), so its kernel calls are the whole
+// layer's: the matmuls' row blocks (kRowBlock), the attention's query blocks.
+int64_t CutRows(const Forward& f, Part part) { return part == Part::kAttend ? f.attention.query_block() : kRowBlock; }
+
+// Estimated flops of rows [r0, r1) of a prefill's layer in one part; a row's attention is over
+// about as many keys as rows up to it.
+double PartFlops(const LayerFlops& lf, Part part, int64_t r0, int64_t r1) {
   const auto b0 = static_cast<double>(r0), b1 = static_cast<double>(r1);
-  if (qkv) return (b1 - b0) * lf.qkv_row;
-  return (b1 - b0) * lf.rest_row + lf.per_key * (b1 * (b1 + 1) - b0 * (b0 + 1)) / 2;
+  switch (part) {
+    case Part::kQkv:
+      return (b1 - b0) * lf.qkv_row;
+    case Part::kAttend:
+      return lf.per_key * (b1 * (b1 + 1) - b0 * (b0 + 1)) / 2;
+    case Part::kOut:
+      return (b1 - b0) * lf.rest_row;
+  }
+  return 0;
 }
 
 // Layer l over the step's rows, from where a cut prefill stopped inside it (s.at, s being the
-// step's first sequence). Each half runs its remaining rows at once while s.budget allows; a
-// prefill with less budget left runs whole kCutRows while it does (at least one range per
-// step), then returns false, s.at saying where it stopped.
+// step's first sequence). Each part runs its remaining rows at once while s.budget allows; a
+// prefill with less budget left runs whole CutRows while it does (at least one range per step),
+// then returns false, s.at saying where it stopped.
 bool RunLayer(const Forward& f, int64_t l, SeqStep& s, const LayerRows& rows, Activations& a) {
   const int64_t n = rows.num_rows();
   const LayerFlops lf = EstimateLayerFlops(f.m.config);
   s.at.begun = true;
-  while (s.at.rest < n) {
-    const bool qkv = s.at.qkv < n;
-    const int64_t r0 = qkv ? s.at.qkv : s.at.rest;
+  while (s.at.out < n) {
+    const Part part = s.at.qkv < n ? Part::kQkv : s.at.attend < n ? Part::kAttend : Part::kOut;
+    int64_t& done = part == Part::kQkv ? s.at.qkv : part == Part::kAttend ? s.at.attend : s.at.out;
+    const int64_t r0 = done, cut = CutRows(f, part);
     int64_t r1 = n;
-    if (HalfFlops(lf, qkv, r0, n) > s.budget) {
+    if (PartFlops(lf, part, r0, n) > s.budget) {
       r1 = r0;
-      while (r1 + 2 * kCutRows <= n && HalfFlops(lf, qkv, r0, r1 + kCutRows) <= s.budget) r1 += kCutRows;
+      while (r1 + 2 * cut <= n && PartFlops(lf, part, r0, r1 + cut) <= s.budget) r1 += cut;
       if (r1 == r0 && s.ran) return false;
-      if (r1 == r0) r1 = r0 + 2 * kCutRows <= n ? r0 + kCutRows : n;
+      if (r1 == r0) r1 = r0 + 2 * cut <= n ? r0 + cut : n;
     }
-    (qkv ? LayerQkv : LayerRest)(f, l, rows, {r0, r1}, a);
-    s.budget -= HalfFlops(lf, qkv, r0, r1);
+    const RowRange range = {r0, r1};
+    if (part == Part::kQkv) LayerQkv(f, l, rows, range, a);
+    if (part == Part::kAttend) LayerAttend(f, l, rows, range, a);
+    if (part == Part::kOut) LayerOut(f, l, range, a);
+    s.budget -= PartFlops(lf, part, r0, r1);
     s.ran = true;
-    (qkv ? s.at.qkv : s.at.rest) = r1;
+    done = r1;
   }
   s.at = {};
   return true;

@@ -192,14 +192,17 @@ void LayerQkv(const Forward& f, int64_t l, const LayerRows& rows, RowRange range
   RotateAndCacheKv(f, w, l, rows, range, a);           // Q/K norms, RoPE at each row's position; K/V cached
 }
 
-void LayerRest(const Forward& f, int64_t l, const LayerRows& rows, RowRange range, Activations& a) {
+void LayerAttend(const Forward& f, int64_t l, const LayerRows& rows, RowRange range, Activations& a) {
+  Attend(f, l, f.m.layers[l].sliding_window, rows, range, a);  // attn: per sequence over its keys (+ scores)
+}
+
+void LayerOut(const Forward& f, int64_t l, RowRange range, Activations& a) {
   const LayerWeights& w = f.m.layers[l];
   const ModelConfig& c = f.m.config;
   const int64_t n = range.size(), r = range.begin, q_dim = c.num_heads * c.head_dim;
   float* x = &a.x[r * c.dim];
   float* xn = &a.xn[r * c.dim];
-  // Attention block, after its K/V.
-  Attend(f, l, w.sliding_window, rows, range, a);      // attn: per sequence over its keys (+ scores)
+  // Attention block, after the attention.
   Project(f, &a.attn[r * q_dim], n, w.wo, {}, xn, a);  // xn = attn·Woᵀ                 [n, dim]
   if (!w.post_attn_norm.empty()) NormRows(f, xn, w.post_attn_norm, xn, n);
   AddRows(f, xn, x, n);  // x += xn
@@ -212,8 +215,9 @@ void LayerRest(const Forward& f, int64_t l, const LayerRows& rows, RowRange rang
 
 void Layer(const Forward& f, int64_t l, const LayerRows& rows, Activations& a) {
   const RowRange all = {0, rows.num_rows()};
-  LayerQkv(f, l, rows, all, a);   // K/V of every row first: a row's attention reads its sequence's keys
-  LayerRest(f, l, rows, all, a);  // then attention, output projection and MLP
+  LayerQkv(f, l, rows, all, a);     // q, and K/V of every row first: a row's attention reads its keys
+  LayerAttend(f, l, rows, all, a);  // attn
+  LayerOut(f, l, all, a);           // x += output projection; x += MLP
 }
 
 void LmHead(const Forward& f, const float* in, int64_t n, float* normed, float* logits, Activations& a) {

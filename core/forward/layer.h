@@ -64,24 +64,27 @@ struct RowRange {
 };
 
 // How far a layer has run over its rows when a prefill stopped inside it: begun once its rows
-// are selected and planned, then LayerQkv over rows [0, qkv) and LayerRest over rows [0, rest).
+// are selected and planned, then LayerQkv over rows [0, qkv), LayerAttend over [0, attend) and
+// LayerOut over [0, out).
 struct LayerCut {
   bool begun = false;
-  int64_t qkv = 0, rest = 0;
+  int64_t qkv = 0, attend = 0, out = 0;
 };
 
 // Transformer layer l over the stacked rows, x → x (and each sequence's K/V at layer l, and its
-// scores where asked): LayerQkv over all rows, then LayerRest over all rows.
+// scores where asked): LayerQkv, LayerAttend and LayerOut, each over all rows.
 void Layer(const Forward& f, int64_t l, const LayerRows& rows, Activations& a);
 
-// The two halves of layer l over a range of the rows, so that a long prefill can stop inside a
-// layer. LayerQkv: the rows' q (kept in a.q) and their K/V, written to their caches. LayerRest:
-// their attention, output projection and MLP, x → x; it reads each row's keys at this layer, so
-// LayerQkv must have run over every row of the range's sequences. Each row's result depends on
-// its own inputs only (the kernels are row-independent), so any cut of the rows into ranges
-// computes the same bits as one range of all of them.
+// The three parts of layer l over a range of the rows, so that a long prefill can stop inside a
+// layer. LayerQkv: the rows' q (kept in a.q) and their K/V, written to their caches.
+// LayerAttend: their attention (into a.attn, and the scores of a sequence whose last row is in
+// the range); it reads each row's keys at this layer, so LayerQkv must have run over every row of
+// the range's sequences. LayerOut: output projection and MLP, x → x. A range that starts on a
+// multiple of kRowBlock (of the attention's query block, for LayerAttend) makes the same kernel
+// calls for its rows as the whole layer does, so any such cut computes the same bits.
 void LayerQkv(const Forward& f, int64_t l, const LayerRows& rows, RowRange range, Activations& a);
-void LayerRest(const Forward& f, int64_t l, const LayerRows& rows, RowRange range, Activations& a);
+void LayerAttend(const Forward& f, int64_t l, const LayerRows& rows, RowRange range, Activations& a);
+void LayerOut(const Forward& f, int64_t l, RowRange range, Activations& a);
 
 // logits[n][vocab] = LMHead(RMSNorm(in[n][dim])) (soft-capped where the family says so); normed
 // receives the normalised rows and may be `in` itself.

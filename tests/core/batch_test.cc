@@ -814,8 +814,9 @@ PrefillRecord RunCut(const Engine& engine, const std::vector<int32_t>& prompt, c
     ++r.parts;
     if (!seq->prefill_pending()) break;
     EXPECT_EQ(seq->position(), 0);
-    int32_t next = Argmax(other->logits());  // the other sequence decodes meanwhile
+    int32_t next = Argmax(other->logits());  // the other sequence decodes meanwhile (from its prompt again when full)
     StepItem d{.sequence = &*other, .tokens = {&next, 1}};
+    if (other->position() == other->max_context()) d = o;
     EXPECT_TRUE(engine.Step({&d, 1}).ok() && d.status.ok());
     it = {.sequence = &*seq, .kind = StepItem::Kind::kResume, .max_layers = cut.layers, .max_flops = cut.flops};
   }
@@ -878,8 +879,9 @@ TEST(LayerSplitPrefillTest, CutsChangeNothingTheSequenceComputes) {
 }
 
 // Cut inside layers by a budget of flops (parts of 256-row ranges of a layer's q/K/V or of its
-// rest, down to one range a part), a prefill still computes exactly what the whole prefill does:
-// every matmul and attention call of a range is one the whole layer makes. The files cover the
+// output projection and MLP, and of query-block ranges of its attention, down to one range a
+// part), a prefill still computes exactly what the whole prefill does: every matmul and
+// attention call of a range is one the whole layer makes. The files cover the
 // in-place F32 sgemm, converted panels (F16, Q4_K_M --exact), the int8 GEMM and sliding windows.
 TEST(LayerSplitPrefillTest, CutsInsideLayersChangeNothing) {
   const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
