@@ -259,6 +259,10 @@ double PartFlops(const LayerFlops& lf, Part part, int64_t r0, int64_t r1) {
 // prefill with less budget left runs whole CutRows while it does (at least one range per step),
 // then returns false, s.at saying where it stopped.
 bool RunLayer(const Forward& f, int64_t l, SeqStep& s, const LayerRows& rows, Activations& a) {
+  if (std::isinf(s.budget) && !s.at.begun) {  // the whole layer at once: every step but a cut prefill's
+    Layer(f, l, rows, a);
+    return true;
+  }
   const int64_t n = rows.num_rows();
   const LayerFlops lf = EstimateLayerFlops(f.m.config);
   s.at.begun = true;
