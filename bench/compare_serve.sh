@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# lazyllm serve against llama-server under the same closed-loop load (bench/serve_load.py),
-# alternating the servers in each round. Loopback only; every run is bounded in time.
-#   bench/compare_serve.sh LLAMA_SERVER MODEL PROMPT_FILE PROMPT_CHARS "1 8 32 64" SECONDS MAX_TOKENS PARALLEL THREADS ROUNDS
+# lazyllm serve against llama-server under the same closed-loop load, alternating the servers in
+# each round. Loopback only; every run is bounded in time. The load is bench/serve_load.py
+# (streamed: TTFT, time per token), or with LOAD=wrk, wrk and bench/wrk_completions.lua
+# (non-streamed: requests/s, latency, tokens/s).
+#   [LOAD=wrk] bench/compare_serve.sh LLAMA_SERVER MODEL PROMPT_FILE PROMPT_CHARS "1 8 32 64" SECONDS MAX_TOKENS PARALLEL THREADS ROUNDS
 # Both servers: the same file, -t THREADS, PARALLEL sequences at once (llama-server: --parallel,
 # --cont-batching, a context of PARALLEL × 512), greedy, ignore_eos. Prints one JSON line per run.
 set -euo pipefail
@@ -31,13 +33,21 @@ start() {
   echo "$1 did not start" >&2
   exit 1
 }
+# One load of $1 clients for SECS seconds; prints its JSON line.
+load() {
+  if [ "${LOAD:-}" = wrk ]; then
+    PROMPT_FILE=$PROMPT PROMPT_CHARS=$CHARS MAX_TOKENS=$MAXTOK LABEL="$2 wrk -c $1" \
+      wrk -t "$(($1 < 2 ? 1 : 2))" -c "$1" -d "${SECS}s" --timeout 300s -s bench/wrk_completions.lua \
+      "http://127.0.0.1:$PORT" | grep '^{'
+  else
+    python3 bench/serve_load.py --port "$PORT" --clients "$1" --seconds "$SECS" --prompt-file "$PROMPT" \
+      --prompt-chars "$CHARS" --max-tokens "$MAXTOK" --label "$2"
+  fi
+}
 for r in $(seq "$ROUNDS"); do
   for server in lazyllm llama-server; do
     start "$server"
-    for c in $CLIENTS; do
-      python3 bench/serve_load.py --port "$PORT" --clients "$c" --seconds "$SECS" --prompt-file "$PROMPT" \
-        --prompt-chars "$CHARS" --max-tokens "$MAXTOK" --label "$server round $r"
-    done
+    for c in $CLIENTS; do load "$c" "$server round $r"; done
     stop
   done
 done
