@@ -11,13 +11,16 @@ namespace {
 
 // The widths a model's matrices have, as doubles for estimates.
 struct Widths {
-  double layers, dim, q_dim, kv_dim, ffn, vocab;
+  double layers, dim, q_dim, kv_dim, ffn, widest_ffn, vocab;
   explicit Widths(const ModelConfig& c)
       : layers(static_cast<double>(c.num_layers)),
         dim(static_cast<double>(c.dim)),
         q_dim(static_cast<double>(c.num_heads * c.head_dim)),
         kv_dim(static_cast<double>(c.num_kv_heads * c.head_dim)),
-        ffn(static_cast<double>(c.ffn_dim)),
+        // The FFN width a row computes: with experts, those it uses and the shared one.
+        ffn(static_cast<double>(c.expert_count > 0 ? c.expert_used_count * c.expert_ffn_dim + c.shared_expert_ffn_dim
+                                                   : c.ffn_dim)),
+        widest_ffn(static_cast<double>(c.max_ffn_dim())),
         vocab(static_cast<double>(c.vocab_size)) {}
 };
 
@@ -37,7 +40,9 @@ SequenceNeed EstimateSequenceNeed(const ModelConfig& c, int64_t ctx, const Pruni
                           (grow_rope ? static_cast<double>(rope_variants * c.rope_dims) * 4 : 0));
   need.kv = n * w.layers * 2 * w.kv_dim * (kv_f16 ? 2 : 4);
   need.activations = 4 * (n * (2 * w.dim + 2 * w.q_dim + 4 * w.kv_dim) +
-                          std::min(n, static_cast<double>(Activations::kFfnChunk)) * 2 * w.ffn + w.vocab);
+                          std::min(n, static_cast<double>(Activations::kFfnChunk)) * 2 * w.widest_ffn + w.vocab);
+  if (c.expert_count > 0)  // the router's logits, the routing, a gathered expert input and the sum
+    need.activations += 4 * n * static_cast<double>(2 * c.dim + c.expert_count + 4 * c.expert_used_count);
   return need;
 }
 

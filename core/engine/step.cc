@@ -53,7 +53,7 @@ int64_t Stack(std::span<SeqStep> seqs) {
 
 void Reserve(const Forward& f, int64_t rows, Activations& a) {
   const ModelConfig& c = f.m.config;
-  a.Reserve(rows, c.dim, c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim, c.ffn_dim);
+  a.Reserve(rows, c.dim, c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim, c.max_ffn_dim());
 }
 
 // The selections at the input of layer l, and the rows restacked into x: a sequence that selects
@@ -236,8 +236,13 @@ enum class Part { kQkv, kAttend, kOut };
 
 // Rows a cut inside a layer's part comes after a multiple of, from its first row; a part's range
 // is never fewer rows than this (the last one takes the rest), so its kernel calls are the whole
-// layer's: the matmuls' row blocks (kRowBlock), the attention's query blocks.
-int64_t CutRows(const Forward& f, Part part) { return part == Part::kAttend ? f.attention.query_block() : kRowBlock; }
+// layer's: the matmuls' row blocks (kRowBlock), the attention's query blocks; a mixture of
+// experts' output part is not cut.
+int64_t CutRows(const Forward& f, int64_t l, Part part, int64_t n) {
+  if (part == Part::kAttend) return f.attention.query_block();
+  // A mixture of experts groups the rows by expert: its matmuls are the whole layer's only whole.
+  return part == Part::kOut && f.m.layers[l].moe() ? n : kRowBlock;
+}
 
 // Estimated flops of rows [r0, r1) of a prefill's layer in one part; a row's attention is over
 // about as many keys as rows up to it.
@@ -269,7 +274,7 @@ bool RunLayer(const Forward& f, int64_t l, SeqStep& s, const LayerRows& rows, Ac
   while (s.at.out < n) {
     const Part part = s.at.qkv < n ? Part::kQkv : s.at.attend < n ? Part::kAttend : Part::kOut;
     int64_t& done = part == Part::kQkv ? s.at.qkv : part == Part::kAttend ? s.at.attend : s.at.out;
-    const int64_t r0 = done, cut = CutRows(f, part);
+    const int64_t r0 = done, cut = CutRows(f, l, part, n);
     int64_t r1 = n;
     if (PartFlops(lf, part, r0, n) > s.budget) {
       r1 = r0;

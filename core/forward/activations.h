@@ -17,13 +17,24 @@ struct Activations {
   std::vector<float> x, xn;                  // [rows][dim]: residual stream; normalised / block-output rows
   std::vector<float> q, attn;                // [rows][heads·head_dim]: queries, attention output
   std::vector<float> k, v;                   // [rows][kv_heads·head_dim]: the rows' keys and values
-  std::vector<float> gate, up;               // [min(rows, kFfnChunk)][ffn_dim]
+  std::vector<float> gate, up;               // [min(rows, kFfnChunk)][widest FFN]
   std::vector<int64_t> key_count;            // [rows]: the live keys each row attends to
   std::vector<int64_t> key_begin;            // [rows]: its first visible live key (sliding windows)
   std::vector<float> kc, vc;                 // [keys][kv_dim]: a sequence's live K/V gathered into fp32
   std::vector<float> head_probs;             // [heads][keys]: scratch of the score reduction
   std::vector<float> head_logits;            // [sequences][vocab]: LM head over each sequence's last row
   std::vector<Attention::DirectJob> direct;  // a layer's decode-attention jobs, run together
+  // A mixture of experts' scratch: router logits [rows][experts]; each row's experts and weights
+  // [rows][used]; the rows grouped by expert (rows, weights, each expert's first); one expert's
+  // rows gathered [rows][dim]; the sum over experts [rows][dim].
+  struct Moe {
+    std::vector<float> logits;
+    std::vector<int32_t> chosen;
+    std::vector<float> weight;
+    std::vector<int64_t> rows, first;
+    std::vector<float> row_weight;
+    std::vector<float> in, sum;
+  } moe;
   GemvInputs gemv;
   int64_t row_cap = 0;
 

@@ -139,23 +139,114 @@ void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, 
   if (!a.direct.empty()) f.attention.RunDirectMany(f.workers, a.direct);
 }
 
-// xn[r] = Wdown · act(xn[r]·Wgate) ⊙ (xn[r]·Wup) for the rows r of the range, in chunks of the
-// layer's rows (multiples of kFfnChunk from its first row, whatever the range, so that a range's
-// matmuls are the whole layer's), each chunk's output overwriting its own (consumed) input rows.
-void Mlp(const Forward& f, const LayerWeights& w, RowRange range, Activations& a) {
-  const int64_t dim = f.m.config.dim, ffn = f.m.config.ffn_dim;
+// rows[i] = down · act(rows[i]·gate) ⊙ (rows[i]·up) for n rows of width dim, in place, in chunks
+// of kFfnChunk rows from the first.
+void FfnRows(const Forward& f, const WeightMatrix& gate, const WeightMatrix& up, const WeightMatrix& down, float* rows,
+             int64_t n, Activations& a) {
+  const int64_t dim = f.m.config.dim, width = gate.rows;
   const auto activate = f.m.arch->activation == FfnActivation::kGeluTanh ? f.k.geglu : f.k.swiglu;
+  for (int64_t c0 = 0; c0 < n; c0 += Activations::kFfnChunk) {
+    const int64_t nc = std::min(Activations::kFfnChunk, n - c0);
+    float* chunk = rows + c0 * dim;
+    MatMul(f.workers, f.k, gate, f.placed.Slices(gate), chunk, nc, a.gate.data(), a.gemv, f.int8_activations);
+    MatMul(f.workers, f.k, up, f.placed.Slices(up), chunk, nc, a.up.data(), a.gemv, f.int8_activations);
+    f.workers.ParallelFor(nc, 8, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) activate(&a.gate[r * width], &a.up[r * width], &a.gate[r * width], width);
+    });
+    MatMul(f.workers, f.k, down, f.placed.Slices(down), a.gate.data(), nc, chunk, a.gemv, f.int8_activations);
+  }
+}
+
+// xn[r] = the dense FFN of xn[r] for the rows r of the range, in chunks of the layer's rows
+// (multiples of kFfnChunk from its first row, whatever the range, so that a range's matmuls are
+// the whole layer's).
+void Mlp(const Forward& f, const LayerWeights& w, RowRange range, Activations& a) {
   for (int64_t c0 = range.begin, c1 = 0; c0 < range.end; c0 = c1) {
     c1 = std::min(range.end, (c0 / Activations::kFfnChunk + 1) * Activations::kFfnChunk);
-    const int64_t nc = c1 - c0;
-    float* chunk = &a.xn[c0 * dim];
-    MatMul(f.workers, f.k, w.w_gate, f.placed.Slices(w.w_gate), chunk, nc, a.gate.data(), a.gemv, f.int8_activations);
-    MatMul(f.workers, f.k, w.w_up, f.placed.Slices(w.w_up), chunk, nc, a.up.data(), a.gemv, f.int8_activations);
-    f.workers.ParallelFor(nc, 8, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) activate(&a.gate[r * ffn], &a.up[r * ffn], &a.gate[r * ffn], ffn);
-    });
-    MatMul(f.workers, f.k, w.w_down, f.placed.Slices(w.w_down), a.gate.data(), nc, chunk, a.gemv, f.int8_activations);
+    FfnRows(f, w.w_gate, w.w_up, w.w_down, &a.xn[c0 * f.m.config.dim], c1 - c0, a);
   }
+}
+
+// Each row's experts and their weights (the family's routing, arch.h): the softmax of its router
+// logits, the `used` largest (ties to the lower index), renormalised to sum 1 when it says so.
+void Route(const Forward& f, const float* logits, int64_t n, Activations::Moe& moe) {
+  const int64_t experts = f.m.config.expert_count, used = f.m.config.expert_used_count;
+  const bool renormalise = f.m.arch->routing.renormalise;
+  moe.chosen.resize(static_cast<size_t>(n * used));
+  moe.weight.resize(static_cast<size_t>(n * used));
+  f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
+    std::vector<float> p(static_cast<size_t>(experts));
+    for (int64_t r = r0; r < r1; ++r) {
+      std::copy_n(logits + r * experts, experts, p.begin());
+      f.k.softmax(p.data(), experts);
+      float sum = 0;
+      for (int64_t k = 0; k < used; ++k) {
+        int64_t best = -1;
+        for (int64_t e = 0; e < experts; ++e)
+          if (p[e] >= 0 && (best < 0 || p[e] > p[best])) best = e;
+        moe.chosen[r * used + k] = static_cast<int32_t>(best);
+        moe.weight[r * used + k] = p[best];
+        sum += p[best];
+        p[best] = -1;  // taken
+      }
+      if (renormalise)
+        for (int64_t k = 0; k < used; ++k) moe.weight[r * used + k] /= sum;
+    }
+  });
+}
+
+// xn[r] = Σ over its experts e of weight(r, e) · FFN_e(xn[r]) (+ sigmoid(g · xn[r]) · the shared
+// expert's FFN of xn[r]) for the n rows from row `begin`. The rows are grouped by expert, and each
+// expert runs once over its rows, in expert order (so the sums do not depend on the threads); the
+// weights of an expert no row chose are not read.
+void MoeFfn(const Forward& f, const LayerWeights& w, RowRange range, Activations& a) {
+  const ModelConfig& c = f.m.config;
+  const int64_t n = range.size(), dim = c.dim, experts = c.expert_count, used = c.expert_used_count;
+  float* xn = &a.xn[range.begin * dim];
+  Activations::Moe& moe = a.moe;
+  moe.logits.resize(static_cast<size_t>(n * experts));
+  MatMul(f.workers, f.k, w.router, f.placed.Slices(w.router), xn, n, moe.logits.data(), a.gemv, f.int8_activations);
+  Route(f, moe.logits.data(), n, moe);
+  // The rows of each expert, ascending (a counting sort of the (row, expert) pairs).
+  moe.first.assign(static_cast<size_t>(experts + 1), 0);
+  for (int64_t i = 0; i < n * used; ++i) ++moe.first[moe.chosen[i] + 1];
+  for (int64_t e = 0; e < experts; ++e) moe.first[e + 1] += moe.first[e];
+  moe.rows.resize(static_cast<size_t>(n * used));
+  moe.row_weight.resize(static_cast<size_t>(n * used));
+  std::vector<int64_t> next(moe.first.begin(), moe.first.end() - 1);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t k = 0; k < used; ++k) {
+      const int64_t slot = next[moe.chosen[r * used + k]]++;
+      moe.rows[slot] = r;
+      moe.row_weight[slot] = moe.weight[r * used + k];
+    }
+  moe.sum.assign(static_cast<size_t>(n * dim), 0.0f);
+  moe.in.resize(static_cast<size_t>(std::max(n, moe.first[experts]) * dim));
+  for (int64_t e = 0; e < experts; ++e) {
+    const int64_t e0 = moe.first[e], m = moe.first[e + 1] - e0;
+    if (m == 0) continue;
+    f.workers.ParallelFor(m, 16, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) std::copy_n(xn + moe.rows[e0 + i] * dim, dim, &moe.in[i * dim]);
+    });
+    FfnRows(f, w.gate_exps[e], w.up_exps[e], w.down_exps[e], moe.in.data(), m, a);
+    f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {  // rows of the sum split, so no two threads add to one
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t r = moe.rows[e0 + i];
+        if (r >= r0 && r < r1) f.k.axpy(moe.row_weight[e0 + i], &moe.in[i * dim], &moe.sum[r * dim], dim);
+      }
+    });
+  }
+  if (w.shared_gate.data != nullptr) {  // every row through the shared expert, scaled by its gate
+    std::copy_n(xn, n * dim, moe.in.data());
+    FfnRows(f, w.shared_gate, w.shared_up, w.shared_down, moe.in.data(), n, a);
+    f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float g = 1.0f / (1.0f + std::exp(-f.k.dot_f32(w.shared_gate_inp.data(), xn + r * dim, dim)));
+        f.k.axpy(g, &moe.in[r * dim], &moe.sum[r * dim], dim);
+      }
+    });
+  }
+  std::copy_n(moe.sum.data(), n * dim, xn);
 }
 
 }  // namespace
@@ -208,7 +299,10 @@ void LayerOut(const Forward& f, int64_t l, RowRange range, Activations& a) {
   AddRows(f, xn, x, n);  // x += xn
   // MLP block.
   NormRows(f, x, w.ffn_norm, xn, n);  // xn = RMSNorm(x)               [n, dim]
-  Mlp(f, w, range, a);                // xn = Wdown·act(xn·Wgate) ⊙ (xn·Wup)
+  if (w.moe())
+    MoeFfn(f, w, range, a);  // xn = Σ routed experts' FFN(xn) (+ gated shared expert)
+  else
+    Mlp(f, w, range, a);  // xn = Wdown·act(xn·Wgate) ⊙ (xn·Wup)
   if (!w.post_ffn_norm.empty()) NormRows(f, xn, w.post_ffn_norm, xn, n);
   AddRows(f, xn, x, n);  // x += xn
 }

@@ -1,4 +1,4 @@
-// The architecture table (see arch.h): llama, qwen2, qwen3, phi3, gemma2, gemma3.
+// The architecture table (see arch.h): llama, qwen2, qwen3, phi3, gemma2, gemma3, qwen2moe, qwen3moe.
 #include "core/model/arch.h"
 
 #include <cmath>
@@ -16,7 +16,7 @@ float Gemma2AttnScale(const ModelConfig& c) {
 }
 
 constexpr ArchDesc kArchs[] = {
-    {.name = "llama"},
+    {.name = "llama", .experts = Experts::kOptional, .routing = {.renormalise = true}},
     {.name = "qwen2", .rope = RopeStyle::kNeox, .qkv_bias = true},
     {.name = "qwen3", .rope = RopeStyle::kNeox, .qk_norm = true},
     {.name = "phi3",
@@ -40,6 +40,16 @@ constexpr ArchDesc kArchs[] = {
      .embed_scale = true,
      .sliding = SlidingLayers::kFiveOfSix,
      .sliding_local_rope = true},
+    {.name = "qwen2moe",
+     .rope = RopeStyle::kNeox,
+     .qkv_bias = true,
+     .experts = Experts::kRequired,
+     .routing = {.renormalise = false, .shared_expert = true}},
+    {.name = "qwen3moe",
+     .rope = RopeStyle::kNeox,
+     .qk_norm = true,
+     .experts = Experts::kRequired,
+     .routing = {.renormalise = true}},
 };
 
 std::string Number(double v) {
@@ -101,6 +111,12 @@ std::vector<ModelFeature> DescribeFeatures(const ArchDesc& d, const ArchValues& 
        when(v.sliding_window > 0, "sliding window " + std::to_string(v.sliding_window) + " on " +
                                       std::to_string(sliding) + " of " + std::to_string(c.num_layers) + " layers")},
       {"sliding_layers", sliding, ""},
+      {"experts", c.expert_count,
+       when(c.expert_count > 0, std::to_string(c.expert_count) + " experts, " + std::to_string(c.expert_used_count) +
+                                    " per token (" + (d.routing.renormalise ? "" : "not ") +
+                                    "renormalised), expert width " + std::to_string(c.expert_ffn_dim))},
+      {"shared_expert", c.shared_expert_ffn_dim,
+       when(c.shared_expert_ffn_dim > 0, "a gated shared expert of width " + std::to_string(c.shared_expert_ffn_dim))},
   };
 }
 

@@ -30,6 +30,23 @@ enum class SlidingLayers {
   kAll,        // every layer (phi3 when its sliding_window is set)
 };
 
+// Whether a family's files are mixtures of experts.
+enum class Experts {
+  kNone,      // dense; a file with expert_count > 0 is refused
+  kOptional,  // dense, or experts when expert_count > 0 (llama: Mixtral's layout)
+  kRequired,  // always experts (qwen2moe, qwen3moe)
+};
+
+// How a mixture of experts routes a row: the softmax of the router's logits over all experts,
+// the expert_used_count largest (ties to the lower expert index), their probabilities as the
+// weights, renormalised to sum 1 or not; and a shared expert every row goes through, scaled by
+// sigmoid(ffn_gate_inp_shexp · h). Other rules (sigmoid gating with an expert bias, expert
+// groups) are refused by name at load.
+struct MoeRouting {
+  bool renormalise = false;
+  bool shared_expert = false;
+};
+
 // One family's row.
 struct ArchDesc {
   std::string_view name;  // general.architecture
@@ -48,6 +65,8 @@ struct ArchDesc {
   bool sliding_local_rope = false;
   // The attention logits' scale for a model of this family; null: 1/sqrt(head_dim).
   float (*attn_scale)(const ModelConfig& c) = nullptr;
+  Experts experts = Experts::kNone;
+  MoeRouting routing;  // with experts
 };
 
 // The values one file gives its family's features (from its keys, or derived from its shape).

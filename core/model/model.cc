@@ -34,17 +34,23 @@ class TensorLoader {
     return nullptr;
   }
 
-  StatusOr<const gguf::TensorInfo*> Find(const std::string& name, int64_t ne0, int64_t ne1) {
+  // A tensor of shape [ne0] (ne1 = 0), [ne0, ne1] (ne2 = 0) or [ne0, ne1, ne2].
+  StatusOr<const gguf::TensorInfo*> Find(const std::string& name, int64_t ne0, int64_t ne1, int64_t ne2 = 0) {
     const gguf::TensorInfo* t = Lookup(name);
     if (t == nullptr)
       return NotFoundError(f_.path() + (files_.size() > 1 ? " (all " + std::to_string(files_.size()) + " parts)" : "") +
                            ": tensor '" + name + "' is missing");
-    const bool is_vector = ne1 == 0;
-    const bool ok_shape =
-        is_vector ? (t->n_dims == 1 && t->ne[0] == ne0) : (t->n_dims == 2 && t->ne[0] == ne0 && t->ne[1] == ne1);
-    if (!ok_shape)
+    const std::vector<int64_t> want = ne1 == 0   ? std::vector<int64_t>{ne0}
+                                      : ne2 == 0 ? std::vector<int64_t>{ne0, ne1}
+                                                 : std::vector<int64_t>{ne0, ne1, ne2};
+    bool ok_shape = t->n_dims == want.size();
+    for (size_t d = 0; ok_shape && d < want.size(); ++d) ok_shape = t->ne[d] == want[d];
+    if (!ok_shape) {
+      std::string expected;
+      for (int64_t v : want) expected += (expected.empty() ? "" : ", ") + std::to_string(v);
       return InvalidArgumentError(f_.path() + ": tensor '" + name + "' has shape " + ShapeString(*t) + ", expected [" +
-                                  std::to_string(ne0) + (is_vector ? "" : ", " + std::to_string(ne1)) + "]");
+                                  expected + "]");
+    }
     // The parser only admits listed type ids, so the registry row exists.
     const simd::DTypeInfo& info = *simd::FindDType(t->type_id);
     if (!simd::RefKernels().Computes(info.id))
@@ -62,6 +68,21 @@ class TensorLoader {
     m.cols = cols;
     m.row_bytes = t->num_bytes / rows;
     return m;
+  }
+
+  // A 3-D tensor of `count` matrices [rows, cols] (GGUF [cols, rows, count]), one view each.
+  StatusOr<std::vector<WeightMatrix>> Matrices(const std::string& name, int64_t cols, int64_t rows, int64_t count) {
+    LAZYLLM_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Find(name, cols, rows, count));
+    std::vector<WeightMatrix> views(static_cast<size_t>(count));
+    for (int64_t e = 0; e < count; ++e) {
+      WeightMatrix& m = views[static_cast<size_t>(e)];
+      m.dtype = static_cast<simd::DType>(t->type_id);
+      m.row_bytes = t->num_bytes / (rows * count);
+      m.data = t->data + e * rows * m.row_bytes;
+      m.rows = rows;
+      m.cols = cols;
+    }
+    return views;
   }
 
   StatusOr<std::vector<float>> Vector(const std::string& name, int64_t n) {
@@ -98,10 +119,6 @@ Status ReadDim(const gguf::File& f, const std::string& key, int64_t max, int64_t
 // What lazyllm does not implement (MoE, YaRN) is refused by name.
 Status ReadArchValues(const gguf::File& f, const ArchDesc& d, const ModelConfig& c, ArchValues* v) {
   const std::string a = c.architecture + ".";
-  LAZYLLM_ASSIGN_OR_RETURN(int64_t experts, f.GetIntOr(a + "expert_count", 0));
-  if (experts > 0)
-    return UnimplementedError(f.path() + ": mixture-of-experts models (" + a +
-                              "expert_count = " + std::to_string(experts) + ") are not supported");
   if (f.Find(a + "rope.scaling.type")) {
     LAZYLLM_ASSIGN_OR_RETURN(std::string_view type, f.GetString(a + "rope.scaling.type"));
     if (type == "linear") {
@@ -134,6 +151,34 @@ Status ReadArchValues(const gguf::File& f, const ArchDesc& d, const ModelConfig&
       return InvalidArgumentError(f.path() + ": attention.sliding_window " + std::to_string(v->sliding_window) +
                                   " is negative");
   }
+  return OkStatus();
+}
+
+// A mixture of experts' keys: its experts, those a token uses, their widths, and the routing the
+// family's row states (other gating functions and expert groups are refused by name).
+Status ReadExperts(const gguf::File& f, const ArchDesc& d, ModelConfig* c) {
+  const std::string a = c->architecture + ".";
+  LAZYLLM_ASSIGN_OR_RETURN(int64_t experts, f.GetIntOr(a + "expert_count", 0));
+  if (experts == 0 && d.experts != Experts::kRequired) return OkStatus();
+  if (d.experts == Experts::kNone)
+    return UnimplementedError(f.path() + ": " + a + "expert_count = " + std::to_string(experts) + ", but " +
+                              c->architecture + " has no mixture-of-experts layout lazyllm knows");
+  LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "expert_count", 1 << 16, &c->expert_count));
+  LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "expert_used_count", c->expert_count, &c->expert_used_count));
+  c->expert_ffn_dim = c->ffn_dim;  // llama (Mixtral) gives the experts' width as feed_forward_length
+  if (f.Find(a + "expert_feed_forward_length"))
+    LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "expert_feed_forward_length", kMaxDim, &c->expert_ffn_dim));
+  if (d.routing.shared_expert)
+    LAZYLLM_RETURN_IF_ERROR(ReadDim(f, a + "expert_shared_feed_forward_length", kMaxDim, &c->shared_expert_ffn_dim));
+  LAZYLLM_ASSIGN_OR_RETURN(int64_t gating, f.GetIntOr(a + "expert_gating_func", 1));
+  if (gating != 1)
+    return UnimplementedError(f.path() + ": " + a + "expert_gating_func = " + std::to_string(gating) +
+                              " (sigmoid gating with an expert bias, as DeepSeek-V3's) is not supported; lazyllm "
+                              "routes by softmax then top-k");
+  LAZYLLM_ASSIGN_OR_RETURN(int64_t groups, f.GetIntOr(a + "expert_group_count", 0));
+  if (groups > 1)
+    return UnimplementedError(f.path() + ": " + a + "expert_group_count = " + std::to_string(groups) +
+                              " (routing within expert groups) is not supported");
   return OkStatus();
 }
 
@@ -188,14 +233,20 @@ Status ReadConfig(const gguf::File& f, Model::Impl* m) {
     return InvalidArgumentError(f.path() + ": layer_norm_rms_epsilon " + std::to_string(eps) + " is out of range");
   c->rms_eps = static_cast<float>(eps);
   m->arch = desc;
+  LAZYLLM_RETURN_IF_ERROR(ReadExperts(f, *desc, c));
   return ReadArchValues(f, *desc, *c, &m->arch_values);
 }
 
 // Numbers the matrices the forward pass multiplies by, which placed weights are indexed by.
 void IndexMatrices(Model::Impl* m) {
   std::vector<WeightMatrix*> all = {&m->output};
-  for (LayerWeights& lw : m->layers)
-    for (WeightMatrix* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down}) all.push_back(w);
+  for (LayerWeights& lw : m->layers) {
+    for (WeightMatrix* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down, &lw.router,
+                            &lw.shared_gate, &lw.shared_up, &lw.shared_down})
+      if (w->data != nullptr) all.push_back(w);
+    for (auto* experts : {&lw.gate_exps, &lw.up_exps, &lw.down_exps})
+      for (WeightMatrix& w : *experts) all.push_back(&w);
+  }
   for (WeightMatrix* w : all) {
     w->index = static_cast<int32_t>(m->matrices.size());
     m->matrices.push_back(w);
@@ -235,7 +286,20 @@ Status LoadLayer(TensorLoader& t, const Model::Impl& m, int64_t l, LayerWeights*
   }
   LAZYLLM_ASSIGN_OR_RETURN(w->wo, t.Matrix(p + "attn_output.weight", q_dim, c.dim));
   LAZYLLM_ASSIGN_OR_RETURN(w->ffn_norm, t.Vector(p + "ffn_norm.weight", c.dim));
-  if (d.fused_gate_up) {
+  if (c.expert_count > 0) {
+    const int64_t e = c.expert_count, width = c.expert_ffn_dim;
+    LAZYLLM_ASSIGN_OR_RETURN(w->router, t.Matrix(p + "ffn_gate_inp.weight", c.dim, e));
+    LAZYLLM_ASSIGN_OR_RETURN(w->gate_exps, t.Matrices(p + "ffn_gate_exps.weight", c.dim, width, e));
+    LAZYLLM_ASSIGN_OR_RETURN(w->up_exps, t.Matrices(p + "ffn_up_exps.weight", c.dim, width, e));
+    LAZYLLM_ASSIGN_OR_RETURN(w->down_exps, t.Matrices(p + "ffn_down_exps.weight", width, c.dim, e));
+    if (d.routing.shared_expert) {
+      const int64_t shared = c.shared_expert_ffn_dim;
+      LAZYLLM_ASSIGN_OR_RETURN(w->shared_gate_inp, t.Vector(p + "ffn_gate_inp_shexp.weight", c.dim));
+      LAZYLLM_ASSIGN_OR_RETURN(w->shared_gate, t.Matrix(p + "ffn_gate_shexp.weight", c.dim, shared));
+      LAZYLLM_ASSIGN_OR_RETURN(w->shared_up, t.Matrix(p + "ffn_up_shexp.weight", c.dim, shared));
+      LAZYLLM_ASSIGN_OR_RETURN(w->shared_down, t.Matrix(p + "ffn_down_shexp.weight", shared, c.dim));
+    }
+  } else if (d.fused_gate_up) {
     LAZYLLM_ASSIGN_OR_RETURN(WeightMatrix gate_up, t.Matrix(p + "ffn_up.weight", c.dim, 2 * c.ffn_dim));
     w->w_gate = RowView(gate_up, 0, c.ffn_dim);
     w->w_up = RowView(gate_up, c.ffn_dim, c.ffn_dim);
@@ -243,7 +307,9 @@ Status LoadLayer(TensorLoader& t, const Model::Impl& m, int64_t l, LayerWeights*
     LAZYLLM_ASSIGN_OR_RETURN(w->w_gate, t.Matrix(p + "ffn_gate.weight", c.dim, c.ffn_dim));
     LAZYLLM_ASSIGN_OR_RETURN(w->w_up, t.Matrix(p + "ffn_up.weight", c.dim, c.ffn_dim));
   }
-  LAZYLLM_ASSIGN_OR_RETURN(w->w_down, t.Matrix(p + "ffn_down.weight", c.ffn_dim, c.dim));
+  if (c.expert_count == 0) {
+    LAZYLLM_ASSIGN_OR_RETURN(w->w_down, t.Matrix(p + "ffn_down.weight", c.ffn_dim, c.dim));
+  }
   if (d.post_norms) {
     LAZYLLM_ASSIGN_OR_RETURN(w->post_attn_norm, t.Vector(p + "post_attention_norm.weight", c.dim));
     LAZYLLM_ASSIGN_OR_RETURN(w->post_ffn_norm, t.Vector(p + "post_ffw_norm.weight", c.dim));

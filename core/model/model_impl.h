@@ -31,6 +31,14 @@ struct LayerWeights {
   std::vector<float> bq, bk, bv;                     // [q_dim], [kv_dim], [kv_dim]
   std::vector<float> q_norm, k_norm;                 // [head_dim]
   std::vector<float> post_attn_norm, post_ffn_norm;  // [dim]
+  // A mixture of experts (router empty when dense): the router [experts rows, dim]; each expert's
+  // gate and up [expert_ffn rows, dim] and down [dim rows, expert_ffn], row views of the file's
+  // 3-D tensors; the shared expert (empty when none) and its gate vector [dim].
+  WeightMatrix router;
+  std::vector<WeightMatrix> gate_exps, up_exps, down_exps;
+  WeightMatrix shared_gate, shared_up, shared_down;
+  std::vector<float> shared_gate_inp;
+  bool moe() const { return !gate_exps.empty(); }
   int rope_table = 0;          // which RoPE table the layer rotates with (gemma3: local or global)
   int64_t sliding_window = 0;  // a key at distance >= this is masked (0: the layer sees every earlier key)
 };

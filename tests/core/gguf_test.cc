@@ -509,8 +509,8 @@ TEST(MalformedGgufTest, ModelRejectsBadHyperparameterTypeAndShape) {
   EXPECT_NE(st.message().find("unsupported dtype I8 in tensor 'output.weight'"), std::string::npos) << st.message();
 }
 
-// What lazyllm does not run is refused by name: unknown architectures, mixture-of-experts,
-// RoPE scalings other than linear, LongRoPE factors.
+// What lazyllm does not run is refused by name: unknown architectures, mixtures of experts with
+// missing keys or tensors or another routing, RoPE scalings other than linear, LongRoPE factors.
 TEST(MalformedGgufTest, UnsupportedModelFeaturesAreNamed) {
   GgufBuilder mamba;
   mamba.KvStr("general.architecture", "mamba");
@@ -518,15 +518,38 @@ TEST(MalformedGgufTest, UnsupportedModelFeaturesAreNamed) {
   mamba.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>"});
   Status st = LoadBytes(mamba.Build(), "mamba");
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(
-      st.message().find("unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, phi3, gemma2, gemma3)"),
-      std::string::npos)
+  EXPECT_NE(st.message().find("unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, phi3, gemma2, gemma3, "
+                              "qwen2moe, qwen3moe)"),
+            std::string::npos)
       << st.message();
+  // Mixtral's layout needs its keys and its tensors; routing other than softmax then top-k is refused.
   GgufBuilder moe = TinyLlama();
   moe.KvU32("llama.expert_count", 8);
   st = LoadBytes(moe.Build(), "moe");
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("mixture-of-experts models (llama.expert_count = 8)"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("'llama.expert_used_count' is missing"), std::string::npos) << st.message();
+  moe.KvU32("llama.expert_used_count", 2);
+  st = LoadBytes(moe.Build(), "moe");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("tensor 'blk.0.ffn_gate_inp.weight' is missing"), std::string::npos) << st.message();
+  GgufBuilder sigmoid = moe;
+  sigmoid.KvU32("llama.expert_gating_func", 2);
+  st = LoadBytes(sigmoid.Build(), "sigmoid");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kUnimplemented);
+  EXPECT_NE(st.message().find("expert_gating_func = 2 (sigmoid gating"), std::string::npos) << st.message();
+  GgufBuilder groups = moe;
+  groups.KvU32("llama.expert_group_count", 4);
+  st = LoadBytes(groups.Build(), "groups");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("expert_group_count = 4 (routing within expert groups)"), std::string::npos)
+      << st.message();
+  GgufBuilder too_many = TinyLlama();
+  too_many.KvU32("llama.expert_count", 8);
+  too_many.KvU32("llama.expert_used_count", 9);
+  st = LoadBytes(too_many.Build(), "too_many");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("'llama.expert_used_count' = 9 is outside 1..8"), std::string::npos) << st.message();
   GgufBuilder yarn = TinyLlama();
   yarn.KvStr("llama.rope.scaling.type", "yarn");
   yarn.KvF32("llama.rope.scaling.factor", 4.0f);

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <regex>
+#include <string>
 
 #include "common/test_paths.h"
 #include "lazyllm/lazyllm.h"
@@ -71,30 +73,11 @@ Comparison Compare(const fs::path& ref_path, bool exact_activations = true) {
   return c;
 }
 
-// Reference files of architectures lazyllm does not run yet: the mixture-of-experts models
-// (issue 24). Their files must be refused with a message naming what is missing, and their
-// comparisons wait for the architectures; a model that loads here fails the test, so it is moved
-// out of this list the day it runs.
-bool AwaitsArchitecture(const std::string& name) { return name.find("moe") != std::string::npos; }
-
-// Checks that such a file is refused as unimplemented, naming the experts or the architecture.
-void ExpectRefused(const fs::path& ref_path) {
-  const nlohmann::json ref = testing::ReadJson(ref_path);
-  auto model = Model::Load(testing::ReferenceModelPath(ref["model"]).string());
-  ASSERT_FALSE(model.ok()) << ref_path << " now loads: compare it instead";
-  const Status st = model.status();
-  EXPECT_EQ(st.code(), StatusCode::kUnimplemented) << st;
-  const std::string& m = st.message();
-  EXPECT_TRUE(m.find("mixture-of-experts") != std::string::npos ||
-              m.find("unsupported architecture") != std::string::npos)
-      << m;
-  std::printf("  refused (issue 24) %-28s %s\n", ref_path.filename().c_str(), m.c_str());
-}
-
 // F32 files: the sample model, tiny-gqa-f32 and the architecture files (tiny-qwen2, ...).
 bool IsF32(const std::string& name) {
+  static const std::regex quantized("-(q[0-9]|iq[0-9])");  // tiny-qwen2moe-q4_k_m, ...
   return name.find("f32") != std::string::npos || name.rfind("stories", 0) == 0 ||
-         (name.rfind("tiny-", 0) == 0 && name.rfind("tiny-gqa-", 0) != 0);
+         (name.rfind("tiny-", 0) == 0 && name.rfind("tiny-gqa-", 0) != 0 && !std::regex_search(name, quantized));
 }
 
 // Gemma's references allow 1e-3 (its tanh GELU and soft-caps amplify fp32 rounding).
@@ -105,10 +88,6 @@ TEST(SessionTest, MatchesFloat64Reference) {
   int files = 0;
   for (const auto& e : fs::directory_iterator(testing::ReferenceDir() / "float64")) {
     SCOPED_TRACE(e.path().filename().string());
-    if (AwaitsArchitecture(e.path().filename().string())) {
-      ExpectRefused(e.path());
-      continue;
-    }
     const Comparison c = Compare(e.path());
     EXPECT_LE(c.rel_diff, Float64Tolerance(e.path().filename().string()));
     EXPECT_GE(c.argmax_agreement, 0.999);
@@ -138,10 +117,6 @@ TEST(SessionTest, MatchesLlamaCppWithinPublishedDistances) {
   for (const auto& e : fs::directory_iterator(testing::ReferenceDir() / "llama.cpp")) {
     const std::string name = e.path().filename().string();
     SCOPED_TRACE(name);
-    if (AwaitsArchitecture(name)) {
-      ExpectRefused(e.path());
-      continue;
-    }
     const Comparison c = Compare(e.path());
     if (IsF32(name)) {
       // llama.cpp's GELU is a 16-bit table: 4.6e-4 on gemma2 (reference README).

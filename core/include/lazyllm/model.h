@@ -1,6 +1,7 @@
 // Model: an immutable, shareable Llama-family model loaded from a memory-mapped GGUF file.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,7 +21,7 @@ struct ModelAccess;
 // distinguishes an architecture (biases, norms, RoPE style, soft-caps, sliding windows, ...) is
 // lazyllm's own business; Model::features() describes it.
 struct ModelConfig {
-  std::string architecture;  // general.architecture: llama, qwen2, qwen3, phi3, gemma2 or gemma3
+  std::string architecture;  // general.architecture: llama, qwen2, qwen3, phi3, gemma2, gemma3, qwen2moe, qwen3moe
   std::string name;          // general.name, may be empty
   int64_t num_layers = 0;
   int64_t dim = 0;  // embedding length
@@ -34,6 +35,14 @@ struct ModelConfig {
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_output = false;  // no output.weight: the LM head reuses token_embd.weight
+  // A mixture of experts (expert_count 0: dense): experts per layer, experts a token uses, an
+  // expert's FFN width, and the shared expert's (0: none).
+  int64_t expert_count = 0;
+  int64_t expert_used_count = 0;
+  int64_t expert_ffn_dim = 0;
+  int64_t shared_expert_ffn_dim = 0;
+  // The widest FFN a row goes through: the dense one, an expert or the shared expert.
+  int64_t max_ffn_dim() const { return expert_count > 0 ? std::max(expert_ffn_dim, shared_expert_ffn_dim) : ffn_dim; }
 };
 
 // One architecture feature of a model, for display (`lazyllm inspect`): its key, its value, and
