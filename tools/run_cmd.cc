@@ -66,22 +66,27 @@ LazyLLM's pruned (token, layer) pairs take no KV memory, so more pruned requests
 };
 
 json StatsJson(const lazyllm::Stats& st, int threads, const std::string& activations) {
-  return {{"prompt_tokens", st.prompt_tokens},
-          {"generated_tokens", st.generated_tokens},
-          {"load_ms", st.load_ms},
-          {"ttft_ms", st.ttft_ms},
-          {"prefill_tokens_per_s", st.prefill_tokens_per_s},
-          {"decode_tokens_per_s", st.decode_tokens_per_s},
-          {"threads", threads},
-          {"activations", activations},
-          {"kept_per_layer", st.pruning.kept_per_layer},
-          {"revived_tokens", st.pruning.revived_tokens},
-          {"revivals_skipped", st.pruning.revivals_skipped},
-          {"revivals_deferred", st.pruning.revivals_deferred},
-          {"prompt_tokens_computed_pct_prefill", st.pruning.prompt_tokens_computed_pct_prefill},
-          {"prompt_tokens_computed_pct_final", st.pruning.prompt_tokens_computed_pct},
-          {"kv_bytes", st.kv_bytes},
-          {"queue_ms", st.queue_ms}};
+  json j = {{"prompt_tokens", st.prompt_tokens},
+            {"generated_tokens", st.generated_tokens},
+            {"load_ms", st.load_ms},
+            {"ttft_ms", st.ttft_ms},
+            {"prefill_tokens_per_s", st.prefill_tokens_per_s},
+            {"decode_tokens_per_s", st.decode_tokens_per_s},
+            {"threads", threads},
+            {"activations", activations},
+            {"kept_per_layer", st.pruning.kept_per_layer},
+            {"revived_tokens", st.pruning.revived_tokens},
+            {"revivals_skipped", st.pruning.revivals_skipped},
+            {"revivals_deferred", st.pruning.revivals_deferred},
+            {"prompt_tokens_computed_pct_prefill", st.pruning.prompt_tokens_computed_pct_prefill},
+            {"prompt_tokens_computed_pct_final", st.pruning.prompt_tokens_computed_pct},
+            {"kv_bytes", st.kv_bytes},
+            {"queue_ms", st.queue_ms}};
+  if (st.pruning.expert_rows_unpruned > 0) {  // a mixture of experts
+    j["expert_rows"] = st.pruning.expert_rows;
+    j["expert_rows_unpruned"] = st.pruning.expert_rows_unpruned;
+  }
+  return j;
 }
 
 // `run --compare`'s two sides, pruning off and the chosen schedule, on one engine warmed up

@@ -101,7 +101,8 @@ void SelectRows(const Forward& f, int64_t l, std::span<SeqStep> seqs, SelectScra
 // Each active sequence's segment of layer l: its rows and keys, a K/V row for each row (from the
 // pages set aside, so one is there), and its scores when its next layer selects. `again`: a
 // prefill resumed inside layer l, whose rows have their K/V rows and are marked computed there.
-void PlanLayer(int64_t l, std::span<SeqStep> seqs, LayerRows& rows, bool again) {
+void PlanLayer(const Forward& f, int64_t l, std::span<SeqStep> seqs, LayerRows& rows, bool again) {
+  const int64_t experts_used = f.m.layers[l].moe() ? f.m.config.expert_used_count : 0;
   rows.segments.clear();
   rows.pos.clear();
   rows.kv_row.clear();
@@ -117,6 +118,7 @@ void PlanLayer(int64_t l, std::span<SeqStep> seqs, LayerRows& rows, bool again) 
       const int64_t kv_row = q.kv.Assign(l, t);
       LAZYLLM_CHECK(kv_row >= 0) << "the KV pages set aside for the step ran out at layer " << l;
       if (!again) q.pruning.tokens.MarkComputed(l, t);
+      if (!again) q.pruning.stats.expert_rows += experts_used;
       rows.pos.push_back(t);
       rows.kv_row.push_back(kv_row);
       rows.segment.push_back(static_cast<int32_t>(rows.segments.size() - 1));
@@ -181,13 +183,16 @@ void Logits(const Forward& f, std::span<SeqStep> seqs, Activations& a) {
   for (int64_t i = 0; i < b; ++i) std::copy_n(&a.head_logits[i * vocab], vocab, last[i]->seq->logits.begin());
 }
 
-// The sequence moves past the step's tokens; its share of prompt pairs computed is updated.
-void Finish(SeqStep& s) {
+// The sequence moves past the step's tokens; its share of prompt pairs computed (and of expert
+// rows) is updated.
+void Finish(const Forward& f, SeqStep& s) {
   if (!s.active()) return;
   Sequence::Impl& q = *s.seq;
   q.parked.reset();
   q.pos += s.tokens;
   PruningStats& stats = q.pruning.stats;
+  const ModelConfig& c = f.m.config;
+  if (c.expert_count > 0) stats.expert_rows_unpruned += s.tokens * c.num_layers * c.expert_used_count;
   stats.prompt_tokens_computed_pct = q.pruning.ComputedPct(q.prompt_len);
   if (s.prefill) stats.prompt_tokens_computed_pct_prefill = stats.prompt_tokens_computed_pct;
 }
@@ -315,13 +320,13 @@ void RunStep(const Forward& f, std::span<SeqStep> seqs, StepScratch& scratch, Ac
     const bool inside = l == first && seqs.front().at.begun;  // resumed inside layer l: selected there
     if (!inside) SelectRows(f, l, seqs, scratch.select, a);   // LazyLLM's selections at the layer's input
     if (!AnyActive(seqs)) return;
-    PlanLayer(l, seqs, scratch.layer, inside);  // each row's position, K/V row and keys
+    PlanLayer(f, l, seqs, scratch.layer, inside);  // each row's position, K/V row and keys
     if (!RunLayer(f, l, seqs.front(), scratch.layer, a)) return Park(f, l, seqs.front(), a);  // x = layer l (x)
     if (ReportLayer(l + 1, layers, seqs)) Compact(dim, seqs, a);
   }
   if (last < layers) return Park(f, last, seqs.front(), a);
   Logits(f, seqs, a);
-  for (SeqStep& s : seqs) Finish(s);
+  for (SeqStep& s : seqs) Finish(f, s);
 }
 
 }  // namespace lazyllm

@@ -176,9 +176,10 @@ TEST(BatchTest, SmallBatchesAreBitIdentical) {
   for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(batch[i].logits, solo[i].logits) << "request " << i;
 }
 
-TEST(BatchTest, BatchEqualsSoloOnQuantizedAndSlidingWindowModels) {
+TEST(BatchTest, BatchEqualsSoloOnQuantizedSlidingWindowAndExpertModels) {
   LAZYLLM_REQUIRE_REFERENCE();
-  for (const char* file : {"tiny-gqa-q4_k_m.gguf", "tiny-gemma2.gguf"}) {
+  for (const char* file : {"tiny-gqa-q4_k_m.gguf", "tiny-gemma2.gguf", "tiny-llama-moe.gguf", "tiny-qwen2moe.gguf",
+                           "tiny-qwen3moe.gguf", "tiny-qwen2moe-q4_k_m.gguf"}) {
     SCOPED_TRACE(file);
     auto model = Model::Load((testing::ReferenceDir() / "models" / file).string());
     ASSERT_TRUE(model.ok()) << model.status().message();
@@ -192,6 +193,41 @@ TEST(BatchTest, BatchEqualsSoloOnQuantizedAndSlidingWindowModels) {
     }
     ExpectBatchEqualsSolo(*engine, reqs, 12);  // exact activations: within float rounding
     if (std::string(file).find("q4_k_m") != std::string::npos) ExpectBatchNearSolo(*engine, reqs, 12, 5e-2);
+  }
+}
+
+// A pruned row skips its router and its experts: with pruning off every (token, layer) pair
+// routes to expert_used_count experts, with LazyLLM only the computed pairs do.
+TEST(BatchTest, PrunedRowsSkipTheirExperts) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
+  for (const char* file : {"tiny-llama-moe.gguf", "tiny-qwen2moe.gguf", "tiny-qwen3moe.gguf"}) {
+    SCOPED_TRACE(file);
+    auto model = Model::Load((testing::ReferenceDir() / "models" / file).string());
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    auto engine = Engine::Create(*model, {.threads = 2});
+    ASSERT_TRUE(engine.ok());
+    const ModelConfig& c = model->config();
+    auto prompt = model->tokenizer().Encode(text, true);
+    prompt.resize(300);
+    for (const std::string& schedule : {std::string("off"), std::string("static:1:0.3")}) {
+      auto seq = engine->NewSequence(Options(*model, schedule, 1));
+      ASSERT_TRUE(seq.ok());
+      StepItem it{.sequence = &*seq, .tokens = prompt, .kind = StepItem::Kind::kPrefill};
+      ASSERT_TRUE(engine->Step({&it, 1}).ok() && it.status.ok());
+      for (int t = 0; t < 4; ++t) {
+        int32_t next = Argmax(seq->logits());
+        StepItem d{.sequence = &*seq, .tokens = {&next, 1}};
+        ASSERT_TRUE(engine->Step({&d, 1}).ok() && d.status.ok());
+      }
+      const PruningStats st = seq->pruning_stats();
+      EXPECT_EQ(st.expert_rows_unpruned, (300 + 4) * c.num_layers * c.expert_used_count);
+      EXPECT_EQ(st.expert_rows, st.computed_pairs * c.expert_used_count);
+      if (schedule == "off")
+        EXPECT_EQ(st.expert_rows, st.expert_rows_unpruned);
+      else
+        EXPECT_LT(st.expert_rows, st.expert_rows_unpruned) << "the pruned rows routed nowhere";
+    }
   }
 }
 
@@ -882,11 +918,13 @@ TEST(LayerSplitPrefillTest, CutsChangeNothingTheSequenceComputes) {
 // output projection and MLP, and of query-block ranges of its attention, down to one range a
 // part), a prefill still computes exactly what the whole prefill does: every matmul and
 // attention call of a range is one the whole layer makes. The files cover the
-// in-place F32 sgemm, converted panels (F16, Q4_K_M --exact), the int8 GEMM and sliding windows.
+// in-place F32 sgemm, converted panels (F16, Q4_K_M --exact), the int8 GEMM, sliding windows and
+// a mixture of experts (whose expert part is never cut).
 TEST(LayerSplitPrefillTest, CutsInsideLayersChangeNothing) {
   const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
-  for (const std::string& file : {std::string("gqa-f32.gguf"), std::string("gqa-q4_k_m.gguf"),
-                                  std::string("gqa-f16.gguf"), std::string("gemma2.gguf")}) {
+  for (const std::string& file :
+       {std::string("gqa-f32.gguf"), std::string("gqa-q4_k_m.gguf"), std::string("gqa-f16.gguf"),
+        std::string("gemma2.gguf"), std::string("qwen2moe-q4_k_m.gguf")}) {
     const std::string path = testing::ReferenceModelPath(file).string();
     if (!std::filesystem::exists(path)) {
       std::printf("  (skipping %s: ../shared/reference is not there)\n", file.c_str());

@@ -96,6 +96,11 @@ struct PruningStats {
   // (token, layer) pairs computed since the prefill began (LazyLLM computes each at most once:
   // an internal check ends the process if a pair were computed twice).
   int64_t computed_pairs = 0;
+  // Mixtures of experts: (row, expert) pairs computed since the prefill began, and as many as
+  // every token at every layer would have taken (tokens × layers × experts used); a pruned row
+  // skips its router and its experts.
+  int64_t expert_rows = 0;
+  int64_t expert_rows_unpruned = 0;
 };
 
 struct SequenceOptions {
