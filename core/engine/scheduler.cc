@@ -212,16 +212,20 @@ void Scheduler::Impl::Admit(std::vector<std::unique_ptr<Job>>& ended) {
   const auto width = static_cast<size_t>(std::max(options.max_batch, 1));
   std::unique_lock<std::mutex> lock(mu);
   while (!queue.empty() && running.size() < width) {
-    Job& j = *queue.front();
+    Job& j = *queue.front();  // only this thread takes jobs out of the queue
     const Request& r = j.req;
+    // The engine's calls take its lock: not under ours, which a callback running inside a step
+    // (on_prefill_layer) may take to submit.
+    lock.unlock();
     StatusOr<Sequence> seq = engine.NewSequence(r.sequence);
     Status st = seq.status();
     if (st.ok()) {
       const auto need = static_cast<int64_t>(r.prompt.size()) + r.generation.max_new_tokens;
       st = seq->ReserveKv(std::min(need, seq->max_context()));
-      if (!st.ok() && !running.empty()) break;  // wait for a running request to end
     }
     if (st.ok()) st = seq->SetSampling(r.generation.sampling);
+    lock.lock();
+    if (st.code() == StatusCode::kResourceExhausted && !running.empty()) break;  // wait for a running request to end
     if (!st.ok()) {
       End(j, FinishReason::kError, st);
       ended.push_back(std::move(queue.front()));
