@@ -13,7 +13,8 @@ int Synth(int argc, char** argv) {
           "Writes a Llama GGUF with random weights in a preset's shape and the stories260K vocabulary, or the "
           "constructed retrieval model (preset needle).",
       .own = {{"--preset", "NAME",
-               "tiny-gqa, smollm2-135m, llama3.2-1b or llama2-7b (random weights in that shape), or needle (exact "
+               "tiny-gqa, smollm2-135m, llama3.2-1b, llama2-7b, qwen3-30b-a3b or mixtral-tiny (random weights in that "
+               "shape; the last two mixtures of experts), or needle (exact "
                "key-value retrieval, docs/needle.md)"},
               {"--dtype", "DTYPE", "weight dtype (default f32): " + SynthDTypeNames()},
               {"-o", "OUT.gguf", "the file to write"},

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <memory>
+#include <set>
 
 #include "core/base/status_macros.h"
 #include "core/io/gguf.h"
@@ -39,20 +41,25 @@ bool Contains(const std::string& s, const char* part) { return s.find(part) != s
 bool UseMoreBits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 // Walks the tensors in file order and chooses each one's type, as llama.cpp's quantizer does for
-// the file types above (dense models; no importance matrix).
+// the file types above (dense models and mixtures of experts; no importance matrix).
 class Planner {
  public:
-  Planner(const FileType& ft, const std::vector<gguf::TensorInfo>& tensors, int64_t n_gqa) : ft_(ft), n_gqa_(n_gqa) {
+  Planner(const FileType& ft, const std::vector<gguf::TensorInfo>& tensors, int64_t n_gqa, int64_t n_expert)
+      : ft_(ft), n_gqa_(n_gqa), n_expert_(n_expert) {
+    std::set<int64_t> ffn_down_layers;
     for (const auto& t : tensors) {
       n_attn_v_ += Contains(t.name, "attn_v.weight");
-      n_ffn_down_ += Contains(t.name, "ffn_down");
+      if (Contains(t.name, "ffn_down")) ffn_down_layers.insert(LayerOf(t.name));
       has_output_ |= t.name == "output.weight";
     }
+    n_ffn_down_ = static_cast<int64_t>(ffn_down_layers.size());  // the layers, as llama.cpp counts them
   }
 
   static bool Quantizes(const gguf::TensorInfo& t) {
     const std::string& n = t.name;
-    return n.size() >= 6 && n.compare(n.size() - 6, 6, "weight") == 0 && t.n_dims >= 2 && !Contains(n, "_norm.weight");
+    return n.size() >= 6 && n.compare(n.size() - 6, 6, "weight") == 0 && t.n_dims >= 2 &&
+           !Contains(n, "_norm.weight") &&
+           !Contains(n, "ffn_gate_inp.weight");  // a mixture of experts' router stays as it is
   }
 
   // The planned type, and whether it is a fallback.
@@ -69,16 +76,20 @@ class Planner {
       // the file type's base type
     } else if (Contains(name, "attn_v.weight")) {
       if (f == "q2_k")
-        type = n_gqa_ >= 4 ? DType::kQ4_K : DType::kQ3_K;
+        type = n_gqa_ >= 4 || n_expert_ >= 4 ? DType::kQ4_K : DType::kQ3_K;
       else if (f == "q3_k_m")
         type = i_attn_v_ < 2 ? DType::kQ5_K : DType::kQ4_K;
       else if ((f == "q4_k_m" || f == "q5_k_m") && UseMoreBits(i_attn_v_, n_attn_v_))
         type = DType::kQ6_K;
       else if (f == "q4_k_s" && i_attn_v_ < 4)
         type = DType::kQ5_K;
+      if (n_expert_ == 8) type = DType::kQ8_0;  // llama.cpp's choice for 8-expert models
       ++i_attn_v_;
+    } else if (Contains(name, "attn_k.weight") && n_expert_ == 8) {
+      type = DType::kQ8_0;
     } else if (Contains(name, "ffn_down")) {
-      const int64_t i = i_ffn_down_, n = n_ffn_down_;
+      // With experts, llama.cpp takes the layer from the name (against the count of ffn_down tensors).
+      const int64_t i = n_expert_ > 1 ? LayerOf(name) : i_ffn_down_, n = n_ffn_down_;
       if (f == "q2_k")
         type = DType::kQ3_K;
       else if (f == "q3_k_m")
@@ -89,10 +100,13 @@ class Planner {
         type = DType::kQ5_K;
       ++i_ffn_down_;
     } else if (Contains(name, "attn_output.weight")) {
-      if (f == "q2_k")
+      if (n_expert_ == 8) {
+        if (f == "q2_k" || f == "q3_k_m" || f == "q4_k_s" || f == "q4_k_m") type = DType::kQ5_K;
+      } else if (f == "q2_k") {
         type = DType::kQ3_K;
-      else if (f == "q3_k_m")
+      } else if (f == "q3_k_m") {
         type = DType::kQ4_K;
+      }
     } else if (Contains(name, "attn_qkv.weight")) {
       if (f == "q3_k_m")
         type = DType::kQ4_K;
@@ -107,8 +121,13 @@ class Planner {
   }
 
  private:
+  // N of a tensor named blk.N.*.
+  static int64_t LayerOf(const std::string& name) {
+    return name.rfind("blk.", 0) == 0 ? std::strtoll(name.c_str() + 4, nullptr, 10) : 0;
+  }
+
   const FileType& ft_;
-  int64_t n_gqa_;
+  int64_t n_gqa_, n_expert_;
   int64_t n_attn_v_ = 0, n_ffn_down_ = 0, i_attn_v_ = 0, i_ffn_down_ = 0;
   bool has_output_ = false;
 };
@@ -142,14 +161,15 @@ StatusOr<QuantizeReport> QuantizeModel(const std::string& in, const std::string&
     LAZYLLM_ASSIGN_OR_RETURN(int64_t parts, file->GetInt("split.count"));
     if (parts > 1) return UnimplementedError(in + ": quantizing a split model is not supported; merge its parts first");
   }
-  // Grouped-query factor (heads per KV head), used by the Q2_K plan.
-  int64_t n_gqa = 1;
+  // Grouped-query factor (heads per KV head) and experts, which the plans use.
+  int64_t n_gqa = 1, n_expert = 0;
   if (file->Find("general.architecture")) {
     LAZYLLM_ASSIGN_OR_RETURN(std::string_view arch, file->GetString("general.architecture"));
     const std::string a(arch);
     LAZYLLM_ASSIGN_OR_RETURN(int64_t heads, file->GetIntOr(a + ".attention.head_count", 1));
     LAZYLLM_ASSIGN_OR_RETURN(int64_t kv_heads, file->GetIntOr(a + ".attention.head_count_kv", heads));
     if (heads > 0 && kv_heads > 0) n_gqa = heads / kv_heads;
+    LAZYLLM_ASSIGN_OR_RETURN(n_expert, file->GetIntOr(a + ".expert_count", 0));
   }
 
   gguf::Writer w;
@@ -159,7 +179,7 @@ StatusOr<QuantizeReport> QuantizeModel(const std::string& in, const std::string&
 
   QuantizeReport report;
   report.in_bytes = static_cast<int64_t>(file->file_size());
-  Planner planner(*ft, file->tensors(), n_gqa);
+  Planner planner(*ft, file->tensors(), n_gqa, n_expert);
   const simd::Kernels& k = simd::KernelsFor(simd::SelectedIsa());
   for (const gguf::TensorInfo& t : file->tensors()) {
     const DType from = static_cast<DType>(t.type_id);

@@ -19,27 +19,35 @@ std::string TempPath(const std::string& name) {
   return (fs::temp_directory_path() / ("lazyllm_quantize_" + std::to_string(getpid()) + "_" + name)).string();
 }
 
-// The reference K-quant files were written by llama-quantize from tiny-gqa-f32.gguf.
+// Quantizes `source` to `type` and expects the tensor types and file type of llama-quantize's
+// `reference` file from the same source.
+void ExpectLlamaQuantizePlan(const std::string& source, const std::string& reference, const std::string& type) {
+  SCOPED_TRACE(reference);
+  const fs::path models = testing::ReferenceDir() / "models";
+  const std::string out = TempPath(type + ".gguf");
+  auto report = QuantizeModel((models / source).string(), out, {.file_type = type});
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  auto ours = gguf::File::Open(out);
+  auto theirs = gguf::File::Open((models / reference).string());
+  ASSERT_TRUE(ours.ok() && theirs.ok());
+  ASSERT_EQ((*ours)->tensors().size(), (*theirs)->tensors().size());
+  for (const gguf::TensorInfo& t : (*theirs)->tensors()) {
+    const gguf::TensorInfo* mine = (*ours)->FindTensor(t.name);
+    ASSERT_NE(mine, nullptr) << t.name;
+    EXPECT_EQ(simd::FindDType(mine->type_id)->name, std::string(simd::FindDType(t.type_id)->name)) << t.name;
+  }
+  EXPECT_EQ(*(*ours)->GetInt("general.file_type"), *(*theirs)->GetInt("general.file_type"));
+  fs::remove(out);
+}
+
+// The reference K-quant files were written by llama-quantize from tiny-gqa-f32.gguf, and
+// tiny-qwen2moe-q4_k_m.gguf from tiny-qwen2moe.gguf (3-D expert tensors, the router left F32,
+// ffn_down's layer taken from its name).
 TEST(QuantizeTest, TensorTypesMatchLlamaQuantize) {
   LAZYLLM_REQUIRE_REFERENCE();
-  const fs::path models = testing::ReferenceDir() / "models";
-  for (const char* type : {"q4_k_m", "q5_k_m", "q6_k", "q3_k_m", "q2_k", "q4_k_s", "q5_k_s"}) {
-    SCOPED_TRACE(type);
-    const std::string out = TempPath(std::string(type) + ".gguf");
-    auto report = QuantizeModel((models / "tiny-gqa-f32.gguf").string(), out, {.file_type = type});
-    ASSERT_TRUE(report.ok()) << report.status().message();
-    auto ours = gguf::File::Open(out);
-    auto theirs = gguf::File::Open((models / ("tiny-gqa-" + std::string(type) + ".gguf")).string());
-    ASSERT_TRUE(ours.ok() && theirs.ok());
-    ASSERT_EQ((*ours)->tensors().size(), (*theirs)->tensors().size());
-    for (const gguf::TensorInfo& t : (*theirs)->tensors()) {
-      const gguf::TensorInfo* mine = (*ours)->FindTensor(t.name);
-      ASSERT_NE(mine, nullptr) << t.name;
-      EXPECT_EQ(simd::FindDType(mine->type_id)->name, std::string(simd::FindDType(t.type_id)->name)) << t.name;
-    }
-    EXPECT_EQ(*(*ours)->GetInt("general.file_type"), *(*theirs)->GetInt("general.file_type"));
-    fs::remove(out);
-  }
+  for (const char* type : {"q4_k_m", "q5_k_m", "q6_k", "q3_k_m", "q2_k", "q4_k_s", "q5_k_s"})
+    ExpectLlamaQuantizePlan("tiny-gqa-f32.gguf", "tiny-gqa-" + std::string(type) + ".gguf", type);
+  ExpectLlamaQuantizePlan("tiny-qwen2moe.gguf", "tiny-qwen2moe-q4_k_m.gguf", "q4_k_m");
 }
 
 // Quantization error against llama-quantize's: both quantize tiny-gqa-f32; the float64 dumps

@@ -63,6 +63,36 @@ TEST(SynthTest, PresetsHaveTheRealModelsShapes) {
   EXPECT_TRUE(c.tied_output);
 }
 
+// The mixture-of-experts presets: Qwen3-30B-A3B's shape (qwen3moe: 128 experts of width 768, 8
+// per token, head_dim 128 with dim 2048 / 32 heads) and Mixtral's layout (llama with experts);
+// their files load with that routing and run.
+TEST(SynthTest, ExpertPresetsHaveTheirShapesAndRun) {
+  struct Want {
+    const char* name;
+    const char* arch;
+    int64_t dim, heads, kv, head_dim, experts, used, expert_ffn;
+  };
+  for (const Want& w : {Want{"qwen3-30b-a3b", "qwen3moe", 2048, 32, 4, 128, 128, 8, 768},
+                        Want{"mixtral-tiny", "llama", 1024, 16, 4, 64, 8, 2, 1792}}) {
+    SCOPED_TRACE(w.name);
+    const Model m = Make(w.name, "q4_k", 1);
+    const ModelConfig& c = m.config();
+    EXPECT_EQ(c.architecture, w.arch);
+    EXPECT_EQ(c.dim, w.dim);
+    EXPECT_EQ(c.num_heads, w.heads);
+    EXPECT_EQ(c.num_kv_heads, w.kv);
+    EXPECT_EQ(c.head_dim, w.head_dim);
+    EXPECT_EQ(c.expert_count, w.experts);
+    EXPECT_EQ(c.expert_used_count, w.used);
+    EXPECT_EQ(c.expert_ffn_dim, w.expert_ffn);
+    auto s = Session::Create(m, {.threads = 2});
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s->Prefill(m.tokenizer().Encode("Once upon a time", true)).ok());
+    for (float v : s->logits()) ASSERT_TRUE(std::isfinite(v));
+    std::filesystem::remove(TempPath(std::string(w.name) + "_q4_k"));  // 350 MB for qwen3-30b-a3b's layer
+  }
+}
+
 TEST(SynthTest, CarriesTheSampleModelsTokenizer) {
   const Model m = Make("tiny-gqa", "f32", 1);
   auto sample = Model::Load(testing::SampleModel().string(), {.vocab_only = true});

@@ -41,6 +41,32 @@ const std::vector<SynthShape>& SynthPresets() {
       {"smollm2-135m", 30, 576, 1536, 9, 3, 8192, 100000.0f, true},
       {"llama3.2-1b", 16, 2048, 8192, 32, 8, 8192, 500000.0f, true},
       {"llama2-7b", 32, 4096, 11008, 32, 32, 4096, 10000.0f, false},
+      // Qwen3-30B-A3B's shape (48 layers; --layers for fewer): 128 experts of width 768, 8 per token.
+      {.name = "qwen3-30b-a3b",
+       .layers = 48,
+       .dim = 2048,
+       .ffn_dim = 768,
+       .heads = 32,
+       .kv_heads = 4,
+       .context = 32768,
+       .rope_theta = 1000000.0f,
+       .tied_output = false,
+       .arch = "qwen3moe",
+       .experts = 128,
+       .experts_used = 8,
+       .head_dim = 128},
+      // Mixtral's layout in a small model: 8 experts of width 1792, 2 per token.
+      {.name = "mixtral-tiny",
+       .layers = 8,
+       .dim = 1024,
+       .ffn_dim = 1792,
+       .heads = 16,
+       .kv_heads = 4,
+       .context = 8192,
+       .rope_theta = 1000000.0f,
+       .tied_output = false,
+       .experts = 8,
+       .experts_used = 2},
   };
   return presets;
 }
@@ -65,7 +91,7 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
   if (options.context < 0 || options.context > (1 << 20))
     return InvalidArgumentError("--context " + std::to_string(options.context) + " is out of range 1..1048576");
   if (options.context > 0) shape.context = options.context;
-  const int64_t head_dim = shape.dim / shape.heads;
+  const int64_t head_dim = shape.head_dim > 0 ? shape.head_dim : shape.dim / shape.heads;
   const int64_t q_dim = shape.heads * head_dim, kv_dim = shape.kv_heads * head_dim;
   const SynthVocab& vocab = Stories260KVocab();
   const auto vocab_size = static_cast<int64_t>(vocab.tokens.size());
@@ -74,12 +100,15 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
   // seed and its index), uniform with variance 1/cols.
   SynthFile file{.name = "lazyllm-synth " + shape.name, .shape = shape, .file_type = dtype, .vocab = &vocab};
   const auto F32 = simd::DType::kF32;
-  auto add_random = [&](std::string name, int64_t cols, int64_t rows) {
+  auto add_random = [&](std::string name, int64_t cols, int64_t rows, int64_t count = 1,
+                        simd::DType type = simd::DType::kF32, bool keep_type = false) {
     auto rng = std::make_shared<SplitMix64>(SplitMix64{options.seed * 0x100000001b3ull + file.tensors.size()});
     const float a = std::sqrt(3.0f / static_cast<float>(cols));
-    file.tensors.push_back({std::move(name), cols, rows, dtype, [rng, a, cols](int64_t, float* out) {
+    file.tensors.push_back({std::move(name), cols, rows, keep_type ? type : dtype,
+                            [rng, a, cols](int64_t, float* out) {
                               for (int64_t i = 0; i < cols; ++i) out[i] = rng->Uniform(a);
-                            }});
+                            },
+                            count});
   };
   add_random("token_embd.weight", shape.dim, vocab_size);
   file.tensors.push_back({"output_norm.weight", shape.dim, 1, F32, ConstantRows(shape.dim, 1.0f)});
@@ -90,8 +119,19 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
     add_random(b + "attn_q.weight", shape.dim, q_dim);
     add_random(b + "attn_k.weight", shape.dim, kv_dim);
     add_random(b + "attn_v.weight", shape.dim, kv_dim);
+    if (shape.arch == "qwen3moe") {  // per-head Q/K norms
+      file.tensors.push_back({b + "attn_q_norm.weight", head_dim, 1, F32, ConstantRows(head_dim, 1.0f)});
+      file.tensors.push_back({b + "attn_k_norm.weight", head_dim, 1, F32, ConstantRows(head_dim, 1.0f)});
+    }
     add_random(b + "attn_output.weight", q_dim, shape.dim);
     file.tensors.push_back({b + "ffn_norm.weight", shape.dim, 1, F32, ConstantRows(shape.dim, 1.0f)});
+    if (shape.experts > 0) {  // the router stays F32, as llama.cpp's quantizer leaves it
+      add_random(b + "ffn_gate_inp.weight", shape.dim, shape.experts, 1, F32, /*keep_type=*/true);
+      add_random(b + "ffn_gate_exps.weight", shape.dim, shape.ffn_dim, shape.experts);
+      add_random(b + "ffn_up_exps.weight", shape.dim, shape.ffn_dim, shape.experts);
+      add_random(b + "ffn_down_exps.weight", shape.ffn_dim, shape.dim, shape.experts);
+      continue;
+    }
     add_random(b + "ffn_gate.weight", shape.dim, shape.ffn_dim);
     add_random(b + "ffn_up.weight", shape.dim, shape.ffn_dim);
     add_random(b + "ffn_down.weight", shape.ffn_dim, shape.dim);

@@ -12,7 +12,8 @@
 
 namespace lazyllm {
 
-// The built-in random-weight presets: tiny-gqa, smollm2-135m, llama3.2-1b, llama2-7b. (`needle`,
+// The built-in random-weight presets: tiny-gqa, smollm2-135m, llama3.2-1b, llama2-7b, and the
+// mixtures of experts qwen3-30b-a3b (qwen3moe) and mixtral-tiny (llama with experts). (`needle`,
 // the constructed retrieval model of tools/synth/needle.h, is a preset of Synthesize too, not of this list.)
 const std::vector<SynthShape>& SynthPresets();
 StatusOr<SynthShape> FindSynthPreset(const std::string& name);

@@ -10,28 +10,35 @@
 namespace lazyllm {
 namespace {
 
-// The llama.* hyperparameters and the SentencePiece vocabulary (BOS 1, EOS 2, UNK 0).
+// The {arch}.* hyperparameters and the SentencePiece vocabulary (BOS 1, EOS 2, UNK 0).
 void SetMetadata(const SynthFile& file, gguf::Writer& w) {
   const SynthShape& shape = file.shape;
   const SynthVocab& vocab = *file.vocab;
-  const int64_t head_dim = file.head_dim > 0 ? file.head_dim : shape.dim / shape.heads;
-  w.SetString("general.architecture", "llama");
+  const int64_t head_dim =
+      file.head_dim > 0 ? file.head_dim : (shape.head_dim > 0 ? shape.head_dim : shape.dim / shape.heads);
+  const std::string a = shape.arch + ".";
+  w.SetString("general.architecture", shape.arch);
   w.SetString("general.name", file.name);
   w.SetU32("general.file_type", static_cast<uint32_t>(std::max(0, simd::InfoOf(file.file_type).file_type)));
-  w.SetU32("llama.block_count", static_cast<uint32_t>(shape.layers));
-  w.SetU32("llama.context_length", static_cast<uint32_t>(shape.context));
-  w.SetU32("llama.embedding_length", static_cast<uint32_t>(shape.dim));
-  w.SetU32("llama.feed_forward_length", static_cast<uint32_t>(shape.ffn_dim));
-  w.SetU32("llama.attention.head_count", static_cast<uint32_t>(shape.heads));
-  w.SetU32("llama.attention.head_count_kv", static_cast<uint32_t>(shape.kv_heads));
+  w.SetU32(a + "block_count", static_cast<uint32_t>(shape.layers));
+  w.SetU32(a + "context_length", static_cast<uint32_t>(shape.context));
+  w.SetU32(a + "embedding_length", static_cast<uint32_t>(shape.dim));
+  w.SetU32(a + "feed_forward_length", static_cast<uint32_t>(shape.ffn_dim));
+  w.SetU32(a + "attention.head_count", static_cast<uint32_t>(shape.heads));
+  w.SetU32(a + "attention.head_count_kv", static_cast<uint32_t>(shape.kv_heads));
   if (head_dim * shape.heads != shape.dim) {
-    w.SetU32("llama.attention.key_length", static_cast<uint32_t>(head_dim));
-    w.SetU32("llama.attention.value_length", static_cast<uint32_t>(head_dim));
+    w.SetU32(a + "attention.key_length", static_cast<uint32_t>(head_dim));
+    w.SetU32(a + "attention.value_length", static_cast<uint32_t>(head_dim));
   }
-  w.SetU32("llama.rope.dimension_count", static_cast<uint32_t>(head_dim));
-  w.SetF32("llama.rope.freq_base", shape.rope_theta);
-  w.SetF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.SetU32("llama.vocab_size", static_cast<uint32_t>(vocab.tokens.size()));
+  w.SetU32(a + "rope.dimension_count", static_cast<uint32_t>(head_dim));
+  w.SetF32(a + "rope.freq_base", shape.rope_theta);
+  w.SetF32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
+  if (shape.experts > 0) {
+    w.SetU32(a + "expert_count", static_cast<uint32_t>(shape.experts));
+    w.SetU32(a + "expert_used_count", static_cast<uint32_t>(shape.experts_used));
+    if (shape.arch != "llama") w.SetU32(a + "expert_feed_forward_length", static_cast<uint32_t>(shape.ffn_dim));
+  }
+  w.SetU32(a + "vocab_size", static_cast<uint32_t>(vocab.tokens.size()));
   w.SetString("tokenizer.ggml.model", "llama");
   w.SetString("tokenizer.ggml.pre", "default");
   w.SetStrings("tokenizer.ggml.tokens", vocab.tokens);
@@ -53,13 +60,14 @@ Status WriteSynthGguf(const SynthFile& file, const std::string& path) {
   SetMetadata(file, w);
   for (const SynthTensor& t : file.tensors) {
     const simd::DType dtype = simd::FallbackFor(t.dtype, t.cols);  // e.g. Q4_K rows of 576 become Q5_0
-    const int64_t row_bytes = simd::RowBytes(dtype, t.cols);
+    const int64_t row_bytes = simd::RowBytes(dtype, t.cols), rows = t.rows * t.count;
     std::vector<int64_t> dims = {t.cols};
-    if (t.rows != 1) dims.push_back(t.rows);
-    w.AddTensor(t.name, dims, static_cast<uint32_t>(dtype), t.rows * row_bytes,
-                [&t, dtype, row_bytes](uint8_t* out, std::string*) {
+    if (t.rows != 1 || t.count != 1) dims.push_back(t.rows);
+    if (t.count != 1) dims.push_back(t.count);
+    w.AddTensor(t.name, dims, static_cast<uint32_t>(dtype), rows * row_bytes,
+                [&t, dtype, row_bytes, rows](uint8_t* out, std::string*) {
                   std::vector<float> row(static_cast<size_t>(t.cols));
-                  for (int64_t r = 0; r < t.rows; ++r) {
+                  for (int64_t r = 0; r < rows; ++r) {
                     t.fill(r, row.data());
                     simd::QuantizeRow(dtype, row.data(), out + r * row_bytes, t.cols);
                   }

@@ -24,6 +24,12 @@ struct SynthShape {
   int64_t context = 0;
   float rope_theta = 10000.0f;
   bool tied_output = true;  // no output.weight: the LM head reuses token_embd.weight
+  // A mixture of experts (experts 0: dense): written as `arch` (llama: Mixtral's layout, the
+  // experts' width as feed_forward_length; qwen3moe: per-head Q/K norms and
+  // expert_feed_forward_length), experts_used per token, each of width ffn_dim.
+  std::string arch = "llama";
+  int64_t experts = 0, experts_used = 0;
+  int64_t head_dim = 0;  // 0: dim / heads
 };
 
 struct SynthVocab {  // a SentencePiece ("llama") tokenizer: BOS 1, EOS 2, UNK 0
@@ -36,6 +42,7 @@ struct SynthTensor {
   int64_t cols = 0, rows = 1;  // ne[0], ne[1] (rows = 1 for vectors)
   simd::DType dtype = simd::DType::kF32;
   std::function<void(int64_t row, float* out)> fill;  // writes the row's `cols` values
+  int64_t count = 1;  // ne[2] of a 3-D tensor (experts); fill's rows run over all rows × count
 };
 struct SynthFile {
   std::string name;      // general.name
