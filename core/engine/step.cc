@@ -216,7 +216,7 @@ void Park(const Forward& f, int64_t l, SeqStep& s, Activations& a) {
   if (!s.active()) return;
   LAZYLLM_CHECK(s.begin == 0) << "a parked prefill's rows begin at " << s.begin;
   std::optional<Sequence::Impl::Parked>& p = s.seq->parked;
-  if (!p) p.emplace();
+  if (!p) p = Sequence::Impl::Parked{};
   p->layers_done = l;
   p->at = s.at;
   p->tokens = s.tokens;
