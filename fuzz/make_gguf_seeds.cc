@@ -1,5 +1,5 @@
 // Writes the seed corpus of gguf_fuzz: tiny but complete models (a few KB each) of every
-// architecture lazyllm runs, with both tokenizer families and a quantized dtype, so that the
+// architecture lazyllm runs (mixtures of experts too), with both tokenizer families and a quantized dtype, so that the
 // fuzzer starts from files that load, prefill and decode.
 //   make_gguf_seeds OUT_DIR
 #include <cstdio>
@@ -23,6 +23,7 @@ struct Shape {
   uint32_t dim, ffn, heads, kv_heads, layers;
   uint32_t weight_type;  // kF32 or kQ8_0 for the matrices
   bool gpt2_vocab;
+  uint32_t experts = 0;  // a mixture of experts (qwen2moe with a shared expert, qwen3moe), 2 used
 };
 
 // SentencePiece vocabulary with an unknown token (every byte encodes), or a byte-level one with
@@ -114,6 +115,12 @@ std::vector<uint8_t> Build(const Shape& s) {
     b.KvU32(a + ".attention.sliding_window", 4);
   }
   if (a == "gemma3") b.KvU32(a + ".attention.sliding_window", 4);
+  if (s.experts > 0) {
+    b.KvU32(a + ".expert_count", s.experts);
+    b.KvU32(a + ".expert_used_count", 2);
+    b.KvU32(a + ".expert_feed_forward_length", s.ffn);
+    if (a == "qwen2moe") b.KvU32(a + ".expert_shared_feed_forward_length", s.ffn);
+  }
   const int vocab = AddVocab(b, s.gpt2_vocab);
   const uint32_t head_dim = s.dim / s.heads, q = s.dim, kv = s.kv_heads * head_dim;
   uint32_t seed = 1;
@@ -133,17 +140,33 @@ std::vector<uint8_t> Build(const Shape& s) {
       mat(p + "attn_k.weight", s.dim, kv, s.weight_type);
       mat(p + "attn_v.weight", s.dim, kv, s.weight_type);
     }
-    if (a == "qwen2") {
+    if (a == "qwen2" || a == "qwen2moe") {
       b.AddF32(p + "attn_q.bias", {q}, RandomFloats(q, seed++));
       b.AddF32(p + "attn_k.bias", {kv}, RandomFloats(kv, seed++));
       b.AddF32(p + "attn_v.bias", {kv}, RandomFloats(kv, seed++));
     }
-    if (a == "qwen3" || a == "gemma3") {
+    if (a == "qwen3" || a == "qwen3moe" || a == "gemma3") {
       vec(p + "attn_q_norm.weight", head_dim);
       vec(p + "attn_k_norm.weight", head_dim);
     }
     mat(p + "attn_output.weight", q, s.dim, s.weight_type);
     vec(p + "ffn_norm.weight", s.dim);
+    if (s.experts > 0) {
+      mat(p + "ffn_gate_inp.weight", s.dim, s.experts, kF32);
+      for (const char* e : {"ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_down_exps.weight"}) {
+        const bool down = std::string(e) == "ffn_down_exps.weight";
+        const uint32_t in = down ? s.ffn : s.dim, out = down ? s.dim : s.ffn;
+        b.AddTensor(p + e, {in, out, s.experts}, s.weight_type,
+                    Matrix(RandomFloats(size_t{in} * out * s.experts, seed++), s.weight_type));
+      }
+      if (a == "qwen2moe") {
+        b.AddF32(p + "ffn_gate_inp_shexp.weight", {s.dim}, RandomFloats(s.dim, seed++));
+        mat(p + "ffn_gate_shexp.weight", s.dim, s.ffn, s.weight_type);
+        mat(p + "ffn_up_shexp.weight", s.dim, s.ffn, s.weight_type);
+        mat(p + "ffn_down_shexp.weight", s.ffn, s.dim, s.weight_type);
+      }
+      continue;
+    }
     if (a == "phi3") {
       mat(p + "ffn_up.weight", s.dim, 2 * s.ffn, s.weight_type);
     } else {
@@ -171,6 +194,7 @@ int main(int argc, char** argv) {
       {"llama", 32, 32, 2, 1, 1, kQ8_0, false}, {"qwen2", 16, 16, 2, 1, 1, kF32, false},
       {"qwen3", 16, 16, 2, 1, 1, kF32, false},  {"phi3", 16, 16, 2, 2, 1, kF32, false},
       {"gemma2", 16, 16, 2, 1, 2, kF32, false}, {"gemma3", 16, 16, 2, 1, 1, kF32, false},
+      {"qwen2moe", 16, 16, 2, 1, 1, kF32, false, 4}, {"qwen3moe", 32, 32, 2, 1, 1, kQ8_0, false, 4},
   };
   for (const Shape& s : shapes) {
     const std::string path = std::string(argv[1]) + "/" + s.arch + "-d" + std::to_string(s.dim) + "-l" +
