@@ -190,10 +190,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const Shape shapes[] = {
-      {"llama", 16, 16, 2, 1, 1, kF32, false},  {"llama", 16, 16, 2, 2, 2, kF32, true},
-      {"llama", 32, 32, 2, 1, 1, kQ8_0, false}, {"qwen2", 16, 16, 2, 1, 1, kF32, false},
-      {"qwen3", 16, 16, 2, 1, 1, kF32, false},  {"phi3", 16, 16, 2, 2, 1, kF32, false},
-      {"gemma2", 16, 16, 2, 1, 2, kF32, false}, {"gemma3", 16, 16, 2, 1, 1, kF32, false},
+      {"llama", 16, 16, 2, 1, 1, kF32, false},       {"llama", 16, 16, 2, 2, 2, kF32, true},
+      {"llama", 32, 32, 2, 1, 1, kQ8_0, false},      {"qwen2", 16, 16, 2, 1, 1, kF32, false},
+      {"qwen3", 16, 16, 2, 1, 1, kF32, false},       {"phi3", 16, 16, 2, 2, 1, kF32, false},
+      {"gemma2", 16, 16, 2, 1, 2, kF32, false},      {"gemma3", 16, 16, 2, 1, 1, kF32, false},
       {"qwen2moe", 16, 16, 2, 1, 1, kF32, false, 4}, {"qwen3moe", 32, 32, 2, 1, 1, kQ8_0, false, 4},
   };
   for (const Shape& s : shapes) {

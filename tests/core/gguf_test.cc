@@ -568,6 +568,69 @@ TEST(MalformedGgufTest, UnsupportedModelFeaturesAreNamed) {
   EXPECT_TRUE(LoadBytes(linear.Build(), "linear").ok());
 }
 
+// A mixture of experts' file with a bad key or expert tensor is refused naming it.
+TEST(MalformedGgufTest, MalformedExpertFilesNameTheKeyOrTensor) {
+  struct Case {
+    const char* name;
+    uint32_t used, router_rows;
+    bool gate_exps;
+    std::vector<uint64_t> down_dims;
+    const char* message;
+  };
+  const std::vector<uint64_t> down = {64, 32, 2};
+  for (const Case& c : {
+           Case{"valid", 1, 2, true, down, ""},
+           Case{"used0", 0, 2, true, down, "'llama.expert_used_count' = 0 is outside 1..2"},
+           Case{"used3", 3, 2, true, down, "'llama.expert_used_count' = 3 is outside 1..2"},
+           Case{"router", 1, 3, true, down, "tensor 'blk.0.ffn_gate_inp.weight' has shape [32, 3], expected [32, 2]"},
+           Case{"nogate", 1, 2, false, down, "tensor 'blk.0.ffn_gate_exps.weight' is missing"},
+           Case{"down2d",
+                1,
+                2,
+                true,
+                {64, 32},
+                "tensor 'blk.0.ffn_down_exps.weight' has shape [64, 32], expected [64, 32, 2]"},
+           Case{"downwide", 1, 2, true, {64, 32, 3}, "has shape [64, 32, 3], expected [64, 32, 2]"},
+       }) {
+    SCOPED_TRACE(c.name);
+    GgufBuilder b;
+    b.KvStr("general.architecture", "llama");
+    b.KvU32("llama.block_count", 1);
+    b.KvU32("llama.embedding_length", 32);
+    b.KvU32("llama.feed_forward_length", 64);
+    b.KvU32("llama.attention.head_count", 2);
+    b.KvU32("llama.attention.head_count_kv", 1);
+    b.KvU32("llama.context_length", 64);
+    b.KvU32("llama.expert_count", 2);
+    b.KvU32("llama.expert_used_count", c.used);
+    b.KvStr("tokenizer.ggml.model", "llama");
+    b.KvStrArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "a"});
+    b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {2, 3, 3, 1});
+    uint32_t seed = 1;
+    b.AddF32("token_embd.weight", {32, 4}, testing::RandomFloats(128, seed++));
+    b.AddF32("output_norm.weight", {32}, std::vector<float>(32, 1.0f));
+    b.AddF32("blk.0.attn_norm.weight", {32}, std::vector<float>(32, 1.0f));
+    b.AddF32("blk.0.attn_q.weight", {32, 32}, testing::RandomFloats(1024, seed++));
+    b.AddF32("blk.0.attn_k.weight", {32, 16}, testing::RandomFloats(512, seed++));
+    b.AddF32("blk.0.attn_v.weight", {32, 16}, testing::RandomFloats(512, seed++));
+    b.AddF32("blk.0.attn_output.weight", {32, 32}, testing::RandomFloats(1024, seed++));
+    b.AddF32("blk.0.ffn_norm.weight", {32}, std::vector<float>(32, 1.0f));
+    b.AddF32("blk.0.ffn_gate_inp.weight", {32, c.router_rows}, testing::RandomFloats(32 * c.router_rows, seed++));
+    if (c.gate_exps) b.AddF32("blk.0.ffn_gate_exps.weight", {32, 64, 2}, testing::RandomFloats(4096, seed++));
+    b.AddF32("blk.0.ffn_up_exps.weight", {32, 64, 2}, testing::RandomFloats(4096, seed++));
+    size_t n = 1;
+    for (uint64_t d : c.down_dims) n *= d;
+    b.AddF32("blk.0.ffn_down_exps.weight", c.down_dims, testing::RandomFloats(n, seed++));
+    const Status st = LoadBytes(b.Build(), std::string("moe_") + c.name);
+    if (std::string(c.message).empty()) {
+      EXPECT_TRUE(st.ok()) << st.message();
+      continue;
+    }
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(st.message().find(c.message), std::string::npos) << st.message();
+  }
+}
+
 TEST(MalformedGgufTest, MissingFileAndDirectory) {
   auto f = gguf::File::Open("/nonexistent/model.gguf");
   ASSERT_FALSE(f.ok());

@@ -141,8 +141,8 @@ TEST(LazyLlmTest, PaperScheduleOnEveryArchitecture) {
   LAZYLLM_REQUIRE_REFERENCE();
   const auto prompt = testing::ReadJson(testing::ReferenceDir() / "float64/tiny-qwen2.long_x2.json")["prompt_tokens"]
                           .get<std::vector<int32_t>>();
-  for (const char* arch : {"qwen2", "qwen3", "phi3", "gemma2", "gemma3", "llama-moe", "qwen2moe", "qwen3moe",
-                           "qwen2moe-q4_k_m"}) {
+  for (const char* arch :
+       {"qwen2", "qwen3", "phi3", "gemma2", "gemma3", "llama-moe", "qwen2moe", "qwen3moe", "qwen2moe-q4_k_m"}) {
     SCOPED_TRACE(arch);
     auto model = Model::Load((testing::ReferenceDir() / "models" / ("tiny-" + std::string(arch) + ".gguf")).string());
     ASSERT_TRUE(model.ok()) << model.status().message();
