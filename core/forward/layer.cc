@@ -176,18 +176,20 @@ void Route(const Forward& f, const float* logits, int64_t n, Activations::Moe& m
   moe.weight.resize(static_cast<size_t>(n * used));
   f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
     std::vector<float> p(static_cast<size_t>(experts));
+    std::vector<uint8_t> taken(static_cast<size_t>(experts));
     for (int64_t r = r0; r < r1; ++r) {
       std::copy_n(logits + r * experts, experts, p.begin());
       f.k.softmax(p.data(), experts);
+      std::fill(taken.begin(), taken.end(), 0);
       float sum = 0;
       for (int64_t k = 0; k < used; ++k) {
-        int64_t best = -1;
+        int64_t best = -1;  // the first untaken expert unless a later one is larger (NaN never is)
         for (int64_t e = 0; e < experts; ++e)
-          if (p[e] >= 0 && (best < 0 || p[e] > p[best])) best = e;
+          if (!taken[e] && (best < 0 || p[e] > p[best])) best = e;
+        taken[best] = 1;
         moe.chosen[r * used + k] = static_cast<int32_t>(best);
         moe.weight[r * used + k] = p[best];
         sum += p[best];
-        p[best] = -1;  // taken
       }
       if (renormalise)
         for (int64_t k = 0; k < used; ++k) moe.weight[r * used + k] /= sum;
@@ -196,7 +198,7 @@ void Route(const Forward& f, const float* logits, int64_t n, Activations::Moe& m
 }
 
 // xn[r] = Σ over its experts e of weight(r, e) · FFN_e(xn[r]) (+ sigmoid(g · xn[r]) · the shared
-// expert's FFN of xn[r]) for the n rows from row `begin`. The rows are grouped by expert, and each
+// expert's FFN of xn[r]) for the rows r of the range. The rows are grouped by expert, and each
 // expert runs once over its rows, in expert order (so the sums do not depend on the threads); the
 // weights of an expert no row chose are not read.
 void MoeFfn(const Forward& f, const LayerWeights& w, RowRange range, Activations& a) {
