@@ -172,8 +172,10 @@ struct StepItem {
   std::vector<float>* all_logits = nullptr;
   // Prefill and resume: run at most this many layers now (0: all that remain), and stop once
   // about max_flops (estimated matmul and attention flops; 0: no limit) are spent, which may be
-  // inside a layer: after a range of its rows (a multiple of 64 rows) through the q/K/V half, or
-  // through the rest. A part always makes progress. A prefill cut short keeps its rows in the
+  // inside a layer: after a range of its rows through one of the layer's three parts (q/K/V and
+  // output projection with MLP in 256-row ranges, attention in ranges of its 8-64-row query
+  // blocks; a mixture of experts' output part is never cut). A part always makes progress. A
+  // prefill cut short keeps its rows in the
   // sequence (Sequence::prefill_pending) and has no logits yet; kResume items continue it, and
   // the one that runs its last layer gives its logits. Cutting a prefill changes nothing it
   // computes: its selections, revivals, K/V and logits are those of the unsplit prefill, bit for

@@ -69,8 +69,8 @@ struct SchedulerOptions {
   // counts 1, its attention at its flops on top. A prompt of n tokens with n × num_layers above
   // it is prefilled in parts of about that much work (StepItem::max_flops), each its own step
   // after a step of the other requests, so that their decoding does not wait for the whole
-  // prefill. A part ends between layers or inside one, after a 256-row range of its q/K/V or of
-  // the rest, and runs one range at least. What the prefill computes is unchanged (its
+  // prefill. A part ends between layers or inside one (StepItem::max_flops says where), and runs
+  // one range of rows at least. What the prefill computes is unchanged (its
   // selections, revivals and logits are those of the unsplit prefill, bit for bit). One such
   // prefill advances at a time: the one with the least work left. 0: never cut. The default,
   // 512, is half a layer of a 1,024-token prompt.
