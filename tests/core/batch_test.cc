@@ -826,6 +826,19 @@ struct Cut {
   double flops = 0;
 };
 
+// A cut prefill's record against the whole prefill's: the same kept sets, revivals, computed
+// pairs, KV bytes, and every logit bit for bit.
+void ExpectSameComputation(const PrefillRecord& split, const PrefillRecord& whole) {
+  EXPECT_EQ(split.kept_per_layer, whole.kept_per_layer);
+  EXPECT_EQ(split.kept_positions, whole.kept_positions);
+  EXPECT_EQ(split.revived, whole.revived);
+  EXPECT_EQ(split.computed_pairs, whole.computed_pairs);
+  EXPECT_EQ(split.kv_bytes, whole.kv_bytes);
+  ASSERT_EQ(split.logits.size(), whole.logits.size());
+  for (size_t t = 0; t < whole.logits.size(); ++t)
+    EXPECT_TRUE(split.logits[t] == whole.logits[t]) << "step " << t << " differs";
+}
+
 // The prompt's prefill cut into steps, another sequence's decode step run between the parts,
 // then `decode` greedy tokens.
 PrefillRecord RunCut(const Engine& engine, const std::vector<int32_t>& prompt, const std::string& schedule, Cut cut,
@@ -900,14 +913,7 @@ TEST(LayerSplitPrefillTest, CutsChangeNothingTheSequenceComputes) {
           SCOPED_TRACE(path + " " + schedule + " cut " + std::to_string(cut) + (exact ? " exact" : " int8"));
           const PrefillRecord split = RunCut(*engine, all, schedule, {.layers = cut}, 6, exact);
           EXPECT_EQ(split.parts, (layers + cut - 1) / cut);
-          EXPECT_EQ(split.kept_per_layer, whole.kept_per_layer);
-          EXPECT_EQ(split.kept_positions, whole.kept_positions);
-          EXPECT_EQ(split.revived, whole.revived);
-          EXPECT_EQ(split.computed_pairs, whole.computed_pairs);
-          EXPECT_EQ(split.kv_bytes, whole.kv_bytes);
-          ASSERT_EQ(split.logits.size(), whole.logits.size());
-          for (size_t t = 0; t < whole.logits.size(); ++t)
-            EXPECT_TRUE(split.logits[t] == whole.logits[t]) << "step " << t << " differs";
+          ExpectSameComputation(split, whole);
         }
       }
     }
@@ -946,14 +952,7 @@ TEST(LayerSplitPrefillTest, CutsInsideLayersChangeNothing) {
           SCOPED_TRACE(path + " " + schedule + " budget " + std::to_string(budget) + (exact ? " exact" : " int8"));
           const PrefillRecord split = RunCut(*engine, all, schedule, {.flops = budget * row_layer}, 4, exact);
           EXPECT_GT(split.parts, budget < 1100 ? layers : 1) << "parts end inside layers";
-          EXPECT_EQ(split.kept_per_layer, whole.kept_per_layer);
-          EXPECT_EQ(split.kept_positions, whole.kept_positions);
-          EXPECT_EQ(split.revived, whole.revived);
-          EXPECT_EQ(split.computed_pairs, whole.computed_pairs);
-          EXPECT_EQ(split.kv_bytes, whole.kv_bytes);
-          ASSERT_EQ(split.logits.size(), whole.logits.size());
-          for (size_t t = 0; t < whole.logits.size(); ++t)
-            EXPECT_TRUE(split.logits[t] == whole.logits[t]) << "step " << t << " differs";
+          ExpectSameComputation(split, whole);
         }
       }
     }
