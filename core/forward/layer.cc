@@ -223,7 +223,7 @@ void MoeFfn(const Forward& f, const LayerWeights& w, RowRange range, Activations
       moe.row_weight[slot] = moe.weight[r * used + k];
     }
   moe.sum.assign(static_cast<size_t>(n * dim), 0.0f);
-  moe.in.resize(static_cast<size_t>(std::max(n, moe.first[experts]) * dim));
+  moe.in.resize(static_cast<size_t>(n * dim));  // one expert's rows at a time (a row picks an expert once), or all
   for (int64_t e = 0; e < experts; ++e) {
     const int64_t e0 = moe.first[e], m = moe.first[e + 1] - e0;
     if (m == 0) continue;
