@@ -46,8 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       throw;
     }
     const lazyllm::Tokenizer& tok = f.model.tokenizer();
-    (void)tok.Encode(r.prompt, true);
-    (void)tok.Encode(r.prompt + r.continuation, true);
+    (void)tok.Encode(r.prompt, true).ok();
+    (void)tok.Encode(r.prompt + r.continuation, true).ok();
   });
   return 0;
 }

@@ -118,7 +118,7 @@ class Prompts {
  public:
   Prompts(const Flags& flags, const Tokenizer& tok, uint64_t seed) : bos_(tok.bos_id()) {
     if (flags.Has("-f")) {  // -f only: bench's -p is the list of prompt lengths, not a text
-      stream_ = tok.Encode(ReadTextFile(*flags.Get("-f"), "prompt file"), /*add_bos=*/false);
+      stream_ = Tokens(tok, ReadTextFile(*flags.Get("-f"), "prompt file"), "the -f prompt", /*add_special=*/false);
       if (stream_.empty()) throw CliError{"the -f prompt tokenizes to nothing"};
       return;
     }

@@ -50,7 +50,8 @@ tokens stay candidates and can be revived); a line on stderr reports each turn.)
     if (line.empty()) continue;
     ++turn;
     messages.push_back({"user", line});
-    const std::vector<int32_t> full = tok.Encode(FormatChat(family, messages, true), true, /*parse_special=*/true);
+    const std::vector<int32_t> full =
+        Tokens(tok, FormatChat(family, messages, true), "the conversation", true, /*parse_special=*/true);
     // Append what extends the context; prefill again when the rendered history diverges from it.
     const bool extends =
         !context.empty() && full.size() > context.size() && std::equal(context.begin(), context.end(), full.begin());

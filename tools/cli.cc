@@ -52,6 +52,13 @@ lazyllm::Model LoadModel(const Flags& flags, bool vocab_only) {
   return std::move(model).value();
 }
 
+std::vector<int32_t> Tokens(const lazyllm::Tokenizer& tok, std::string_view text, const std::string& what,
+                            bool add_special, bool parse_special) {
+  auto ids = tok.Encode(text, add_special, parse_special);
+  if (!ids.ok()) throw CliError{what + ": " + ids.status().message()};
+  return *std::move(ids);
+}
+
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 void WarnIfBeyondTrainedContext(const lazyllm::Model& model, int64_t ctx, const char* cmd) {

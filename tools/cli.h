@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,11 @@ std::string ReadPrompt(const Flags& flags);
 
 // The model of -m MODEL (its vocabulary only, for tokenize).
 lazyllm::Model LoadModel(const Flags& flags, bool vocab_only);
+
+// The tokens of `text` (Tokenizer::Encode), or a CliError naming `what` (e.g. "the prompt") and
+// the byte the vocabulary cannot encode.
+std::vector<int32_t> Tokens(const lazyllm::Tokenizer& tok, std::string_view text, const std::string& what,
+                            bool add_special, bool parse_special = false);
 
 // Compact JSON, invalid UTF-8 replaced.
 std::string Dump(const json& j);

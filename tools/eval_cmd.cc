@@ -73,10 +73,10 @@ struct Record {
 // tokenizer's space prefix a token of its own), else encoded alone.
 std::vector<int32_t> TokensAfter(const Tokenizer& tok, const std::string& text, const std::vector<int32_t>& before,
                                  const std::string& piece) {
-  const std::vector<int32_t> joint = tok.Encode(text + piece, true);
+  const std::vector<int32_t> joint = Tokens(tok, text + piece, "the prompt and continuation", true);
   if (joint.size() > before.size() && std::equal(before.begin(), before.end(), joint.begin()))
     return {joint.begin() + static_cast<std::ptrdiff_t>(before.size()), joint.end()};
-  return tok.Encode(piece, false);
+  return Tokens(tok, piece, "the continuation", false);
 }
 
 std::vector<fs::path> SetFiles(const std::string& set) {
@@ -105,7 +105,7 @@ std::vector<Record> LoadSet(const std::string& set, const Tokenizer& tok, int64_
       r.metric = std::move(text_line.metric);
       const std::string& prompt = text_line.prompt;
       const std::string& continuation = text_line.continuation;
-      r.prompt = tok.Encode(prompt, true);
+      r.prompt = Tokens(tok, prompt, where + ": the prompt", true);
       if (!continuation.empty()) r.continuation = TokensAfter(tok, prompt, r.prompt, continuation);
       if (static_cast<int64_t>(r.prompt.size()) > max_prompt)
         throw CliError{where + ": prompt of " + std::to_string(r.prompt.size()) +

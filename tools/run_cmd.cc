@@ -334,9 +334,9 @@ PromptEncoder MakePromptEncoder(const Flags& flags, const lazyllm::Model& model)
       std::vector<lazyllm::ChatMessage> messages;
       if (system) messages.push_back({"system", *system});
       messages.push_back({"user", user_text});
-      ids = tok.Encode(lazyllm::FormatChat(*family, messages, true), bos, /*parse_special=*/true);
+      ids = Tokens(tok, lazyllm::FormatChat(*family, messages, true), "the prompt", bos, /*parse_special=*/true);
     } else {
-      ids = tok.Encode(user_text, bos);
+      ids = Tokens(tok, user_text, "the prompt", bos);
     }
     if (ids.empty()) throw CliError{"the prompt tokenizes to nothing (empty text with --no-bos)"};
     return ids;

@@ -12,7 +12,7 @@ int Tokenize(int argc, char** argv) {
   Flags flags(spec, argc, argv);
   const std::string text = ReadPrompt(flags);
   lazyllm::Model model = LoadModel(flags, /*vocab_only=*/true);
-  const std::vector<int32_t> ids = model.tokenizer().Encode(text, !flags.Has("--no-bos"));
+  const std::vector<int32_t> ids = Tokens(model.tokenizer(), text, "the text", !flags.Has("--no-bos"));
   if (flags.Has("--json")) {
     std::cout << Dump(json{{"tokens", ids}}) << "\n";
   } else {

@@ -108,10 +108,11 @@ int64_t lazyllm_tokenize(const lazyllm_model* m, const char* text, size_t text_l
     if (m == nullptr) return NullArgument("model");
     if (text == nullptr && text_len > 0) return NullArgument("text");
     if (ids == nullptr && capacity > 0) return NullArgument("ids");
-    const std::vector<int32_t> out =
+    const auto out =
         m->model.tokenizer().Encode(std::string_view(text ? text : "", text_len), add_special != 0, parse_special != 0);
-    n = static_cast<int64_t>(out.size());
-    if (capacity > 0) std::memcpy(ids, out.data(), static_cast<size_t>(std::min(n, capacity)) * sizeof(int32_t));
+    if (!out.ok()) return Report(out.status());
+    n = static_cast<int64_t>(out->size());
+    if (capacity > 0) std::memcpy(ids, out->data(), static_cast<size_t>(std::min(n, capacity)) * sizeof(int32_t));
     return Report(lazyllm::OkStatus());
   });
   return n;

@@ -1,6 +1,8 @@
 // SentencePiece-style and byte-level BPE tokenizers over a GGUF vocabulary: encoding (special
 // tokens matched first, then the model's merges), decoding, and streamed decoding.
 #include <algorithm>
+#include <cstdio>
+#include <optional>
 #include <queue>
 #include <string>
 #include <utility>
@@ -68,15 +70,18 @@ std::vector<std::string_view> MergeSymbols(std::string_view word, PriorityFn&& p
 
 }  // namespace
 
-void Tokenizer::Impl::EncodeSentencePiece(std::string_view text, std::vector<int32_t>* out, bool space_prefix) const {
+std::optional<Tokenizer::Impl::Unencodable> Tokenizer::Impl::EncodeSentencePiece(std::string_view text,
+                                                                                 std::vector<int32_t>* out,
+                                                                                 bool space_prefix) const {
+  // norm[i] comes from text[from[i]] (the prefix's bytes from text[0]).
   std::string norm;
-  if (space_prefix) norm = "\xe2\x96\x81";  // U+2581, SentencePiece's visible space
-  for (char ch : text) {
-    if (ch == ' ')
-      norm += "\xe2\x96\x81";
-    else
-      norm.push_back(ch);
-  }
+  std::vector<size_t> from;
+  auto append = [&](std::string_view bytes, size_t at) {
+    norm.append(bytes);
+    from.insert(from.end(), bytes.size(), at);
+  };
+  if (space_prefix) append("\xe2\x96\x81", 0);  // U+2581, SentencePiece's visible space
+  for (size_t i = 0; i < text.size(); ++i) append(text[i] == ' ' ? "\xe2\x96\x81" : text.substr(i, 1), i);
   auto priority = [&](std::string_view, std::string_view, std::string_view merged, double* p) {
     const int32_t id = Lookup(merged);
     if (id < 0) return false;
@@ -90,11 +95,18 @@ void Tokenizer::Impl::EncodeSentencePiece(std::string_view text, std::vector<int
       continue;
     }
     // Byte fallback: a character outside the vocabulary becomes its UTF-8 bytes.
-    for (unsigned char b : sym) out->push_back(byte_tokens[b] >= 0 ? byte_tokens[b] : unk);
+    for (size_t j = 0; j < sym.size(); ++j) {
+      const auto b = static_cast<unsigned char>(sym[j]);
+      const int32_t bid = byte_tokens[b] >= 0 ? byte_tokens[b] : unk;
+      if (bid < 0) return Unencodable{b, from[static_cast<size_t>(sym.data() - norm.data()) + j]};
+      out->push_back(bid);
+    }
   }
+  return std::nullopt;
 }
 
-void Tokenizer::Impl::EncodeByteLevel(std::string_view text, std::vector<int32_t>* out) const {
+std::optional<Tokenizer::Impl::Unencodable> Tokenizer::Impl::EncodeByteLevel(std::string_view text,
+                                                                             std::vector<int32_t>* out) const {
   std::vector<std::string_view> pieces{text};
   for (const auto& re : pre_regexes) {
     std::vector<std::string_view> next;
@@ -125,14 +137,23 @@ void Tokenizer::Impl::EncodeByteLevel(std::string_view text, std::vector<int32_t
       const int32_t id = Lookup(sym);
       if (id >= 0) {
         out->push_back(id);
-      } else {  // not in the vocabulary: fall back to one token per character
-        for (std::string_view ch : SplitUtf8(sym)) {
-          const int32_t cid = Lookup(ch);
-          out->push_back(cid >= 0 ? cid : unk);
+        continue;
+      }
+      // Not in the vocabulary: one token per character, each the mapped form of one byte of the
+      // piece (the bytes before it in the word are as many characters).
+      for (std::string_view ch : SplitUtf8(sym)) {
+        const int32_t cid = Lookup(ch);
+        if (cid < 0 && unk < 0) {
+          const std::string_view before(word.data(), static_cast<size_t>(ch.data() - word.data()));
+          const size_t byte = SplitUtf8(before).size();
+          return Unencodable{static_cast<unsigned char>(piece[byte]),
+                             static_cast<size_t>(piece.data() - text.data()) + byte};
         }
+        out->push_back(cid >= 0 ? cid : unk);
       }
     }
   }
+  return std::nullopt;
 }
 
 void Tokenizer::Impl::Partition(const std::vector<int32_t>& ids, std::vector<Fragment>* frags) const {
@@ -195,7 +216,7 @@ std::string Tokenizer::Impl::Bytes(int32_t id) const {
   return s;
 }
 
-std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special, bool parse_special) const {
+StatusOr<std::vector<int32_t>> Tokenizer::Encode(std::string_view text, bool add_special, bool parse_special) const {
   std::vector<int32_t> out;
   if (add_special && impl_->add_bos) out.push_back(impl_->bos);
   std::vector<Impl::Fragment> frags;
@@ -210,10 +231,17 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special, 
       after_token = true;
       continue;
     }
-    if (impl_->kind == Kind::kSentencePiece)
-      impl_->EncodeSentencePiece(f.raw, &out, impl_->add_space_prefix && after_token);
-    else
-      impl_->EncodeByteLevel(f.raw, &out);
+    const std::optional<Impl::Unencodable> missing =
+        impl_->kind == Kind::kSentencePiece
+            ? impl_->EncodeSentencePiece(f.raw, &out, impl_->add_space_prefix && after_token)
+            : impl_->EncodeByteLevel(f.raw, &out);
+    if (missing.has_value()) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", missing->byte);
+      return InvalidArgumentError("byte " + std::string(hex) + " at offset " +
+                                  std::to_string(static_cast<size_t>(f.raw.data() - text.data()) + missing->offset) +
+                                  " has no token in the vocabulary, which has no unknown token either");
+    }
     after_token = false;
   }
   if (add_special && impl_->add_eos) out.push_back(impl_->eos);

@@ -131,23 +131,6 @@ void IndexSpecialTokens(Tokenizer::Impl* t) {
                      [&](int32_t a, int32_t b) { return t->tokens[a].size() > t->tokens[b].size(); });
 }
 
-// Every byte must be encodable: as its byte token (SentencePiece <0xNN>, byte-level BPE's mapped
-// character) or, failing that, as the unknown token. Otherwise Encode would have no id to give
-// some input.
-Status CheckEveryByteEncodes(const std::string& path, const Tokenizer::Impl& t) {
-  if (t.unk >= 0) return OkStatus();
-  const ByteMap& bm = Gpt2ByteMap();
-  for (int b = 0; b < 256; ++b) {
-    const bool spm = t.kind == Tokenizer::Kind::kSentencePiece;
-    if (spm ? t.byte_tokens[b] >= 0 : t.Lookup(bm.byte_to_utf8[b]) >= 0) continue;
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "0x%02X", b);
-    return InvalidArgumentError(path + ": the vocabulary has no unknown token and no token for byte " + hex +
-                                ", so some text could not be encoded");
-  }
-  return OkStatus();
-}
-
 }  // namespace
 
 StatusOr<Tokenizer> internal::TokenizerFromGguf(const gguf::File& f) {
@@ -157,7 +140,6 @@ StatusOr<Tokenizer> internal::TokenizerFromGguf(const gguf::File& f) {
   LAZYLLM_RETURN_IF_ERROR(ReadSpecialTokens(f, impl.get()));
   LAZYLLM_RETURN_IF_ERROR(ReadMergesAndPreTokenizer(f, impl.get()));
   IndexSpecialTokens(impl.get());
-  LAZYLLM_RETURN_IF_ERROR(CheckEveryByteEncodes(f.path(), *impl));
   return TokenizerAccess::Make(std::move(impl));
 }
 

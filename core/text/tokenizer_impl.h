@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -47,12 +48,19 @@ struct Tokenizer::Impl {
     return it == token_to_id.end() ? -1 : it->second;
   }
   int32_t TypeOf(int32_t id) const { return types.empty() ? kNormal : types[id]; }
+  // The first byte of a text that no token stands for: a vocabulary without an unknown token
+  // may lack a byte (Falcon's has no 0x03), and a text that needs it cannot be encoded.
+  struct Unencodable {
+    unsigned char byte;
+    size_t offset;  // in the text given to the Encode* call
+  };
   // SentencePiece: spaces become U+2581 (and one goes first with space_prefix), then the
   // highest-scored merges; characters outside the vocabulary fall back to their bytes.
-  void EncodeSentencePiece(std::string_view text, std::vector<int32_t>* out, bool space_prefix) const;
+  std::optional<Unencodable> EncodeSentencePiece(std::string_view text, std::vector<int32_t>* out,
+                                                 bool space_prefix) const;
   // Byte-level BPE: the pre-tokenizer's pieces, their bytes mapped to printable characters, then
   // the lowest-ranked merges.
-  void EncodeByteLevel(std::string_view text, std::vector<int32_t>* out) const;
+  std::optional<Unencodable> EncodeByteLevel(std::string_view text, std::vector<int32_t>* out) const;
   // Splits the raw fragments at every occurrence of each token of `ids` (longest tokens first,
   // so a token's text is never cut by a shorter one inside it).
   void Partition(const std::vector<int32_t>& ids, std::vector<Fragment>* frags) const;

@@ -15,7 +15,9 @@ int main(int argc, char** argv) {
   lazyllm::GenerationOptions gen;
   gen.max_new_tokens = 16;
   gen.sampling.temperature = 0;
-  auto result = lazyllm::Generate(*session, model->tokenizer().Encode("Once upon a time", true), gen);
+  auto prompt = model->tokenizer().Encode("Once upon a time", true);
+  if (!prompt.ok()) return 1;
+  auto result = lazyllm::Generate(*session, *prompt, gen);
   if (!result.ok()) return 1;
   std::printf("%s\n", model->tokenizer().Decode(result->tokens).c_str());
   return 0;

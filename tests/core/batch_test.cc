@@ -93,7 +93,7 @@ std::vector<Trace> RunRequests(const Engine& engine, const std::vector<Request>&
 
 std::vector<Request> Requests(const Model& model, size_t n) {
   const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
-  const auto all = model.tokenizer().Encode(text, true);
+  const auto all = model.tokenizer().Encode(text, true).value();
   const std::vector<std::string> schedules = {"off",        "paper",       "static:2:0.5",
                                               "random:0.4", "1:0.5,3:0.6", "paper,revive:1"};
   std::vector<Request> reqs;
@@ -208,7 +208,7 @@ TEST(BatchTest, PrunedRowsSkipTheirExperts) {
     auto engine = Engine::Create(*model, {.threads = 2});
     ASSERT_TRUE(engine.ok());
     const ModelConfig& c = model->config();
-    auto prompt = model->tokenizer().Encode(text, true);
+    auto prompt = model->tokenizer().Encode(text, true).value();
     prompt.resize(300);
     for (const std::string& schedule : {std::string("off"), std::string("static:1:0.3")}) {
       auto seq = engine->NewSequence(Options(*model, schedule, 1));
@@ -248,7 +248,7 @@ TEST(BatchTest, ABadItemLeavesTheOthersIntact) {
   ASSERT_TRUE(model.ok());
   auto engine = Engine::Create(*model, {.threads = 2});
   ASSERT_TRUE(engine.ok());
-  const auto prompt = model->tokenizer().Encode("Once upon a time there was a cat.", true);
+  const auto prompt = model->tokenizer().Encode("Once upon a time there was a cat.", true).value();
   auto good = engine->NewSequence(Options(*model, "paper", 0));
   auto solo = engine->NewSequence(Options(*model, "paper", 0));
   auto bad = engine->NewSequence(Options(*model, "off", 0));
@@ -284,7 +284,7 @@ TEST(BatchTest, LayerCallbackReportsProgressAndCancelsOneItem) {
   auto engine = Engine::Create(*model, {.threads = 2});
   ASSERT_TRUE(engine.ok());
   const int64_t layers = model->config().num_layers;
-  const auto prompt = model->tokenizer().Encode("Once upon a time there was a cat who liked the sun.", true);
+  const auto prompt = model->tokenizer().Encode("Once upon a time there was a cat who liked the sun.", true).value();
   for (int64_t cancel_after = 1; cancel_after <= layers; ++cancel_after) {
     SCOPED_TRACE(cancel_after);
     auto a = engine->NewSequence(Options(*model, "paper", 0));
@@ -355,7 +355,7 @@ TEST(GenerateBatchTest, PrefillProgressAndCancellation) {
   ASSERT_TRUE(model.ok());
   auto engine = Engine::Create(*model, {.threads = 2});
   ASSERT_TRUE(engine.ok());
-  const auto prompt = model->tokenizer().Encode("Once upon a time there was a dog.", true);
+  const auto prompt = model->tokenizer().Encode("Once upon a time there was a dog.", true).value();
   GenerationOptions gen;
   gen.max_new_tokens = 6;
   gen.sampling.temperature = 0;
@@ -414,7 +414,7 @@ TEST(BatchTest, KvBytesFollowComputedPairs) {
   ASSERT_TRUE(model.ok());
   const ModelConfig& c = model->config();
   const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
-  auto prompt = model->tokenizer().Encode(text, true);
+  auto prompt = model->tokenizer().Encode(text, true).value();
   prompt.resize(std::min<size_t>(prompt.size(), 400));
   const auto n = static_cast<int64_t>(prompt.size());
   for (KvType type : {KvType::kF32, KvType::kF16}) {
@@ -456,7 +456,7 @@ TEST(BatchTest, F16KvHalvesBytesAndStaysClose) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
   const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
-  auto prompt = model->tokenizer().Encode(text, true);
+  auto prompt = model->tokenizer().Encode(text, true).value();
   prompt.resize(std::min<size_t>(prompt.size(), 400));
   std::vector<float> logits[2];
   int64_t bytes[2], page_bytes = 0;
@@ -487,7 +487,7 @@ TEST(BatchTest, FullKvPoolRefusesThenAdmits) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
   const auto prompt =
-      model->tokenizer().Encode("Once upon a time, a little girl named Lily found a shiny stone.", true);
+      model->tokenizer().Encode("Once upon a time, a little girl named Lily found a shiny stone.", true).value();
   auto probe = Engine::Create(*model, {.threads = 2});
   ASSERT_TRUE(probe.ok());
   auto p = probe->NewSequence(Options(*model, "off", 0));
@@ -577,7 +577,7 @@ TEST(GenerateBatchTest, KvLimitQueuesRequestsAndPruningFitsMore) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
   const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
-  auto prompt = model->tokenizer().Encode(text, true);
+  auto prompt = model->tokenizer().Encode(text, true).value();
   prompt.resize(std::min<size_t>(prompt.size(), 400));
   const int gen = 8;
   // One unpruned request's worst case: its prompt and tokens at every layer.
@@ -901,7 +901,7 @@ TEST(LayerSplitPrefillTest, CutsChangeNothingTheSequenceComputes) {
     ASSERT_TRUE(model.ok()) << model.status();
     auto engine = Engine::Create(*model, {.threads = 2});
     ASSERT_TRUE(engine.ok());
-    auto all = model->tokenizer().Encode(text, true);
+    auto all = model->tokenizer().Encode(text, true).value();
     all.resize(std::min<size_t>(all.size(), 200));
     const int64_t layers = model->config().num_layers;
     for (const std::string& schedule :
@@ -940,7 +940,7 @@ TEST(LayerSplitPrefillTest, CutsInsideLayersChangeNothing) {
     ASSERT_TRUE(model.ok()) << model.status();
     auto engine = Engine::Create(*model, {.threads = 2});
     ASSERT_TRUE(engine.ok());
-    auto all = model->tokenizer().Encode(text + text + text, true);
+    auto all = model->tokenizer().Encode(text + text + text, true).value();
     all.resize(std::min<size_t>(all.size(), 1100));
     ASSERT_EQ(all.size(), 1100u);
     const int64_t layers = model->config().num_layers;

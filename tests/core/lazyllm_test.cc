@@ -180,7 +180,7 @@ TEST(LazyLlmTest, ZeroFractionsAreBitIdenticalToBaseline) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
   const auto prompt =
-      model->tokenizer().Encode("Tom and Sue went to the park. They played with a ball and a kite.", true);
+      model->tokenizer().Encode("Tom and Sue went to the park. They played with a ball and a kite.", true).value();
   auto base = Session::Create(*model, {.threads = 2});
   auto zero = MakeSession(*model, "1:0,3:0,4:0");
   auto off = MakeSession(*model, "off");
@@ -212,10 +212,13 @@ TEST(LazyLlmTest, AppendEqualsOnePrefillWithoutPruning) {
     SCOPED_TRACE(path);
     auto model = Model::Load(path);
     ASSERT_TRUE(model.ok());
-    const auto all = model->tokenizer().Encode(
-        "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her "
-        "friends. One day, she saw a big red ball under a tree and ran to get it.",
-        true);
+    const auto all =
+        model->tokenizer()
+            .Encode(
+                "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her "
+                "friends. One day, she saw a big red ball under a tree and ran to get it.",
+                true)
+            .value();
     const size_t split = all.size() / 3;
     auto whole = MakeSession(*model, "off");
     auto chunked = MakeSession(*model, "off");
@@ -240,12 +243,15 @@ TEST(LazyLlmTest, AppendEqualsOnePrefillWithoutPruning) {
 TEST(LazyLlmTest, AppendDropsNewRowsAndRevivesOldOnes) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
-  const auto prompt =
-      model->tokenizer().Encode(testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt"), true);
+  const auto prompt = model->tokenizer()
+                          .Encode(testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt"), true)
+                          .value();
   const std::vector<std::vector<int32_t>> turns = {
-      model->tokenizer().Encode(" Where did the dog go? Tom called and called, and then he heard a bark.", false),
-      model->tokenizer().Encode(" The bird sang a song. Lily smiled and said thank you to her mom.", false),
-      model->tokenizer().Encode(" Then they went home and had cake with the big red ball.", false)};
+      model->tokenizer()
+          .Encode(" Where did the dog go? Tom called and called, and then he heard a bark.", false)
+          .value(),
+      model->tokenizer().Encode(" The bird sang a song. Lily smiled and said thank you to her mom.", false).value(),
+      model->tokenizer().Encode(" Then they went home and had cake with the big red ball.", false).value()};
   auto s = MakeSession(*model, "2:0.9,4:0.5");  // harsh enough to drop some new rows too
   ASSERT_TRUE(s.ok());
   auto& hooks = internal::Hooks(*s);
@@ -283,7 +289,7 @@ TEST(LazyLlmTest, DecodeRevivesWithoutRecomputation) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
   const auto prompt =
-      model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true);
+      model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true).value();
   auto s = MakeSession(*model, "paper");
   ASSERT_TRUE(s.ok());
   const int n = 72;
@@ -303,7 +309,7 @@ TEST(LazyLlmTest, RevivedRowEqualsStashedHiddenStateAndFillsItsSlot) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
   const auto prompt =
-      model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true);
+      model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true).value();
   auto s = MakeSession(*model, "paper");
   ASSERT_TRUE(s.ok());
   std::map<std::pair<int64_t, int64_t>, std::vector<float>> stashed;  // (layer, slot) -> row
@@ -339,7 +345,7 @@ TEST(LazyLlmTest, RevivalBoundDefersWithoutLosingTokens) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
   const auto prompt =
-      model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true);
+      model->tokenizer().Encode(testing::ReadFile(testing::ReferenceDir() / "prompts/medium.txt"), true).value();
   auto s = MakeSession(*model, "paper,revive:1");
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->pruning().revive_budget, 1);
@@ -388,7 +394,8 @@ TEST(LazyLlmTest, RevivalBoundDefersWithoutLosingTokens) {
 TEST(LazyLlmTest, StaticAndRandomBaselines) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
-  const auto prompt = model->tokenizer().Encode("Lily had a red ball. She played with it every day in the sun.", true);
+  const auto prompt =
+      model->tokenizer().Encode("Lily had a red ball. She played with it every day in the sun.", true).value();
   const auto n = static_cast<int64_t>(prompt.size());
   auto st = MakeSession(*model, "static:2:0.5");
   ASSERT_TRUE(st.ok());

@@ -178,7 +178,7 @@ TEST(NumaTest, SessionsOfOneEngineSharePlacedWeights) {
   EXPECT_TRUE(std::any_of(wq.begin(), wq.end(), [](const WeightSlice& s) { return s.toucher >= 0; }))
       << "the placement made node-local copies";
   const std::vector<int32_t> prompt =
-      model.tokenizer().Encode("Once upon a time, a small bird found a shiny stone.", true);
+      model.tokenizer().Encode("Once upon a time, a small bird found a shiny stone.", true).value();
   auto a = Session::Create(*engine, {.pruning = *PruningOptions::Parse("off", 2, 0)});
   auto b = Session::Create(*engine, {.pruning = *PruningOptions::Parse("1:0.5", 2, 0)});
   auto solo_a = internal::CreateSession(

@@ -75,7 +75,7 @@ TEST(SamplingTest, SequenceHoldsItsSampler) {
   ASSERT_TRUE(engine.ok());
   auto seq = engine->NewSequence();
   ASSERT_TRUE(seq.ok());
-  const std::vector<int32_t> prompt = model->tokenizer().Encode("Once upon a time", true);
+  const std::vector<int32_t> prompt = model->tokenizer().Encode("Once upon a time", true).value();
   StepItem item{.sequence = &*seq, .tokens = prompt, .kind = StepItem::Kind::kPrefill};
   ASSERT_TRUE(engine->Step({&item, 1}).ok() && item.status.ok());
   const SamplingOptions hot = {.temperature = 2.0f, .top_k = 0, .top_p = 1.0f, .seed = 5};

@@ -36,7 +36,7 @@ class SchedulerTest : public ::testing::Test {
 
   Request Greedy(const std::string& prompt, const std::string& schedule, int n) const {
     Request r;
-    r.prompt = model_->tokenizer().Encode(prompt, true);
+    r.prompt = model_->tokenizer().Encode(prompt, true).value();
     r.generation.max_new_tokens = n;
     r.generation.sampling.temperature = 0;
     r.sequence = Seq(schedule);
@@ -221,7 +221,7 @@ TEST_F(SchedulerTest, ShutdownLetsRunningRequestsFinish) {
 // and revivals.
 TEST_F(SchedulerTest, ALongPrefillIsCutByLayersAndOthersKeepDecoding) {
   const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
-  auto prompt = model_->tokenizer().Encode(text, true);
+  auto prompt = model_->tokenizer().Encode(text, true).value();
   prompt.resize(300);
   const int64_t layers = model_->config().num_layers;
   Scheduler scheduler(*engine_, {.max_batch = 8, .step_budget = 300});  // one layer of it per part
@@ -281,7 +281,7 @@ TEST_F(SchedulerTest, ALongPrefillIsCutByLayersAndOthersKeepDecoding) {
 // get their solo runs' tokens.
 TEST_F(SchedulerTest, AShortPromptOvertakesALongPrefillInParts) {
   const auto text = testing::ReadFile(testing::SourceDir() / "models/stories260K/long_prompt.txt");
-  auto prompt = model_->tokenizer().Encode(text, true);
+  auto prompt = model_->tokenizer().Encode(text, true).value();
   prompt.resize(300);
   Scheduler scheduler(*engine_, {.max_batch = 8, .step_budget = 20});  // both prompts are cut
   std::mutex mu;

@@ -37,7 +37,7 @@ Comparison Compare(const fs::path& ref_path, bool exact_activations = true) {
   const std::string prompt_name = stem.substr(stem.rfind('.') + 1);
   const std::string text = testing::ReadFile(testing::ReferenceDir() / "prompts" / (prompt_name + ".txt"));
   const std::vector<int32_t> ref_prompt = ref["prompt_tokens"].get<std::vector<int32_t>>();
-  EXPECT_EQ(model->tokenizer().Encode(text, true), ref_prompt) << "prompt ids differ for " << ref_path;
+  EXPECT_EQ(model->tokenizer().Encode(text, true).value(), ref_prompt) << "prompt ids differ for " << ref_path;
 
   SessionOptions so;
   so.threads = 2;
@@ -220,7 +220,7 @@ TEST(SessionTest, SampleModelGoldenContinuation) {
   ASSERT_TRUE(model.ok()) << model.status().message();
   auto session = Session::Create(*model, {.threads = 1});
   ASSERT_TRUE(session.ok());
-  const std::vector<int32_t> prompt = model->tokenizer().Encode("Once upon a time", true);
+  const std::vector<int32_t> prompt = model->tokenizer().Encode("Once upon a time", true).value();
   EXPECT_EQ(prompt, (std::vector<int32_t>{1, 403, 407, 261, 378}));
   GenerationOptions gen;
   gen.sampling.temperature = 0;
@@ -237,7 +237,8 @@ TEST(SessionTest, DecodeStepsMatchBatchedPrefill) {
   auto a = Session::Create(*model, {.threads = 2});
   auto b = Session::Create(*model, {.threads = 2});
   ASSERT_TRUE(a.ok() && b.ok());
-  const std::vector<int32_t> toks = model->tokenizer().Encode("The cat sat on the mat and looked at the dog.", true);
+  const std::vector<int32_t> toks =
+      model->tokenizer().Encode("The cat sat on the mat and looked at the dog.", true).value();
   ASSERT_TRUE(a->Prefill(toks).ok());
   ASSERT_TRUE(b->Prefill(std::span(toks).first(3)).ok());
   for (size_t i = 3; i < toks.size(); ++i) ASSERT_TRUE(b->DecodeStep(toks[i]).ok());
@@ -251,7 +252,8 @@ TEST(SessionTest, DecodeStepsMatchBatchedPrefill) {
 TEST(SessionTest, WarmupLeavesResultsAndContextAlone) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
-  const std::vector<int32_t> toks = model->tokenizer().Encode("The cat sat on the mat and looked at the dog.", true);
+  const std::vector<int32_t> toks =
+      model->tokenizer().Encode("The cat sat on the mat and looked at the dog.", true).value();
   auto cold = Session::Create(*model, {.threads = 2});
   ASSERT_TRUE(cold.ok());
   ASSERT_TRUE(cold->Prefill(toks).ok());
@@ -281,7 +283,9 @@ TEST(SessionTest, SmallStepsOnTheCallerMatchTheWorkers) {
   auto model = Model::Load(testing::SampleModel().string());
   ASSERT_TRUE(model.ok());
   const std::vector<int32_t> toks =
-      model->tokenizer().Encode("Once upon a time there was a girl who liked to play in the park with her dog.", true);
+      model->tokenizer()
+          .Encode("Once upon a time there was a girl who liked to play in the park with her dog.", true)
+          .value();
   auto pruning = PruningOptions::Parse("paper", model->config().num_layers, 0);
   ASSERT_TRUE(pruning.ok());
   std::vector<std::vector<float>> runs;

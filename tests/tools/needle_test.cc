@@ -74,14 +74,14 @@ TEST(NeedleTest, EveryWordIsOneTokenAndTheListsAreDisjoint) {
   for (const auto* list : {&w.keys, &w.values, &w.adjectives, &w.nouns, &w.verbs, &w.prepositions}) {
     for (const std::string& word : *list) {
       EXPECT_TRUE(seen.insert(word).second) << word << " is in two lists";
-      const std::vector<int32_t> ids = tok.Encode(word, false);  // SentencePiece adds the space
+      const std::vector<int32_t> ids = tok.Encode(word, false).value();  // SentencePiece adds the space
       ASSERT_EQ(ids.size(), 1u) << word;
       EXPECT_EQ(tok.Decode(ids), word);
     }
   }
   EXPECT_EQ(w.keys.size(), 48u);
   EXPECT_EQ(w.values.size(), static_cast<size_t>(needle::kHeadDim));
-  EXPECT_EQ(tok.Encode("the otter is teal .", true).size(), 6u);  // BOS and five words
+  EXPECT_EQ(tok.Encode("the otter is teal .", true).value().size(), 6u);  // BOS and five words
 }
 
 TEST(NeedleTest, SetsAreDeterministicPerSeedAndRecordsIndependentOfTheirCount) {
@@ -113,7 +113,7 @@ TEST(NeedleTest, PromptsHaveTheExactLengthAndTheFactsWhereTheRecordSays) {
   const Tokenizer& tok = Needle().tokenizer();
   for (int64_t length : {40, 300, 1000}) {
     for (const NeedleRecord& r : MakeNeedleSet({.length = length, .records = 3, .facts = 4, .questions = 4})) {
-      const std::vector<int32_t> ids = tok.Encode(r.prompt, true);
+      const std::vector<int32_t> ids = tok.Encode(r.prompt, true).value();
       auto word_at = [&](int64_t i) { return tok.Decode(std::vector<int32_t>{ids[static_cast<size_t>(i)]}); };
       ASSERT_EQ(static_cast<int64_t>(ids.size()), length) << r.prompt;
       std::set<std::string> keys;
@@ -166,7 +166,7 @@ std::vector<int32_t> WordTokens(const Tokenizer& tok, const std::string& text) {
   std::vector<int32_t> ids;
   std::istringstream in(text);
   for (std::string word; in >> word;) {
-    const std::vector<int32_t> t = tok.Encode(word, false);  // SentencePiece adds the space
+    const std::vector<int32_t> t = tok.Encode(word, false).value();  // SentencePiece adds the space
     EXPECT_EQ(t.size(), 1u) << word;
     ids.insert(ids.end(), t.begin(), t.end());
   }
@@ -177,7 +177,7 @@ std::vector<int32_t> WordTokens(const Tokenizer& tok, const std::string& text) {
 // the answer), the others teacher forced after it. Returns how many were answered; `revived`
 // gets the session's revived-token count.
 int Ask(Session& s, const Tokenizer& tok, const NeedleRecord& r, int64_t* revived = nullptr) {
-  std::vector<int32_t> ids = tok.Encode(r.prompt, true);
+  std::vector<int32_t> ids = tok.Encode(r.prompt, true).value();
   EXPECT_TRUE(s.Prefill(ids).ok());
   int right = Argmax(s.logits()) == WordTokens(tok, r.answer).at(0) ? 1 : 0;
   for (size_t q = 0; q < r.followup_texts.size(); ++q) {

@@ -29,8 +29,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/gguf_builder.h"
 #include "common/test_paths.h"
 #include "lazyllm/lazyllm.h"
+#include "tools/server/openai.h"
 
 namespace lazyllm::server {
 namespace {
@@ -170,7 +172,7 @@ TEST_F(ServerTest, ConcurrentClientsGetTheirSoloTexts) {
     const std::string prompt = kPrompts[i % 6];
     const std::string prune = i % 2 ? "paper" : "off";
     const bool stream = i % 4 >= 2;
-    want[i] = Solo(model_->tokenizer().Encode(prompt, true), 24, prune);
+    want[i] = Solo(model_->tokenizer().Encode(prompt, true).value(), 24, prune);
     clients.emplace_back([&, i, prompt, prune, stream] {
       const json body = {{"model", "stories"}, {"prompt", prompt}, {"max_tokens", 24},
                          {"temperature", 0},   {"prune", prune},   {"stream", stream}};
@@ -229,7 +231,9 @@ TEST_F(ServerTest, ChatEqualsTheTemplatedPromptsGeneration) {
   StartServer();
   const std::vector<ChatMessage> messages = {{"system", "You tell stories."}, {"user", "Tell me about a cat."}};
   const std::vector<int32_t> prompt =
-      model_->tokenizer().Encode(FormatChat(ChatTemplate::kChatml, messages, true), true, /*parse_special=*/true);
+      model_->tokenizer()
+          .Encode(FormatChat(ChatTemplate::kChatml, messages, true), true, /*parse_special=*/true)
+          .value();
   auto res = Post("/v1/chat/completions",
                   {{"messages",
                     {{{"role", "system"}, {"content", "You tell stories."}},
@@ -292,7 +296,7 @@ TEST_F(ServerTest, BadInputGetsItsStatusAndAnErrorNamingTheField) {
   auto ok = Post("/v1/completions", {{"prompt", "Once upon a time"}, {"max_tokens", 8}, {"temperature", 0}});
   ASSERT_TRUE(ok && ok->status == 200);
   EXPECT_EQ(json::parse(ok->body)["choices"][0]["text"],
-            Solo(model_->tokenizer().Encode("Once upon a time", true), 8, "off"));
+            Solo(model_->tokenizer().Encode("Once upon a time", true).value(), 8, "off"));
   // A model without a chat template refuses chat, naming the fix.
   served_.chat_template.reset();
   server_->SetReady(served_, *scheduler_);
@@ -302,13 +306,44 @@ TEST_F(ServerTest, BadInputGetsItsStatusAndAnErrorNamingTheField) {
   EXPECT_NE(chat->body.find("--chat-template"), std::string::npos);
 }
 
+// A vocabulary without a token for some byte and without an unknown token (as Falcon's lacks
+// 0x03): a prompt or /tokenize content that needs the byte is a 400 naming the field, the byte
+// and its offset.
+TEST(ServerRequestTest, ATextTheVocabularyCannotEncodeIsA400) {
+  testing::GgufBuilder b;
+  b.KvStr("general.architecture", "qwen2");
+  b.KvStr("tokenizer.ggml.model", "gpt2");
+  b.KvStr("tokenizer.ggml.pre", "qwen2");
+  b.KvStrArray("tokenizer.ggml.tokens", {"a", "b", "\xc4\xa0"});
+  b.KvStrArray("tokenizer.ggml.merges", {});
+  b.KvArray<int32_t>("tokenizer.ggml.token_type", 5, {1, 1, 1});
+  const std::string path = ::testing::TempDir() + "/lazyllm_server_vocab_" + std::to_string(getpid()) + ".gguf";
+  testing::WriteBytes(path, b.Build());
+  auto model = Model::Load(path, {.vocab_only = true});
+  std::remove(path.c_str());
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ServedModel served{.model = &*model, .context = 64};
+  const auto completion = ParseCompletion(R"({"prompt": "ab a\u0003b", "max_tokens": 2})", served);
+  const auto* e = std::get_if<ApiError>(&completion);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->status, 400);
+  EXPECT_EQ(e->param, "prompt");
+  EXPECT_NE(e->message.find("byte 0x03 at offset 4"), std::string::npos) << e->message;
+  const auto tokenized = Tokenize(R"({"content": "b\u0003"})", model->tokenizer());
+  e = std::get_if<ApiError>(&tokenized);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->param, "content");
+  EXPECT_NE(e->message.find("byte 0x03 at offset 1"), std::string::npos) << e->message;
+  EXPECT_TRUE(std::holds_alternative<GenerationRequest>(ParseCompletion(R"({"prompt": "ab ba"})", served)));
+}
+
 TEST_F(ServerTest, TokenizeDetokenizeModelsHealth) {
   StartServer();
   const std::string text = "Once upon a time, a cat.";
   auto t = Post("/tokenize", {{"content", text}});
   ASSERT_TRUE(t && t->status == 200);
   const std::vector<int32_t> ids = json::parse(t->body)["tokens"];
-  EXPECT_EQ(ids, model_->tokenizer().Encode(text, false, true));
+  EXPECT_EQ(ids, model_->tokenizer().Encode(text, false, true).value());
   auto d = Post("/detokenize", {{"tokens", ids}});
   ASSERT_TRUE(d && d->status == 200);
   EXPECT_EQ(json::parse(d->body)["content"], model_->tokenizer().Decode(ids));

@@ -10,6 +10,14 @@ namespace {
 // Inside this file a bad field throws its ApiError; the public functions return it.
 [[noreturn]] void Bad(const std::string& param, const std::string& message) { throw ApiError{400, message, param}; }
 
+// The tokens of `text`, or a 400 on `param` naming the byte the vocabulary cannot encode.
+std::vector<int32_t> Encoded(const Tokenizer& tok, std::string_view text, const std::string& param, bool add_special,
+                             bool parse_special = false) {
+  auto ids = tok.Encode(text, add_special, parse_special);
+  if (!ids.ok()) Bad(param, "'" + param + "': " + ids.status().message());
+  return *std::move(ids);
+}
+
 json ParseObject(const std::string& body) {
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) Bad("", "the request body is not valid JSON");
@@ -160,9 +168,9 @@ std::variant<GenerationRequest, ApiError> ParseCompletion(const std::string& bod
     if (!p) Bad("prompt", "'prompt' is required");
     std::vector<int32_t> prompt;
     if (p->is_string()) {
-      prompt = tok.Encode(p->get<std::string>(), true);
+      prompt = Encoded(tok, p->get<std::string>(), "prompt", true);
     } else if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) {
-      prompt = tok.Encode((*p)[0].get<std::string>(), true);
+      prompt = Encoded(tok, (*p)[0].get<std::string>(), "prompt", true);
     } else if (p->is_array() && !p->empty() && (*p)[0].is_number()) {
       prompt = TokenIds(*p, "prompt", tok);
     } else {
@@ -205,7 +213,7 @@ std::variant<GenerationRequest, ApiError> ParseChat(const std::string& body, con
       messages.push_back({r == "developer" ? "system" : r, std::move(text)});
     }
     const std::string rendered = FormatChat(*served.chat_template, messages, /*add_generation_prompt=*/true);
-    return Common(j, served, served.model->tokenizer().Encode(rendered, true, /*parse_special=*/true),
+    return Common(j, served, Encoded(served.model->tokenizer(), rendered, "messages", true, /*parse_special=*/true),
                   /*chat=*/true);
   });
 }
@@ -216,7 +224,7 @@ std::variant<json, ApiError> Tokenize(const std::string& body, const Tokenizer& 
     const json* c = Field(j, "content");
     if (!c) Bad("content", "'content' is required");
     const std::vector<int32_t> ids =
-        tok.Encode(String(*c, "content"), Bool(j, "add_special", false), Bool(j, "parse_special", true));
+        Encoded(tok, String(*c, "content"), "content", Bool(j, "add_special", false), Bool(j, "parse_special", true));
     if (!Bool(j, "with_pieces", false)) return json{{"tokens", ids}};
     json tokens = json::array();
     for (int32_t id : ids) tokens.push_back({{"id", id}, {"piece", tok.Decode(std::span(&id, 1))}});

@@ -61,8 +61,8 @@ LAZYLLM_API int lazyllm_token_is_eog(const lazyllm_model* model, int32_t token);
 
 /* Token ids of `text_len` bytes of UTF-8 `text`: writes up to `capacity` ids to `ids` and
  * returns how many the text has (more than capacity: call again with a larger buffer); -1 on
- * error. add_special: BOS (and EOS) as the vocabulary asks; parse_special: control-token
- * strings such as "<|im_start|>" become their tokens. */
+ * error (among them a text with a byte the vocabulary has no token for, and no unknown token). add_special: BOS (and
+ * EOS) as the vocabulary asks; parse_special: control-token strings such as "<|im_start|>" become their tokens. */
 LAZYLLM_API int64_t lazyllm_tokenize(const lazyllm_model* model, const char* text, size_t text_len, int add_special,
                                      int parse_special, int32_t* ids, int64_t capacity);
 /* The text of `n` ids (as the C++ Tokenizer::Decode): writes up to `capacity` bytes and a

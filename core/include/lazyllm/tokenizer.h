@@ -25,7 +25,9 @@ class LAZYLLM_API Tokenizer {
   // it (tokenizer.ggml.add_bos_token) and EOS appended when it asks for that. User-defined
   // tokens (token_type 4) are always matched in the text as whole tokens; control tokens
   // ("<s>", "<|im_start|>") only with parse_special, otherwise "<s>" is the characters '<', 's', '>'.
-  std::vector<int32_t> Encode(std::string_view text, bool add_special, bool parse_special = false) const;
+  // A vocabulary may lack a byte and have no unknown token (Falcon's has no 0x03): a text that
+  // needs such a byte is refused (InvalidArgument naming the byte and its offset in the text).
+  StatusOr<std::vector<int32_t>> Encode(std::string_view text, bool add_special, bool parse_special = false) const;
   // The inverse of Encode: control tokens (BOS, EOS, ...) are skipped, and the space that
   // SentencePiece-style encoding put in front of the text is removed again.
   std::string Decode(std::span<const int32_t> ids) const;
