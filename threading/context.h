@@ -44,6 +44,10 @@ class Workers {
   Workers(const Context& context, bool serial) : context_(&context), serial_(serial) {}
 
   int num_arenas() const { return context_->pool().num_arenas(); }
+  // Threads a loop runs on: the pool's, or 1 for the serial twin.
+  int num_threads() const { return serial_ ? 1 : context_->pool().num_threads(); }
+  // The serial twin of these workers (same context and scratch): loops run on the calling thread.
+  Workers Serial() const { return Workers(*context_, true); }
   float* Scratch(int64_t floats) const { return context_->Scratch(floats); }
 
   // ThreadPool::ParallelFor, ParallelForIn and ForEachArena, or their serial twins.

@@ -41,8 +41,11 @@ SequenceNeed EstimateSequenceNeed(const ModelConfig& c, int64_t ctx, const Pruni
   need.kv = n * w.layers * 2 * w.kv_dim * (kv_f16 ? 2 : 4);
   need.activations = 4 * (n * (2 * w.dim + 2 * w.q_dim + 4 * w.kv_dim) +
                           std::min(n, static_cast<double>(Activations::kFfnChunk)) * 2 * w.widest_ffn + w.vocab);
-  if (c.expert_count > 0)  // the router's logits, the routing, a gathered expert input and the sum
-    need.activations += 4 * n * static_cast<double>(2 * c.dim + c.expert_count + 4 * c.expert_used_count);
+  if (c.expert_count > 0) {  // the router's logits and the routing; per block the slots, their rows and the sum
+    const double used = static_cast<double>(c.expert_used_count);
+    need.activations += 4 * n * (static_cast<double>(c.expert_count) + 2 * used) +
+                        std::min(n, static_cast<double>(Activations::kMoeBlock)) * (4 * (used + 1) * w.dim + 20 * used);
+  }
   return need;
 }
 

@@ -132,6 +132,10 @@ Placement WeightPlacement(const Session& session) {
   const auto& lw = m.layers[0];
   for (const WeightMatrix* w : {&lw.wq, &lw.w_down, &m.output}) {
     std::vector<Placement::Slice> out;
+    if (w->index < 0) {  // a matrix the model does not have (w_down of a mixture of experts)
+      p.matrices.push_back(std::move(out));
+      continue;
+    }
     std::vector<uint8_t> buf(static_cast<size_t>(w->row_bytes));
     for (const auto& sl : e.placed->Slices(*w)) {
       bool equal = true;  // every row, deinterleaved if need be, as in the file

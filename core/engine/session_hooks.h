@@ -26,7 +26,8 @@ StatusOr<Session> CreateSessionOn(const Engine& engine, const SessionOptions& op
 
 // How the weights were placed: threads per arena, and for three matrices (layer 0's wq and
 // w_down, the LM head) each arena's row slice, whether it is a node-local copy, which worker
-// first wrote it, and whether its bytes equal the file's.
+// first wrote it, and whether its bytes equal the file's (no slices for a w_down the model does
+// not have: a mixture of experts').
 struct Placement {
   struct Slice {
     int64_t begin, end;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 
 namespace lazyllm {
 namespace {
@@ -140,20 +141,20 @@ void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, 
 }
 
 // rows[i] = down · act(rows[i]·gate) ⊙ (rows[i]·up) for n rows of width dim, in place, in chunks
-// of kFfnChunk rows from the first.
+// of kFfnChunk rows from the first; gate and up hold min(n, kFfnChunk) rows of the FFN's width.
 void FfnRows(const Forward& f, const WeightMatrix& gate, const WeightMatrix& up, const WeightMatrix& down, float* rows,
-             int64_t n, Activations& a) {
+             int64_t n, FfnScratch s) {
   const int64_t dim = f.m.config.dim, width = gate.rows;
   const auto activate = f.m.arch->activation == FfnActivation::kGeluTanh ? f.k.geglu : f.k.swiglu;
   for (int64_t c0 = 0; c0 < n; c0 += Activations::kFfnChunk) {
     const int64_t nc = std::min(Activations::kFfnChunk, n - c0);
     float* chunk = rows + c0 * dim;
-    MatMul(f.workers, f.k, gate, f.placed.Slices(gate), chunk, nc, a.gate.data(), a.gemv, f.int8_activations);
-    MatMul(f.workers, f.k, up, f.placed.Slices(up), chunk, nc, a.up.data(), a.gemv, f.int8_activations);
+    MatMul(f.workers, f.k, gate, f.placed.Slices(gate), chunk, nc, s.gate, s.gemv, f.int8_activations);
+    MatMul(f.workers, f.k, up, f.placed.Slices(up), chunk, nc, s.up, s.gemv, f.int8_activations);
     f.workers.ParallelFor(nc, 8, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) activate(&a.gate[r * width], &a.up[r * width], &a.gate[r * width], width);
+      for (int64_t r = r0; r < r1; ++r) activate(&s.gate[r * width], &s.up[r * width], &s.gate[r * width], width);
     });
-    MatMul(f.workers, f.k, down, f.placed.Slices(down), a.gate.data(), nc, chunk, a.gemv, f.int8_activations);
+    MatMul(f.workers, f.k, down, f.placed.Slices(down), s.gate, nc, chunk, s.gemv, f.int8_activations);
   }
 }
 
@@ -163,7 +164,7 @@ void FfnRows(const Forward& f, const WeightMatrix& gate, const WeightMatrix& up,
 void Mlp(const Forward& f, const LayerWeights& w, RowRange range, Activations& a) {
   for (int64_t c0 = range.begin, c1 = 0; c0 < range.end; c0 = c1) {
     c1 = std::min(range.end, (c0 / Activations::kFfnChunk + 1) * Activations::kFfnChunk);
-    FfnRows(f, w.w_gate, w.w_up, w.w_down, &a.xn[c0 * f.m.config.dim], c1 - c0, a);
+    FfnRows(f, w.w_gate, w.w_up, w.w_down, &a.xn[c0 * f.m.config.dim], c1 - c0, a.Ffn());
   }
 }
 
@@ -197,10 +198,55 @@ void Route(const Forward& f, const float* logits, int64_t n, Activations::Moe& m
   });
 }
 
+// One expert's FFN over a run of at most kExpertRows of its rows (slots [begin, end) of a block).
+struct ExpertTask {
+  int32_t expert;
+  int64_t begin, end;
+};
+
+// The routed experts of one block's rows: each task's rows, gathered in moe.in, replaced by its
+// expert's FFN of them. With one arena and at least two tasks per thread, threads take whole tasks
+// (each computed on one thread, with its own scratch: no barrier inside an expert); otherwise the
+// tasks run one after another, each over all threads. A task computes the same bits either way.
+void RunExperts(const Forward& f, const LayerWeights& w, const std::vector<ExpertTask>& tasks, Activations& a) {
+  Activations::Moe& moe = a.moe;
+  const int64_t dim = f.m.config.dim, threads = f.workers.num_threads();
+  auto run = [&](const Forward& on, const ExpertTask& t, FfnScratch s) {
+    FfnRows(on, w.gate_exps[t.expert], w.up_exps[t.expert], w.down_exps[t.expert], &moe.in[t.begin * dim],
+            t.end - t.begin, s);
+  };
+  if (f.workers.num_arenas() > 1 || static_cast<int64_t>(tasks.size()) < 2 * threads) {
+    for (const ExpertTask& t : tasks) run(f, t, a.Ffn());
+    return;
+  }
+  // Tasks dealt to threads, the one with the least rows so far taking the next largest.
+  std::vector<int64_t> order(tasks.size()), load(static_cast<size_t>(threads), 0);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t x, int64_t y) { return tasks[x].end - tasks[x].begin > tasks[y].end - tasks[y].begin; });
+  std::vector<std::vector<int64_t>> dealt(static_cast<size_t>(threads));
+  for (int64_t i : order) {
+    const auto least = std::min_element(load.begin(), load.end()) - load.begin();
+    dealt[least].push_back(i);
+    load[least] += tasks[i].end - tasks[i].begin;
+  }
+  const threading::Workers serial = f.workers.Serial();
+  const Forward one = {f.m, f.placed, f.k, f.attention, f.rope, serial, f.int8_activations};
+  const int64_t width = f.m.config.expert_ffn_dim;
+  f.workers.ParallelFor(threads, 1, [&](int64_t p0, int64_t p1) {
+    Activations::ExpertScratch& s = moe.scratch.local();
+    s.gate.resize(static_cast<size_t>(Activations::kExpertRows * width));
+    s.up.resize(static_cast<size_t>(Activations::kExpertRows * width));
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t i : dealt[p]) run(one, tasks[i], {s.gate.data(), s.up.data(), s.gemv});
+  });
+}
+
 // xn[r] = Σ over its experts e of weight(r, e) · FFN_e(xn[r]) (+ sigmoid(g · xn[r]) · the shared
-// expert's FFN of xn[r]) for the rows r of the range. The rows are grouped by expert, and each
-// expert runs once over its rows, in expert order (so the sums do not depend on the threads); the
-// weights of an expert no row chose are not read.
+// expert's FFN of xn[r]) for the rows r of the range, in blocks of kMoeBlock rows from its first.
+// In a block the rows are grouped by expert, each expert runs over its rows in runs of
+// kExpertRows, and each row's sum adds its experts in expert order: nothing depends on the
+// threads. The weights of an expert no row chose are not read.
 void MoeFfn(const Forward& f, const LayerWeights& w, RowRange range, Activations& a) {
   const ModelConfig& c = f.m.config;
   const int64_t n = range.size(), dim = c.dim, experts = c.expert_count, used = c.expert_used_count;
@@ -209,46 +255,57 @@ void MoeFfn(const Forward& f, const LayerWeights& w, RowRange range, Activations
   moe.logits.resize(static_cast<size_t>(n * experts));
   MatMul(f.workers, f.k, w.router, f.placed.Slices(w.router), xn, n, moe.logits.data(), a.gemv, f.int8_activations);
   Route(f, moe.logits.data(), n, moe);
-  // The rows of each expert, ascending (a counting sort of the (row, expert) pairs).
-  moe.first.assign(static_cast<size_t>(experts + 1), 0);
-  for (int64_t i = 0; i < n * used; ++i) ++moe.first[moe.chosen[i] + 1];
-  for (int64_t e = 0; e < experts; ++e) moe.first[e + 1] += moe.first[e];
-  moe.rows.resize(static_cast<size_t>(n * used));
-  moe.row_weight.resize(static_cast<size_t>(n * used));
-  std::vector<int64_t> next(moe.first.begin(), moe.first.end() - 1);
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t k = 0; k < used; ++k) {
-      const int64_t slot = next[moe.chosen[r * used + k]]++;
-      moe.rows[slot] = r;
-      moe.row_weight[slot] = moe.weight[r * used + k];
-    }
-  moe.sum.assign(static_cast<size_t>(n * dim), 0.0f);
-  moe.in.resize(static_cast<size_t>(n * dim));  // one expert's rows at a time (a row picks an expert once), or all
-  for (int64_t e = 0; e < experts; ++e) {
-    const int64_t e0 = moe.first[e], m = moe.first[e + 1] - e0;
-    if (m == 0) continue;
-    f.workers.ParallelFor(m, 16, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) std::copy_n(xn + moe.rows[e0 + i] * dim, dim, &moe.in[i * dim]);
-    });
-    FfnRows(f, w.gate_exps[e], w.up_exps[e], w.down_exps[e], moe.in.data(), m, a);
-    f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {  // rows of the sum split, so no two threads add to one
-      for (int64_t i = 0; i < m; ++i) {
-        const int64_t r = moe.rows[e0 + i];
-        if (r >= r0 && r < r1) f.k.axpy(moe.row_weight[e0 + i], &moe.in[i * dim], &moe.sum[r * dim], dim);
+  for (int64_t b0 = 0; b0 < n; b0 += Activations::kMoeBlock) {
+    const int64_t nb = std::min(Activations::kMoeBlock, n - b0);
+    float* xb = xn + b0 * dim;
+    const int32_t* chosen = &moe.chosen[b0 * used];
+    // The block's (row, expert) pairs grouped by expert, rows ascending in each (a counting sort):
+    // slot_of[r·used + k] is the slot of row r's k-th choice.
+    moe.first.assign(static_cast<size_t>(experts + 1), 0);
+    for (int64_t i = 0; i < nb * used; ++i) ++moe.first[chosen[i] + 1];
+    for (int64_t e = 0; e < experts; ++e) moe.first[e + 1] += moe.first[e];
+    moe.rows.resize(static_cast<size_t>(nb * used));
+    moe.row_weight.resize(static_cast<size_t>(nb * used));
+    moe.slot_of.resize(static_cast<size_t>(nb * used));
+    std::vector<int64_t> next(moe.first.begin(), moe.first.end() - 1);
+    for (int64_t r = 0; r < nb; ++r)
+      for (int64_t k = 0; k < used; ++k) {
+        const int64_t slot = next[chosen[r * used + k]]++;
+        moe.rows[slot] = r;
+        moe.row_weight[slot] = moe.weight[(b0 + r) * used + k];
+        moe.slot_of[r * used + k] = slot;
       }
+    moe.in.resize(static_cast<size_t>(nb * used * dim));
+    f.workers.ParallelFor(nb * used, 16, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) std::copy_n(xb + moe.rows[i] * dim, dim, &moe.in[i * dim]);
     });
-  }
-  if (w.shared_gate.data != nullptr) {  // every row through the shared expert, scaled by its gate
-    std::copy_n(xn, n * dim, moe.in.data());
-    FfnRows(f, w.shared_gate, w.shared_up, w.shared_down, moe.in.data(), n, a);
-    f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
+    std::vector<ExpertTask> tasks;
+    for (int64_t e = 0; e < experts; ++e)
+      for (int64_t t0 = moe.first[e]; t0 < moe.first[e + 1]; t0 += Activations::kExpertRows)
+        tasks.push_back({static_cast<int32_t>(e), t0, std::min(moe.first[e + 1], t0 + Activations::kExpertRows)});
+    RunExperts(f, w, tasks, a);
+    // Each row's sum over its experts, in expert order (its slots ascending).
+    moe.sum.assign(static_cast<size_t>(nb * dim), 0.0f);
+    f.workers.ParallelFor(nb, 16, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        const float g = 1.0f / (1.0f + std::exp(-f.k.dot_f32(w.shared_gate_inp.data(), xn + r * dim, dim)));
-        f.k.axpy(g, &moe.in[r * dim], &moe.sum[r * dim], dim);
+        int64_t* slots = &moe.slot_of[r * used];
+        std::sort(slots, slots + used);
+        for (int64_t k = 0; k < used; ++k)
+          f.k.axpy(moe.row_weight[slots[k]], &moe.in[slots[k] * dim], &moe.sum[r * dim], dim);
       }
     });
+    if (w.shared_gate.data != nullptr) {  // every row through the shared expert, scaled by its gate
+      std::copy_n(xb, nb * dim, moe.in.data());
+      FfnRows(f, w.shared_gate, w.shared_up, w.shared_down, moe.in.data(), nb, a.Ffn());
+      f.workers.ParallelFor(nb, 16, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const float g = 1.0f / (1.0f + std::exp(-f.k.dot_f32(w.shared_gate_inp.data(), xb + r * dim, dim)));
+          f.k.axpy(g, &moe.in[r * dim], &moe.sum[r * dim], dim);
+        }
+      });
+    }
+    std::copy_n(moe.sum.data(), nb * dim, xb);
   }
-  std::copy_n(moe.sum.data(), n * dim, xn);
 }
 
 }  // namespace

@@ -140,6 +140,41 @@ TEST(NumaTest, ThreadCountDoesNotChangeResults) {
     }
 }
 
+// A mixture of experts runs its experts whole on one thread each, or each over all threads (few
+// experts per thread, or several NUMA nodes): the same bits either way, for 1, 2 or 3 threads and
+// on 4 nodes. 700 rows make two blocks of routing and several runs of rows per expert; decode
+// steps route one row.
+TEST(NumaTest, ThreadCountAndNodesDoNotChangeMixtureOfExpertsResults) {
+  LAZYLLM_REQUIRE_REFERENCE();
+  const auto topo = Synthetic("pack:2 numa:2 core:4 pu:2");
+  for (const char* file : {"tiny-qwen2moe.gguf", "tiny-qwen2moe-q4_k_m.gguf", "tiny-qwen3moe.gguf"})
+    for (const char* prune : {"off", "1:0.5"}) {
+      SCOPED_TRACE(std::string(file) + ", " + prune);
+      auto model = Model::Load((testing::ReferenceDir() / "models" / file).string());
+      ASSERT_TRUE(model.ok()) << model.status().message();
+      SessionOptions o;
+      o.numa = false;
+      o.pruning = *PruningOptions::Parse(prune, model->config().num_layers, 0);
+      std::vector<std::vector<std::vector<float>>> traces;
+      for (int threads : {1, 2, 3}) {
+        o.threads = threads;
+        auto s = Session::Create(*model, o);
+        ASSERT_TRUE(s.ok()) << s.status().message();
+        traces.push_back(Trace(*s, Prompt(700), 3));
+      }
+      o.numa = true;
+      o.threads = 8;
+      auto numa = internal::CreateSession(*model, o, &topo);
+      ASSERT_TRUE(numa.ok()) << numa.status().message();
+      ASSERT_GT(internal::WeightPlacement(*numa).arena_threads.size(), 1u);
+      traces.push_back(Trace(*numa, Prompt(700), 3));
+      for (size_t t = 1; t < traces.size(); ++t)
+        for (size_t i = 0; i < traces[0].size(); ++i)
+          EXPECT_EQ(std::memcmp(traces[0][i].data(), traces[t][i].data(), traces[0][i].size() * sizeof(float)), 0)
+              << "run " << t << ", step " << i;
+    }
+}
+
 TEST(NumaTest, SingleNodeOrNumaOffUsesOneArena) {
   const Model& model = TinyGqa();
   const auto one_node = Synthetic("pack:1 core:4 pu:1");
