@@ -204,10 +204,17 @@ struct ExpertTask {
   int64_t begin, end;
 };
 
+// A task's cost in rows, for dealing tasks to threads: its rows, plus reading its expert's
+// weights, which costs about as much as this many rows of arithmetic (a decode step's one row is
+// all reading).
+constexpr int64_t kExpertReadRows = 16;
+
 // The routed experts of one block's rows: each task's rows, gathered in moe.in, replaced by its
-// expert's FFN of them. With one arena and at least two tasks per thread, threads take whole tasks
-// (each computed on one thread, with its own scratch: no barrier inside an expert); otherwise the
-// tasks run one after another, each over all threads. A task computes the same bits either way.
+// expert's FFN of them. The tasks are dealt to threads, the next largest to the least loaded; if
+// that keeps every thread within 1.25× of the mean and there is one arena, each thread computes
+// its tasks whole (on its own scratch: no barrier inside an expert). Otherwise (few experts for
+// many threads, or several NUMA nodes, whose weights are sliced per node) the tasks run one after
+// another, each over all threads. A task computes the same bits either way.
 void RunExperts(const Forward& f, const LayerWeights& w, const std::vector<ExpertTask>& tasks, Activations& a) {
   Activations::Moe& moe = a.moe;
   const int64_t dim = f.m.config.dim, threads = f.workers.num_threads();
@@ -215,20 +222,22 @@ void RunExperts(const Forward& f, const LayerWeights& w, const std::vector<Exper
     FfnRows(on, w.gate_exps[t.expert], w.up_exps[t.expert], w.down_exps[t.expert], &moe.in[t.begin * dim],
             t.end - t.begin, s);
   };
-  if (f.workers.num_arenas() > 1 || static_cast<int64_t>(tasks.size()) < 2 * threads) {
-    for (const ExpertTask& t : tasks) run(f, t, a.Ffn());
-    return;
-  }
-  // Tasks dealt to threads, the one with the least rows so far taking the next largest.
+  auto cost = [&](int64_t i) { return tasks[i].end - tasks[i].begin + kExpertReadRows; };
   std::vector<int64_t> order(tasks.size()), load(static_cast<size_t>(threads), 0);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t x, int64_t y) { return tasks[x].end - tasks[x].begin > tasks[y].end - tasks[y].begin; });
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return cost(x) > cost(y); });
   std::vector<std::vector<int64_t>> dealt(static_cast<size_t>(threads));
+  int64_t total = 0;
   for (int64_t i : order) {
     const auto least = std::min_element(load.begin(), load.end()) - load.begin();
     dealt[least].push_back(i);
-    load[least] += tasks[i].end - tasks[i].begin;
+    load[least] += cost(i);
+    total += cost(i);
+  }
+  const bool balanced = 4 * threads * *std::max_element(load.begin(), load.end()) <= 5 * total;
+  if (f.workers.num_arenas() > 1 || threads == 1 || !balanced) {
+    for (const ExpertTask& t : tasks) run(f, t, a.Ffn());
+    return;
   }
   const threading::Workers serial = f.workers.Serial();
   const Forward one = {f.m, f.placed, f.k, f.attention, f.rope, serial, f.int8_activations};
