@@ -16,6 +16,7 @@
 #include "tools/cli.h"
 #include "tools/eval_metrics.h"
 #include "tools/needle_set.h"
+#include "tools/ranks.h"
 #include "tools/records.h"
 #include "tools/report.h"
 
@@ -141,6 +142,44 @@ struct Outcome {
   std::vector<double> cont_log_probs;
   int64_t followups_right = 0;  // followups whose every answer token was the most likely one
 };
+
+// An outcome as bytes, for sending between ranks, and back.
+template <class T>
+void Put(std::string& out, const std::vector<T>& v) {
+  const auto n = static_cast<int64_t>(v.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  if (n > 0) out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+template <class T>
+void Take(const std::string& in, size_t& at, std::vector<T>& v) {
+  int64_t n = 0;
+  std::memcpy(&n, in.data() + at, sizeof n);
+  at += sizeof n;
+  v.resize(static_cast<size_t>(n));
+  if (n > 0) std::memcpy(v.data(), in.data() + at, v.size() * sizeof(T));
+  at += v.size() * sizeof(T);
+}
+std::string Packed(const Outcome& o) {
+  std::string out;
+  Put(out, o.first_logits);
+  Put(out, o.tokens);
+  Put(out, o.cont_log_probs);
+  Put(out, std::vector<double>{o.speedup, o.pct_prefill, o.pct_final});
+  Put(out, std::vector<int64_t>{o.revived, o.followups_right});
+  return out;
+}
+Outcome Unpacked(const std::string& in, size_t& at) {
+  Outcome o;
+  Take(in, at, o.first_logits);
+  Take(in, at, o.tokens);
+  Take(in, at, o.cont_log_probs);
+  std::vector<double> d;
+  Take(in, at, d);
+  std::vector<int64_t> i;
+  Take(in, at, i);
+  o.speedup = d.at(0), o.pct_prefill = d.at(1), o.pct_final = d.at(2), o.revived = i.at(0), o.followups_right = i.at(1);
+  return o;
+}
 
 // Milliseconds of `count` back-to-back prefills of `prompt`.
 double TimedPrefills(Session& s, const std::vector<int32_t>& prompt, int count) {
@@ -548,7 +587,31 @@ int Eval(int argc, char** argv) {
   int64_t longest = 0;
   for (const Record& r : records) longest = std::max<int64_t>(longest, static_cast<int64_t>(r.prompt.size()));
   const std::vector<PruningOptions> methods = Methods(flags, c.num_layers, longest, seed);
-  const auto outcomes = Measure(model, threads, ctx, longest, methods, records, n, reps);
+  // Under mpirun each rank measures the records i with i mod ranks == rank; rank 0 gathers every
+  // record's outcomes and writes the report of all, as one process would.
+  const Ranks& ranks = Ranks::Job();
+  std::vector<size_t> mine;
+  std::vector<Record> my_records;
+  for (size_t i = 0; i < records.size(); ++i)
+    if (ranks.mine(i)) {
+      mine.push_back(i);
+      my_records.push_back(records[i]);
+    }
+  const auto measured = my_records.empty() ? std::vector<std::vector<Outcome>>(methods.size())
+                                           : Measure(model, threads, ctx, longest, methods, my_records, n, reps);
+  std::vector<std::pair<int64_t, std::string>> pieces;
+  for (size_t k = 0; k < mine.size(); ++k) {
+    std::string bytes;
+    for (size_t mi = 0; mi < methods.size(); ++mi) bytes += Packed(measured[mi][k]);
+    pieces.emplace_back(mine[k], std::move(bytes));
+  }
+  pieces = ranks.Gather(pieces);
+  if (!ranks.writes()) return 0;
+  std::vector<std::vector<Outcome>> outcomes(methods.size());
+  for (const auto& [item, bytes] : pieces) {
+    size_t at = 0;
+    for (size_t mi = 0; mi < methods.size(); ++mi) outcomes[mi].push_back(Unpacked(bytes, at));
+  }
   std::vector<Row> rows;
   for (size_t mi = 0; mi < methods.size(); ++mi)
     rows.push_back(

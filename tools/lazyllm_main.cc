@@ -8,6 +8,7 @@
 
 #include "lazyllm/lazyllm.h"
 #include "tools/cli.h"
+#include "tools/ranks.h"
 
 namespace lazyllm::cli {
 namespace {
@@ -79,6 +80,9 @@ void PrintVersion() {
               info.openblas_coretype.empty() ? "" : (" (OPENBLAS_CORETYPE=" + info.openblas_coretype + ")").c_str(),
               info.blas_threads, info.blas_threads == 1 ? "" : "s");
   std::printf("          %s\n", info.blas_config.c_str());
+  std::printf("mpi       %s\n", Ranks::kBuiltWithMpi
+                                    ? "yes: run --batch-file and eval split their lines across mpirun ranks"
+                                    : "no (built without MPI): one process");
   if (const std::string w = lazyllm::BlasKernelWarning(info); !w.empty()) std::printf("warning   %s\n", w.c_str());
 }
 
@@ -90,6 +94,7 @@ int main(int argc, char** argv) {
     std::fputs(Usage().c_str(), stderr);
     return 2;
   }
+  (void)Ranks::Job();  // under mpirun: every rank joins the job before anything can fail
   const std::string cmd = argv[1];
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     std::fputs(Usage().c_str(), stdout);
@@ -107,9 +112,11 @@ int main(int argc, char** argv) {
     return e.code;
   } catch (const CliError& e) {
     std::fprintf(stderr, "lazyllm %s: error: %s\n", cmd.c_str(), e.message.c_str());
+    if (Ranks::Job().size() > 1) Ranks::Job().Abort(1);  // no other rank waits for this one
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lazyllm %s: error: %s\n", cmd.c_str(), e.what());
+    if (Ranks::Job().size() > 1) Ranks::Job().Abort(1);
     return 1;
   }
 }

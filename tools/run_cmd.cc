@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tools/cli.h"
+#include "tools/ranks.h"
 #include "tools/records.h"
 
 namespace lazyllm::cli {
@@ -215,45 +216,46 @@ struct BatchTotals {
   int64_t peak_pool = 0;   // KV pool bytes held
 };
 
-// Each request's output in input order: its text, or with --json one `run --json` object.
-void PrintBatchResults(const Flags& flags, const lazyllm::Model& model, const lazyllm::Engine& engine,
-                       const std::vector<lazyllm::BatchRequest>& reqs,
-                       const std::vector<lazyllm::StatusOr<lazyllm::GenerationResult>>& results, BatchTotals& totals) {
+// Request `item`'s output (0-based, in the batch file's order): its text, or with --json one
+// `run --json` object; its numbers added to totals.
+std::string BatchOutput(const Flags& flags, const lazyllm::Model& model, const lazyllm::Engine& engine,
+                        const lazyllm::BatchRequest& req, const lazyllm::StatusOr<lazyllm::GenerationResult>& r,
+                        size_t item, BatchTotals& totals) {
   const lazyllm::Tokenizer& tok = model.tokenizer();
-  for (size_t i = 0; i < results.size(); ++i) {
-    const auto& r = results[i];
-    if (!r.ok()) {
-      ++totals.failed;
-      if (flags.Has("--json"))
-        std::cout << Dump(json{{"error", r.status().message()}, {"prompt_tokens", reqs[i].prompt}}) << "\n";
-      else
-        std::printf("--- request %zu: error: %s\n", i + 1, r.status().message().c_str());
-      continue;
-    }
-    totals.generated += r->stats.generated_tokens;
-    totals.prompt_tokens += r->stats.prompt_tokens;
-    totals.kv_bytes += r->stats.kv_bytes;
-    totals.skipped += r->stats.pruning.revivals_skipped;
-    if (flags.Has("--json")) {
-      std::cout << Dump(json{{"prompt_tokens", reqs[i].prompt},
-                             {"tokens", r->tokens},
-                             {"text", GeneratedText(tok, r->tokens)},
-                             {"prune", reqs[i].sequence.pruning.ToString()},
-                             {"stats", StatsJson(r->stats, engine.threads(),
-                                                 model.matmul_activations(reqs[i].sequence.exact_activations))}})
-                << "\n";
-    } else {
-      std::printf("--- request %zu ---\n%s\n", i + 1, GeneratedText(tok, r->tokens).c_str());
-    }
+  if (!r.ok()) {
+    ++totals.failed;
+    if (flags.Has("--json")) return Dump(json{{"error", r.status().message()}, {"prompt_tokens", req.prompt}}) + "\n";
+    return "--- request " + std::to_string(item + 1) + ": error: " + r.status().message() + "\n";
   }
-  std::fflush(stdout);
+  totals.generated += r->stats.generated_tokens;
+  totals.prompt_tokens += r->stats.prompt_tokens;
+  totals.kv_bytes += r->stats.kv_bytes;
+  totals.skipped += r->stats.pruning.revivals_skipped;
+  if (flags.Has("--json"))
+    return Dump(json{{"prompt_tokens", req.prompt},
+                     {"tokens", r->tokens},
+                     {"text", GeneratedText(tok, r->tokens)},
+                     {"prune", req.sequence.pruning.ToString()},
+                     {"stats", StatsJson(r->stats, engine.threads(),
+                                         model.matmul_activations(req.sequence.exact_activations))}}) +
+           "\n";
+  return "--- request " + std::to_string(item + 1) + " ---\n" + GeneratedText(tok, r->tokens) + "\n";
 }
 
 // `run --batch-file`: every line's request on one engine with continuous batching; outputs in
-// input order, a summary on stderr.
+// input order, a summary on stderr. Under mpirun each rank runs the lines i with i mod ranks ==
+// rank on its own engine, and rank 0 writes every output in input order and the summary of all.
 int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::EngineOptions& eopts,
              const lazyllm::SessionOptions& sopts, const lazyllm::GenerationOptions& gen, const PromptEncoder& encode) {
-  std::vector<lazyllm::BatchRequest> reqs = BatchRequests(flags, model, sopts, gen, encode);
+  const Ranks& ranks = Ranks::Job();
+  std::vector<lazyllm::BatchRequest> all = BatchRequests(flags, model, sopts, gen, encode);
+  std::vector<size_t> items;  // the batch file's lines this rank runs
+  std::vector<lazyllm::BatchRequest> reqs;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (ranks.mine(i)) {
+      items.push_back(i);
+      reqs.push_back(std::move(all[i]));
+    }
   auto engine = lazyllm::Engine::Create(model, eopts);
   if (!engine.ok()) throw CliError{engine.status().message()};
   BatchTotals totals;
@@ -272,19 +274,30 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
       {.max_batch = flags.Number<int>("--max-batch", 32, 1, 4096), .on_done = [&](size_t i, const auto&) {
          if (reqs[i].generation.max_new_tokens > 0) --in_flight;
        }});
-  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  PrintBatchResults(flags, model, *engine, reqs, results, totals);
+  std::vector<std::pair<int64_t, std::string>> outputs;
+  for (size_t k = 0; k < reqs.size(); ++k)
+    outputs.emplace_back(items[k], BatchOutput(flags, model, *engine, reqs[k], results[k], items[k], totals));
+  outputs = ranks.Gather(outputs);
+  const double wall_s = ranks.Max(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  for (const auto& [item, text] : outputs) std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  const std::vector<int64_t> sums =
+      ranks.Sum({totals.generated, totals.prompt_tokens, totals.kv_bytes, totals.skipped, totals.failed});
+  const auto peak_in_flight = static_cast<int>(ranks.Max(totals.peak_in_flight));
+  const double peak_pool = ranks.Max(static_cast<double>(totals.peak_pool));
+  if (!ranks.writes()) return sums[4] == 0 ? 0 : 1;
   std::fprintf(
       stderr,
-      "%zu requests (%d failed), %lld prompt and %lld generated tokens in %.2f s: %.1f generated tok/s; "
-      "KV %.1f MiB at the end over all requests (%s); at most %d requests generating at once, KV pool peak "
+      "%zu requests (%lld failed), %lld prompt and %lld generated tokens in %.2f s: %.1f generated tok/s; "
+      "KV %.1f MiB at the end over all requests (%s); at most %d requests generating at once%s, KV pool peak "
       "%.1f MiB%s; %lld revivals skipped for want of KV pages\n",
-      results.size(), totals.failed, static_cast<long long>(totals.prompt_tokens),
-      static_cast<long long>(totals.generated), wall_s, totals.generated / wall_s, totals.kv_bytes / 1048576.0,
-      engine->kv_type() == lazyllm::KvType::kF16 ? "f16" : "f32", totals.peak_in_flight, totals.peak_pool / 1048576.0,
+      all.size(), static_cast<long long>(sums[4]), static_cast<long long>(sums[1]), static_cast<long long>(sums[0]),
+      wall_s, static_cast<double>(sums[0]) / wall_s, static_cast<double>(sums[2]) / 1048576.0,
+      engine->kv_type() == lazyllm::KvType::kF16 ? "f16" : "f32", peak_in_flight,
+      ranks.size() > 1 ? (" on a rank of " + std::to_string(ranks.size())).c_str() : "", peak_pool / 1048576.0,
       eopts.kv_mem_bytes > 0 ? (" of " + std::to_string(eopts.kv_mem_bytes / 1024) + " KiB (--kv-mem)").c_str() : "",
-      static_cast<long long>(totals.skipped));
-  return totals.failed == 0 ? 0 : 1;
+      static_cast<long long>(sums[3]));
+  return sums[4] == 0 ? 0 : 1;
 }
 
 // What `run` was asked for one prompt or a batch: the generation and session options.

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake pkg-config git libtbb-dev libhwloc-dev libopenblas-dev libpcre2-dev libcli11-dev
       nlohmann-json3-dev libcpp-httplib-dev googletest libgtest-dev libbenchmark-dev clang clang-format wrk
-      haproxy curl)
+      haproxy curl libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # Node and npm for the OpenAI-client test (a node from elsewhere, e.g. NodeSource's, will do).
