@@ -587,16 +587,14 @@ int Eval(int argc, char** argv) {
   int64_t longest = 0;
   for (const Record& r : records) longest = std::max<int64_t>(longest, static_cast<int64_t>(r.prompt.size()));
   const std::vector<PruningOptions> methods = Methods(flags, c.num_layers, longest, seed);
-  // Under mpirun each rank measures the records i with i mod ranks == rank; rank 0 gathers every
-  // record's outcomes and writes the report of all, as one process would.
+  // Under mpirun each rank measures a share of the records balanced by their tokens; rank 0
+  // gathers every record's outcomes and writes the report of all, as one process would.
   const Ranks& ranks = Ranks::Job();
-  std::vector<size_t> mine;
+  std::vector<int64_t> costs;
+  for (const Record& r : records) costs.push_back(static_cast<int64_t>(r.prompt.size() + r.continuation.size()) + n);
+  const std::vector<size_t> mine = ranks.Mine(costs);
   std::vector<Record> my_records;
-  for (size_t i = 0; i < records.size(); ++i)
-    if (ranks.mine(i)) {
-      mine.push_back(i);
-      my_records.push_back(records[i]);
-    }
+  for (size_t i : mine) my_records.push_back(records[i]);
   const auto measured = my_records.empty() ? std::vector<std::vector<Outcome>>(methods.size())
                                            : Measure(model, threads, ctx, longest, methods, my_records, n, reps);
   std::vector<std::pair<int64_t, std::string>> pieces;

@@ -65,6 +65,20 @@ const Ranks& Ranks::Job() {
   return job;
 }
 
+std::vector<size_t> Ranks::Mine(const std::vector<int64_t>& costs) const {
+  std::vector<size_t> order(costs.size()), mine;
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return costs[a] > costs[b]; });
+  std::vector<int64_t> load(static_cast<size_t>(size_), 0);
+  for (size_t i : order) {
+    const auto least = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+    load[static_cast<size_t>(least)] += std::max<int64_t>(costs[i], 1);
+    if (least == rank_) mine.push_back(i);
+  }
+  std::sort(mine.begin(), mine.end());
+  return mine;
+}
+
 std::vector<std::pair<int64_t, std::string>> Ranks::Gather(
     const std::vector<std::pair<int64_t, std::string>>& mine) const {
   std::vector<std::pair<int64_t, std::string>> all;

@@ -1,6 +1,6 @@
 // The ranks of a batch job run under MPI (`mpirun -np N lazyllm run --batch-file F`, `lazyllm
-// eval`): one engine per rank, rank r taking items i with i mod N == r, and rank 0 writing every
-// item's output in input order, as one process would. Outside mpirun, or in a build without MPI
+// eval`): one engine per rank, each taking a share of the items balanced by their costs, and rank
+// 0 writing every item's output in input order, as one process would. Outside mpirun, or in a build without MPI
 // (LAZYLLM_MPI off), there is one rank of one and nothing is sent.
 #pragma once
 
@@ -24,8 +24,11 @@ class Ranks {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
-  bool mine(size_t item) const { return static_cast<int>(item % static_cast<size_t>(size_)) == rank_; }
   bool writes() const { return rank_ == 0; }
+  // The items this rank takes, ascending, of items with these costs (e.g. prompt plus generated
+  // tokens): the costliest first, each to the rank with the least cost so far (ties to the lower
+  // rank), so that ranks finish together. The same on every rank: no message is needed.
+  std::vector<size_t> Mine(const std::vector<int64_t>& costs) const;
 
   // Every rank's (item, bytes) pieces, on rank 0 ordered by item (each item once); the other
   // ranks get an empty list. Collective: every rank calls it.

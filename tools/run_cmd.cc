@@ -243,19 +243,18 @@ std::string BatchOutput(const Flags& flags, const lazyllm::Model& model, const l
 }
 
 // `run --batch-file`: every line's request on one engine with continuous batching; outputs in
-// input order, a summary on stderr. Under mpirun each rank runs the lines i with i mod ranks ==
-// rank on its own engine, and rank 0 writes every output in input order and the summary of all.
+// input order, a summary on stderr. Under mpirun each rank runs a share of the lines balanced by
+// their tokens (Ranks::Mine) on its own engine, and rank 0 writes every output in input order and
+// the summary of all.
 int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::EngineOptions& eopts,
              const lazyllm::SessionOptions& sopts, const lazyllm::GenerationOptions& gen, const PromptEncoder& encode) {
   const Ranks& ranks = Ranks::Job();
   std::vector<lazyllm::BatchRequest> all = BatchRequests(flags, model, sopts, gen, encode);
-  std::vector<size_t> items;  // the batch file's lines this rank runs
+  std::vector<int64_t> costs;  // a line's tokens to compute: its prompt and what it may generate
+  for (const auto& r : all) costs.push_back(static_cast<int64_t>(r.prompt.size()) + r.generation.max_new_tokens);
+  const std::vector<size_t> items = ranks.Mine(costs);  // the batch file's lines this rank runs
   std::vector<lazyllm::BatchRequest> reqs;
-  for (size_t i = 0; i < all.size(); ++i)
-    if (ranks.mine(i)) {
-      items.push_back(i);
-      reqs.push_back(std::move(all[i]));
-    }
+  for (size_t i : items) reqs.push_back(std::move(all[i]));
   auto engine = lazyllm::Engine::Create(model, eopts);
   if (!engine.ok()) throw CliError{engine.status().message()};
   BatchTotals totals;
