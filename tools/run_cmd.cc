@@ -200,7 +200,12 @@ std::vector<lazyllm::BatchRequest> BatchRequests(const Flags& flags, const lazyl
     auto pruning = lazyllm::PruningOptions::Parse(lines[i].prune, model.config().num_layers, gen.sampling.seed);
     if (!pruning.ok()) throw CliError{"request " + std::to_string(i + 1) + ": " + pruning.status().message()};
     ApplyReviveBudget(flags, &*pruning);
-    lazyllm::BatchRequest r{.prompt = encode(lines[i].prompt), .generation = gen};
+    lazyllm::BatchRequest r{.generation = gen};
+    try {
+      r.prompt = encode(lines[i].prompt);
+    } catch (const CliError& e) {  // a text the vocabulary cannot encode: say which line
+      throw CliError{"request " + std::to_string(i + 1) + ": " + e.message};
+    }
     r.generation.max_new_tokens = lines[i].max_tokens;
     r.sequence = {.max_context = sopts.max_context, .pruning = *pruning, .exact_activations = sopts.exact_activations};
     reqs.push_back(std::move(r));
