@@ -73,15 +73,25 @@ std::vector<std::string_view> MergeSymbols(std::string_view word, PriorityFn&& p
 std::optional<Tokenizer::Impl::Unencodable> Tokenizer::Impl::EncodeSentencePiece(std::string_view text,
                                                                                  std::vector<int32_t>* out,
                                                                                  bool space_prefix) const {
-  // norm[i] comes from text[from[i]] (the prefix's bytes from text[0]).
+  constexpr std::string_view kSpace = "\xe2\x96\x81";  // U+2581, SentencePiece's visible space
   std::string norm;
-  std::vector<size_t> from;
-  auto append = [&](std::string_view bytes, size_t at) {
-    norm.append(bytes);
-    from.insert(from.end(), bytes.size(), at);
+  if (space_prefix) norm = kSpace;
+  for (char ch : text) {
+    if (ch == ' ')
+      norm += kSpace;
+    else
+      norm.push_back(ch);
+  }
+  // The offset in text of norm's byte k (the prefix's bytes count as text's first), found only
+  // when a byte cannot be encoded.
+  auto text_offset = [&](size_t k) {
+    size_t at = space_prefix ? kSpace.size() : 0, i = 0;
+    for (; i < text.size(); ++i) {
+      at += text[i] == ' ' ? kSpace.size() : 1;
+      if (k < at) break;
+    }
+    return i;
   };
-  if (space_prefix) append("\xe2\x96\x81", 0);  // U+2581, SentencePiece's visible space
-  for (size_t i = 0; i < text.size(); ++i) append(text[i] == ' ' ? "\xe2\x96\x81" : text.substr(i, 1), i);
   auto priority = [&](std::string_view, std::string_view, std::string_view merged, double* p) {
     const int32_t id = Lookup(merged);
     if (id < 0) return false;
@@ -98,7 +108,7 @@ std::optional<Tokenizer::Impl::Unencodable> Tokenizer::Impl::EncodeSentencePiece
     for (size_t j = 0; j < sym.size(); ++j) {
       const auto b = static_cast<unsigned char>(sym[j]);
       const int32_t bid = byte_tokens[b] >= 0 ? byte_tokens[b] : unk;
-      if (bid < 0) return Unencodable{b, from[static_cast<size_t>(sym.data() - norm.data()) + j]};
+      if (bid < 0) return Unencodable{b, text_offset(static_cast<size_t>(sym.data() - norm.data()) + j)};
       out->push_back(bid);
     }
   }
