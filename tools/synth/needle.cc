@@ -284,8 +284,8 @@ Status Synthesize(const Options& options, const std::string& path) {
                            .kv_heads = kHeads,
                            .context = context,
                            .rope_theta = kRopeBase,
-                           .tied_output = false},
-                 .head_dim = kHeadDim,
+                           .tied_output = false,
+                           .head_dim = kHeadDim},
                  .file_type = dtype,
                  .vocab = &bv.vocab};
   AddEmbeddingAndHead(file, dtype, bv, scales);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 
 #include "core/base/status_macros.h"
 #include "tools/synth/needle.h"
@@ -91,7 +92,7 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
   if (options.context < 0 || options.context > (1 << 20))
     return InvalidArgumentError("--context " + std::to_string(options.context) + " is out of range 1..1048576");
   if (options.context > 0) shape.context = options.context;
-  const int64_t head_dim = shape.head_dim > 0 ? shape.head_dim : shape.dim / shape.heads;
+  const int64_t head_dim = shape.HeadDim();
   const int64_t q_dim = shape.heads * head_dim, kv_dim = shape.kv_heads * head_dim;
   const SynthVocab& vocab = Stories260KVocab();
   const auto vocab_size = static_cast<int64_t>(vocab.tokens.size());
@@ -100,11 +101,12 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
   // seed and its index), uniform with variance 1/cols.
   SynthFile file{.name = "lazyllm-synth " + shape.name, .shape = shape, .file_type = dtype, .vocab = &vocab};
   const auto F32 = simd::DType::kF32;
+  // The tensor is written in the file's dtype unless `type` says otherwise.
   auto add_random = [&](std::string name, int64_t cols, int64_t rows, int64_t count = 1,
-                        simd::DType type = simd::DType::kF32, bool keep_type = false) {
+                        std::optional<simd::DType> type = std::nullopt) {
     auto rng = std::make_shared<SplitMix64>(SplitMix64{options.seed * 0x100000001b3ull + file.tensors.size()});
     const float a = std::sqrt(3.0f / static_cast<float>(cols));
-    file.tensors.push_back({std::move(name), cols, rows, keep_type ? type : dtype,
+    file.tensors.push_back({std::move(name), cols, rows, type.value_or(dtype),
                             [rng, a, cols](int64_t, float* out) {
                               for (int64_t i = 0; i < cols; ++i) out[i] = rng->Uniform(a);
                             },
@@ -126,7 +128,7 @@ Status Synthesize(const SynthOptions& options, const std::string& path) {
     add_random(b + "attn_output.weight", q_dim, shape.dim);
     file.tensors.push_back({b + "ffn_norm.weight", shape.dim, 1, F32, ConstantRows(shape.dim, 1.0f)});
     if (shape.experts > 0) {  // the router stays F32, as llama.cpp's quantizer leaves it
-      add_random(b + "ffn_gate_inp.weight", shape.dim, shape.experts, 1, F32, /*keep_type=*/true);
+      add_random(b + "ffn_gate_inp.weight", shape.dim, shape.experts, 1, F32);
       add_random(b + "ffn_gate_exps.weight", shape.dim, shape.ffn_dim, shape.experts);
       add_random(b + "ffn_up_exps.weight", shape.dim, shape.ffn_dim, shape.experts);
       add_random(b + "ffn_down_exps.weight", shape.ffn_dim, shape.dim, shape.experts);

@@ -14,8 +14,7 @@ namespace {
 void SetMetadata(const SynthFile& file, gguf::Writer& w) {
   const SynthShape& shape = file.shape;
   const SynthVocab& vocab = *file.vocab;
-  const int64_t head_dim =
-      file.head_dim > 0 ? file.head_dim : (shape.head_dim > 0 ? shape.head_dim : shape.dim / shape.heads);
+  const int64_t head_dim = shape.HeadDim();
   const std::string a = shape.arch + ".";
   w.SetString("general.architecture", shape.arch);
   w.SetString("general.name", file.name);

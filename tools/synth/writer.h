@@ -29,7 +29,9 @@ struct SynthShape {
   // expert_feed_forward_length), experts_used per token, each of width ffn_dim.
   std::string arch = "llama";
   int64_t experts = 0, experts_used = 0;
-  int64_t head_dim = 0;  // 0: dim / heads
+  int64_t head_dim = 0;  // 0: dim / heads (else written as attention.key_length/value_length)
+
+  int64_t HeadDim() const { return head_dim > 0 ? head_dim : dim / heads; }
 };
 
 struct SynthVocab {  // a SentencePiece ("llama") tokenizer: BOS 1, EOS 2, UNK 0
@@ -45,9 +47,8 @@ struct SynthTensor {
   int64_t count = 1;  // ne[2] of a 3-D tensor (experts); fill's rows run over all rows × count
 };
 struct SynthFile {
-  std::string name;      // general.name
-  SynthShape shape;      // layers, dims, heads, context, rope theta
-  int64_t head_dim = 0;  // 0: dim / heads (else written as attention.key_length/value_length)
+  std::string name;  // general.name
+  SynthShape shape;  // layers, dims, heads, context, rope theta
   simd::DType file_type = simd::DType::kF32;
   const SynthVocab* vocab = nullptr;
   std::vector<SynthTensor> tensors;  // in file order; dtypes a row length does not suit fall back
