@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "threading/deal.h"
+
 #ifdef LAZYLLM_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -66,15 +68,9 @@ const Ranks& Ranks::Job() {
 }
 
 std::vector<size_t> Ranks::Mine(const std::vector<int64_t>& costs) const {
-  std::vector<size_t> order(costs.size()), mine;
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return costs[a] > costs[b]; });
-  std::vector<int64_t> load(static_cast<size_t>(size_), 0);
-  for (size_t i : order) {
-    const auto least = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
-    load[static_cast<size_t>(least)] += std::max<int64_t>(costs[i], 1);
-    if (least == rank_) mine.push_back(i);
-  }
+  std::vector<int64_t> positive(costs.size());  // an item of no cost still takes its turn
+  std::transform(costs.begin(), costs.end(), positive.begin(), [](int64_t c) { return std::max<int64_t>(c, 1); });
+  std::vector<size_t> mine = threading::DealLargestFirst(positive, size_).items[static_cast<size_t>(rank_)];
   std::sort(mine.begin(), mine.end());
   return mine;
 }

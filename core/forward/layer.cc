@@ -4,7 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <numeric>
+
+#include "threading/deal.h"
 
 namespace lazyllm {
 namespace {
@@ -222,19 +223,10 @@ void RunExperts(const Forward& f, const LayerWeights& w, const std::vector<Exper
     FfnRows(on, w.gate_exps[t.expert], w.up_exps[t.expert], w.down_exps[t.expert], &moe.in[t.begin * dim],
             t.end - t.begin, s);
   };
-  auto cost = [&](int64_t i) { return tasks[i].end - tasks[i].begin + kExpertReadRows; };
-  std::vector<int64_t> order(tasks.size()), load(static_cast<size_t>(threads), 0);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return cost(x) > cost(y); });
-  std::vector<std::vector<int64_t>> dealt(static_cast<size_t>(threads));
-  int64_t total = 0;
-  for (int64_t i : order) {
-    const auto least = std::min_element(load.begin(), load.end()) - load.begin();
-    dealt[least].push_back(i);
-    load[least] += cost(i);
-    total += cost(i);
-  }
-  const bool balanced = 4 * threads * *std::max_element(load.begin(), load.end()) <= 5 * total;
+  std::vector<int64_t> costs;
+  for (const ExpertTask& t : tasks) costs.push_back(t.end - t.begin + kExpertReadRows);
+  const threading::Dealt dealt = threading::DealLargestFirst(costs, threads);
+  const bool balanced = 4 * threads * *std::max_element(dealt.load.begin(), dealt.load.end()) <= 5 * dealt.total;
   if (f.workers.num_arenas() > 1 || threads == 1 || !balanced) {
     for (const ExpertTask& t : tasks) run(f, t, a.Ffn());
     return;
@@ -247,7 +239,7 @@ void RunExperts(const Forward& f, const LayerWeights& w, const std::vector<Exper
     s.gate.resize(static_cast<size_t>(Activations::kExpertRows * width));
     s.up.resize(static_cast<size_t>(Activations::kExpertRows * width));
     for (int64_t p = p0; p < p1; ++p)
-      for (int64_t i : dealt[p]) run(one, tasks[i], {s.gate.data(), s.up.data(), s.gemv});
+      for (size_t i : dealt.items[p]) run(one, tasks[i], {s.gate.data(), s.up.data(), s.gemv});
   });
 }
 
