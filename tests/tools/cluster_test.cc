@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/shell.h"
 #include "common/test_paths.h"
 
 namespace lazyllm {
@@ -30,17 +31,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-// Exit status of `sh -c cmd` (-1 when it did not exit normally), its standard output appended
-// to *out.
-int Shell(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::array<char, 4096> buf;
-  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;)
-    if (out != nullptr) out->append(buf.data(), n);
-  const int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using testing::Shell;
 
 // A loopback port nothing listens on now.
 int FreePort() {
@@ -63,16 +54,15 @@ class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (const char* tool : {"haproxy", "curl"})
-      if (Shell(std::string("command -v ") + tool + " >/dev/null 2>&1") != 0)
+      if (Shell(std::string("command -v ") + tool + " >/dev/null 2>&1").second != 0)
         GTEST_SKIP() << tool << " is not installed (tools/setup.sh installs it)";
     dir_ = std::filesystem::path(::testing::TempDir()) / ("lazyllm_cluster." + std::to_string(getpid()));
     port_ = FreePort();
     for (size_t i = 0; i < kPrompts.size(); ++i) {  // the solo greedy texts
-      std::string text;
-      ASSERT_EQ(Shell(std::string(LAZYLLM_CLI) + " run -m " + testing::SampleModel().string() + " -p '" + kPrompts[i] +
-                          "' -n " + std::to_string(kMaxTokens) + " --temp 0 --prune off -c 512 2>/dev/null",
-                      &text),
-                0);
+      auto [text, rc] =
+          Shell(std::string(LAZYLLM_CLI) + " run -m " + testing::SampleModel().string() + " -p '" + kPrompts[i] +
+                "' -n " + std::to_string(kMaxTokens) + " --temp 0 --prune off -c 512 2>/dev/null");
+      ASSERT_EQ(rc, 0);
       if (!text.empty() && text.back() == '\n') text.pop_back();
       want_[i] = text;
     }
@@ -85,10 +75,9 @@ class ClusterTest : public ::testing::Test {
   std::string Env() const { return "LAZYLLM=" + std::string(LAZYLLM_CLI) + " LAZYLLM_CLUSTER_DIR=" + dir_.string(); }
   static std::string Script() { return (testing::SourceDir() / "tools/cluster.sh").string(); }
   void Up() {
-    std::string out;
-    const int rc = Shell(Env() + " " + Script() + " up -m " + testing::SampleModel().string() + " -n 2 -t 1 --port " +
-                             std::to_string(port_) + " --stats-port " + std::to_string(FreePort()) + " -c 512 2>&1",
-                         &out);
+    const auto [out, rc] =
+        Shell(Env() + " " + Script() + " up -m " + testing::SampleModel().string() + " -n 2 -t 1 --port " +
+              std::to_string(port_) + " --stats-port " + std::to_string(FreePort()) + " -c 512 2>&1");
     ASSERT_EQ(rc, 0) << out;
     up_ = true;
   }

@@ -12,20 +12,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/shell.h"
 #include "common/test_paths.h"
 
 namespace lazyllm {
 namespace {
 
-// Standard output of `sh -c cmd` and its exit status (-1 when it did not exit normally).
-std::pair<std::string, int> Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
-}
+using testing::Shell;
 
 class MpiTest : public ::testing::Test {
  protected:

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/gguf_builder.h"
+#include "common/shell.h"
 #include "common/test_paths.h"
 #include "lazyllm/lazyllm.h"
 #include "tools/server/openai.h"
@@ -568,12 +569,7 @@ class ServeProcessTest : public ::testing::Test {
 // `lazyllm ARGS` (with its redirections): what it printed and its exit status (-1 when it did not
 // exit normally).
 std::pair<std::string, int> Cli(const std::string& args) {
-  std::string out;
-  FILE* p = popen((std::string(LAZYLLM_CLI) + " " + args).c_str(), "r");
-  std::array<char, 4096> buf;
-  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+  return testing::Shell(std::string(LAZYLLM_CLI) + " " + args);
 }
 
 std::string RunText(const std::string& args) {
