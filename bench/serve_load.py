@@ -2,9 +2,11 @@
 """Closed-loop load on an OpenAI-compatible /v1/completions endpoint (lazyllm serve, llama-server).
 
 Each of N clients sends streamed completion requests back to back for a fixed time and records,
-per request, the time to the first text chunk (TTFT) and the mean time between the following
-chunks (time per output token), and every gap between two chunks. Prints one JSON object:
-requests/s, p50/p99 TTFT, time per output token and gap, aggregate generated tokens/s, errors.
+per request, the time to the first chunk (TTFT), the time per output token after the first (TPOT:
+the rest of the stream over the tokens after the first, counted by the usage chunk when the server
+sends one), and every gap between two chunks. lazyllm sends a chunk per token (its text "" while a
+character is incomplete); llama-server sends none for such a token, so its gaps then span two.
+Prints one JSON object: requests/s, p50/p99 TTFT, time per output token and gap, aggregate generated tokens/s, errors.
 Loopback only; bounded in time.
 
   bench/serve_load.py --port 8080 --clients 8 --seconds 30 --prompt-file P.txt --max-tokens 64
@@ -25,7 +27,7 @@ def percentile(values, p):
 
 
 def one_request(port, body, timeout):
-    """Sends one streamed request; returns (ttft_s, chunk_times) or raises."""
+    """Sends one streamed request; returns (ttft_s, chunk_times, tokens) or raises."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     t0 = time.monotonic()
     conn.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json"})
@@ -33,6 +35,7 @@ def one_request(port, body, timeout):
     if resp.status != 200:
         raise RuntimeError(f"HTTP {resp.status}: {resp.read()[:200]!r}")
     times = []
+    usage_tokens = None
     buf = b""
     done = False
     while not done:
@@ -47,16 +50,16 @@ def one_request(port, body, timeout):
             done = True
             break
         chunk = json.loads(data)
+        if chunk.get("usage"):
+            usage_tokens = chunk["usage"].get("completion_tokens")
         choices = chunk.get("choices") or []
-        if choices and choices[0].get("text"):
+        # a token's chunk: text (possibly "") and no finish reason, or the last text with one
+        if choices and (choices[0].get("text") or not choices[0].get("finish_reason")):
             times.append(time.monotonic())
-        if choices and choices[0].get("finish_reason"):
-            # llama-server may end the stream here without [DONE] on some versions
-            pass
     conn.close()
     if not times:
         raise RuntimeError("no text in the stream")
-    return times[0] - t0, times
+    return times[0] - t0, times, usage_tokens or len(times)
 
 
 def main():
@@ -82,7 +85,7 @@ def main():
             counter[0] += 1
             n = counter[0]
         return json.dumps({"prompt": f"{n}. {prompt}", "max_tokens": args.max_tokens, "temperature": 0,
-                           "stream": True, "ignore_eos": True})
+                           "stream": True, "stream_options": {"include_usage": True}, "ignore_eos": True})
 
     lock = threading.Lock()
     ttft, tpot, gaps, tokens, errors = [], [], [], [0], []
@@ -92,7 +95,7 @@ def main():
     def client():
         while time.monotonic() < stop_at:
             try:
-                first, times = one_request(args.port, body(), timeout=args.seconds + 600)
+                first, times, n = one_request(args.port, body(), timeout=args.seconds + 600)
             except Exception as e:  # noqa: BLE001 - every failure counts as an error
                 with lock:
                     errors.append(str(e)[:200])
@@ -100,10 +103,10 @@ def main():
                 continue
             with lock:
                 ttft.append(first)
-                if len(times) > 1:
-                    tpot.append((times[-1] - times[0]) / (len(times) - 1))
+                if len(times) > 1 and n > 1:
+                    tpot.append((times[-1] - times[0]) / (n - 1))
                     gaps.extend(b - a for a, b in zip(times, times[1:]))
-                tokens[0] += len(times)
+                tokens[0] += n
                 completed[0] += 1
             if args.pause > 0:
                 time.sleep(args.pause)

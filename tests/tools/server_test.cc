@@ -132,6 +132,8 @@ Engine* ServerTest::engine_ = nullptr;
 struct Streamed {
   std::string text, finish;
   bool done = false, usage = false;
+  int chunks = 0;             // chunks before the one with the finish reason
+  int completion_tokens = 0;  // from the usage chunk
 };
 Streamed ReadStream(const std::string& body, bool chat) {
   Streamed s;
@@ -144,7 +146,10 @@ Streamed ReadStream(const std::string& body, bool chat) {
       continue;
     }
     const json j = json::parse(data);
-    if (j.contains("usage")) s.usage = true;
+    if (j.contains("usage")) {
+      s.usage = true;
+      s.completion_tokens = j["usage"]["completion_tokens"];
+    }
     if (j["choices"].empty()) continue;
     const json& c = j["choices"][0];
     if (chat) {
@@ -152,7 +157,10 @@ Streamed ReadStream(const std::string& body, bool chat) {
     } else {
       s.text += c["text"].get<std::string>();
     }
-    if (!c["finish_reason"].is_null()) s.finish = c["finish_reason"];
+    if (!c["finish_reason"].is_null())
+      s.finish = c["finish_reason"];
+    else
+      ++s.chunks;
   }
   return s;
 }
@@ -225,6 +233,39 @@ TEST_F(ServerTest, StreamedChunksAddUpToTheText) {
     EXPECT_TRUE(s.done);
     EXPECT_TRUE(s.usage);
     EXPECT_EQ(text.find("Lily"), std::string::npos) << "the stop string is not part of the text";
+  }
+}
+
+// A client may time tokens by chunks: a token whose text is held back (here all of them: the
+// stop string begins with the whole text) is still a chunk, with the text "", and the held text
+// comes in one more chunk at the end.
+TEST_F(ServerTest, EveryTokenIsAChunkEvenWhileItsTextIsHeldBack) {
+  StartServer();
+  for (bool chat : {false, true}) {
+    json body = {{"max_tokens", 20}, {"temperature", 0}};
+    if (chat)
+      body["messages"] = {{{"role", "user"}, {"content", "Hi"}}};
+    else
+      body["prompt"] = "Once upon a time";
+    const std::string path = chat ? "/v1/chat/completions" : "/v1/completions";
+    auto whole = Post(path, body);
+    ASSERT_TRUE(whole && whole->status == 200);
+    const json j = json::parse(whole->body);
+    const std::string text = chat ? j["choices"][0]["message"]["content"] : j["choices"][0]["text"];
+    const int tokens = j["usage"]["completion_tokens"];
+    ASSERT_EQ(tokens, 20);
+    for (const bool held : {false, true}) {
+      if (held) body["stop"] = {text + "#"};
+      body["stream"] = true;
+      body["stream_options"] = {{"include_usage", true}};
+      auto streamed = Post(path, body);
+      ASSERT_TRUE(streamed && streamed->status == 200);
+      const Streamed s = ReadStream(streamed->body, chat);
+      EXPECT_EQ(s.text, text) << "held back: " << held;
+      EXPECT_EQ(s.completion_tokens, tokens);
+      // One chunk per token, and with the text held back one more: its release at the end.
+      EXPECT_EQ(s.chunks, tokens + (held ? 1 : 0)) << "held back: " << held << ", chat: " << chat;
+    }
   }
 }
 

@@ -287,7 +287,7 @@ json Chunk(const ResponseHead& h, const std::string& text, bool first, const std
   if (h.chat) {
     json delta = json::object();
     if (first) delta["role"] = "assistant";
-    if (!text.empty() || (first && !finish)) delta["content"] = text;
+    if (!text.empty() || !finish) delta["content"] = text;
     choice["delta"] = delta;
   } else {
     choice["text"] = text;

@@ -184,8 +184,9 @@ struct Server::Handlers {
     r.sequence = {.max_context = served.context, .pruning = g.pruning, .exact_activations = served.exact_activations};
     r.stop = g.stop;
     r.timeout_s = options.timeout_s;
+    // Every generated token is a chunk, its text "" while a character's bytes are incomplete or
+    // text may begin a stop string: a client can time tokens by chunks.
     r.on_token = [ch](const TokenEvent& e) {
-      if (e.text.empty()) return;
       std::lock_guard<std::mutex> lock(ch->mu);
       ch->pieces.push_back(e.text);
       ch->cv.notify_one();
@@ -314,6 +315,7 @@ Server::Server(ServerOptions options)
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
+  s.set_tcp_nodelay(true);  // a stream is many small writes: none waits for the previous one's ACK
   s.new_task_queue = [this] {
     int n = options_.http_threads;
     if (n <= 0) n = 64;
