@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <regex>
@@ -338,8 +339,12 @@ namespace {
 // a fresh process ("threadsafe"), which repeats the set-up: each gets its own copy of the file.
 TEST(MappedFileDeathTest, TruncatedModelFileEndsTheProcessWithAMessage) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  const std::filesystem::path copy =
-      std::filesystem::temp_directory_path() / ("lazyllm_truncated_" + std::to_string(getpid()) + ".gguf");
+  // The child that dies cannot remove its copy: it names it after this process, which does.
+  const char* parent = std::getenv("LAZYLLM_TEST_PARENT_PID");
+  const std::string name = parent != nullptr ? std::string(parent) + "_child" : std::to_string(getpid());
+  if (parent == nullptr) setenv("LAZYLLM_TEST_PARENT_PID", std::to_string(getpid()).c_str(), 1);
+  const std::filesystem::path dir = std::filesystem::temp_directory_path();
+  const std::filesystem::path copy = dir / ("lazyllm_truncated_" + name + ".gguf");
   std::filesystem::copy_file(testing::SampleModel(), copy, std::filesystem::copy_options::overwrite_existing);
   auto model = Model::Load(copy.string());
   ASSERT_TRUE(model.ok()) << model.status().message();
@@ -352,6 +357,8 @@ TEST(MappedFileDeathTest, TruncatedModelFileEndsTheProcessWithAMessage) {
   EXPECT_EXIT((void)session->Prefill(prompt), ::testing::ExitedWithCode(74),
               "the model file '.*lazyllm_truncated_.*' changed while in use");
   std::filesystem::remove(copy);
+  std::filesystem::remove(dir / ("lazyllm_truncated_" + name + "_child.gguf"));
+  unsetenv("LAZYLLM_TEST_PARENT_PID");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "common/test_paths.h"
 
@@ -32,17 +33,25 @@ Result RunCli(const std::string& args) {
   const int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   r.err = testing::ReadFile(err_path);
+  std::remove(err_path.c_str());
   return r;
 }
 
 std::string Model() { return testing::SampleModel().string(); }
 
-// A one-record eval set file with the given line (per test process).
+// A one-record eval set file with the given line (per test process; removed when it exits).
 std::string BadSet(const std::string& line) {
-  static int counter = 0;
+  struct Files {
+    std::vector<std::string> paths;
+    ~Files() {
+      for (const std::string& p : paths) std::remove(p.c_str());
+    }
+  };
+  static Files files;
   const std::string path = ::testing::TempDir() + "/lazyllm_bad_set." + std::to_string(getpid()) + "." +
-                           std::to_string(counter++) + ".jsonl";
+                           std::to_string(files.paths.size()) + ".jsonl";
   std::ofstream(path) << line << "\n";
+  files.paths.push_back(path);
   return path;
 }
 

@@ -586,6 +586,7 @@ class ServeProcessTest : public ::testing::Test {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
+    if (!err_path_.empty()) std::remove(err_path_.c_str());
   }
   std::string Err() const {
     std::ifstream in(err_path_);
