@@ -52,9 +52,14 @@ std::string WeightDTypeNames() {
 }
 
 namespace {
+// Read once: CPUID traps to the hypervisor in a virtual machine (microseconds a call), and
+// KernelsFor asks on every call.
 bool HasF16c() {
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & (1u << 29)) != 0;
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & (1u << 29)) != 0;
+  }();
+  return has;
 }
 }  // namespace
 
@@ -78,8 +83,11 @@ bool CpuSupports(Isa isa) {
 bool CpuSupportsAvx512Vnni() { return CpuSupports(Isa::kAvx512) && __builtin_cpu_supports("avx512vnni"); }
 // CPUID leaf 7, subleaf 1, EAX bit 4 (clang 14's __builtin_cpu_supports does not know "avxvnni").
 bool CpuSupportsAvxVnni() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return CpuSupports(Isa::kAvx2) && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax >> 4 & 1) != 0;
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return CpuSupports(Isa::kAvx2) && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax >> 4 & 1) != 0;
+  }();
+  return has;
 }
 
 namespace {
