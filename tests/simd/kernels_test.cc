@@ -175,12 +175,14 @@ TEST_P(KernelsTest, StoredDtypeDotAndConversion) {
   for (int64_t blocks = 0; blocks <= 3; ++blocks) {
     const int64_t n32 = blocks * 32;
     auto x = Random(n32 + 2 * kLanes + 1 + kOffset, 6);
-    // F16 / BF16 rows of any length, misaligned by one element.
+    // F32 / F16 / BF16 rows of any length, misaligned by one element.
     for (int64_t n = 0; n <= 2 * kLanes + 1 + n32; ++n) {
       std::vector<uint16_t> h(n + 1), bf(n + 1);
       auto src = Random(n + 1, 7 + static_cast<uint32_t>(n));
       for (int64_t i = 0; i <= n; ++i) h[i] = F32ToF16(src[i]), bf[i] = F32ToBF16(src[i]);
       const float* px = x.data() + kOffset;
+      EXPECT_NEAR(k().Row(DType::kF32).dot(src.data() + 1, px, nullptr, n),
+                  ref.Row(DType::kF32).dot(src.data() + 1, px, nullptr, n), 1e-4f * (1 + n));
       EXPECT_NEAR(k().Row(DType::kF16).dot(h.data() + 1, px, nullptr, n),
                   ref.Row(DType::kF16).dot(h.data() + 1, px, nullptr, n), 1e-4f * (1 + n));
       EXPECT_NEAR(k().Row(DType::kBF16).dot(bf.data() + 1, px, nullptr, n),
