@@ -6,8 +6,8 @@ per request, the time to the first chunk (TTFT), the time per output token after
 the rest of the stream over the tokens after the first, counted by the usage chunk when the server
 sends one), and every gap between two chunks. lazyllm sends a chunk per token (its text "" while a
 character is incomplete); llama-server sends none for such a token, so its gaps then span two.
-Prints one JSON object: requests/s, p50/p99 TTFT, time per output token and gap, aggregate generated tokens/s, errors.
-Loopback only; bounded in time.
+Prints one JSON object: requests/s, p50/p99 TTFT, time per output token and gap, aggregate
+generated tokens/s, errors. Loopback only; bounded in time.
 
   bench/serve_load.py --port 8080 --clients 8 --seconds 30 --prompt-file P.txt --max-tokens 64
 """
