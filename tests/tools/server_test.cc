@@ -506,6 +506,11 @@ TEST_F(ServerTest, MetricsParseAsPrometheusText) {
   EXPECT_NE(res->body.find(R"(lazyllm_requests_total{endpoint="/v1/completions",status="200"} 1)"), std::string::npos);
   EXPECT_NE(res->body.find(R"(lazyllm_requests_total{endpoint="/v1/completions",status="400"} 1)"), std::string::npos);
   EXPECT_EQ(Metric("lazyllm_time_to_first_token_seconds_count"), "1");
+  // Every interval between two tokens of the one completion: one fewer than its tokens.
+  const int generated = std::stoi(Metric("lazyllm_generated_tokens_total"));
+  EXPECT_GE(generated, 1);
+  EXPECT_EQ(Metric("lazyllm_inter_token_seconds_count"), std::to_string(generated - 1));
+  EXPECT_EQ(Metric("lazyllm_inter_token_seconds_bucket{le=\"+Inf\"}"), std::to_string(generated - 1));
 }
 
 TEST_F(ServerTest, AFullQueueGets503AndTimeoutsSaySo) {

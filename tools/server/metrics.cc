@@ -27,7 +27,9 @@ Metrics::Metrics() {
   // Seconds: TTFT and queue time from a millisecond to minutes, time per token to a second.
   ttft_.bounds = queue_.bounds = e2e_.bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
   tpot_.bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
-  for (Histogram* h : {&ttft_, &queue_, &tpot_, &e2e_}) h->counts.assign(h->bounds.size() + 1, 0);
+  // One interval may hold a whole prefill that ran between two tokens: up to seconds.
+  inter_token_.bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  for (Histogram* h : {&ttft_, &queue_, &tpot_, &e2e_, &inter_token_}) h->counts.assign(h->bounds.size() + 1, 0);
 }
 
 void Metrics::Histogram::Add(double v) {
@@ -56,6 +58,11 @@ void Metrics::Completed(int64_t prompt_tokens, const Stats& s, double seconds, b
   if (s.generated_tokens > 1) tpot_.Add(s.decode_ms / 1000 / static_cast<double>(s.generated_tokens - 1));
   e2e_.Add(seconds);
   if (timed_out) ++timed_out_;
+}
+
+void Metrics::InterTokens(const std::vector<double>& seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (double s : seconds) inter_token_.Add(s);
 }
 
 void Metrics::Write(std::string& out, const std::string& name, const std::string& help, const Histogram& h) {
@@ -90,6 +97,8 @@ std::string Metrics::Text(const Gauges& g) const {
   Write(out, "lazyllm_queue_seconds", "From arrival to admission into the batch.", queue_);
   Write(out, "lazyllm_time_per_output_token_seconds", "Decode time per generated token after the first.", tpot_);
   Write(out, "lazyllm_request_seconds", "From arrival to the last token.", e2e_);
+  Write(out, "lazyllm_inter_token_seconds", "Every interval between two consecutive tokens of a request.",
+        inter_token_);
   Scalar(out, "lazyllm_requests_running", "Requests admitted and generating.", "gauge", static_cast<double>(g.running));
   Scalar(out, "lazyllm_requests_queued", "Requests waiting for admission.", "gauge", static_cast<double>(g.queued));
   Scalar(out, "lazyllm_kv_bytes_held", "KV cache bytes held by sequences.", "gauge",

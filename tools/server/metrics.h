@@ -20,6 +20,10 @@ class Metrics {
   // A generation that ended: its tokens, its times (from its stats, and `seconds` from arrival
   // to the end) and whether its timeout ended it.
   void Completed(int64_t prompt_tokens, const Stats& stats, double seconds, bool timed_out);
+  // The times between consecutive generated tokens of one request, each taken as the second is
+  // handed to its HTTP thread (every such interval, where time_per_output_token averages a
+  // request's), reported when the request ends.
+  void InterTokens(const std::vector<double>& seconds);
 
   // Gauges read at scrape time.
   struct Gauges {
@@ -42,7 +46,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, disconnected_ = 0, timed_out_ = 0;
-  Histogram ttft_, queue_, tpot_, e2e_;
+  Histogram ttft_, queue_, tpot_, e2e_, inter_token_;
 };
 
 }  // namespace lazyllm::server

@@ -103,6 +103,8 @@ struct Channel {
   std::condition_variable cv;
   std::deque<std::string> pieces;
   std::optional<Completion> done;
+  std::optional<Clock::time_point> last_token;
+  std::vector<double> gaps;  // seconds between consecutive tokens, for the metrics at the end
 
   // Waits up to `wait` for a piece or the end.
   void Wait(std::chrono::milliseconds wait) {
@@ -188,6 +190,11 @@ struct Server::Handlers {
     // text may begin a stop string: a client can time tokens by chunks.
     r.on_token = [ch](const TokenEvent& e) {
       std::lock_guard<std::mutex> lock(ch->mu);
+      if (e.token >= 0) {
+        const auto now = Clock::now();
+        if (ch->last_token) ch->gaps.push_back(std::chrono::duration<double>(now - *ch->last_token).count());
+        ch->last_token = now;
+      }
       ch->pieces.push_back(e.text);
       ch->cv.notify_one();
     };
@@ -208,7 +215,13 @@ struct Server::Handlers {
     const auto n_prompt = static_cast<int64_t>(g.prompt.size());
     ++in_flight;
     // The end of a request, whichever way it went: metrics and the in-flight count.
-    auto account = [this, endpoint, arrived, n_prompt](const Completion* c, int status) {
+    auto account = [this, ch, endpoint, arrived, n_prompt](const Completion* c, int status) {
+      std::vector<double> gaps;
+      {
+        std::lock_guard<std::mutex> lock(ch->mu);
+        gaps.swap(ch->gaps);
+      }
+      metrics.InterTokens(gaps);
       metrics.Request(endpoint, status);
       if (c && c->status.ok())
         metrics.Completed(n_prompt, c->stats, std::chrono::duration<double>(Clock::now() - arrived).count(),
@@ -226,10 +239,12 @@ struct Server::Handlers {
               int64_t n_prompt, const std::string& prune, Account& account, int fd) {
     for (;;) {
       ch->Wait(kPoll);
-      std::lock_guard<std::mutex> lock(ch->mu);
-      if (ch->done) break;
-      ch->pieces.clear();
-      if (PeerClosed(fd)) {
+      {
+        std::lock_guard<std::mutex> lock(ch->mu);
+        if (ch->done) break;
+        ch->pieces.clear();
+      }
+      if (PeerClosed(fd)) {  // account takes the channel's lock
         scheduler->Cancel(id);
         metrics.Disconnected();
         res.status = 499;  // nobody reads it
