@@ -52,40 +52,26 @@ float DotQ4_0(const void* w, const float* x, const float* /*xsum16*/, int64_t n)
   return BlockRowDot<BlockQ4_0, Q4Block>(w, x, n);
 }
 
-// F16 rows: 16 halves per step, masked tail (no scalar loop).
-float DotF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(w);
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    acc0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))),
-                           _mm512_loadu_ps(x + i), acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + 16))),
-                           _mm512_loadu_ps(x + i + 16), acc1);
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
-    acc0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + i)), _mm512_maskz_loadu_ps(m, x + i), acc0);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-// BF16 rows: as F16's, each half widened by moving its 16 bits to the top of a float.
+// A row of 16-bit floats (IEEE half or bfloat16): 16 per step widened by Widen, two
+// accumulators, masked tail (no scalar loop).
+inline __m512 WidenF16(__m256i h) { return _mm512_cvtph_ps(h); }
+// bfloat16: its 16 bits moved to the top of a float.
 inline __m512 WidenBF16(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
 
-float DotBF16(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
+template <__m512 (*Widen)(__m256i)>
+float DotHalfRow(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   const auto* h = static_cast<const uint16_t*>(w);
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    acc0 = _mm512_fmadd_ps(WidenBF16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))),
-                           _mm512_loadu_ps(x + i), acc0);
-    acc1 = _mm512_fmadd_ps(WidenBF16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + 16))),
+    acc0 = _mm512_fmadd_ps(Widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))), _mm512_loadu_ps(x + i),
+                           acc0);
+    acc1 = _mm512_fmadd_ps(Widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + 16))),
                            _mm512_loadu_ps(x + i + 16), acc1);
   }
   for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
-    acc0 = _mm512_fmadd_ps(WidenBF16(_mm256_maskz_loadu_epi16(m, h + i)), _mm512_maskz_loadu_ps(m, x + i), acc0);
+    acc0 = _mm512_fmadd_ps(Widen(_mm256_maskz_loadu_epi16(m, h + i)), _mm512_maskz_loadu_ps(m, x + i), acc0);
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
@@ -159,11 +145,20 @@ constexpr DTypeRow Decoded(DType d) {
 
 // The GEMV dots that pay on AVX-512; every other kernel is the AVX2 one.
 constexpr DTypeRow kRows[] = {
-    {DType::kF16, {nullptr, DotF16}},   {DType::kBF16, {nullptr, DotBF16}}, {DType::kQ8_0, {nullptr, DotQ8_0}},
-    {DType::kQ4_0, {nullptr, DotQ4_0}}, Decoded<Q4_1>(DType::kQ4_1),        Decoded<Q5_0>(DType::kQ5_0),
-    Decoded<Q5_1>(DType::kQ5_1),        Decoded<IQ4_NL>(DType::kIQ4_NL),    Decoded<Q2_K>(DType::kQ2_K),
-    Decoded<Q3_K>(DType::kQ3_K),        {DType::kQ4_K, {nullptr, DotQ4K}},  Decoded<Q5_K>(DType::kQ5_K),
-    Decoded<Q6_K>(DType::kQ6_K),        Decoded<IQ4_XS>(DType::kIQ4_XS),
+    {DType::kF16, {nullptr, DotHalfRow<WidenF16>}},
+    {DType::kBF16, {nullptr, DotHalfRow<WidenBF16>}},
+    {DType::kQ8_0, {nullptr, DotQ8_0}},
+    {DType::kQ4_0, {nullptr, DotQ4_0}},
+    Decoded<Q4_1>(DType::kQ4_1),
+    Decoded<Q5_0>(DType::kQ5_0),
+    Decoded<Q5_1>(DType::kQ5_1),
+    Decoded<IQ4_NL>(DType::kIQ4_NL),
+    Decoded<Q2_K>(DType::kQ2_K),
+    Decoded<Q3_K>(DType::kQ3_K),
+    {DType::kQ4_K, {nullptr, DotQ4K}},
+    Decoded<Q5_K>(DType::kQ5_K),
+    Decoded<Q6_K>(DType::kQ6_K),
+    Decoded<IQ4_XS>(DType::kIQ4_XS),
 };
 
 }  // namespace
