@@ -87,6 +87,19 @@ class ServerTest : public ::testing::Test {
     return Client(key).Post(path, body.dump(), "application/json");
   }
 
+  static std::string CompletionPath(bool chat) { return chat ? "/v1/chat/completions" : "/v1/completions"; }
+
+  // A non-streamed completion or chat completion of `body`, parsed, and its text; null when the
+  // answer was not a 200.
+  std::pair<json, std::string> Whole(bool chat, const json& body) const {
+    auto res = Post(CompletionPath(chat), body);
+    EXPECT_TRUE(res && res->status == 200);
+    if (!res || res->status != 200) return {};
+    json j = json::parse(res->body);
+    std::string text = chat ? j["choices"][0]["message"]["content"] : j["choices"][0]["text"];
+    return {std::move(j), std::move(text)};
+  }
+
   // The text Generate gives for the prompt tokens, greedy, with the schedule.
   std::string Solo(const std::vector<int32_t>& prompt, int n, const std::string& prune) const {
     auto p = PruningOptions::Parse(prune, model_->config().num_layers, 0xFFFFFFFFu);
@@ -217,11 +230,9 @@ TEST_F(ServerTest, StreamedChunksAddUpToTheText) {
       body["messages"] = {{{"role", "system"}, {"content", "Tell a story."}}, {{"role", "user"}, {"content", "Hi"}}};
     else
       body["prompt"] = "Once upon a time";
-    const std::string path = chat ? "/v1/chat/completions" : "/v1/completions";
-    auto whole = Post(path, body);
-    ASSERT_TRUE(whole && whole->status == 200);
-    const json j = json::parse(whole->body);
-    const std::string text = chat ? j["choices"][0]["message"]["content"] : j["choices"][0]["text"];
+    const std::string path = CompletionPath(chat);
+    const auto [j, text] = Whole(chat, body);
+    ASSERT_FALSE(j.is_null());
     body["stream"] = true;
     body["stream_options"] = {{"include_usage", true}};
     auto streamed = Post(path, body);
@@ -247,11 +258,9 @@ TEST_F(ServerTest, EveryTokenIsAChunkEvenWhileItsTextIsHeldBack) {
       body["messages"] = {{{"role", "user"}, {"content", "Hi"}}};
     else
       body["prompt"] = "Once upon a time";
-    const std::string path = chat ? "/v1/chat/completions" : "/v1/completions";
-    auto whole = Post(path, body);
-    ASSERT_TRUE(whole && whole->status == 200);
-    const json j = json::parse(whole->body);
-    const std::string text = chat ? j["choices"][0]["message"]["content"] : j["choices"][0]["text"];
+    const std::string path = CompletionPath(chat);
+    const auto [j, text] = Whole(chat, body);
+    ASSERT_FALSE(j.is_null());
     const int tokens = j["usage"]["completion_tokens"];
     ASSERT_EQ(tokens, 20);
     for (const bool held : {false, true}) {
