@@ -14,11 +14,20 @@
 
 namespace lazyllm {
 
-NodeBuffer::NodeBuffer(size_t n) : bytes(std::max<size_t>(n, 1)) {
-  p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+NodeBuffer::NodeBuffer(size_t n) {
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  bytes = (std::max<size_t>(n, 1) + page - 1) / page * page;
+  // Mapped kHugePage bytes longer, then trimmed to start on a huge page boundary: a region
+  // granted transparent huge pages only where it covers whole aligned 2 MiB.
+  void* raw = mmap(nullptr, bytes + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return;
+  const auto lo = reinterpret_cast<uintptr_t>(raw), start = (lo + kHugePage - 1) / kHugePage * kHugePage;
+  if (start > lo) munmap(raw, start - lo);
+  munmap(reinterpret_cast<void*>(start + bytes), lo + kHugePage - start);
+  p = reinterpret_cast<void*>(start);
   // Transparent huge pages where the system grants them: decode streams every weight once per
   // token, and 4 KiB pages stop the hardware prefetchers at every page and cost a TLB miss each.
-  if (p != MAP_FAILED) madvise(p, bytes, MADV_HUGEPAGE);
+  madvise(p, bytes, MADV_HUGEPAGE);
 }
 
 NodeBuffer::~NodeBuffer() {
@@ -37,50 +46,83 @@ bool RepackAllowed() {
   return allowed;
 }
 
+// Where copied slices start in their arena's buffer: on cache lines.
+constexpr size_t kSliceBytesAlign = 64;
+size_t AlignedBytes(size_t n) { return (n + kSliceBytesAlign - 1) / kSliceBytesAlign * kSliceBytesAlign; }
+
 }  // namespace
+
+// How a matrix is placed: its row ranges, one per arena, and whether they are copies (then
+// interleaved where the int8 kernels read the dtype so) or the mapped file itself.
+struct PlacedWeights::Plan {
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  bool copy = false, interleave = false;
+};
+
+PlacedWeights::Plan PlacedWeights::PlanOf(const WeightMatrix& w, const threading::Context& threads) {
+  Plan plan;
+  plan.interleave = simd::KernelsFor(simd::SelectedIsa()).Row(w.dtype).int8_group != nullptr &&
+                    simd::Interleavable(w.dtype) && w.rows >= simd::kGroupRows && RepackAllowed();
+  plan.copy = threads.pool().num_arenas() > 1 || plan.interleave;
+  plan.ranges = threads.pool().num_arenas() == 1 ? std::vector<std::pair<int64_t, int64_t>>{{0, w.rows}}
+                                                 : threading::SplitRows(w.rows, threads.plan(), kSliceAlign);
+  return plan;
+}
 
 PlacedWeights::PlacedWeights(const Model& model, const threading::Context& threads) : model_(model) {
   const Model::Impl& m = ModelImpl(model_);
+  // One buffer per arena for all its copies, so that the weights lie in whole huge pages.
+  std::vector<Plan> plans;
+  std::vector<size_t> arena_bytes(static_cast<size_t>(threads.pool().num_arenas()));
   for (const WeightMatrix* w : m.matrices) {
-    LAZYLLM_CHECK(w->index == static_cast<int32_t>(slices_.size())) << "matrix index " << w->index;
-    slices_.push_back(Place(*w, threads));
+    plans.push_back(PlanOf(*w, threads));
+    if (plans.back().copy)
+      for (size_t a = 0; a < plans.back().ranges.size(); ++a) {
+        const auto& [begin, end] = plans.back().ranges[a];
+        arena_bytes[a] += AlignedBytes(static_cast<size_t>((end - begin) * w->row_bytes));
+      }
+  }
+  std::vector<uint8_t*> next;  // per arena: where its next copy goes (null: no memory for copies)
+  for (const size_t bytes : arena_bytes) {
+    buffers_.push_back(std::make_unique<NodeBuffer>(bytes));
+    next.push_back(buffers_.back()->p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(buffers_.back()->p));
+  }
+  for (size_t i = 0; i < m.matrices.size(); ++i) {
+    const WeightMatrix& w = *m.matrices[i];
+    LAZYLLM_CHECK(w.index == static_cast<int32_t>(slices_.size())) << "matrix index " << w.index;
+    slices_.push_back(Place(w, plans[i], threads, next));
   }
 }
 
-std::vector<WeightSlice> PlacedWeights::Place(const WeightMatrix& w, const threading::Context& threads) {
-  threading::ThreadPool& pool = threads.pool();
-  const bool interleave = simd::KernelsFor(simd::SelectedIsa()).Row(w.dtype).int8_group != nullptr &&
-                          simd::Interleavable(w.dtype) && w.rows >= simd::kGroupRows && RepackAllowed();
-  if (pool.num_arenas() == 1 && !interleave) return {{0, w.rows, w.data}};
-  const auto ranges = pool.num_arenas() == 1 ? std::vector<std::pair<int64_t, int64_t>>{{0, w.rows}}
-                                             : threading::SplitRows(w.rows, threads.plan(), kSliceAlign);
+std::vector<WeightSlice> PlacedWeights::Place(const WeightMatrix& w, const Plan& plan,
+                                              const threading::Context& threads, std::vector<uint8_t*>& next) {
+  if (!plan.copy) return {{0, w.rows, w.data}};
   std::vector<WeightSlice> out;
-  for (const auto& [begin, end] : ranges) {
-    const size_t bytes = static_cast<size_t>((end - begin) * w.row_bytes);
-    buffers_.push_back(std::make_unique<NodeBuffer>(bytes));
-    NodeBuffer& buf = *buffers_.back();
+  for (const auto& [begin, end] : plan.ranges) {
+    const int a = static_cast<int>(out.size());
     const uint8_t* src = w.data + begin * w.row_bytes;
-    if (buf.p == MAP_FAILED) {  // no memory for a copy: compute from the mapped file
+    if (next[a] == nullptr) {  // no memory for a copy: compute from the mapped file
       out.push_back({begin, end, src});
       continue;
     }
-    auto* dst = static_cast<uint8_t*>(buf.p);
-    WeightSlice slice = {begin, end, dst, -1, interleave};
+    uint8_t* dst = next[a];
+    next[a] += AlignedBytes(static_cast<size_t>((end - begin) * w.row_bytes));
+    WeightSlice slice = {begin, end, dst, -1, plan.interleave};
     // Tasks of kGroupRows rows: a group interleaved, or (the rows past the last group, or every
     // row of a matrix not interleaved) copied as stored.
     const int64_t groups = slice.grouped() / simd::kGroupRows, rows = end - begin;
-    const int a = static_cast<int>(out.size());
     int toucher = -1;
-    pool.ParallelForIn(a, 0, (rows + simd::kGroupRows - 1) / simd::kGroupRows, 1, [&](int64_t t0, int64_t t1) {
-      if (t0 == 0) toucher = threading::ThreadPool::CurrentArena();
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t r0 = t * simd::kGroupRows, r1 = std::min(rows, r0 + simd::kGroupRows);
-        if (t < groups)
-          simd::InterleaveRows(w.dtype, src + r0 * w.row_bytes, w.row_bytes, w.cols, dst + r0 * w.row_bytes);
-        else
-          std::memcpy(dst + r0 * w.row_bytes, src + r0 * w.row_bytes, static_cast<size_t>((r1 - r0) * w.row_bytes));
-      }
-    });
+    threads.pool().ParallelForIn(
+        a, 0, (rows + simd::kGroupRows - 1) / simd::kGroupRows, 1, [&](int64_t t0, int64_t t1) {
+          if (t0 == 0) toucher = threading::ThreadPool::CurrentArena();
+          for (int64_t t = t0; t < t1; ++t) {
+            const int64_t r0 = t * simd::kGroupRows, r1 = std::min(rows, r0 + simd::kGroupRows);
+            if (t < groups)
+              simd::InterleaveRows(w.dtype, src + r0 * w.row_bytes, w.row_bytes, w.cols, dst + r0 * w.row_bytes);
+            else
+              std::memcpy(dst + r0 * w.row_bytes, src + r0 * w.row_bytes, static_cast<size_t>((r1 - r0) * w.row_bytes));
+          }
+        });
     slice.toucher = toucher;
     out.push_back(slice);
   }

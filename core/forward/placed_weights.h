@@ -30,8 +30,10 @@ struct WeightSlice {
 const uint8_t* StoredRow(const WeightMatrix& w, const WeightSlice& s, int64_t r, uint8_t* buf);
 
 // Anonymous memory, mapped untouched so that the first thread to write a page places it (Linux's
-// default first-touch policy): the copy into it runs on the owning node's pinned workers.
+// default first-touch policy): the copy into it runs on the owning node's pinned workers. It starts
+// on a huge page boundary and asks for transparent huge pages.
 struct NodeBuffer {
+  static constexpr size_t kHugePage = size_t{2} << 20;
   void* p = MAP_FAILED;
   size_t bytes = 0;
   explicit NodeBuffer(size_t n);
@@ -46,8 +48,9 @@ class PlacedWeights {
   // With one arena each slice is the whole mapped matrix. With several, each slice is copied into
   // memory first written by its arena's pinned workers, so it lives on their node. Matrices whose
   // dtype the int8 kernels read interleaved (DTypeKernels::int8_group) are copied interleaved,
-  // with one arena too. A copied matrix's mapped pages are released (they stay valid and are
-  // read again on demand), so memory stays one copy of the weights.
+  // with one arena too. An arena's copies share one buffer (whole huge pages, not a partial one at
+  // each matrix's ends). A copied matrix's mapped pages are released (they stay valid and are read
+  // again on demand), so memory stays one copy of the weights.
   PlacedWeights(const Model& model, const threading::Context& threads);
   PlacedWeights(const PlacedWeights&) = delete;
   PlacedWeights& operator=(const PlacedWeights&) = delete;
@@ -57,11 +60,15 @@ class PlacedWeights {
   const std::vector<WeightSlice>& Slices(const WeightMatrix& w) const { return slices_[w.index]; }
 
  private:
-  std::vector<WeightSlice> Place(const WeightMatrix& w, const threading::Context& threads);
+  struct Plan;
+  static Plan PlanOf(const WeightMatrix& w, const threading::Context& threads);
+  // Copies w's slices to next[a] (advancing it) where the plan says so.
+  std::vector<WeightSlice> Place(const WeightMatrix& w, const Plan& plan, const threading::Context& threads,
+                                 std::vector<uint8_t*>& next);
 
   Model model_;
-  std::vector<std::vector<WeightSlice>> slices_;  // by WeightMatrix::index
-  std::vector<std::unique_ptr<NodeBuffer>> buffers_;
+  std::vector<std::vector<WeightSlice>> slices_;      // by WeightMatrix::index
+  std::vector<std::unique_ptr<NodeBuffer>> buffers_;  // one per arena
 };
 
 }  // namespace lazyllm
