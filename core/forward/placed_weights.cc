@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <string_view>
 
 #include "core/forward/matmul.h"
@@ -46,6 +48,16 @@ bool RepackAllowed() {
   return allowed;
 }
 
+// LAZYLLM_COPY_WEIGHTS=0 leaves a matrix mapped where nothing else asks for a copy (an A/B switch,
+// and for hosts where processes should share the file's pages).
+bool CopyForHugePagesAllowed() {
+  static const bool allowed = [] {
+    const char* env = std::getenv("LAZYLLM_COPY_WEIGHTS");
+    return env == nullptr || std::string_view(env) != "0";
+  }();
+  return allowed;
+}
+
 // Where copied slices start in their arena's buffer: on cache lines.
 constexpr size_t kSliceBytesAlign = 64;
 size_t AlignedBytes(size_t n) { return (n + kSliceBytesAlign - 1) / kSliceBytesAlign * kSliceBytesAlign; }
@@ -63,7 +75,7 @@ PlacedWeights::Plan PlacedWeights::PlanOf(const WeightMatrix& w, const threading
   Plan plan;
   plan.interleave = simd::KernelsFor(simd::SelectedIsa()).Row(w.dtype).int8_group != nullptr &&
                     simd::Interleavable(w.dtype) && w.rows >= simd::kGroupRows && RepackAllowed();
-  plan.copy = threads.pool().num_arenas() > 1 || plan.interleave;
+  plan.copy = threads.pool().num_arenas() > 1 || plan.interleave || (HugePagesGranted() && CopyForHugePagesAllowed());
   plan.ranges = threads.pool().num_arenas() == 1 ? std::vector<std::pair<int64_t, int64_t>>{{0, w.rows}}
                                                  : threading::SplitRows(w.rows, threads.plan(), kSliceAlign);
   return plan;
@@ -132,6 +144,20 @@ std::vector<WeightSlice> PlacedWeights::Place(const WeightMatrix& w, const Plan&
   const auto hi = (reinterpret_cast<uintptr_t>(w.data) + static_cast<uintptr_t>(w.rows * w.row_bytes)) / page * page;
   if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
   return out;
+}
+
+bool GrantsHugePages(std::string_view thp_enabled) {
+  return thp_enabled.find("[always]") != std::string_view::npos ||
+         thp_enabled.find("[madvise]") != std::string_view::npos;
+}
+
+bool HugePagesGranted() {
+  static const bool granted = [] {
+    std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string line;
+    return std::getline(f, line) && GrantsHugePages(line);
+  }();
+  return granted;
 }
 
 const uint8_t* StoredRow(const WeightMatrix& w, const WeightSlice& s, int64_t r, uint8_t* buf) {

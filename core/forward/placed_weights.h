@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "core/model/model_impl.h"
@@ -29,6 +30,12 @@ struct WeightSlice {
 // Row r of a slice in the stored format: in place, or written to buf (w.row_bytes bytes).
 const uint8_t* StoredRow(const WeightMatrix& w, const WeightSlice& s, int64_t r, uint8_t* buf);
 
+// Whether the kernel grants transparent huge pages to memory that asks for them, from the line of
+// /sys/kernel/mm/transparent_hugepage/enabled ("always [madvise] never": the mode in brackets).
+bool GrantsHugePages(std::string_view thp_enabled);
+// GrantsHugePages of this system's line, read once (false where there is none).
+bool HugePagesGranted();
+
 // Anonymous memory, mapped untouched so that the first thread to write a page places it (Linux's
 // default first-touch policy): the copy into it runs on the owning node's pinned workers. It starts
 // on a huge page boundary and asks for transparent huge pages.
@@ -45,12 +52,15 @@ struct NodeBuffer {
 // Immutable once built; it keeps its model alive.
 class PlacedWeights {
  public:
-  // With one arena each slice is the whole mapped matrix. With several, each slice is copied into
-  // memory first written by its arena's pinned workers, so it lives on their node. Matrices whose
-  // dtype the int8 kernels read interleaved (DTypeKernels::int8_group) are copied interleaved,
-  // with one arena too. An arena's copies share one buffer (whole huge pages, not a partial one at
-  // each matrix's ends). A copied matrix's mapped pages are released (they stay valid and are read
-  // again on demand), so memory stays one copy of the weights.
+  // With several arenas each slice is copied into memory first written by its arena's pinned
+  // workers, so it lives on their node. With one, the slice is the whole matrix, copied where the
+  // system grants transparent huge pages (HugePagesGranted; LAZYLLM_COPY_WEIGHTS=0 leaves it
+  // mapped): decode streams every weight once per token, and the file's 4 KiB pages read slower
+  // (llama3.2-1b F32: 3.5-8% fewer tokens/s at B = 1 and 8). Matrices whose dtype the int8 kernels
+  // read interleaved (DTypeKernels::int8_group) are always copied, interleaved. An arena's copies
+  // share one buffer (whole huge pages, not a partial one at each matrix's ends). A copied
+  // matrix's mapped pages are released (they stay valid and are read again on demand), so memory
+  // stays one copy of the weights.
   PlacedWeights(const Model& model, const threading::Context& threads);
   PlacedWeights(const PlacedWeights&) = delete;
   PlacedWeights& operator=(const PlacedWeights&) = delete;

@@ -183,14 +183,17 @@ TEST(NumaTest, SingleNodeOrNumaOffUsesOneArena) {
   auto s = internal::CreateSession(model, o, &one_node);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(internal::WeightPlacement(*s).arena_threads, std::vector<int>{2});
-  EXPECT_FALSE(internal::WeightPlacement(*s).matrices[0][0].copied) << "one arena computes from the mapped file";
-  // unless the dtype is read interleaved: then the one arena's slice is an interleaved copy
+  // One arena computes from the mapped file, unless the system grants transparent huge pages (then
+  // from a copy in them) ...
+  EXPECT_EQ(internal::WeightPlacement(*s).matrices[0][0].copied, HugePagesGranted());
+  EXPECT_TRUE(internal::WeightPlacement(*s).matrices[0][0].equal);
+  // ... or the dtype is read interleaved: then the one arena's slice is an interleaved copy
   for (const std::string dtype : {"q8_0", "q4_0", "q4_k", "q6_k"}) {
     auto q = internal::CreateSession(TinyGqa(dtype), o, &one_node);
     ASSERT_TRUE(q.ok());
     const internal::Placement p = internal::WeightPlacement(*q);
     ASSERT_EQ(p.matrices[0].size(), 1u);
-    EXPECT_EQ(p.matrices[0][0].copied, Interleaves(dtype)) << dtype;
+    EXPECT_EQ(p.matrices[0][0].copied, Interleaves(dtype) || HugePagesGranted()) << dtype;
     EXPECT_EQ(p.matrices[0][0].interleaved, Interleaves(dtype)) << dtype;
     EXPECT_TRUE(p.matrices[0][0].equal) << dtype;
   }
@@ -199,6 +202,13 @@ TEST(NumaTest, SingleNodeOrNumaOffUsesOneArena) {
   auto off = internal::CreateSession(model, o, &four_nodes);
   ASSERT_TRUE(off.ok());
   EXPECT_EQ(internal::WeightPlacement(*off).arena_threads, std::vector<int>{2});
+}
+
+TEST(NumaTest, HugePagesAreGrantedInTheAlwaysAndMadviseModes) {
+  EXPECT_TRUE(GrantsHugePages("always [madvise] never"));
+  EXPECT_TRUE(GrantsHugePages("[always] madvise never"));
+  EXPECT_FALSE(GrantsHugePages("always madvise [never]"));
+  EXPECT_FALSE(GrantsHugePages(""));
 }
 
 // Sessions on one engine share its workers and its placed weights: creating them adds no node-local
