@@ -38,24 +38,25 @@ NodeBuffer::~NodeBuffer() {
 
 namespace {
 
+// Whether the A/B switch `name` is on: unset, or anything but "0".
+bool SwitchOn(const char* name) {
+  const char* env = std::getenv(name);
+  return env == nullptr || std::string_view(env) != "0";
+}
+
 // LAZYLLM_REPACK=0 keeps every matrix in its stored layout (an A/B switch for benchmarks: the
 // same binary with and without the interleaved layouts).
 bool RepackAllowed() {
-  static const bool allowed = [] {
-    const char* env = std::getenv("LAZYLLM_REPACK");
-    return env == nullptr || std::string_view(env) != "0";
-  }();
+  static const bool allowed = SwitchOn("LAZYLLM_REPACK");
   return allowed;
 }
 
-// LAZYLLM_COPY_WEIGHTS=0 leaves a matrix mapped where nothing else asks for a copy (an A/B switch,
-// and for hosts where processes should share the file's pages).
-bool CopyForHugePagesAllowed() {
-  static const bool allowed = [] {
-    const char* env = std::getenv("LAZYLLM_COPY_WEIGHTS");
-    return env == nullptr || std::string_view(env) != "0";
-  }();
-  return allowed;
+// Whether a matrix nothing else asks to copy is copied into huge pages: where the system grants
+// them, unless LAZYLLM_COPY_WEIGHTS=0 (an A/B switch, and for hosts where processes should share
+// the file's pages).
+bool CopyForHugePages() {
+  static const bool copy = HugePagesGranted() && SwitchOn("LAZYLLM_COPY_WEIGHTS");
+  return copy;
 }
 
 // Where copied slices start in their arena's buffer: on cache lines.
@@ -75,7 +76,7 @@ PlacedWeights::Plan PlacedWeights::PlanOf(const WeightMatrix& w, const threading
   Plan plan;
   plan.interleave = simd::KernelsFor(simd::SelectedIsa()).Row(w.dtype).int8_group != nullptr &&
                     simd::Interleavable(w.dtype) && w.rows >= simd::kGroupRows && RepackAllowed();
-  plan.copy = threads.pool().num_arenas() > 1 || plan.interleave || (HugePagesGranted() && CopyForHugePagesAllowed());
+  plan.copy = threads.pool().num_arenas() > 1 || plan.interleave || CopyForHugePages();
   plan.ranges = threads.pool().num_arenas() == 1 ? std::vector<std::pair<int64_t, int64_t>>{{0, w.rows}}
                                                  : threading::SplitRows(w.rows, threads.plan(), kSliceAlign);
   return plan;
