@@ -95,12 +95,10 @@ void Attention::DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) 
   const int64_t nk = job.key_count[i], j0 = job.key_begin ? job.key_begin[i] : 0;
   const float* qi = job.q + i * q_stride + h * hd;
   const KeyMatrix& keys = job.keys;
-  for (int64_t j = j0; j < nk; ++j) s[j] = k_.dot_f32(qi, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
+  k_.dots_f32(qi, keys.k + j0 * keys.ld + kvh * hd, keys.ld, nk - j0, hd, scale_, s + j0);
   SoftCap(s + j0, nk - j0);
   k_.softmax(s + j0, nk - j0);
-  float* o = job.out + i * q_stride + h * hd;
-  std::fill_n(o, hd, 0.0f);
-  for (int64_t j = j0; j < nk; ++j) k_.axpy(s[j], keys.v + j * keys.ld + kvh * hd, o, hd);
+  k_.weighted_sum_f32(s + j0, keys.v + j0 * keys.ld + kvh * hd, keys.ld, nk - j0, hd, job.out + i * q_stride + h * hd);
 }
 
 void Attention::Direct(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
@@ -138,8 +136,7 @@ void Attention::MeanHeadProbs(const threading::Workers& workers, const float* q_
       float* s = &head_probs[h * nk];
       const int64_t kvh = h / group_;
       std::fill_n(s, begin, 0.0f);  // outside the window: probability 0
-      for (int64_t j = begin; j < nk; ++j)
-        s[j] = k_.dot_f32(q_row + h * hd, keys.k + j * keys.ld + kvh * hd, hd) * scale_;
+      k_.dots_f32(q_row + h * hd, keys.k + begin * keys.ld + kvh * hd, keys.ld, nk - begin, hd, scale_, s + begin);
       SoftCap(s + begin, nk - begin);
       k_.softmax(s + begin, nk - begin);
     }
