@@ -70,11 +70,14 @@ struct Kernels {
   int64_t gemm_small_max_rows;
   // y[i] += a * x[i].
   void (*axpy)(float a, const float* x, float* y, int64_t n);
-  // Decode attention of one query head: s[j] = dot_f32(q, k + j·ld, n) · scale for j < keys,
-  // and o = Σ_j p[j] · v_j (o = 0, then axpy(p[j], v + j·ld, o, n) for j ascending): the bits of
+  // Decode attention of one query head over `keys` rows, row j at k + r·ld (or v + r·ld) with
+  // r = rows[j], or r = j when rows is null: s[j] = dot_f32(q, row j of k, n) · scale, and o =
+  // Σ_j p[j] · (row j of v) (o = 0, then axpy(p[j], row j, o, n) for j ascending). The bits of
   // those calls, several keys (and o's elements) in registers at once.
-  void (*dots_f32)(const float* q, const float* k, int64_t ld, int64_t keys, int64_t n, float scale, float* s);
-  void (*weighted_sum_f32)(const float* p, const float* v, int64_t ld, int64_t keys, int64_t n, float* o);
+  void (*dots_f32)(const float* q, const float* k, int64_t ld, const int64_t* rows, int64_t keys, int64_t n,
+                   float scale, float* s);
+  void (*weighted_sum_f32)(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, int64_t n,
+                           float* o);
   // x[i] *= a.
   void (*scale)(float* x, float a, int64_t n);
   // x[i] += y[i].

@@ -25,16 +25,17 @@ struct Activations {
   // A mixture of experts routes and sums blocks of kMoeBlock rows, and runs an expert over at most
   // kExpertRows of a block's rows at a time (on one thread, or on all).
   static constexpr int64_t kMoeBlock = kFfnChunk, kExpertRows = 64;
-  std::vector<float> x, xn;                  // [rows][dim]: residual stream; normalised / block-output rows
-  std::vector<float> q, attn;                // [rows][heads·head_dim]: queries, attention output
-  std::vector<float> k, v;                   // [rows][kv_heads·head_dim]: the rows' keys and values
-  std::vector<float> gate, up;               // [min(rows, kFfnChunk)][widest FFN]
-  std::vector<int64_t> key_count;            // [rows]: the live keys each row attends to
-  std::vector<int64_t> key_begin;            // [rows]: its first visible live key (sliding windows)
-  std::vector<float> kc, vc;                 // [keys][kv_dim]: a sequence's live K/V gathered into fp32
-  std::vector<float> head_probs;             // [heads][keys]: scratch of the score reduction
-  std::vector<float> head_logits;            // [sequences][vocab]: LM head over each sequence's last row
-  std::vector<Attention::DirectJob> direct;  // a layer's decode-attention jobs, run together
+  std::vector<float> x, xn;                    // [rows][dim]: residual stream; normalised / block-output rows
+  std::vector<float> q, attn;                  // [rows][heads·head_dim]: queries, attention output
+  std::vector<float> k, v;                     // [rows][kv_heads·head_dim]: the rows' keys and values
+  std::vector<float> gate, up;                 // [min(rows, kFfnChunk)][widest FFN]
+  std::vector<int64_t> key_count;              // [rows]: the live keys each row attends to
+  std::vector<int64_t> key_begin;              // [rows]: its first visible live key (sliding windows)
+  std::vector<float> kc, vc;                   // [keys][kv_dim]: a sequence's live K/V gathered into fp32
+  std::vector<std::vector<int64_t>> key_rows;  // per segment: its live keys' cache rows (direct attention)
+  std::vector<float> head_probs;               // [heads][keys]: scratch of the score reduction
+  std::vector<float> head_logits;              // [sequences][vocab]: LM head over each sequence's last row
+  std::vector<Attention::DirectJob> direct;    // a layer's decode-attention jobs, run together
   // The scratch of one expert's FFN computed on one thread: gate and up [kExpertRows][expert width].
   struct ExpertScratch {
     std::vector<float> gate, up;

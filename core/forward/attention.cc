@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "simd/check.h"
 #include "simd/gemm.h"
 
 namespace lazyllm {
@@ -18,6 +19,21 @@ Attention::Attention(const simd::Kernels& kernels, AttentionShape shape)
       query_block_(std::clamp<int64_t>(256 / (shape.heads / shape.kv_heads), 8, 64)),
       scale_(shape.scale > 0 ? shape.scale : 1.0f / std::sqrt(static_cast<float>(shape.head_dim))),
       softcap_(shape.softcap) {}
+
+namespace {
+
+// Keys [j0, ...) of one KV head (its columns from `column` on), as the decode kernels take them.
+struct HeadKeys {
+  const float* k;
+  const float* v;
+  const int64_t* rows;
+};
+HeadKeys HeadKeysFrom(const KeyMatrix& keys, int64_t j0, int64_t column) {
+  if (keys.rows != nullptr) return {keys.k + column, keys.v + column, keys.rows + j0};
+  return {keys.k + j0 * keys.ld + column, keys.v + j0 * keys.ld + column, nullptr};
+}
+
+}  // namespace
 
 void Attention::SoftCap(float* s, int64_t n) const {
   if (softcap_ <= 0) return;
@@ -34,6 +50,7 @@ void Attention::Run(const threading::Workers& workers, const float* q, int64_t n
 
 void Attention::Tiled(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
                       const int64_t* key_begin, KeyMatrix keys, float* out) const {
+  LAZYLLM_CHECK(keys.rows == nullptr) << "the tiled form reads keys in place, not through rows";
   const int64_t hd = s_.head_dim, q_stride = s_.heads * hd;
   const int64_t blocks = (n + query_block_ - 1) / query_block_;
   const int64_t max_m = query_block_ * group_;
@@ -95,10 +112,11 @@ void Attention::DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) 
   const int64_t nk = job.key_count[i], j0 = job.key_begin ? job.key_begin[i] : 0;
   const float* qi = job.q + i * q_stride + h * hd;
   const KeyMatrix& keys = job.keys;
-  k_.dots_f32(qi, keys.k + j0 * keys.ld + kvh * hd, keys.ld, nk - j0, hd, scale_, s + j0);
+  const HeadKeys head = HeadKeysFrom(job.keys, j0, kvh * hd);
+  k_.dots_f32(qi, head.k, keys.ld, head.rows, nk - j0, hd, scale_, s + j0);
   SoftCap(s + j0, nk - j0);
   k_.softmax(s + j0, nk - j0);
-  k_.weighted_sum_f32(s + j0, keys.v + j0 * keys.ld + kvh * hd, keys.ld, nk - j0, hd, job.out + i * q_stride + h * hd);
+  k_.weighted_sum_f32(s + j0, head.v, keys.ld, head.rows, nk - j0, hd, job.out + i * q_stride + h * hd);
 }
 
 void Attention::Direct(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
@@ -136,7 +154,8 @@ void Attention::MeanHeadProbs(const threading::Workers& workers, const float* q_
       float* s = &head_probs[h * nk];
       const int64_t kvh = h / group_;
       std::fill_n(s, begin, 0.0f);  // outside the window: probability 0
-      k_.dots_f32(q_row + h * hd, keys.k + begin * keys.ld + kvh * hd, keys.ld, nk - begin, hd, scale_, s + begin);
+      const HeadKeys head = HeadKeysFrom(keys, begin, kvh * hd);
+      k_.dots_f32(q_row + h * hd, head.k, keys.ld, head.rows, nk - begin, hd, scale_, s + begin);
       SoftCap(s + begin, nk - begin);
       k_.softmax(s + begin, nk - begin);
     }

@@ -27,10 +27,13 @@ struct AttentionShape {
   float softcap = 0.0f;  // 0: none
 };
 
+// Keys and values: key j's rows at k + r·ld and v + r·ld, with r = rows[j], or r = j when rows is
+// null (only the direct form and MeanHeadProbs read keys through rows).
 struct KeyMatrix {
   const float* k = nullptr;
   const float* v = nullptr;
-  int64_t ld = 0;  // floats between consecutive keys
+  int64_t ld = 0;  // floats between consecutive rows
+  const int64_t* rows = nullptr;
 };
 
 // Stateless after construction (scratch comes from the workers' threads and the caller), so one

@@ -61,9 +61,12 @@ void RotateAndCacheKv(const Forward& f, const LayerWeights& w, int64_t l, const 
   });
 }
 
-// A sequence's keys of layer l as fp32 K/V matrices: the cache itself when it is fp32 and their
-// rows are consecutive, otherwise a copy (converted from half) in a.kc/a.vc, in position order.
-KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, Activations& a) {
+// A sequence's keys of layer l as fp32 K/V matrices, in position order: the cache itself when it
+// is fp32 and their rows are consecutive; else, for `direct` attention (which reads keys through a
+// list of rows) and an fp32 cache, the cache through `rows`, the keys' rows; otherwise a copy
+// (converted from half) in a.kc/a.vc.
+KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, bool direct, std::vector<int64_t>& rows,
+                     Activations& a) {
   const cache::KvCache& kv = *s.kv;
   const int64_t kv_dim = kv.kv_dim();
   const auto nk = static_cast<int64_t>(s.keys.size());
@@ -71,6 +74,11 @@ KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, Activations&
   bool consecutive = !kv.f16();
   for (int64_t j = 1; consecutive && j < nk; ++j) consecutive = kv.row_of(l, s.keys[j]) == r0 + j;
   if (consecutive) return {static_cast<const float*>(kv.K(l, r0)), static_cast<const float*>(kv.V(l, r0)), kv_dim};
+  if (direct && !kv.f16()) {
+    rows.resize(static_cast<size_t>(nk));
+    for (int64_t j = 0; j < nk; ++j) rows[j] = kv.row_of(l, s.keys[j]);
+    return {static_cast<const float*>(kv.K(l, 0)), static_cast<const float*>(kv.V(l, 0)), kv_dim, rows.data()};
+  }
   if (static_cast<int64_t>(a.kc.size()) < nk * kv_dim) {
     a.kc.resize(static_cast<size_t>(nk * kv_dim));
     a.vc.resize(static_cast<size_t>(nk * kv_dim));
@@ -101,7 +109,9 @@ void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, 
   a.key_count.resize(static_cast<size_t>(rows.num_rows()));
   a.key_begin.resize(static_cast<size_t>(rows.num_rows()));
   a.direct.clear();
-  for (const Segment& seg : rows.segments) {
+  a.key_rows.resize(std::max(a.key_rows.size(), rows.segments.size()));
+  for (size_t segment = 0; segment < rows.segments.size(); ++segment) {
+    const Segment& seg = rows.segments[segment];
     const auto rows_in = static_cast<int64_t>(seg.positions.size());
     // The segment's rows in the range: [lo, hi) of its own.
     const int64_t lo = std::max<int64_t>(range.begin - seg.begin, 0);
@@ -123,11 +133,12 @@ void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, 
       count[i] = static_cast<int64_t>(j);
       begin[i] = static_cast<int64_t>(b);
     }
-    const KeyMatrix keys = GatherKeys(f, s, l, a);
+    const bool direct = n < Attention::kTiledMinRows;
+    const KeyMatrix keys = GatherKeys(f, s, l, direct, a.key_rows[segment], a);
     const float* q = &a.q[s.begin * q_dim];
     const int64_t* visible_from = window > 0 ? begin : nullptr;
     float* out = &a.attn[s.begin * q_dim];
-    if (n < Attention::kTiledMinRows && keys.k != a.kc.data())
+    if (direct && keys.k != a.kc.data())
       a.direct.push_back({q, n, count, visible_from, keys, out});
     else
       f.attention.Run(f.workers, q, n, count, keys, out, visible_from);

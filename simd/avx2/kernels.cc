@@ -92,10 +92,10 @@ void Axpy(float a, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
-// DotF32 of q with NK keys at once (n a multiple of 32): each key's four accumulators as
+// DotF32 of q with NK key rows at once (n a multiple of 32): each key's four accumulators as
 // DotF32 adds them, q's vectors loaded once for all NK.
 template <int NK>
-void DotsTile(const float* q, const float* k, int64_t ld, int64_t n, float scale, float* s) {
+void DotsTile(const float* q, const float* const* k, int64_t n, float scale, float* s) {
   __m256 acc[NK][4];
 #pragma GCC unroll 4
   for (int t = 0; t < NK; ++t)
@@ -108,8 +108,7 @@ void DotsTile(const float* q, const float* k, int64_t ld, int64_t n, float scale
 #pragma GCC unroll 4
     for (int t = 0; t < NK; ++t)
 #pragma GCC unroll 4
-      for (int c = 0; c < 4; ++c)
-        acc[t][c] = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k + t * ld + i + 8 * c), acc[t][c]);
+      for (int c = 0; c < 4; ++c) acc[t][c] = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k[t] + i + 8 * c), acc[t][c]);
   }
 #pragma GCC unroll 4
   for (int t = 0; t < NK; ++t)
@@ -117,36 +116,45 @@ void DotsTile(const float* q, const float* k, int64_t ld, int64_t n, float scale
         HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3]))) * scale;
 }
 
-void DotsF32(const float* q, const float* k, int64_t ld, int64_t keys, int64_t n, float scale, float* s) {
+void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, int64_t keys, int64_t n, float scale,
+             float* s) {
+  auto row = [&](int64_t j) { return k + (rows ? rows[j] : j) * ld; };
   if (n % 32 != 0) {  // DotF32's other steps
-    for (int64_t j = 0; j < keys; ++j) s[j] = DotF32(q, k + j * ld, n) * scale;
+    for (int64_t j = 0; j < keys; ++j) s[j] = DotF32(q, row(j), n) * scale;
     return;
   }
-  ForEachTile<3>(keys, [&]<int NK>(int64_t j) { DotsTile<NK>(q, k + j * ld, ld, n, scale, s + j); });
+  ForEachTile<3>(keys, [&]<int NK>(int64_t j) {
+    const float* kt[NK];
+#pragma GCC unroll 4
+    for (int t = 0; t < NK; ++t) kt[t] = row(j + t);
+    DotsTile<NK>(q, kt, n, scale, s + j);
+  });
 }
 
-// o[0, 8·NV) = Σ_j p[j] · v_j[0, 8·NV), kept in NV registers over all keys.
+// o[0, 8·NV) = Σ_j p[j] · (row j of v)[0, 8·NV), kept in NV registers over all keys.
 template <int NV>
-void WeightedSumTile(const float* p, const float* v, int64_t ld, int64_t keys, float* o) {
+void WeightedSumTile(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, float* o) {
   __m256 acc[NV];
 #pragma GCC unroll 8
   for (int c = 0; c < NV; ++c) acc[c] = _mm256_setzero_ps();
   for (int64_t j = 0; j < keys; ++j) {
     const __m256 pj = _mm256_set1_ps(p[j]);
+    const float* vj = v + (rows ? rows[j] : j) * ld;
 #pragma GCC unroll 8
-    for (int c = 0; c < NV; ++c) acc[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + j * ld + 8 * c), acc[c]);
+    for (int c = 0; c < NV; ++c) acc[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * c), acc[c]);
   }
 #pragma GCC unroll 8
   for (int c = 0; c < NV; ++c) _mm256_storeu_ps(o + 8 * c, acc[c]);
 }
 
-void WeightedSumF32(const float* p, const float* v, int64_t ld, int64_t keys, int64_t n, float* o) {
+void WeightedSumF32(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, int64_t n,
+                    float* o) {
   if (n % 8 != 0) {  // Axpy's scalar steps
     std::memset(o, 0, static_cast<size_t>(n) * sizeof(float));
-    for (int64_t j = 0; j < keys; ++j) Axpy(p[j], v + j * ld, o, n);
+    for (int64_t j = 0; j < keys; ++j) Axpy(p[j], v + (rows ? rows[j] : j) * ld, o, n);
     return;
   }
-  ForEachTile<8>(n / 8, [&]<int NV>(int64_t c) { WeightedSumTile<NV>(p, v + 8 * c, ld, keys, o + 8 * c); });
+  ForEachTile<8>(n / 8, [&]<int NV>(int64_t c) { WeightedSumTile<NV>(p, v + 8 * c, ld, rows, keys, o + 8 * c); });
 }
 
 void Scale(float* x, float a, int64_t n) {

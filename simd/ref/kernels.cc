@@ -19,13 +19,15 @@ void Axpy(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-void DotsF32(const float* q, const float* k, int64_t ld, int64_t keys, int64_t n, float scale, float* s) {
-  for (int64_t j = 0; j < keys; ++j) s[j] = DotF32(q, k + j * ld, n) * scale;
+void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, int64_t keys, int64_t n, float scale,
+             float* s) {
+  for (int64_t j = 0; j < keys; ++j) s[j] = DotF32(q, k + (rows ? rows[j] : j) * ld, n) * scale;
 }
 
-void WeightedSumF32(const float* p, const float* v, int64_t ld, int64_t keys, int64_t n, float* o) {
+void WeightedSumF32(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, int64_t n,
+                    float* o) {
   std::memset(o, 0, static_cast<size_t>(n) * sizeof(float));
-  for (int64_t j = 0; j < keys; ++j) Axpy(p[j], v + j * ld, o, n);
+  for (int64_t j = 0; j < keys; ++j) Axpy(p[j], v + (rows ? rows[j] : j) * ld, o, n);
 }
 
 void Scale(float* x, float a, int64_t n) {

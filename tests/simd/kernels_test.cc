@@ -131,28 +131,33 @@ TEST_P(KernelsTest, GemmSmallF32) {
 // Decode attention's batched kernels give the bits of the ISA's own dot_f32 and axpy calls (what
 // the forward pass computed before them, so its outputs do not change), and the scalar twin's
 // values within rounding: head widths with and without whole 32-element steps, key counts over
-// the tiles' edges, rows a misaligned stride apart.
+// the tiles' edges, rows a misaligned stride apart, in order or through a list of rows.
 TEST_P(KernelsTest, DotsAndWeightedSumGiveTheBitsOfDotAndAxpy) {
   for (int64_t n : {7, 8, 24, 32, 64, 80, 96, 128})
-    for (int64_t keys : {0, 1, 2, 3, 4, 7, 10}) {
-      SCOPED_TRACE("n=" + std::to_string(n) + " keys=" + std::to_string(keys));
-      const int64_t ld = 3 * n + 1;
-      const auto q = Random(n + kOffset, 31), kv = Random(keys * ld + n, 32), p = Random(keys + 1, 33, 0.0f, 1.0f);
-      const float* pq = q.data() + kOffset;
-      std::vector<float> s(static_cast<size_t>(keys) + 1, -7.0f), want_s = s, ref_s = s;
-      k().dots_f32(pq, kv.data(), ld, keys, n, 0.125f, s.data());
-      ref.dots_f32(pq, kv.data(), ld, keys, n, 0.125f, ref_s.data());
-      for (int64_t j = 0; j < keys; ++j) want_s[j] = k().dot_f32(pq, kv.data() + j * ld, n) * 0.125f;
-      EXPECT_EQ(std::memcmp(s.data(), want_s.data(), s.size() * sizeof(float)), 0) << "dots";
-      ExpectClose(s.data(), ref_s.data(), keys + 1, 1e-5f * n, "dots against the twin");
-      std::vector<float> o(static_cast<size_t>(n) + 1, -7.0f), want_o = o, ref_o = o;
-      k().weighted_sum_f32(p.data(), kv.data(), ld, keys, n, o.data());
-      ref.weighted_sum_f32(p.data(), kv.data(), ld, keys, n, ref_o.data());
-      std::fill_n(want_o.begin(), n, 0.0f);
-      for (int64_t j = 0; j < keys; ++j) k().axpy(p[j], kv.data() + j * ld, want_o.data(), n);
-      EXPECT_EQ(std::memcmp(o.data(), want_o.data(), o.size() * sizeof(float)), 0) << "weighted sum";
-      ExpectClose(o.data(), ref_o.data(), n + 1, 1e-5f * (1 + keys), "weighted sum against the twin");
-    }
+    for (int64_t keys : {0, 1, 2, 3, 4, 7, 10})
+      for (bool listed : {false, true}) {
+        SCOPED_TRACE("n=" + std::to_string(n) + " keys=" + std::to_string(keys) + (listed ? " through rows" : ""));
+        const int64_t ld = 3 * n + 1, stored = keys + 3;
+        std::vector<int64_t> list(static_cast<size_t>(keys));
+        for (int64_t j = 0; j < keys; ++j) list[j] = (5 * j + 2) % stored;  // out of order, some repeated
+        const int64_t* rows = listed ? list.data() : nullptr;
+        auto row = [&](int64_t j) { return listed ? list[j] : j; };
+        const auto q = Random(n + kOffset, 31), kv = Random(stored * ld + n, 32), p = Random(keys + 1, 33, 0.0f, 1.0f);
+        const float* pq = q.data() + kOffset;
+        std::vector<float> s(static_cast<size_t>(keys) + 1, -7.0f), want_s = s, ref_s = s;
+        k().dots_f32(pq, kv.data(), ld, rows, keys, n, 0.125f, s.data());
+        ref.dots_f32(pq, kv.data(), ld, rows, keys, n, 0.125f, ref_s.data());
+        for (int64_t j = 0; j < keys; ++j) want_s[j] = k().dot_f32(pq, kv.data() + row(j) * ld, n) * 0.125f;
+        EXPECT_EQ(std::memcmp(s.data(), want_s.data(), s.size() * sizeof(float)), 0) << "dots";
+        ExpectClose(s.data(), ref_s.data(), keys + 1, 1e-5f * n, "dots against the twin");
+        std::vector<float> o(static_cast<size_t>(n) + 1, -7.0f), want_o = o, ref_o = o;
+        k().weighted_sum_f32(p.data(), kv.data(), ld, rows, keys, n, o.data());
+        ref.weighted_sum_f32(p.data(), kv.data(), ld, rows, keys, n, ref_o.data());
+        std::fill_n(want_o.begin(), n, 0.0f);
+        for (int64_t j = 0; j < keys; ++j) k().axpy(p[j], kv.data() + row(j) * ld, want_o.data(), n);
+        EXPECT_EQ(std::memcmp(o.data(), want_o.data(), o.size() * sizeof(float)), 0) << "weighted sum";
+        ExpectClose(o.data(), ref_o.data(), n + 1, 1e-5f * (1 + keys), "weighted sum against the twin");
+      }
 }
 
 // Half conversion for the f16 KV cache: every ISA rounds like the exact software conversion,
@@ -326,8 +331,8 @@ TEST(RefKernelsTest, DotsAndWeightedSumAgainstDoubles) {
   const int64_t n = 24, keys = 5, ld = 30;
   const auto q = Random(n, 41), kv = Random(keys * ld, 42), p = Random(keys, 43, 0.0f, 1.0f);
   std::vector<float> s(keys), o(n);
-  RefKernels().dots_f32(q.data(), kv.data(), ld, keys, n, 0.5f, s.data());
-  RefKernels().weighted_sum_f32(p.data(), kv.data(), ld, keys, n, o.data());
+  RefKernels().dots_f32(q.data(), kv.data(), ld, nullptr, keys, n, 0.5f, s.data());
+  RefKernels().weighted_sum_f32(p.data(), kv.data(), ld, nullptr, keys, n, o.data());
   for (int64_t j = 0; j < keys; ++j) {
     double d = 0;
     for (int64_t i = 0; i < n; ++i) d += static_cast<double>(q[i]) * kv[j * ld + i];
