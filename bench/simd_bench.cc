@@ -347,6 +347,37 @@ LAZYLLM_KERNEL(kToF32Q8);
 LAZYLLM_KERNEL(kToF32Q4);
 LAZYLLM_KERNEL(kToF32F16);
 
+// Decode attention of one head over a 4,096-key cache in smollm2-135m's shape (head width 64, rows
+// of 3 KV heads): scores and the weighted sum of values, by one kernel call each (dots_f32,
+// weighted_sum_f32) or by the per-key dot_f32 and axpy calls they replaced (keys per second).
+void BM_DecodeAttention(benchmark::State& state, Isa isa, bool per_key) {
+  if (!CpuSupports(isa)) {
+    state.SkipWithError("ISA not supported by this CPU");
+    return;
+  }
+  const Kernels& k = KernelsFor(isa);
+  const int64_t keys = state.range(0), n = 64, ld = 3 * n;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> q(n), kc(keys * ld), vc(keys * ld), s(keys), o(n);
+  for (std::vector<float>* v : {&q, &kc, &vc})
+    for (float& x : *v) x = d(rng);
+  for (auto _ : state) {
+    if (per_key) {
+      for (int64_t j = 0; j < keys; ++j) s[j] = k.dot_f32(q.data(), kc.data() + j * ld, n) * 0.125f;
+      std::fill(o.begin(), o.end(), 0.0f);
+      for (int64_t j = 0; j < keys; ++j) k.axpy(s[j], vc.data() + j * ld, o.data(), n);
+    } else {
+      k.dots_f32(q.data(), kc.data(), ld, nullptr, keys, n, 0.125f, s.data());
+      k.weighted_sum_f32(s.data(), vc.data(), ld, nullptr, keys, n, o.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * keys);
+}
+BENCHMARK_CAPTURE(BM_DecodeAttention, kAvx2_per_key, Isa::kAvx2, true)->Arg(4096);
+BENCHMARK_CAPTURE(BM_DecodeAttention, kAvx2_kernels, Isa::kAvx2, false)->Arg(4096);
+
 // LazyLLM's selection of the k lowest scores (candidates per second).
 void BM_SelectLowest(benchmark::State& state) {
   const int64_t n = state.range(0);
