@@ -26,11 +26,12 @@ namespace {
 struct HeadKeys {
   const float* k;
   const float* v;
+  int64_t ld;
   const int64_t* rows;
 };
 HeadKeys HeadKeysFrom(const KeyMatrix& keys, int64_t j0, int64_t column) {
-  if (keys.rows != nullptr) return {keys.k + column, keys.v + column, keys.rows + j0};
-  return {keys.k + j0 * keys.ld + column, keys.v + j0 * keys.ld + column, nullptr};
+  if (keys.rows != nullptr) return {keys.k + column, keys.v + column, keys.ld, keys.rows + j0};
+  return {keys.k + j0 * keys.ld + column, keys.v + j0 * keys.ld + column, keys.ld, nullptr};
 }
 
 }  // namespace
@@ -111,12 +112,11 @@ void Attention::DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) 
   const int64_t hd = s_.head_dim, q_stride = s_.heads * hd, kvh = h / group_;
   const int64_t nk = job.key_count[i], j0 = job.key_begin ? job.key_begin[i] : 0;
   const float* qi = job.q + i * q_stride + h * hd;
-  const KeyMatrix& keys = job.keys;
   const HeadKeys head = HeadKeysFrom(job.keys, j0, kvh * hd);
-  k_.dots_f32(qi, head.k, keys.ld, head.rows, nk - j0, hd, scale_, s + j0);
+  k_.dots_f32(qi, head.k, head.ld, head.rows, nk - j0, hd, scale_, s + j0);
   SoftCap(s + j0, nk - j0);
   k_.softmax(s + j0, nk - j0);
-  k_.weighted_sum_f32(s + j0, head.v, keys.ld, head.rows, nk - j0, hd, job.out + i * q_stride + h * hd);
+  k_.weighted_sum_f32(s + j0, head.v, head.ld, head.rows, nk - j0, hd, job.out + i * q_stride + h * hd);
 }
 
 void Attention::Direct(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
@@ -155,7 +155,7 @@ void Attention::MeanHeadProbs(const threading::Workers& workers, const float* q_
       const int64_t kvh = h / group_;
       std::fill_n(s, begin, 0.0f);  // outside the window: probability 0
       const HeadKeys head = HeadKeysFrom(keys, begin, kvh * hd);
-      k_.dots_f32(q_row + h * hd, head.k, keys.ld, head.rows, nk - begin, hd, scale_, s + begin);
+      k_.dots_f32(q_row + h * hd, head.k, head.ld, head.rows, nk - begin, hd, scale_, s + begin);
       SoftCap(s + begin, nk - begin);
       k_.softmax(s + begin, nk - begin);
     }
