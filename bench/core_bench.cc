@@ -86,7 +86,9 @@ void BM_Attention(benchmark::State& state) {
   const threading::Context threads(kThreads, /*numa=*/false);
   const threading::Workers workers(threads, /*serial=*/false);
   Attention attn(simd::KernelsFor(simd::SelectedIsa()), {heads, kv_heads, hd});
-  for (auto _ : state) attn.Run(workers, q.data(), n, count.data(), {kk.data(), vv.data(), kv_heads * hd}, out.data());
+  std::vector<float> probs;
+  for (auto _ : state)
+    attn.Run(workers, q.data(), n, count.data(), {kk.data(), vv.data(), kv_heads * hd}, out.data(), nullptr, probs);
   // Causal: n²/2 (query, key) pairs, each a hd-long dot and a hd-long accumulation per head.
   state.SetItemsProcessed(state.iterations() * 2 * 2 * n * (n + 1) / 2 * hd * heads);  // items = FLOPs
 }

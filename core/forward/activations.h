@@ -34,6 +34,7 @@ struct Activations {
   std::vector<float> kc, vc;                   // [keys][kv_dim]: a sequence's live K/V gathered into fp32
   std::vector<std::vector<int64_t>> key_rows;  // per segment: its live keys' cache rows (direct attention)
   std::vector<float> head_probs;               // [heads][keys]: scratch of the score reduction
+  std::vector<float> probs;                    // [rows][heads][keys]: scratch of the direct attention
   std::vector<float> head_logits;              // [sequences][vocab]: LM head over each sequence's last row
   std::vector<Attention::DirectJob> direct;    // a layer's decode-attention jobs, run together
   // The scratch of one expert's FFN computed on one thread: gate and up [kExpertRows][expert width].

@@ -42,11 +42,11 @@ void Attention::SoftCap(float* s, int64_t n) const {
 }
 
 void Attention::Run(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
-                    KeyMatrix keys, float* out, const int64_t* key_begin) const {
+                    KeyMatrix keys, float* out, const int64_t* key_begin, std::vector<float>& probs) const {
   if (n >= kTiledMinRows)
     Tiled(workers, q, n, key_count, key_begin, keys, out);
   else
-    Direct(workers, q, n, key_count, key_begin, keys, out);
+    Direct(workers, q, n, key_count, key_begin, keys, out, probs);
 }
 
 void Attention::Tiled(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
@@ -120,26 +120,117 @@ void Attention::DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) 
 }
 
 void Attention::Direct(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
-                       const int64_t* key_begin, KeyMatrix keys, float* out) const {
+                       const int64_t* key_begin, KeyMatrix keys, float* out, std::vector<float>& probs) const {
   const DirectJob job{q, n, key_count, key_begin, keys, out};
-  RunDirectMany(workers, {&job, 1});
+  RunDirectMany(workers, {&job, 1}, probs);
 }
 
-void Attention::RunDirectMany(const threading::Workers& workers, std::span<const DirectJob> jobs) const {
-  // Tasks (job, head, row), numbered job by job; first[j] is job j's first task.
-  std::vector<int64_t> first(jobs.size() + 1, 0);
-  int64_t max_keys = 0;
-  for (size_t j = 0; j < jobs.size(); ++j) {
-    first[j + 1] = first[j] + s_.heads * jobs[j].n;
-    max_keys = std::max(max_keys, jobs[j].key_count[jobs[j].n - 1]);
+namespace {
+
+// Tasks numbered job by job: count(j) of them for job j.
+class JobTasks {
+ public:
+  template <class Count>
+  JobTasks(size_t jobs, Count count) : first_(jobs + 1, 0) {
+    for (size_t j = 0; j < jobs; ++j) first_[j + 1] = first_[j] + count(j);
   }
-  workers.ParallelFor(first.back(), 1, [&](int64_t t0, int64_t t1) {
-    float* s = workers.Scratch(max_keys);
-    size_t j = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), t0) - first.begin()) - 1;
+  int64_t size() const { return first_.back(); }
+  // Task t's job, and its number within that job.
+  std::pair<size_t, int64_t> Locate(int64_t t) const {
+    const auto j = static_cast<size_t>(std::upper_bound(first_.begin(), first_.end(), t) - first_.begin()) - 1;
+    return {j, t - first_[j]};
+  }
+
+ private:
+  std::vector<int64_t> first_;
+};
+
+}  // namespace
+
+void Attention::RunDirectMany(const threading::Workers& workers, std::span<const DirectJob> jobs,
+                              std::vector<float>& probs) const {
+  const int64_t hd = s_.head_dim, heads = s_.heads, q_stride = heads * hd;
+  // Keys of each job (its last row sees the most) and where its probabilities go: row i, head h
+  // at probs[offset[j] + (i·heads + h)·keys[j]].
+  std::vector<int64_t> keys(jobs.size()), offset(jobs.size() + 1, 0);
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    keys[j] = jobs[j].key_count[jobs[j].n - 1];
+    offset[j + 1] = offset[j] + jobs[j].n * heads * keys[j];
+  }
+  const auto key_begin = [](const DirectJob& job, int64_t i) { return job.key_begin ? job.key_begin[i] : 0; };
+
+  // Few keys: one loop over (job, head, row), each task all of DirectRow.
+  if (*std::ranges::max_element(keys) <= kKeyBlock) {
+    const JobTasks tasks(jobs.size(), [&](size_t j) { return heads * jobs[j].n; });
+    const int64_t max_keys = *std::ranges::max_element(keys);
+    workers.ParallelFor(tasks.size(), 1, [&](int64_t t0, int64_t t1) {
+      float* s = workers.Scratch(max_keys);
+      for (int64_t t = t0; t < t1; ++t) {
+        const auto [j, local] = tasks.Locate(t);
+        DirectRow(jobs[j], local / jobs[j].n, local % jobs[j].n, s);
+      }
+    });
+    return;
+  }
+
+  if (static_cast<int64_t>(probs.size()) < offset.back()) probs.resize(static_cast<size_t>(offset.back()));
+  float* const p = probs.data();
+  const auto row_probs = [&](size_t j, int64_t i, int64_t h) { return p + offset[j] + (i * heads + h) * keys[j]; };
+
+  // 1. Scores: tasks (job, KV head, block of kKeyBlock keys), each over the block's keys for every
+  // row's query heads of the group, so a key is read once per KV head.
+  const auto blocks = [&](size_t j) { return (keys[j] + kKeyBlock - 1) / kKeyBlock; };
+  const JobTasks score_tasks(jobs.size(), [&](size_t j) { return s_.kv_heads * blocks(j); });
+  workers.ParallelFor(score_tasks.size(), 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      while (t >= first[j + 1]) ++j;
-      const int64_t local = t - first[j], n = jobs[j].n;
-      DirectRow(jobs[j], local / n, local % n, s);
+      const auto [j, local] = score_tasks.Locate(t);
+      const DirectJob& job = jobs[j];
+      const int64_t kvh = local / blocks(j), b0 = local % blocks(j) * kKeyBlock, b1 = std::min(keys[j], b0 + kKeyBlock);
+      for (int64_t i = 0; i < job.n; ++i) {
+        const int64_t lo = std::max(b0, key_begin(job, i)), hi = std::min(b1, job.key_count[i]);
+        if (lo >= hi) continue;
+        const HeadKeys head = HeadKeysFrom(job.keys, lo, kvh * hd);
+        for (int64_t h = kvh * group_; h < (kvh + 1) * group_; ++h)
+          k_.dots_f32(job.q + i * q_stride + h * hd, head.k, head.ld, head.rows, hi - lo, hd, scale_,
+                      row_probs(j, i, h) + lo);
+      }
+    }
+  });
+
+  // 2. Probabilities: tasks (job, row, head).
+  const JobTasks row_tasks(jobs.size(), [&](size_t j) { return jobs[j].n * heads; });
+  workers.ParallelFor(row_tasks.size(), 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const auto [j, local] = row_tasks.Locate(t);
+      const int64_t i = local / heads, lo = key_begin(jobs[j], i), hi = jobs[j].key_count[i];
+      float* s = row_probs(j, i, local % heads);
+      SoftCap(s + lo, hi - lo);
+      k_.softmax(s + lo, hi - lo);
+    }
+  });
+
+  // 3. Weighted sums: tasks (job, KV head, chunk of a head's columns), each over all keys for every
+  // row's query heads of the group, so a value row's cache lines are read once per KV head. A
+  // chunk is 32 columns (two cache lines), halved down to 8 (the kernel's step) while the tasks are
+  // fewer than the threads, or the whole head where 32 does not divide it.
+  int64_t width = hd % 32 == 0 ? 32 : hd;
+  while (width > 8 && width % 16 == 0 &&
+         static_cast<int64_t>(jobs.size()) * s_.kv_heads * (hd / width) < workers.num_threads())
+    width /= 2;
+  const int64_t chunks = hd / width;
+  const JobTasks sum_tasks(jobs.size(), [&](size_t) { return s_.kv_heads * chunks; });
+  workers.ParallelFor(sum_tasks.size(), 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const auto [j, local] = sum_tasks.Locate(t);
+      const DirectJob& job = jobs[j];
+      const int64_t kvh = local / chunks, column = local % chunks * width;
+      for (int64_t i = 0; i < job.n; ++i) {
+        const int64_t lo = key_begin(job, i), hi = job.key_count[i];
+        const HeadKeys head = HeadKeysFrom(job.keys, lo, kvh * hd + column);
+        for (int64_t h = kvh * group_; h < (kvh + 1) * group_; ++h)
+          k_.weighted_sum_f32(row_probs(j, i, h) + lo, head.v, head.ld, head.rows, hi - lo, width,
+                              job.out + i * q_stride + h * hd + column);
+      }
     }
   });
 }

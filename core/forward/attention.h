@@ -4,7 +4,8 @@
 //    sgemm calls with an online softmax between them, so the full n×n score matrix never
 //    exists and key tiles past the block's causal limit are skipped;
 //  - direct (decode, a few rows): per (head, row), dot products over the keys, softmax, and an
-//    accumulation of value rows.
+//    accumulation of value rows; over many keys, as three parallel loops that read each key and
+//    value row once per KV head (RunDirectMany).
 // Keys are given as row-major K and V matrices (row j = key j, KV head h at columns h·hd), which
 // the caller points at the KV cache when the live keys are consecutive slots and otherwise at a
 // compacted copy. Query row i sees keys [key_begin[i], key_count[i]) (key_begin null: from 0);
@@ -43,9 +44,10 @@ class Attention {
   Attention(const simd::Kernels& kernels, AttentionShape shape);
 
   // out[i, h·hd : (h+1)·hd] = softmax_j(logit(q_i,h, k_j)) · v_j over key_begin[i] <= j <
-  // key_count[i], for n query rows of q (row stride heads·hd) and every head h.
+  // key_count[i] (key_begin null: from 0), for n query rows of q (row stride heads·hd) and every
+  // head h. probs: the direct form's scratch (RunDirectMany), grown as needed and kept by the caller.
   void Run(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count, KeyMatrix keys,
-           float* out, const int64_t* key_begin = nullptr) const;
+           float* out, const int64_t* key_begin, std::vector<float>& probs) const;
 
   // One sequence's direct-form work in RunDirectMany.
   struct DirectJob {
@@ -56,9 +58,13 @@ class Attention {
     KeyMatrix keys;
     float* out;
   };
-  // Run's direct form for several sequences at once (a decode step of a batch), as one parallel
-  // loop over (sequence, head, row): the same arithmetic per row as Run.
-  void RunDirectMany(const threading::Workers& workers, std::span<const DirectJob> jobs) const;
+  // Run's direct form for several sequences at once (a decode step of a batch). With at most
+  // kKeyBlock keys per job, one parallel loop over (sequence, head, row). Otherwise three: scores
+  // over (sequence, KV head, block of keys), softmax over (sequence, row, head), weighted sums over
+  // (sequence, KV head, chunk of columns); every (row, head)'s probabilities are kept in probs
+  // between them. Either way each result has the bits of DirectRow's kernel calls.
+  void RunDirectMany(const threading::Workers& workers, std::span<const DirectJob> jobs,
+                     std::vector<float>& probs) const;
 
   // Attention probabilities of one query row (q_row: heads·hd) over keys [begin, nk), averaged
   // over heads into scores[0, nk) (keys before begin score 0): the importance used by LazyLLM's
@@ -69,6 +75,9 @@ class Attention {
   // Query rows per tiled task and keys per tile.
   int64_t query_block() const { return query_block_; }
   static constexpr int64_t kKeyTile = 256;
+  // Keys per scoring task of the direct form (128 KiB of fp32 keys of a 64-wide head, which the
+  // group's other query heads then find in L2), and the most keys of its one-loop form.
+  static constexpr int64_t kKeyBlock = 512;
   // Below this many query rows the direct form runs.
   static constexpr int64_t kTiledMinRows = 8;
 
@@ -76,7 +85,7 @@ class Attention {
   void Tiled(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
              const int64_t* key_begin, KeyMatrix keys, float* out) const;
   void Direct(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
-              const int64_t* key_begin, KeyMatrix keys, float* out) const;
+              const int64_t* key_begin, KeyMatrix keys, float* out, std::vector<float>& probs) const;
   // Head h of query row i of a direct job, into s (scratch of key_count[i] floats).
   void DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) const;
   // Soft-caps n logits in place (no-op without a cap).

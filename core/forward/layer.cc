@@ -141,7 +141,7 @@ void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, 
     if (direct && keys.k != a.kc.data())
       a.direct.push_back({q, n, count, visible_from, keys, out});
     else
-      f.attention.Run(f.workers, q, n, count, keys, out, visible_from);
+      f.attention.Run(f.workers, q, n, count, keys, out, visible_from, a.probs);
     // The last row is the newest position, so it sees every key (within its window).
     if (s.scores != nullptr) {
       a.head_probs.resize(std::max(a.head_probs.size(), static_cast<size_t>(f.m.config.num_heads * count[n - 1])));
@@ -149,7 +149,7 @@ void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, 
                                 begin[n - 1]);
     }
   }
-  if (!a.direct.empty()) f.attention.RunDirectMany(f.workers, a.direct);
+  if (!a.direct.empty()) f.attention.RunDirectMany(f.workers, a.direct, a.probs);
 }
 
 // rows[i] = down · act(rows[i]·gate) ⊙ (rows[i]·up) for n rows of width dim, in place, in chunks

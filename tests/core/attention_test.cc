@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -39,7 +40,8 @@ TEST_P(AttentionTest, MatchesFloat64) {
   const simd::Kernels& kern = simd::KernelsFor(simd::SelectedIsa());
   Attention attn(kern, {c.heads, c.kv_heads, hd});
   std::vector<float> out(static_cast<size_t>(c.n * qs), -1.0f);
-  attn.Run(workers, q.data(), c.n, count.data(), {kk.data(), vv.data(), ld}, out.data());
+  std::vector<float> probs;
+  attn.Run(workers, q.data(), c.n, count.data(), {kk.data(), vv.data(), ld}, out.data(), nullptr, probs);
   std::vector<float> scores(static_cast<size_t>(c.nk)), head_probs(static_cast<size_t>(c.heads * c.nk));
   attn.MeanHeadProbs(workers, &q[(c.n - 1) * qs], c.nk, {kk.data(), vv.data(), ld}, scores.data(), head_probs.data());
 
@@ -75,6 +77,93 @@ INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
                                            Case{8, 2, 32, 150, 600},    // tiled: blocks × tiles, GQA 4
                                            Case{9, 3, 64, 70, 70},      // smollm2's head layout
                                            Case{6, 1, 8, 300, 1000}));  // multi-query, ragged tiles
+
+// The direct form, in its one-loop form (few keys) and its three loops (many), against the kernel
+// calls of one (row, head) at a time: dots_f32, soft-cap, softmax, weighted_sum_f32. Several jobs
+// at once, keys in place and through rows, windows, head widths that 32 divides and does not, on
+// the workers and serially: every output has those calls' bits.
+struct DirectCase {
+  int64_t heads, kv_heads, head_dim;
+  float softcap;
+  int64_t max_keys;  // the longest job's keys
+};
+
+class AttentionDirectTest : public ::testing::TestWithParam<DirectCase> {};
+
+TEST_P(AttentionDirectTest, GivesTheBitsOfOneRowAndHeadAtATime) {
+  const DirectCase c = GetParam();
+  const int64_t hd = c.head_dim, qs = c.heads * hd, ld = c.kv_heads * hd + 5, stored = c.max_keys + 300;
+  const auto kk = Random(static_cast<size_t>(stored * ld), 2), vv = Random(static_cast<size_t>(stored * ld), 3);
+  // Job 0: one row over every key, in place. Job 1: five rows, keys through a list of rows with
+  // gaps, non-decreasing counts and window starts. Job 2: two rows over fewer keys, in place.
+  std::vector<int64_t> list(static_cast<size_t>(c.max_keys));
+  for (int64_t j = 0; j < c.max_keys; ++j) list[j] = j + j / 7 + (j % 3 == 0 ? 1 : 0) * (j > 100 ? 40 : 0);
+  std::sort(list.begin(), list.end());
+  list.erase(std::unique(list.begin(), list.end()), list.end());
+  const auto listed = static_cast<int64_t>(list.size());
+  struct JobData {
+    int64_t n;
+    std::vector<int64_t> count, begin;
+    bool through_rows;
+  };
+  const std::vector<JobData> data = {{1, {c.max_keys}, {0}, false},
+                                     {5,
+                                      {listed / 2, listed / 2 + 3, listed / 2 + 3, listed - 9, listed},
+                                      {0, 2, 2, listed / 3, listed / 3 + 1},
+                                      true},
+                                     {2, {c.max_keys / 3, c.max_keys / 3 + 1}, {0, 0}, false}};
+  std::vector<std::vector<float>> q;
+  for (size_t j = 0; j < data.size(); ++j) q.push_back(Random(static_cast<size_t>(data[j].n * qs), 10 + j));
+
+  const simd::Kernels& kern = simd::KernelsFor(simd::SelectedIsa());
+  Attention attn(kern, {c.heads, c.kv_heads, hd, 0.0f, c.softcap});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int64_t group = c.heads / c.kv_heads;
+  // Expected: per job, row and head, the kernel calls DirectRow makes.
+  std::vector<std::vector<float>> expected;
+  for (size_t j = 0; j < data.size(); ++j) {
+    const JobData& d = data[j];
+    expected.emplace_back(static_cast<size_t>(d.n * qs));
+    for (int64_t i = 0; i < d.n; ++i)
+      for (int64_t h = 0; h < c.heads; ++h) {
+        const int64_t lo = d.begin[i], nk = d.count[i] - lo, column = h / group * hd;
+        const float* k = d.through_rows ? kk.data() + column : kk.data() + lo * ld + column;
+        const float* v = d.through_rows ? vv.data() + column : vv.data() + lo * ld + column;
+        const int64_t* rows = d.through_rows ? list.data() + lo : nullptr;
+        std::vector<float> s(static_cast<size_t>(nk));
+        kern.dots_f32(&q[j][i * qs + h * hd], k, ld, rows, nk, hd, scale, s.data());
+        if (c.softcap > 0)
+          for (float& x : s) x = c.softcap * std::tanh(x / c.softcap);
+        kern.softmax(s.data(), nk);
+        kern.weighted_sum_f32(s.data(), v, ld, rows, nk, hd, &expected[j][i * qs + h * hd]);
+      }
+  }
+
+  const threading::Context threads(2, /*numa=*/false);
+  for (const bool serial : {false, true}) {
+    const threading::Workers workers(threads, serial);
+    std::vector<std::vector<float>> out;
+    std::vector<Attention::DirectJob> jobs;
+    for (size_t j = 0; j < data.size(); ++j) {
+      const JobData& d = data[j];
+      out.emplace_back(static_cast<size_t>(d.n * qs), -1.0f);
+      const KeyMatrix keys =
+          d.through_rows ? KeyMatrix{kk.data(), vv.data(), ld, list.data()} : KeyMatrix{kk.data(), vv.data(), ld};
+      jobs.push_back({q[j].data(), d.n, d.count.data(), d.begin.data(), keys, out[j].data()});
+    }
+    std::vector<float> probs;
+    attn.RunDirectMany(workers, jobs, probs);
+    for (size_t j = 0; j < data.size(); ++j)
+      for (size_t e = 0; e < out[j].size(); ++e)
+        ASSERT_EQ(out[j][e], expected[j][e]) << "job " << j << " element " << e << (serial ? " serial" : " workers");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, AttentionDirectTest,
+                         ::testing::Values(DirectCase{9, 3, 64, 0.0f, 300},     // one loop (few keys)
+                                           DirectCase{9, 3, 64, 0.0f, 1300},    // three loops, smollm2's heads
+                                           DirectCase{8, 2, 80, 0.0f, 1100},    // 32 does not divide the head
+                                           DirectCase{4, 4, 32, 30.0f, 700}));  // soft-cap, no grouping
 
 }  // namespace
 }  // namespace lazyllm
