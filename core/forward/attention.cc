@@ -170,6 +170,13 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
         DirectRow(jobs[j], local / jobs[j].n, local % jobs[j].n, s);
       }
     });
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      const DirectJob& job = jobs[j];
+      if (job.mean_probs == nullptr) continue;
+      if (static_cast<int64_t>(probs.size()) < heads * keys[j]) probs.resize(static_cast<size_t>(heads * keys[j]));
+      MeanHeadProbs(workers, job.q + (job.n - 1) * q_stride, keys[j], job.keys, job.mean_probs, probs.data(),
+                    key_begin(job, job.n - 1));
+    }
     return;
   }
 
@@ -208,6 +215,12 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
       k_.softmax(s + lo, hi - lo);
     }
   });
+  // The last rows' probabilities are MeanHeadProbs's before averaging.
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const DirectJob& job = jobs[j];
+    if (job.mean_probs != nullptr)
+      AverageHeads(row_probs(j, job.n - 1, 0), keys[j], key_begin(job, job.n - 1), keys[j], job.mean_probs);
+  }
 
   // 3. Weighted sums: tasks (job, KV head, chunk of a head's columns), each over all keys for every
   // row's query heads of the group, so a value row's cache lines are read once per KV head. A
@@ -238,21 +251,24 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
 void Attention::MeanHeadProbs(const threading::Workers& workers, const float* q_row, int64_t nk, KeyMatrix keys,
                               float* scores, float* head_probs, int64_t begin) const {
   const int64_t hd = s_.head_dim;
-  // Each head's probabilities get their own row; the rows are then summed in head order, so the
-  // result is the same for any thread count.
+  // Each head's probabilities get their own row, then averaged.
   workers.ParallelFor(s_.heads, 1, [&](int64_t h0, int64_t h1) {
     for (int64_t h = h0; h < h1; ++h) {
       float* s = &head_probs[h * nk];
       const int64_t kvh = h / group_;
-      std::fill_n(s, begin, 0.0f);  // outside the window: probability 0
       const HeadKeys head = HeadKeysFrom(keys, begin, kvh * hd);
       k_.dots_f32(q_row + h * hd, head.k, head.ld, head.rows, nk - begin, hd, scale_, s + begin);
       SoftCap(s + begin, nk - begin);
       k_.softmax(s + begin, nk - begin);
     }
   });
+  AverageHeads(head_probs, nk, begin, nk, scores);
+}
+
+void Attention::AverageHeads(const float* head_probs, int64_t stride, int64_t begin, int64_t nk, float* scores) const {
+  // Summed in head order, so the result is the same for any thread count.
   std::fill_n(scores, nk, 0.0f);
-  for (int64_t h = 0; h < s_.heads; ++h) k_.add(scores, &head_probs[h * nk], nk);
+  for (int64_t h = 0; h < s_.heads; ++h) k_.add(scores + begin, head_probs + h * stride + begin, nk - begin);
   k_.scale(scores, 1.0f / static_cast<float>(s_.heads), nk);
 }
 

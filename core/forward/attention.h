@@ -57,6 +57,7 @@ class Attention {
     const int64_t* key_begin;  // null: from 0
     KeyMatrix keys;
     float* out;
+    float* mean_probs = nullptr;  // non-null: MeanHeadProbs of the last row, from this pass's probabilities
   };
   // Run's direct form for several sequences at once (a decode step of a batch). With at most
   // kKeyBlock keys per job, one parallel loop over (sequence, head, row). Otherwise three: scores
@@ -88,6 +89,8 @@ class Attention {
               const int64_t* key_begin, KeyMatrix keys, float* out, std::vector<float>& probs) const;
   // Head h of query row i of a direct job, into s (scratch of key_count[i] floats).
   void DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) const;
+  // scores[0, nk) = the mean over heads of head_probs[h·stride + j] for j in [begin, nk), 0 before.
+  void AverageHeads(const float* head_probs, int64_t stride, int64_t begin, int64_t nk, float* scores) const;
   // Soft-caps n logits in place (no-op without a cap).
   void SoftCap(float* s, int64_t n) const;
 

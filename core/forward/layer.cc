@@ -138,11 +138,13 @@ void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, 
     const float* q = &a.q[s.begin * q_dim];
     const int64_t* visible_from = window > 0 ? begin : nullptr;
     float* out = &a.attn[s.begin * q_dim];
-    if (direct && keys.k != a.kc.data())
-      a.direct.push_back({q, n, count, visible_from, keys, out});
-    else
-      f.attention.Run(f.workers, q, n, count, keys, out, visible_from, a.probs);
-    // The last row is the newest position, so it sees every key (within its window).
+    // The last row is the newest position, so it sees every key (within its window): its scores
+    // come from the direct pass's probabilities, or are computed here.
+    if (direct && keys.k != a.kc.data()) {
+      a.direct.push_back({q, n, count, visible_from, keys, out, s.scores});
+      continue;
+    }
+    f.attention.Run(f.workers, q, n, count, keys, out, visible_from, a.probs);
     if (s.scores != nullptr) {
       a.head_probs.resize(std::max(a.head_probs.size(), static_cast<size_t>(f.m.config.num_heads * count[n - 1])));
       f.attention.MeanHeadProbs(f.workers, q + (n - 1) * q_dim, count[n - 1], keys, s.scores, a.head_probs.data(),

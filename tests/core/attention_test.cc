@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 namespace lazyllm {
@@ -81,7 +82,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
 // The direct form, in its one-loop form (few keys) and its three loops (many), against the kernel
 // calls of one (row, head) at a time: dots_f32, soft-cap, softmax, weighted_sum_f32. Several jobs
 // at once, keys in place and through rows, windows, head widths that 32 divides and does not, on
-// the workers and serially: every output has those calls' bits.
+// the workers and serially: every output has those calls' bits, and the mean probabilities of a
+// job's last row are MeanHeadProbs's.
 struct DirectCase {
   int64_t heads, kv_heads, head_dim;
   float softcap;
@@ -151,11 +153,26 @@ TEST_P(AttentionDirectTest, GivesTheBitsOfOneRowAndHeadAtATime) {
           d.through_rows ? KeyMatrix{kk.data(), vv.data(), ld, list.data()} : KeyMatrix{kk.data(), vv.data(), ld};
       jobs.push_back({q[j].data(), d.n, d.count.data(), d.begin.data(), keys, out[j].data()});
     }
-    std::vector<float> probs;
+    // Jobs 0 and 1 ask for their last row's mean probabilities, which MeanHeadProbs computes alone.
+    std::vector<std::vector<float>> mean(2);
+    for (size_t j = 0; j < mean.size(); ++j) {
+      mean[j].assign(static_cast<size_t>(data[j].count.back()), -1.0f);
+      jobs[j].mean_probs = mean[j].data();
+    }
+    // Scratch left over from a larger step: stale values must not be read.
+    std::vector<float> probs(1 << 20, std::numeric_limits<float>::quiet_NaN());
     attn.RunDirectMany(workers, jobs, probs);
     for (size_t j = 0; j < data.size(); ++j)
       for (size_t e = 0; e < out[j].size(); ++e)
         ASSERT_EQ(out[j][e], expected[j][e]) << "job " << j << " element " << e << (serial ? " serial" : " workers");
+    for (size_t j = 0; j < mean.size(); ++j) {
+      const JobData& d = data[j];
+      const int64_t nk = d.count.back();
+      std::vector<float> alone(static_cast<size_t>(nk)), head_probs(static_cast<size_t>(c.heads * nk));
+      attn.MeanHeadProbs(workers, &q[j][(d.n - 1) * qs], nk, jobs[j].keys, alone.data(), head_probs.data(),
+                         d.begin.back());
+      EXPECT_EQ(mean[j], alone) << "job " << j << (serial ? " serial" : " workers");
+    }
   }
 }
 
