@@ -4,7 +4,10 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <thread>
 #include <vector>
@@ -93,6 +96,45 @@ void BM_Attention(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 2 * 2 * n * (n + 1) / 2 * hd * heads);  // items = FLOPs
 }
 BENCHMARK(BM_Attention)->Arg(512)->Arg(2048)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Decode attention as in a step of smollm2-135m at a long prompt: rows query rows (the new token,
+// and revived ones) of 9 query heads over 3 KV heads of 64, on each of 30 layers' fp32 caches of
+// 4,096 keys (188 MB in all, so the keys stream from memory as in a real step), read through a
+// list of rows (a pruned layer) when `listed`.
+void BM_DecodeAttentionLayers(benchmark::State& state) {
+  const int64_t rows = state.range(0), listed = state.range(1), layers = 30, nk = 4096;
+  const int64_t heads = 9, kv_heads = 3, hd = 64, ld = kv_heads * hd;
+  const auto q = Random(rows * heads * hd, 1);
+  // The caches in 64-byte aligned memory, as the KV cache's rows are.
+  const auto kr = Random(layers * nk * ld, 2), vr = Random(layers * nk * ld, 3);
+  const auto aligned = [](const std::vector<float>& v) {
+    auto* p = static_cast<float*>(std::aligned_alloc(64, (v.size() * sizeof(float) + 63) / 64 * 64));
+    std::memcpy(p, v.data(), v.size() * sizeof(float));
+    return std::unique_ptr<float, decltype(&std::free)>(p, &std::free);
+  };
+  const auto kk = aligned(kr), vv = aligned(vr);
+  std::vector<int64_t> count(static_cast<size_t>(rows)), list(static_cast<size_t>(nk));
+  for (int64_t i = 0; i < rows; ++i) count[i] = nk - (rows - 1 - i) * 97;
+  for (int64_t j = 0; j < nk; ++j) list[j] = j;
+  std::vector<float> out(static_cast<size_t>(rows * heads * hd)), probs;
+  const threading::Context threads(kThreads, /*numa=*/false);
+  const threading::Workers workers(threads, /*serial=*/false);
+  Attention attn(simd::KernelsFor(simd::SelectedIsa()), {heads, kv_heads, hd});
+  for (auto _ : state)
+    for (int64_t l = 0; l < layers; ++l) {
+      const Attention::DirectJob job{
+          q.data(),
+          rows,
+          count.data(),
+          nullptr,
+          {kk.get() + l * nk * ld, vv.get() + l * nk * ld, ld, listed ? list.data() : nullptr},
+          out.data()};
+      attn.RunDirectMany(workers, {&job, 1}, probs);
+    }
+  state.counters["bytes/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * layers * nk * ld * 8), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_DecodeAttentionLayers)->ArgsProduct({{1, 5}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // One smollm2-135m layer (plus its tiny 512-token LM head) over a prompt of n tokens.
 void BM_Layer(benchmark::State& state) {
