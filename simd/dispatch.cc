@@ -18,7 +18,10 @@ void InstallDTypeRows(Kernels& table, std::span<const DTypeRow> rows) {
   for (const DTypeRow& row : rows) {
     DTypeKernels& k = table.dtypes[static_cast<uint32_t>(row.dtype)];
     if (row.kernels.to_f32 != nullptr) k.to_f32 = row.kernels.to_f32;
-    if (row.kernels.dot != nullptr) k.dot = row.kernels.dot;
+    if (row.kernels.dot != nullptr) {
+      k.dot = row.kernels.dot;
+      k.dots = row.kernels.dots;  // the multi-row twin of this dot, or none
+    }
     if (row.kernels.int8_dot != nullptr) {
       k.int8_dot = row.kernels.int8_dot;
       k.int8_act = row.kernels.int8_act;

@@ -25,6 +25,10 @@ enum class Isa { kRef, kAvx2, kAvx512 };
 // min per (sub-)block (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) compute Σ (d·q + m)·x as d·Σ q·x + m·Σ x.
 // The other dtypes ignore it (it may then be nullptr).
 using RowDotFn = float (*)(const void* w, const float* x, const float* xsum16, int64_t n);
+// The same weight row against nx input rows at once (x + t·ldx, their 16-sums at xsum16 + t·n/16):
+// y[t·ldy] = dot(w, x + t·ldx, xsum16 + t·n/16, n) bit for bit, the row loaded once for all of them.
+using RowDotsFn = void (*)(const void* w, const float* x, int64_t ldx, int64_t nx, const float* xsum16, int64_t n,
+                           float* y, int64_t ldy);
 // Converts n elements of a stored row to fp32 (n a multiple of the block size).
 using ToF32Fn = void (*)(const void* src, float* dst, int64_t n);
 // Encodes n fp32 activations as int8 blocks (Q8_0 or Q8_K).
@@ -48,6 +52,8 @@ struct DTypeKernels {
   // int8_group runs every step): int8_gemm's bits on the deinterleaved rows, its rows a multiple
   // of kGroupRows whose groups start at w.
   Int8GemmFn int8_group_gemm = nullptr;
+  // dot over several input rows (GEMV steps of a few rows); nullptr: dot per input row.
+  RowDotsFn dots = nullptr;
 };
 
 // One weight dtype's kernels on one ISA: a row of that ISA's table (simd/<isa>/dtypes.cc). The

@@ -82,15 +82,20 @@ void Int8Gemm(const SliceProduct& p, const simd::DTypeKernels& kern, const simd:
   });
 }
 
-// GEMV on the stored dtype: each weight row once, against every input row (and its 16-sums).
-void Gemv(const SliceProduct& p, simd::RowDotFn dot, const GemvInputs& in) {
+// GEMV on the stored dtype: each weight row once, against every input row (and its 16-sums), by
+// the dtype's dot per input row or its dots over all of them (the same bits).
+void Gemv(const SliceProduct& p, const simd::DTypeKernels& kern, const GemvInputs& in) {
   const int64_t groups = p.w.cols / 16;
   p.workers.ParallelForIn(p.arena, 0, p.rows(), 32, [&](int64_t r0, int64_t r1) {
     auto* buf = reinterpret_cast<uint8_t*>(p.workers.Scratch(RowScratchFloats(p.w)));
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* row = p.StoredRow(r, buf);
+      if (kern.dots != nullptr && p.n > 1) {
+        kern.dots(row, p.x, p.w.cols, p.n, in.xsum.data(), p.w.cols, p.y + r, p.w.rows);
+        continue;
+      }
       for (int64_t i = 0; i < p.n; ++i)
-        p.y[i * p.w.rows + r] = dot(row, p.x + i * p.w.cols, in.xsum.data() + i * groups, p.w.cols);
+        p.y[i * p.w.rows + r] = kern.dot(row, p.x + i * p.w.cols, in.xsum.data() + i * groups, p.w.cols);
     }
   });
 }
@@ -183,7 +188,7 @@ void MatMul(const threading::Workers& workers, const simd::Kernels& k, const Wei
     else if (int8_dot != nullptr)
       GemvInt8(p, kern, gemv, xq_row_bytes);
     else if (gemv_rows)
-      Gemv(p, kern.dot, gemv);
+      Gemv(p, kern, gemv);
     else if (f32 && n <= k.gemm_small_max_rows)
       SmallBatchF32(p, k);
     else if (f32)

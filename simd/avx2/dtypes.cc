@@ -10,6 +10,7 @@
 
 #include "simd/avx2/quant_decoders.h"
 #include "simd/avx2/vec.h"
+#include "simd/tiles.h"
 
 namespace lazyllm::simd {
 namespace {
@@ -28,6 +29,40 @@ inline __m256 Int8x8ToF32(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_
 
 float DotF32W(const void* w, const float* x, const float* /*xsum16*/, int64_t n) {
   return DotF32(static_cast<const float*>(w), x, n);
+}
+
+// DotF32 of one weight row with NX input rows (n a multiple of 32): each input's four
+// accumulators as DotF32 adds them, the row's vectors loaded once for all NX.
+template <int NX>
+void DotsF32Tile(const float* w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy) {
+  __m256 acc[NX][4];
+#pragma GCC unroll 4
+  for (int t = 0; t < NX; ++t)
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) acc[t][c] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 32) {
+    __m256 wv[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) wv[c] = _mm256_loadu_ps(w + i + 8 * c);
+#pragma GCC unroll 4
+    for (int t = 0; t < NX; ++t)
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c)
+        acc[t][c] = _mm256_fmadd_ps(wv[c], _mm256_loadu_ps(x + t * ldx + i + 8 * c), acc[t][c]);
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < NX; ++t)
+    y[t * ldy] = HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3])));
+}
+
+void DotsF32W(const void* w, const float* x, int64_t ldx, int64_t nx, const float* /*xsum16*/, int64_t n, float* y,
+              int64_t ldy) {
+  const auto* wf = static_cast<const float*>(w);
+  if (n % 32 != 0) {  // DotF32's other steps
+    for (int64_t t = 0; t < nx; ++t) y[t * ldy] = DotF32(wf, x + t * ldx, n);
+    return;
+  }
+  ForEachTile<3>(nx, [&]<int NX>(int64_t t) { DotsF32Tile<NX>(wf, x + t * ldx, ldx, n, y + t * ldy, ldy); });
 }
 
 // A row of 16-bit floats (IEEE half or bfloat16): 8 at a time widened by Load, two accumulators,
@@ -341,7 +376,7 @@ constexpr DTypeRow Decoded(DType d) {
 
 // Every weight dtype's row (F32 converts as the scalar table does: a copy).
 constexpr DTypeRow kRows[] = {
-    {DType::kF32, {nullptr, DotF32W}},
+    {DType::kF32, {.dot = DotF32W, .dots = DotsF32W}},
     {DType::kF16, {HalfRowToF32<LoadF16, F16ToF32>, DotHalfRow<LoadF16, F16ToF32>}},
     {DType::kBF16, {HalfRowToF32<LoadBF16, BF16ToF32>, DotHalfRow<LoadBF16, BF16ToF32>}},
     {DType::kQ8_0, {ToF32Q8_0, DotQ8_0, DotQ8_0Q8, DType::kQ8_0}},

@@ -160,6 +160,34 @@ TEST_P(KernelsTest, DotsAndWeightedSumGiveTheBitsOfDotAndAxpy) {
       }
 }
 
+// A dtype's dots (a weight row against several input rows) give the bits of its dot per input row,
+// for every dtype of the ISA's table that has them: widths with and without whole 32-element
+// steps, 1 to 7 inputs at a padded, misaligned stride, results at a stride.
+TEST_P(KernelsTest, RowDotsGiveTheBitsOfDot) {
+  int tested = 0;
+  for (uint32_t d = 0; d < kDTypeSlots; ++d) {
+    const DTypeKernels& kern = k().dtypes[d];
+    if (kern.dots == nullptr) continue;
+    ASSERT_EQ(static_cast<DType>(d), DType::kF32) << "a test of these widths is for F32 rows";
+    ++tested;
+    for (int64_t n : {32, 64, 576, 16, 40, 7})
+      for (int64_t nx = 1; nx <= 7; ++nx) {
+        SCOPED_TRACE("n=" + std::to_string(n) + " inputs=" + std::to_string(nx));
+        const int64_t ldx = n + 3, ldy = 5;
+        const auto w = Random(n + kOffset, 41), x = Random(nx * ldx + kOffset, 42);
+        const auto xsum = std::vector<float>(static_cast<size_t>(nx * (n / 16) + 1), 0.0f);
+        std::vector<float> y(static_cast<size_t>(nx * ldy), -7.0f), want = y;
+        kern.dots(w.data() + kOffset, x.data() + kOffset, ldx, nx, xsum.data(), n, y.data(), ldy);
+        for (int64_t t = 0; t < nx; ++t)
+          want[t * ldy] = kern.dot(w.data() + kOffset, x.data() + kOffset + t * ldx, xsum.data(), n);
+        EXPECT_EQ(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)), 0);
+      }
+  }
+  if (GetParam() != Isa::kRef) {
+    EXPECT_GT(tested, 0) << "no dtype of this ISA has dots";
+  }
+}
+
 // Half conversion for the f16 KV cache: every ISA rounds like the exact software conversion,
 // over random values, halfway cases, overflow, subnormals and the odd lengths of the tail.
 TEST_P(KernelsTest, F32ToF16) {
