@@ -31,30 +31,6 @@ float DotF32W(const void* w, const float* x, const float* /*xsum16*/, int64_t n)
   return DotF32(static_cast<const float*>(w), x, n);
 }
 
-// DotF32 of one weight row with NX input rows (n a multiple of 32): each input's four
-// accumulators as DotF32 adds them, the row's vectors loaded once for all NX.
-template <int NX>
-void DotsF32Tile(const float* w, const float* x, int64_t ldx, int64_t n, float* y, int64_t ldy) {
-  __m256 acc[NX][4];
-#pragma GCC unroll 4
-  for (int t = 0; t < NX; ++t)
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) acc[t][c] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n; i += 32) {
-    __m256 wv[4];
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) wv[c] = _mm256_loadu_ps(w + i + 8 * c);
-#pragma GCC unroll 4
-    for (int t = 0; t < NX; ++t)
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; ++c)
-        acc[t][c] = _mm256_fmadd_ps(wv[c], _mm256_loadu_ps(x + t * ldx + i + 8 * c), acc[t][c]);
-  }
-#pragma GCC unroll 4
-  for (int t = 0; t < NX; ++t)
-    y[t * ldy] = HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3])));
-}
-
 void DotsF32W(const void* w, const float* x, int64_t ldx, int64_t nx, const float* /*xsum16*/, int64_t n, float* y,
               int64_t ldy) {
   const auto* wf = static_cast<const float*>(w);
@@ -62,7 +38,13 @@ void DotsF32W(const void* w, const float* x, int64_t ldx, int64_t nx, const floa
     for (int64_t t = 0; t < nx; ++t) y[t * ldy] = DotF32(wf, x + t * ldx, n);
     return;
   }
-  ForEachTile<3>(nx, [&]<int NX>(int64_t t) { DotsF32Tile<NX>(wf, x + t * ldx, ldx, n, y + t * ldy, ldy); });
+  // DotF32's bits with the inputs as its second operand; a scale of 1 changes none.
+  ForEachTile<3>(nx, [&]<int NX>(int64_t t) {
+    const float* xt[NX];
+#pragma GCC unroll 4
+    for (int i = 0; i < NX; ++i) xt[i] = x + (t + i) * ldx;
+    DotsTile<NX>(wf, xt, n, 1.0f, y + t * ldy, ldy);
+  });
 }
 
 // A row of 16-bit floats (IEEE half or bfloat16): 8 at a time widened by Load, two accumulators,

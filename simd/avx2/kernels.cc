@@ -92,30 +92,6 @@ void Axpy(float a, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
-// DotF32 of q with NK key rows at once (n a multiple of 32): each key's four accumulators as
-// DotF32 adds them, q's vectors loaded once for all NK.
-template <int NK>
-void DotsTile(const float* q, const float* const* k, int64_t n, float scale, float* s) {
-  __m256 acc[NK][4];
-#pragma GCC unroll 4
-  for (int t = 0; t < NK; ++t)
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) acc[t][c] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n; i += 32) {
-    __m256 qv[4];
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) qv[c] = _mm256_loadu_ps(q + i + 8 * c);
-#pragma GCC unroll 4
-    for (int t = 0; t < NK; ++t)
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; ++c) acc[t][c] = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k[t] + i + 8 * c), acc[t][c]);
-  }
-#pragma GCC unroll 4
-  for (int t = 0; t < NK; ++t)
-    s[t] =
-        HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3]))) * scale;
-}
-
 void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, int64_t keys, int64_t n, float scale,
              float* s) {
   auto row = [&](int64_t j) { return k + (rows ? rows[j] : j) * ld; };
@@ -127,7 +103,7 @@ void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, in
     const float* kt[NK];
 #pragma GCC unroll 4
     for (int t = 0; t < NK; ++t) kt[t] = row(j + t);
-    DotsTile<NK>(q, kt, n, scale, s + j);
+    DotsTile<NK>(q, kt, n, scale, s + j, 1);
   });
 }
 

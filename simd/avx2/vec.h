@@ -58,5 +58,30 @@ inline float DotF32(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+// DotF32 of q with NK rows at once (n a multiple of 32), times scale, into s[t·lds]: each row's
+// four accumulators as DotF32 adds them, q's vectors loaded once for all NK. Decode attention's
+// keys against a query, and a weight row against a GEMV step's input rows.
+template <int NK>
+inline void DotsTile(const float* q, const float* const* k, int64_t n, float scale, float* s, int64_t lds) {
+  __m256 acc[NK][4];
+#pragma GCC unroll 4
+  for (int t = 0; t < NK; ++t)
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) acc[t][c] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 32) {
+    __m256 qv[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) qv[c] = _mm256_loadu_ps(q + i + 8 * c);
+#pragma GCC unroll 4
+    for (int t = 0; t < NK; ++t)
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) acc[t][c] = _mm256_fmadd_ps(qv[c], _mm256_loadu_ps(k[t] + i + 8 * c), acc[t][c]);
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < NK; ++t)
+    s[t * lds] =
+        HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3]))) * scale;
+}
+
 }  // namespace
 }  // namespace lazyllm::simd
