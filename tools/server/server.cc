@@ -20,43 +20,69 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The socket of the connection a request arrived on: httplib serves a connection on one thread
-// and keeps it open while a handler runs, but does not hand the socket to handlers, so it is
-// found by its two addresses among the process's descriptors; -1 when none matches.
-int ConnectionSocket(const httplib::Request& req) {
+// An address's host (as httplib writes it) and port; empty and -1 for other families.
+std::string HostAndPort(const sockaddr_storage& a, int* port) {
+  char host[INET6_ADDRSTRLEN] = "";
+  *port = -1;
+  if (a.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(a);
+    *port = ntohs(in.sin_port);
+    inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
+  } else if (a.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
+    *port = ntohs(in6.sin6_port);
+    inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
+  }
+  return host;
+}
+
+// The first of the process's sockets for which match(fd, local, peer) holds (the peer left
+// AF_UNSPEC where the socket has none, as a listening one has not); -1 when none does. httplib
+// does not hand out its sockets, so they are found by their addresses.
+template <class Match>
+int FindSocket(Match match) {
   DIR* dir = opendir("/proc/self/fd");
   if (!dir) return -1;
   int found = -1;
-  auto port_and_host = [](const sockaddr_storage& a, int* port) -> std::string {
-    char host[INET6_ADDRSTRLEN] = "";
-    if (a.ss_family == AF_INET) {
-      const auto& in = reinterpret_cast<const sockaddr_in&>(a);
-      *port = ntohs(in.sin_port);
-      inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
-    } else if (a.ss_family == AF_INET6) {
-      const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
-      *port = ntohs(in6.sin6_port);
-      inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
-    }
-    return host;
-  };
   while (dirent* e = readdir(dir)) {
     const int fd = std::atoi(e->d_name);
     if (fd <= 2) continue;
     sockaddr_storage peer{}, local{};
     socklen_t pn = sizeof peer, ln = sizeof local;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pn) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ln) != 0)
-      continue;
-    int peer_port = -1, local_port = -1;
-    if (port_and_host(peer, &peer_port) == req.remote_addr && peer_port == req.remote_port &&
-        (port_and_host(local, &local_port), local_port == req.local_port)) {
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ln) != 0) continue;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pn) != 0) peer.ss_family = AF_UNSPEC;
+    if (match(fd, local, peer)) {
       found = fd;
       break;
     }
   }
   closedir(dir);
   return found;
+}
+
+// The socket of the connection a request arrived on: httplib serves a connection on one thread
+// and keeps it open while a handler runs, but does not hand the socket to handlers.
+int ConnectionSocket(const httplib::Request& req) {
+  return FindSocket([&](int, const sockaddr_storage& local, const sockaddr_storage& peer) {
+    int peer_port = -1, local_port = -1;
+    return HostAndPort(peer, &peer_port) == req.remote_addr && peer_port == req.remote_port &&
+           (HostAndPort(local, &local_port), local_port == req.local_port);
+  });
+}
+
+// httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, fixed when the library was
+// built). More clients connecting at once overflow the accept queue, and under load some of them
+// got a reset instead of an answer (ServerTest.ConcurrentClientsGetTheirSoloTexts, 16 clients,
+// failed about one run in twenty on a loaded machine). listen() again on the bound socket sets the
+// system's limit instead.
+void WidenBacklog(int port) {
+  const int fd = FindSocket([&](int fd, const sockaddr_storage& local, const sockaddr_storage& peer) {
+    int listening = 0, local_port = -1;
+    socklen_t n = sizeof listening;
+    return peer.ss_family == AF_UNSPEC && (HostAndPort(local, &local_port), local_port == port) &&
+           getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &n) == 0 && listening != 0;
+  });
+  if (fd >= 0) listen(fd, SOMAXCONN);
 }
 
 // The client closed its connection (it gave up on the request).
@@ -404,6 +430,7 @@ StatusOr<int> Server::Start() {
     return InvalidArgumentError("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                                 " (in use, or not an address of this machine)");
   port_ = port;
+  WidenBacklog(port);
   listener_ = std::thread([this] { http_->listen_after_bind(); });
   return port;
 }
