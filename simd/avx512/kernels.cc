@@ -1,11 +1,14 @@
 // AVX-512 (F, BW, VL) kernels where the wider registers pay: the GEMV dot products of decode,
-// which are bound by converting stored weights to fp32. Every other entry is the AVX2 kernel.
+// which are bound by converting stored weights to fp32, the small-batch fp32 matmul, and decode
+// attention's dots and weighted sums (with the AVX2 kernels' bits). Every other entry is the AVX2
+// kernel.
 #include "simd/kernels.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
 
+#include "simd/avx2/vec.h"
 #include "simd/quant_kernels.h"
 #include "simd/tiles.h"
 
@@ -75,6 +78,78 @@ void GemmSmallF32(const float* w, int64_t rows, const float* x, int64_t n, int64
   for (; r < rows; ++r) GemmRowBlock<1>(w + r * k, x, n, k, y + r, ldy);
 }
 
+// The upper eight lanes of v.
+inline __m256 High8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+
+// DotsTile (simd/avx2/vec.h) in 16-lane registers, with its bits: per key, lo holds DotF32's
+// accumulators 0 and 1 in its two halves, hi its 2 and 3, each lane taking the same fused
+// multiply-adds in the same order; they are then added as DotF32 adds them. Half the loads and
+// multiply-adds of the AVX2 tile, which pays where a step attends with several rows (the revived
+// rows of LazyLLM's decode) and the keys come from cache.
+template <int NK>
+inline void DotsTile16(const float* q, const float* const* k, int64_t n, float scale, float* s) {
+  __m512 lo[NK], hi[NK];
+#pragma GCC unroll 8
+  for (int t = 0; t < NK; ++t) lo[t] = hi[t] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 32) {
+    const __m512 q0 = _mm512_loadu_ps(q + i), q1 = _mm512_loadu_ps(q + i + 16);
+#pragma GCC unroll 8
+    for (int t = 0; t < NK; ++t) {
+      lo[t] = _mm512_fmadd_ps(q0, _mm512_loadu_ps(k[t] + i), lo[t]);
+      hi[t] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(k[t] + i + 16), hi[t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < NK; ++t) {
+    const __m256 a01 = _mm256_add_ps(_mm512_castps512_ps256(lo[t]), High8(lo[t]));
+    const __m256 a23 = _mm256_add_ps(_mm512_castps512_ps256(hi[t]), High8(hi[t]));
+    s[t] = HorizontalSum(_mm256_add_ps(a01, a23)) * scale;
+  }
+}
+
+void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, int64_t keys, int64_t n, float scale,
+             float* s) {
+  if (n % 32 != 0) return Avx2Kernels().dots_f32(q, k, ld, rows, keys, n, scale, s);  // DotF32's other steps
+  auto row = [&](int64_t j) { return k + (rows ? rows[j] : j) * ld; };
+  ForEachTile<4>(keys, [&]<int NK>(int64_t j) {
+    const float* kt[NK];
+#pragma GCC unroll 4
+    for (int t = 0; t < NK; ++t) kt[t] = row(j + t);
+    DotsTile16<NK>(q, kt, n, scale, s + j);
+  });
+}
+
+// o[0, 16·NV) = Σ_j p[j] · (row j of v)[0, 16·NV) (the last vector's lanes masked by `last`),
+// each column's sum taken as the AVX2 tile takes it: from zero, one fused multiply-add per key in
+// key order.
+template <int NV>
+void WeightedSumTile16(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, float* o,
+                       __mmask16 last) {
+  __m512 acc[NV];
+#pragma GCC unroll 4
+  for (int c = 0; c < NV; ++c) acc[c] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < keys; ++j) {
+    const __m512 pj = _mm512_set1_ps(p[j]);
+    const float* vj = v + (rows ? rows[j] : j) * ld;
+#pragma GCC unroll 4
+    for (int c = 0; c < NV; ++c)
+      acc[c] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(c == NV - 1 ? last : 0xffff, vj + 16 * c), acc[c]);
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < NV; ++c) _mm512_mask_storeu_ps(o + 16 * c, c == NV - 1 ? last : 0xffff, acc[c]);
+}
+
+void WeightedSumF32(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, int64_t n,
+                    float* o) {
+  if (n % 8 != 0) return Avx2Kernels().weighted_sum_f32(p, v, ld, rows, keys, n, o);  // Axpy's scalar steps
+  // Vectors of 16 columns, four at a time; a width of 8 more ends on a half-masked vector.
+  const int64_t vectors = (n + 15) / 16;
+  const __mmask16 last = n % 16 == 0 ? 0xffff : 0x00ff;
+  ForEachTile<4>(vectors, [&]<int NV>(int64_t c) {
+    WeightedSumTile16<NV>(p, v + 16 * c, ld, rows, keys, o + 16 * c, c + NV == vectors ? last : 0xffff);
+  });
+}
+
 }  // namespace
 
 const Kernels& Avx512Kernels() {
@@ -83,6 +158,8 @@ const Kernels& Avx512Kernels() {
     t.isa = Isa::kAvx512;
     t.gemm_small_f32 = GemmSmallF32;
     t.gemm_small_max_rows = kMaxSmallInputs;  // measured: ahead of packed sgemm up to B = 32 and beyond
+    t.dots_f32 = DotsF32;
+    t.weighted_sum_f32 = WeightedSumF32;
     InstallDTypeRows(t, Avx512DTypeRows());
     if (CpuSupportsAvx512Vnni()) InstallDTypeRows(t, Avx512VnniDTypeRows());
     return t;
