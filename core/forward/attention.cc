@@ -184,15 +184,16 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
   float* const p = probs.data();
   const auto row_probs = [&](size_t j, int64_t i, int64_t h) { return p + offset[j] + (i * heads + h) * keys[j]; };
 
-  // 1. Scores: tasks (job, KV head, block of kKeyBlock keys), each over the block's keys for every
+  // 1. Scores: tasks (job, KV head, block of kScoreBlock keys), each over the block's keys for every
   // row's query heads of the group, so a key is read once per KV head.
-  const auto blocks = [&](size_t j) { return (keys[j] + kKeyBlock - 1) / kKeyBlock; };
+  const auto blocks = [&](size_t j) { return (keys[j] + kScoreBlock - 1) / kScoreBlock; };
   const JobTasks score_tasks(jobs.size(), [&](size_t j) { return s_.kv_heads * blocks(j); });
   workers.ParallelFor(score_tasks.size(), 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const auto [j, local] = score_tasks.Locate(t);
       const DirectJob& job = jobs[j];
-      const int64_t kvh = local / blocks(j), b0 = local % blocks(j) * kKeyBlock, b1 = std::min(keys[j], b0 + kKeyBlock);
+      const int64_t kvh = local / blocks(j), b0 = local % blocks(j) * kScoreBlock,
+                    b1 = std::min(keys[j], b0 + kScoreBlock);
       for (int64_t i = 0; i < job.n; ++i) {
         const int64_t lo = std::max(b0, key_begin(job, i)), hi = std::min(b1, job.key_count[i]);
         if (lo >= hi) continue;

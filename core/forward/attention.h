@@ -76,9 +76,13 @@ class Attention {
   // Query rows per tiled task and keys per tile.
   int64_t query_block() const { return query_block_; }
   static constexpr int64_t kKeyTile = 256;
-  // Keys per scoring task of the direct form (128 KiB of fp32 keys of a 64-wide head, which the
-  // group's other query heads then find in L2), and the most keys of its one-loop form.
+  // The most keys of the direct form's one-loop form.
   static constexpr int64_t kKeyBlock = 512;
+  // Keys per scoring task of its three-loop form: 32 KiB of fp32 keys of a 64-wide head, which
+  // every query head of the group, in every row of the step (a decode's revived rows), then reads
+  // from L1. (Blocks of 512, in L2, took 8% longer with 5 rows in core_bench's
+  // DecodeAttentionLayers, and no less with 1.)
+  static constexpr int64_t kScoreBlock = 128;
   // Below this many query rows the direct form runs.
   static constexpr int64_t kTiledMinRows = 8;
 
