@@ -136,6 +136,42 @@ void BM_DecodeAttentionLayers(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeAttentionLayers)->ArgsProduct({{1, 5}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// A decode step's weight matmuls over n rows (the new token, and LazyLLM's revived rows) in
+// smollm2-135m's F32 shapes: q, k, v, o, gate, up and down of 8 layers (113 MB, 64-byte aligned as
+// placement copies them, so the weights stream from memory as in a real step). Counter: weight
+// bytes read per second.
+void BM_DecodeMatMuls(benchmark::State& state) {
+  const int64_t n = state.range(0), layers = 8, dim = 576, kv = 192, ffn = 1536;
+  const std::pair<int64_t, int64_t> shapes[] = {{dim, dim}, {kv, dim},  {kv, dim}, {dim, dim},
+                                                {ffn, dim}, {ffn, dim}, {dim, ffn}};
+  int64_t floats = 0;
+  for (const auto& [rows, cols] : shapes) floats += rows * cols;
+  const auto w = Random(layers * floats, 1), x = Random(n * ffn, 2);
+  auto* buf = static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(layers * floats) * sizeof(float)));
+  const std::unique_ptr<float, decltype(&std::free)> owner(buf, &std::free);
+  std::memcpy(buf, w.data(), w.size() * sizeof(float));
+  std::vector<WeightMatrix> matrices;
+  std::vector<std::vector<WeightSlice>> slices;
+  for (int64_t l = 0, at = 0; l < layers; ++l)
+    for (const auto& [rows, cols] : shapes) {
+      auto* data = reinterpret_cast<uint8_t*>(buf + at);
+      matrices.push_back({simd::DType::kF32, data, rows, cols, cols * 4});
+      slices.push_back({{0, rows, data}});
+      at += rows * cols;
+    }
+  const threading::Context threads(kThreads, /*numa=*/false);
+  const threading::Workers workers(threads, /*serial=*/false);
+  const simd::Kernels& k = simd::KernelsFor(simd::SelectedIsa());
+  GemvInputs gemv;
+  std::vector<float> y(static_cast<size_t>(n * ffn));
+  for (auto _ : state)
+    for (size_t m = 0; m < matrices.size(); ++m)
+      MatMul(workers, k, matrices[m], slices[m], x.data(), n, y.data(), gemv);
+  state.counters["bytes/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * layers * floats * 4), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_DecodeMatMuls)->DenseRange(1, 7)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // One smollm2-135m layer (plus its tiny 512-token LM head) over a prompt of n tokens.
 void BM_Layer(benchmark::State& state) {
   const auto path = std::filesystem::temp_directory_path() / "lazyllm_bench_layer.gguf";
