@@ -431,7 +431,10 @@ StatusOr<int> Server::Start() {
                                 " (in use, or not an address of this machine)");
   port_ = port;
   WidenBacklog(port);
-  listener_ = std::thread([this] { http_->listen_after_bind(); });
+  listener_ = std::thread([this] {
+    http_->listen_after_bind();
+    listener_done_ = true;
+  });
   return port;
 }
 
@@ -451,8 +454,12 @@ void Server::Drain(double grace_s) {
 }
 
 void Server::Stop() {
-  if (http_) http_->stop();
-  if (listener_.joinable()) listener_.join();
+  if (!listener_.joinable()) return;
+  // httplib's stop() does nothing until the listener's loop runs: a Stop right after Start (a
+  // test's, under a sanitizer) waits for it, or the loop would start after it and never end.
+  while (!http_->is_running() && !listener_done_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  http_->stop();
+  listener_.join();
 }
 
 }  // namespace lazyllm::server

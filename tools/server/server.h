@@ -55,6 +55,7 @@ class Server {
   std::unique_ptr<httplib::Server> http_;
   std::unique_ptr<Handlers> handlers_;
   std::thread listener_;
+  std::atomic<bool> listener_done_{false};  // its loop returned (or never ran)
   int port_ = 0;
 };
 
