@@ -28,4 +28,16 @@ inline void ForEachTile(int64_t n, Run&& run) {
   internal::LastTile<T - 1>(n - i, i, run);
 }
 
+// ForEachTile over n rows of a matrix, row j at m + (rows ? rows[j] : j)·ld:
+// run.template operator()<NT>(j, p) with p[0, NT) the pointers of the tile's rows j, j+1, ...
+template <int T, class Run>
+inline void ForEachRowTile(const float* m, int64_t ld, const int64_t* rows, int64_t n, Run&& run) {
+  ForEachTile<T>(n, [&]<int NT>(int64_t j) {
+    const float* p[NT];
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) p[t] = m + (rows ? rows[j + t] : j + t) * ld;
+    run.template operator()<NT>(j, p);
+  });
+}
+
 }  // namespace lazyllm::simd

@@ -39,10 +39,7 @@ void DotsF32W(const void* w, const float* x, int64_t ldx, int64_t nx, const floa
     return;
   }
   // DotF32's bits with the inputs as its second operand; a scale of 1 changes none.
-  ForEachTile<3>(nx, [&]<int NX>(int64_t t) {
-    const float* xt[NX];
-#pragma GCC unroll 4
-    for (int i = 0; i < NX; ++i) xt[i] = x + (t + i) * ldx;
+  ForEachRowTile<3>(x, ldx, nullptr, nx, [&]<int NX>(int64_t t, const float* const* xt) {
     DotsTile<NX>(wf, xt, n, 1.0f, y + t * ldy, ldy);
   });
 }

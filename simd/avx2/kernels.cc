@@ -99,12 +99,8 @@ void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, in
     for (int64_t j = 0; j < keys; ++j) s[j] = DotF32(q, row(j), n) * scale;
     return;
   }
-  ForEachTile<3>(keys, [&]<int NK>(int64_t j) {
-    const float* kt[NK];
-#pragma GCC unroll 4
-    for (int t = 0; t < NK; ++t) kt[t] = row(j + t);
-    DotsTile<NK>(q, kt, n, scale, s + j, 1);
-  });
+  ForEachRowTile<3>(k, ld, rows, keys,
+                    [&]<int NK>(int64_t j, const float* const* kt) { DotsTile<NK>(q, kt, n, scale, s + j, 1); });
 }
 
 // o[0, 8·NV) = Σ_j p[j] · (row j of v)[0, 8·NV), kept in NV registers over all keys.

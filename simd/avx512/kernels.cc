@@ -110,13 +110,8 @@ inline void DotsTile16(const float* q, const float* const* k, int64_t n, float s
 void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, int64_t keys, int64_t n, float scale,
              float* s) {
   if (n % 32 != 0) return Avx2Kernels().dots_f32(q, k, ld, rows, keys, n, scale, s);  // DotF32's other steps
-  auto row = [&](int64_t j) { return k + (rows ? rows[j] : j) * ld; };
-  ForEachTile<4>(keys, [&]<int NK>(int64_t j) {
-    const float* kt[NK];
-#pragma GCC unroll 4
-    for (int t = 0; t < NK; ++t) kt[t] = row(j + t);
-    DotsTile16<NK>(q, kt, n, scale, s + j);
-  });
+  ForEachRowTile<4>(k, ld, rows, keys,
+                    [&]<int NK>(int64_t j, const float* const* kt) { DotsTile16<NK>(q, kt, n, scale, s + j); });
 }
 
 // o[0, 16·NV) = Σ_j p[j] · (row j of v)[0, 16·NV) (the last vector's lanes masked by `last`),
