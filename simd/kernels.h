@@ -76,14 +76,17 @@ struct Kernels {
   int64_t gemm_small_max_rows;
   // y[i] += a * x[i].
   void (*axpy)(float a, const float* x, float* y, int64_t n);
-  // Decode attention of one query head over `keys` rows, row j at k + r·ld (or v + r·ld) with
-  // r = rows[j], or r = j when rows is null: s[j] = dot_f32(q, row j of k, n) · scale, and o =
-  // Σ_j p[j] · (row j of v) (o = 0, then axpy(p[j], row j, o, n) for j ascending). The bits of
-  // those calls, several keys (and o's elements) in registers at once.
+  // Decode attention over `keys` rows, row j at k + r·ld (or v + r·ld) with r = rows[j], or r = j
+  // when rows is null. dots_f32, one query head: s[j] = dot_f32(q, row j of k, n) · scale.
+  // weighted_sum_f32, the `heads` query heads that share these values (a KV head's group), head g's
+  // probabilities at p + g·p_stride and output at o + g·o_stride: o_g += Σ_j p_g[j] · (row j of v)
+  // (axpy(p_g[j], row j, o_g, n) for j ascending; a caller zeroes o_g first, and may then sum the
+  // keys block by block with the same bits). The bits of those calls, several keys (and heads, and
+  // o's elements) in registers at once; a value row is loaded once for all heads.
   void (*dots_f32)(const float* q, const float* k, int64_t ld, const int64_t* rows, int64_t keys, int64_t n,
                    float scale, float* s);
-  void (*weighted_sum_f32)(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, int64_t n,
-                           float* o);
+  void (*weighted_sum_f32)(const float* p, int64_t p_stride, int64_t heads, const float* v, int64_t ld,
+                           const int64_t* rows, int64_t keys, int64_t n, float* o, int64_t o_stride);
   // x[i] *= a.
   void (*scale)(float* x, float a, int64_t n);
   // x[i] += y[i].

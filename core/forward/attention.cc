@@ -116,7 +116,9 @@ void Attention::DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) 
   k_.dots_f32(qi, head.k, head.ld, head.rows, nk - j0, hd, scale_, s + j0);
   SoftCap(s + j0, nk - j0);
   k_.softmax(s + j0, nk - j0);
-  k_.weighted_sum_f32(s + j0, head.v, head.ld, head.rows, nk - j0, hd, job.out + i * q_stride + h * hd);
+  float* o = job.out + i * q_stride + h * hd;
+  std::fill_n(o, hd, 0.0f);
+  k_.weighted_sum_f32(s + j0, 0, 1, head.v, head.ld, head.rows, nk - j0, hd, o, 0);
 }
 
 void Attention::Direct(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
@@ -226,7 +228,9 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
   // 3. Weighted sums: tasks (job, KV head, chunk of a head's columns), each over all keys for every
   // row's query heads of the group, so a value row's cache lines are read once per KV head. A
   // chunk is 32 columns (two cache lines), halved down to 8 (the kernel's step) while the tasks are
-  // fewer than the threads, or the whole head where 32 does not divide it.
+  // fewer than the threads, or the whole head where 32 does not divide it. The keys go in blocks
+  // of kScoreBlock, every row's heads summing a block before the next, so the rows after the first
+  // read the block's values from L1; each sum still takes its keys in order (the same bits).
   int64_t width = hd % 32 == 0 ? 32 : hd;
   while (width > 8 && width % 16 == 0 &&
          static_cast<int64_t>(jobs.size()) * s_.kv_heads * (hd / width) < workers.num_threads())
@@ -238,12 +242,17 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
       const auto [j, local] = sum_tasks.Locate(t);
       const DirectJob& job = jobs[j];
       const int64_t kvh = local / chunks, column = local % chunks * width;
-      for (int64_t i = 0; i < job.n; ++i) {
-        const int64_t lo = key_begin(job, i), hi = job.key_count[i];
-        const HeadKeys head = HeadKeysFrom(job.keys, lo, kvh * hd + column);
-        for (int64_t h = kvh * group_; h < (kvh + 1) * group_; ++h)
-          k_.weighted_sum_f32(row_probs(j, i, h) + lo, head.v, head.ld, head.rows, hi - lo, width,
-                              job.out + i * q_stride + h * hd + column);
+      const int64_t h = kvh * group_;  // the group's heads, whose probabilities are keys[j] apart
+      for (int64_t i = 0; i < job.n; ++i)
+        for (int64_t g = 0; g < group_; ++g) std::fill_n(job.out + i * q_stride + (h + g) * hd + column, width, 0.0f);
+      for (int64_t b0 = 0; b0 < keys[j]; b0 += kScoreBlock) {
+        for (int64_t i = 0; i < job.n; ++i) {
+          const int64_t lo = std::max(b0, key_begin(job, i)), hi = std::min(b0 + kScoreBlock, job.key_count[i]);
+          if (lo >= hi) continue;
+          const HeadKeys head = HeadKeysFrom(job.keys, lo, kvh * hd + column);
+          k_.weighted_sum_f32(row_probs(j, i, h) + lo, keys[j], group_, head.v, head.ld, head.rows, hi - lo, width,
+                              job.out + i * q_stride + h * hd + column, hd);
+        }
       }
     }
   });

@@ -103,30 +103,47 @@ void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, in
                     [&]<int NK>(int64_t j, const float* const* kt) { DotsTile<NK>(q, kt, n, scale, s + j, 1); });
 }
 
-// o[0, 8·NV) = Σ_j p[j] · (row j of v)[0, 8·NV), kept in NV registers over all keys.
-template <int NV>
-void WeightedSumTile(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, float* o) {
-  __m256 acc[NV];
-#pragma GCC unroll 8
-  for (int c = 0; c < NV; ++c) acc[c] = _mm256_setzero_ps();
+// For the G heads g: o_g[0, 8·NV) += Σ_j p_g[j] · (row j of v)[0, 8·NV), kept in G·NV registers over
+// all keys; each value vector is loaded once for the G heads.
+template <int G, int NV>
+void WeightedSumTile(const float* p, int64_t ps, const float* v, int64_t ld, const int64_t* rows, int64_t keys,
+                     float* o, int64_t os) {
+  __m256 acc[G * NV];
+#pragma GCC unroll 16
+  for (int t = 0; t < G * NV; ++t) acc[t] = _mm256_loadu_ps(o + t / NV * os + 8 * (t % NV));
   for (int64_t j = 0; j < keys; ++j) {
-    const __m256 pj = _mm256_set1_ps(p[j]);
     const float* vj = v + (rows ? rows[j] : j) * ld;
+    __m256 vv[NV];
 #pragma GCC unroll 8
-    for (int c = 0; c < NV; ++c) acc[c] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * c), acc[c]);
+    for (int c = 0; c < NV; ++c) vv[c] = _mm256_loadu_ps(vj + 8 * c);
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) {
+      const __m256 pj = _mm256_set1_ps(p[g * ps + j]);
+#pragma GCC unroll 8
+      for (int c = 0; c < NV; ++c) acc[g * NV + c] = _mm256_fmadd_ps(pj, vv[c], acc[g * NV + c]);
+    }
   }
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g)
 #pragma GCC unroll 8
-  for (int c = 0; c < NV; ++c) _mm256_storeu_ps(o + 8 * c, acc[c]);
+    for (int c = 0; c < NV; ++c) _mm256_storeu_ps(o + g * os + 8 * c, acc[g * NV + c]);
 }
 
-void WeightedSumF32(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, int64_t n,
-                    float* o) {
+void WeightedSumF32(const float* p, int64_t p_stride, int64_t heads, const float* v, int64_t ld, const int64_t* rows,
+                    int64_t keys, int64_t n, float* o, int64_t o_stride) {
   if (n % 8 != 0) {  // Axpy's scalar steps
-    std::memset(o, 0, static_cast<size_t>(n) * sizeof(float));
-    for (int64_t j = 0; j < keys; ++j) Axpy(p[j], v + (rows ? rows[j] : j) * ld, o, n);
+    for (int64_t g = 0; g < heads; ++g) {
+      float* og = o + g * o_stride;
+      for (int64_t j = 0; j < keys; ++j) Axpy(p[g * p_stride + j], v + (rows ? rows[j] : j) * ld, og, n);
+    }
     return;
   }
-  ForEachTile<8>(n / 8, [&]<int NV>(int64_t c) { WeightedSumTile<NV>(p, v + 8 * c, ld, rows, keys, o + 8 * c); });
+  // Tiles of 2 heads × 4 vectors: 8 accumulators, enough independent sums to hide the multiply-add's latency.
+  ForEachTile<2>(heads, [&]<int G>(int64_t g) {
+    ForEachTile<4>(n / 8, [&]<int NV>(int64_t c) {
+      WeightedSumTile<G, NV>(p + g * p_stride, p_stride, v + 8 * c, ld, rows, keys, o + g * o_stride + 8 * c, o_stride);
+    });
+  });
 }
 
 void Scale(float* x, float a, int64_t n) {

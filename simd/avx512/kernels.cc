@@ -114,34 +114,47 @@ void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, in
                     [&]<int NK>(int64_t j, const float* const* kt) { DotsTile16<NK>(q, kt, n, scale, s + j); });
 }
 
-// o[0, 16·NV) = Σ_j p[j] · (row j of v)[0, 16·NV) (the last vector's lanes masked by `last`),
-// each column's sum taken as the AVX2 tile takes it: from zero, one fused multiply-add per key in
-// key order.
-template <int NV>
-void WeightedSumTile16(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, float* o,
-                       __mmask16 last) {
-  __m512 acc[NV];
-#pragma GCC unroll 4
-  for (int c = 0; c < NV; ++c) acc[c] = _mm512_setzero_ps();
+// For the G heads g: o_g[0, 16·NV) += Σ_j p_g[j] · (row j of v)[0, 16·NV) (the last vector's lanes
+// masked by `last`), each column's sum taken as the AVX2 tile takes it: one fused multiply-add per
+// key in key order. Each value vector is loaded once for the G heads.
+template <int G, int NV>
+void WeightedSumTile16(const float* p, int64_t ps, const float* v, int64_t ld, const int64_t* rows, int64_t keys,
+                       float* o, int64_t os, __mmask16 last) {
+  __m512 acc[G * NV];
+#pragma GCC unroll 16
+  for (int t = 0; t < G * NV; ++t)
+    acc[t] = _mm512_maskz_loadu_ps(t % NV == NV - 1 ? last : 0xffff, o + t / NV * os + 16 * (t % NV));
   for (int64_t j = 0; j < keys; ++j) {
-    const __m512 pj = _mm512_set1_ps(p[j]);
     const float* vj = v + (rows ? rows[j] : j) * ld;
+    __m512 vv[NV];
 #pragma GCC unroll 4
-    for (int c = 0; c < NV; ++c)
-      acc[c] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(c == NV - 1 ? last : 0xffff, vj + 16 * c), acc[c]);
+    for (int c = 0; c < NV; ++c) vv[c] = _mm512_maskz_loadu_ps(c == NV - 1 ? last : 0xffff, vj + 16 * c);
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) {
+      const __m512 pj = _mm512_set1_ps(p[g * ps + j]);
+#pragma GCC unroll 4
+      for (int c = 0; c < NV; ++c) acc[g * NV + c] = _mm512_fmadd_ps(pj, vv[c], acc[g * NV + c]);
+    }
   }
 #pragma GCC unroll 4
-  for (int c = 0; c < NV; ++c) _mm512_mask_storeu_ps(o + 16 * c, c == NV - 1 ? last : 0xffff, acc[c]);
+  for (int g = 0; g < G; ++g)
+#pragma GCC unroll 4
+    for (int c = 0; c < NV; ++c)
+      _mm512_mask_storeu_ps(o + g * os + 16 * c, c == NV - 1 ? last : 0xffff, acc[g * NV + c]);
 }
 
-void WeightedSumF32(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, int64_t n,
-                    float* o) {
-  if (n % 8 != 0) return Avx2Kernels().weighted_sum_f32(p, v, ld, rows, keys, n, o);  // Axpy's scalar steps
-  // Vectors of 16 columns, four at a time; a width of 8 more ends on a half-masked vector.
+void WeightedSumF32(const float* p, int64_t p_stride, int64_t heads, const float* v, int64_t ld, const int64_t* rows,
+                    int64_t keys, int64_t n, float* o, int64_t o_stride) {
+  if (n % 8 != 0)  // Axpy's scalar steps
+    return Avx2Kernels().weighted_sum_f32(p, p_stride, heads, v, ld, rows, keys, n, o, o_stride);
+  // Tiles of up to 4 heads × 4 vectors of 16 columns; a width of 8 more ends on a half-masked vector.
   const int64_t vectors = (n + 15) / 16;
   const __mmask16 last = n % 16 == 0 ? 0xffff : 0x00ff;
-  ForEachTile<4>(vectors, [&]<int NV>(int64_t c) {
-    WeightedSumTile16<NV>(p, v + 16 * c, ld, rows, keys, o + 16 * c, c + NV == vectors ? last : 0xffff);
+  ForEachTile<4>(heads, [&]<int G>(int64_t g) {
+    ForEachTile<4>(vectors, [&]<int NV>(int64_t c) {
+      WeightedSumTile16<G, NV>(p + g * p_stride, p_stride, v + 16 * c, ld, rows, keys, o + g * o_stride + 16 * c,
+                               o_stride, c + NV == vectors ? last : 0xffff);
+    });
   });
 }
 

@@ -2,7 +2,6 @@
 #include "simd/kernels.h"
 
 #include <cmath>
-#include <cstring>
 
 #include "simd/quant_kernels.h"
 
@@ -24,10 +23,12 @@ void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, in
   for (int64_t j = 0; j < keys; ++j) s[j] = DotF32(q, k + (rows ? rows[j] : j) * ld, n) * scale;
 }
 
-void WeightedSumF32(const float* p, const float* v, int64_t ld, const int64_t* rows, int64_t keys, int64_t n,
-                    float* o) {
-  std::memset(o, 0, static_cast<size_t>(n) * sizeof(float));
-  for (int64_t j = 0; j < keys; ++j) Axpy(p[j], v + (rows ? rows[j] : j) * ld, o, n);
+void WeightedSumF32(const float* p, int64_t p_stride, int64_t heads, const float* v, int64_t ld, const int64_t* rows,
+                    int64_t keys, int64_t n, float* o, int64_t o_stride) {
+  for (int64_t g = 0; g < heads; ++g) {
+    float* og = o + g * o_stride;
+    for (int64_t j = 0; j < keys; ++j) Axpy(p[g * p_stride + j], v + (rows ? rows[j] : j) * ld, og, n);
+  }
 }
 
 void Scale(float* x, float a, int64_t n) {

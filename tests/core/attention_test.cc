@@ -137,7 +137,8 @@ TEST_P(AttentionDirectTest, GivesTheBitsOfOneRowAndHeadAtATime) {
         if (c.softcap > 0)
           for (float& x : s) x = c.softcap * std::tanh(x / c.softcap);
         kern.softmax(s.data(), nk);
-        kern.weighted_sum_f32(s.data(), v, ld, rows, nk, hd, &expected[j][i * qs + h * hd]);
+        std::fill_n(&expected[j][i * qs + h * hd], hd, 0.0f);
+        kern.weighted_sum_f32(s.data(), 0, 1, v, ld, rows, nk, hd, &expected[j][i * qs + h * hd], 0);
       }
   }
 

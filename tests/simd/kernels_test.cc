@@ -142,7 +142,7 @@ TEST_P(KernelsTest, DotsAndWeightedSumGiveTheBitsOfDotAndAxpy) {
         for (int64_t j = 0; j < keys; ++j) list[j] = (5 * j + 2) % stored;  // out of order, some repeated
         const int64_t* rows = listed ? list.data() : nullptr;
         auto row = [&](int64_t j) { return listed ? list[j] : j; };
-        const auto q = Random(n + kOffset, 31), kv = Random(stored * ld + n, 32), p = Random(keys + 1, 33, 0.0f, 1.0f);
+        const auto q = Random(n + kOffset, 31), kv = Random(stored * ld + n, 32);
         const float* pq = q.data() + kOffset;
         std::vector<float> s(static_cast<size_t>(keys) + 1, -7.0f), want_s = s, ref_s = s;
         k().dots_f32(pq, kv.data(), ld, rows, keys, n, 0.125f, s.data());
@@ -150,13 +150,29 @@ TEST_P(KernelsTest, DotsAndWeightedSumGiveTheBitsOfDotAndAxpy) {
         for (int64_t j = 0; j < keys; ++j) want_s[j] = k().dot_f32(pq, kv.data() + row(j) * ld, n) * 0.125f;
         EXPECT_EQ(std::memcmp(s.data(), want_s.data(), s.size() * sizeof(float)), 0) << "dots";
         ExpectClose(s.data(), ref_s.data(), keys + 1, 1e-5f * n, "dots against the twin");
-        std::vector<float> o(static_cast<size_t>(n) + 1, -7.0f), want_o = o, ref_o = o;
-        k().weighted_sum_f32(p.data(), kv.data(), ld, rows, keys, n, o.data());
-        ref.weighted_sum_f32(p.data(), kv.data(), ld, rows, keys, n, ref_o.data());
-        std::fill_n(want_o.begin(), n, 0.0f);
-        for (int64_t j = 0; j < keys; ++j) k().axpy(p[j], kv.data() + row(j) * ld, want_o.data(), n);
-        EXPECT_EQ(std::memcmp(o.data(), want_o.data(), o.size() * sizeof(float)), 0) << "weighted sum";
-        ExpectClose(o.data(), ref_o.data(), n + 1, 1e-5f * (1 + keys), "weighted sum against the twin");
+        // Weighted sums of 1 to 6 heads (tiles of the kernels and their remainders), probabilities
+        // and outputs a padded stride apart (the padding must stay untouched), into zeroed outputs;
+        // and the keys summed in two calls, the second adding to what the first left.
+        for (int64_t heads = 1; heads <= 6; ++heads) {
+          SCOPED_TRACE("heads=" + std::to_string(heads));
+          const int64_t ps = keys + 2, os = n + 3;
+          const auto p = Random(heads * ps, 33 + heads, 0.0f, 1.0f);
+          std::vector<float> o(static_cast<size_t>(heads * os), -7.0f);
+          for (int64_t g = 0; g < heads; ++g) std::fill_n(o.begin() + g * os, n, 0.0f);
+          std::vector<float> want_o = o, ref_o = o, split_o = o;
+          k().weighted_sum_f32(p.data(), ps, heads, kv.data(), ld, rows, keys, n, o.data(), os);
+          ref.weighted_sum_f32(p.data(), ps, heads, kv.data(), ld, rows, keys, n, ref_o.data(), os);
+          const int64_t half = keys / 2;
+          k().weighted_sum_f32(p.data(), ps, heads, kv.data(), ld, rows, half, n, split_o.data(), os);
+          k().weighted_sum_f32(p.data() + half, ps, heads, rows ? kv.data() : kv.data() + half * ld, ld,
+                               rows ? rows + half : nullptr, keys - half, n, split_o.data(), os);
+          for (int64_t g = 0; g < heads; ++g)
+            for (int64_t j = 0; j < keys; ++j)
+              k().axpy(p[g * ps + j], kv.data() + row(j) * ld, want_o.data() + g * os, n);
+          EXPECT_EQ(std::memcmp(o.data(), want_o.data(), o.size() * sizeof(float)), 0) << "weighted sum";
+          EXPECT_EQ(std::memcmp(split_o.data(), want_o.data(), o.size() * sizeof(float)), 0) << "in two calls";
+          ExpectClose(o.data(), ref_o.data(), heads * os, 1e-5f * (1 + keys), "weighted sum against the twin");
+        }
       }
 }
 
@@ -358,9 +374,9 @@ TEST(RefKernelsTest, DtypeConversionsAreExact) {
 TEST(RefKernelsTest, DotsAndWeightedSumAgainstDoubles) {
   const int64_t n = 24, keys = 5, ld = 30;
   const auto q = Random(n, 41), kv = Random(keys * ld, 42), p = Random(keys, 43, 0.0f, 1.0f);
-  std::vector<float> s(keys), o(n);
+  std::vector<float> s(keys), o(n, 0.0f);
   RefKernels().dots_f32(q.data(), kv.data(), ld, nullptr, keys, n, 0.5f, s.data());
-  RefKernels().weighted_sum_f32(p.data(), kv.data(), ld, nullptr, keys, n, o.data());
+  RefKernels().weighted_sum_f32(p.data(), 0, 1, kv.data(), ld, nullptr, keys, n, o.data(), 0);
   for (int64_t j = 0; j < keys; ++j) {
     double d = 0;
     for (int64_t i = 0; i < n; ++i) d += static_cast<double>(q[i]) * kv[j * ld + i];
