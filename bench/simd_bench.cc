@@ -378,6 +378,7 @@ void BM_DecodeAttention(benchmark::State& state, Isa isa, bool per_key) {
 }
 BENCHMARK_CAPTURE(BM_DecodeAttention, kAvx2_per_key, Isa::kAvx2, true)->Arg(4096);
 BENCHMARK_CAPTURE(BM_DecodeAttention, kAvx2_kernels, Isa::kAvx2, false)->Arg(4096);
+BENCHMARK_CAPTURE(BM_DecodeAttention, kAvx512_kernels, Isa::kAvx512, false)->Arg(4096)->Arg(512);
 
 // LazyLLM's selection of the k lowest scores (candidates per second).
 void BM_SelectLowest(benchmark::State& state) {
