@@ -25,6 +25,6 @@ cmake --build build-tsan -j"$(nproc)" --target thread_pool_test topology_test nu
 # The threaded suites, less the long reference-numerics tests (100x slower under TSan, and no
 # more threaded than the rest).
 (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/../tools/tsan.supp" ctest --output-on-failure -j"$(nproc)" \
-  -R '^(ThreadPool|Workers|Context|Topology|Numa|Session|MappedFile|Batch|GenerateBatch|Concurrency|Scheduler|Server|ServeProcess|LayerSplitPrefill)[A-Za-z]*Test\.' \
+  -R '^(ThreadPool|SpinTeam|Workers|Context|Topology|Numa|Session|MappedFile|Batch|GenerateBatch|Concurrency|Scheduler|Server|ServeProcess|LayerSplitPrefill)[A-Za-z]*Test\.' \
   -E '(MatchesFloat64Reference|MatchesLlamaCpp|Int8Activation|BatchEqualsSoloOnTheSampleModel|BatchEqualsSoloOnQuantized|CutsChangeNothing|CutsInsideLayers)')
 LAZYLLM_FUZZ_BUILD=build-asan tools/fuzz.sh --smoke 10

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -103,9 +104,9 @@ TEST(ContextTest, ScratchIsThePerThreadBufferKeptBetweenCalls) {
   EXPECT_NE(other, a);
 }
 
-// The spinning team of a one-arena pool: every index once, in whole grains and at most one part
-// per thread, for loops of every size, after its workers have gone to sleep, nested, and from
-// several submitting threads at once (the loops the team is not free for run on oneTBB).
+// The spinning team of a one-arena pool: every index once, in whole grains and at most kSlices
+// slices per thread, for loops of every size, after its workers have gone to sleep, nested, and
+// from several submitting threads at once (the loops the team is not free for run on oneTBB).
 TEST(SpinTeamTest, CoversEveryIndexOnceInWholeGrains) {
   for (int threads : {1, 2, 4}) {
     SpinTeam team(threads);
@@ -122,10 +123,39 @@ TEST(SpinTeamTest, CoversEveryIndexOnceInWholeGrains) {
         ASSERT_TRUE(team.TryRun(
             5, 5 + n, grain, [](void* c, int64_t b, int64_t e) { (*static_cast<Body*>(c))(b, e); }, &body));
         for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[5 + i].load(), 1) << threads << " " << n << " " << grain;
-        EXPECT_LE(calls.load(), threads);
+        EXPECT_LE(calls.load(), threads * SpinTeam::kSlices);
         EXPECT_LE(calls.load(), (n + grain - 1) / grain);
       }
   }
+}
+
+// A member that stalls in its part's first slice: the caller, done with its own part, takes the
+// rest of the stalled part's slices from the back, and the loop ends when the stalled slice does.
+TEST(SpinTeamTest, SlicesOfAStalledPartAreTakenByTheOthers) {
+  SpinTeam team(2);
+  constexpr int64_t n = 2 * SpinTeam::kSlices;  // parts of kSlices slices of one index each
+  const std::thread::id caller = std::this_thread::get_id();
+  std::vector<std::thread::id> ran_by(n);
+  std::atomic<bool> worker_in{false};
+  auto body = [&](int64_t b, int64_t e) {
+    ASSERT_EQ(e - b, 1) << "a slice of one grain";
+    if (std::this_thread::get_id() != caller) {
+      if (!worker_in.exchange(true)) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } else {  // the caller's first slice waits (up to 5 s) for the worker to stall in one of its own
+      for (int i = 0; i < 5000 && !worker_in.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ran_by[b] = std::this_thread::get_id();
+  };
+  using Body = decltype(body);
+  ASSERT_TRUE(team.TryRun(
+      0, n, 1, [](void* c, int64_t b, int64_t e) { (*static_cast<Body*>(c))(b, e); }, &body));
+  ASSERT_TRUE(worker_in.load()) << "the worker took part";
+  for (const std::thread::id& id : ran_by) ASSERT_NE(id, std::thread::id()) << "every index ran";
+  // The worker ran its stalled slice; the caller its own part and the stalled part's other slices
+  // (all of them, unless the caller itself was held up for the whole stall).
+  const auto by_caller = std::count(ran_by.begin(), ran_by.end(), caller);
+  EXPECT_GT(by_caller, n / 2);
+  EXPECT_LT(by_caller, n);
 }
 
 TEST(SpinTeamTest, PoolLoopsAfterSleepNestedAndConcurrent) {
