@@ -18,14 +18,30 @@ void NormRows(const Forward& f, const float* in, const std::vector<float>& w, fl
   });
 }
 
+// y[r] += bias for n rows of width `width`, when the layer has one.
+void AddBias(const Forward& f, const std::vector<float>& bias, float* y, int64_t n, int64_t width) {
+  if (bias.empty()) return;
+  f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) f.k.add(y + r * width, bias.data(), width);
+  });
+}
+
 // y[n][w.rows] = x[n][w.cols] · Wᵀ (+ bias on every row, when the layer has one).
 void Project(const Forward& f, const float* x, int64_t n, const WeightMatrix& w, const std::vector<float>& bias,
              float* y, Activations& a) {
   MatMul(f.workers, f.k, w, f.placed.Slices(w), x, n, y, a.gemv, f.int8_activations);
-  if (bias.empty()) return;
-  f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) f.k.add(y + r * w.rows, bias.data(), w.rows);
-  });
+  AddBias(f, bias, y, n, w.rows);
+}
+
+// q, k, v = xn·Wqᵀ, xn·Wkᵀ, xn·Wvᵀ (+ their biases), in one MatMuls.
+void ProjectQkv(const Forward& f, const LayerWeights& w, const float* xn, int64_t n, float* q, float* k, float* v,
+                Activations& a) {
+  const Product products[] = {
+      {&w.wq, &f.placed.Slices(w.wq), q}, {&w.wk, &f.placed.Slices(w.wk), k}, {&w.wv, &f.placed.Slices(w.wv), v}};
+  MatMuls(f.workers, f.k, products, xn, n, a.gemv, f.int8_activations);
+  AddBias(f, w.bq, q, n, w.wq.rows);
+  AddBias(f, w.bk, k, n, w.wk.rows);
+  AddBias(f, w.bv, v, n, w.wv.rows);
 }
 
 // x[r] += delta[r] for n rows of width dim.
@@ -163,8 +179,8 @@ void FfnRows(const Forward& f, const WeightMatrix& gate, const WeightMatrix& up,
   for (int64_t c0 = 0; c0 < n; c0 += Activations::kFfnChunk) {
     const int64_t nc = std::min(Activations::kFfnChunk, n - c0);
     float* chunk = rows + c0 * dim;
-    MatMul(f.workers, f.k, gate, f.placed.Slices(gate), chunk, nc, s.gate, s.gemv, f.int8_activations);
-    MatMul(f.workers, f.k, up, f.placed.Slices(up), chunk, nc, s.up, s.gemv, f.int8_activations);
+    const Product gate_up[] = {{&gate, &f.placed.Slices(gate), s.gate}, {&up, &f.placed.Slices(up), s.up}};
+    MatMuls(f.workers, f.k, gate_up, chunk, nc, s.gemv, f.int8_activations);
     f.workers.ParallelFor(nc, 8, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) activate(&s.gate[r * width], &s.up[r * width], &s.gate[r * width], width);
     });
@@ -349,11 +365,10 @@ void LayerQkv(const Forward& f, int64_t l, const LayerRows& rows, RowRange range
   const int64_t n = range.size(), r = range.begin, q_dim = c.num_heads * c.head_dim,
                 kv_dim = c.num_kv_heads * c.head_dim;
   float* xn = &a.xn[r * c.dim];
-  NormRows(f, &a.x[r * c.dim], w.attn_norm, xn, n);    // xn = RMSNorm(x)               [n, dim]
-  Project(f, xn, n, w.wq, w.bq, &a.q[r * q_dim], a);   // q = xn·Wqᵀ (+ bq)             [n, heads·head_dim]
-  Project(f, xn, n, w.wk, w.bk, &a.k[r * kv_dim], a);  // k = xn·Wkᵀ (+ bk)             [n, kv_heads·head_dim]
-  Project(f, xn, n, w.wv, w.bv, &a.v[r * kv_dim], a);  // v = xn·Wvᵀ (+ bv)             [n, kv_heads·head_dim]
-  RotateAndCacheKv(f, w, l, rows, range, a);           // Q/K norms, RoPE at each row's position; K/V cached
+  NormRows(f, &a.x[r * c.dim], w.attn_norm, xn, n);  // xn = RMSNorm(x)               [n, dim]
+  // q = xn·Wqᵀ (+ bq) [n, heads·head_dim]; k = xn·Wkᵀ (+ bk), v = xn·Wvᵀ (+ bv) [n, kv_heads·head_dim]
+  ProjectQkv(f, w, xn, n, &a.q[r * q_dim], &a.k[r * kv_dim], &a.v[r * kv_dim], a);
+  RotateAndCacheKv(f, w, l, rows, range, a);  // Q/K norms, RoPE at each row's position; K/V cached
 }
 
 void LayerAttend(const Forward& f, int64_t l, const LayerRows& rows, RowRange range, Activations& a) {

@@ -45,18 +45,35 @@ void GemvInt8(const SliceProduct& p, const simd::DTypeKernels& kern, const GemvI
   });
 }
 
-// Interleaved slices (any number of input rows): each group of 16 rows by the dtype's group
-// kernel, against every activation row; rows past the last group by the row dots.
-void Int8Groups(const SliceProduct& p, const simd::DTypeKernels& kern, const simd::Int8Acts& acts) {
-  const int64_t groups = p.s.grouped() / simd::kGroupRows, tail = p.rows() - p.s.grouped();
-  p.workers.ParallelForIn(p.arena, 0, groups + (tail > 0 ? 1 : 0), 1, [&](int64_t g0, int64_t g1) {
-    for (int64_t g = g0; g < g1; ++g) {
-      const int64_t r0 = g * simd::kGroupRows;
-      if (g < groups)
-        kern.int8_group(p.Row(r0), acts, p.y + r0, p.w.rows);
-      else
-        simd::Int8GemmByDots(kern.int8_dot, p.Row(r0), p.w.row_bytes, tail, acts, p.y + r0, p.w.rows);
+// The group kernels of interleaved slices for products of one input (quantized in acts), one
+// parallel loop per arena over all their groups: each slice's whole groups, product after
+// product, and its tail rows (if any) as one more unit, by row dots.
+void GroupsLoop(const threading::Workers& workers, const simd::Kernels& k, std::span<const Product> products,
+                const float* x, int64_t n, const simd::Int8Acts& acts) {
+  workers.ForEachArena([&](int a) {
+    int64_t units = 0;
+    for (const Product& q : products) {
+      const WeightSlice& s = (*q.slices)[a];
+      units += s.grouped() / simd::kGroupRows + (s.end - s.begin > s.grouped() ? 1 : 0);
     }
+    workers.ParallelForIn(a, 0, units, 1, [&](int64_t u0, int64_t u1) {
+      int64_t base = 0;  // the first unit of product q
+      for (const Product& q : products) {
+        const WeightSlice& s = (*q.slices)[a];
+        const int64_t groups = s.grouped() / simd::kGroupRows, tail = s.end - s.begin - s.grouped();
+        const int64_t end = base + groups + (tail > 0 ? 1 : 0);
+        const SliceProduct p = {workers, a, *q.w, s, x, n, q.y + s.begin};
+        const simd::DTypeKernels& kern = k.Row(q.w->dtype);
+        for (int64_t u = std::max(u0, base); u < std::min(u1, end); ++u) {
+          const int64_t g = u - base, r0 = g * simd::kGroupRows;
+          if (g < groups)
+            kern.int8_group(p.Row(r0), acts, p.y + r0, p.w.rows);
+          else
+            simd::Int8GemmByDots(kern.int8_dot, p.Row(r0), p.w.row_bytes, tail, acts, p.y + r0, p.w.rows);
+        }
+        base = end;
+      }
+    });
   });
 }
 
@@ -147,47 +164,73 @@ void SgemmPanels(const SliceProduct& p, simd::ToF32Fn convert) {
 
 }  // namespace
 
-void MatMul(const threading::Workers& workers, const simd::Kernels& k, const WeightMatrix& w,
-            const std::vector<WeightSlice>& sl, const float* x, int64_t n, float* y, GemvInputs& gemv,
-            bool int8_activations) {
-  LAZYLLM_CHECK(static_cast<int>(sl.size()) == workers.num_arenas())
-      << sl.size() << " slices for the " << workers.num_arenas() << " arenas";
-  const simd::DTypeKernels& kern = k.Row(w.dtype);
-  LAZYLLM_CHECK(kern.to_f32 != nullptr && kern.dot != nullptr) << "no kernels for " << simd::InfoOf(w.dtype).name;
-  const bool gemv_rows = n < kGemvMaxRows, f32 = w.dtype == simd::DType::kF32;
+namespace {
+
+// How MatMul computes a product of n input rows (MatMul's list in matmul.h).
+struct Path {
+  bool gemv_rows, int8_gemm, int8_groups;
+  simd::Int8DotFn int8_dot;  // the GEMV of integer row dots, or nullptr
+};
+Path PathOf(const simd::DTypeKernels& kern, const std::vector<WeightSlice>& sl, int64_t n, bool int8_activations) {
+  const bool gemv_rows = n < kGemvMaxRows;
   const bool int8 = int8_activations && kern.int8_dot != nullptr;
-  // Inputs prepared once for all arenas: with int8 activations the rows quantized to the dtype's
-  // activation format, else (GEMV) per-16 sums of each row (for dtypes with mins).
-  // (A slice whose copy failed is not interleaved: Int8Groups computes all of it by row dots.)
+  // (A slice whose copy failed is not interleaved: GroupsLoop computes all of it by row dots.)
   // Interleaved slices run the group kernel, or for larger steps the dtype's panel GEMM of
   // groups where it has one (then with the same bits as on stored rows).
   const bool interleaved = int8 && std::ranges::any_of(sl, [](const WeightSlice& s) { return s.interleaved; });
   const bool gemm_rows = !gemv_rows && (kern.int8_dots == nullptr || n >= simd::kInt8DotsMaxRows);
   const bool int8_gemm = int8 && gemm_rows && (!interleaved || kern.int8_group_gemm != nullptr);
   const bool int8_groups = interleaved && !int8_gemm;
-  const simd::Int8DotFn int8_dot = int8 && !int8_gemm && !int8_groups ? kern.int8_dot : nullptr;
+  return {gemv_rows, int8_gemm, int8_groups, int8 && !int8_gemm && !int8_groups ? kern.int8_dot : nullptr};
+}
+
+const simd::DTypeKernels& KernelsOf(const simd::Kernels& k, const WeightMatrix& w) {
+  const simd::DTypeKernels& kern = k.Row(w.dtype);
+  LAZYLLM_CHECK(kern.to_f32 != nullptr && kern.dot != nullptr) << "no kernels for " << simd::InfoOf(w.dtype).name;
+  return kern;
+}
+
+void CheckSlices(const threading::Workers& workers, const std::vector<WeightSlice>& sl) {
+  LAZYLLM_CHECK(static_cast<int>(sl.size()) == workers.num_arenas())
+      << sl.size() << " slices for the " << workers.num_arenas() << " arenas";
+}
+
+}  // namespace
+
+void MatMul(const threading::Workers& workers, const simd::Kernels& k, const WeightMatrix& w,
+            const std::vector<WeightSlice>& sl, const float* x, int64_t n, float* y, GemvInputs& gemv,
+            bool int8_activations) {
+  CheckSlices(workers, sl);
+  const simd::DTypeKernels& kern = KernelsOf(k, w);
+  const Path path = PathOf(kern, sl, n, int8_activations);
+  const bool f32 = w.dtype == simd::DType::kF32;
+  // Inputs prepared once for all arenas: with int8 activations the rows quantized to the dtype's
+  // activation format, else (GEMV) per-16 sums of each row (for dtypes with mins).
   int64_t xq_row_bytes = 0;
-  if (int8_gemm || int8_groups) {
-    simd::PrepareInt8Acts(k, kern.int8_act, x, n, w.cols, &gemv.acts, int8_gemm);
-  } else if (int8_dot != nullptr) {
+  if (path.int8_gemm || path.int8_groups) {
+    simd::PrepareInt8Acts(k, kern.int8_act, x, n, w.cols, &gemv.acts, path.int8_gemm);
+  } else if (path.int8_dot != nullptr) {
     xq_row_bytes = simd::ActRowBytes(kern.int8_act, w.cols);
     gemv.xq.resize(static_cast<size_t>(n * xq_row_bytes));
     const simd::QuantizeActFn quantize = k.QuantizeAct(kern.int8_act);
     for (int64_t i = 0; i < n; ++i) quantize(x + i * w.cols, &gemv.xq[i * xq_row_bytes], w.cols);
-  } else if (gemv_rows) {
+  } else if (path.gemv_rows) {
     gemv.xsum.resize(static_cast<size_t>(n * (w.cols / 16)));
     for (int64_t i = 0; i < n; ++i) simd::GroupSums16(x + i * w.cols, gemv.xsum.data() + i * (w.cols / 16), w.cols);
+  }
+  if (path.int8_groups) {
+    const Product product = {&w, &sl, y};
+    GroupsLoop(workers, k, {&product, 1}, x, n, gemv.acts);
+    return;
   }
   workers.ForEachArena([&](int a) {
     const SliceProduct p = {workers, a, w, sl[a], x, n, y + sl[a].begin};
     if (p.rows() == 0) return;
-    if (int8_groups)
-      Int8Groups(p, kern, gemv.acts);
-    else if (int8_gemm)
+    if (path.int8_gemm)
       Int8Gemm(p, kern, gemv.acts);
-    else if (int8_dot != nullptr)
+    else if (path.int8_dot != nullptr)
       GemvInt8(p, kern, gemv, xq_row_bytes);
-    else if (gemv_rows)
+    else if (path.gemv_rows)
       Gemv(p, kern, gemv);
     else if (f32 && n <= k.gemm_small_max_rows)
       SmallBatchF32(p, k);
@@ -196,6 +239,25 @@ void MatMul(const threading::Workers& workers, const simd::Kernels& k, const Wei
     else
       SgemmPanels(p, kern.to_f32);
   });
+}
+
+void MatMuls(const threading::Workers& workers, const simd::Kernels& k, std::span<const Product> products,
+             const float* x, int64_t n, GemvInputs& gemv, bool int8_activations) {
+  // One loop needs every product on the group kernels of one activation format.
+  bool one_loop = !products.empty();
+  for (const Product& q : products) {
+    CheckSlices(workers, *q.slices);
+    const simd::DTypeKernels& kern = KernelsOf(k, *q.w);
+    one_loop = one_loop && PathOf(kern, *q.slices, n, int8_activations).int8_groups &&
+               kern.int8_act == k.Row(products[0].w->dtype).int8_act && q.w->cols == products[0].w->cols;
+  }
+  if (!one_loop) {
+    for (const Product& q : products) MatMul(workers, k, *q.w, *q.slices, x, n, q.y, gemv, int8_activations);
+    return;
+  }
+  const WeightMatrix& first = *products[0].w;
+  simd::PrepareInt8Acts(k, k.Row(first.dtype).int8_act, x, n, first.cols, &gemv.acts, /*biased=*/false);
+  GroupsLoop(workers, k, products, x, n, gemv.acts);
 }
 
 }  // namespace lazyllm

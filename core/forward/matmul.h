@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/forward/placed_weights.h"
@@ -55,5 +56,19 @@ struct GemvInputs {
 void MatMul(const threading::Workers& workers, const simd::Kernels& k, const WeightMatrix& w,
             const std::vector<WeightSlice>& slices, const float* x, int64_t n, float* y, GemvInputs& gemv,
             bool int8_activations = false);
+
+// One product of a MatMuls call: y[n, w.rows] = x[n, w.cols] · Wᵀ.
+struct Product {
+  const WeightMatrix* w;
+  const std::vector<WeightSlice>* slices;
+  float* y;
+};
+
+// The products of one input (a layer's q, k and v; its gate and up), each with MatMul's result.
+// Where all of them run the group kernels of interleaved weights on one activation format (the
+// decode of a quantized file), the input is quantized once and their groups share one parallel
+// loop: one wait for the workers instead of one per matrix. Otherwise MatMul runs each.
+void MatMuls(const threading::Workers& workers, const simd::Kernels& k, std::span<const Product> products,
+             const float* x, int64_t n, GemvInputs& gemv, bool int8_activations = false);
 
 }  // namespace lazyllm

@@ -211,6 +211,46 @@ TEST(NumaTest, HugePagesAreGrantedInTheAlwaysAndMadviseModes) {
   EXPECT_FALSE(GrantsHugePages(""));
 }
 
+// MatMuls of one input over several matrices (q, k, v; gate, up): the results of MatMul on each,
+// bit for bit, for every dtype (one loop over all groups where they are interleaved), one arena
+// or four, one input row or a batch's five.
+TEST(NumaTest, MatMulsEqualMatMulOfEachProduct) {
+  const auto topo = Synthetic("pack:2 numa:2 core:4 pu:2");  // 4 NUMA nodes
+  for (const std::string dtype : {"f32", "q8_0", "q4_0", "q4_k", "q6_k"})
+    for (const bool numa : {false, true}) {
+      SCOPED_TRACE(dtype + (numa ? ", 4 arenas" : ", 1 arena"));
+      const Model& model = TinyGqa(dtype);
+      auto engine = internal::CreateEngine(model, {.threads = numa ? 4 : 2, .numa = numa}, &topo);
+      ASSERT_TRUE(engine.ok()) << engine.status().message();
+      const Engine::Impl& e = EngineImpl(*engine);
+      const threading::Workers workers(e.threads, /*serial=*/false);
+      ASSERT_EQ(workers.num_arenas(), numa ? 4 : 1);
+      const LayerWeights& lw = ModelImpl(model).layers[1];
+      const int64_t dim = lw.wq.cols;
+      for (const int64_t n : {1, 5}) {
+        std::vector<float> x(static_cast<size_t>(n * dim));
+        for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+        for (const std::vector<const WeightMatrix*>& ws :
+             {std::vector<const WeightMatrix*>{&lw.wq, &lw.wk, &lw.wv}, {&lw.w_gate, &lw.w_up}}) {
+          std::vector<std::vector<float>> fused(ws.size()), each(ws.size());
+          std::vector<Product> products;
+          for (size_t m = 0; m < ws.size(); ++m) {
+            fused[m].assign(static_cast<size_t>(n * ws[m]->rows), 0.0f);
+            each[m].assign(fused[m].size(), 1.0f);
+            products.push_back({ws[m], &e.placed->Slices(*ws[m]), fused[m].data()});
+          }
+          GemvInputs gemv;
+          MatMuls(workers, e.k, products, x.data(), n, gemv, /*int8_activations=*/true);
+          for (size_t m = 0; m < ws.size(); ++m) {
+            MatMul(workers, e.k, *ws[m], e.placed->Slices(*ws[m]), x.data(), n, each[m].data(), gemv, true);
+            EXPECT_EQ(std::memcmp(fused[m].data(), each[m].data(), each[m].size() * sizeof(float)), 0)
+                << "product " << m << " of " << ws.size() << ", " << n << " rows";
+          }
+        }
+      }
+    }
+}
+
 // Sessions on one engine share its workers and its placed weights: creating them adds no node-local
 // copies, and each computes bit-identically to a session with an engine of its own.
 TEST(NumaTest, SessionsOfOneEngineSharePlacedWeights) {
