@@ -398,11 +398,15 @@ inline __m512i Act4(const int8_t* q) {
   return _mm512_set1_epi32(v);
 }
 
-// Activation rows [i0, i0 + NI) against one group; dtype Q8_0 (kQ8 true) or Q4_0. With one or two
-// rows each row's sum runs in two chains (even and odd vectors) to hide vpdpbusd's latency.
+// Activation rows [i0, i0 + NI) against one group; dtype Q8_0 (kQ8 true) or Q4_0. Q8_0 with one or
+// two rows runs each row's sum in two chains (even and odd vectors) to hide vpdpbusd's latency.
+// Q4_0 keeps two per row: the low nibbles' dots, and the high nibbles' taken in place (the byte's
+// top four bits, 16 times the level), a multiple of 16 shifted down once per block: exact, and one
+// shift per block instead of one per vector.
 template <bool kQ8, int NI>
 void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_t ldy) {
-  constexpr int64_t kLevelBytes = kQ8 ? kQ8_0GroupLevelBytes : kQ4_0GroupLevelBytes, kChains = NI <= 2 ? 2 : 1;
+  constexpr int64_t kLevelBytes = kQ8 ? kQ8_0GroupLevelBytes : kQ4_0GroupLevelBytes;
+  constexpr int64_t kChains = !kQ8 || NI <= 2 ? 2 : 1;
   constexpr int64_t kColumnBytes = kLevelBytes + 32;
   const int64_t blocks = x.k / 32;
   const BlockQ8_0* xr[NI];
@@ -427,15 +431,16 @@ void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_
           sum[i][v % kChains] = _mm512_dpbusd_epi32(sum[i][v % kChains], w, Act4(xr[i][j].qs + 4 * v));
       }
     } else {
-      const __m512i mask = _mm512_set1_epi8(0x0F);
+      const __m512i low = _mm512_set1_epi8(0x0F), high = _mm512_set1_epi8(static_cast<char>(0xF0));
       for (int v = 0; v < 4; ++v) {
         const __m512i b = _mm512_loadu_si512(lv + 64 * v);
-        const __m512i lo = _mm512_and_si512(b, mask), hi = _mm512_and_si512(_mm512_srli_epi16(b, 4), mask);
+        const __m512i lo = _mm512_and_si512(b, low), hi16 = _mm512_and_si512(b, high);
         for (int i = 0; i < NI; ++i) {
           sum[i][0] = _mm512_dpbusd_epi32(sum[i][0], lo, Act4(xr[i][j].qs + 4 * v));
-          sum[i][kChains - 1] = _mm512_dpbusd_epi32(sum[i][kChains - 1], hi, Act4(xr[i][j].qs + 16 + 4 * v));
+          sum[i][1] = _mm512_dpbusd_epi32(sum[i][1], hi16, Act4(xr[i][j].qs + 16 + 4 * v));
         }
       }
+      for (int i = 0; i < NI; ++i) sum[i][1] = _mm512_srai_epi32(sum[i][1], 4);
     }
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc)));
     for (int i = 0; i < NI; ++i) {
