@@ -477,10 +477,18 @@ inline __m512i BytePairOfLanes(int b) {
   return _mm512_set4_epi32(lane(3), lane(2), lane(1), lane(0));
 }
 
-// Level vector m (levels 32S + 4m..4m+3 of the 16 rows, unsigned) of sub-block S of a column.
+// Q4_K's odd sub-blocks are read in place: their levels are the high nibbles, taken as the byte's top
+// four bits (16 times the level), and the sub-block's dot is shifted down once (exact, as its
+// integer sum is a multiple of 16). Q5_K puts its fifth bit above the nibble, so it shifts each.
 template <int kBits, int S>
+constexpr bool kInPlace = kBits == 4 && S % 2 == 1;
+
+// Level vector m (levels 32S + 4m..4m+3 of the 16 rows, unsigned) of sub-block S of a column;
+// with kScaled, 16 times them where kInPlace.
+template <int kBits, int S, bool kScaled = false>
 inline __m512i KLevels(const uint8_t* col, int m) {
   __m512i q = _mm512_loadu_si512(col + KQsVectorAt(kBits, 8 * (S / 2) + m));
+  if constexpr (kScaled && kInPlace<kBits, S>) return _mm512_and_si512(q, _mm512_set1_epi8(static_cast<char>(0xF0)));
   if constexpr (S % 2 == 1) q = _mm512_srli_epi16(q, 4);
   q = _mm512_and_si512(q, _mm512_set1_epi8(0x0F));
   if constexpr (kBits == 5) {
@@ -518,7 +526,7 @@ inline void KSubBlock(const uint8_t* col, const BlockQ8_K* const* xr, int64_t j,
 #pragma GCC unroll 8
   for (int m = 0; m < 8; ++m) {
     if (64 * (8 * S + m) < kCol.bytes) PrefetchAhead(col + 64 * (8 * S + m), 64);
-    const __m512i q = KLevels<kBits, S>(col, m);
+    const __m512i q = KLevels<kBits, S, /*kScaled=*/true>(col, m);
     for (int i = 0; i < NI; ++i)
       part[i][m % kChains] = _mm512_dpbusd_epi32(part[i][m % kChains], q, Act4(xr[i][j].qs + 32 * S + 4 * m));
   }
@@ -526,6 +534,7 @@ inline void KSubBlock(const uint8_t* col, const BlockQ8_K* const* xr, int64_t j,
   for (int i = 0; i < NI; ++i) {
     __m512i p = part[i][0];
     if constexpr (kChains == 2) p = _mm512_add_epi32(p, part[i][1]);
+    if constexpr (kInPlace<kBits, S>) p = _mm512_srai_epi32(p, 4);
     sum[i] = _mm512_add_epi32(sum[i], _mm512_mullo_epi32(p, scale));
   }
 }
@@ -538,7 +547,8 @@ inline void KSubBlocksAtOnce(const uint8_t* col, const BlockQ8_K* const* xr, int
                              __m512i* sum) {
   constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
   constexpr int kLinesPerStep = (kCol.bytes / 64 + 7) / 8;
-  const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), high4 = _mm512_set1_epi8(static_cast<char>(0xF0)),
+                bit4 = _mm512_set1_epi8(0x10);
   __m512i part[NI][8];
   for (int i = 0; i < NI; ++i)
     for (int s = 0; s < 8; ++s) part[i][s] = _mm512_setzero_si512();
@@ -551,7 +561,9 @@ inline void KSubBlocksAtOnce(const uint8_t* col, const BlockQ8_K* const* xr, int
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
       const __m512i q = _mm512_loadu_si512(col + KQsVectorAt(kBits, 8 * c + m));
-      __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+      __m512i lo = _mm512_and_si512(q, low4), hi;  // Q4_K's odd sub-blocks in place (kInPlace)
+      if constexpr (kBits == 4) hi = _mm512_and_si512(q, high4);
+      if constexpr (kBits == 5) hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
       if constexpr (kBits == 5) {  // bits 2c and 2c + 1 of h: the fifth bits
         const __m512i b = c < 2 ? _mm512_slli_epi16(h, 4 - 2 * c) : _mm512_srli_epi16(h, 2 * c - 4);
         lo = _mm512_ternarylogic_epi32(lo, b, bit4, 0xF8);
@@ -565,7 +577,10 @@ inline void KSubBlocksAtOnce(const uint8_t* col, const BlockQ8_K* const* xr, int
   }
   for (int s = 0; s < 8; ++s) {
     const __m512i scale = _mm512_shuffle_epi8(sc[s / 4], ByteOfLanes(s % 4));
-    for (int i = 0; i < NI; ++i) sum[i] = _mm512_add_epi32(sum[i], _mm512_mullo_epi32(part[i][s], scale));
+    for (int i = 0; i < NI; ++i) {
+      const __m512i p = kBits == 4 && s % 2 == 1 ? _mm512_srai_epi32(part[i][s], 4) : part[i][s];
+      sum[i] = _mm512_add_epi32(sum[i], _mm512_mullo_epi32(p, scale));
+    }
   }
 }
 
