@@ -3,10 +3,12 @@
 // and one whole transformer layer.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
 #include <thread>
@@ -15,6 +17,7 @@
 #include "core/forward/attention.h"
 #include "core/forward/matmul.h"
 #include "lazyllm/lazyllm.h"
+#include "simd/interleaved.h"
 #include "simd/quantize.h"
 #include "tools/synth/synth.h"
 
@@ -171,6 +174,68 @@ void BM_DecodeMatMuls(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations() * layers * floats * 4), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_DecodeMatMuls)->DenseRange(1, 7)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A decode step's weight matmuls in llama3.2-1b's shapes and a quantized dtype (Q4_0 549 MB, Q8_0
+// 1035 MB), interleaved in one huge-page buffer as placement lays them out, computed as the layer
+// does: q, k and v in one MatMuls, o, gate and up in one, down. Counter: weight bytes read per
+// second, against the two-thread BM_MemoryRead. Arg: the dtype's id.
+void BM_DecodeMatMulsInterleaved(benchmark::State& state) {
+  const auto dtype = static_cast<simd::DType>(state.range(0));
+  const int64_t layers = 16, dim = 2048, kv = 512, ffn = 8192;
+  const std::pair<int64_t, int64_t> shapes[] = {{dim, dim}, {kv, dim},  {kv, dim}, {dim, dim},
+                                                {ffn, dim}, {ffn, dim}, {dim, ffn}};
+  // Every row of a width the same quantized random row; the groups interleave it as any other.
+  std::map<int64_t, std::vector<uint8_t>> row;
+  int64_t bytes = 0;
+  for (const auto& [rows, cols] : shapes) {
+    if (!row.contains(cols)) {
+      row[cols].resize(static_cast<size_t>(simd::RowBytes(dtype, cols)));
+      simd::QuantizeRow(dtype, Random(cols, 1).data(), row[cols].data(), cols);
+    }
+    bytes += rows * simd::RowBytes(dtype, cols);
+  }
+  const size_t huge = size_t{2} << 20, size = (static_cast<size_t>(layers * bytes) + huge - 1) / huge * huge;
+  auto* buf = static_cast<uint8_t*>(std::aligned_alloc(huge, size));
+  const std::unique_ptr<uint8_t, decltype(&std::free)> owner(buf, &std::free);
+  madvise(buf, size, MADV_HUGEPAGE);
+  std::vector<WeightMatrix> matrices;
+  std::vector<std::vector<WeightSlice>> slices;
+  std::vector<uint8_t> rows16;
+  for (int64_t l = 0, at = 0; l < layers; ++l)
+    for (const auto& [rows, cols] : shapes) {
+      const int64_t row_bytes = simd::RowBytes(dtype, cols);
+      rows16.resize(static_cast<size_t>(simd::kGroupRows * row_bytes));
+      for (int64_t r = 0; r < simd::kGroupRows; ++r) std::memcpy(&rows16[r * row_bytes], row[cols].data(), row_bytes);
+      for (int64_t g = 0; g < rows / simd::kGroupRows; ++g)
+        simd::InterleaveRows(dtype, rows16.data(), row_bytes, cols, buf + at + g * simd::kGroupRows * row_bytes);
+      matrices.push_back({dtype, buf + at, rows, cols, row_bytes});
+      slices.push_back({{0, rows, buf + at, -1, /*interleaved=*/true}});
+      at += rows * row_bytes;
+    }
+  const threading::Context threads(kThreads, /*numa=*/false);
+  const threading::Workers workers(threads, /*serial=*/false);
+  const simd::Kernels& k = simd::KernelsFor(simd::SelectedIsa());
+  const auto x = Random(ffn, 2);
+  std::vector<float> q(dim), kk(kv), v(kv), o(dim), gate(ffn), up(ffn), down(dim);
+  GemvInputs gemv;
+  const auto product = [&](size_t m, float* y) { return Product{&matrices[m], &slices[m], y}; };
+  for (auto _ : state)
+    for (size_t m = 0; m < matrices.size(); m += 7) {
+      const Product qkv[] = {product(m, q.data()), product(m + 1, kk.data()), product(m + 2, v.data())};
+      MatMuls(workers, k, qkv, x.data(), 1, gemv, true);
+      MatMul(workers, k, matrices[m + 3], slices[m + 3], x.data(), 1, o.data(), gemv, true);
+      const Product gate_up[] = {product(m + 4, gate.data()), product(m + 5, up.data())};
+      MatMuls(workers, k, gate_up, x.data(), 1, gemv, true);
+      MatMul(workers, k, matrices[m + 6], slices[m + 6], x.data(), 1, down.data(), gemv, true);
+    }
+  state.counters["bytes/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * layers * bytes), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_DecodeMatMulsInterleaved)
+    ->Arg(static_cast<int>(simd::DType::kQ4_0))
+    ->Arg(static_cast<int>(simd::DType::kQ8_0))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // One smollm2-135m layer (plus its tiny 512-token LM head) over a prompt of n tokens.
 void BM_Layer(benchmark::State& state) {
