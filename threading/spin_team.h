@@ -3,10 +3,10 @@
 //
 // A loop is cut into one part per thread, and each part into up to kSlices slices of whole grains.
 // A member runs its part's slices from the front; a member whose part is done takes slices from
-// the back of the part with the most left. So a member that runs slower (a virtual CPU whose core
-// is shared with another guest, a smaller core, an interrupt) hands the end of its part to the
-// others instead of holding up the loop, and every member still reads its memory front to back in
-// runs of at least a slice.
+// the back of the part with the most left. So a member that runs slower (a virtual CPU its host
+// slows down, a smaller core, an interrupt) hands the end of its part to the others instead of
+// holding up the loop, and every member still reads its memory front to back in runs of at least
+// a slice.
 #pragma once
 
 #include <atomic>
