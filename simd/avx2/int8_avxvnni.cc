@@ -53,15 +53,32 @@ void GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64_
         }
     } else {
       const __m256i mask = _mm256_set1_epi8(0x0F);
-      for (int v = 0; v < 4; ++v)
-        for (int h = 0; h < 2; ++h) {
-          const __m256i b = Load32(lv + 64 * v + 32 * h);
-          const __m256i lo = _mm256_and_si256(b, mask), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), mask);
-          for (int i = 0; i < NI; ++i) {
-            sum[i][h] = _mm256_dpbusd_avx_epi32(sum[i][h], lo, Act4(xr[i][j].qs + 4 * v));
-            sum[i][h] = _mm256_dpbusd_avx_epi32(sum[i][h], hi, Act4(xr[i][j].qs + 16 + 4 * v));
+      if constexpr (NI <= 2) {  // the high nibbles in place, as the AVX-512 kernel (registers allow)
+        const __m256i high = _mm256_set1_epi8(static_cast<char>(0xF0));
+        __m256i sum16[NI][2];
+        for (int i = 0; i < NI; ++i) sum16[i][0] = sum16[i][1] = _mm256_setzero_si256();
+        for (int v = 0; v < 4; ++v)
+          for (int h = 0; h < 2; ++h) {
+            const __m256i b = Load32(lv + 64 * v + 32 * h);
+            const __m256i lo = _mm256_and_si256(b, mask), hi16 = _mm256_and_si256(b, high);
+            for (int i = 0; i < NI; ++i) {
+              sum[i][h] = _mm256_dpbusd_avx_epi32(sum[i][h], lo, Act4(xr[i][j].qs + 4 * v));
+              sum16[i][h] = _mm256_dpbusd_avx_epi32(sum16[i][h], hi16, Act4(xr[i][j].qs + 16 + 4 * v));
+            }
           }
-        }
+        for (int i = 0; i < NI; ++i)
+          for (int h = 0; h < 2; ++h) sum[i][h] = _mm256_add_epi32(sum[i][h], _mm256_srai_epi32(sum16[i][h], 4));
+      } else {
+        for (int v = 0; v < 4; ++v)
+          for (int h = 0; h < 2; ++h) {
+            const __m256i b = Load32(lv + 64 * v + 32 * h);
+            const __m256i lo = _mm256_and_si256(b, mask), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), mask);
+            for (int i = 0; i < NI; ++i) {
+              sum[i][h] = _mm256_dpbusd_avx_epi32(sum[i][h], lo, Act4(xr[i][j].qs + 4 * v));
+              sum[i][h] = _mm256_dpbusd_avx_epi32(sum[i][h], hi, Act4(xr[i][j].qs + 16 + 4 * v));
+            }
+          }
+      }
     }
     for (int h = 0; h < 2; ++h) {
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + 8 * h)));
