@@ -561,10 +561,11 @@ inline void KSubBlocksAtOnce(const uint8_t* col, const BlockQ8_K* const* xr, int
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
       const __m512i q = _mm512_loadu_si512(col + KQsVectorAt(kBits, 8 * c + m));
-      __m512i lo = _mm512_and_si512(q, low4), hi;  // Q4_K's odd sub-blocks in place (kInPlace)
-      if constexpr (kBits == 4) hi = _mm512_and_si512(q, high4);
-      if constexpr (kBits == 5) hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
-      if constexpr (kBits == 5) {  // bits 2c and 2c + 1 of h: the fifth bits
+      __m512i lo = _mm512_and_si512(q, low4), hi;
+      if constexpr (kBits == 4) {
+        hi = _mm512_and_si512(q, high4);  // Q4_K's odd sub-blocks in place (kInPlace)
+      } else {                            // bits 2c and 2c + 1 of h: the fifth bits
+        hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
         const __m512i b = c < 2 ? _mm512_slli_epi16(h, 4 - 2 * c) : _mm512_srli_epi16(h, 2 * c - 4);
         lo = _mm512_ternarylogic_epi32(lo, b, bit4, 0xF8);
         hi = _mm512_ternarylogic_epi32(hi, _mm512_srli_epi16(b, 1), bit4, 0xF8);
