@@ -31,6 +31,8 @@ constexpr uint64_t SlicesWord(uint64_t generation, uint64_t front, uint64_t back
 }
 constexpr int Front(uint64_t word) { return static_cast<int>((word >> 16) & 0xFFFF); }
 constexpr int Back(uint64_t word) { return static_cast<int>(word & 0xFFFF); }
+// Whether a slices word was published by the loop of this generation (and not an earlier one).
+constexpr bool OfLoop(uint64_t word, uint64_t generation) { return word >> 32 == (generation & 0xFFFFFFFF); }
 
 }  // namespace
 
@@ -94,7 +96,7 @@ void SpinTeam::RunParts(uint64_t generation) {
       int victim = -1, most = 0;
       for (int p = 0; p < parts; ++p) {
         const uint64_t w = part_slices_[p].word.load(std::memory_order_relaxed);
-        if (w >> 32 != (generation & 0xFFFFFFFF)) break;
+        if (!OfLoop(w, generation)) break;
         if (Back(w) - Front(w) > most) victim = p, most = Back(w) - Front(w);
       }
       if (victim < 0) break;
@@ -111,7 +113,7 @@ bool SpinTeam::RunSlice(uint64_t generation, int p, bool front) {
   uint64_t w = word.load(std::memory_order_acquire);
   int s = 0;
   for (;;) {
-    if (w >> 32 != (generation & 0xFFFFFFFF) || Front(w) >= Back(w)) return false;
+    if (!OfLoop(w, generation) || Front(w) >= Back(w)) return false;
     s = front ? Front(w) : Back(w) - 1;
     const uint64_t taken = front ? w + (uint64_t{1} << 16) : w - 1;
     if (word.compare_exchange_weak(w, taken, std::memory_order_acq_rel, std::memory_order_acquire)) break;
