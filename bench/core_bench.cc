@@ -100,16 +100,21 @@ void BM_Attention(benchmark::State& state) {
 }
 BENCHMARK(BM_Attention)->Arg(512)->Arg(2048)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Decode attention as in a step of smollm2-135m at a long prompt: rows query rows (the new token,
-// and revived ones) of 9 query heads over 3 KV heads of 64, on each of 30 layers' fp32 caches of
-// 4,096 keys (188 MB in all, so the keys stream from memory as in a real step), read through a
-// list of rows (a pruned layer) when `listed`.
+// Decode attention as in a step at a long prompt: rows query rows (the new token, and revived
+// ones) over each layer's fp32 cache of nk keys, read through a list of rows (a pruned layer) when
+// `listed`. Shapes: smollm2-135m (shape 0: 30 layers, 9 query heads over 3 KV heads of 64) or
+// llama3.2-1b (shape 1: 16 layers, 32 over 8). A step's layers are taken in turn from at least
+// 256 MB of caches, so that the keys stream from memory as in a real step (where a token's weights
+// pass through the CPU's caches between two layers' attention); or, when `cached`, every layer
+// reads the same one, from the CPU's caches.
 void BM_DecodeAttentionLayers(benchmark::State& state) {
-  const int64_t rows = state.range(0), listed = state.range(1), layers = 30, nk = 4096;
-  const int64_t heads = 9, kv_heads = 3, hd = 64, ld = kv_heads * hd;
+  const int64_t rows = state.range(0), listed = state.range(1), nk = state.range(3), cached = state.range(4);
+  const bool llama = state.range(2) == 1;
+  const int64_t layers = llama ? 16 : 30, heads = llama ? 32 : 9, kv_heads = llama ? 8 : 3, hd = 64, ld = kv_heads * hd;
+  const int64_t stored = cached ? 1 : std::max(layers, ((int64_t{256} << 20) + nk * ld * 8 - 1) / (nk * ld * 8));
   const auto q = Random(rows * heads * hd, 1);
   // The caches in 64-byte aligned memory, as the KV cache's rows are.
-  const auto kr = Random(layers * nk * ld, 2), vr = Random(layers * nk * ld, 3);
+  const auto kr = Random(stored * nk * ld, 2), vr = Random(stored * nk * ld, 3);
   const auto aligned = [](const std::vector<float>& v) {
     auto* p = static_cast<float*>(std::aligned_alloc(64, (v.size() * sizeof(float) + 63) / 64 * 64));
     std::memcpy(p, v.data(), v.size() * sizeof(float));
@@ -123,8 +128,10 @@ void BM_DecodeAttentionLayers(benchmark::State& state) {
   const threading::Context threads(kThreads, /*numa=*/false);
   const threading::Workers workers(threads, /*serial=*/false);
   Attention attn(simd::KernelsFor(simd::SelectedIsa()), {heads, kv_heads, hd});
+  int64_t next = 0;
   for (auto _ : state)
-    for (int64_t l = 0; l < layers; ++l) {
+    for (int64_t i = 0; i < layers; ++i) {
+      const int64_t l = next++ % stored;
       const Attention::DirectJob job{
           q.data(),
           rows,
@@ -137,7 +144,11 @@ void BM_DecodeAttentionLayers(benchmark::State& state) {
   state.counters["bytes/s"] =
       benchmark::Counter(static_cast<double>(state.iterations() * layers * nk * ld * 8), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_DecodeAttentionLayers)->ArgsProduct({{1, 5}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecodeAttentionLayers)
+    ->ArgsProduct({{1, 5}, {0, 1}, {0}, {4096}, {0}})
+    ->ArgsProduct({{1}, {0}, {1}, {512, 4096}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // A decode step's weight matmuls over n rows (the new token, and LazyLLM's revived rows) in
 // smollm2-135m's F32 shapes: q, k, v, o, gate, up and down of 8 layers (113 MB, 64-byte aligned as

@@ -369,7 +369,7 @@ void BM_DecodeAttention(benchmark::State& state, Isa isa, bool per_key) {
       std::fill(o.begin(), o.end(), 0.0f);
       for (int64_t j = 0; j < keys; ++j) k.axpy(s[j], vc.data() + j * ld, o.data(), n);
     } else {
-      k.dots_f32(q.data(), kc.data(), ld, nullptr, keys, n, 0.125f, s.data());
+      k.dots_f32(q.data(), n, 1, kc.data(), ld, nullptr, keys, n, 0.125f, s.data(), keys);
       std::fill(o.begin(), o.end(), 0.0f);
       k.weighted_sum_f32(s.data(), 0, 1, vc.data(), ld, nullptr, keys, n, o.data(), 0);
     }

@@ -77,14 +77,15 @@ struct Kernels {
   // y[i] += a * x[i].
   void (*axpy)(float a, const float* x, float* y, int64_t n);
   // Decode attention over `keys` rows, row j at k + r·ld (or v + r·ld) with r = rows[j], or r = j
-  // when rows is null. dots_f32, one query head: s[j] = dot_f32(q, row j of k, n) · scale.
-  // weighted_sum_f32, the `heads` query heads that share these values (a KV head's group), head g's
-  // probabilities at p + g·p_stride and output at o + g·o_stride: o_g += Σ_j p_g[j] · (row j of v)
-  // (axpy(p_g[j], row j, o_g, n) for j ascending; a caller zeroes o_g first, and may then sum the
-  // keys block by block with the same bits). The bits of those calls, several keys (and heads, and
-  // o's elements) in registers at once; a value row is loaded once for all heads.
-  void (*dots_f32)(const float* q, const float* k, int64_t ld, const int64_t* rows, int64_t keys, int64_t n,
-                   float scale, float* s);
+  // when rows is null, for the `heads` query heads that share them (a KV head's group, or part of
+  // it). dots_f32: head g's query at q + g·q_stride, its scores at s + g·s_stride:
+  // s_g[j] = dot_f32(q_g, row j of k, n) · scale. weighted_sum_f32: head g's probabilities at
+  // p + g·p_stride and output at o + g·o_stride: o_g += Σ_j p_g[j] · (row j of v) (axpy(p_g[j],
+  // row j, o_g, n) for j ascending; a caller zeroes o_g first, and may then sum the keys block by
+  // block with the same bits). The bits of those calls, several keys (and heads, and o's
+  // elements) in registers at once; a key or value row is loaded once for all heads.
+  void (*dots_f32)(const float* q, int64_t q_stride, int64_t heads, const float* k, int64_t ld, const int64_t* rows,
+                   int64_t keys, int64_t n, float scale, float* s, int64_t s_stride);
   void (*weighted_sum_f32)(const float* p, int64_t p_stride, int64_t heads, const float* v, int64_t ld,
                            const int64_t* rows, int64_t keys, int64_t n, float* o, int64_t o_stride);
   // x[i] *= a.

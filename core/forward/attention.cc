@@ -108,17 +108,18 @@ void Attention::Tiled(const threading::Workers& workers, const float* q, int64_t
   });
 }
 
-void Attention::DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) const {
-  const int64_t hd = s_.head_dim, q_stride = s_.heads * hd, kvh = h / group_;
-  const int64_t nk = job.key_count[i], j0 = job.key_begin ? job.key_begin[i] : 0;
-  const float* qi = job.q + i * q_stride + h * hd;
-  const HeadKeys head = HeadKeysFrom(job.keys, j0, kvh * hd);
-  k_.dots_f32(qi, head.k, head.ld, head.rows, nk - j0, hd, scale_, s + j0);
-  SoftCap(s + j0, nk - j0);
-  k_.softmax(s + j0, nk - j0);
-  float* o = job.out + i * q_stride + h * hd;
-  std::fill_n(o, hd, 0.0f);
-  k_.weighted_sum_f32(s + j0, 0, 1, head.v, head.ld, head.rows, nk - j0, hd, o, 0);
+void Attention::DirectHeads(const DirectJob& job, int64_t i, int64_t h0, int64_t heads, float* s) const {
+  const int64_t hd = s_.head_dim, q_stride = s_.heads * hd;
+  const int64_t j0 = job.key_begin ? job.key_begin[i] : 0, n = job.key_count[i] - j0;
+  const HeadKeys head = HeadKeysFrom(job.keys, j0, h0 / group_ * hd);
+  k_.dots_f32(job.q + i * q_stride + h0 * hd, hd, heads, head.k, head.ld, head.rows, n, hd, scale_, s, n);
+  for (int64_t g = 0; g < heads; ++g) {
+    SoftCap(s + g * n, n);
+    k_.softmax(s + g * n, n);
+  }
+  float* o = job.out + i * q_stride + h0 * hd;
+  std::fill_n(o, heads * hd, 0.0f);
+  k_.weighted_sum_f32(s, n, heads, head.v, head.ld, head.rows, n, hd, o, hd);
 }
 
 void Attention::Direct(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
@@ -161,15 +162,24 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
   }
   const auto key_begin = [](const DirectJob& job, int64_t i) { return job.key_begin ? job.key_begin[i] : 0; };
 
-  // Few keys: one loop over (job, head, row), each task all of DirectRow.
+  // Few keys: one loop over (job, KV head, share of its query heads, row), each task all of
+  // DirectHeads. The group's heads are split into as few shares as give every thread a task.
   if (*std::ranges::max_element(keys) <= kKeyBlock) {
-    const JobTasks tasks(jobs.size(), [&](size_t j) { return heads * jobs[j].n; });
+    int64_t rows = 0;
+    for (const DirectJob& job : jobs) rows += job.n;
+    int64_t shares = 1;
+    while (shares < group_ && rows * s_.kv_heads * shares < workers.num_threads()) ++shares;
+    const int64_t share = (group_ + shares - 1) / shares;  // heads per share, the last one's fewer
+    shares = (group_ + share - 1) / share;
+    const JobTasks tasks(jobs.size(), [&](size_t j) { return s_.kv_heads * shares * jobs[j].n; });
     const int64_t max_keys = *std::ranges::max_element(keys);
     workers.ParallelFor(tasks.size(), 1, [&](int64_t t0, int64_t t1) {
-      float* s = workers.Scratch(max_keys);
+      float* s = workers.Scratch(share * max_keys);
       for (int64_t t = t0; t < t1; ++t) {
         const auto [j, local] = tasks.Locate(t);
-        DirectRow(jobs[j], local / jobs[j].n, local % jobs[j].n, s);
+        const int64_t i = local % jobs[j].n, part = local / jobs[j].n;  // part: KV head · shares + share
+        const int64_t g0 = part % shares * share;
+        DirectHeads(jobs[j], i, part / shares * group_ + g0, std::min(share, group_ - g0), s);
       }
     });
     for (size_t j = 0; j < jobs.size(); ++j) {
@@ -201,8 +211,8 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
         if (lo >= hi) continue;
         const HeadKeys head = HeadKeysFrom(job.keys, lo, kvh * hd);
         for (int64_t h = kvh * group_; h < (kvh + 1) * group_; ++h)
-          k_.dots_f32(job.q + i * q_stride + h * hd, head.k, head.ld, head.rows, hi - lo, hd, scale_,
-                      row_probs(j, i, h) + lo);
+          k_.dots_f32(job.q + i * q_stride + h * hd, hd, 1, head.k, head.ld, head.rows, hi - lo, hd, scale_,
+                      row_probs(j, i, h) + lo, keys[j]);
       }
     }
   });
@@ -267,7 +277,7 @@ void Attention::MeanHeadProbs(const threading::Workers& workers, const float* q_
       float* s = &head_probs[h * nk];
       const int64_t kvh = h / group_;
       const HeadKeys head = HeadKeysFrom(keys, begin, kvh * hd);
-      k_.dots_f32(q_row + h * hd, head.k, head.ld, head.rows, nk - begin, hd, scale_, s + begin);
+      k_.dots_f32(q_row + h * hd, hd, 1, head.k, head.ld, head.rows, nk - begin, hd, scale_, s + begin, nk);
       SoftCap(s + begin, nk - begin);
       k_.softmax(s + begin, nk - begin);
     }

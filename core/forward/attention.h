@@ -60,10 +60,11 @@ class Attention {
     float* mean_probs = nullptr;  // non-null: MeanHeadProbs of the last row, from this pass's probabilities
   };
   // Run's direct form for several sequences at once (a decode step of a batch). With at most
-  // kKeyBlock keys per job, one parallel loop over (sequence, head, row). Otherwise three: scores
+  // kKeyBlock keys per job, one parallel loop over (sequence, KV head, share of its query heads,
+  // row). Otherwise three: scores
   // over (sequence, KV head, block of keys), softmax over (sequence, row, head), weighted sums over
   // (sequence, KV head, chunk of columns); every (row, head)'s probabilities are kept in probs
-  // between them. Either way each result has the bits of DirectRow's kernel calls.
+  // between them. Either way each result has the bits of DirectHeads's kernel calls.
   void RunDirectMany(const threading::Workers& workers, std::span<const DirectJob> jobs,
                      std::vector<float>& probs) const;
 
@@ -91,8 +92,10 @@ class Attention {
              const int64_t* key_begin, KeyMatrix keys, float* out) const;
   void Direct(const threading::Workers& workers, const float* q, int64_t n, const int64_t* key_count,
               const int64_t* key_begin, KeyMatrix keys, float* out, std::vector<float>& probs) const;
-  // Head h of query row i of a direct job, into s (scratch of key_count[i] floats).
-  void DirectRow(const DirectJob& job, int64_t h, int64_t i, float* s) const;
+  // Query heads [h0, h0 + heads) of row i of a direct job, all of one KV head's group: their
+  // scores, probabilities (in s, scratch of heads · key_count[i] floats) and outputs, the keys and
+  // values read once for all of them.
+  void DirectHeads(const DirectJob& job, int64_t i, int64_t h0, int64_t heads, float* s) const;
   // scores[0, nk) = the mean over heads of head_probs[h·stride + j] for j in [begin, nk), 0 before.
   void AverageHeads(const float* head_probs, int64_t stride, int64_t begin, int64_t nk, float* scores) const;
   // Soft-caps n logits in place (no-op without a cap).

@@ -92,15 +92,18 @@ void Axpy(float a, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
-void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, int64_t keys, int64_t n, float scale,
-             float* s) {
+// Per tile of keys, every head's dots with them (the tile's rows read again from L1).
+void DotsF32(const float* q, int64_t q_stride, int64_t heads, const float* k, int64_t ld, const int64_t* rows,
+             int64_t keys, int64_t n, float scale, float* s, int64_t s_stride) {
   auto row = [&](int64_t j) { return k + (rows ? rows[j] : j) * ld; };
   if (n % 32 != 0) {  // DotF32's other steps
-    for (int64_t j = 0; j < keys; ++j) s[j] = DotF32(q, row(j), n) * scale;
+    for (int64_t j = 0; j < keys; ++j)
+      for (int64_t g = 0; g < heads; ++g) s[g * s_stride + j] = DotF32(q + g * q_stride, row(j), n) * scale;
     return;
   }
-  ForEachRowTile<3>(k, ld, rows, keys,
-                    [&]<int NK>(int64_t j, const float* const* kt) { DotsTile<NK>(q, kt, n, scale, s + j, 1); });
+  ForEachRowTile<3>(k, ld, rows, keys, [&]<int NK>(int64_t j, const float* const* kt) {
+    for (int64_t g = 0; g < heads; ++g) DotsTile<NK>(q + g * q_stride, kt, n, scale, s + g * s_stride + j, 1);
+  });
 }
 
 // For the G heads g: o_g[0, 8·NV) += Σ_j p_g[j] · (row j of v)[0, 8·NV), kept in G·NV registers over

@@ -79,11 +79,47 @@ void GemmSmallF32(const float* w, int64_t rows, const float* x, int64_t n, int64
   for (; r < rows; ++r) GemmRowBlock<1>(w + r * k, x, n, k, y + r, ldy);
 }
 
-void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, int64_t keys, int64_t n, float scale,
-             float* s) {
-  if (n % 32 != 0) return Avx2Kernels().dots_f32(q, k, ld, rows, keys, n, scale, s);  // DotF32's other steps
-  ForEachRowTile<4>(k, ld, rows, keys, [&]<int NK>(int64_t j, const float* const* kt) {
-    _mm_mask_storeu_ps(s + j, (1 << NK) - 1, DotsTile16<NK>(q, kt, n, scale));
+// DotsTile16 for G heads (head g's query at q + g·qs, its dots to s + g·ss) at once: each key
+// vector loaded once for all of them, the heads' dots reduced key pair by key pair.
+template <int NK, int G>
+void GroupDotsTile16(const float* q, int64_t qs, const float* const* k, int64_t n, float scale, float* s, int64_t ss) {
+  __m512 lo[G * NK], hi[G * NK];  // head g, key t at g·NK + t
+#pragma GCC unroll 16
+  for (int c = 0; c < G * NK; ++c) lo[c] = hi[c] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 32) {
+    __m512 k0[NK], k1[NK];
+#pragma GCC unroll 4
+    for (int t = 0; t < NK; ++t) k0[t] = _mm512_loadu_ps(k[t] + i), k1[t] = _mm512_loadu_ps(k[t] + i + 16);
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) {
+      const __m512 q0 = _mm512_loadu_ps(q + g * qs + i), q1 = _mm512_loadu_ps(q + g * qs + i + 16);
+#pragma GCC unroll 4
+      for (int t = 0; t < NK; ++t) {
+        lo[g * NK + t] = _mm512_fmadd_ps(q0, k0[t], lo[g * NK + t]);
+        hi[g * NK + t] = _mm512_fmadd_ps(q1, k1[t], hi[g * NK + t]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g)
+    _mm_mask_storeu_ps(s + g * ss, (1 << NK) - 1, ReduceDots<NK>(lo + g * NK, hi + g * NK, scale));
+}
+
+// One head: tiles of 4 keys. Several: up to 4 heads over 2 keys at a time (16 accumulators).
+void DotsF32(const float* q, int64_t q_stride, int64_t heads, const float* k, int64_t ld, const int64_t* rows,
+             int64_t keys, int64_t n, float scale, float* s, int64_t s_stride) {
+  if (n % 32 != 0)  // DotF32's other steps
+    return Avx2Kernels().dots_f32(q, q_stride, heads, k, ld, rows, keys, n, scale, s, s_stride);
+  if (heads == 1) {
+    ForEachRowTile<4>(k, ld, rows, keys, [&]<int NK>(int64_t j, const float* const* kt) {
+      _mm_mask_storeu_ps(s + j, (1 << NK) - 1, DotsTile16<NK>(q, kt, n, scale));
+    });
+    return;
+  }
+  ForEachRowTile<2>(k, ld, rows, keys, [&]<int NK>(int64_t j, const float* const* kt) {
+    ForEachTile<4>(heads, [&]<int G>(int64_t g) {
+      GroupDotsTile16<NK, G>(q + g * q_stride, q_stride, kt, n, scale, s + g * s_stride + j, s_stride);
+    });
   });
 }
 

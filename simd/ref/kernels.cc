@@ -18,9 +18,11 @@ void Axpy(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
-void DotsF32(const float* q, const float* k, int64_t ld, const int64_t* rows, int64_t keys, int64_t n, float scale,
-             float* s) {
-  for (int64_t j = 0; j < keys; ++j) s[j] = DotF32(q, k + (rows ? rows[j] : j) * ld, n) * scale;
+void DotsF32(const float* q, int64_t q_stride, int64_t heads, const float* k, int64_t ld, const int64_t* rows,
+             int64_t keys, int64_t n, float scale, float* s, int64_t s_stride) {
+  for (int64_t g = 0; g < heads; ++g)
+    for (int64_t j = 0; j < keys; ++j)
+      s[g * s_stride + j] = DotF32(q + g * q_stride, k + (rows ? rows[j] : j) * ld, n) * scale;
 }
 
 void WeightedSumF32(const float* p, int64_t p_stride, int64_t heads, const float* v, int64_t ld, const int64_t* rows,

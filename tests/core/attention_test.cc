@@ -88,6 +88,7 @@ struct DirectCase {
   int64_t heads, kv_heads, head_dim;
   float softcap;
   int64_t max_keys;  // the longest job's keys
+  size_t jobs = 3;   // the first `jobs` of the three below
 };
 
 class AttentionDirectTest : public ::testing::TestWithParam<DirectCase> {};
@@ -108,12 +109,13 @@ TEST_P(AttentionDirectTest, GivesTheBitsOfOneRowAndHeadAtATime) {
     std::vector<int64_t> count, begin;
     bool through_rows;
   };
-  const std::vector<JobData> data = {{1, {c.max_keys}, {0}, false},
-                                     {5,
-                                      {listed / 2, listed / 2 + 3, listed / 2 + 3, listed - 9, listed},
-                                      {0, 2, 2, listed / 3, listed / 3 + 1},
-                                      true},
-                                     {2, {c.max_keys / 3, c.max_keys / 3 + 1}, {0, 0}, false}};
+  std::vector<JobData> data = {{1, {c.max_keys}, {0}, false},
+                               {5,
+                                {listed / 2, listed / 2 + 3, listed / 2 + 3, listed - 9, listed},
+                                {0, 2, 2, listed / 3, listed / 3 + 1},
+                                true},
+                               {2, {c.max_keys / 3, c.max_keys / 3 + 1}, {0, 0}, false}};
+  data.resize(c.jobs);
   std::vector<std::vector<float>> q;
   for (size_t j = 0; j < data.size(); ++j) q.push_back(Random(static_cast<size_t>(data[j].n * qs), 10 + j));
 
@@ -121,7 +123,7 @@ TEST_P(AttentionDirectTest, GivesTheBitsOfOneRowAndHeadAtATime) {
   Attention attn(kern, {c.heads, c.kv_heads, hd, 0.0f, c.softcap});
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t group = c.heads / c.kv_heads;
-  // Expected: per job, row and head, the kernel calls DirectRow makes.
+  // Expected: per job, row and head, the kernel calls for that head alone.
   std::vector<std::vector<float>> expected;
   for (size_t j = 0; j < data.size(); ++j) {
     const JobData& d = data[j];
@@ -133,7 +135,7 @@ TEST_P(AttentionDirectTest, GivesTheBitsOfOneRowAndHeadAtATime) {
         const float* v = d.through_rows ? vv.data() + column : vv.data() + lo * ld + column;
         const int64_t* rows = d.through_rows ? list.data() + lo : nullptr;
         std::vector<float> s(static_cast<size_t>(nk));
-        kern.dots_f32(&q[j][i * qs + h * hd], k, ld, rows, nk, hd, scale, s.data());
+        kern.dots_f32(&q[j][i * qs + h * hd], hd, 1, k, ld, rows, nk, hd, scale, s.data(), nk);
         if (c.softcap > 0)
           for (float& x : s) x = c.softcap * std::tanh(x / c.softcap);
         kern.softmax(s.data(), nk);
@@ -155,7 +157,7 @@ TEST_P(AttentionDirectTest, GivesTheBitsOfOneRowAndHeadAtATime) {
       jobs.push_back({q[j].data(), d.n, d.count.data(), d.begin.data(), keys, out[j].data()});
     }
     // Jobs 0 and 1 ask for their last row's mean probabilities, which MeanHeadProbs computes alone.
-    std::vector<std::vector<float>> mean(2);
+    std::vector<std::vector<float>> mean(std::min<size_t>(2, data.size()));
     for (size_t j = 0; j < mean.size(); ++j) {
       mean[j].assign(static_cast<size_t>(data[j].count.back()), -1.0f);
       jobs[j].mean_probs = mean[j].data();
@@ -178,10 +180,13 @@ TEST_P(AttentionDirectTest, GivesTheBitsOfOneRowAndHeadAtATime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, AttentionDirectTest,
-                         ::testing::Values(DirectCase{9, 3, 64, 0.0f, 300},     // one loop (few keys)
-                                           DirectCase{9, 3, 64, 0.0f, 1300},    // three loops, smollm2's heads
-                                           DirectCase{8, 2, 80, 0.0f, 1100},    // 32 does not divide the head
-                                           DirectCase{4, 4, 32, 30.0f, 700}));  // soft-cap, no grouping
+                         ::testing::Values(DirectCase{9, 3, 64, 0.0f, 300},   // one loop (few keys)
+                                           DirectCase{9, 3, 64, 0.0f, 1300},  // three loops, smollm2's heads
+                                           DirectCase{8, 2, 80, 0.0f, 1100},  // 32 does not divide the head
+                                           DirectCase{4, 4, 32, 30.0f, 700},  // soft-cap, no grouping
+                                           // One row of one KV head for two threads: the group in
+                                           // two shares, of 4 and 3 heads.
+                                           DirectCase{7, 1, 64, 0.0f, 300, 1}));
 
 }  // namespace
 }  // namespace lazyllm

@@ -142,14 +142,23 @@ TEST_P(KernelsTest, DotsAndWeightedSumGiveTheBitsOfDotAndAxpy) {
         for (int64_t j = 0; j < keys; ++j) list[j] = (5 * j + 2) % stored;  // out of order, some repeated
         const int64_t* rows = listed ? list.data() : nullptr;
         auto row = [&](int64_t j) { return listed ? list[j] : j; };
-        const auto q = Random(n + kOffset, 31), kv = Random(stored * ld + n, 32);
-        const float* pq = q.data() + kOffset;
-        std::vector<float> s(static_cast<size_t>(keys) + 1, -7.0f), want_s = s, ref_s = s;
-        k().dots_f32(pq, kv.data(), ld, rows, keys, n, 0.125f, s.data());
-        ref.dots_f32(pq, kv.data(), ld, rows, keys, n, 0.125f, ref_s.data());
-        for (int64_t j = 0; j < keys; ++j) want_s[j] = k().dot_f32(pq, kv.data() + row(j) * ld, n) * 0.125f;
-        EXPECT_EQ(std::memcmp(s.data(), want_s.data(), s.size() * sizeof(float)), 0) << "dots";
-        ExpectClose(s.data(), ref_s.data(), keys + 1, 1e-5f * n, "dots against the twin");
+        const auto kv = Random(stored * ld + n, 32);
+        // Dots of 1 to 6 heads (the kernels' tiles and their remainders), queries and scores a
+        // padded stride apart (the padding must stay untouched).
+        for (int64_t heads = 1; heads <= 6; ++heads) {
+          SCOPED_TRACE("dots of heads=" + std::to_string(heads));
+          const int64_t qs = n + 5, ss = keys + 2;
+          const auto q = Random(heads * qs + kOffset, 31 + heads);
+          const float* pq = q.data() + kOffset;
+          std::vector<float> s(static_cast<size_t>(heads * ss), -7.0f), want_s = s, ref_s = s;
+          k().dots_f32(pq, qs, heads, kv.data(), ld, rows, keys, n, 0.125f, s.data(), ss);
+          ref.dots_f32(pq, qs, heads, kv.data(), ld, rows, keys, n, 0.125f, ref_s.data(), ss);
+          for (int64_t g = 0; g < heads; ++g)
+            for (int64_t j = 0; j < keys; ++j)
+              want_s[g * ss + j] = k().dot_f32(pq + g * qs, kv.data() + row(j) * ld, n) * 0.125f;
+          EXPECT_EQ(std::memcmp(s.data(), want_s.data(), s.size() * sizeof(float)), 0) << "dots";
+          ExpectClose(s.data(), ref_s.data(), heads * ss, 1e-5f * n, "dots against the twin");
+        }
         // Weighted sums of 1 to 6 heads (tiles of the kernels and their remainders), probabilities
         // and outputs a padded stride apart (the padding must stay untouched), into zeroed outputs;
         // and the keys summed in two calls, the second adding to what the first left.
@@ -378,7 +387,7 @@ TEST(RefKernelsTest, DotsAndWeightedSumAgainstDoubles) {
   const int64_t n = 24, keys = 5, ld = 30;
   const auto q = Random(n, 41), kv = Random(keys * ld, 42), p = Random(keys, 43, 0.0f, 1.0f);
   std::vector<float> s(keys), o(n, 0.0f);
-  RefKernels().dots_f32(q.data(), kv.data(), ld, nullptr, keys, n, 0.5f, s.data());
+  RefKernels().dots_f32(q.data(), n, 1, kv.data(), ld, nullptr, keys, n, 0.5f, s.data(), keys);
   RefKernels().weighted_sum_f32(p.data(), 0, 1, kv.data(), ld, nullptr, keys, n, o.data(), 0);
   for (int64_t j = 0; j < keys; ++j) {
     double d = 0;
