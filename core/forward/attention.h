@@ -61,10 +61,10 @@ class Attention {
   };
   // Run's direct form for several sequences at once (a decode step of a batch). With at most
   // kKeyBlock keys per job, one parallel loop over (sequence, KV head, share of its query heads,
-  // row). Otherwise three: scores
-  // over (sequence, KV head, block of keys), softmax over (sequence, row, head), weighted sums over
-  // (sequence, KV head, chunk of columns); every (row, head)'s probabilities are kept in probs
-  // between them. Either way each result has the bits of DirectHeads's kernel calls.
+  // row). Otherwise three: scores over (sequence, KV head, block of keys), softmax over (sequence,
+  // row, head), weighted sums over (sequence, KV head, chunk of columns); every (row, head)'s
+  // probabilities are kept in probs between them. Either way each result has the bits of the
+  // kernel calls of one head at a time.
   void RunDirectMany(const threading::Workers& workers, std::span<const DirectJob> jobs,
                      std::vector<float>& probs) const;
 
