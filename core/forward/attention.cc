@@ -161,10 +161,11 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
     offset[j + 1] = offset[j] + jobs[j].n * heads * keys[j];
   }
   const auto key_begin = [](const DirectJob& job, int64_t i) { return job.key_begin ? job.key_begin[i] : 0; };
+  const int64_t max_keys = *std::ranges::max_element(keys);
 
   // Few keys: one loop over (job, KV head, share of its query heads, row), each task all of
   // DirectHeads. The group's heads are split into as few shares as give every thread a task.
-  if (*std::ranges::max_element(keys) <= kKeyBlock) {
+  if (max_keys <= kKeyBlock) {
     int64_t rows = 0;
     for (const DirectJob& job : jobs) rows += job.n;
     int64_t shares = 1;
@@ -172,7 +173,6 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
     const int64_t share = (group_ + shares - 1) / shares;  // heads per share, the last one's fewer
     shares = (group_ + share - 1) / share;
     const JobTasks tasks(jobs.size(), [&](size_t j) { return s_.kv_heads * shares * jobs[j].n; });
-    const int64_t max_keys = *std::ranges::max_element(keys);
     workers.ParallelFor(tasks.size(), 1, [&](int64_t t0, int64_t t1) {
       float* s = workers.Scratch(share * max_keys);
       for (int64_t t = t0; t < t1; ++t) {

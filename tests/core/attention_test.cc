@@ -156,7 +156,8 @@ TEST_P(AttentionDirectTest, GivesTheBitsOfOneRowAndHeadAtATime) {
           d.through_rows ? KeyMatrix{kk.data(), vv.data(), ld, list.data()} : KeyMatrix{kk.data(), vv.data(), ld};
       jobs.push_back({q[j].data(), d.n, d.count.data(), d.begin.data(), keys, out[j].data()});
     }
-    // Jobs 0 and 1 ask for their last row's mean probabilities, which MeanHeadProbs computes alone.
+    // Jobs 0 and 1 (those of them the case runs) ask for their last row's mean probabilities, which
+    // MeanHeadProbs computes alone.
     std::vector<std::vector<float>> mean(std::min<size_t>(2, data.size()));
     for (size_t j = 0; j < mean.size(); ++j) {
       mean[j].assign(static_cast<size_t>(data[j].count.back()), -1.0f);
