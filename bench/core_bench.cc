@@ -94,7 +94,7 @@ void BM_Attention(benchmark::State& state) {
   Attention attn(simd::KernelsFor(simd::SelectedIsa()), {heads, kv_heads, hd});
   std::vector<float> probs;
   for (auto _ : state)
-    attn.Run(workers, q.data(), n, count.data(), {kk.data(), vv.data(), kv_heads * hd}, out.data(), nullptr, probs);
+    attn.Run(workers, q.data(), n, count.data(), {kk.data(), vv.data(), kv_heads * hd, hd}, out.data(), nullptr, probs);
   // Causal: n²/2 (query, key) pairs, each a hd-long dot and a hd-long accumulation per head.
   state.SetItemsProcessed(state.iterations() * 2 * 2 * n * (n + 1) / 2 * hd * heads);  // items = FLOPs
 }
@@ -137,7 +137,7 @@ void BM_DecodeAttentionLayers(benchmark::State& state) {
           rows,
           count.data(),
           nullptr,
-          {kk.get() + l * nk * ld, vv.get() + l * nk * ld, ld, listed ? list.data() : nullptr},
+          {kk.get() + l * nk * ld, vv.get() + l * nk * ld, ld, hd, listed ? list.data() : nullptr},
           out.data()};
       attn.RunDirectMany(workers, {&job, 1}, probs);
     }

@@ -29,9 +29,10 @@ struct HeadKeys {
   int64_t ld;
   const int64_t* rows;
 };
-HeadKeys HeadKeysFrom(const KeyMatrix& keys, int64_t j0, int64_t column) {
-  if (keys.rows != nullptr) return {keys.k + column, keys.v + column, keys.ld, keys.rows + j0};
-  return {keys.k + j0 * keys.ld + column, keys.v + j0 * keys.ld + column, keys.ld, nullptr};
+HeadKeys HeadKeysFrom(const KeyMatrix& keys, int64_t j0, int64_t kvh, int64_t column = 0) {
+  const int64_t at = kvh * keys.head_stride + column;
+  if (keys.rows != nullptr) return {keys.k + at, keys.v + at, keys.ld, keys.rows + j0};
+  return {keys.k + j0 * keys.ld + at, keys.v + j0 * keys.ld + at, keys.ld, nullptr};
 }
 
 }  // namespace
@@ -83,7 +84,7 @@ void Attention::Tiled(const threading::Workers& workers, const float* q, int64_t
       const int64_t first = key_begin ? key_begin[i0] / kKeyTile * kKeyTile : 0;
       for (int64_t j0 = first; j0 < nk; j0 += kKeyTile) {
         const int64_t w = std::min(kKeyTile, nk - j0);
-        simd::SgemmNT(m, w, hd, qp, hd, keys.k + j0 * keys.ld + kvh * hd, keys.ld, sc, kKeyTile);
+        simd::SgemmNT(m, w, hd, qp, hd, keys.k + j0 * keys.ld + kvh * keys.head_stride, keys.ld, sc, kKeyTile);
         for (int64_t r = 0; r < m; ++r) {
           float* srow = sc + r * kKeyTile;
           const int64_t row = i0 + r / group_;
@@ -96,7 +97,8 @@ void Attention::Tiled(const threading::Workers& workers, const float* q, int64_t
           const float c = k_.online_softmax(srow + lo, valid - lo, &mx[r], &sum[r]);
           if (c != 1.0f) k_.scale(o + r * hd, c, hd);
         }
-        simd::SgemmNN(m, hd, w, sc, kKeyTile, keys.v + j0 * keys.ld + kvh * hd, keys.ld, o, hd, /*accumulate=*/true);
+        simd::SgemmNN(m, hd, w, sc, kKeyTile, keys.v + j0 * keys.ld + kvh * keys.head_stride, keys.ld, o, hd,
+                      /*accumulate=*/true);
       }
       for (int64_t r = 0; r < m; ++r) {
         const int64_t i = i0 + r / group_, g = r % group_;
@@ -111,7 +113,7 @@ void Attention::Tiled(const threading::Workers& workers, const float* q, int64_t
 void Attention::DirectHeads(const DirectJob& job, int64_t i, int64_t h0, int64_t heads, float* s) const {
   const int64_t hd = s_.head_dim, q_stride = s_.heads * hd;
   const int64_t j0 = job.key_begin ? job.key_begin[i] : 0, n = job.key_count[i] - j0;
-  const HeadKeys head = HeadKeysFrom(job.keys, j0, h0 / group_ * hd);
+  const HeadKeys head = HeadKeysFrom(job.keys, j0, h0 / group_);
   k_.dots_f32(job.q + i * q_stride + h0 * hd, hd, heads, head.k, head.ld, head.rows, n, hd, scale_, s, n);
   for (int64_t g = 0; g < heads; ++g) {
     SoftCap(s + g * n, n);
@@ -209,7 +211,7 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
       for (int64_t i = 0; i < job.n; ++i) {
         const int64_t lo = std::max(b0, key_begin(job, i)), hi = std::min(b1, job.key_count[i]);
         if (lo >= hi) continue;
-        const HeadKeys head = HeadKeysFrom(job.keys, lo, kvh * hd);
+        const HeadKeys head = HeadKeysFrom(job.keys, lo, kvh);
         for (int64_t h = kvh * group_; h < (kvh + 1) * group_; ++h)
           k_.dots_f32(job.q + i * q_stride + h * hd, hd, 1, head.k, head.ld, head.rows, hi - lo, hd, scale_,
                       row_probs(j, i, h) + lo, keys[j]);
@@ -259,7 +261,7 @@ void Attention::RunDirectMany(const threading::Workers& workers, std::span<const
         for (int64_t i = 0; i < job.n; ++i) {
           const int64_t lo = std::max(b0, key_begin(job, i)), hi = std::min(b0 + kScoreBlock, job.key_count[i]);
           if (lo >= hi) continue;
-          const HeadKeys head = HeadKeysFrom(job.keys, lo, kvh * hd + column);
+          const HeadKeys head = HeadKeysFrom(job.keys, lo, kvh, column);
           k_.weighted_sum_f32(row_probs(j, i, h) + lo, keys[j], group_, head.v, head.ld, head.rows, hi - lo, width,
                               job.out + i * q_stride + h * hd + column, hd);
         }
@@ -276,7 +278,7 @@ void Attention::MeanHeadProbs(const threading::Workers& workers, const float* q_
     for (int64_t h = h0; h < h1; ++h) {
       float* s = &head_probs[h * nk];
       const int64_t kvh = h / group_;
-      const HeadKeys head = HeadKeysFrom(keys, begin, kvh * hd);
+      const HeadKeys head = HeadKeysFrom(keys, begin, kvh);
       k_.dots_f32(q_row + h * hd, hd, 1, head.k, head.ld, head.rows, nk - begin, hd, scale_, s + begin, nk);
       SoftCap(s + begin, nk - begin);
       k_.softmax(s + begin, nk - begin);

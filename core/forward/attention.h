@@ -6,9 +6,9 @@
 //  - direct (decode, a few rows): per (head, row), dot products over the keys, softmax, and an
 //    accumulation of value rows; over many keys, as three parallel loops that read each key and
 //    value row once per KV head (RunDirectMany).
-// Keys are given as row-major K and V matrices (row j = key j, KV head h at columns h·hd), which
-// the caller points at the KV cache when the live keys are consecutive slots and otherwise at a
-// compacted copy. Query row i sees keys [key_begin[i], key_count[i]) (key_begin null: from 0);
+// Keys are given as K and V matrices (KeyMatrix: one per KV head, or all heads side by side),
+// which the caller points at the KV cache when the live keys are consecutive slots and otherwise
+// at a compacted copy. Query row i sees keys [key_begin[i], key_count[i]) (key_begin null: from 0);
 // key_count and key_begin are non-decreasing. Logits are q·k·scale, soft-capped to
 // softcap·tanh(logit/softcap) when softcap > 0, then softmaxed.
 #pragma once
@@ -28,13 +28,18 @@ struct AttentionShape {
   float softcap = 0.0f;  // 0: none
 };
 
-// Keys and values: key j's rows at k + r·ld and v + r·ld, with r = rows[j], or r = j when rows is
-// null (only the direct form and MeanHeadProbs read keys through rows).
+// Keys and values: KV head h of key j at k + h·head_stride + r·ld and v + h·head_stride + r·ld,
+// with r = rows[j], or r = j when rows is null (only the direct form and MeanHeadProbs read keys
+// through rows). A row-major matrix of all heads has ld = kv_heads·hd and head_stride = hd; one
+// matrix per KV head has ld = hd.
 struct KeyMatrix {
-  const float* k = nullptr;
-  const float* v = nullptr;
-  int64_t ld = 0;  // floats between consecutive rows
-  const int64_t* rows = nullptr;
+  KeyMatrix(const float* k, const float* v, int64_t ld, int64_t head_stride, const int64_t* rows = nullptr)
+      : k(k), v(v), ld(ld), head_stride(head_stride), rows(rows) {}
+  const float* k;
+  const float* v;
+  int64_t ld;           // floats between a KV head's consecutive rows
+  int64_t head_stride;  // floats between consecutive KV heads' rows
+  const int64_t* rows;
 };
 
 // Stateless after construction (scratch comes from the workers' threads and the caller), so one

@@ -89,11 +89,12 @@ KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, bool direct,
   const int64_t r0 = kv.row_of(l, s.keys.front());
   bool consecutive = !kv.f16();
   for (int64_t j = 1; consecutive && j < nk; ++j) consecutive = kv.row_of(l, s.keys[j]) == r0 + j;
-  if (consecutive) return {static_cast<const float*>(kv.K(l, r0)), static_cast<const float*>(kv.V(l, r0)), kv_dim};
+  const int64_t hd = f.m.config.head_dim;
+  if (consecutive) return {static_cast<const float*>(kv.K(l, r0)), static_cast<const float*>(kv.V(l, r0)), kv_dim, hd};
   if (direct && !kv.f16()) {
     rows.resize(static_cast<size_t>(nk));
     for (int64_t j = 0; j < nk; ++j) rows[j] = kv.row_of(l, s.keys[j]);
-    return {static_cast<const float*>(kv.K(l, 0)), static_cast<const float*>(kv.V(l, 0)), kv_dim, rows.data()};
+    return {static_cast<const float*>(kv.K(l, 0)), static_cast<const float*>(kv.V(l, 0)), kv_dim, hd, rows.data()};
   }
   if (static_cast<int64_t>(a.kc.size()) < nk * kv_dim) {
     a.kc.resize(static_cast<size_t>(nk * kv_dim));
@@ -112,7 +113,7 @@ KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, bool direct,
       }
     }
   });
-  return {a.kc.data(), a.vc.data(), kv_dim};
+  return {a.kc.data(), a.vc.data(), kv_dim, hd};
 }
 
 // Causal attention of each sequence's rows in the range over its keys of layer l: a row attends

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 
 namespace lazyllm {
 namespace {
@@ -22,6 +23,28 @@ std::vector<float> Random(size_t n, uint32_t seed) {
   std::vector<float> v(n);
   for (float& x : v) x = d(rng);
   return v;
+}
+
+// A row-major K or V matrix of `rows` rows (KV head h at columns h·hd, ld floats apart) laid out as
+// the KV cache keeps it: one matrix per KV head, its rows hd floats apart, the heads head_stride
+// floats apart (more than rows·hd, as the cache's unused rows leave room).
+struct HeadMajor {
+  std::vector<float> k, v;
+  int64_t hd, head_stride;
+  KeyMatrix Keys(const int64_t* rows = nullptr) const { return {k.data(), v.data(), hd, head_stride, rows}; }
+};
+HeadMajor ToHeadMajor(const std::vector<float>& k, const std::vector<float>& v, int64_t rows, int64_t kv_heads,
+                      int64_t hd, int64_t ld) {
+  HeadMajor m{{}, {}, hd, rows * hd + 48};
+  m.k.assign(static_cast<size_t>(kv_heads * m.head_stride), std::numeric_limits<float>::quiet_NaN());
+  m.v = m.k;
+  for (int64_t h = 0; h < kv_heads; ++h)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t e = 0; e < hd; ++e) {
+        m.k[h * m.head_stride + r * hd + e] = k[r * ld + h * hd + e];
+        m.v[h * m.head_stride + r * hd + e] = v[r * ld + h * hd + e];
+      }
+  return m;
 }
 
 class AttentionTest : public ::testing::TestWithParam<Case> {};
@@ -42,9 +65,17 @@ TEST_P(AttentionTest, MatchesFloat64) {
   Attention attn(kern, {c.heads, c.kv_heads, hd});
   std::vector<float> out(static_cast<size_t>(c.n * qs), -1.0f);
   std::vector<float> probs;
-  attn.Run(workers, q.data(), c.n, count.data(), {kk.data(), vv.data(), ld}, out.data(), nullptr, probs);
+  const KeyMatrix keys{kk.data(), vv.data(), ld, hd};
+  attn.Run(workers, q.data(), c.n, count.data(), keys, out.data(), nullptr, probs);
   std::vector<float> scores(static_cast<size_t>(c.nk)), head_probs(static_cast<size_t>(c.heads * c.nk));
-  attn.MeanHeadProbs(workers, &q[(c.n - 1) * qs], c.nk, {kk.data(), vv.data(), ld}, scores.data(), head_probs.data());
+  attn.MeanHeadProbs(workers, &q[(c.n - 1) * qs], c.nk, keys, scores.data(), head_probs.data());
+  // The KV cache's layout, one matrix per KV head, gives the same bits.
+  const HeadMajor cache = ToHeadMajor(kk, vv, c.nk, c.kv_heads, hd, ld);
+  std::vector<float> cache_out(out.size(), -1.0f), cache_scores(scores.size());
+  attn.Run(workers, q.data(), c.n, count.data(), cache.Keys(), cache_out.data(), nullptr, probs);
+  attn.MeanHeadProbs(workers, &q[(c.n - 1) * qs], c.nk, cache.Keys(), cache_scores.data(), head_probs.data());
+  EXPECT_EQ(cache_out, out);
+  EXPECT_EQ(cache_scores, scores);
 
   const int64_t group = c.heads / c.kv_heads;
   std::vector<double> mean(static_cast<size_t>(c.nk), 0.0);
@@ -82,8 +113,9 @@ INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
 // The direct form, in its one-loop form (few keys) and its three loops (many), against the kernel
 // calls of one (row, head) at a time: dots_f32, soft-cap, softmax, weighted_sum_f32. Several jobs
 // at once, keys in place and through rows, windows, head widths that 32 divides and does not, on
-// the workers and serially: every output has those calls' bits, and the mean probabilities of a
-// job's last row are MeanHeadProbs's.
+// the workers and serially, keys side by side in rows and one matrix per KV head (the cache's
+// layout): every output has those calls' bits, and the mean probabilities of a job's last row are
+// MeanHeadProbs's.
 struct DirectCase {
   int64_t heads, kv_heads, head_dim;
   float softcap;
@@ -144,16 +176,19 @@ TEST_P(AttentionDirectTest, GivesTheBitsOfOneRowAndHeadAtATime) {
       }
   }
 
+  const HeadMajor cache = ToHeadMajor(kk, vv, stored, c.kv_heads, hd, ld);
   const threading::Context threads(2, /*numa=*/false);
-  for (const bool serial : {false, true}) {
+  for (int variant = 0; variant < 4; ++variant) {
+    const bool serial = variant % 2 == 1, head_major = variant >= 2;
     const threading::Workers workers(threads, serial);
+    const std::string how = std::string(serial ? " serial" : " workers") + (head_major ? ", head-major" : "");
     std::vector<std::vector<float>> out;
     std::vector<Attention::DirectJob> jobs;
     for (size_t j = 0; j < data.size(); ++j) {
       const JobData& d = data[j];
       out.emplace_back(static_cast<size_t>(d.n * qs), -1.0f);
-      const KeyMatrix keys =
-          d.through_rows ? KeyMatrix{kk.data(), vv.data(), ld, list.data()} : KeyMatrix{kk.data(), vv.data(), ld};
+      const int64_t* rows = d.through_rows ? list.data() : nullptr;
+      const KeyMatrix keys = head_major ? cache.Keys(rows) : KeyMatrix{kk.data(), vv.data(), ld, hd, rows};
       jobs.push_back({q[j].data(), d.n, d.count.data(), d.begin.data(), keys, out[j].data()});
     }
     // Jobs 0 and 1 (those of them the case runs) ask for their last row's mean probabilities, which
@@ -168,14 +203,14 @@ TEST_P(AttentionDirectTest, GivesTheBitsOfOneRowAndHeadAtATime) {
     attn.RunDirectMany(workers, jobs, probs);
     for (size_t j = 0; j < data.size(); ++j)
       for (size_t e = 0; e < out[j].size(); ++e)
-        ASSERT_EQ(out[j][e], expected[j][e]) << "job " << j << " element " << e << (serial ? " serial" : " workers");
+        ASSERT_EQ(out[j][e], expected[j][e]) << "job " << j << " element " << e << how;
     for (size_t j = 0; j < mean.size(); ++j) {
       const JobData& d = data[j];
       const int64_t nk = d.count.back();
       std::vector<float> alone(static_cast<size_t>(nk)), head_probs(static_cast<size_t>(c.heads * nk));
       attn.MeanHeadProbs(workers, &q[j][(d.n - 1) * qs], nk, jobs[j].keys, alone.data(), head_probs.data(),
                          d.begin.back());
-      EXPECT_EQ(mean[j], alone) << "job " << j << (serial ? " serial" : " workers");
+      EXPECT_EQ(mean[j], alone) << "job " << j << how;
     }
   }
 }
