@@ -82,7 +82,8 @@ LAZYLLM_GEMM_SHAPES(BM_MatMul, 0);
 LAZYLLM_GEMM_SHAPES(BM_MatMul, 8);
 LAZYLLM_GEMM_SHAPES(BM_OpenBlasSgemm, 0);
 
-// Causal attention over n rows with smollm2's heads (9 query, 3 KV, head_dim 64).
+// Causal attention over n rows with smollm2's heads (9 query, 3 KV, head_dim 64), the keys laid out
+// as the cache keeps them (one matrix per KV head).
 void BM_Attention(benchmark::State& state) {
   const int64_t n = state.range(0), heads = 9, kv_heads = 3, hd = 64;
   const auto q = Random(n * heads * hd, 1), kk = Random(n * kv_heads * hd, 2), vv = Random(n * kv_heads * hd, 3);
@@ -94,19 +95,20 @@ void BM_Attention(benchmark::State& state) {
   Attention attn(simd::KernelsFor(simd::SelectedIsa()), {heads, kv_heads, hd});
   std::vector<float> probs;
   for (auto _ : state)
-    attn.Run(workers, q.data(), n, count.data(), {kk.data(), vv.data(), kv_heads * hd, hd}, out.data(), nullptr, probs);
+    attn.Run(workers, q.data(), n, count.data(), {kk.data(), vv.data(), hd, n * hd}, out.data(), nullptr, probs);
   // Causal: n²/2 (query, key) pairs, each a hd-long dot and a hd-long accumulation per head.
   state.SetItemsProcessed(state.iterations() * 2 * 2 * n * (n + 1) / 2 * hd * heads);  // items = FLOPs
 }
 BENCHMARK(BM_Attention)->Arg(512)->Arg(2048)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Decode attention as in a step at a long prompt: rows query rows (the new token, and revived
-// ones) over each layer's fp32 cache of nk keys, read through a list of rows (a pruned layer) when
-// `listed`. Shapes: smollm2-135m (shape 0: 30 layers, 9 query heads over 3 KV heads of 64) or
-// llama3.2-1b (shape 1: 16 layers, 32 over 8). A step's layers are taken in turn from at least
-// 256 MB of caches, so that the keys stream from memory as in a real step (where a token's weights
-// pass through the CPU's caches between two layers' attention); or, when `cached`, every layer
-// reads the same one, from the CPU's caches.
+// ones) over each layer's fp32 cache of nk keys, laid out as the cache keeps them (one matrix per
+// KV head), read through a list of rows (a pruned layer) when `listed`. Shapes: smollm2-135m
+// (shape 0: 30 layers, 9 query heads over 3 KV heads of 64) or llama3.2-1b (shape 1: 16 layers, 32
+// over 8). A step's layers are taken in turn from at least 256 MB of caches, so that the keys
+// stream from memory as in a real step (where a token's weights pass through the CPU's caches
+// between two layers' attention); or, when `cached`, every layer reads the same one, from the
+// CPU's caches.
 void BM_DecodeAttentionLayers(benchmark::State& state) {
   const int64_t rows = state.range(0), listed = state.range(1), nk = state.range(3), cached = state.range(4);
   const bool llama = state.range(2) == 1;
@@ -137,7 +139,7 @@ void BM_DecodeAttentionLayers(benchmark::State& state) {
           rows,
           count.data(),
           nullptr,
-          {kk.get() + l * nk * ld, vv.get() + l * nk * ld, ld, hd, listed ? list.data() : nullptr},
+          {kk.get() + l * nk * ld, vv.get() + l * nk * ld, hd, nk * hd, listed ? list.data() : nullptr},
           out.data()};
       attn.RunDirectMany(workers, {&job, 1}, probs);
     }

@@ -32,24 +32,26 @@ int64_t KvPool::held_pages() const {
   return held_;
 }
 
-int64_t KvCache::PageRows(int64_t row_bytes) {
+int64_t KvCache::PageRows(int64_t head_bytes) {
   constexpr int64_t kOsPage = 4096, kMinRows = 16;
-  const int64_t rows = std::lcm(row_bytes, kOsPage) / row_bytes;
+  const int64_t rows = std::lcm(head_bytes, kOsPage) / head_bytes;
   return (kMinRows + rows - 1) / rows * rows;
 }
 
-KvCache::KvCache(std::shared_ptr<KvPool> pool, int64_t num_layers, int64_t max_slots, int64_t kv_dim, bool f16)
+KvCache::KvCache(std::shared_ptr<KvPool> pool, int64_t num_layers, int64_t max_slots, int64_t kv_heads,
+                 int64_t head_dim, bool f16)
     : pool_(std::move(pool)),
       num_layers_(num_layers),
       max_slots_(max_slots),
-      kv_dim_(kv_dim),
+      kv_heads_(kv_heads),
+      head_dim_(head_dim),
       f16_(f16),
-      row_bytes_(kv_dim * (f16 ? 2 : 4)),
+      head_bytes_(head_dim * elem_bytes()),
       row_of_(static_cast<size_t>(num_layers * max_slots), -1),
       rows_(static_cast<size_t>(num_layers), 0) {
   const int64_t page_rows = pool_->page_rows();
-  stride_ = (max_slots + page_rows - 1) / page_rows * page_rows * row_bytes_;
-  mapped_ = static_cast<size_t>(num_layers * 2 * stride_);
+  head_stride_ = (max_slots + page_rows - 1) / page_rows * page_rows * head_bytes_;
+  mapped_ = static_cast<size_t>(num_layers * 2 * kv_heads * head_stride_);
   void* p = mmap(nullptr, std::max<size_t>(mapped_, 1), PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p != MAP_FAILED) base_ = static_cast<uint8_t*>(p);
@@ -79,14 +81,28 @@ int64_t KvCache::Assign(int64_t layer, int64_t slot) {
 void KvCache::Write(int64_t layer, int64_t row, const float* k, const float* v,
                     void (*to_f16)(const float*, uint16_t*, int64_t)) {
   LAZYLLM_CHECK(row >= 0 && row < rows_[layer]) << "layer " << layer << " row " << row << " of " << rows_[layer];
-  void* kd = Row(layer, 0, row);
-  void* vd = Row(layer, 1, row);
-  if (f16_) {
-    to_f16(k, static_cast<uint16_t*>(kd), kv_dim_);
-    to_f16(v, static_cast<uint16_t*>(vd), kv_dim_);
-  } else {
-    std::memcpy(kd, k, static_cast<size_t>(row_bytes_));
-    std::memcpy(vd, v, static_cast<size_t>(row_bytes_));
+  for (int64_t h = 0; h < kv_heads_; ++h) {
+    void* kd = Head(layer, 0, h, row);
+    void* vd = Head(layer, 1, h, row);
+    if (f16_) {
+      to_f16(k + h * head_dim_, static_cast<uint16_t*>(kd), head_dim_);
+      to_f16(v + h * head_dim_, static_cast<uint16_t*>(vd), head_dim_);
+    } else {
+      std::memcpy(kd, k + h * head_dim_, static_cast<size_t>(head_bytes_));
+      std::memcpy(vd, v + h * head_dim_, static_cast<size_t>(head_bytes_));
+    }
+  }
+}
+
+void KvCache::Read(int64_t layer, int64_t row, float* k, float* v, void (*to_f32)(const void*, float*, int64_t)) const {
+  for (int64_t h = 0; h < kv_heads_; ++h) {
+    if (f16_) {
+      to_f32(K(layer, h, row), k + h * head_dim_, head_dim_);
+      to_f32(V(layer, h, row), v + h * head_dim_, head_dim_);
+    } else {
+      std::memcpy(k + h * head_dim_, K(layer, h, row), static_cast<size_t>(head_bytes_));
+      std::memcpy(v + h * head_dim_, V(layer, h, row), static_cast<size_t>(head_bytes_));
+    }
   }
 }
 
@@ -117,8 +133,10 @@ void KvCache::Clear() {
   std::fill(row_of_.begin(), row_of_.end(), -1);
   if (base_ != nullptr) {
     for (int64_t l = 0; l < num_layers_; ++l) {
-      const auto used = static_cast<size_t>(rows_[l] * row_bytes_ + 4095) / 4096 * 4096;
-      for (int kv = 0; kv < 2 && used > 0; ++kv) madvise(Row(l, kv, 0), std::min<size_t>(used, stride_), MADV_DONTNEED);
+      const auto used =
+          std::min(static_cast<size_t>(rows_[l] * head_bytes_ + 4095) / 4096 * 4096, static_cast<size_t>(head_stride_));
+      for (int kv = 0; kv < 2 && used > 0; ++kv)
+        for (int64_t h = 0; h < kv_heads_; ++h) madvise(Head(l, kv, h, 0), used, MADV_DONTNEED);
     }
   }
   std::fill(rows_.begin(), rows_.end(), 0);

@@ -37,16 +37,20 @@ class KvPool {
 
 // One sequence's K/V (after RoPE), as fp32 or IEEE half. Layer l's rows are numbered 0, 1, ...
 // in the order its pairs were computed; row_of(l, slot) maps a token position to its row.
-// Storage is one virtual reservation, mapped without backing: row r of layer l lies at a fixed
-// address, so rows computed in position order are one contiguous matrix that attention reads
-// in place, and memory becomes resident only as pages are written (on the NUMA node of the
-// worker that writes them first). Distinct rows may be written in parallel; Assign is serial.
+// Storage is one virtual reservation, mapped without backing, laid out per (layer, K or V) and
+// then per KV head: row r of KV head h of layer l lies at a fixed address, so one KV head's rows
+// computed in position order are one contiguous matrix (head_dim wide) that attention reads in
+// place, whole cache lines at a time. Memory becomes resident only as pages are written (on the
+// NUMA node of the worker that writes them first). Distinct rows may be written in parallel;
+// Assign is serial.
 class KvCache {
  public:
-  // Rows per page for a row of row_bytes: at least 16, and a whole number of 4 KiB pages.
-  static int64_t PageRows(int64_t row_bytes);
+  // Rows per page for a KV head's row of head_bytes: at least 16, and a whole number of 4 KiB
+  // pages of every KV head.
+  static int64_t PageRows(int64_t head_bytes);
 
-  KvCache(std::shared_ptr<KvPool> pool, int64_t num_layers, int64_t max_slots, int64_t kv_dim, bool f16);
+  KvCache(std::shared_ptr<KvPool> pool, int64_t num_layers, int64_t max_slots, int64_t kv_heads, int64_t head_dim,
+          bool f16);
   ~KvCache();
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
@@ -55,7 +59,8 @@ class KvCache {
   bool ok() const { return base_ != nullptr; }
   const KvPool& pool() const { return *pool_; }
   bool f16() const { return f16_; }
-  int64_t kv_dim() const { return kv_dim_; }
+  int64_t kv_dim() const { return kv_heads_ * head_dim_; }
+  int64_t kv_heads() const { return kv_heads_; }
   int64_t max_slots() const { return max_slots_; }
 
   // The row of (layer, slot), or -1 when it has none.
@@ -63,12 +68,17 @@ class KvCache {
   // Gives (layer, slot) a row: its own when it has one, else the layer's next row, taking a
   // page from this sequence's reservation or else from the pool. -1 when neither has a page.
   int64_t Assign(int64_t layer, int64_t slot);
-  // Stores kv_dim floats of K and of V into an assigned row (converted to half for an f16 cache).
+  // Stores kv_dim floats of K and of V (KV head h at columns h·head_dim) into an assigned row,
+  // converted to half for an f16 cache.
   void Write(int64_t layer, int64_t row, const float* k, const float* v,
              void (*to_f16)(const float*, uint16_t*, int64_t));
-  // Raw row storage (float or uint16_t elements).
-  const void* K(int64_t layer, int64_t row) const { return Row(layer, 0, row); }
-  const void* V(int64_t layer, int64_t row) const { return Row(layer, 1, row); }
+  // Reads a row back as kv_dim floats of K and of V (to_f32 converts an f16 cache's halves).
+  void Read(int64_t layer, int64_t row, float* k, float* v, void (*to_f32)(const void*, float*, int64_t)) const;
+  // Raw storage of KV head h's row (float or uint16_t elements); the head's next row follows it
+  // head_dim elements on, and KV head h + 1's rows begin head_stride() elements after h's.
+  const void* K(int64_t layer, int64_t head, int64_t row) const { return Head(layer, 0, head, row); }
+  const void* V(int64_t layer, int64_t head, int64_t row) const { return Head(layer, 1, head, row); }
+  int64_t head_stride() const { return head_stride_ / elem_bytes(); }
 
   // Grows the pages set aside for coming rows to `pages`; false (nothing taken) when the pool
   // cannot hold them. Reserved pages are used before the pool is asked again.
@@ -92,12 +102,15 @@ class KvCache {
 
  private:
   size_t Index(int64_t layer, int64_t slot) const { return static_cast<size_t>(layer * max_slots_ + slot); }
-  void* Row(int64_t layer, int kv, int64_t row) const { return base_ + (layer * 2 + kv) * stride_ + row * row_bytes_; }
+  int64_t elem_bytes() const { return f16_ ? 2 : 4; }
+  void* Head(int64_t layer, int kv, int64_t head, int64_t row) const {
+    return base_ + ((layer * 2 + kv) * kv_heads_ + head) * head_stride_ + row * head_bytes_;
+  }
 
   std::shared_ptr<KvPool> pool_;
-  int64_t num_layers_, max_slots_, kv_dim_;
+  int64_t num_layers_, max_slots_, kv_heads_, head_dim_;
   bool f16_;
-  int64_t row_bytes_, stride_;  // bytes per row; bytes per (layer, K or V) region
+  int64_t head_bytes_, head_stride_;  // bytes per KV head's row; bytes per (layer, K or V, KV head) region
   uint8_t* base_ = nullptr;
   size_t mapped_ = 0;
   std::vector<int32_t> row_of_;  // [layer][slot]

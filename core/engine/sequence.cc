@@ -14,7 +14,7 @@ Sequence::Impl::Impl(std::shared_ptr<Engine::Impl> e, const SequenceOptions& o, 
       m(ModelImpl(engine->model)),
       max_ctx(max_context),
       exact_activations(o.exact_activations),
-      kv(engine->kv_pool, m.config.num_layers, max_context, m.config.num_kv_heads * m.config.head_dim, engine->kv_f16),
+      kv(engine->kv_pool, m.config.num_layers, max_context, m.config.num_kv_heads, m.config.head_dim, engine->kv_f16),
       pruning(o.pruning, m.config.num_layers, max_context, m.config.dim),
       logits(static_cast<size_t>(m.config.vocab_size)) {}
 

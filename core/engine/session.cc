@@ -113,14 +113,11 @@ bool HasKv(const Session& session, int64_t layer, int64_t slot) {
 
 std::vector<float> CachedK(const Session& session, int64_t layer, int64_t slot) {
   const cache::KvCache& kv = SessionAccess::Get(session).s.kv;
-  std::vector<float> out(static_cast<size_t>(kv.kv_dim()));
   const int64_t row = kv.row_of(layer, slot);
   if (row < 0) return {};
-  if (kv.f16())
-    simd::RefKernels().Row(simd::DType::kF16).to_f32(kv.K(layer, row), out.data(), kv.kv_dim());
-  else
-    std::memcpy(out.data(), kv.K(layer, row), out.size() * sizeof(float));
-  return out;
+  std::vector<float> k(static_cast<size_t>(kv.kv_dim())), v(k.size());
+  kv.Read(layer, row, k.data(), v.data(), simd::RefKernels().Row(simd::DType::kF16).to_f32);
+  return k;
 }
 
 Placement WeightPlacement(const Session& session) {

@@ -31,7 +31,7 @@ struct AttentionShape {
 // Keys and values: KV head h of key j at k + h·head_stride + r·ld and v + h·head_stride + r·ld,
 // with r = rows[j], or r = j when rows is null (only the direct form and MeanHeadProbs read keys
 // through rows). A row-major matrix of all heads has ld = kv_heads·hd and head_stride = hd; one
-// matrix per KV head has ld = hd.
+// matrix per KV head (the KV cache's layout) has ld = hd.
 struct KeyMatrix {
   KeyMatrix(const float* k, const float* v, int64_t ld, int64_t head_stride, const int64_t* rows = nullptr)
       : k(k), v(v), ld(ld), head_stride(head_stride), rows(rows) {}

@@ -90,11 +90,13 @@ KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, bool direct,
   bool consecutive = !kv.f16();
   for (int64_t j = 1; consecutive && j < nk; ++j) consecutive = kv.row_of(l, s.keys[j]) == r0 + j;
   const int64_t hd = f.m.config.head_dim;
-  if (consecutive) return {static_cast<const float*>(kv.K(l, r0)), static_cast<const float*>(kv.V(l, r0)), kv_dim, hd};
+  if (consecutive)
+    return {static_cast<const float*>(kv.K(l, 0, r0)), static_cast<const float*>(kv.V(l, 0, r0)), hd, kv.head_stride()};
   if (direct && !kv.f16()) {
     rows.resize(static_cast<size_t>(nk));
     for (int64_t j = 0; j < nk; ++j) rows[j] = kv.row_of(l, s.keys[j]);
-    return {static_cast<const float*>(kv.K(l, 0)), static_cast<const float*>(kv.V(l, 0)), kv_dim, hd, rows.data()};
+    return {static_cast<const float*>(kv.K(l, 0, 0)), static_cast<const float*>(kv.V(l, 0, 0)), hd, kv.head_stride(),
+            rows.data()};
   }
   if (static_cast<int64_t>(a.kc.size()) < nk * kv_dim) {
     a.kc.resize(static_cast<size_t>(nk * kv_dim));
@@ -102,16 +104,7 @@ KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, bool direct,
   }
   const simd::ToF32Fn half = f.k.Row(simd::DType::kF16).to_f32;
   f.workers.ParallelFor(nk, 64, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j) {
-      const int64_t r = kv.row_of(l, s.keys[j]);
-      if (kv.f16()) {
-        half(kv.K(l, r), &a.kc[j * kv_dim], kv_dim);
-        half(kv.V(l, r), &a.vc[j * kv_dim], kv_dim);
-      } else {
-        std::memcpy(&a.kc[j * kv_dim], kv.K(l, r), kv_dim * sizeof(float));
-        std::memcpy(&a.vc[j * kv_dim], kv.V(l, r), kv_dim * sizeof(float));
-      }
-    }
+    for (int64_t j = j0; j < j1; ++j) kv.Read(l, kv.row_of(l, s.keys[j]), &a.kc[j * kv_dim], &a.vc[j * kv_dim], half);
   });
   return {a.kc.data(), a.vc.data(), kv_dim, hd};
 }
