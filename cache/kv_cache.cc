@@ -95,14 +95,17 @@ void KvCache::Write(int64_t layer, int64_t row, const float* k, const float* v,
 }
 
 void KvCache::Read(int64_t layer, int64_t row, float* k, float* v, void (*to_f32)(const void*, float*, int64_t)) const {
-  for (int64_t h = 0; h < kv_heads_; ++h) {
-    if (f16_) {
-      to_f32(K(layer, h, row), k + h * head_dim_, head_dim_);
-      to_f32(V(layer, h, row), v + h * head_dim_, head_dim_);
-    } else {
-      std::memcpy(k + h * head_dim_, K(layer, h, row), static_cast<size_t>(head_bytes_));
-      std::memcpy(v + h * head_dim_, V(layer, h, row), static_cast<size_t>(head_bytes_));
-    }
+  for (int64_t h = 0; h < kv_heads_; ++h) ReadHead(layer, h, row, 1, k + h * head_dim_, v + h * head_dim_, to_f32);
+}
+
+void KvCache::ReadHead(int64_t layer, int64_t head, int64_t row, int64_t n, float* k, float* v,
+                       void (*to_f32)(const void*, float*, int64_t)) const {
+  if (f16_) {
+    to_f32(K(layer, head, row), k, n * head_dim_);
+    to_f32(V(layer, head, row), v, n * head_dim_);
+  } else {
+    std::memcpy(k, K(layer, head, row), static_cast<size_t>(n * head_bytes_));
+    std::memcpy(v, V(layer, head, row), static_cast<size_t>(n * head_bytes_));
   }
 }
 

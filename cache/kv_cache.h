@@ -74,6 +74,9 @@ class KvCache {
              void (*to_f16)(const float*, uint16_t*, int64_t));
   // Reads a row back as kv_dim floats of K and of V (to_f32 converts an f16 cache's halves).
   void Read(int64_t layer, int64_t row, float* k, float* v, void (*to_f32)(const void*, float*, int64_t)) const;
+  // Reads KV head h's rows [row, row + n) back as n·head_dim floats of K and of V.
+  void ReadHead(int64_t layer, int64_t head, int64_t row, int64_t n, float* k, float* v,
+                void (*to_f32)(const void*, float*, int64_t)) const;
   // Raw storage of KV head h's row (float or uint16_t elements); the head's next row follows it
   // head_dim elements on, and KV head h + 1's rows begin head_stride() elements after h's.
   const void* K(int64_t layer, int64_t head, int64_t row) const { return Head(layer, 0, head, row); }

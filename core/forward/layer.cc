@@ -77,10 +77,11 @@ void RotateAndCacheKv(const Forward& f, const LayerWeights& w, int64_t l, const 
   });
 }
 
-// A sequence's keys of layer l as fp32 K/V matrices, in position order: the cache itself when it
-// is fp32 and their rows are consecutive; else, for `direct` attention (which reads keys through a
-// list of rows) and an fp32 cache, the cache through `rows`, the keys' rows; otherwise a copy
-// (converted from half) in a.kc/a.vc.
+// A sequence's keys of layer l as fp32 K/V matrices (one per KV head), in position order: the cache
+// itself when it is fp32 and their rows are consecutive; else, for `direct` attention (which reads
+// keys through a list of rows) and an fp32 cache, the cache through `rows`, the keys' rows;
+// otherwise a copy (converted from half) in a.kc/a.vc, each run of consecutive rows of a KV head
+// copied at once.
 KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, bool direct, std::vector<int64_t>& rows,
                      Activations& a) {
   const cache::KvCache& kv = *s.kv;
@@ -92,21 +93,31 @@ KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, bool direct,
   const int64_t hd = f.m.config.head_dim;
   if (consecutive)
     return {static_cast<const float*>(kv.K(l, 0, r0)), static_cast<const float*>(kv.V(l, 0, r0)), hd, kv.head_stride()};
-  if (direct && !kv.f16()) {
-    rows.resize(static_cast<size_t>(nk));
-    for (int64_t j = 0; j < nk; ++j) rows[j] = kv.row_of(l, s.keys[j]);
+  rows.resize(static_cast<size_t>(nk));
+  for (int64_t j = 0; j < nk; ++j) rows[j] = kv.row_of(l, s.keys[j]);
+  if (direct && !kv.f16())
     return {static_cast<const float*>(kv.K(l, 0, 0)), static_cast<const float*>(kv.V(l, 0, 0)), hd, kv.head_stride(),
             rows.data()};
-  }
   if (static_cast<int64_t>(a.kc.size()) < nk * kv_dim) {
     a.kc.resize(static_cast<size_t>(nk * kv_dim));
     a.vc.resize(static_cast<size_t>(nk * kv_dim));
   }
+  // Tasks (KV head, block of keys); head h's copy at h·nk·hd.
+  constexpr int64_t kBlock = 256;
+  const int64_t blocks = (nk + kBlock - 1) / kBlock;
   const simd::ToF32Fn half = f.k.Row(simd::DType::kF16).to_f32;
-  f.workers.ParallelFor(nk, 64, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j) kv.Read(l, kv.row_of(l, s.keys[j]), &a.kc[j * kv_dim], &a.vc[j * kv_dim], half);
+  f.workers.ParallelFor(kv.kv_heads() * blocks, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t h = t / blocks, j1 = std::min(nk, (t % blocks + 1) * kBlock);
+      for (int64_t j = t % blocks * kBlock; j < j1;) {
+        int64_t e = j + 1;  // [j, e): keys in consecutive rows
+        while (e < j1 && rows[e] == rows[j] + (e - j)) ++e;
+        kv.ReadHead(l, h, rows[j], e - j, &a.kc[(h * nk + j) * hd], &a.vc[(h * nk + j) * hd], half);
+        j = e;
+      }
+    }
   });
-  return {a.kc.data(), a.vc.data(), kv_dim, hd};
+  return {a.kc.data(), a.vc.data(), hd, nk * hd};
 }
 
 // Causal attention of each sequence's rows in the range over its keys of layer l: a row attends

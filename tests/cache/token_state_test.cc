@@ -72,8 +72,9 @@ TEST(KvCacheTest, PageRowsFillWholeOsPagesOfAHead) {
   EXPECT_EQ(KvCache::PageRows(8192), 16);
 }
 
-// Each KV head's rows of a layer are one matrix, head_dim wide, in row order; Read gives back what
-// Write stored, in fp32 and (rounded to half) in f16; Clear forgets the rows.
+// Each KV head's rows of a layer are one matrix, head_dim wide, in row order; Read (a row) and
+// ReadHead (a head's run of rows) give back what Write stored, in fp32 and (rounded to half) in
+// f16; Clear forgets the rows.
 TEST(KvCacheTest, EachKvHeadsRowsAreOneMatrix) {
   constexpr int64_t kLayers = 2, kHeads = 3, kHd = 8, kDim = kHeads * kHd, kSlots = 40;
   const simd::Kernels& ref = simd::RefKernels();
@@ -114,6 +115,14 @@ TEST(KvCacheTest, EachKvHeadsRowsAreOneMatrix) {
             ASSERT_EQ(elem(kv.V(l, h, 0), r * kHd + e), value(l, r, h * kHd + e, 1)) << l << " " << h << " " << r;
           }
       }
+      // ReadHead: a run of one head's rows at once.
+      std::vector<float> run_k(20 * kHd), run_v(20 * kHd);
+      kv.ReadHead(l, 1, 5, 20, run_k.data(), run_v.data(), ref.Row(simd::DType::kF16).to_f32);
+      for (int64_t r = 0; r < 20; ++r)
+        for (int64_t e = 0; e < kHd; ++e) {
+          ASSERT_EQ(run_k[r * kHd + e], value(l, 5 + r, kHd + e, 0));
+          ASSERT_EQ(run_v[r * kHd + e], value(l, 5 + r, kHd + e, 1));
+        }
       for (int64_t r = 0; r < kSlots; r += 13) {
         kv.Read(l, r, k_back.data(), v_back.data(), ref.Row(simd::DType::kF16).to_f32);
         for (int64_t e = 0; e < kDim; ++e) {
