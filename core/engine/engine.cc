@@ -106,8 +106,8 @@ Engine::Impl::Impl(const Model& m, const ThreadContext& shared, const EngineOpti
       kv_f16(o.kv_type == KvType::kF16),
       attention(ModelAttention(ModelImpl(m), k)) {
   const ModelConfig& c = m.config();
-  const int64_t row_bytes = c.num_kv_heads * c.head_dim * (kv_f16 ? 2 : 4);
-  const int64_t page_rows = cache::KvCache::PageRows(row_bytes / c.num_kv_heads);
+  const int64_t head_bytes = c.head_dim * (kv_f16 ? 2 : 4), row_bytes = c.num_kv_heads * head_bytes;
+  const int64_t page_rows = cache::KvCache::PageRows(head_bytes);
   kv_pool = std::make_shared<cache::KvPool>(o.kv_mem_bytes, page_rows, 2 * page_rows * row_bytes);
   if (o.mem_limit_bytes > 0) {
     mem_limit_bytes = o.mem_limit_bytes;

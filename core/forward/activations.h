@@ -31,8 +31,8 @@ struct Activations {
   std::vector<float> gate, up;                 // [min(rows, kFfnChunk)][widest FFN]
   std::vector<int64_t> key_count;              // [rows]: the live keys each row attends to
   std::vector<int64_t> key_begin;              // [rows]: its first visible live key (sliding windows)
-  std::vector<float> kc, vc;                   // [kv_heads][keys][head_dim]: a sequence's live K/V gathered into fp32
-  std::vector<std::vector<int64_t>> key_rows;  // per segment: its live keys' cache rows (direct attention)
+  std::vector<float> kc, vc;                   // [kv_heads][keys][head_dim]: live K/V gathered into fp32
+  std::vector<std::vector<int64_t>> key_rows;  // per segment: its live keys' cache rows (read through, or gathered)
   std::vector<float> head_probs;               // [heads][keys]: scratch of the score reduction
   std::vector<float> probs;                    // [rows][heads][keys]: scratch of the direct attention
   std::vector<float> head_logits;              // [sequences][vocab]: LM head over each sequence's last row
