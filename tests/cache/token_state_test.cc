@@ -1,6 +1,7 @@
 // TokenState and KV page accounting: the invariants LAZYLLM_CHECK enforces end the process with
 // their values named (a (token, layer) pair computed twice, an Aux Cache read of a layer that keeps
 // none, pages given back that were never taken).
+// And the KV cache's layout: each KV head's rows one matrix, in whole 4 KiB pages.
 #include "cache/token_state.h"
 
 #include <gtest/gtest.h>
@@ -78,6 +79,7 @@ TEST(KvCacheTest, PageRowsFillWholeOsPagesOfAHead) {
 TEST(KvCacheTest, EachKvHeadsRowsAreOneMatrix) {
   constexpr int64_t kLayers = 2, kHeads = 3, kHd = 8, kDim = kHeads * kHd, kSlots = 40;
   const simd::Kernels& ref = simd::RefKernels();
+  const simd::ToF32Fn half = ref.Row(simd::DType::kF16).to_f32;
   for (const bool f16 : {false, true}) {
     const int64_t head_bytes = kHd * (f16 ? 2 : 4), page_rows = KvCache::PageRows(head_bytes);
     auto pool = std::make_shared<KvPool>(0, page_rows, 2 * page_rows * kHeads * head_bytes);
@@ -97,7 +99,7 @@ TEST(KvCacheTest, EachKvHeadsRowsAreOneMatrix) {
     const auto elem = [&](const void* p, int64_t i) {
       float x;
       if (f16)
-        ref.Row(simd::DType::kF16).to_f32(static_cast<const uint16_t*>(p) + i, &x, 1);
+        half(static_cast<const uint16_t*>(p) + i, &x, 1);
       else
         x = static_cast<const float*>(p)[i];
       return x;
@@ -117,14 +119,14 @@ TEST(KvCacheTest, EachKvHeadsRowsAreOneMatrix) {
       }
       // ReadHead: a run of one head's rows at once.
       std::vector<float> run_k(20 * kHd), run_v(20 * kHd);
-      kv.ReadHead(l, 1, 5, 20, run_k.data(), run_v.data(), ref.Row(simd::DType::kF16).to_f32);
+      kv.ReadHead(l, 1, 5, 20, run_k.data(), run_v.data(), half);
       for (int64_t r = 0; r < 20; ++r)
         for (int64_t e = 0; e < kHd; ++e) {
           ASSERT_EQ(run_k[r * kHd + e], value(l, 5 + r, kHd + e, 0));
           ASSERT_EQ(run_v[r * kHd + e], value(l, 5 + r, kHd + e, 1));
         }
       for (int64_t r = 0; r < kSlots; r += 13) {
-        kv.Read(l, r, k_back.data(), v_back.data(), ref.Row(simd::DType::kF16).to_f32);
+        kv.Read(l, r, k_back.data(), v_back.data(), half);
         for (int64_t e = 0; e < kDim; ++e) {
           ASSERT_EQ(k_back[e], value(l, r, e, 0));
           ASSERT_EQ(v_back[e], value(l, r, e, 1));
