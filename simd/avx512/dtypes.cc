@@ -8,17 +8,19 @@
 #include "simd/avx2/quant_decoders.h"
 #include "simd/avx512/vec.h"
 #include "simd/kernels.h"
+#include "simd/tiles.h"
 
 namespace lazyllm::simd {
 namespace {
 
-// F32 rows: DotF32's bits (simd/avx2/vec.h). One input row in 16-lane registers, as decode
-// attention's dots, the weight row prefetched kF32Ahead bytes ahead (the rows of a matrix are
-// consecutive, so this reaches into the next ones): core_bench DecodeMatMuls/1 1.24-1.32 against
-// the AVX2 dot's 1.28-1.47 ms. Several input rows keep the AVX2 kernel, whose twelve accumulator
-// chains (against a 16-lane tile's six) were measured faster: DecodeMatMuls/3 1.7 against 2.1 ms.
-// Widths that 32 does not divide take the AVX2 DotF32 itself (compiled here, its scalar tail
-// might contract differently).
+// F32 rows: DotF32's bits (simd/avx2/vec.h). Input rows in 16-lane registers, up to 4 at a time
+// (DotsTile16, as decode attention's dots), the weight row prefetched kF32Ahead bytes ahead (the
+// rows of a matrix are consecutive, so this reaches into the next ones): core_bench
+// DecodeMatMuls/1 1.24-1.32 against the AVX2 dot's 1.28-1.47 ms. Two or three input rows (a
+// LazyLLM decode step with revived tokens) took 14-16% longer per layer than one row on the AVX2
+// kernel, whose twelve accumulator chains have no prefetch, and 4-7% longer here
+// (docs/performance.md, 2026-12-04). Widths that 32 does not divide take the AVX2 DotF32 itself
+// (compiled here, its scalar tail might contract differently).
 constexpr int kF32Ahead = 10 * 1024;
 
 float DotF32Row(const void* w, const float* x, const float* xsum16, int64_t n) {
@@ -29,7 +31,11 @@ float DotF32Row(const void* w, const float* x, const float* xsum16, int64_t n) {
 
 void DotsF32Rows(const void* w, const float* x, int64_t ldx, int64_t nx, const float* xsum16, int64_t n, float* y,
                  int64_t ldy) {
-  Avx2Kernels().Row(DType::kF32).dots(w, x, ldx, nx, xsum16, n, y, ldy);
+  if (n % 32 != 0) return Avx2Kernels().Row(DType::kF32).dots(w, x, ldx, nx, xsum16, n, y, ldy);
+  ForEachRowTile<4>(x, ldx, nullptr, nx, [&]<int NX>(int64_t t, const float* const* xt) {
+    const __m128 dots = DotsTile16<NX, kF32Ahead>(static_cast<const float*>(w), xt, n, 1.0f);  // 1 changes no bit
+    for (int i = 0; i < NX; ++i) y[(t + i) * ldy] = dots[i];
+  });
 }
 
 // F16, Q8_0 and Q4_0 with their own vector code.
