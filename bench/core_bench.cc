@@ -247,6 +247,9 @@ void BM_DecodeMatMulsInterleaved(benchmark::State& state) {
 BENCHMARK(BM_DecodeMatMulsInterleaved)
     ->Arg(static_cast<int>(simd::DType::kQ4_0))
     ->Arg(static_cast<int>(simd::DType::kQ8_0))
+    ->Arg(static_cast<int>(simd::DType::kQ4_K))
+    ->Arg(static_cast<int>(simd::DType::kQ5_K))
+    ->Arg(static_cast<int>(simd::DType::kQ6_K))
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
