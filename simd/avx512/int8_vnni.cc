@@ -518,14 +518,12 @@ inline void KScalesMins(const uint8_t* col, __m512i* sc, __m512i* mn) {
 // NI activation rows (with one or two, in two chains to hide vpdpbusd's latency).
 template <int kBits, int NI, int S>
 inline void KSubBlock(const uint8_t* col, const BlockQ8_K* const* xr, int64_t j, const __m512i& sc, __m512i* sum) {
-  constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
   constexpr int kChains = NI <= 2 ? 2 : 1;
   __m512i part[NI][kChains];
   for (int i = 0; i < NI; ++i)
     for (int h = 0; h < kChains; ++h) part[i][h] = _mm512_setzero_si512();
 #pragma GCC unroll 8
   for (int m = 0; m < 8; ++m) {
-    if (64 * (8 * S + m) < kCol.bytes) PrefetchAhead(col + 64 * (8 * S + m), 64);
     const __m512i q = KLevels<kBits, S, /*kScaled=*/true>(col, m);
     for (int i = 0; i < NI; ++i)
       part[i][m % kChains] = _mm512_dpbusd_epi32(part[i][m % kChains], q, Act4(xr[i][j].qs + 32 * S + 4 * m));
@@ -545,8 +543,6 @@ inline void KSubBlock(const uint8_t* col, const BlockQ8_K* const* xr, int64_t j,
 template <int kBits, int NI>
 inline void KSubBlocksAtOnce(const uint8_t* col, const BlockQ8_K* const* xr, int64_t j, const __m512i* sc,
                              __m512i* sum) {
-  constexpr KGroupColumn kCol = KGroupColumnOf(kBits);
-  constexpr int kLinesPerStep = (kCol.bytes / 64 + 7) / 8;
   const __m512i low4 = _mm512_set1_epi8(0x0F), high4 = _mm512_set1_epi8(static_cast<char>(0xF0)),
                 bit4 = _mm512_set1_epi8(0x10);
   __m512i part[NI][8];
@@ -554,8 +550,6 @@ inline void KSubBlocksAtOnce(const uint8_t* col, const BlockQ8_K* const* xr, int
     for (int s = 0; s < 8; ++s) part[i][s] = _mm512_setzero_si512();
 #pragma GCC unroll 8
   for (int m = 0; m < 8; ++m) {
-    for (int l = 0; l < kLinesPerStep; ++l)  // the column's lines, a share per step
-      if (kLinesPerStep * m + l < kCol.bytes / 64) PrefetchAhead(col + 64 * (kLinesPerStep * m + l), 64);
     __m512i h = _mm512_setzero_si512();
     if constexpr (kBits == 5) h = _mm512_loadu_si512(col + KQhVectorAt(m));
 #pragma GCC unroll 4
@@ -596,6 +590,7 @@ void KGroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int64
   for (int i = 0; i < NI; ++i) acc[i] = _mm512_setzero_ps();
   for (int64_t j = 0; j < blocks; ++j) {
     const uint8_t* col = g + j * kCol.bytes;
+    PrefetchAhead(col, kCol.bytes);  // the group's bytes in column order, all at once
     __m512i sc[2], mn[2];
     KScalesMins<kBits>(col, sc, mn);
     __m512i sum[NI];
@@ -699,14 +694,11 @@ inline __m512i SignedBytePairOfLanes(const __m512i& v, int b) {
 // Chunk C (sub-blocks 2C and 2C + 1) of a Q6_K column: sum[i] += Σ_s sc_s·Σ u·x, each level
 // vector built once per chunk (the order for many activation rows: two sums per row).
 template <int NI, int C>
-inline void Q6Chunk(const uint8_t* lv, const uint8_t* column, const BlockQ8_K* const* xr, int64_t j, const __m512i* sc,
-                    __m512i* sum) {
-  constexpr int64_t kColumnBytes = kGroupRows * sizeof(BlockQ6_K);
+inline void Q6Chunk(const uint8_t* lv, const BlockQ8_K* const* xr, int64_t j, const __m512i* sc, __m512i* sum) {
   __m512i part[NI][2];  // sub-blocks 2C (m < 4) and 2C + 1
   for (int i = 0; i < NI; ++i) part[i][0] = part[i][1] = _mm512_setzero_si512();
 #pragma GCC unroll 8
   for (int m = 0; m < 8; ++m) {
-    if (64 * (8 * C + m) < kColumnBytes) PrefetchAhead(column + 64 * (8 * C + m), 64);
     const __m512i q = Q6Levels<C>(lv, m);
     for (int i = 0; i < NI; ++i)
       part[i][m / 4] = _mm512_dpbusd_epi32(part[i][m / 4], q, Act4(xr[i][j].qs + 32 * C + 4 * m));
@@ -721,9 +713,7 @@ inline void Q6Chunk(const uint8_t* lv, const uint8_t* column, const BlockQ8_K* c
 // vector is loaded once and gives four level vectors (8 sums per row; the integer total is the
 // same in any order).
 template <int NI>
-inline void Q6HalvesAtOnce(const uint8_t* lv, const uint8_t* column, const BlockQ8_K* const* xr, int64_t j,
-                           const __m512i* sc, __m512i* sum) {
-  constexpr int64_t kColumnBytes = kGroupRows * sizeof(BlockQ6_K);
+inline void Q6HalvesAtOnce(const uint8_t* lv, const BlockQ8_K* const* xr, int64_t j, const __m512i* sc, __m512i* sum) {
   const __m512i low4 = _mm512_set1_epi8(0x0F), top2 = _mm512_set1_epi8(0x30);
   for (int h = 0; h < 2; ++h) {
     __m512i part[NI][4][2];  // chunk 4h + k, sub-block half
@@ -731,8 +721,6 @@ inline void Q6HalvesAtOnce(const uint8_t* lv, const uint8_t* column, const Block
       for (int k = 0; k < 4; ++k) part[i][k][0] = part[i][k][1] = _mm512_setzero_si512();
 #pragma GCC unroll 8
     for (int m = 0; m < 8; ++m) {
-      for (int l = 0; l < 4; ++l)
-        if (64 * (4 * (8 * h + m) + l) < kColumnBytes) PrefetchAhead(column + 64 * (4 * (8 * h + m) + l), 64);
       const __m512i ql0 = _mm512_loadu_si512(lv + Q6QlVectorAt(16 * h + m));
       const __m512i ql1 = _mm512_loadu_si512(lv + Q6QlVectorAt(16 * h + 8 + m));
       const __m512i qh = _mm512_loadu_si512(lv + Q6QhVectorAt(8 * h + m));
@@ -769,15 +757,15 @@ void Q6GroupTile(const uint8_t* g, const Int8Acts& x, int64_t i0, float* y, int6
   for (int64_t j = 0; j < blocks; ++j) {
     const GroupColumn col = Q6GroupColumnAt(j, blocks);
     const uint8_t* lv = g + col.levels;
-    const uint8_t* column = g + j * kColumnBytes;  // its bytes in order, for the prefetch
-    __m512i sc[4];                                 // sub-block scales 4v..4v+3 in bytes 0..3 of each row's lane
+    PrefetchAhead(g + j * kColumnBytes, kColumnBytes);  // the group's bytes in column order, all at once
+    __m512i sc[4];                                      // sub-block scales 4v..4v+3 in bytes 0..3 of each row's lane
     for (int v = 0; v < 4; ++v) sc[v] = _mm512_loadu_si512(g + col.scales + 64 * v);
     __m512i sum[NI];
     for (int i = 0; i < NI; ++i) sum[i] = _mm512_setzero_si512();
     if constexpr (NI <= 2) {
-      Q6HalvesAtOnce<NI>(lv, column, xr, j, sc, sum);
+      Q6HalvesAtOnce<NI>(lv, xr, j, sc, sum);
     } else {
-      [&]<int... C>(std::integer_sequence<int, C...>) { (Q6Chunk<NI, C>(lv, column, xr, j, sc, sum), ...); }
+      [&]<int... C>(std::integer_sequence<int, C...>) { (Q6Chunk<NI, C>(lv, xr, j, sc, sum), ...); }
       (std::make_integer_sequence<int, 8>());
     }
     __m512i pairs[8];  // scales (2p, 2p + 1) as int16
