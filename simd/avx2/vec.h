@@ -13,7 +13,7 @@ namespace {
 // How far ahead of the column they compute the group kernels of the interleaved layouts
 // (simd/interleaved.h) prefetch: the hardware prefetchers alone leave them at half their rate from
 // DRAM. Each kernel asks for a whole column's lines at the column's start: the AVX-512 K-quant
-// kernels spread them over the column's steps until 2026-12-04, and ran at 60-75% of the rate
+// kernels spread them over the column's steps until 2026-12-04, and ran at 45-87% of the rate
 // they reach so (simd_bench Int8Decode, from DRAM, one thread).
 constexpr int64_t kGroupPrefetchBytes = 10 * 1024;
 
