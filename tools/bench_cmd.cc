@@ -34,7 +34,7 @@ tokens/s and the % of prompt token-layer pairs computed. Load time is excluded. 
 every record (csv, json) carry the environment: CPU, cores, NUMA nodes, the ISA chosen, OpenBLAS's
 kernels and threads, OPENBLAS_CORETYPE when set, lazyllm's version and commit.
 --batch reports prefill tokens/s (all prompts), aggregate decode tokens/s, total tokens/s and the KV
-bytes held at the end; --kv-type f16 halves the KV.)"};
+bytes held at the end. --kv-type f16 halves the KV, with or without --batch.)"};
 
 // "512,2048" -> {512, 2048}, each in [lo, hi]; a repeated value is one case, kept once.
 std::vector<int64_t> NumberList(const Flags& flags, const std::string& f, const std::string& def, int64_t lo,
@@ -58,6 +58,9 @@ std::vector<int64_t> NumberList(const Flags& flags, const std::string& f, const 
   return out;
 }
 
+// --kv-type's name of a K/V storage.
+std::string KvName(KvType t) { return t == KvType::kF16 ? "f16" : "f32"; }
+
 // The matrix the flags ask for.
 struct Plan {
   std::vector<int64_t> prompts, gens, threads, batches;
@@ -66,6 +69,7 @@ struct Plan {
   int reps = 3;
   uint64_t seed = 42;
   bool exact = false;
+  KvType kv_type = KvType::kF32;
   int64_t max_prompt = 0, max_gen = 0;
 };
 
@@ -84,13 +88,12 @@ Plan ReadPlan(const Flags& flags) {
   plan.reps = flags.Number<int>("-r", 3, 1, 1000);
   plan.seed = flags.Number<uint64_t>("--seed", 42, 0, UINT64_MAX);
   plan.exact = flags.Has("--exact");
+  plan.kv_type = ParseKvType(flags);
   plan.max_prompt = *std::max_element(plan.prompts.begin(), plan.prompts.end());
   plan.max_gen = *std::max_element(plan.gens.begin(), plan.gens.end());
   if (flags.Has("--batch")) {
     plan.batches = NumberList(flags, "--batch", "1", 1, 4096);
     if (plan.threads.size() != 1 || plan.numas.size() != 1) throw CliError{"--batch takes one -t and one --numa value"};
-  } else if (flags.Has("--kv-type")) {
-    throw CliError{"--kv-type is a flag of --batch"};
   }
   return plan;
 }
@@ -144,9 +147,9 @@ class Prompts {
 // One case of the matrix and its measurements.
 struct Case {
   int64_t prompt, gen;
-  int threads;  // as the session ran them (-t 0 asks for every hardware thread)
-  std::string numa, prune;
-  size_t session;  // its Session in the runners
+  int threads;                  // as the session ran them (-t 0 asks for every hardware thread)
+  std::string numa, kv, prune;  // kv: the K/V storage its session's engine keeps
+  size_t session;               // its Session in the runners
   std::vector<double> prefill_tps, ttft_ms, decode_tps, computed_pct;
 };
 
@@ -163,11 +166,13 @@ std::vector<Case> RunCases(const Plan& plan, const Model& model, const Prompts& 
                                          .numa = numa == "on",
                                          .exact_activations = plan.exact,
                                          .max_context = plan.max_prompt + plan.max_gen,
+                                         .kv_type = plan.kv_type,
                                          .pruning = pr});
         if (!s.ok()) throw CliError{s.status().message()};
         if (Status st = s->Warmup(plan.max_prompt); !st.ok()) throw CliError{st.message()};
         for (int64_t p : plan.prompts)
-          for (int64_t g : plan.gens) cases.push_back({p, g, s->threads(), numa, pr.ToString(), sessions.size()});
+          for (int64_t g : plan.gens)
+            cases.push_back({p, g, s->threads(), numa, KvName(s->engine().kv_type()), pr.ToString(), sessions.size()});
         sessions.push_back(std::move(*s));
       }
   WarnIfBlasBelowCpu("bench");
@@ -207,9 +212,9 @@ std::vector<ReportRecord> CaseRecords(const std::vector<Case>& cases, const std:
     Cell size = IntCell("file_bytes", model.file_bytes(), "size");
     size.md_text = Fixed("%.2f GiB", gib);
     out.push_back({TextCell("model", name, "model", true), size, activations, IntCell("threads", cs.threads, "threads"),
-                   TextCell("numa", cs.numa, "numa", false), TextCell("prune", cs.prune, "prune", true),
-                   IntCell("n_prompt", cs.prompt, "prompt"), IntCell("n_gen", cs.gen, "gen"),
-                   Cell{"repetitions", plan.reps},
+                   TextCell("kv_type", cs.kv, "kv", false), TextCell("numa", cs.numa, "numa", false),
+                   TextCell("prune", cs.prune, "prune", true), IntCell("n_prompt", cs.prompt, "prompt"),
+                   IntCell("n_gen", cs.gen, "gen"), Cell{"repetitions", plan.reps},
                    SamplesCell("prefill_tokens_per_s", "prefill_tps", "prefill t/s", cs.prefill_tps, {}),
                    SamplesCell("ttft_ms", "ttft_ms", "TTFT ms", cs.ttft_ms, {}),
                    SamplesCell("decode_tokens_per_s", "decode_tps", "decode t/s", cs.decode_tps, {.md_precision = 2}),
@@ -296,7 +301,7 @@ std::vector<BatchCase> RunBatchCases(const Plan& plan, const Engine& engine, con
 
 std::vector<ReportRecord> BatchRecords(const std::vector<BatchCase>& cases, const std::string& name, const Model& model,
                                        const Engine& engine, const Plan& plan) {
-  const std::string kv = engine.kv_type() == KvType::kF16 ? "f16" : "f32";
+  const std::string kv = KvName(engine.kv_type());
   const Cell activations = TextCell("activations", model.matmul_activations(plan.exact), "act", false);
   std::vector<ReportRecord> out;
   for (const BatchCase& cs : cases) {
@@ -334,8 +339,7 @@ int Bench(int argc, char** argv) {
     records = CaseRecords(RunCases(plan, model, prompts), name, model, plan);
   } else {
     auto engine = Engine::Create(
-        model,
-        {.threads = static_cast<int>(plan.threads[0]), .numa = plan.numas[0] == "on", .kv_type = ParseKvType(flags)});
+        model, {.threads = static_cast<int>(plan.threads[0]), .numa = plan.numas[0] == "on", .kv_type = plan.kv_type});
     if (!engine.ok()) throw CliError{engine.status().message()};
     if (Status st = engine->Warmup(plan.max_prompt); !st.ok()) throw CliError{st.message()};
     records = BatchRecords(RunBatchCases(plan, *engine, prompts), name, model, *engine, plan);

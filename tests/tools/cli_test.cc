@@ -344,8 +344,23 @@ TEST(CliTest, BenchBatchRecords) {
   const Result bad = RunCli("bench -m " + Model() + " --batch 1 -p 16 -n 2 -t 1,2");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("--batch takes one -t"), std::string::npos) << bad.err;
-  const Result bad_kv = RunCli("bench -m " + Model() + " -p 16 -n 2 --kv-type f16");
-  EXPECT_NE(bad_kv.err.find("--kv-type is a flag of --batch"), std::string::npos) << bad_kv.err;
+}
+
+// bench's single-sequence cases keep K/V as --kv-type asks (read back from the session's engine).
+TEST(CliTest, BenchKvType) {
+  for (const std::string kv : {"", "f32", "f16"}) {
+    const Result r =
+        RunCli("bench -m " + Model() + " -p 16 -n 2 -t 1 -r 1 -o json" + (kv.empty() ? "" : " --kv-type " + kv));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j.size(), 1u);
+    EXPECT_EQ(j[0]["kv_type"], kv.empty() ? "f32" : kv);
+    EXPECT_GT(j[0]["decode_tokens_per_s"]["mean"].get<double>(), 0.0);
+  }
+  const Result md = RunCli("bench -m " + Model() + " -p 16 -n 2 -t 1 -r 1 --kv-type f16");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("| kv |"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("| f16 |"), std::string::npos) << md.out;
 }
 
 // eval on the built-in sets: the baseline is exactly faithful to itself, the matched static and
