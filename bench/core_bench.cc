@@ -152,12 +152,15 @@ BENCHMARK(BM_DecodeAttentionLayers)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// A decode step's weight matmuls over n rows (the new token, and LazyLLM's revived rows) in
-// smollm2-135m's F32 shapes: q, k, v, o, gate, up and down of 8 layers (113 MB, 64-byte aligned as
-// placement copies them, so the weights stream from memory as in a real step). Counter: weight
-// bytes read per second.
+// A decode step's weight matmuls over n rows (the new token, LazyLLM's revived rows, or a batch's
+// sequences) in F32: q, k, v, o, gate, up and down of 8 smollm2-135m layers (113 MB; second arg 0)
+// or of 2 llama3.2-1b layers (487 MB; second arg 1, the shapes of batched decode at B = 8), 64-byte
+// aligned as placement copies them, so the weights stream from memory as in a real step. Counter:
+// weight bytes read per second.
 void BM_DecodeMatMuls(benchmark::State& state) {
-  const int64_t n = state.range(0), layers = 8, dim = 576, kv = 192, ffn = 1536;
+  const bool wide = state.range(1) != 0;
+  const int64_t n = state.range(0), layers = wide ? 2 : 8, dim = wide ? 2048 : 576, kv = wide ? 512 : 192,
+                ffn = wide ? 8192 : 1536;
   const std::pair<int64_t, int64_t> shapes[] = {{dim, dim}, {kv, dim},  {kv, dim}, {dim, dim},
                                                 {ffn, dim}, {ffn, dim}, {dim, ffn}};
   int64_t floats = 0;
@@ -186,7 +189,11 @@ void BM_DecodeMatMuls(benchmark::State& state) {
   state.counters["bytes/s"] =
       benchmark::Counter(static_cast<double>(state.iterations() * layers * floats * 4), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_DecodeMatMuls)->DenseRange(1, 7)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecodeMatMuls)
+    ->ArgsProduct({{1, 2, 3, 4, 5, 6, 7}, {0}})
+    ->ArgsProduct({{1, 4, 8}, {1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // A decode step's weight matmuls in llama3.2-1b's shapes and a quantized dtype (Q4_0 549 MB, Q8_0
 // 1035 MB), interleaved in one huge-page buffer as placement lays them out, computed as the layer
