@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -104,7 +105,8 @@ Engine::Impl::Impl(const Model& m, const ThreadContext& shared, const EngineOpti
       threads(internal::EngineAccess::Get(shared).threads),
       placed(internal::EngineAccess::Get(shared).Place(m)),
       kv_f16(o.kv_type == KvType::kF16),
-      attention(ModelAttention(ModelImpl(m), k)) {
+      attention(ModelAttention(ModelImpl(m), k)),
+      profiling(o.profile) {
   const ModelConfig& c = m.config();
   const int64_t head_bytes = c.head_dim * (kv_f16 ? 2 : 4), row_bytes = c.num_kv_heads * head_bytes;
   const int64_t page_rows = cache::KvCache::PageRows(head_bytes);
@@ -136,6 +138,22 @@ const Model& Engine::model() const { return impl_->model; }
 const ThreadContext& Engine::thread_context() const { return impl_->context; }
 int Engine::threads() const { return impl_->threads.pool().num_threads(); }
 KvType Engine::kv_type() const { return impl_->kv_f16 ? KvType::kF16 : KvType::kF32; }
+
+StepProfile Engine::profile() const {
+  std::lock_guard<std::mutex> lock(impl_->step_mu);
+  return impl_->profile;
+}
+
+void Engine::ResetProfile() const {
+  std::lock_guard<std::mutex> lock(impl_->step_mu);
+  impl_->profile = {};
+}
+
+const char* StepProfile::Name(Stage stage) {
+  static constexpr const char* kNames[kStages] = {"embed",     "select", "norms", "qkv",    "rope_kv",
+                                                  "attention", "output", "ffn",   "lm_head"};
+  return stage >= 0 && stage < kStages ? kNames[stage] : "?";
+}
 
 Engine::KvPoolInfo Engine::kv_pool() const {
   const cache::KvPool& p = *impl_->kv_pool;
@@ -183,7 +201,7 @@ Status Engine::Step(std::span<StepItem> items) const {
   std::vector<SeqStep>& seqs = impl_->scratch.seqs;
   size_t count = 0;
   double flops = 0;
-  bool int8 = false;
+  bool int8 = false, decode = true;  // decode: every item appends one token
   for (StepItem& item : items) {
     Sequence::Impl* s = internal::SequenceAccess::Get(*item.sequence);
     item.status = CheckItem(*s, item);
@@ -207,17 +225,27 @@ Status Engine::Step(std::span<StepItem> items) const {
     flops += std::min(q.budget, EstimateStepFlops(impl_->model.config(), n, (q.prefill ? 0 : s->pos) + n) *
                                     static_cast<double>(q.last_layer - q.first_layer) / static_cast<double>(layers));
     int8 = !s->exact_activations;
+    decode = decode && item.kind == StepItem::Kind::kAppend && n == 1;
   }
   if (count == 0) return OkStatus();
   const std::span<SeqStep> work(seqs.data(), count);
   const threading::Workers workers(impl_->threads, /*serial=*/flops < impl_->serial_step_flops);
-  const Forward f = {ModelImpl(impl_->model), *impl_->placed, impl_->k, impl_->attention, impl_->rope, workers, int8};
+  StepProfile::Phase* phase = nullptr;
+  if (impl_->profiling) phase = decode ? &impl_->profile.decode : &impl_->profile.prefill;
+  const Forward f = {
+      ModelImpl(impl_->model), *impl_->placed, impl_->k, impl_->attention, impl_->rope, workers, int8, phase};
+  const auto start = std::chrono::steady_clock::now();
   try {
     RunStep(f, work, impl_->scratch, impl_->act);
   } catch (const std::bad_alloc&) {
     for (SeqStep& q : work)
       q.failed = ResourceExhaustedError("out of memory for the activations of a step of " + std::to_string(count) +
                                         " sequences");
+  }
+  if (phase != nullptr) {
+    phase->steps += 1;
+    for (const SeqStep& q : work) phase->rows += q.tokens;
+    phase->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   for (SeqStep& q : work) {
     Sequence::Impl& s = *q.seq;

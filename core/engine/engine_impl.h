@@ -54,6 +54,9 @@ struct Engine::Impl {
   // the RoPE tables are the engine's), so calls from several threads take turns.
   Activations act;
   StepScratch scratch;
+  // EngineOptions::profile, and the stages' times of the steps so far (held by Step too).
+  bool profiling = false;
+  StepProfile profile;
   std::mutex step_mu;
   // A step estimated below this many flops runs on the calling thread (serial threading::Workers):
   // handing a layer's dozen loops to the workers costs more than it saves on such steps (the

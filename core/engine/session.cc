@@ -54,7 +54,8 @@ StatusOr<Session> CreateSession(const Model& model, const SessionOptions& option
                                                        {.threads = options.threads,
                                                         .numa = options.numa,
                                                         .kv_type = options.kv_type,
-                                                        .mem_limit_bytes = options.mem_limit_bytes},
+                                                        .mem_limit_bytes = options.mem_limit_bytes,
+                                                        .profile = options.profile},
                                                        topo));
   return CreateSessionOn(engine, options);
 }

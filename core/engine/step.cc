@@ -60,6 +60,7 @@ void Reserve(const Forward& f, int64_t rows, Activations& a) {
 // here contributes its selected rows (with revivals), the others their rows unchanged. An append
 // that does not re-select attends to every cached key of the layer.
 void SelectRows(const Forward& f, int64_t l, std::span<SeqStep> seqs, SelectScratch& scratch, Activations& a) {
+  const StageTimer timer(f.profile, StepProfile::kSelect);
   const int64_t dim = f.m.config.dim;
   bool any = false;
   int64_t cap = 0;

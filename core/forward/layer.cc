@@ -10,8 +10,11 @@
 namespace lazyllm {
 namespace {
 
+int64_t Bytes(const WeightMatrix& w) { return w.rows * w.row_bytes; }
+
 // out[r] = RMSNorm(in[r]) ⊙ w for n rows of width dim; out may be in.
 void NormRows(const Forward& f, const float* in, const std::vector<float>& w, float* out, int64_t n) {
+  const StageTimer timer(f.profile, StepProfile::kNorms);
   const int64_t dim = f.m.config.dim;
   f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) f.k.rms_norm(in + r * dim, w.data(), out + r * dim, dim, f.m.config.rms_eps);
@@ -26,9 +29,11 @@ void AddBias(const Forward& f, const std::vector<float>& bias, float* y, int64_t
   });
 }
 
-// y[n][w.rows] = x[n][w.cols] · Wᵀ (+ bias on every row, when the layer has one).
+// y[n][w.rows] = x[n][w.cols] · Wᵀ (+ bias on every row, when the layer has one): the attention's
+// output projection.
 void Project(const Forward& f, const float* x, int64_t n, const WeightMatrix& w, const std::vector<float>& bias,
              float* y, Activations& a) {
+  const StageTimer timer(f.profile, StepProfile::kOutput, Bytes(w));
   MatMul(f.workers, f.k, w, f.placed.Slices(w), x, n, y, a.gemv, f.int8_activations);
   AddBias(f, bias, y, n, w.rows);
 }
@@ -36,6 +41,7 @@ void Project(const Forward& f, const float* x, int64_t n, const WeightMatrix& w,
 // q, k, v = xn·Wqᵀ, xn·Wkᵀ, xn·Wvᵀ (+ their biases), in one MatMuls.
 void ProjectQkv(const Forward& f, const LayerWeights& w, const float* xn, int64_t n, float* q, float* k, float* v,
                 Activations& a) {
+  const StageTimer timer(f.profile, StepProfile::kQkv, Bytes(w.wq) + Bytes(w.wk) + Bytes(w.wv));
   const Product products[] = {
       {&w.wq, &f.placed.Slices(w.wq), q}, {&w.wk, &f.placed.Slices(w.wk), k}, {&w.wv, &f.placed.Slices(w.wv), v}};
   MatMuls(f.workers, f.k, products, xn, n, a.gemv, f.int8_activations);
@@ -46,6 +52,7 @@ void ProjectQkv(const Forward& f, const LayerWeights& w, const float* xn, int64_
 
 // x[r] += delta[r] for n rows of width dim.
 void AddRows(const Forward& f, const float* delta, float* x, int64_t n) {
+  const StageTimer timer(f.profile, StepProfile::kNorms);
   const int64_t dim = f.m.config.dim;
   f.workers.ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) f.k.add(x + r * dim, delta + r * dim, dim);
@@ -56,6 +63,7 @@ void AddRows(const Forward& f, const float* delta, float* x, int64_t n) {
 // row's own position; its k and v written to its K/V row in its sequence's cache at layer l.
 void RotateAndCacheKv(const Forward& f, const LayerWeights& w, int64_t l, const LayerRows& rows, RowRange range,
                       Activations& a) {
+  const StageTimer timer(f.profile, StepProfile::kRopeKv);
   const ModelConfig& c = f.m.config;
   const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim, pairs = c.rope_dims / 2;
   const auto rotate = f.m.arch->rope == RopeStyle::kNeox ? f.k.rope_neox : f.k.rope;
@@ -126,6 +134,7 @@ KeyMatrix GatherKeys(const Forward& f, const Segment& s, int64_t l, bool direct,
 // others run at once. Where a sequence asks and the range holds its last row, that row's
 // probabilities averaged over heads go to its scores.
 void Attend(const Forward& f, int64_t l, int64_t window, const LayerRows& rows, RowRange range, Activations& a) {
+  const StageTimer timer(f.profile, StepProfile::kAttention);
   const int64_t q_dim = f.m.config.num_heads * f.m.config.head_dim;
   a.key_count.resize(static_cast<size_t>(rows.num_rows()));
   a.key_begin.resize(static_cast<size_t>(rows.num_rows()));
@@ -197,9 +206,11 @@ void FfnRows(const Forward& f, const WeightMatrix& gate, const WeightMatrix& up,
 // (multiples of kFfnChunk from its first row, whatever the range, so that a range's matmuls are
 // the whole layer's).
 void Mlp(const Forward& f, const LayerWeights& w, RowRange range, Activations& a) {
+  StageTimer timer(f.profile, StepProfile::kFfn);
   for (int64_t c0 = range.begin, c1 = 0; c0 < range.end; c0 = c1) {
     c1 = std::min(range.end, (c0 / Activations::kFfnChunk + 1) * Activations::kFfnChunk);
     FfnRows(f, w.w_gate, w.w_up, w.w_down, &a.xn[c0 * f.m.config.dim], c1 - c0, a.Ffn());
+    timer.AddWeightBytes(Bytes(w.w_gate) + Bytes(w.w_up) + Bytes(w.w_down));
   }
 }
 
@@ -283,6 +294,7 @@ void RunExperts(const Forward& f, const LayerWeights& w, const std::vector<Exper
 // kExpertRows, and each row's sum adds its experts in expert order: nothing depends on the
 // threads. The weights of an expert no row chose are not read.
 void MoeFfn(const Forward& f, const LayerWeights& w, RowRange range, Activations& a) {
+  const StageTimer timer(f.profile, StepProfile::kFfn);
   const ModelConfig& c = f.m.config;
   const int64_t n = range.size(), dim = c.dim, experts = c.expert_count, used = c.expert_used_count;
   float* xn = &a.xn[range.begin * dim];
@@ -352,6 +364,7 @@ Attention ModelAttention(const Model::Impl& m, const simd::Kernels& k) {
 
 void EmbedRows(const Forward& f, int64_t begin, std::span<const int64_t> positions, std::span<const int32_t> tokens,
                int64_t first, float* x) {
+  const StageTimer timer(f.profile, StepProfile::kEmbed);
   const int64_t dim = f.m.config.dim;
   const simd::ToF32Fn convert = f.k.Row(f.m.token_embd.dtype).to_f32;
   const float scale = f.m.arch_values.embed_scale;
@@ -409,6 +422,7 @@ void Layer(const Forward& f, int64_t l, const LayerRows& rows, Activations& a) {
 
 void LmHead(const Forward& f, const float* in, int64_t n, float* normed, float* logits, Activations& a) {
   NormRows(f, in, f.m.output_norm, normed, n);
+  const StageTimer timer(f.profile, StepProfile::kLmHead, Bytes(f.m.output));
   MatMul(f.workers, f.k, f.m.output, f.placed.Slices(f.m.output), normed, n, logits, a.gemv, f.int8_activations);
   // Final soft-capping (gemma2): logit -> c·tanh(logit/c).
   const float cap = f.m.arch_values.final_softcap;

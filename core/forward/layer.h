@@ -11,6 +11,7 @@
 #include "core/forward/activations.h"
 #include "core/forward/attention.h"
 #include "core/forward/placed_weights.h"
+#include "core/forward/profile.h"
 #include "core/forward/rope.h"
 #include "core/model/model_impl.h"
 #include "simd/kernels.h"
@@ -20,7 +21,8 @@ namespace lazyllm {
 
 // What the layer math of one step reads: the model, its placed weights, the kernels, the
 // attention shape and RoPE tables, the workers, and whether quantized matmuls of few rows round
-// their activations to 8 bits.
+// their activations to 8 bits; and where its stages' times go (EngineOptions::profile), if
+// anywhere.
 struct Forward {
   const Model::Impl& m;
   const PlacedWeights& placed;
@@ -29,6 +31,7 @@ struct Forward {
   const RopeTables& rope;
   const threading::Workers& workers;
   bool int8_activations;
+  StepProfile::Phase* profile = nullptr;
 };
 
 // One sequence's rows in a layer's stacked activations, and what they attend to.

@@ -5,6 +5,7 @@
 // position, sampler, stats). Engine::Step runs one forward pass over work from many sequences.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -72,6 +73,45 @@ struct EngineOptions {
   // the Aux Cache, RoPE tables); 0 (default) means the machine's physical memory. NewSequence
   // refuses a sequence that needs more, naming the need, before allocating anything.
   int64_t mem_limit_bytes = 0;
+  // Time the stages of every step (Engine::profile): two clock reads around each of a layer's
+  // named steps, a few hundred a step; results do not change. Off by default.
+  bool profile = false;
+};
+
+// Where an engine's steps spent their wall time (EngineOptions::profile), summed since it was
+// created or Engine::ResetProfile: per stage of the forward pass, for decode steps (every item
+// appends one token, LazyLLM's revived rows included) and for the others (prefills, and steps
+// that mix both). The stages are timed on the stepping thread around each stage's parallel
+// loops, so a stage's time includes waiting for its slowest worker; the step time they leave
+// over is the step's bookkeeping (planning the layer's rows, copying logits).
+struct LAZYLLM_API StepProfile {
+  enum Stage {
+    kEmbed,      // token embeddings
+    kSelect,     // LazyLLM's selections (and revivals) at the layers' inputs
+    kNorms,      // RMS norms (the final one included) and residual additions
+    kQkv,        // q, k and v projections
+    kRopeKv,     // Q/K norms, RoPE, K/V writes to the cache
+    kAttention,  // attention over each sequence's keys
+    kOutput,     // attention output projection
+    kFfn,        // the MLP (or the mixture of experts, router included)
+    kLmHead,     // the LM head's matmul (and the final soft-cap)
+    kStages
+  };
+  // A stage's short name ("qkv", "attention", ...) for tables and JSON.
+  static const char* Name(Stage stage);
+  struct Totals {
+    double seconds = 0;
+    int64_t calls = 0;
+    // Weight bytes its matmuls read (0 for stages without weights and for mixtures of experts).
+    int64_t weight_bytes = 0;
+  };
+  struct Phase {
+    int64_t steps = 0;
+    int64_t rows = 0;    // tokens the steps took in (a decode step: one per sequence)
+    double seconds = 0;  // the steps' wall time
+    std::array<Totals, kStages> stages;
+  };
+  Phase prefill, decode;
 };
 
 // What pruning did in a sequence (all zero-drop / 100% with pruning off).
@@ -233,6 +273,11 @@ class LAZYLLM_API Engine {
     int64_t page_bytes = 0, page_rows = 0, limit_bytes = 0, held_bytes = 0;
   };
   KvPoolInfo kv_pool() const;
+
+  // The stages' times of the steps since creation or the last ResetProfile (all zero unless
+  // EngineOptions::profile).
+  StepProfile profile() const;
+  void ResetProfile() const;
 
   struct LAZYLLM_LOCAL Impl;  // opaque
 

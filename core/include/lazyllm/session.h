@@ -46,6 +46,9 @@ struct SessionOptions {
   // The memory the session may come to need (EngineOptions::mem_limit_bytes); 0: the machine's
   // physical memory. Create refuses a session that could need more, naming the need.
   int64_t mem_limit_bytes = 0;
+  // Time the stages of the session's steps (EngineOptions::profile; read them with
+  // engine().profile()). Unused by a session on a shared engine.
+  bool profile = false;
 };
 
 // Not thread-safe: one thread drives a session at a time (its kernels run on its engine's
