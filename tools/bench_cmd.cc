@@ -17,7 +17,7 @@ namespace {
 const CommandSpec kBenchSpec = {
     .name = "bench",
     .summary = "A benchmark matrix of prefill and decode speed over every combination of the values given.",
-    .shared = {"-m", "--exact", "--kv-type", "--revive-budget"},
+    .shared = {"-m", "--exact", "--kv-type", "--revive-budget", "--profile"},
     .own = {{"-p", "N,N,...", "prompt lengths in tokens (default 512)"},
             {"-n", "N,N,...", "tokens to generate (default 32)"},
             {"-t", "N,N,...", "worker threads (default 0: one per core)"},
@@ -68,7 +68,7 @@ struct Plan {
   std::vector<PruningOptions> prunings;
   int reps = 3;
   uint64_t seed = 42;
-  bool exact = false;
+  bool exact = false, profile = false;
   KvType kv_type = KvType::kF32;
   int64_t max_prompt = 0, max_gen = 0;
 };
@@ -88,6 +88,7 @@ Plan ReadPlan(const Flags& flags) {
   plan.reps = flags.Number<int>("-r", 3, 1, 1000);
   plan.seed = flags.Number<uint64_t>("--seed", 42, 0, UINT64_MAX);
   plan.exact = flags.Has("--exact");
+  plan.profile = flags.Has("--profile");
   plan.kv_type = ParseKvType(flags);
   plan.max_prompt = *std::max_element(plan.prompts.begin(), plan.prompts.end());
   plan.max_gen = *std::max_element(plan.gens.begin(), plan.gens.end());
@@ -151,6 +152,7 @@ struct Case {
   std::string numa, kv, prune;  // kv: the K/V storage its session's engine keeps
   size_t session;               // its Session in the runners
   std::vector<double> prefill_tps, ttft_ms, decode_tps, computed_pct;
+  StepProfile profile;  // --profile: its timed repetitions' stages
 };
 
 // Every case's repetitions: one session per (threads, numa, prune), each warmed up for the
@@ -167,7 +169,8 @@ std::vector<Case> RunCases(const Plan& plan, const Model& model, const Prompts& 
                                          .exact_activations = plan.exact,
                                          .max_context = plan.max_prompt + plan.max_gen,
                                          .kv_type = plan.kv_type,
-                                         .pruning = pr});
+                                         .pruning = pr,
+                                         .profile = plan.profile});
         if (!s.ok()) throw CliError{s.status().message()};
         if (Status st = s->Warmup(plan.max_prompt); !st.ok()) throw CliError{st.message()};
         for (int64_t p : plan.prompts)
@@ -184,9 +187,12 @@ std::vector<Case> RunCases(const Plan& plan, const Model& model, const Prompts& 
                    static_cast<long long>(cs.gen), cs.threads, cs.numa.c_str(), cs.prune.c_str());
       GenerationOptions gen{.max_new_tokens = static_cast<int>(cs.gen), .stop_at_eos = false};
       gen.sampling.temperature = 0;
+      const Engine& engine = sessions[cs.session].engine();
+      engine.ResetProfile();
       auto r = Generate(sessions[cs.session], prompts.Get(cs.prompt), gen);
       if (!r.ok()) throw CliError{r.status().message()};
       if (rep == 0) continue;
+      AddProfile(engine.profile(), &cs.profile);
       cs.prefill_tps.push_back(r->stats.prefill_tokens_per_s);
       cs.ttft_ms.push_back(r->stats.ttft_ms);
       if (cs.gen > 0) cs.decode_tps.push_back(r->stats.decode_tokens_per_s);
@@ -195,6 +201,16 @@ std::vector<Case> RunCases(const Plan& plan, const Model& model, const Prompts& 
   }
   std::fprintf(stderr, "\n");
   return cases;
+}
+
+// --profile: the case's stages in JSON (Markdown and CSV get PrintProfiles' tables instead).
+Cell ProfileCell(const StepProfile& profile, const Plan& plan) {
+  Cell c;
+  if (plan.profile) {
+    c.json_key = "profile";
+    c.json_value = ProfileJson(profile);
+  }
+  return c;
 }
 
 // The share of prompt pairs computed: a mean with one decimal in Markdown, two in CSV.
@@ -218,7 +234,7 @@ std::vector<ReportRecord> CaseRecords(const std::vector<Case>& cases, const std:
                    SamplesCell("prefill_tokens_per_s", "prefill_tps", "prefill t/s", cs.prefill_tps, {}),
                    SamplesCell("ttft_ms", "ttft_ms", "TTFT ms", cs.ttft_ms, {}),
                    SamplesCell("decode_tokens_per_s", "decode_tps", "decode t/s", cs.decode_tps, {.md_precision = 2}),
-                   ComputedCell(cs.computed_pct)});
+                   ComputedCell(cs.computed_pct), ProfileCell(cs.profile, plan)});
   }
   return out;
 }
@@ -229,6 +245,7 @@ struct BatchCase {
   int64_t batch, prompt, gen;
   PruningOptions pruning;
   std::vector<double> prefill_tps, decode_tps, total_tps, kv_bytes, computed_pct;
+  StepProfile profile;  // --profile: its timed repetitions' stages
 };
 
 // One repetition of a batched case; appends its measurements unless `record` is false.
@@ -254,6 +271,7 @@ void RunBatchCase(const Engine& engine, BatchCase& cs, const Prompts& prompts, b
   };
   for (size_t b = 0; b < items.size(); ++b)
     items[b] = {.sequence = &seqs[b], .tokens = ids[b], .kind = StepItem::Kind::kPrefill};
+  engine.ResetProfile();
   const auto t0 = Clock::now();
   step();
   const auto t1 = Clock::now();
@@ -263,6 +281,7 @@ void RunBatchCase(const Engine& engine, BatchCase& cs, const Prompts& prompts, b
   }
   const auto t2 = Clock::now();
   if (!record) return;
+  AddProfile(engine.profile(), &cs.profile);
   const double pp_s = std::chrono::duration<double>(t1 - t0).count(),
                tg_s = std::chrono::duration<double>(t2 - t1).count();
   const auto b = static_cast<double>(cs.batch);
@@ -319,7 +338,7 @@ std::vector<ReportRecord> BatchRecords(const std::vector<BatchCase>& cases, cons
                                 .md_precision = 2,
                                 .md_scale = 1.0 / 1048576.0,
                                 .md_spread = false}),
-                   ComputedCell(cs.computed_pct)});
+                   ComputedCell(cs.computed_pct), ProfileCell(cs.profile, plan)});
   }
   return out;
 }
@@ -335,16 +354,35 @@ int Bench(int argc, char** argv) {
   const Prompts prompts(flags, model.tokenizer(), plan.seed);
   const std::string name = model.config().name.empty() ? *flags.Get("-m") : model.config().name;
   std::vector<ReportRecord> records;
+  std::string profiles;  // --profile's tables, per case, for stderr
+  const auto add_profile = [&](const std::string& title, const StepProfile& profile) {
+    profiles += "\n" + title + ":\n" + ProfileTables(profile);
+  };
   if (plan.batches.empty()) {
-    records = CaseRecords(RunCases(plan, model, prompts), name, model, plan);
+    const std::vector<Case> cases = RunCases(plan, model, prompts);
+    records = CaseRecords(cases, name, model, plan);
+    for (const Case& cs : cases)
+      add_profile("p=" + std::to_string(cs.prompt) + " n=" + std::to_string(cs.gen) +
+                      " t=" + std::to_string(cs.threads) + " numa=" + cs.numa + " kv=" + cs.kv + " prune=" + cs.prune,
+                  cs.profile);
   } else {
-    auto engine = Engine::Create(
-        model, {.threads = static_cast<int>(plan.threads[0]), .numa = plan.numas[0] == "on", .kv_type = plan.kv_type});
+    auto engine = Engine::Create(model, {.threads = static_cast<int>(plan.threads[0]),
+                                         .numa = plan.numas[0] == "on",
+                                         .kv_type = plan.kv_type,
+                                         .profile = plan.profile});
     if (!engine.ok()) throw CliError{engine.status().message()};
     if (Status st = engine->Warmup(plan.max_prompt); !st.ok()) throw CliError{st.message()};
-    records = BatchRecords(RunBatchCases(plan, *engine, prompts), name, model, *engine, plan);
+    const std::vector<BatchCase> cases = RunBatchCases(plan, *engine, prompts);
+    records = BatchRecords(cases, name, model, *engine, plan);
+    for (const BatchCase& cs : cases)
+      add_profile("B=" + std::to_string(cs.batch) + " p=" + std::to_string(cs.prompt) + " n=" + std::to_string(cs.gen) +
+                      " prune=" + cs.pruning.ToString(),
+                  cs.profile);
   }
   WriteReport(format, records, EnvLine(), /*env=*/true);
+  if (plan.profile && format != Format::kJson)
+    std::fprintf(stderr, "\nwhere the timed repetitions spent their time (--profile), summed over them:%s",
+                 profiles.c_str());
   return 0;
 }
 

@@ -1,12 +1,15 @@
 // Shared pieces of the lazyllm CLI commands (see cli.h).
 #include "tools/cli.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+
+#include "tools/report.h"
 
 namespace lazyllm::cli {
 
@@ -176,6 +179,84 @@ void WarnIfBlasBelowCpu(const char* cmd) {
   said = true;
   if (const std::string w = BlasKernelWarning(GetSystemInfo()); !w.empty())
     std::fprintf(stderr, "lazyllm %s: warning: %s\n", cmd, w.c_str());
+}
+
+namespace {
+
+// The phases of a profile that ran, by name.
+std::vector<std::pair<const char*, const StepProfile::Phase*>> PhasesRun(const StepProfile& p) {
+  std::vector<std::pair<const char*, const StepProfile::Phase*>> phases;
+  if (p.prefill.steps > 0) phases.emplace_back("prefill", &p.prefill);
+  if (p.decode.steps > 0) phases.emplace_back("decode", &p.decode);
+  return phases;
+}
+
+// A phase's wall time outside its stages: the steps' bookkeeping.
+double OtherSeconds(const StepProfile::Phase& phase) {
+  double staged = 0;
+  for (const StepProfile::Totals& t : phase.stages) staged += t.seconds;
+  return std::max(0.0, phase.seconds - staged);
+}
+
+}  // namespace
+
+std::string ProfileTables(const StepProfile& profile) {
+  std::string out;
+  char line[256];
+  for (const auto& [name, phase] : PhasesRun(profile)) {
+    const double ms = phase->seconds * 1e3, steps = static_cast<double>(phase->steps);
+    std::snprintf(line, sizeof(line), "profile, %s: %lld steps, %lld rows, %.1f ms (%.3f ms a step)\n", name,
+                  static_cast<long long>(phase->steps), static_cast<long long>(phase->rows), ms, ms / steps);
+    out += line;
+    out += "| stage | ms | share | ms a step | calls | weights GB/s |\n| --- | ---: | ---: | ---: | ---: | ---: |\n";
+    const auto row = [&](const char* stage, double seconds, const std::string& calls, const std::string& rate) {
+      std::snprintf(line, sizeof(line), "| %s | %.1f | %.1f%% | %.3f | %s | %s |\n", stage, seconds * 1e3,
+                    phase->seconds > 0 ? 100.0 * seconds / phase->seconds : 0.0, seconds * 1e3 / steps, calls.c_str(),
+                    rate.c_str());
+      out += line;
+    };
+    for (int i = 0; i < StepProfile::kStages; ++i) {
+      const StepProfile::Totals& t = phase->stages[i];
+      if (t.calls == 0) continue;
+      const std::string rate =
+          t.weight_bytes > 0 && t.seconds > 0 ? Fixed("%.1f", t.weight_bytes / t.seconds / 1e9) : "";
+      row(StepProfile::Name(static_cast<StepProfile::Stage>(i)), t.seconds, std::to_string(t.calls), rate);
+    }
+    row("other", OtherSeconds(*phase), "", "");
+  }
+  return out;
+}
+
+json ProfileJson(const StepProfile& profile) {
+  json j = json::object();
+  for (const auto& [name, phase] : PhasesRun(profile)) {
+    json stages = json::object();
+    for (int i = 0; i < StepProfile::kStages; ++i) {
+      const StepProfile::Totals& t = phase->stages[i];
+      if (t.calls == 0) continue;
+      stages[StepProfile::Name(static_cast<StepProfile::Stage>(i))] = {
+          {"ms", t.seconds * 1e3}, {"calls", t.calls}, {"weight_bytes", t.weight_bytes}};
+    }
+    j[name] = {{"steps", phase->steps},
+               {"rows", phase->rows},
+               {"ms", phase->seconds * 1e3},
+               {"other_ms", OtherSeconds(*phase) * 1e3},
+               {"stages", stages}};
+  }
+  return j;
+}
+
+void AddProfile(const StepProfile& from, StepProfile* into) {
+  for (auto [src, dst] : {std::pair(&from.prefill, &into->prefill), std::pair(&from.decode, &into->decode)}) {
+    dst->steps += src->steps;
+    dst->rows += src->rows;
+    dst->seconds += src->seconds;
+    for (int i = 0; i < StepProfile::kStages; ++i) {
+      dst->stages[i].seconds += src->stages[i].seconds;
+      dst->stages[i].calls += src->stages[i].calls;
+      dst->stages[i].weight_bytes += src->stages[i].weight_bytes;
+    }
+  }
 }
 
 std::string GeneratedText(const Tokenizer& tok, const std::vector<int32_t>& ids) {

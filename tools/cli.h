@@ -76,6 +76,13 @@ std::string EnvLine();
 // Says on stderr, once, when OpenBLAS runs kernels below what the CPU supports.
 void WarnIfBlasBelowCpu(const char* cmd);
 
+// --profile: an engine's stage times as Markdown tables (one per phase that ran: each stage's
+// time, share, time a step, calls and the weight GB/s of its matmuls), and as JSON.
+std::string ProfileTables(const lazyllm::StepProfile& profile);
+json ProfileJson(const lazyllm::StepProfile& profile);
+// into += from, phase by phase and stage by stage.
+void AddProfile(const lazyllm::StepProfile& from, lazyllm::StepProfile* into);
+
 // The text of generated tokens (Decode), without end-of-generation tokens.
 std::string GeneratedText(const Tokenizer& tok, const std::vector<int32_t>& ids);
 

@@ -43,6 +43,9 @@ const std::vector<FlagDef>& SharedFlags() {
        "matmuls on quantized weights keep fp32 activations and dequantize weights exactly (default: 8-bit "
        "activations and integer dot products, as llama.cpp; faster)"},
       {"--kv-type", "f32|f16", "K/V cache storage: f32 (default, exact) or f16 (half the bytes)"},
+      {"--profile", "",
+       "time the forward pass's stages (embedding, LazyLLM's selections, norms, q/k/v, RoPE and K/V writes, "
+       "attention, output projection, FFN, LM head) and print where prefill and decode spent their time"},
       {"--mem-limit", "BYTES",
        "memory one sequence may come to need (e.g. 512MiB, 4GiB; default: physical memory); more is refused up front"},
       {"--system", "TEXT", "the system message of the chat"},

@@ -23,16 +23,9 @@ using PromptEncoder = std::function<std::vector<int32_t>(const std::string&)>;
 const CommandSpec kRunSpec = {
     .name = "run",
     .summary = "Generates from a prompt with LazyLLM token pruning (default --prune paper).",
-    .shared = {"-m",        "-p",
-               "-f",        "-n",
-               "-t",        "-c",
-               "--temp",    "--top-k",
-               "--top-p",   "--seed",
-               "--no-bos",  "--json",
-               "--prune",   "--revive-budget",
-               "--numa",    "--exact",
-               "--kv-type", "--mem-limit",
-               "--system",  "--chat-template"},
+    .shared = {"-m",      "-p",      "-f",        "-n",          "-t",        "-c",       "--temp",
+               "--top-k", "--top-p", "--seed",    "--no-bos",    "--json",    "--prune",  "--revive-budget",
+               "--numa",  "--exact", "--kv-type", "--mem-limit", "--profile", "--system", "--chat-template"},
     .own =
         {{"--logits", "",
           "with --json: the last prompt position's logits and the argmax at every prompt position (needs --prune off)"},
@@ -301,6 +294,7 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
       ranks.size() > 1 ? (" on a rank of " + std::to_string(ranks.size())).c_str() : "", peak_pool / 1048576.0,
       eopts.kv_mem_bytes > 0 ? (" of " + std::to_string(eopts.kv_mem_bytes / 1024) + " KiB (--kv-mem)").c_str() : "",
       static_cast<long long>(sums[3]));
+  if (eopts.profile) std::fprintf(stderr, "%s", ProfileTables(engine->profile()).c_str());  // this rank's
   return sums[4] == 0 ? 0 : 1;
 }
 
@@ -330,6 +324,8 @@ RunOptions ReadRunOptions(const Flags& flags) {
   o.session.max_context = flags.Number<int64_t>("-c", 0, 0, int64_t{1} << 22);
   o.session.numa = ParseOnOff(flags, "--numa", true);
   o.session.exact_activations = flags.Has("--exact");
+  o.session.profile = flags.Has("--profile");
+  if (o.session.profile && flags.Has("--compare")) throw CliError{"--profile times one run: not with --compare"};
   o.session.kv_type = ParseKvType(flags);
   o.session.mem_limit_bytes = ParseMemLimit(flags);
   o.kv_mem = flags.Has("--kv-mem") ? ParseBytes("--kv-mem", *flags.Get("--kv-mem")) : 0;
@@ -391,6 +387,7 @@ int RunOne(const Flags& flags, const lazyllm::Model& model, lazyllm::Session& se
         st.prefill_tokens_per_s, st.decode_tokens_per_s, activations.c_str(), prune.c_str(),
         st.pruning.prompt_tokens_computed_pct_prefill, st.pruning.prompt_tokens_computed_pct,
         static_cast<long long>(st.pruning.revived_tokens));
+    if (flags.Has("--profile")) std::fprintf(stderr, "%s", ProfileTables(session.engine().profile()).c_str());
     WarnIfBlasBelowCpu("run");
     return 0;
   }
@@ -399,6 +396,7 @@ int RunOne(const Flags& flags, const lazyllm::Model& model, lazyllm::Session& se
             {"text", GeneratedText(tok, result->tokens)},
             {"prune", prune},
             {"stats", StatsJson(st, session.threads(), activations)}};
+  if (flags.Has("--profile")) j["profile"] = ProfileJson(session.engine().profile());
   if (flags.Has("--logits")) {
     const int64_t vocab = model.config().vocab_size;
     const auto n = static_cast<int64_t>(prompt.size());
@@ -435,7 +433,8 @@ int Run(int argc, char** argv) {
                      .numa = o.session.numa,
                      .kv_type = o.session.kv_type,
                      .kv_mem_bytes = o.kv_mem,
-                     .mem_limit_bytes = o.session.mem_limit_bytes},
+                     .mem_limit_bytes = o.session.mem_limit_bytes,
+                     .profile = o.session.profile},
                     o.session, o.gen, encode);
   if (o.kv_mem != 0) throw CliError{"--kv-mem bounds the KV pool of --batch-file"};
   const std::vector<int32_t> prompt = encode(text);

@@ -363,6 +363,58 @@ TEST(CliTest, BenchKvType) {
   EXPECT_NE(md.out.find("| f16 |"), std::string::npos) << md.out;
 }
 
+// run --profile: a table per phase on stderr naming every stage, and in --json the same counts;
+// each stage of the layers ran once per layer and step. Refused with --compare.
+TEST(CliTest, RunProfile) {
+  const Result md = RunCli("run -m " + Model() + " -p \"Once upon a time\" -n 6 --temp 0 -t 2 --prune off --profile");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  for (const char* text :
+       {"profile, prefill: 1 steps", "profile, decode: ", "| embed |", "| select |", "| norms |", "| qkv |",
+        "| rope_kv |", "| attention |", "| output |", "| ffn |", "| lm_head |", "| other |"})
+    EXPECT_NE(md.err.find(text), std::string::npos) << text << "\n" << md.err;
+  const Result js = RunCli("run -m " + Model() + " -p \"Once upon a time\" -n 6 --temp 0 -t 2 --profile --json");
+  ASSERT_EQ(js.exit_code, 0) << js.err;
+  const auto j = nlohmann::json::parse(js.out);
+  const Result info = RunCli("inspect -m " + Model());  // "layers          N"
+  const size_t at = info.out.find("\nlayers");
+  ASSERT_NE(at, std::string::npos) << info.out;
+  const int64_t layers = std::stoll(info.out.substr(info.out.find_first_of("0123456789", at)));
+  const auto& decode = j["profile"]["decode"];
+  const int64_t steps = decode["steps"];
+  EXPECT_EQ(steps, j["stats"]["generated_tokens"].get<int64_t>() - 1);
+  EXPECT_EQ(decode["stages"]["attention"]["calls"], layers * steps);
+  EXPECT_GT(decode["stages"]["ffn"]["weight_bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(j["profile"]["prefill"]["steps"], 1);
+  const Result both = RunCli("run -m " + Model() + " -p hi --profile --compare");
+  EXPECT_NE(both.exit_code, 0);
+  EXPECT_NE(both.err.find("--profile"), std::string::npos) << both.err;
+}
+
+// bench --profile: each case's timed repetitions only (not the warm-up), in JSON and as tables
+// on stderr; a batched case's decode steps carry B rows each.
+TEST(CliTest, BenchProfile) {
+  const Result r = RunCli("bench -m " + Model() + " -p 16 -n 4 -t 2 -r 2 --profile -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["profile"]["prefill"]["steps"], 2);
+  EXPECT_EQ(j[0]["profile"]["prefill"]["rows"], 2 * 16);
+  EXPECT_EQ(j[0]["profile"]["decode"]["steps"], 2 * 3);  // the first token comes from the prefill
+  const Result b = RunCli("bench -m " + Model() + " --batch 3 -p 8 -n 2 -t 2 -r 1 --profile -o json");
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  const auto jb = nlohmann::json::parse(b.out);
+  EXPECT_EQ(jb[0]["profile"]["prefill"]["rows"], 3 * 8);
+  EXPECT_EQ(jb[0]["profile"]["decode"]["steps"], 2);
+  EXPECT_EQ(jb[0]["profile"]["decode"]["rows"], 2 * 3);
+  const Result md = RunCli("bench -m " + Model() + " -p 16 -n 4 -t 2 -r 1 --profile");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.err.find("p=16 n=4 t=2"), std::string::npos) << md.err;
+  EXPECT_NE(md.err.find("| ffn |"), std::string::npos) << md.err;
+  const Result plain = RunCli("bench -m " + Model() + " -p 16 -n 4 -t 2 -r 1 -o json");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_FALSE(nlohmann::json::parse(plain.out)[0].contains("profile"));
+}
+
 // eval on the built-in sets: the baseline is exactly faithful to itself, the matched static and
 // random baselines compute the same prefill share as LazyLLM, and every metric is present.
 TEST(CliTest, EvalBuiltInSets) {
