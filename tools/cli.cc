@@ -203,7 +203,9 @@ double OtherSeconds(const StepProfile::Phase& phase) {
 std::string ProfileTables(const StepProfile& profile) {
   std::string out;
   char line[256];
-  for (const auto& [name, phase] : PhasesRun(profile)) {
+  for (const auto& named : PhasesRun(profile)) {
+    const char* name = named.first;
+    const StepProfile::Phase* phase = named.second;  // (a plain pointer: the lambda below captures it)
     const double ms = phase->seconds * 1e3, steps = static_cast<double>(phase->steps);
     std::snprintf(line, sizeof(line), "profile, %s: %lld steps, %lld rows, %.1f ms (%.3f ms a step)\n", name,
                   static_cast<long long>(phase->steps), static_cast<long long>(phase->rows), ms, ms / steps);
