@@ -149,6 +149,11 @@ void Engine::ResetProfile() const {
   impl_->profile = {};
 }
 
+void Engine::SetProfiling(bool on) const {
+  std::lock_guard<std::mutex> lock(impl_->step_mu);
+  impl_->profiling = on;
+}
+
 const char* StepProfile::Name(Stage stage) {
   static constexpr const char* kNames[kStages] = {"embed",     "select", "norms", "qkv",    "rope_kv",
                                                   "attention", "output", "ffn",   "lm_head"};

@@ -54,7 +54,8 @@ struct Engine::Impl {
   // the RoPE tables are the engine's), so calls from several threads take turns.
   Activations act;
   StepScratch scratch;
-  // EngineOptions::profile, and the stages' times of the steps so far (held by Step too).
+  // Whether steps time their stages (EngineOptions::profile, SetProfiling), and the stages' times
+  // of the steps so far (both held by Step too).
   bool profiling = false;
   StepProfile profile;
   std::mutex step_mu;

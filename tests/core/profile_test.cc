@@ -1,8 +1,7 @@
-// EngineOptions::profile: every step lands in its phase (decode: every item appends one token),
-// every stage is counted once per layer and step, each matmul stage's weight bytes are those its
-// matrices hold (worked out here from the model's shape), the stages' times fit inside the
-// steps', profiling changes no logit, and an engine without it, or after ResetProfile, holds
-// zeros.
+// EngineOptions::profile and Engine::SetProfiling: every step lands in its phase (decode: every item appends one
+// token), every stage is counted once per layer and step, each matmul stage's weight bytes are those its matrices hold
+// (worked out here from the model's shape), the stages' times fit inside the steps', profiling changes no logit, and an
+// engine without it, or after ResetProfile, holds zeros.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -146,6 +145,23 @@ TEST(ProfileTest, BatchedStepsCountOnceWithTheirRows) {
   EXPECT_EQ(p.decode.rows, 2);
   EXPECT_EQ(p.decode.stages[StepProfile::kLmHead].calls, 1);  // one LM head matmul for both
   EXPECT_EQ(p.decode.stages[StepProfile::kLmHead].weight_bytes, F32Bytes(model.config()).lm_head);
+}
+
+// SetProfiling turns the timers on and off for the steps that follow; what they gathered stays.
+TEST(ProfileTest, SetProfilingTimesOnlyTheStepsBetween) {
+  const Model model = SampleModel();
+  auto engine = Engine::Create(model, {.threads = 2});
+  ASSERT_TRUE(engine.ok());
+  Generate(*engine, 8, 2);
+  engine->SetProfiling(true);
+  Generate(*engine, 10, 3);
+  engine->SetProfiling(false);
+  Generate(*engine, 12, 4);
+  const StepProfile p = engine->profile();
+  EXPECT_EQ(p.prefill.steps, 1);
+  EXPECT_EQ(p.prefill.rows, 10);
+  EXPECT_EQ(p.decode.steps, 3);
+  EXPECT_EQ(p.decode.stages[StepProfile::kFfn].calls, model.config().num_layers * 3);
 }
 
 TEST(ProfileTest, StageNames) {

@@ -275,9 +275,11 @@ class LAZYLLM_API Engine {
   KvPoolInfo kv_pool() const;
 
   // The stages' times of the steps since creation or the last ResetProfile (all zero unless
-  // EngineOptions::profile).
+  // EngineOptions::profile or SetProfiling turned the timers on). SetProfiling turns them on or
+  // off for the steps that follow, e.g. for a window of a long-running server's steps.
   StepProfile profile() const;
   void ResetProfile() const;
+  void SetProfiling(bool on) const;
 
   struct LAZYLLM_LOCAL Impl;  // opaque
 
