@@ -170,6 +170,50 @@ lazyllm_status lazyllm_engine_warmup(lazyllm_engine* engine, int64_t tokens) {
   return Guard([&] { return engine ? Report(engine->engine.Warmup(tokens)) : NullArgument("engine"); });
 }
 
+lazyllm_status lazyllm_engine_set_profiling(lazyllm_engine* engine, int on) {
+  return Guard([&] {
+    if (engine == nullptr) return NullArgument("engine");
+    engine->engine.SetProfiling(on != 0);
+    return Report(lazyllm::OkStatus());
+  });
+}
+
+lazyllm_status lazyllm_engine_reset_profile(lazyllm_engine* engine) {
+  return Guard([&] {
+    if (engine == nullptr) return NullArgument("engine");
+    engine->engine.ResetProfile();
+    return Report(lazyllm::OkStatus());
+  });
+}
+
+lazyllm_status lazyllm_engine_profile_phase(const lazyllm_engine* engine, int decode, lazyllm_profile_phase* out) {
+  return Guard([&] {
+    if (engine == nullptr) return NullArgument("engine");
+    if (out == nullptr) return NullArgument("out");
+    const lazyllm::StepProfile p = engine->engine.profile();
+    const lazyllm::StepProfile::Phase& phase = decode ? p.decode : p.prefill;
+    *out = {.steps = phase.steps, .rows = phase.rows, .seconds = phase.seconds};
+    return Report(lazyllm::OkStatus());
+  });
+}
+
+lazyllm_status lazyllm_engine_profile_stage(const lazyllm_engine* engine, int decode, int stage,
+                                            lazyllm_profile_stage* out) {
+  return Guard([&] {
+    if (engine == nullptr) return NullArgument("engine");
+    if (out == nullptr) return NullArgument("out");
+    if (stage < 0 || stage >= lazyllm::StepProfile::kStages)
+      return Report(lazyllm::OutOfRangeError("profile stage " + std::to_string(stage) + " is out of range 0.." +
+                                             std::to_string(lazyllm::StepProfile::kStages - 1)));
+    const lazyllm::StepProfile p = engine->engine.profile();
+    const auto s = static_cast<lazyllm::StepProfile::Stage>(stage);
+    const lazyllm::StepProfile::Totals& t = (decode ? p.decode : p.prefill).stages[s];
+    *out = {
+        .name = lazyllm::StepProfile::Name(s), .seconds = t.seconds, .calls = t.calls, .weight_bytes = t.weight_bytes};
+    return Report(lazyllm::OkStatus());
+  });
+}
+
 lazyllm_status lazyllm_session_create(lazyllm_engine* engine, const lazyllm_session_options* options,
                                       lazyllm_session** out) {
   return Guard([&] {

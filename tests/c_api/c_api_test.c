@@ -121,7 +121,12 @@ int main(int argc, char** argv) {
   CHECK(stats.ttft_ms > 0 && stats.prompt_computed_pct_final == 100.0);
   CHECK(stats.kv_bytes > 0);
 
-  /* The same through the step interface: prefill, then the logits' argmax is the first token. */
+  /* The same through the step interface: prefill, then the logits' argmax is the first token;
+   * these two steps profiled (the timers are off until asked for). */
+  lazyllm_profile_phase phase;
+  CHECK_OK(lazyllm_engine_profile_phase(engine, 1, &phase));
+  CHECK(phase.steps == 0 && phase.seconds == 0);
+  CHECK_OK(lazyllm_engine_set_profiling(engine, 1));
   CHECK_OK(lazyllm_session_prefill(base, ids, n));
   CHECK(lazyllm_session_position(base) == 5);
   const float* logits = lazyllm_session_logits(base);
@@ -131,6 +136,27 @@ int main(int argc, char** argv) {
   CHECK(best == out[0]);
   CHECK_OK(lazyllm_session_append(base, &best, 1));
   CHECK(lazyllm_session_position(base) == 6);
+  CHECK_OK(lazyllm_engine_set_profiling(engine, 0));
+  CHECK_OK(lazyllm_engine_profile_phase(engine, 0, &phase));
+  CHECK(phase.steps == 1 && phase.rows == 5 && phase.seconds > 0);
+  CHECK_OK(lazyllm_engine_profile_phase(engine, 1, &phase));
+  CHECK(phase.steps == 1 && phase.rows == 1 && phase.seconds > 0);
+  const int64_t layers = lazyllm_model_n_layers(model);
+  int stages = 0;
+  lazyllm_profile_stage stage;
+  for (; lazyllm_engine_profile_stage(engine, 1, stages, &stage) == LAZYLLM_OK; ++stages) {
+    CHECK(stage.seconds >= 0 && stage.seconds <= phase.seconds);
+    if (strcmp(stage.name, "attention") == 0) CHECK(stage.calls == layers && stage.weight_bytes == 0);
+    if (strcmp(stage.name, "lm_head") == 0) CHECK(stage.calls == 1 && stage.weight_bytes > 0);
+  }
+  CHECK(stages == 9);
+  CHECK(lazyllm_engine_profile_stage(engine, 1, -1, &stage) == LAZYLLM_OUT_OF_RANGE);
+  CHECK(lazyllm_engine_profile_stage(engine, 1, 0, NULL) == LAZYLLM_INVALID_ARGUMENT);
+  CHECK_OK(lazyllm_engine_reset_profile(engine));
+  CHECK_OK(lazyllm_engine_profile_phase(engine, 1, &phase));
+  CHECK(phase.steps == 0 && phase.rows == 0);
+  CHECK(lazyllm_engine_set_profiling(NULL, 1) == LAZYLLM_INVALID_ARGUMENT);
+  CHECK(lazyllm_engine_profile_phase(NULL, 1, &phase) == LAZYLLM_INVALID_ARGUMENT);
 
   /* LazyLLM's paper schedule on a longer prompt: fewer prompt pairs computed in the prefill. */
   lazyllm_session* lazy = NULL;

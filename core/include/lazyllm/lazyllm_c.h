@@ -101,6 +101,29 @@ LAZYLLM_API void lazyllm_engine_free(lazyllm_engine* engine); /* sessions on it 
  * a throwaway prefill of `tokens` tokens (0: 64). */
 LAZYLLM_API lazyllm_status lazyllm_engine_warmup(lazyllm_engine* engine, int64_t tokens);
 
+/* Where the engine's steps spent their time (EngineOptions::profile in C++, `--profile` in the
+ * CLI). set_profiling turns the stage timers on or off for the steps that follow (off when the
+ * engine is created); reset_profile clears what they gathered. Decode steps (every sequence of
+ * the step appends one token) and the others (prefills) are kept apart: `decode` picks one. */
+typedef struct lazyllm_profile_phase {
+  int64_t steps;
+  int64_t rows;   /* tokens the steps took in */
+  double seconds; /* the steps' wall time */
+} lazyllm_profile_phase;
+typedef struct lazyllm_profile_stage {
+  const char* name; /* "embed", "select", "norms", "qkv", "rope_kv", "attention", "output", "ffn", "lm_head" */
+  double seconds;   /* on the stepping thread, waiting for the slowest worker included */
+  int64_t calls;
+  int64_t weight_bytes; /* read by its matmuls (0 without weights, and for mixtures of experts) */
+} lazyllm_profile_stage;
+LAZYLLM_API lazyllm_status lazyllm_engine_set_profiling(lazyllm_engine* engine, int on);
+LAZYLLM_API lazyllm_status lazyllm_engine_reset_profile(lazyllm_engine* engine);
+LAZYLLM_API lazyllm_status lazyllm_engine_profile_phase(const lazyllm_engine* engine, int decode,
+                                                        lazyllm_profile_phase* out);
+/* Stage `stage` (0, 1, ...; LAZYLLM_OUT_OF_RANGE past the last) of a phase. */
+LAZYLLM_API lazyllm_status lazyllm_engine_profile_stage(const lazyllm_engine* engine, int decode, int stage,
+                                                        lazyllm_profile_stage* out);
+
 /* A session: one sequence on the engine. Sessions of one engine take turns in its steps. */
 LAZYLLM_API lazyllm_status lazyllm_session_create(lazyllm_engine* engine, const lazyllm_session_options* options,
                                                   lazyllm_session** out);
