@@ -203,7 +203,7 @@ std::vector<Case> RunCases(const Plan& plan, const Model& model, const Prompts& 
   return cases;
 }
 
-// --profile: the case's stages in JSON (Markdown and CSV get PrintProfiles' tables instead).
+// --profile: the case's stages in JSON (with Markdown and CSV, Bench prints tables on stderr).
 Cell ProfileCell(const StepProfile& profile, const Plan& plan) {
   Cell c;
   if (plan.profile) {
