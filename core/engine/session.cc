@@ -116,8 +116,10 @@ std::vector<float> CachedK(const Session& session, int64_t layer, int64_t slot) 
   const cache::KvCache& kv = SessionAccess::Get(session).s.kv;
   const int64_t row = kv.row_of(layer, slot);
   if (row < 0) return {};
-  std::vector<float> k(static_cast<size_t>(kv.kv_dim())), v(k.size());
-  kv.Read(layer, row, k.data(), v.data(), simd::RefKernels().Row(simd::DType::kF16).to_f32);
+  const int64_t head_dim = kv.kv_dim() / kv.kv_heads();
+  const simd::ToF32Fn to_f32 = simd::RefKernels().Row(kv.f16() ? simd::DType::kF16 : simd::DType::kF32).to_f32;
+  std::vector<float> k(static_cast<size_t>(kv.kv_dim()));
+  for (int64_t h = 0; h < kv.kv_heads(); ++h) to_f32(kv.K(layer, h, row), &k[h * head_dim], head_dim);
   return k;
 }
 
