@@ -58,9 +58,6 @@ std::vector<int64_t> NumberList(const Flags& flags, const std::string& f, const 
   return out;
 }
 
-// --kv-type's name of a K/V storage.
-std::string KvName(KvType t) { return t == KvType::kF16 ? "f16" : "f32"; }
-
 // The matrix the flags ask for.
 struct Plan {
   std::vector<int64_t> prompts, gens, threads, batches;

@@ -109,6 +109,8 @@ lazyllm::KvType ParseKvType(const Flags& flags) {
   throw CliError{"flag '--kv-type': expected f32 or f16, got '" + v + "'"};
 }
 
+std::string KvName(lazyllm::KvType t) { return t == lazyllm::KvType::kF16 ? "f16" : "f32"; }
+
 std::vector<std::string> PruneList(const std::string& s) {
   std::vector<std::string> out;
   std::string cur;

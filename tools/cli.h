@@ -54,6 +54,8 @@ int64_t ParseMemLimit(const Flags& flags);
 
 // --kv-type f32|f16.
 lazyllm::KvType ParseKvType(const Flags& flags);
+// --kv-type's name of a K/V storage.
+std::string KvName(lazyllm::KvType t);
 
 // Pruning specs are separated by ';' or by ',' between specs; a spec itself may contain commas
 // (8:0.5,15:0.5), so "off,paper" splits on commas that start a new spec word.

@@ -290,7 +290,7 @@ int RunBatch(const Flags& flags, const lazyllm::Model& model, const lazyllm::Eng
       "%.1f MiB%s; %lld revivals skipped for want of KV pages\n",
       all.size(), static_cast<long long>(sums[4]), static_cast<long long>(sums[1]), static_cast<long long>(sums[0]),
       wall_s, static_cast<double>(sums[0]) / wall_s, static_cast<double>(sums[2]) / 1048576.0,
-      engine->kv_type() == lazyllm::KvType::kF16 ? "f16" : "f32", peak_in_flight,
+      KvName(engine->kv_type()).c_str(), peak_in_flight,
       ranks.size() > 1 ? (" on a rank of " + std::to_string(ranks.size())).c_str() : "", peak_pool / 1048576.0,
       eopts.kv_mem_bytes > 0 ? (" of " + std::to_string(eopts.kv_mem_bytes / 1024) + " KiB (--kv-mem)").c_str() : "",
       static_cast<long long>(sums[3]));
