@@ -351,17 +351,19 @@ int Bench(int argc, char** argv) {
   const Prompts prompts(flags, model.tokenizer(), plan.seed);
   const std::string name = model.config().name.empty() ? *flags.Get("-m") : model.config().name;
   std::vector<ReportRecord> records;
-  std::string profiles;  // --profile's tables, per case, for stderr
+  std::string profiles;  // --profile's tables, per case, for stderr (JSON carries them in its records)
+  const bool profile_tables = plan.profile && format != Format::kJson;
   const auto add_profile = [&](const std::string& title, const StepProfile& profile) {
     profiles += "\n" + title + ":\n" + ProfileTables(profile);
   };
   if (plan.batches.empty()) {
     const std::vector<Case> cases = RunCases(plan, model, prompts);
     records = CaseRecords(cases, name, model, plan);
-    for (const Case& cs : cases)
-      add_profile("p=" + std::to_string(cs.prompt) + " n=" + std::to_string(cs.gen) +
-                      " t=" + std::to_string(cs.threads) + " numa=" + cs.numa + " kv=" + cs.kv + " prune=" + cs.prune,
-                  cs.profile);
+    if (profile_tables)
+      for (const Case& cs : cases)
+        add_profile("p=" + std::to_string(cs.prompt) + " n=" + std::to_string(cs.gen) +
+                        " t=" + std::to_string(cs.threads) + " numa=" + cs.numa + " kv=" + cs.kv + " prune=" + cs.prune,
+                    cs.profile);
   } else {
     auto engine = Engine::Create(model, {.threads = static_cast<int>(plan.threads[0]),
                                          .numa = plan.numas[0] == "on",
@@ -371,13 +373,14 @@ int Bench(int argc, char** argv) {
     if (Status st = engine->Warmup(plan.max_prompt); !st.ok()) throw CliError{st.message()};
     const std::vector<BatchCase> cases = RunBatchCases(plan, *engine, prompts);
     records = BatchRecords(cases, name, model, *engine, plan);
-    for (const BatchCase& cs : cases)
-      add_profile("B=" + std::to_string(cs.batch) + " p=" + std::to_string(cs.prompt) + " n=" + std::to_string(cs.gen) +
-                      " prune=" + cs.pruning.ToString(),
-                  cs.profile);
+    if (profile_tables)
+      for (const BatchCase& cs : cases)
+        add_profile("B=" + std::to_string(cs.batch) + " p=" + std::to_string(cs.prompt) +
+                        " n=" + std::to_string(cs.gen) + " prune=" + cs.pruning.ToString(),
+                    cs.profile);
   }
   WriteReport(format, records, EnvLine(), /*env=*/true);
-  if (plan.profile && format != Format::kJson)
+  if (profile_tables)
     std::fprintf(stderr, "\nwhere the timed repetitions spent their time (--profile), summed over them:%s",
                  profiles.c_str());
   return 0;
