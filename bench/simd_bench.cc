@@ -188,7 +188,7 @@ void BM_GemmSmallF32(benchmark::State& state, Isa isa) {
   for (auto& v : x) v = u(rng);
   const auto gemm = KernelsFor(isa).gemm_small_f32;  // once: not part of what is timed
   for (auto _ : state) {
-    gemm(w.data(), rows, x.data(), n, k, y.data(), rows);
+    gemm(w.data(), k, rows, x.data(), n, k, y.data(), rows);
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["MAC/s"] =

@@ -69,9 +69,10 @@ struct Kernels {
   // a·b over n fp32 elements.
   float (*dot_f32)(const float* a, const float* b, int64_t n);
   // Small-batch matmul (decode of a few sequences): y[i·ldy + r] = w_r · x_i for r < rows weight
-  // rows (w row-major, k wide) and i < n input rows (x row-major, k wide). Register tiles of
+  // rows (w_r k wide at w + r·ldw) and i < n input rows (x row-major, k wide). Register tiles of
   // weight rows × input rows: each weight row is read once per tile row, no packing.
-  void (*gemm_small_f32)(const float* w, int64_t rows, const float* x, int64_t n, int64_t k, float* y, int64_t ldy);
+  void (*gemm_small_f32)(const float* w, int64_t ldw, int64_t rows, const float* x, int64_t n, int64_t k, float* y,
+                         int64_t ldy);
   // Input rows up to which gemm_small_f32 beats packing for sgemm on this ISA (0: never).
   int64_t gemm_small_max_rows;
   // y[i] += a * x[i].

@@ -123,7 +123,7 @@ void SmallBatchF32(const SliceProduct& p, const simd::Kernels& k) {
   p.workers.ParallelForIn(p.arena, 0, chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t r0 = c * kSmallRowChunk, nr = std::min(kSmallRowChunk, rows - r0);
-      k.gemm_small_f32(reinterpret_cast<const float*>(p.Row(r0)), nr, p.x, p.n, p.w.cols, p.y + r0, p.w.rows);
+      k.gemm_small_f32(reinterpret_cast<const float*>(p.Row(r0)), p.w.cols, nr, p.x, p.n, p.w.cols, p.y + r0, p.w.rows);
     }
   });
 }

@@ -36,9 +36,9 @@ inline __m256 Exp(__m256 x) {
   return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
-// One register tile: MR weight rows × NR input rows, 8 lanes per accumulator.
+// One register tile: MR weight rows (ldw apart) × NR input rows (k apart), 8 lanes per accumulator.
 template <int MR, int NR>
-void GemmTile(const float* w, const float* x, int64_t k, float* y, int64_t ldy) {
+void GemmTile(const float* w, int64_t ldw, const float* x, int64_t k, float* y, int64_t ldy) {
   __m256 acc[MR][NR];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
@@ -49,13 +49,13 @@ void GemmTile(const float* w, const float* x, int64_t k, float* y, int64_t ldy) 
     // The weight rows stream from memory: ask for the next tile row's while this one computes.
     if (c % 16 == 0)
 #pragma GCC unroll 8
-      for (int r = 0; r < MR; ++r) _mm_prefetch(reinterpret_cast<const char*>(w + (r + MR) * k + c), _MM_HINT_T0);
+      for (int r = 0; r < MR; ++r) _mm_prefetch(reinterpret_cast<const char*>(w + (r + MR) * ldw + c), _MM_HINT_T0);
     __m256 xv[NR];
 #pragma GCC unroll 8
     for (int i = 0; i < NR; ++i) xv[i] = _mm256_loadu_ps(x + i * k + c);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
-      const __m256 wv = _mm256_loadu_ps(w + r * k + c);
+      const __m256 wv = _mm256_loadu_ps(w + r * ldw + c);
 #pragma GCC unroll 8
       for (int i = 0; i < NR; ++i) acc[r][i] = _mm256_fmadd_ps(wv, xv[i], acc[r][i]);
     }
@@ -63,7 +63,7 @@ void GemmTile(const float* w, const float* x, int64_t k, float* y, int64_t ldy) 
   for (int r = 0; r < MR; ++r)
     for (int i = 0; i < NR; ++i) {
       float s = HorizontalSum(acc[r][i]);
-      for (int64_t t = c; t < k; ++t) s += w[r * k + t] * x[i * k + t];
+      for (int64_t t = c; t < k; ++t) s += w[r * ldw + t] * x[i * k + t];
       y[i * ldy + r] = s;
     }
 }
@@ -71,17 +71,18 @@ void GemmTile(const float* w, const float* x, int64_t k, float* y, int64_t ldy) 
 // Tiles of 4 weight rows × 3 input rows (12 accumulators, 3 inputs and 1 weight in registers),
 // with narrower tiles at the edges.
 template <int MR>
-void GemmRowBlock(const float* w, const float* x, int64_t n, int64_t k, float* y, int64_t ldy) {
+void GemmRowBlock(const float* w, int64_t ldw, const float* x, int64_t n, int64_t k, float* y, int64_t ldy) {
   int64_t i = 0;
-  for (; i + 3 <= n; i += 3) GemmTile<MR, 3>(w, x + i * k, k, y + i * ldy, ldy);
-  if (n - i == 2) GemmTile<MR, 2>(w, x + i * k, k, y + i * ldy, ldy);
-  if (n - i == 1) GemmTile<MR, 1>(w, x + i * k, k, y + i * ldy, ldy);
+  for (; i + 3 <= n; i += 3) GemmTile<MR, 3>(w, ldw, x + i * k, k, y + i * ldy, ldy);
+  if (n - i == 2) GemmTile<MR, 2>(w, ldw, x + i * k, k, y + i * ldy, ldy);
+  if (n - i == 1) GemmTile<MR, 1>(w, ldw, x + i * k, k, y + i * ldy, ldy);
 }
 
-void GemmSmallF32(const float* w, int64_t rows, const float* x, int64_t n, int64_t k, float* y, int64_t ldy) {
+void GemmSmallF32(const float* w, int64_t ldw, int64_t rows, const float* x, int64_t n, int64_t k, float* y,
+                  int64_t ldy) {
   int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) GemmRowBlock<4>(w + r * k, x, n, k, y + r, ldy);
-  for (; r < rows; ++r) GemmRowBlock<1>(w + r * k, x, n, k, y + r, ldy);
+  for (; r + 4 <= rows; r += 4) GemmRowBlock<4>(w + r * ldw, ldw, x, n, k, y + r, ldy);
+  for (; r < rows; ++r) GemmRowBlock<1>(w + r * ldw, ldw, x, n, k, y + r, ldy);
 }
 
 void Axpy(float a, const float* x, float* y, int64_t n) {

@@ -16,12 +16,12 @@
 namespace lazyllm::simd {
 namespace {
 
-// Small-batch fp32 matmul: register tiles of MR weight rows × NR input rows, 16 lanes each, over
-// columns [c0, c1) (c1 - c0 a multiple of 16, or c1 = k with a masked tail), the accumulators
-// taken from and left in acc[MR·NR]. Each lane adds its products in column order, so a result has
-// the same bits however the columns are cut into chunks.
+// Small-batch fp32 matmul: register tiles of MR weight rows (ldw apart) × NR input rows (k apart),
+// 16 lanes each, over columns [c0, c1) (c1 - c0 a multiple of 16, or c1 = k with a masked tail),
+// the accumulators taken from and left in acc[MR·NR]. Each lane adds its products in column
+// order, so a result has the same bits however the columns are cut into chunks.
 template <int MR, int NR>
-void GemmTileColumns(const float* w, const float* x, int64_t k, int64_t c0, int64_t c1, __m512* acc_io) {
+void GemmTileColumns(const float* w, int64_t ldw, const float* x, int64_t k, int64_t c0, int64_t c1, __m512* acc_io) {
   __m512 acc[MR * NR];
 #pragma GCC unroll 32
   for (int t = 0; t < MR * NR; ++t) acc[t] = acc_io[t];
@@ -31,7 +31,7 @@ void GemmTileColumns(const float* w, const float* x, int64_t k, int64_t c0, int6
     for (int i = 0; i < NR; ++i) xv[i] = _mm512_maskz_loadu_ps(m, x + i * k + c);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
-      const __m512 wv = _mm512_maskz_loadu_ps(m, w + r * k + c);
+      const __m512 wv = _mm512_maskz_loadu_ps(m, w + r * ldw + c);
 #pragma GCC unroll 8
       for (int i = 0; i < NR; ++i) acc[r * NR + i] = _mm512_fmadd_ps(wv, xv[i], acc[r * NR + i]);
     }
@@ -40,7 +40,7 @@ void GemmTileColumns(const float* w, const float* x, int64_t k, int64_t c0, int6
   for (; c + 16 <= c1; c += 16) {
     // The weight rows stream from memory: ask for the next tile row's while this one computes.
 #pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) _mm_prefetch(reinterpret_cast<const char*>(w + (r + MR) * k + c), _MM_HINT_T0);
+    for (int r = 0; r < MR; ++r) _mm_prefetch(reinterpret_cast<const char*>(w + (r + MR) * ldw + c), _MM_HINT_T0);
     step(c, 0xffff);
   }
   if (c < c1) step(c, static_cast<__mmask16>((1u << (c1 - c)) - 1));
@@ -57,13 +57,13 @@ constexpr int64_t kColumnChunk = 256;
 // accumulators, 4 inputs and a weight in registers), then the rest.
 constexpr int64_t kMaxSmallInputs = 64;
 template <int MR>
-void GemmRowBlock(const float* w, const float* x, int64_t n, int64_t k, float* y, int64_t ldy) {
+void GemmRowBlock(const float* w, int64_t ldw, const float* x, int64_t n, int64_t k, float* y, int64_t ldy) {
   alignas(64) __m512 acc[MR * kMaxSmallInputs];
   for (int64_t t = 0; t < MR * n; ++t) acc[t] = _mm512_setzero_ps();
   const int64_t chunk = n <= 4 ? k : kColumnChunk;
   for (int64_t c0 = 0; c0 < k; c0 += chunk) {
     const int64_t c1 = std::min(k, c0 + chunk);
-    ForEachTile<4>(n, [&]<int NR>(int64_t i) { GemmTileColumns<MR, NR>(w, x + i * k, k, c0, c1, acc + MR * i); });
+    ForEachTile<4>(n, [&]<int NR>(int64_t i) { GemmTileColumns<MR, NR>(w, ldw, x + i * k, k, c0, c1, acc + MR * i); });
   }
   // acc holds, per tile of NR inputs starting at input i, [r][NR] at MR · i.
   for (int64_t i0 = 0; i0 < n; i0 += 4) {
@@ -73,10 +73,11 @@ void GemmRowBlock(const float* w, const float* x, int64_t n, int64_t k, float* y
   }
 }
 
-void GemmSmallF32(const float* w, int64_t rows, const float* x, int64_t n, int64_t k, float* y, int64_t ldy) {
+void GemmSmallF32(const float* w, int64_t ldw, int64_t rows, const float* x, int64_t n, int64_t k, float* y,
+                  int64_t ldy) {
   int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) GemmRowBlock<4>(w + r * k, x, n, k, y + r, ldy);
-  for (; r < rows; ++r) GemmRowBlock<1>(w + r * k, x, n, k, y + r, ldy);
+  for (; r + 4 <= rows; r += 4) GemmRowBlock<4>(w + r * ldw, ldw, x, n, k, y + r, ldy);
+  for (; r < rows; ++r) GemmRowBlock<1>(w + r * ldw, ldw, x, n, k, y + r, ldy);
 }
 
 // DotsTile16 for G heads (head g's query at q + g·qs, its dots to s + g·ss) at once: each key

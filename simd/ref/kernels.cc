@@ -119,9 +119,10 @@ void QuantizeQ8_0(const float* x, void* out, int64_t n) {
   }
 }
 
-void GemmSmallF32(const float* w, int64_t rows, const float* x, int64_t n, int64_t k, float* y, int64_t ldy) {
+void GemmSmallF32(const float* w, int64_t ldw, int64_t rows, const float* x, int64_t n, int64_t k, float* y,
+                  int64_t ldy) {
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t r = 0; r < rows; ++r) y[i * ldy + r] = DotF32(w + r * k, x + i * k, k);
+    for (int64_t r = 0; r < rows; ++r) y[i * ldy + r] = DotF32(w + r * ldw, x + i * k, k);
 }
 
 void F32ToF16Row(const float* x, uint16_t* out, int64_t n) {

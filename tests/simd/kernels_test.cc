@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -106,23 +107,30 @@ TEST_P(KernelsTest, RopeNeox) {
 }
 
 // The small-batch matmul against the reference's dot products, over tile edges in every
-// direction (rows and inputs not multiples of the tiles, k with and without a vector tail).
+// direction (rows and inputs not multiples of the tiles, k with and without a vector tail), with
+// weight rows packed and padded apart (the padding NaN: read, it would show).
 TEST_P(KernelsTest, GemmSmallF32) {
   for (int64_t rows : {1, 3, 4, 5, 9}) {
     for (int64_t n : {1, 2, 3, 4, 6, 7, 13}) {
       for (int64_t kk : {1, 7, 8, 17, 64, 576}) {
-        const auto w = Random(rows * kk, 21), x = Random(n * kk, 22);
-        const int64_t ldy = rows + 2;
-        std::vector<float> got(static_cast<size_t>(n * ldy), -7.0f), want = got;
-        k().gemm_small_f32(w.data(), rows, x.data(), n, kk, got.data(), ldy);
-        for (int64_t i = 0; i < n; ++i)
-          for (int64_t r = 0; r < rows; ++r) {
-            double d = 0;
-            for (int64_t c = 0; c < kk; ++c) d += static_cast<double>(w[r * kk + c]) * x[i * kk + c];
-            want[i * ldy + r] = static_cast<float>(d);
-          }
-        ExpectClose(got.data(), want.data(), n * ldy, 2e-5f,
-                    "rows=" + std::to_string(rows) + " n=" + std::to_string(n) + " k=" + std::to_string(kk));
+        for (int64_t pad : {0, 19}) {
+          const int64_t ldw = kk + pad, ldy = rows + 2;
+          auto w = Random(rows * ldw, 21);
+          const auto x = Random(n * kk, 22);
+          for (int64_t r = 0; r < rows; ++r)
+            std::fill_n(w.begin() + r * ldw + kk, pad, std::numeric_limits<float>::quiet_NaN());
+          std::vector<float> got(static_cast<size_t>(n * ldy), -7.0f), want = got;
+          k().gemm_small_f32(w.data(), ldw, rows, x.data(), n, kk, got.data(), ldy);
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t r = 0; r < rows; ++r) {
+              double d = 0;
+              for (int64_t c = 0; c < kk; ++c) d += static_cast<double>(w[r * ldw + c]) * x[i * kk + c];
+              want[i * ldy + r] = static_cast<float>(d);
+            }
+          ExpectClose(got.data(), want.data(), n * ldy, 2e-5f,
+                      "rows=" + std::to_string(rows) + " n=" + std::to_string(n) + " k=" + std::to_string(kk) +
+                          " ldw=" + std::to_string(ldw));
+        }
       }
     }
   }
