@@ -154,20 +154,26 @@ BENCHMARK(BM_DecodeAttentionLayers)
 
 // A decode step's weight matmuls over n rows (the new token, LazyLLM's revived rows, or a batch's
 // sequences) in F32: q, k, v, o, gate, up and down of 8 smollm2-135m layers (113 MB; second arg 0)
-// or of 2 llama3.2-1b layers (487 MB; second arg 1, the shapes of batched decode at B = 8), 64-byte
-// aligned as placement copies them, so the weights stream from memory as in a real step. Counter:
-// weight bytes read per second.
+// or of 2 llama3.2-1b layers (487 MB; second arg 1, the shapes of batched decode at B = 8), in huge
+// pages and row-padded as placement copies them (PaddedStride), so the weights stream from memory
+// as in a real step. Counter: weight bytes read per second (the padding not counted).
 void BM_DecodeMatMuls(benchmark::State& state) {
   const bool wide = state.range(1) != 0;
   const int64_t n = state.range(0), layers = wide ? 2 : 8, dim = wide ? 2048 : 576, kv = wide ? 512 : 192,
                 ffn = wide ? 8192 : 1536;
   const std::pair<int64_t, int64_t> shapes[] = {{dim, dim}, {kv, dim},  {kv, dim}, {dim, dim},
                                                 {ffn, dim}, {ffn, dim}, {dim, ffn}};
-  int64_t floats = 0;
-  for (const auto& [rows, cols] : shapes) floats += rows * cols;
-  const auto w = Random(layers * floats, 1), x = Random(n * ffn, 2);
-  auto* buf = static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(layers * floats) * sizeof(float)));
+  const auto stride = [](int64_t rows, int64_t cols) {
+    return PaddedStride({simd::DType::kF32, nullptr, rows, cols, cols * 4}) / 4;
+  };
+  int64_t floats = 0, stored = 0;
+  for (const auto& [rows, cols] : shapes) floats += rows * cols, stored += rows * stride(rows, cols);
+  const auto w = Random(layers * stored, 1), x = Random(n * ffn, 2);
+  const size_t huge = size_t{2} << 20,
+               size = (static_cast<size_t>(layers * stored) * sizeof(float) + huge - 1) / huge * huge;
+  auto* buf = static_cast<float*>(std::aligned_alloc(huge, size));
   const std::unique_ptr<float, decltype(&std::free)> owner(buf, &std::free);
+  madvise(buf, size, MADV_HUGEPAGE);
   std::memcpy(buf, w.data(), w.size() * sizeof(float));
   std::vector<WeightMatrix> matrices;
   std::vector<std::vector<WeightSlice>> slices;
@@ -175,8 +181,8 @@ void BM_DecodeMatMuls(benchmark::State& state) {
     for (const auto& [rows, cols] : shapes) {
       auto* data = reinterpret_cast<uint8_t*>(buf + at);
       matrices.push_back({simd::DType::kF32, data, rows, cols, cols * 4});
-      slices.push_back({{0, rows, data}});
-      at += rows * cols;
+      slices.push_back({{0, rows, data, -1, false, stride(rows, cols) * 4}});
+      at += rows * stride(rows, cols);
     }
   const threading::Context threads(kThreads, /*numa=*/false);
   const threading::Workers workers(threads, /*serial=*/false);

@@ -141,8 +141,8 @@ Placement WeightPlacement(const Session& session) {
       bool equal = true;  // every row, deinterleaved if need be, as in the file
       for (int64_t r = 0; r < sl.end - sl.begin && equal; ++r)
         equal = std::memcmp(StoredRow(*w, sl, r, buf.data()), w->Row(sl.begin + r), buf.size()) == 0;
-      out.push_back(
-          {sl.begin, sl.end, sl.data != w->data + sl.begin * w->row_bytes, sl.toucher, equal, sl.interleaved});
+      out.push_back({sl.begin, sl.end, sl.data != w->data + sl.begin * w->row_bytes, sl.toucher, equal, sl.interleaved,
+                     sl.RowStride(*w)});
     }
     p.matrices.push_back(std::move(out));
   }

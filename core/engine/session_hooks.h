@@ -35,6 +35,7 @@ struct Placement {
     int toucher;
     bool equal;        // every row as in the file (deinterleaved if need be)
     bool interleaved;  // rows in groups (simd/interleaved.h)
+    int64_t stride;    // bytes from one row to the next
   };
   std::vector<int> arena_threads;
   std::vector<std::vector<Slice>> matrices;

@@ -20,9 +20,10 @@ struct SliceProduct {
   int64_t n;
   float* y;  // y + s.begin
   int64_t rows() const { return s.end - s.begin; }
+  int64_t stride() const { return s.RowStride(w); }
   // The slice's bytes at row r's offset: row r as in the file, except below s.grouped(), where
   // they are part of an interleaved group that only the group kernels read.
-  const uint8_t* Row(int64_t r) const { return s.data + r * w.row_bytes; }
+  const uint8_t* Row(int64_t r) const { return s.data + r * stride(); }
   // Row r as in the file, deinterleaved into buf if need be.
   const uint8_t* StoredRow(int64_t r, uint8_t* buf) const { return lazyllm::StoredRow(w, s, r, buf); }
 };
@@ -69,7 +70,7 @@ void GroupsLoop(const threading::Workers& workers, const simd::Kernels& k, std::
           if (g < groups)
             kern.int8_group(p.Row(r0), acts, p.y + r0, p.w.rows);
           else
-            simd::Int8GemmByDots(kern.int8_dot, p.Row(r0), p.w.row_bytes, tail, acts, p.y + r0, p.w.rows);
+            simd::Int8GemmByDots(kern.int8_dot, p.Row(r0), p.stride(), tail, acts, p.y + r0, p.w.rows);
         }
         base = end;
       }
@@ -89,12 +90,12 @@ void Int8Gemm(const SliceProduct& p, const simd::DTypeKernels& kern, const simd:
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t r0 = q * simd::kInt8PanelRows, nr = std::min(simd::kInt8PanelRows, rows - r0);
       const int64_t ng = std::clamp<int64_t>(grouped - r0, 0, nr);  // rows in whole groups
-      if (ng > 0) kern.int8_group_gemm(p.Row(r0), p.w.row_bytes, ng, acts, p.y + r0, p.w.rows, scratch);
+      if (ng > 0) kern.int8_group_gemm(p.Row(r0), p.stride(), ng, acts, p.y + r0, p.w.rows, scratch);
       if (ng == nr) continue;
       if (kern.int8_gemm != nullptr)
-        kern.int8_gemm(p.Row(r0 + ng), p.w.row_bytes, nr - ng, acts, p.y + r0 + ng, p.w.rows, scratch);
+        kern.int8_gemm(p.Row(r0 + ng), p.stride(), nr - ng, acts, p.y + r0 + ng, p.w.rows, scratch);
       else
-        simd::Int8GemmByDots(kern.int8_dot, p.Row(r0 + ng), p.w.row_bytes, nr - ng, acts, p.y + r0 + ng, p.w.rows);
+        simd::Int8GemmByDots(kern.int8_dot, p.Row(r0 + ng), p.stride(), nr - ng, acts, p.y + r0 + ng, p.w.rows);
     }
   });
 }
@@ -123,7 +124,8 @@ void SmallBatchF32(const SliceProduct& p, const simd::Kernels& k) {
   p.workers.ParallelForIn(p.arena, 0, chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t r0 = c * kSmallRowChunk, nr = std::min(kSmallRowChunk, rows - r0);
-      k.gemm_small_f32(reinterpret_cast<const float*>(p.Row(r0)), p.w.cols, nr, p.x, p.n, p.w.cols, p.y + r0, p.w.rows);
+      k.gemm_small_f32(reinterpret_cast<const float*>(p.Row(r0)), p.stride() / 4, nr, p.x, p.n, p.w.cols, p.y + r0,
+                       p.w.rows);
     }
   });
 }
@@ -138,7 +140,7 @@ void SgemmF32Grid(const SliceProduct& p) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r0 = t / blocks * kF32PanelRows, i0 = t % blocks * kRowBlock;
       const int64_t nr = std::min(kF32PanelRows, rows - r0), ni = std::min(kRowBlock, p.n - i0);
-      simd::SgemmNT(ni, nr, cols, p.x + i0 * cols, cols, reinterpret_cast<const float*>(p.Row(r0)), cols,
+      simd::SgemmNT(ni, nr, cols, p.x + i0 * cols, cols, reinterpret_cast<const float*>(p.Row(r0)), p.stride() / 4,
                     p.y + i0 * p.w.rows + r0, p.w.rows);
     }
   });

@@ -51,6 +51,12 @@ bool RepackAllowed() {
   return allowed;
 }
 
+// LAZYLLM_PAD_ROWS=0 copies F32 rows unpadded (an A/B switch for benchmarks, like the others).
+bool PadAllowed() {
+  static const bool allowed = SwitchOn("LAZYLLM_PAD_ROWS");
+  return allowed;
+}
+
 // Whether a matrix nothing else asks to copy is copied into huge pages: where the system grants
 // them, unless LAZYLLM_COPY_WEIGHTS=0 (an A/B switch, and for hosts where processes should share
 // the file's pages).
@@ -66,17 +72,29 @@ size_t AlignedBytes(size_t n) { return (n + kSliceBytesAlign - 1) / kSliceBytesA
 }  // namespace
 
 // How a matrix is placed: its row ranges, one per arena, and whether they are copies (then
-// interleaved where the int8 kernels read the dtype so) or the mapped file itself.
+// interleaved where the int8 kernels read the dtype so, or with padded rows) or the mapped file
+// itself.
 struct PlacedWeights::Plan {
   std::vector<std::pair<int64_t, int64_t>> ranges;
   bool copy = false, interleave = false;
+  int64_t stride = 0;  // of the copies' rows
 };
+
+// F32 rows a multiple of this apart are padded (PaddedStride): the same column of every 4th row or
+// closer falls in one L1 set (whose index repeats every 4 KiB).
+constexpr int64_t kAliasingStride = 1024;
+
+int64_t PaddedStride(const WeightMatrix& w) {
+  if (w.dtype != simd::DType::kF32 || w.row_bytes % kAliasingStride != 0 || !PadAllowed()) return w.row_bytes;
+  return w.row_bytes + 64;
+}
 
 PlacedWeights::Plan PlacedWeights::PlanOf(const WeightMatrix& w, const threading::Context& threads) {
   Plan plan;
   plan.interleave = simd::KernelsFor(simd::SelectedIsa()).Row(w.dtype).int8_group != nullptr &&
                     simd::Interleavable(w.dtype) && w.rows >= simd::kGroupRows && RepackAllowed();
   plan.copy = threads.pool().num_arenas() > 1 || plan.interleave || CopyForHugePages();
+  plan.stride = plan.copy && !plan.interleave ? PaddedStride(w) : w.row_bytes;
   plan.ranges = threads.pool().num_arenas() == 1 ? std::vector<std::pair<int64_t, int64_t>>{{0, w.rows}}
                                                  : threading::SplitRows(w.rows, threads.plan(), kSliceAlign);
   return plan;
@@ -92,7 +110,7 @@ PlacedWeights::PlacedWeights(const Model& model, const threading::Context& threa
     if (plans.back().copy)
       for (size_t a = 0; a < plans.back().ranges.size(); ++a) {
         const auto& [begin, end] = plans.back().ranges[a];
-        arena_bytes[a] += AlignedBytes(static_cast<size_t>((end - begin) * w->row_bytes));
+        arena_bytes[a] += AlignedBytes(static_cast<size_t>((end - begin) * plans.back().stride));
       }
   }
   std::vector<uint8_t*> next;  // per arena: where its next copy goes (null: no memory for copies)
@@ -119,10 +137,11 @@ std::vector<WeightSlice> PlacedWeights::Place(const WeightMatrix& w, const Plan&
       continue;
     }
     uint8_t* dst = next[a];
-    next[a] += AlignedBytes(static_cast<size_t>((end - begin) * w.row_bytes));
-    WeightSlice slice = {begin, end, dst, -1, plan.interleave};
+    next[a] += AlignedBytes(static_cast<size_t>((end - begin) * plan.stride));
+    WeightSlice slice = {begin, end, dst, -1, plan.interleave, plan.stride};
     // Tasks of kGroupRows rows: a group interleaved, or (the rows past the last group, or every
-    // row of a matrix not interleaved) copied as stored.
+    // row of a matrix not interleaved) copied as stored, each at its padded place if need be (the
+    // padding stays as the fresh mapping has it: zeros).
     const int64_t groups = slice.grouped() / simd::kGroupRows, rows = end - begin;
     int toucher = -1;
     threads.pool().ParallelForIn(
@@ -132,8 +151,11 @@ std::vector<WeightSlice> PlacedWeights::Place(const WeightMatrix& w, const Plan&
             const int64_t r0 = t * simd::kGroupRows, r1 = std::min(rows, r0 + simd::kGroupRows);
             if (t < groups)
               simd::InterleaveRows(w.dtype, src + r0 * w.row_bytes, w.row_bytes, w.cols, dst + r0 * w.row_bytes);
-            else
+            else if (plan.stride == w.row_bytes)
               std::memcpy(dst + r0 * w.row_bytes, src + r0 * w.row_bytes, static_cast<size_t>((r1 - r0) * w.row_bytes));
+            else
+              for (int64_t r = r0; r < r1; ++r)
+                std::memcpy(dst + r * plan.stride, src + r * w.row_bytes, static_cast<size_t>(w.row_bytes));
           }
         });
     slice.toucher = toucher;
@@ -162,10 +184,10 @@ bool HugePagesGranted() {
 }
 
 const uint8_t* StoredRow(const WeightMatrix& w, const WeightSlice& s, int64_t r, uint8_t* buf) {
-  const uint8_t* row = s.data + r * w.row_bytes;
+  const uint8_t* row = s.data + r * s.RowStride(w);
   if (r >= s.grouped()) return row;
   const int64_t g = r / simd::kGroupRows * simd::kGroupRows;
-  simd::DeinterleaveRow(w.dtype, s.data + g * w.row_bytes, w.cols, static_cast<int>(r - g), buf);
+  simd::DeinterleaveRow(w.dtype, s.data + g * s.RowStride(w), w.cols, static_cast<int>(r - g), buf);
   return buf;
 }
 

@@ -24,11 +24,24 @@ struct WeightSlice {
   // Whether the slice's first grouped() rows are interleaved in groups of simd::kGroupRows
   // (simd/interleaved.h); the rest are stored as in the file, at the same offsets.
   bool interleaved = false;
+  // Bytes from one row to the next; 0: the matrix's row_bytes, as in the file. A copy of F32 rows
+  // is padded (PaddedStride) so that the rows a kernel reads side by side do not share cache sets.
+  int64_t stride = 0;
   int64_t grouped() const { return interleaved ? (end - begin) / simd::kGroupRows * simd::kGroupRows : 0; }
+  int64_t RowStride(const WeightMatrix& w) const { return stride != 0 ? stride : w.row_bytes; }
 };
 
 // Row r of a slice in the stored format: in place, or written to buf (w.row_bytes bytes).
 const uint8_t* StoredRow(const WeightMatrix& w, const WeightSlice& s, int64_t r, uint8_t* buf);
+
+// The row stride of a copy of w's rows: row_bytes, except for F32 rows of a multiple of 1 KiB,
+// which get one cache line more (an odd number of lines). The small-batch kernel reads 4 rows at
+// a time at the same column and prefetches the next 4; rows a multiple of 4 KiB apart put all of
+// those lines in one L1 set, and 1 KiB apart in a few. Padded, llama3.2-1b F32 (8 KiB rows)
+// decodes 8–17% more tokens/s at B = 8 and ~7% at B = 32 (LAZYLLM_PAD_ROWS=0 against the default,
+// alternating, 2026-12-05: docs/performance.md); prefill and one-row decode are level. The
+// copies grow by 64 bytes a row (0.6% there).
+int64_t PaddedStride(const WeightMatrix& w);
 
 // Whether the kernel grants transparent huge pages to memory that asks for them, from the line of
 // /sys/kernel/mm/transparent_hugepage/enabled ("always [madvise] never": the mode in brackets).

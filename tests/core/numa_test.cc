@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -92,7 +93,12 @@ TEST(NumaTest, PlacesSlicesPerNodeAndMatchesSingleArena) {
         const internal::Placement p = internal::WeightPlacement(*s);
         // Round-robin over nodes: one worker on each of `threads` nodes.
         EXPECT_EQ(p.arena_threads, std::vector<int>(static_cast<size_t>(threads), 1));
-        for (const auto& matrix : p.matrices) {
+        const Model::Impl& m = ModelImpl(model);
+        const WeightMatrix* placed[] = {&m.layers[0].wq, &m.layers[0].w_down, &m.output};  // WeightPlacement's
+        ASSERT_EQ(p.matrices.size(), std::size(placed));
+        for (size_t mi = 0; mi < p.matrices.size(); ++mi) {
+          const auto& matrix = p.matrices[mi];
+          const WeightMatrix& w = *placed[mi];
           ASSERT_EQ(matrix.size(), static_cast<size_t>(threads));
           for (size_t a = 0; a < matrix.size(); ++a) {
             const auto& sl = matrix[a];
@@ -103,6 +109,7 @@ TEST(NumaTest, PlacesSlicesPerNodeAndMatchesSingleArena) {
             EXPECT_TRUE(sl.copied) << "each slice is a node-local copy";
             EXPECT_TRUE(sl.equal) << "the copy holds the file's bytes";
             EXPECT_EQ(sl.interleaved, Interleaves(dtype));
+            EXPECT_EQ(sl.stride, PaddedStride(w)) << "copies are padded as PaddedStride says";
             if (sl.end > sl.begin) {
               EXPECT_EQ(sl.toucher, static_cast<int>(a))
                   << "slice " << a << " was first written by another arena's worker";
@@ -209,6 +216,51 @@ TEST(NumaTest, HugePagesAreGrantedInTheAlwaysAndMadviseModes) {
   EXPECT_TRUE(GrantsHugePages("[always] madvise never"));
   EXPECT_FALSE(GrantsHugePages("always madvise [never]"));
   EXPECT_FALSE(GrantsHugePages(""));
+}
+
+// F32 rows of a multiple of 1 KiB get one cache line more; other widths and dtypes none.
+TEST(NumaTest, PaddedStrideOfF32RowsOfWholeKiB) {
+  if (const char* env = std::getenv("LAZYLLM_PAD_ROWS"); env != nullptr && std::string(env) == "0")
+    GTEST_SKIP() << "LAZYLLM_PAD_ROWS=0 turns the padding off";
+  const auto f32 = [](int64_t cols) { return WeightMatrix{simd::DType::kF32, nullptr, 4, cols, cols * 4}; };
+  EXPECT_EQ(PaddedStride(f32(256)), 1024 + 64);
+  EXPECT_EQ(PaddedStride(f32(2048)), 8192 + 64);
+  EXPECT_EQ(PaddedStride(f32(768)), 3072 + 64);
+  EXPECT_EQ(PaddedStride(f32(576)), 2304);  // smollm2-135m's dim: 36 lines, rows 4 apart in distinct sets
+  EXPECT_EQ(PaddedStride(f32(100)), 400);
+  EXPECT_EQ(PaddedStride({simd::DType::kF16, nullptr, 4, 2048, 4096}), 4096);
+  EXPECT_EQ(PaddedStride({simd::DType::kQ8_0, nullptr, 4, 2048, 2176}), 2176);
+}
+
+// Padded F32 copies compute the bits of the file's rows: one input row (GEMV), a batch's five (the
+// small-batch kernel) and a prefill's 80 (sgemm), one arena or four.
+TEST(NumaTest, PaddedCopiesComputeAsTheFile) {
+  const auto topo = Synthetic("pack:2 numa:2 core:4 pu:2");
+  const Model& model = TinyGqa("f32");
+  for (const bool numa : {false, true}) {
+    auto engine = internal::CreateEngine(model, {.threads = numa ? 4 : 2, .numa = numa}, &topo);
+    ASSERT_TRUE(engine.ok()) << engine.status().message();
+    const Engine::Impl& e = EngineImpl(*engine);
+    const threading::Workers workers(e.threads, /*serial=*/false);
+    const LayerWeights& lw = ModelImpl(model).layers[1];
+    for (const WeightMatrix* w : {&lw.wq, &lw.w_down}) {
+      std::vector<WeightSlice> file;  // the same row ranges, read from the mapped file
+      for (const WeightSlice& s : e.placed->Slices(*w)) {
+        file.push_back({s.begin, s.end, w->data + s.begin * w->row_bytes});
+        if (numa || HugePagesGranted()) EXPECT_EQ(s.stride, w->row_bytes + 64);
+      }
+      for (const int64_t n : {1, 5, 80}) {
+        std::vector<float> x(static_cast<size_t>(n * w->cols));
+        for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+        std::vector<float> placed(static_cast<size_t>(n * w->rows), 0.0f), mapped(placed.size(), 1.0f);
+        GemvInputs gemv;
+        MatMul(workers, e.k, *w, e.placed->Slices(*w), x.data(), n, placed.data(), gemv, true);
+        MatMul(workers, e.k, *w, file, x.data(), n, mapped.data(), gemv, true);
+        EXPECT_EQ(std::memcmp(placed.data(), mapped.data(), mapped.size() * sizeof(float)), 0)
+            << w->cols << " columns, " << n << " rows, " << (numa ? 4 : 1) << " arenas";
+      }
+    }
+  }
 }
 
 // MatMuls of one input over several matrices (q, k, v; gate, up): the results of MatMul on each,
