@@ -247,7 +247,9 @@ TEST(NumaTest, PaddedCopiesComputeAsTheFile) {
       std::vector<WeightSlice> file;  // the same row ranges, read from the mapped file
       for (const WeightSlice& s : e.placed->Slices(*w)) {
         file.push_back({s.begin, s.end, w->data + s.begin * w->row_bytes});
-        if (numa || HugePagesGranted()) EXPECT_EQ(s.stride, w->row_bytes + 64);
+        if (numa || HugePagesGranted()) {
+          EXPECT_EQ(s.stride, w->row_bytes + 64);
+        }
       }
       for (const int64_t n : {1, 5, 80}) {
         std::vector<float> x(static_cast<size_t>(n * w->cols));
