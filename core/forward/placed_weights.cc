@@ -151,8 +151,6 @@ std::vector<WeightSlice> PlacedWeights::Place(const WeightMatrix& w, const Plan&
             const int64_t r0 = t * simd::kGroupRows, r1 = std::min(rows, r0 + simd::kGroupRows);
             if (t < groups)
               simd::InterleaveRows(w.dtype, src + r0 * w.row_bytes, w.row_bytes, w.cols, dst + r0 * w.row_bytes);
-            else if (plan.stride == w.row_bytes)
-              std::memcpy(dst + r0 * w.row_bytes, src + r0 * w.row_bytes, static_cast<size_t>((r1 - r0) * w.row_bytes));
             else
               for (int64_t r = r0; r < r1; ++r)
                 std::memcpy(dst + r * plan.stride, src + r * w.row_bytes, static_cast<size_t>(w.row_bytes));
