@@ -169,11 +169,9 @@ void BM_DecodeMatMuls(benchmark::State& state) {
   int64_t floats = 0, stored = 0;
   for (const auto& [rows, cols] : shapes) floats += rows * cols, stored += rows * stride(rows, cols);
   const auto w = Random(layers * stored, 1), x = Random(n * ffn, 2);
-  const size_t huge = size_t{2} << 20,
-               size = (static_cast<size_t>(layers * stored) * sizeof(float) + huge - 1) / huge * huge;
-  auto* buf = static_cast<float*>(std::aligned_alloc(huge, size));
-  const std::unique_ptr<float, decltype(&std::free)> owner(buf, &std::free);
-  madvise(buf, size, MADV_HUGEPAGE);
+  const NodeBuffer memory(static_cast<size_t>(layers * stored) * sizeof(float));  // as placement's
+  if (memory.p == MAP_FAILED) return state.SkipWithError("no memory for the weights");
+  auto* buf = static_cast<float*>(memory.p);
   std::memcpy(buf, w.data(), w.size() * sizeof(float));
   std::vector<WeightMatrix> matrices;
   std::vector<std::vector<WeightSlice>> slices;
@@ -220,10 +218,9 @@ void BM_DecodeMatMulsInterleaved(benchmark::State& state) {
     }
     bytes += rows * simd::RowBytes(dtype, cols);
   }
-  const size_t huge = size_t{2} << 20, size = (static_cast<size_t>(layers * bytes) + huge - 1) / huge * huge;
-  auto* buf = static_cast<uint8_t*>(std::aligned_alloc(huge, size));
-  const std::unique_ptr<uint8_t, decltype(&std::free)> owner(buf, &std::free);
-  madvise(buf, size, MADV_HUGEPAGE);
+  const NodeBuffer memory(static_cast<size_t>(layers * bytes));  // as placement's
+  if (memory.p == MAP_FAILED) return state.SkipWithError("no memory for the weights");
+  auto* buf = static_cast<uint8_t*>(memory.p);
   std::vector<WeightMatrix> matrices;
   std::vector<std::vector<WeightSlice>> slices;
   std::vector<uint8_t> rows16;
